@@ -1,0 +1,300 @@
+//! Diagnostics: model problems as data, and their rendering to text.
+//!
+//! A [`Diagnostic`] says what is wrong ([`DiagKind`] and a message), where in the model it is
+//! (a location such as `[equations.rhs.x]`) and, when known, where in the source (a [`Span`]).
+//! Rendering is a separate step ([`render`]) so the CLI, tests and an editor can each present
+//! the same data their own way. The loader collects every independent problem of a model in
+//! one pass and returns them together in a [`ModelErrors`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::source::{SourceMap, Span};
+
+/// What kind of problem a diagnostic reports. Tests match on these, not on wording.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DiagKind {
+    /// The text is not valid TOML.
+    TomlSyntax,
+    /// The file's shebang names another package (`#!snnlib`).
+    NotADynlibModel,
+    /// A required table or key is missing.
+    Missing,
+    /// A value has the wrong TOML type.
+    WrongType,
+    /// A key that the table does not allow (only where unknown keys are errors).
+    UnknownKey,
+    /// A value of the right type but not an allowed one (`type = "weird"`, a bad dtype).
+    InvalidValue,
+    /// A key or form that the reference removed or deprecated (`label`, `record`, phase `pre`).
+    Removed,
+    /// A name that is reserved (`t`, `pi`, `e`, a builtin function name for a function).
+    ReservedName,
+    /// A constant reused as a state, param or aux.
+    ConstantCollision,
+    /// A name used in more than one of states/params/aux/functions/constants.
+    DuplicateName,
+    /// Aux or functions that depend on themselves.
+    Cycle,
+    /// An equation target that is not a declared state, or a state without an equation.
+    EquationTarget,
+    /// The same equation target defined twice.
+    DuplicateTarget,
+    /// A block line that is not `target = expr`.
+    BlockLine,
+    /// `dx`/`d(x)` notation in a map model.
+    MapDerivative,
+    /// An event action assigns something other than a state or param.
+    IllegalAssignment,
+    /// A bad event tag.
+    InvalidTag,
+    /// A bad event log entry.
+    InvalidLog,
+    /// A bad function signature (args not identifiers, duplicated).
+    FunctionSignature,
+    /// A call with the wrong number of arguments, or keyword arguments.
+    Arity,
+    /// An expression that does not parse.
+    Syntax,
+    /// Valid Python that the model language does not support (strings, lambdas, bitwise, ...).
+    Unsupported,
+    /// A name that resolves to nothing.
+    UnknownIdentifier,
+    /// A call to something that is not a function.
+    UnknownFunction,
+    /// Lag notation misuse (not a state, bad depth).
+    Lag,
+    /// An event macro whose first argument is not a state.
+    MacroArgument,
+    /// A Jacobian of the wrong shape.
+    JacobianShape,
+    /// A numeric value that cannot be evaluated (division by zero, unknown name, not a number).
+    Numeric,
+    /// A preset that names unknown params or states, or is empty.
+    Preset,
+    /// A mod that cannot be applied.
+    Mod,
+    /// A `[sim]` value that is not usable.
+    Sim,
+}
+
+/// One model problem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// What kind of problem.
+    pub kind: DiagKind,
+    /// One sentence saying what is wrong; it names the table and key.
+    pub message: String,
+    /// Where in the source, when known.
+    pub span: Option<Span>,
+    /// A suggestion for the fix, rendered as `help: ...`.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic without a position.
+    pub fn new(kind: DiagKind, message: impl Into<String>) -> Self {
+        Diagnostic {
+            kind,
+            message: message.into(),
+            span: None,
+            help: None,
+        }
+    }
+
+    /// Attaches a source position (keeps an earlier one when `span` is `None`).
+    pub fn at(mut self, span: Option<Span>) -> Self {
+        if span.is_some() {
+            self.span = span;
+        }
+        self
+    }
+
+    /// Attaches a suggestion.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Every problem found in one model, with the texts they point into.
+#[derive(Clone)]
+pub struct ModelErrors {
+    /// The problems, in the order they were found.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The texts the spans refer to.
+    pub sources: Arc<SourceMap>,
+}
+
+impl ModelErrors {
+    /// Wraps diagnostics with their sources.
+    pub fn new(diagnostics: Vec<Diagnostic>, sources: Arc<SourceMap>) -> Self {
+        ModelErrors {
+            diagnostics,
+            sources,
+        }
+    }
+
+    /// True when some diagnostic has this kind.
+    pub fn has(&self, kind: DiagKind) -> bool {
+        self.diagnostics.iter().any(|d| d.kind == kind)
+    }
+
+    /// The first diagnostic (there is always at least one).
+    pub fn first(&self) -> Option<&Diagnostic> {
+        self.diagnostics.first()
+    }
+}
+
+impl fmt::Debug for ModelErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.diagnostics.iter()).finish()
+    }
+}
+
+impl fmt::Display for ModelErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            f.write_str(&render(d, &self.sources))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ModelErrors {}
+
+/// Renders a diagnostic as text: the message, the `--> source:line:col` position, the
+/// offending line with a caret under the column (two lines of context either side for TOML
+/// syntax errors), and the help.
+pub fn render(d: &Diagnostic, sources: &SourceMap) -> String {
+    let mut out = format!("error: {}", d.message);
+    if let Some(span) = &d.span {
+        if let Some(file) = sources.get(span.source) {
+            let (line, col) = file.line_col(span.range.start);
+            let origin = file.path.clone().unwrap_or_else(|| file.name.clone());
+            out.push_str(&format!("\n  --> {origin}:{line}:{col}"));
+            let context = if d.kind == DiagKind::TomlSyntax { 2 } else { 0 };
+            let first = line.saturating_sub(context).max(1);
+            let last = (line + context).min(file.line_count());
+            let width = last.to_string().len();
+            out.push_str(&format!("\n{:width$} |", ""));
+            for l in first..=last {
+                let text = file.line_text(l);
+                let marker = if l == line && context > 0 {
+                    ">>>"
+                } else {
+                    "   "
+                };
+                let marker = if context > 0 { marker } else { "" };
+                out.push_str(&format!("\n{marker}{l:>width$} | {text}"));
+                if l == line {
+                    let caret_len = caret_len(text, col, span, file.line_col(span.range.end));
+                    let pad = if context > 0 { 3 } else { 0 };
+                    out.push_str(&format!(
+                        "\n{:pad$}{:width$} | {}{}",
+                        "",
+                        "",
+                        " ".repeat(col - 1),
+                        "^".repeat(caret_len)
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(help) = &d.help {
+        out.push_str(&format!("\n  = help: {help}"));
+    }
+    out
+}
+
+/// Carets under the whole span when it stays on one line, else one.
+fn caret_len(line: &str, col: usize, span: &Span, end: (usize, usize)) -> usize {
+    let line_chars = line.chars().count();
+    if span.range.is_empty() {
+        return 1;
+    }
+    let (_, end_col) = end;
+    if end_col > col && end_col - 1 <= line_chars {
+        end_col - col
+    } else {
+        1
+    }
+}
+
+/// The closest candidate to `word`, by the same similarity ratio as Python's difflib
+/// (cutoff 0.6), for "did you mean" suggestions.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let mut best: Option<(&str, f64)> = None;
+    for c in candidates {
+        let r = similarity(word, c);
+        if r >= 0.6 && best.is_none_or(|(_, b)| r > b) {
+            best = Some((c, r));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+/// 2·matches / total length, matches counted by longest common blocks (Ratcliff/Obershelp).
+fn similarity(a: &str, b: &str) -> f64 {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let total = a.len() + b.len();
+    if total == 0 {
+        return 1.0;
+    }
+    2.0 * matching(&a, &b) as f64 / total as f64
+}
+
+fn matching(a: &[char], b: &[char]) -> usize {
+    let (mut best, mut ai, mut bi) = (0, 0, 0);
+    for i in 0..a.len() {
+        for j in 0..b.len() {
+            let mut k = 0;
+            while i + k < a.len() && j + k < b.len() && a[i + k] == b[j + k] {
+                k += 1;
+            }
+            if k > best {
+                (best, ai, bi) = (k, i, j);
+            }
+        }
+    }
+    if best == 0 {
+        return 0;
+    }
+    best + matching(&a[..ai], &b[..bi]) + matching(&a[ai + best..], &b[bi + best..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestion_uses_difflib_ratio() {
+        assert_eq!(
+            did_you_mean("exprs", ["rhs", "expr", "jacobian"]),
+            Some("expr")
+        );
+        assert_eq!(did_you_mean("zzz", ["rhs", "expr"]), None);
+    }
+
+    #[test]
+    fn render_shows_line_and_caret() {
+        let mut map = SourceMap::new();
+        let id = map.add("inline model", None, "[model]\ntype = \"weird\"\n");
+        let d = Diagnostic::new(
+            DiagKind::InvalidValue,
+            "[model].type must be 'ode' or 'map'",
+        )
+        .at(Some(Span::new(id, 15..22)));
+        let text = render(&d, &map);
+        assert!(text.contains("inline model:2:8"), "{text}");
+        assert!(text.contains("2 | type = \"weird\""), "{text}");
+        assert!(text.contains("  |        ^^^^^^^"), "{text}");
+    }
+}

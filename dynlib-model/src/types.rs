@@ -1,0 +1,154 @@
+//! Static types of expressions, with Python's numeric rules.
+//!
+//! The model language is dynamically typed like Python, but every value's type is known
+//! before running: states, params and constants have the model dtype, `/` always gives a
+//! float, `//` and `%` of ints stay ints, comparisons give bools. Lowering needs these types
+//! to reproduce Python's results in an int64 map (`n // 2` stays exact) and to cast only
+//! where Python would.
+
+use crate::builtins::Builtin;
+use crate::expr::{BinOp, Expr, ExprKind, Number, Res, UnaryOp};
+use crate::model::Model;
+
+/// The type of a value in an expression.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// A truth value (a comparison, `not`, an event macro).
+    Bool,
+    /// An integer.
+    Int,
+    /// A float.
+    Float,
+}
+
+impl Ty {
+    /// The type arithmetic on `a` and `b` gives: float if either is, else int.
+    pub fn promote(a: Ty, b: Ty) -> Ty {
+        if a == Ty::Float || b == Ty::Float {
+            Ty::Float
+        } else {
+            Ty::Int
+        }
+    }
+
+    /// The type of a value that is one of `a` or `b` (`and`, `or`, `if`/`else`, `min`).
+    pub fn join(a: Ty, b: Ty) -> Ty {
+        if a == b {
+            a
+        } else {
+            Ty::promote(a, b)
+        }
+    }
+
+    /// The type of a literal number.
+    pub fn of_number(n: Number) -> Ty {
+        match n {
+            Number::Int(_) => Ty::Int,
+            Number::Float(_) => Ty::Float,
+        }
+    }
+}
+
+impl Model {
+    /// The type of a model value (state, param, constant): the dtype's.
+    pub fn value_type(&self) -> Ty {
+        if self.dtype.is_float() {
+            Ty::Float
+        } else {
+            Ty::Int
+        }
+    }
+
+    /// The type of `e`. Inside a function body, `args` are the argument types at the call
+    /// (functions are inlined, so a body's type depends on the call).
+    pub fn type_of(&self, e: &Expr, args: &[Ty]) -> Ty {
+        let ty = |x: &Expr| self.type_of(x, args);
+        match &e.kind {
+            ExprKind::Int(_) => Ty::Int,
+            ExprKind::Float(_) => Ty::Float,
+            ExprKind::Bool(_) => Ty::Bool,
+            ExprKind::Name(id) => match id.res {
+                Res::State(_) | Res::Param(_) | Res::Const(_) | Res::Lag { .. } => {
+                    self.value_type()
+                }
+                Res::Time => Ty::Float,
+                Res::Aux(i) => self.type_of(&self.aux[i].expr, &[]),
+                Res::Arg(i) => args.get(i).copied().unwrap_or(Ty::Float),
+                Res::Loop(_) => Ty::Int,
+                Res::Unresolved | Res::Builtin(_) | Res::Function(_) => Ty::Float,
+            },
+            ExprKind::Unary {
+                op: UnaryOp::Not, ..
+            } => Ty::Bool,
+            ExprKind::Unary { operand, .. } => match ty(operand) {
+                Ty::Bool => Ty::Int,
+                t => t,
+            },
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (a, b) = (ty(lhs), ty(rhs));
+                match op {
+                    BinOp::Div => Ty::Float,
+                    BinOp::Pow => {
+                        let non_negative_literal =
+                            matches!(rhs.kind, ExprKind::Int(_) | ExprKind::Bool(_));
+                        if Ty::promote(a, b) == Ty::Int && non_negative_literal {
+                            Ty::Int
+                        } else {
+                            Ty::Float
+                        }
+                    }
+                    _ => Ty::promote(a, b),
+                }
+            }
+            ExprKind::Compare { .. } => Ty::Bool,
+            ExprKind::Logic { operands, .. } => {
+                operands.iter().map(ty).reduce(Ty::join).unwrap_or(Ty::Bool)
+            }
+            ExprKind::IfElse {
+                then, otherwise, ..
+            } => Ty::join(ty(then), ty(otherwise)),
+            ExprKind::Reduce { .. } => Ty::Float,
+            ExprKind::Call {
+                func,
+                args: call_args,
+                ..
+            } => match func.res {
+                Res::Lag { .. } => self.value_type(),
+                Res::Function(i) => {
+                    let arg_tys: Vec<Ty> = call_args.iter().map(ty).collect();
+                    self.type_of(&self.functions[i].body, &arg_tys)
+                }
+                Res::Builtin(b) => {
+                    let first = call_args.first().map(ty).unwrap_or(Ty::Float);
+                    let all = || {
+                        call_args
+                            .iter()
+                            .map(ty)
+                            .reduce(Ty::join)
+                            .unwrap_or(Ty::Float)
+                    };
+                    match b {
+                        Builtin::Abs => Ty::promote(first, Ty::Int),
+                        Builtin::Min | Builtin::Max => all(),
+                        Builtin::Round if call_args.len() == 1 => Ty::Int,
+                        Builtin::Round => Ty::promote(first, Ty::Int),
+                        Builtin::Floor
+                        | Builtin::Ceil
+                        | Builtin::Trunc
+                        | Builtin::Int
+                        | Builtin::Sign => Ty::Int,
+                        Builtin::Float => Ty::Float,
+                        Builtin::Relu => Ty::promote(first, Ty::Int),
+                        Builtin::Clip => call_args.iter().map(ty).fold(Ty::Int, Ty::promote),
+                        Builtin::Bool | Builtin::Heaviside | Builtin::Step | Builtin::Approx => {
+                            Ty::Bool
+                        }
+                        b if b.class() == crate::builtins::BuiltinClass::EventMacro => Ty::Bool,
+                        _ => Ty::Float,
+                    }
+                }
+                _ => Ty::Float,
+            },
+        }
+    }
+}
