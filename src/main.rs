@@ -72,8 +72,8 @@ fn run(cli: Cli) -> Result<(), dynlib::Error> {
                 for m in uri::builtin_models() {
                     println!("builtin://{}/{}", m.kind, m.name);
                 }
-                for (tag, path) in uri::list_tagged(&config) {
-                    println!("{tag}: {}", path.display());
+                for m in uri::list_tagged(&config) {
+                    println!("{}  ({})", m.uri, m.path.display());
                 }
             }
         },

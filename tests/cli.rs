@@ -81,3 +81,53 @@ fn usage_errors_exit_2() {
     let o = dynlib(&["model", "frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn tagged_models_resolve_and_list() {
+    let dir = std::env::temp_dir().join(format!("dynlib-cli-tag-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(
+        dir.join("sub/decay.toml"),
+        "[model]\ntype='ode'\n[states]\nx=1\n[params]\nk=0.1\n[equations.rhs]\nx='-k*x'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("broken.toml"),
+        "[model]\ntype='ode'\n[params]\nbeta=8/3\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dynlib"))
+            .args(args)
+            .env("DYNLIB_CONFIG", "/nonexistent/dynlib-config.toml")
+            .env("DYN_MODEL_PATH", format!("proj={}", dir.display()))
+            .output()
+            .unwrap()
+    };
+    let o = run(&["model", "list"]);
+    assert!(stdout(&o).contains("proj://sub/decay"), "{}", stdout(&o));
+    let o = run(&["model", "validate", "proj://sub/decay"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A TOML error in a file names the file and shows the line with a hint.
+    let o = run(&["model", "validate", "proj://broken"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let path = dir.join("broken.toml");
+    for needle in [
+        path.display().to_string().as_str(),
+        ">>>",
+        "beta=8/3",
+        "Hint:",
+        "^",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    let o = run(&["model", "validate", "nope://x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("Unknown tag 'nope'") && stderr(&o).contains("Known tags"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -190,6 +190,9 @@ fn quoted_list(names: &[&str]) -> String {
     )
 }
 
+/// Names of one section with where they are declared.
+type NameList<'a> = Vec<(&'a str, Option<Span>)>;
+
 /// A block line split at its first `=`.
 struct BlockLine {
     lhs: SrcStr,
@@ -238,7 +241,7 @@ fn block_lines(block: &SrcStr, loc: &str, diags: &mut Vec<Diagnostic>) -> Vec<Bl
 }
 
 /// The state named by a derivative target `dX` or `d(X)`, if any.
-fn derivative_of<'s>(lhs: &'s str, is_state: impl Fn(&str) -> bool) -> Option<&'s str> {
+fn derivative_of(lhs: &str, is_state: impl Fn(&str) -> bool) -> Option<&str> {
     if let Some(inner) = lhs.strip_prefix("d(").and_then(|r| r.strip_suffix(')')) {
         let inner = inner.trim();
         return is_state(inner).then_some(inner);
@@ -262,7 +265,7 @@ impl<'a> Checker<'a> {
     /// Reserved names, constant collisions, cross-section uniqueness, function names.
     fn check_names(&mut self) {
         let raw = self.raw;
-        let sections: [(&str, Vec<(&str, Option<Span>)>); 5] = [
+        let sections: [(&str, NameList); 5] = [
             (
                 "states",
                 raw.states

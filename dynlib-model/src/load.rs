@@ -194,6 +194,9 @@ fn find_named_mod<'d>(
     }
 }
 
+/// A mod table chosen from a document, its name and where its key is written.
+type SelectedMod<'d> = (&'d dyn TableLike, String, Option<std::ops::Range<usize>>);
+
 /// Reads one external mod URI: `#mod=NAME` selects `[mods.NAME]`; otherwise `[mod]`, or
 /// the only `[mods.*]` table.
 fn load_mod(
@@ -211,44 +214,42 @@ fn load_mod(
     };
     let mut cx = Cx::new(id, &resolved.text);
     let top = doc.as_table();
-    let selected: Result<(&dyn TableLike, String, Option<std::ops::Range<usize>>), String> =
-        match resolved
-            .fragment
-            .as_deref()
-            .and_then(|f| f.strip_prefix("mod="))
-        {
-            Some(n) => {
-                find_named_mod(top, n.trim(), uri_text).map(|(t, s)| (t, n.trim().to_string(), s))
-            }
-            None => {
-                if let Some((k, item)) = top.get_key_value("mod") {
-                    match item.as_table_like() {
-                        Some(t) => {
-                            let n = t
-                                .get("name")
-                                .and_then(|n| n.as_str())
-                                .unwrap_or("unnamed")
-                                .to_string();
-                            Ok((t, n, k.span()))
-                        }
-                        None => Err(format!("[mod] in {uri_text} must be a table")),
+    let selected: Result<SelectedMod, String> = match resolved
+        .fragment
+        .as_deref()
+        .and_then(|f| f.strip_prefix("mod="))
+    {
+        Some(n) => {
+            find_named_mod(top, n.trim(), uri_text).map(|(t, s)| (t, n.trim().to_string(), s))
+        }
+        None => {
+            if let Some((k, item)) = top.get_key_value("mod") {
+                match item.as_table_like() {
+                    Some(t) => {
+                        let n = t
+                            .get("name")
+                            .and_then(|n| n.as_str())
+                            .unwrap_or("unnamed")
+                            .to_string();
+                        Ok((t, n, k.span()))
                     }
-                } else if let Some(all) = top.get("mods").and_then(|m| m.as_table_like()) {
-                    let names: Vec<String> = all.iter().map(|(k, _)| k.to_string()).collect();
-                    if names.len() == 1 {
-                        find_named_mod(top, &names[0], uri_text)
-                            .map(|(t, s)| (t, names[0].clone(), s))
-                    } else {
-                        Err(format!(
+                    None => Err(format!("[mod] in {uri_text} must be a table")),
+                }
+            } else if let Some(all) = top.get("mods").and_then(|m| m.as_table_like()) {
+                let names: Vec<String> = all.iter().map(|(k, _)| k.to_string()).collect();
+                if names.len() == 1 {
+                    find_named_mod(top, &names[0], uri_text).map(|(t, s)| (t, names[0].clone(), s))
+                } else {
+                    Err(format!(
                             "Mod file {uri_text} contains multiple mods: {}. Please specify which one using #mod=NAME",
                             names.join(", ")
                         ))
-                    }
-                } else {
-                    Err(format!("No [mod] or [mods.*] table found in {uri_text}"))
                 }
+            } else {
+                Err(format!("No [mod] or [mods.*] table found in {uri_text}"))
             }
-        };
+        }
+    };
     match selected {
         Ok((table, name, span)) => {
             let m = mods::parse_mod(table, name, cx.span(span), constants, &mut cx);

@@ -121,11 +121,22 @@ pub fn resolve(uri: &str, config: &Config) -> Result<ResolvedUri, Error> {
 /// Every `*.toml` file under the roots of every configured tag, recursively, sorted within
 /// each root; tags in configuration order. Roots that do not exist are skipped. The embedded
 /// builtin models are not included (see [`builtin_models`]).
-pub fn list_tagged(config: &Config) -> Vec<(String, PathBuf)> {
+pub fn list_tagged(config: &Config) -> Vec<TaggedModel> {
     list_tagged_in(config, &ProcessEnv)
 }
 
-fn list_tagged_in(config: &Config, env: &dyn Env) -> Vec<(String, PathBuf)> {
+/// A model file found under a tag root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaggedModel {
+    /// The tag.
+    pub tag: String,
+    /// The URI that loads it: `TAG://rel/path` without the `.toml` suffix.
+    pub uri: String,
+    /// The file.
+    pub path: PathBuf,
+}
+
+fn list_tagged_in(config: &Config, env: &dyn Env) -> Vec<TaggedModel> {
     let mut out = Vec::new();
     for (tag, roots) in config.tags() {
         let mut seen: Vec<PathBuf> = Vec::new();
@@ -137,7 +148,17 @@ fn list_tagged_in(config: &Config, env: &dyn Env) -> Vec<(String, PathBuf)> {
             for f in files {
                 if !seen.contains(&f) {
                     seen.push(f.clone());
-                    out.push((tag.clone(), f));
+                    let rel = f.strip_prefix(&root).unwrap_or(&f).with_extension("");
+                    let rel: Vec<String> = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect();
+                    let uri = format!("{tag}://{}", rel.join("/"));
+                    out.push(TaggedModel {
+                        tag: tag.clone(),
+                        uri,
+                        path: f,
+                    });
                 }
             }
         }
@@ -815,11 +836,14 @@ mod tests {
         let c = Config::empty()
             .with_tag("proj", [a.path(), a.path()])
             .with_tag("user", [b.path().to_path_buf(), b.path().join("missing")]);
-        let got = list_tagged_in(&c, &env_in(&a));
+        let got: Vec<(String, PathBuf)> = list_tagged_in(&c, &env_in(&a))
+            .into_iter()
+            .map(|m| (m.uri, m.path))
+            .collect();
         let want = vec![
-            ("proj".to_string(), a.path().join("sub/b.toml")),
-            ("proj".to_string(), a.path().join("z.toml")),
-            ("user".to_string(), b.path().join("m.toml")),
+            ("proj://sub/b".to_string(), a.path().join("sub/b.toml")),
+            ("proj://z".to_string(), a.path().join("z.toml")),
+            ("user://m".to_string(), b.path().join("m.toml")),
         ];
         assert_eq!(got, want);
         assert!(list_tagged(&Config::empty()).is_empty());
