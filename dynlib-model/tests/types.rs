@@ -27,7 +27,7 @@ fn int_map_keeps_ints() {
             ("f", "3*n + 1 if n % 2 else n // 2"),
             ("g", "half(n)"),
             ("h", "half(1.5)"),
-            ("i", "round(n / 3)"),
+            ("ri", "round(n / 3)"),
             ("j", "sum(i for i in range(n))"),
             ("l", "-(n > 0)"),
             ("m", "floor(1.5) + pi"),

@@ -143,6 +143,7 @@ const PYTHON_KEYWORDS: &[&str] = &[
 /// Python's string prefixes (lowercased); `t` is Python 3.14's template strings.
 const STRING_PREFIXES: &[&str] = &["r", "u", "f", "b", "br", "rb", "fr", "rf", "t", "tr", "rt"];
 
+/// A [`DiagKind::Syntax`] error: text that is not a Python expression.
 pub(crate) fn syntax(message: impl Into<String>, span: TextRange) -> ParseError {
     ParseError {
         kind: DiagKind::Syntax,
@@ -151,6 +152,7 @@ pub(crate) fn syntax(message: impl Into<String>, span: TextRange) -> ParseError 
     }
 }
 
+/// A [`DiagKind::Unsupported`] error: Python the model language does not accept.
 pub(crate) fn unsupported(message: impl Into<String>, span: TextRange) -> ParseError {
     ParseError {
         kind: DiagKind::Unsupported,
@@ -221,7 +223,10 @@ impl Lexer<'_> {
                 }
                 b'\\' if matches!(self.byte(self.pos + 1), b'\n' | b'\r') => {
                     return Err(unsupported(
-                        "line continuation with '\\' is not supported; wrap the expression in parentheses",
+                        concat!(
+                            "line continuation with '\\' is not supported; ",
+                            "wrap the expression in parentheses"
+                        ),
                         self.pos..self.pos + 1,
                     ));
                 }
@@ -403,7 +408,10 @@ impl Lexer<'_> {
             "None" => return Err(unsupported("None is not supported", span)),
             "lambda" => {
                 return Err(unsupported(
-                    "lambda expressions are not supported ('lambda' is a Python keyword and cannot be used as a name)",
+                    concat!(
+                        "lambda expressions are not supported ",
+                        "('lambda' is a Python keyword and cannot be used as a name)"
+                    ),
                     span,
                 ));
             }
@@ -493,13 +501,13 @@ impl Lexer<'_> {
                 is_float = true;
             }
         }
-        if matches!(self.byte(i), b'j' | b'J') && !is_word_byte(self.byte(i + 1)) {
+        if matches!(self.byte(i), b'j' | b'J') && self.number_ends(i + 1) {
             return Err(unsupported(
                 "complex literals are not supported",
                 start..i + 1,
             ));
         }
-        if is_word_byte(self.byte(i)) {
+        if !self.number_ends(i) {
             let end = self.word_end(i);
             let literal = &self.text[start..end];
             let number = &self.text[start..i];
@@ -549,7 +557,10 @@ impl Lexer<'_> {
             && int_digits.bytes().any(|d| d != b'0')
         {
             return Err(syntax(
-                "leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal integers",
+                concat!(
+                    "leading zeros in decimal integer literals are not permitted; ",
+                    "use an 0o prefix for octal integers"
+                ),
                 span,
             ));
         }
@@ -582,7 +593,7 @@ impl Lexer<'_> {
                 break;
             }
         }
-        if is_word_byte(self.byte(i)) {
+        if !self.number_ends(i) {
             return Err(self.bad_literal(start, i));
         }
         self.pos = i;
@@ -616,6 +627,13 @@ impl Lexer<'_> {
             format!("invalid number literal '{}'", &self.text[start..end]),
             start..end,
         )
+    }
+
+    /// Whether a number may end at `i`: not inside a word, except that like Python a keyword
+    /// may follow directly (`1if x else 2`, `1or 2`).
+    fn number_ends(&self, i: usize) -> bool {
+        const KEYWORDS: &[&str] = &["and", "else", "for", "if", "in", "is", "not", "or"];
+        !is_word_byte(self.byte(i)) || KEYWORDS.iter().any(|k| self.text[i..].starts_with(k))
     }
 
     fn word_end(&self, mut i: usize) -> usize {
@@ -765,6 +783,24 @@ mod tests {
         assert_eq!(number("0b101"), Tok::Int(5));
         assert_eq!(number("0b_1_0"), Tok::Int(2));
         assert_eq!(number("0x7fffffffffffffff"), Tok::Int(i64::MAX));
+    }
+
+    #[test]
+    fn keyword_right_after_number() {
+        use Tok::*;
+        assert_eq!(
+            kinds("1if x else 2"),
+            vec![Int(1), If, Name, Else, Int(2), Eof]
+        );
+        assert_eq!(kinds("1else"), vec![Int(1), Else, Eof]);
+        assert_eq!(kinds("0x1or 2"), vec![Int(1), Or, Int(2), Eof]);
+        assert_eq!(kinds("0b1and 1"), vec![Int(1), And, Int(1), Eof]);
+        assert_eq!(kinds("1.5and 2"), vec![Float(1.5), And, Int(2), Eof]);
+        assert_eq!(kinds("1e5if"), vec![Float(1e5), If, Eof]);
+        assert_eq!(
+            lex("1jif 1 else 2").error.unwrap().kind,
+            DiagKind::Unsupported
+        );
     }
 
     #[test]

@@ -1,14 +1,18 @@
-//! The recursive-descent parser of the expression language (dsl.md §16.1a).
+//! The parser of the expression language (dsl.md §16.1a).
 //!
-//! One function per precedence level, lowest first: ternary, `or`, `and`, `not`, comparison
-//! chains, `+ -`, `* / // %`, unary `+ -`, power, primary. Valid Python outside the language's
-//! subset becomes a [`DiagKind::Unsupported`] error naming the construct; everything else that
-//! does not parse is a [`DiagKind::Syntax`] error.
+//! Precedence climbing over Python's levels, lowest first: ternary, `or`, `and`, `not`,
+//! comparison chains, `+ -`, `* / // %`, unary `+ -`, power, primary. Valid Python outside
+//! the language's subset becomes a [`DiagKind::Unsupported`](crate::diag::DiagKind) error
+//! naming the construct; everything else that does not parse is a `Syntax` error.
 //!
-//! Two limits keep every input from overflowing the stack, here and in the recursive passes
-//! that later walk the tree: nesting (brackets, unary operators, powers, `not`, ternaries) is
-//! capped at [`MAX_NESTING`], and the height of the tree, which long operator chains such as
-//! `a + b + c + ...` grow without nesting, at [`MAX_HEIGHT`].
+//! No input may overflow the stack, here or in the recursive passes that later walk the
+//! tree. Nesting (brackets, unary operators, powers, `not`, ternaries) is capped at
+//! [`MAX_NESTING`]; the height of the tree, which long operator chains such as
+//! `a + b + c + ...` grow without nesting, at [`MAX_HEIGHT`]. The functions on the recursion
+//! path keep their frames small (boxed results, node building and error messages in
+//! separate functions) because unoptimised builds give every temporary its own stack slot:
+//! the deepest accepted inputs parse, print and clone within 1 MiB of stack in a debug build,
+//! half a spawned thread's default.
 
 use super::ast::*;
 use super::lexer::{self, syntax, unsupported, Tok, Token};
@@ -19,7 +23,23 @@ use super::ParseError;
 const MAX_NESTING: usize = 200;
 
 /// The tallest tree the parser builds.
-const MAX_HEIGHT: usize = 1000;
+const MAX_HEIGHT: usize = 500;
+
+// Binding levels of the binary and prefix operators (dsl.md §16.1a); the ternary is level 1
+// and handled by `expression`, power by `prefix`.
+const OR: u8 = 2;
+const AND: u8 = 3;
+const NOT: u8 = 4;
+const COMPARE: u8 = 5;
+const SUM: u8 = 6;
+const TERM: u8 = 7;
+const UNARY: u8 = 8;
+
+const GENERATOR_OUTSIDE_REDUCE: &str =
+    "generator expressions are only supported as the argument of sum(...) or prod(...)";
+
+/// Errors are boxed inside the parser to keep the recursive frames small.
+type PResult<T> = Result<T, Box<ParseError>>;
 
 /// Parses one expression (see [`crate::expr::parse`]).
 pub(crate) fn parse(text: &str) -> Result<Expr, ParseError> {
@@ -35,7 +55,7 @@ pub(crate) fn parse(text: &str) -> Result<Expr, ParseError> {
             .error
             .unwrap_or_else(|| syntax("empty expression", 0..text.len())));
     }
-    let mut result = p.expression().map(|n| n.expr);
+    let mut result = p.expression().map(|n| *n.expr);
     if result.is_ok() && p.kind() != &Tok::Eof {
         result = Err(p.unexpected(Ctx::End));
     }
@@ -43,13 +63,13 @@ pub(crate) fn parse(text: &str) -> Result<Expr, ParseError> {
     // comes first in the text, anything at or after it is the lexer's.
     match lexed.error {
         Some(e) if result.is_ok() || p.pos + 1 == p.toks.len() => Err(e),
-        _ => result,
+        _ => result.map_err(|e| *e),
     }
 }
 
 /// A parsed subtree with what its parent needs to know about it.
 struct Node {
-    expr: Expr,
+    expr: Box<Expr>,
     /// The span including enclosing parentheses, which the node's own span leaves out but
     /// the parent's span must cover.
     outer: TextRange,
@@ -68,8 +88,6 @@ enum Ctx {
     Close(TextRange),
     /// The `else` of a ternary.
     Else,
-    /// The `in` of a generator.
-    In,
 }
 
 struct Parser<'t> {
@@ -80,16 +98,16 @@ struct Parser<'t> {
     nesting: usize,
 }
 
-fn bx(n: Node) -> Box<Expr> {
-    Box::new(n.expr)
-}
-
 fn leaf(kind: ExprKind, span: TextRange) -> Node {
     Node {
-        expr: Expr::new(kind, span.clone()),
+        expr: Box::new(Expr::new(kind, span.clone())),
         outer: span,
         height: 1,
     }
+}
+
+fn too_deep(at: TextRange) -> Box<ParseError> {
+    Box::new(syntax("expression nested too deeply", at))
 }
 
 impl Parser<'_> {
@@ -118,10 +136,10 @@ impl Parser<'_> {
         &self.text[span.clone()]
     }
 
-    fn enter(&mut self, at: &TextRange) -> Result<(), ParseError> {
+    fn enter(&mut self, at: &TextRange) -> PResult<()> {
         self.nesting += 1;
         if self.nesting > MAX_NESTING {
-            return Err(syntax("expression nested too deeply", at.clone()));
+            return Err(too_deep(at.clone()));
         }
         Ok(())
     }
@@ -131,34 +149,28 @@ impl Parser<'_> {
     }
 
     /// A node over `span` with the given height; `at` is where to report a too-tall tree.
-    fn node(
-        &self,
-        kind: ExprKind,
-        span: TextRange,
-        height: usize,
-        at: TextRange,
-    ) -> Result<Node, ParseError> {
+    fn node(&self, kind: ExprKind, span: TextRange, height: usize, at: TextRange) -> PResult<Node> {
         if height > MAX_HEIGHT {
-            return Err(syntax(
+            return Err(Box::new(syntax(
                 "expression nested too deeply (too many chained operators)",
                 at,
-            ));
+            )));
         }
         Ok(Node {
-            expr: Expr::new(kind, span.clone()),
+            expr: Box::new(Expr::new(kind, span.clone())),
             outer: span,
             height,
         })
     }
 
-    fn binary(&self, op: BinOp, lhs: Node, rhs: Node, at: TextRange) -> Result<Node, ParseError> {
+    fn binary(&self, op: BinOp, lhs: Node, rhs: Node, at: TextRange) -> PResult<Node> {
         let span = lhs.outer.start..rhs.outer.end;
         let height = 1 + lhs.height.max(rhs.height);
         self.node(
             ExprKind::Binary {
                 op,
-                lhs: bx(lhs),
-                rhs: bx(rhs),
+                lhs: lhs.expr,
+                rhs: rhs.expr,
             },
             span,
             height,
@@ -166,13 +178,13 @@ impl Parser<'_> {
         )
     }
 
-    fn unary(&self, op: UnaryOp, at: TextRange, operand: Node) -> Result<Node, ParseError> {
+    fn unary(&self, op: UnaryOp, at: TextRange, operand: Node) -> PResult<Node> {
         let span = at.start..operand.outer.end;
         let height = 1 + operand.height;
         self.node(
             ExprKind::Unary {
                 op,
-                operand: bx(operand),
+                operand: operand.expr,
             },
             span,
             height,
@@ -180,14 +192,30 @@ impl Parser<'_> {
         )
     }
 
+    fn if_else(&self, then: Node, cond: Node, otherwise: Node, at: TextRange) -> PResult<Node> {
+        let span = then.outer.start..otherwise.outer.end;
+        let height = 1 + then.height.max(cond.height).max(otherwise.height);
+        let kind = ExprKind::IfElse {
+            cond: cond.expr,
+            then: then.expr,
+            otherwise: otherwise.expr,
+        };
+        self.node(kind, span, height, at)
+    }
+
     /// `expression ::= disjunction [ "if" disjunction "else" expression ]`
-    fn expression(&mut self) -> Result<Node, ParseError> {
-        let then = self.disjunction()?;
+    fn expression(&mut self) -> PResult<Node> {
+        let then = self.climb(OR)?;
         if self.kind() != &Tok::If {
             return Ok(then);
         }
-        let if_span = self.bump();
-        let cond = self.disjunction()?;
+        self.ternary(then)
+    }
+
+    /// The rest of `then if cond else otherwise`, at `if`.
+    fn ternary(&mut self, then: Node) -> PResult<Node> {
+        let at = self.bump();
+        let cond = self.climb(OR)?;
         if self.kind() != &Tok::Else {
             return Err(self.unexpected(Ctx::Else));
         }
@@ -195,160 +223,160 @@ impl Parser<'_> {
         self.enter(&else_span)?;
         let otherwise = self.expression()?;
         self.leave();
-        let span = then.outer.start..otherwise.outer.end;
-        let height = 1 + then.height.max(cond.height).max(otherwise.height);
-        let kind = ExprKind::IfElse {
-            cond: bx(cond),
-            then: bx(then),
-            otherwise: bx(otherwise),
-        };
-        self.node(kind, span, height, if_span)
+        self.if_else(then, cond, otherwise, at)
     }
 
-    fn disjunction(&mut self) -> Result<Node, ParseError> {
-        self.logic(LogicOp::Or)
+    /// The operators binding at `min` or tighter, from an operand on: `climb(OR)` is a
+    /// disjunction, `climb(SUM)` a sum.
+    fn climb(&mut self, min: u8) -> PResult<Node> {
+        let mut lhs = self.prefix(min)?;
+        loop {
+            let level = match self.kind() {
+                Tok::Or => OR,
+                Tok::And => AND,
+                Tok::Plus | Tok::Minus => SUM,
+                Tok::Star | Tok::Slash | Tok::DoubleSlash | Tok::Percent => TERM,
+                k if compare_op(k).is_some() => COMPARE,
+                _ => return Ok(lhs),
+            };
+            if level < min {
+                return Ok(lhs);
+            }
+            lhs = match level {
+                OR | AND => self.logic(lhs, level)?,
+                COMPARE => self.comparison(lhs)?,
+                _ => {
+                    let op = arith_op(self.kind());
+                    let at = self.bump();
+                    // Left-associative: the right operand binds one level tighter.
+                    self.enter(&at)?;
+                    let rhs = self.climb(level + 1)?;
+                    self.leave();
+                    self.binary(op, lhs, rhs, at)?
+                }
+            };
+        }
     }
 
     /// `a or b or c` (or `and`) as one flat node.
-    fn logic(&mut self, op: LogicOp) -> Result<Node, ParseError> {
-        let (tok, operand): (Tok, fn(&mut Self) -> Result<Node, ParseError>) = match op {
-            LogicOp::Or => (Tok::Or, |p| p.logic(LogicOp::And)),
-            LogicOp::And => (Tok::And, Self::inversion),
+    fn logic(&mut self, first: Node, level: u8) -> PResult<Node> {
+        let (tok, op) = if level == OR {
+            (Tok::Or, LogicOp::Or)
+        } else {
+            (Tok::And, LogicOp::And)
         };
-        let first = operand(self)?;
-        if self.kind() != &tok {
-            return Ok(first);
-        }
-        let at = self.cur().span.clone();
-        let start = first.outer.start;
-        let mut height = first.height;
-        let mut operands = vec![first.expr];
-        let mut end = first.outer.end;
+        let mut chain = Chain::new(&first, self.cur().span.clone());
+        chain.items.push(*first.expr);
         while self.kind() == &tok {
-            self.bump();
-            let next = operand(self)?;
-            height = height.max(next.height);
-            end = next.outer.end;
-            operands.push(next.expr);
+            let at = self.bump();
+            self.enter(&at)?;
+            let next = self.climb(level + 1)?;
+            self.leave();
+            chain.extend(&next);
+            chain.items.push(*next.expr);
         }
-        self.node(ExprKind::Logic { op, operands }, start..end, height + 1, at)
+        self.finish_logic(op, chain)
     }
 
-    /// `inversion ::= "not" inversion | comparison`
-    fn inversion(&mut self) -> Result<Node, ParseError> {
-        if self.kind() != &Tok::Not {
-            return self.comparison();
-        }
-        let not = self.bump();
-        self.enter(&not)?;
-        let operand = self.inversion()?;
-        self.leave();
-        self.unary(UnaryOp::Not, not, operand)
+    fn finish_logic(&self, op: LogicOp, chain: Chain<Expr>) -> PResult<Node> {
+        let kind = ExprKind::Logic {
+            op,
+            operands: chain.items,
+        };
+        self.node(kind, chain.start..chain.end, chain.height + 1, chain.at)
     }
 
     /// A chain `a < b <= c` as one node.
-    fn comparison(&mut self) -> Result<Node, ParseError> {
-        let first = self.arith(false)?;
-        let mut rest = Vec::new();
-        let mut height = first.height;
-        let mut end = first.outer.end;
-        let mut at = None;
+    fn comparison(&mut self, first: Node) -> PResult<Node> {
+        let mut chain = Chain::new(&first, self.cur().span.clone());
         while let Some(op) = compare_op(self.kind()) {
-            let op_span = self.bump();
-            at.get_or_insert(op_span);
-            let rhs = self.arith(false)?;
-            height = height.max(rhs.height);
-            end = rhs.outer.end;
-            rest.push((op, rhs.expr));
-        }
-        match at {
-            None => Ok(first),
-            Some(at) => {
-                let start = first.outer.start;
-                self.node(
-                    ExprKind::Compare {
-                        first: bx(first),
-                        rest,
-                    },
-                    start..end,
-                    height + 1,
-                    at,
-                )
-            }
-        }
-    }
-
-    /// `sum ::= term { ("+" | "-") term }` or, with `product`, `term ::= factor { ("*" | "/" |
-    /// "//" | "%") factor }`; both left-associative.
-    fn arith(&mut self, product: bool) -> Result<Node, ParseError> {
-        let operand = |p: &mut Self| if product { p.factor() } else { p.arith(true) };
-        let mut lhs = operand(self)?;
-        loop {
-            let op = match (product, self.kind()) {
-                (false, Tok::Plus) => BinOp::Add,
-                (false, Tok::Minus) => BinOp::Sub,
-                (true, Tok::Star) => BinOp::Mul,
-                (true, Tok::Slash) => BinOp::Div,
-                (true, Tok::DoubleSlash) => BinOp::FloorDiv,
-                (true, Tok::Percent) => BinOp::Mod,
-                _ => return Ok(lhs),
-            };
             let at = self.bump();
-            let rhs = operand(self)?;
-            lhs = self.binary(op, lhs, rhs, at)?;
+            self.enter(&at)?;
+            let rhs = self.climb(SUM)?;
+            self.leave();
+            chain.extend(&rhs);
+            chain.items.push((op, *rhs.expr));
+        }
+        self.finish_comparison(first, chain)
+    }
+
+    fn finish_comparison(&self, first: Node, chain: Chain<(CmpOp, Expr)>) -> PResult<Node> {
+        let kind = ExprKind::Compare {
+            first: first.expr,
+            rest: chain.items,
+        };
+        self.node(kind, chain.start..chain.end, chain.height + 1, chain.at)
+    }
+
+    /// An operand with its prefix operators: `not` (only where an inversion may stand),
+    /// unary `+ -`, or a power.
+    fn prefix(&mut self, min: u8) -> PResult<Node> {
+        match self.kind() {
+            Tok::Not if min <= NOT => self.prefixed(UnaryOp::Not, NOT),
+            Tok::Plus => self.prefixed(UnaryOp::Pos, UNARY),
+            Tok::Minus => self.prefixed(UnaryOp::Neg, UNARY),
+            _ => self.power(),
         }
     }
 
-    /// `factor ::= ("+" | "-") factor | power`
-    fn factor(&mut self) -> Result<Node, ParseError> {
-        let op = match self.kind() {
-            Tok::Plus => UnaryOp::Pos,
-            Tok::Minus => UnaryOp::Neg,
-            _ => return self.power(),
-        };
+    fn prefixed(&mut self, op: UnaryOp, level: u8) -> PResult<Node> {
         let at = self.bump();
         self.enter(&at)?;
-        let operand = self.factor()?;
+        let operand = self.climb(level)?;
         self.leave();
         self.unary(op, at, operand)
     }
 
-    /// `power ::= primary [ ("**" | "^") factor ]`: right-associative through `factor`, which
-    /// also lets the exponent carry a sign (`x**-1`).
-    fn power(&mut self) -> Result<Node, ParseError> {
+    /// `power ::= primary [ ("**" | "^") factor ]`: right-associative, and the exponent may
+    /// carry a sign (`x**-1`).
+    fn power(&mut self) -> PResult<Node> {
         let base = self.primary()?;
         if self.kind() != &Tok::Pow {
             return Ok(base);
         }
+        self.exponent(base)
+    }
+
+    fn exponent(&mut self, base: Node) -> PResult<Node> {
         let at = self.bump();
         self.enter(&at)?;
-        let exponent = self.factor()?;
+        let exponent = self.climb(UNARY)?;
         self.leave();
         self.binary(BinOp::Pow, base, exponent, at)
     }
 
-    /// An atom, rejecting what Python would apply to it (calls, subscripts, attributes):
-    /// the language only calls names.
-    fn primary(&mut self) -> Result<Node, ParseError> {
-        let base = self.atom()?;
+    /// An atom, rejecting what Python would apply to it (calls of non-names, subscripts,
+    /// attributes): the language only calls names.
+    fn primary(&mut self) -> PResult<Node> {
+        match self.kind() {
+            Tok::Name => self.name(),
+            Tok::LParen => self.group(),
+            Tok::LBracket | Tok::LBrace => Err(self.display()),
+            _ => self.literal(),
+        }
+        .and_then(|base| self.postfix(base))
+    }
+
+    fn literal(&mut self) -> PResult<Node> {
+        let kind = match self.kind() {
+            Tok::Int(i) => ExprKind::Int(*i),
+            Tok::Float(x) => ExprKind::Float(*x),
+            Tok::True => ExprKind::Bool(true),
+            Tok::False => ExprKind::Bool(false),
+            _ => return Err(self.unexpected(Ctx::Operand)),
+        };
+        Ok(leaf(kind, self.bump()))
+    }
+
+    /// Rejects a call, subscript or attribute applied to `base`.
+    fn postfix(&mut self, base: Node) -> PResult<Node> {
         let start = base.outer.start;
         match self.kind() {
-            Tok::LParen => Err(unsupported(
+            Tok::LParen => Err(Box::new(unsupported(
                 "only named functions can be called",
                 start..self.cur().span.end,
-            )),
-            Tok::LBracket => {
-                let close = self
-                    .matching_close(self.pos)
-                    .map_or(self.cur().span.end, |i| self.toks[i].span.end);
-                let message = match &base.expr.kind {
-                    ExprKind::Name(id) if base.outer == base.expr.span => {
-                        format!("subscripts are not supported: {}[...]", id.name)
-                    }
-                    _ => "subscripts are not supported".to_string(),
-                };
-                Err(unsupported(message, start..close))
-            }
+            ))),
+            Tok::LBracket => Err(self.subscript(&base)),
             Tok::Dot => {
                 self.bump();
                 if self.kind() != &Tok::Name {
@@ -360,258 +388,388 @@ impl Parser<'_> {
                     "attribute access is not supported: {object}.{}",
                     self.slice(&attr)
                 );
-                Err(unsupported(message, start..attr.end))
+                Err(Box::new(unsupported(message, start..attr.end)))
             }
             _ => Ok(base),
         }
     }
 
-    fn atom(&mut self) -> Result<Node, ParseError> {
-        let span = self.cur().span.clone();
-        let kind = match self.kind() {
-            Tok::Int(i) => ExprKind::Int(*i),
-            Tok::Float(x) => ExprKind::Float(*x),
-            Tok::True => ExprKind::Bool(true),
-            Tok::False => ExprKind::Bool(false),
-            Tok::Name => return self.name(),
-            Tok::LParen => return self.group(),
-            Tok::LBracket | Tok::LBrace => return Err(self.display()),
-            _ => return Err(self.unexpected(Ctx::Operand)),
+    fn subscript(&self, base: &Node) -> Box<ParseError> {
+        let close = self
+            .matching_close(self.pos)
+            .map_or(self.cur().span.end, |i| self.toks[i].span.end);
+        let message = match &base.expr.kind {
+            ExprKind::Name(id) if base.outer == base.expr.span => {
+                format!("subscripts are not supported: {}[...]", id.name)
+            }
+            _ => "subscripts are not supported".to_string(),
         };
-        self.bump();
-        Ok(leaf(kind, span))
+        Box::new(unsupported(message, base.outer.start..close))
     }
 
     /// A name, a call, or `math.f(...)`, `math.pi`, `math.e`.
-    fn name(&mut self) -> Result<Node, ParseError> {
+    fn name(&mut self) -> PResult<Node> {
         let span = self.bump();
-        let name = self.slice(&span).to_string();
-        if name == "math" && self.kind() == &Tok::Dot {
-            self.bump();
-            if self.kind() != &Tok::Name {
-                return Err(self.expected_name_after("math."));
-            }
-            let attr_span = self.bump();
-            let attr = self.slice(&attr_span).to_string();
-            if self.kind() == &Tok::LParen {
-                return self.call(attr, span.start, attr_span, false);
-            }
-            if attr == "pi" || attr == "e" {
-                return Ok(leaf(
-                    ExprKind::Name(Ident::new(attr)),
-                    span.start..attr_span.end,
-                ));
-            }
-            return Err(unsupported(
-                format!(
-                    "math.{attr} is not supported: only math functions, math.pi and math.e are"
-                ),
-                span.start..attr_span.end,
-            ));
+        if self.slice(&span) == "math" && self.kind() == &Tok::Dot {
+            return self.math(span.start);
         }
         if self.kind() == &Tok::LParen {
-            return self.call(name, span.start, span, true);
+            return self.call(span.start, span, true);
         }
-        Ok(leaf(ExprKind::Name(Ident::new(name)), span))
+        Ok(leaf(ExprKind::Name(Ident::new(self.slice(&span))), span))
+    }
+
+    /// `math.f(...)`, or the constants `math.pi` and `math.e`; no other attribute of `math` is
+    /// supported. At the dot.
+    fn math(&mut self, start: usize) -> PResult<Node> {
+        self.bump();
+        if self.kind() != &Tok::Name {
+            return Err(self.expected_name_after("math."));
+        }
+        let attr = self.bump();
+        if self.kind() == &Tok::LParen {
+            return self.call(start, attr, false);
+        }
+        let name = self.slice(&attr);
+        let span = start..attr.end;
+        match name {
+            "pi" | "e" => Ok(leaf(ExprKind::Name(Ident::new(name)), span)),
+            _ => Err(Box::new(unsupported(
+                format!(
+                    "math.{name} is not supported: only math functions, math.pi and math.e are"
+                ),
+                span,
+            ))),
+        }
     }
 
     /// `( expression )`; the node keeps its own span, the parentheses go to `outer`.
-    fn group(&mut self) -> Result<Node, ParseError> {
-        let open_idx = self.pos;
+    fn group(&mut self) -> PResult<Node> {
+        let open = self.pos;
+        self.open_group()?;
+        let inner = self.expression()?;
+        self.close_group(open, inner)
+    }
+
+    fn open_group(&mut self) -> PResult<()> {
         let open = self.bump();
         match self.kind() {
-            Tok::RParen => {
-                return Err(unsupported(
+            Tok::RParen => Err(Box::new(unsupported(
+                "tuples are not supported",
+                open.start..self.cur().span.end,
+            ))),
+            Tok::Eof => Err(self.unexpected(Ctx::Close(open))),
+            _ => self.enter(&open),
+        }
+    }
+
+    fn close_group(&mut self, open: usize, inner: Node) -> PResult<Node> {
+        match self.kind() {
+            Tok::RParen => {}
+            Tok::Comma => {
+                let end = self
+                    .matching_close(open)
+                    .map_or(self.cur().span.end, |i| self.toks[i].span.end);
+                return Err(Box::new(unsupported(
                     "tuples are not supported",
-                    open.start..self.cur().span.end,
-                ));
+                    self.toks[open].span.start..end,
+                )));
             }
-            Tok::Eof => return Err(self.unexpected(Ctx::Close(open))),
-            _ => {}
-        }
-        self.enter(&open)?;
-        let inner = self.expression()?;
-        if self.kind() == &Tok::Comma {
-            let end = self
-                .matching_close(open_idx)
-                .map_or(self.cur().span.end, |i| self.toks[i].span.end);
-            return Err(unsupported("tuples are not supported", open.start..end));
-        }
-        if self.kind() != &Tok::RParen {
-            return Err(self.unexpected(Ctx::Close(open)));
+            _ => return Err(self.unexpected(Ctx::Close(self.toks[open].span.clone()))),
         }
         let close = self.bump();
         self.leave();
         Ok(Node {
-            outer: open.start..close.end,
+            outer: self.toks[open].span.start..close.end,
             ..inner
         })
     }
 
-    /// `name(args)`; `start` is where the call's text begins (before `math.`), `bare` is false
-    /// for `math.f(...)`, which never starts a generator.
-    fn call(
-        &mut self,
-        name: String,
-        start: usize,
-        func_span: TextRange,
-        bare: bool,
-    ) -> Result<Node, ParseError> {
-        let open = self.bump();
-        self.enter(&open)?;
-        let reduce = match name.as_str() {
-            "sum" if bare => Some(ReduceOp::Sum),
-            "prod" if bare => Some(ReduceOp::Prod),
-            _ => None,
-        };
+    /// `name(args)`, the parenthesis being the current token. `start` is where the call's text
+    /// begins (before `math.`); `bare` is false for `math.f(...)`, which never starts a
+    /// generator.
+    fn call(&mut self, start: usize, func_span: TextRange, bare: bool) -> PResult<Node> {
+        let open = self.pos;
+        self.enter(&self.cur().span.clone())?;
+        self.bump();
+        if bare && self.parenthesized_generator(open) {
+            return self.parenthesized_reduce(start, func_span, open);
+        }
         let mut args = Vec::new();
         let mut height = 0;
-        loop {
-            match self.kind() {
-                Tok::RParen => break,
-                Tok::Eof => return Err(self.unexpected(Ctx::Close(open))),
-                Tok::Name if self.peek(1) == &Tok::Assign => {
-                    let keyword = self.cur().span.clone();
-                    let message = format!(
-                        "keyword arguments are not supported: {name}({}=...)",
-                        self.slice(&keyword)
-                    );
-                    return Err(unsupported(
-                        message,
-                        keyword.start..self.toks[self.pos + 1].span.end,
-                    ));
-                }
-                Tok::Star | Tok::Pow if self.slice(&self.cur().span.clone()) != "^" => {
-                    let stars = self.slice(&self.cur().span).to_string();
-                    return Err(unsupported(
-                        format!("argument unpacking is not supported: {name}({stars}...)"),
-                        self.cur().span.clone(),
-                    ));
-                }
-                _ => {}
-            }
+        while self.argument_follows(open, &func_span)? {
             let arg = self.expression()?;
             if self.kind() == &Tok::For {
-                match reduce {
-                    Some(op) if args.is_empty() => {
-                        let node = self.generator(op, start, open, arg)?;
-                        self.leave();
-                        return Ok(node);
-                    }
-                    Some(op) => {
-                        return Err(syntax(
-                            format!(
-                                "a generator must be the only argument of {}(...)",
-                                reduce_name(op)
-                            ),
-                            self.cur().span.clone(),
-                        ));
-                    }
-                    None => return Err(self.unexpected(Ctx::Close(open))),
-                }
+                return self.generator(start, &func_span, bare && args.is_empty(), open, arg);
             }
             height = height.max(arg.height);
-            args.push(arg.expr);
-            match self.kind() {
-                Tok::Comma => {
-                    self.bump();
-                }
-                Tok::RParen => break,
-                _ => return Err(self.unexpected(Ctx::Close(open))),
+            args.push(*arg.expr);
+        }
+        self.finish_call(start, func_span, args, height, open)
+    }
+
+    /// Whether the call at `open` is `sum((... for ...))`: one parenthesised argument with a
+    /// `for` directly inside. Python reads it exactly as `sum(... for ...)`.
+    fn parenthesized_generator(&self, open: usize) -> bool {
+        let inner = open + 1;
+        if !matches!(self.slice(&self.toks[open - 1].span), "sum" | "prod")
+            || self.toks[inner].kind != Tok::LParen
+        {
+            return false;
+        }
+        let Some(close) = self.matching_close(inner) else {
+            return false;
+        };
+        let mut depth = 0usize;
+        let has_for = self.toks[inner + 1..close].iter().any(|t| {
+            match t.kind {
+                Tok::LParen | Tok::LBracket | Tok::LBrace => depth += 1,
+                Tok::RParen | Tok::RBracket | Tok::RBrace => depth = depth.saturating_sub(1),
+                _ => {}
             }
+            depth == 0 && t.kind == Tok::For
+        });
+        has_for && self.toks.get(close + 1).map(|t| &t.kind) == Some(&Tok::RParen)
+    }
+
+    /// `sum((body for ...))`, at the inner parenthesis.
+    fn parenthesized_reduce(
+        &mut self,
+        start: usize,
+        func_span: TextRange,
+        open: usize,
+    ) -> PResult<Node> {
+        let inner = self.pos;
+        self.enter(&self.cur().span.clone())?;
+        self.bump();
+        let body = self.expression()?;
+        if self.kind() != &Tok::For {
+            return Err(self.unexpected(Ctx::Close(self.toks[inner].span.clone())));
+        }
+        let mut node = self.generator(start, &func_span, true, inner, body)?;
+        if self.kind() != &Tok::RParen {
+            return Err(self.unexpected(Ctx::Close(self.toks[open].span.clone())));
         }
         let close = self.bump();
         self.leave();
-        let kind = ExprKind::Call {
-            func: Ident::new(name),
-            func_span,
-            args,
-        };
-        self.node(kind, start..close.end, height + 1, open)
+        node.expr.span.end = close.end;
+        node.outer.end = close.end;
+        Ok(node)
     }
 
-    /// The rest of `sum(body for var in range(...) if c ...)`, at `for`.
-    fn generator(
-        &mut self,
-        op: ReduceOp,
-        start: usize,
-        open: TextRange,
-        body: Node,
-    ) -> Result<Node, ParseError> {
-        let opname = reduce_name(op);
-        self.bump();
-        if !(self.kind() == &Tok::Name && self.peek(1) == &Tok::In) {
-            let message = format!(
-                "{opname}(generator) requires a simple loop variable (e.g. 'for i in ...')"
-            );
-            return match self.next_in() {
-                Some(i) if i > self.pos => Err(unsupported(
-                    message,
-                    self.cur().span.start..self.toks[i - 1].span.end,
-                )),
-                None if self.kind() == &Tok::Name => Err(self.unexpected(Ctx::In)),
-                _ => Err(unsupported(message, self.cur().span.clone())),
-            };
+    /// Whether another argument follows, after consuming the comma before it; false at the
+    /// closing parenthesis. Rejects keyword arguments and argument unpacking.
+    fn argument_follows(&mut self, open: usize, func_span: &TextRange) -> PResult<bool> {
+        let first = self.pos == open + 1;
+        match self.kind() {
+            Tok::Comma if !first => {
+                self.bump();
+            }
+            Tok::RParen => return Ok(false),
+            _ if !first => return Err(self.unexpected(Ctx::Close(self.toks[open].span.clone()))),
+            _ => {}
         }
-        let var_span = self.bump();
-        let var = self.slice(&var_span).to_string();
-        self.bump();
-        let iter = self.disjunction()?;
-        let mut height = body.height.max(iter.height);
-        let range = match iter.expr.kind {
+        match self.kind() {
+            Tok::RParen => Ok(false),
+            Tok::Eof => Err(self.unexpected(Ctx::Close(self.toks[open].span.clone()))),
+            _ => self.check_argument(func_span).map(|()| true),
+        }
+    }
+
+    fn finish_call(
+        &mut self,
+        start: usize,
+        func_span: TextRange,
+        args: Vec<Expr>,
+        height: usize,
+        open: usize,
+    ) -> PResult<Node> {
+        let close = self.bump();
+        self.leave();
+        let func = Ident::new(self.slice(&func_span));
+        let at = self.toks[open].span.clone();
+        self.node(
             ExprKind::Call {
                 func,
                 func_span,
                 args,
-            } if func.name == "range" && func_span.start == iter.expr.span.start => {
-                if !(1..=3).contains(&args.len()) {
-                    return Err(unsupported(
-                        "range() expects 1, 2, or 3 positional arguments",
-                        iter.outer,
-                    ));
-                }
-                args
+            },
+            start..close.end,
+            height + 1,
+            at,
+        )
+    }
+
+    /// Rejects keyword arguments and argument unpacking at the start of an argument.
+    fn check_argument(&self, func_span: &TextRange) -> PResult<()> {
+        let name = self.slice(func_span);
+        let span = self.cur().span.clone();
+        match self.kind() {
+            Tok::Name if self.peek(1) == &Tok::Assign => {
+                let message = format!(
+                    "keyword arguments are not supported: {name}({}=...)",
+                    self.slice(&span)
+                );
+                Err(Box::new(unsupported(
+                    message,
+                    span.start..self.toks[self.pos + 1].span.end,
+                )))
             }
-            _ => {
-                return Err(unsupported(
-                    format!("{opname}(generator) is only supported for ranges: {opname}(expr for i in range(...))"),
-                    iter.outer,
-                ));
+            Tok::Star | Tok::Pow => {
+                let message = format!(
+                    "argument unpacking is not supported: {name}({}...)",
+                    self.slice(&span)
+                );
+                Err(Box::new(unsupported(message, span)))
             }
+            _ => Ok(()),
+        }
+    }
+
+    fn not_sole_generator(&self, op: ReduceOp) -> Box<ParseError> {
+        let message = format!(
+            "a generator must be the only argument of {}(...)",
+            reduce_name(op)
+        );
+        Box::new(syntax(message, self.cur().span.clone()))
+    }
+
+    /// The rest of `sum(body for var in range(...) if c ...)`, at `for`. `sole` is true when
+    /// the body is the first argument of a bare `sum`/`prod`, the only place a generator may be.
+    fn generator(
+        &mut self,
+        start: usize,
+        func_span: &TextRange,
+        sole: bool,
+        open: usize,
+        body: Node,
+    ) -> PResult<Node> {
+        let op = match self.slice(func_span) {
+            "sum" => ReduceOp::Sum,
+            "prod" => ReduceOp::Prod,
+            _ => return Err(self.unexpected(Ctx::Close(self.toks[open].span.clone()))),
         };
+        if !sole {
+            return Err(if start == func_span.start {
+                self.not_sole_generator(op)
+            } else {
+                self.unexpected(Ctx::Close(self.toks[open].span.clone()))
+            });
+        }
+        self.bump();
+        let var_span = self.loop_variable(op)?;
+        let iter = self.climb(OR)?;
+        let mut height = body.height.max(iter.height);
+        let range = self.range_arguments(op, iter)?;
         let mut conds = Vec::new();
         while self.kind() == &Tok::If {
             self.bump();
-            let cond = self.disjunction()?;
+            let cond = self.climb(OR)?;
             height = height.max(cond.height);
-            conds.push(cond.expr);
+            conds.push(*cond.expr);
         }
         match self.kind() {
             Tok::RParen => {}
             Tok::For => {
-                return Err(unsupported(
-                    format!("Only a single generator is supported inside {opname}(...)"),
-                    self.cur().span.clone(),
-                ));
+                let message = format!(
+                    "Only a single generator is supported inside {}(...)",
+                    reduce_name(op)
+                );
+                return Err(Box::new(unsupported(message, self.cur().span.clone())));
             }
-            Tok::Comma => {
-                return Err(syntax(
-                    format!("a generator must be the only argument of {opname}(...)"),
-                    self.cur().span.clone(),
-                ));
-            }
-            _ => return Err(self.unexpected(Ctx::Close(open))),
+            Tok::Comma => return Err(self.not_sole_generator(op)),
+            _ => return Err(self.unexpected(Ctx::Close(self.toks[open].span.clone()))),
         }
         let close = self.bump();
+        self.leave();
+        let var = self.slice(&var_span).to_string();
         let kind = ExprKind::Reduce {
             op,
-            body: bx(body),
+            body: body.expr,
             var,
             var_span,
             range,
             conds,
         };
-        self.node(kind, start..close.end, height + 1, open)
+        self.node(
+            kind,
+            start..close.end,
+            height + 1,
+            self.toks[open].span.clone(),
+        )
+    }
+
+    /// The loop variable and the `in` after it. A name in parentheses, `for (i) in`, is the
+    /// same name to Python.
+    fn loop_variable(&mut self, op: ReduceOp) -> PResult<TextRange> {
+        let parens = self.toks[self.pos..]
+            .iter()
+            .take_while(|t| t.kind == Tok::LParen)
+            .count();
+        let name = self.pos + parens;
+        let simple = self.toks[name].kind == Tok::Name
+            && self.toks[name + 1..]
+                .iter()
+                .take(parens)
+                .all(|t| t.kind == Tok::RParen)
+            && self.toks.get(name + 1 + parens).map(|t| &t.kind) == Some(&Tok::In);
+        if !simple {
+            return Err(self.bad_loop_variable(op));
+        }
+        let span = self.toks[name].span.clone();
+        self.pos = name + parens + 2;
+        Ok(span)
+    }
+
+    /// The error for a generator target that is not a single name followed by `in`.
+    fn bad_loop_variable(&self, op: ReduceOp) -> Box<ParseError> {
+        let opname = reduce_name(op);
+        let message =
+            format!("{opname}(generator) requires a simple loop variable (e.g. 'for i in ...')");
+        Box::new(match self.next_in() {
+            Some(i) if i > self.pos => {
+                unsupported(message, self.cur().span.start..self.toks[i - 1].span.end)
+            }
+            None if self.kind() == &Tok::Name => {
+                // `for i range(...)`: the name is fine, what follows it is not.
+                let next = &self.toks[self.pos + 1];
+                let found = self.found_token(next);
+                syntax(
+                    format!("expected 'in' after the loop variable{found}"),
+                    next.span.clone(),
+                )
+            }
+            _ => unsupported(message, self.cur().span.clone()),
+        })
+    }
+
+    /// The arguments of the generator's iterator, which must be `range(...)` with 1 to 3 of
+    /// them.
+    fn range_arguments(&self, op: ReduceOp, iter: Node) -> PResult<Vec<Expr>> {
+        match iter.expr.kind {
+            ExprKind::Call {
+                func,
+                func_span,
+                args,
+            } if func.name == "range" && func_span.start == iter.expr.span.start => {
+                if (1..=3).contains(&args.len()) {
+                    Ok(args)
+                } else {
+                    Err(Box::new(unsupported(
+                        "range() expects 1, 2, or 3 positional arguments",
+                        iter.outer,
+                    )))
+                }
+            }
+            _ => {
+                let opname = reduce_name(op);
+                let message = format!(
+                    "{opname}(generator) is only supported for ranges: \
+                     {opname}(expr for i in range(...))"
+                );
+                Err(Box::new(unsupported(message, iter.outer)))
+            }
+        }
     }
 
     /// The index of the next `in` at the current bracket depth, before the enclosing
@@ -649,7 +807,7 @@ impl Parser<'_> {
     }
 
     /// The error for a list, set or dict display or comprehension, at its opening bracket.
-    fn display(&self) -> ParseError {
+    fn display(&self) -> Box<ParseError> {
         let close = self.matching_close(self.pos);
         let end = close.map_or(self.cur().span.end, |i| self.toks[i].span.end);
         let (mut depth, mut has_for, mut has_colon) = (0usize, false, false);
@@ -671,29 +829,33 @@ impl Parser<'_> {
             (false, false, false) => "sets are not supported",
             (false, false, true) => "set comprehensions are not supported",
         };
-        unsupported(what, self.cur().span.start..end)
+        Box::new(unsupported(what, self.cur().span.start..end))
     }
 
-    fn expected_name_after(&self, what: &str) -> ParseError {
+    fn expected_name_after(&self, what: &str) -> Box<ParseError> {
         let found = self.found();
-        syntax(
+        Box::new(syntax(
             format!("expected a name after '{what}'{found}"),
             self.cur().span.clone(),
-        )
+        ))
     }
 
     /// ", found 'x'" for the current token, or nothing at the end of the text.
     fn found(&self) -> String {
-        match self.kind() {
+        self.found_token(self.cur())
+    }
+
+    fn found_token(&self, token: &Token) -> String {
+        match token.kind {
             Tok::Eof => String::new(),
-            _ => format!(", found '{}'", shorten(self.slice(&self.cur().span), 20)),
+            _ => format!(", found '{}'", shorten(self.slice(&token.span), 20)),
         }
     }
 
     /// The error for the current token when it is not what `ctx` needs: a specific
-    /// [`DiagKind::Unsupported`](crate::diag::DiagKind::Unsupported) message for Python
-    /// constructs the language lacks, else a syntax error saying what was expected.
-    fn unexpected(&self, ctx: Ctx) -> ParseError {
+    /// `Unsupported` message for Python constructs the language lacks, else a syntax error
+    /// saying what was expected.
+    fn unexpected(&self, ctx: Ctx) -> Box<ParseError> {
         let span = self.cur().span.clone();
         if ctx != Ctx::Operand {
             let message = match self.kind() {
@@ -701,15 +863,16 @@ impl Parser<'_> {
                 Tok::In => Some("the 'in' operator is not supported"),
                 Tok::Not if self.peek(1) == &Tok::In => {
                     let end = self.toks[self.pos + 1].span.end;
-                    return unsupported("the 'not in' operator is not supported", span.start..end);
+                    let message = "the 'not in' operator is not supported";
+                    return Box::new(unsupported(message, span.start..end));
                 }
-                Tok::For => Some("generator expressions are only supported as the argument of sum(...) or prod(...)"),
+                Tok::For => Some(GENERATOR_OUTSIDE_REDUCE),
                 Tok::Assign => Some("assignment is not an expression; use '==' to compare"),
                 Tok::Comma if ctx == Ctx::End => Some("tuples are not supported"),
                 _ => None,
             };
             if let Some(message) = message {
-                return unsupported(message, span);
+                return Box::new(unsupported(message, span));
             }
         }
         let found = self.found();
@@ -732,9 +895,8 @@ impl Parser<'_> {
                 self.position(open.start)
             ),
             Ctx::Else => format!("expected 'else' after 'if' expression{found}"),
-            Ctx::In => format!("expected 'in' after the loop variable{found}"),
         };
-        syntax(message, span)
+        Box::new(syntax(message, span))
     }
 
     /// "column 3", or "line 2, column 3" in a text of several lines.
@@ -751,6 +913,33 @@ impl Parser<'_> {
     }
 }
 
+/// The state of a flat `or`/`and`/comparison chain while its operands are parsed.
+struct Chain<T> {
+    start: usize,
+    end: usize,
+    height: usize,
+    /// The first operator, where a too-tall tree is reported.
+    at: TextRange,
+    items: Vec<T>,
+}
+
+impl<T> Chain<T> {
+    fn new(first: &Node, at: TextRange) -> Self {
+        Chain {
+            start: first.outer.start,
+            end: first.outer.end,
+            height: first.height,
+            at,
+            items: Vec::new(),
+        }
+    }
+
+    fn extend(&mut self, next: &Node) {
+        self.end = next.outer.end;
+        self.height = self.height.max(next.height);
+    }
+}
+
 fn compare_op(tok: &Tok) -> Option<CmpOp> {
     Some(match tok {
         Tok::Lt => CmpOp::Lt,
@@ -761,6 +950,17 @@ fn compare_op(tok: &Tok) -> Option<CmpOp> {
         Tok::NotEq => CmpOp::Ne,
         _ => return None,
     })
+}
+
+fn arith_op(tok: &Tok) -> BinOp {
+    match tok {
+        Tok::Plus => BinOp::Add,
+        Tok::Minus => BinOp::Sub,
+        Tok::Star => BinOp::Mul,
+        Tok::Slash => BinOp::Div,
+        Tok::DoubleSlash => BinOp::FloorDiv,
+        _ => BinOp::Mod,
+    }
 }
 
 fn reduce_name(op: ReduceOp) -> &'static str {
@@ -1031,15 +1231,22 @@ mod tests {
             "(sum (if c a b) k (range 3))",
         );
         check(
-            "sum(x for i in range(3),)",
-            "(sum x i (range 3))"
-                .replace("(sum x i (range 3))", "(sum x i (range 3))")
-                .as_str(),
-        );
-        check(
             "sum(sum(i*j for j in range(i)) for i in range(n))",
             "(sum (sum (* i j) j (range i)) i (range n))",
         );
+        check("sum((i) for (i) in range(3))", "(sum i i (range 3))");
+        check("sum(i for ((i)) in range(3))", "(sum i i (range 3))");
+        check("sum((i*i for i in range(3)))", "(sum (* i i) i (range 3))");
+        check(
+            "prod(( (i) for i in range(3) if i ))",
+            "(prod i i (range 3) (if i))",
+        );
+        assert_eq!(p("sum((i for i in range(3)))").span, 0..26);
+        assert_eq!(p("sum(i for (i) in range(3))").span, 0..26);
+        match p("sum(i for (i) in range(3))").kind {
+            ExprKind::Reduce { var_span, .. } => assert_eq!(var_span, 11..12),
+            k => panic!("{k:?}"),
+        }
         check(
             "1 + sum(i for i in range(2)) * 2",
             "(+ 1 (* (sum i i (range 2)) 2))",
@@ -1149,6 +1356,11 @@ mod tests {
             23..24,
         );
         syntax_err(
+            "sum(x for i in range(3),)",
+            "a generator must be the only argument of sum(...)",
+            23..24,
+        );
+        syntax_err(
             "sum(1, x for i in range(3))",
             "a generator must be the only argument of sum(...)",
             9..12,
@@ -1187,6 +1399,31 @@ mod tests {
             "sum(x for i in range(3) if i in y)",
             "the 'in' operator is not supported",
             29..31,
+        );
+        unsupported_err(
+            "sum((x for i in range(3)), 1)",
+            "generator expressions are only supported as the argument of sum(...) or prod(...)",
+            7..10,
+        );
+        unsupported_err(
+            "sum((x for i in range(3) for j in range(2)))",
+            "Only a single generator is supported inside sum(...)",
+            25..28,
+        );
+        unsupported_err(
+            "sum(x for (i, j) in range(3))",
+            "sum(generator) requires a simple loop variable (e.g. 'for i in ...')",
+            10..16,
+        );
+        unsupported_err(
+            "sum(x for (i in range(3)))",
+            "sum(generator) requires a simple loop variable (e.g. 'for i in ...')",
+            10..11,
+        );
+        unsupported_err(
+            "sum((x for i in range(3))",
+            "generator expressions are only supported as the argument of sum(...) or prod(...)",
+            7..10,
         );
     }
 
@@ -1235,6 +1472,8 @@ mod tests {
             ("math.log(x, base=2)", "keyword arguments are not supported: log(base=...)", 12..17),
             ("f(*a)", "argument unpacking is not supported: f(*...)", 2..3),
             ("f(**a)", "argument unpacking is not supported: f(**...)", 2..4),
+            // `^` is `**` everywhere, here too.
+            ("f(^a)", "argument unpacking is not supported: f(^...)", 2..3),
             ("(a)(b)", "only named functions can be called", 0..4),
             ("f(a)(b)", "only named functions can be called", 0..5),
             ("1(2)", "only named functions can be called", 0..2),
@@ -1289,7 +1528,6 @@ mod tests {
             ("else", "unexpected token 'else'", 0..4),
             ("a ** ** b", "expected an expression after '**', found '**'", 5..7),
             ("a ^ ^ b", "expected an expression after '^', found '^'", 4..5),
-            ("f(^x)", "expected an expression after '(', found '^'", 2..3),
             ("x.", "expected a name after '.'", 2..2),
             ("x.(1)", "expected a name after '.', found '('", 2..3),
             ("math.", "expected a name after 'math.'", 5..5),
@@ -1328,7 +1566,7 @@ mod tests {
             "keyword arguments are not supported: f(k=...)",
             2..4,
         );
-        unsupported_err("(a, $)", "tuples are not supported", 0..1);
+        unsupported_err("(a, $)", "tuples are not supported", 0..3);
         syntax_err("(a + \n b $", "unexpected character '$'", 9..10);
         syntax_err(
             "a +\n$",
@@ -1445,16 +1683,73 @@ mod tests {
             );
         }
         // Height adds up across nesting levels too.
-        let e = err(&format!("{}x{}", "(x + ".repeat(150), " + x)".repeat(150))
-            .replace("(x + x", "(x + x + x + x + x + x + x"));
-        assert!(
-            e.message.starts_with("expression nested too deeply"),
-            "{e:?}"
+        let mut tall = "x".to_string();
+        for _ in 0..150 {
+            tall = format!("({tall}{})", " + x".repeat(9));
+        }
+        assert_eq!(
+            err(&tall).message,
+            "expression nested too deeply (too many chained operators)"
         );
+        // Operators nest too: each right operand is one level deeper.
+        let worst =
+            |n: usize| format!("{}x{}", "(a or b and c < d + e * ".repeat(n), ")".repeat(n));
+        assert!(parse(&worst(MAX_NESTING / 6)).is_ok());
+        assert_eq!(
+            err(&worst(MAX_NESTING / 5 + 1)).message,
+            "expression nested too deeply"
+        );
+        assert_eq!(err(&worst(100_000)).message, "expression nested too deeply");
         // The deepest accepted trees still print, compare and drop without trouble.
-        let deep = p(&format!("{}1{}", "(1 + ".repeat(150), ")".repeat(150)));
-        assert_eq!(print::to_string(&deep).len(), 150 * 4 + 1 + 150);
+        let deep = p(&format!("{}1{}", "(1 + ".repeat(99), ")".repeat(99)));
+        let printed = print::to_string(&deep);
+        assert_eq!(parse(&printed).map(|e| print::to_string(&e)), Ok(printed));
         assert_eq!(deep.clone(), deep);
+    }
+
+    /// The deepest inputs the limits accept parse, print and clone on a 1 MiB stack in a
+    /// debug build; a regression here would be a stack overflow, which aborts the process.
+    #[test]
+    fn deepest_inputs_fit_in_a_small_stack() {
+        let n = MAX_NESTING;
+        let inputs = vec![
+            format!("{}x{}", "(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "f(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "sum(".repeat(n), ")".repeat(n)),
+            format!(
+                "{}x{}",
+                "sum(i for i in range(".repeat(n / 2),
+                "))".repeat(n / 2)
+            ),
+            format!(
+                "{}x{}",
+                "(a or b and c < d + e * ".repeat(n / 6),
+                ")".repeat(n / 6)
+            ),
+            format!(
+                "{}x{}",
+                "(a if b else c if d else ".repeat(n / 3),
+                ")".repeat(n / 3)
+            ),
+            format!("{}x", "-".repeat(n)),
+            format!("{}x", "not ".repeat(n)),
+            format!("x{}", "**x".repeat(n)),
+            vec!["x"; MAX_HEIGHT].join(" + "),
+        ];
+        let handle = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || {
+                for text in inputs {
+                    let e = parse(&text)
+                        .unwrap_or_else(|err| panic!("{}: {err:?}", &text[..40.min(text.len())]));
+                    let printed = print::to_string(&e);
+                    let again = parse(&printed).unwrap_or_else(|err| panic!("{printed}: {err:?}"));
+                    assert_eq!(print::to_string(&again), printed);
+                    assert!(e.clone() == e);
+                }
+            })
+            .unwrap();
+        handle.join().unwrap();
     }
 
     /// A tiny xorshift generator, so the fuzz tests need no dependency and are reproducible.

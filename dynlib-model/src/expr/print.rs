@@ -127,7 +127,28 @@ fn write_list(out: &mut String, items: &[Expr], sep: &str, min: u8) {
     }
 }
 
+/// Dispatches to one function per node kind, so that each recursive step only puts a small
+/// frame on the stack (unoptimised builds give every temporary of a function its own slot).
 fn write_expr(out: &mut String, e: &Expr) {
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {
+            write_leaf(out, e)
+        }
+        ExprKind::Unary { op, operand } => write_unary(out, *op, operand),
+        ExprKind::Binary { op, lhs, rhs } => write_binary(out, *op, lhs, rhs),
+        ExprKind::Compare { first, rest } => write_compare(out, first, rest),
+        ExprKind::Logic { op, operands } => write_logic(out, *op, operands),
+        ExprKind::IfElse {
+            cond,
+            then,
+            otherwise,
+        } => write_if_else(out, cond, then, otherwise),
+        ExprKind::Call { func, args, .. } => write_call(out, &func.name, args),
+        ExprKind::Reduce { .. } => write_reduce(out, e),
+    }
+}
+
+fn write_leaf(out: &mut String, e: &Expr) {
     match &e.kind {
         ExprKind::Int(i) => {
             let _ = write!(out, "{i}");
@@ -139,99 +160,104 @@ fn write_expr(out: &mut String, e: &Expr) {
         ExprKind::Float(x) => out.push_str(&float_repr(*x)),
         ExprKind::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
         ExprKind::Name(id) => out.push_str(&id.name),
-        ExprKind::Unary { op, operand } => {
-            let (text, min) = match op {
-                UnaryOp::Neg => ("-", UNARY),
-                UnaryOp::Pos => ("+", UNARY),
-                UnaryOp::Not => ("not ", NOT),
-            };
-            out.push_str(text);
-            write_child(out, operand, min);
-        }
-        ExprKind::Binary { op, lhs, rhs } => {
-            let own = precedence(e);
-            // Left-associative levels accept their own level on the left only; power is
-            // right-associative, takes a primary on the left and a signed factor on the right.
-            let (left, right) = if *op == BinOp::Pow {
-                (ATOM, UNARY)
-            } else {
-                (own, own + 1)
-            };
-            write_child(out, lhs, left);
-            out.push_str(match op {
-                BinOp::Add => " + ",
-                BinOp::Sub => " - ",
-                BinOp::Mul => " * ",
-                BinOp::Div => " / ",
-                BinOp::FloorDiv => " // ",
-                BinOp::Mod => " % ",
-                BinOp::Pow => " ** ",
-            });
-            write_child(out, rhs, right);
-        }
-        ExprKind::Compare { first, rest } => {
-            write_child(out, first, SUM);
-            for (op, operand) in rest {
-                out.push_str(match op {
-                    CmpOp::Lt => " < ",
-                    CmpOp::Le => " <= ",
-                    CmpOp::Gt => " > ",
-                    CmpOp::Ge => " >= ",
-                    CmpOp::Eq => " == ",
-                    CmpOp::Ne => " != ",
-                });
-                write_child(out, operand, SUM);
-            }
-        }
-        ExprKind::Logic { op, operands } => {
-            // A nested node of the same operator keeps its parentheses: the parser flattens
-            // `a or b or c`, so `(a or b) or c` is a different tree.
-            let (sep, own) = match op {
-                LogicOp::Or => (" or ", OR),
-                LogicOp::And => (" and ", AND),
-            };
-            write_list(out, operands, sep, own + 1);
-        }
-        ExprKind::IfElse {
-            cond,
-            then,
-            otherwise,
-        } => {
-            write_child(out, then, OR);
-            out.push_str(" if ");
-            write_child(out, cond, OR);
-            out.push_str(" else ");
-            write_child(out, otherwise, TERNARY);
-        }
-        ExprKind::Call { func, args, .. } => {
-            out.push_str(&func.name);
-            out.push('(');
-            write_list(out, args, ", ", TERNARY);
-            out.push(')');
-        }
-        ExprKind::Reduce {
-            op,
-            body,
-            var,
-            range,
-            conds,
-            ..
-        } => {
-            out.push_str(match op {
-                ReduceOp::Sum => "sum(",
-                ReduceOp::Prod => "prod(",
-            });
-            write_child(out, body, TERNARY);
-            let _ = write!(out, " for {var} in range(");
-            write_list(out, range, ", ", TERNARY);
-            out.push(')');
-            for cond in conds {
-                out.push_str(" if ");
-                write_child(out, cond, OR);
-            }
-            out.push(')');
-        }
+        _ => {}
     }
+}
+
+fn write_unary(out: &mut String, op: UnaryOp, operand: &Expr) {
+    let (text, min) = match op {
+        UnaryOp::Neg => ("-", UNARY),
+        UnaryOp::Pos => ("+", UNARY),
+        UnaryOp::Not => ("not ", NOT),
+    };
+    out.push_str(text);
+    write_child(out, operand, min);
+}
+
+fn write_binary(out: &mut String, op: BinOp, lhs: &Expr, rhs: &Expr) {
+    // Left-associative levels accept their own level on the left only; power is
+    // right-associative, takes a primary on the left and a signed factor on the right.
+    let (text, left, right) = match op {
+        BinOp::Add => (" + ", SUM, SUM + 1),
+        BinOp::Sub => (" - ", SUM, SUM + 1),
+        BinOp::Mul => (" * ", TERM, TERM + 1),
+        BinOp::Div => (" / ", TERM, TERM + 1),
+        BinOp::FloorDiv => (" // ", TERM, TERM + 1),
+        BinOp::Mod => (" % ", TERM, TERM + 1),
+        BinOp::Pow => (" ** ", ATOM, UNARY),
+    };
+    write_child(out, lhs, left);
+    out.push_str(text);
+    write_child(out, rhs, right);
+}
+
+fn write_compare(out: &mut String, first: &Expr, rest: &[(CmpOp, Expr)]) {
+    write_child(out, first, COMPARE + 1);
+    for (op, operand) in rest {
+        out.push_str(match op {
+            CmpOp::Lt => " < ",
+            CmpOp::Le => " <= ",
+            CmpOp::Gt => " > ",
+            CmpOp::Ge => " >= ",
+            CmpOp::Eq => " == ",
+            CmpOp::Ne => " != ",
+        });
+        write_child(out, operand, COMPARE + 1);
+    }
+}
+
+fn write_logic(out: &mut String, op: LogicOp, operands: &[Expr]) {
+    // A nested node of the same operator keeps its parentheses: the parser flattens
+    // `a or b or c`, so `(a or b) or c` is a different tree.
+    let (sep, own) = match op {
+        LogicOp::Or => (" or ", OR),
+        LogicOp::And => (" and ", AND),
+    };
+    write_list(out, operands, sep, own + 1);
+}
+
+fn write_if_else(out: &mut String, cond: &Expr, then: &Expr, otherwise: &Expr) {
+    write_child(out, then, OR);
+    out.push_str(" if ");
+    write_child(out, cond, OR);
+    out.push_str(" else ");
+    write_child(out, otherwise, TERNARY);
+}
+
+fn write_call(out: &mut String, name: &str, args: &[Expr]) {
+    out.push_str(name);
+    out.push('(');
+    write_list(out, args, ", ", TERNARY);
+    out.push(')');
+}
+
+fn write_reduce(out: &mut String, e: &Expr) {
+    let ExprKind::Reduce {
+        op,
+        body,
+        var,
+        range,
+        conds,
+        ..
+    } = &e.kind
+    else {
+        return;
+    };
+    out.push_str(match op {
+        ReduceOp::Sum => "sum(",
+        ReduceOp::Prod => "prod(",
+    });
+    write_child(out, body, TERNARY);
+    out.push_str(" for ");
+    out.push_str(var);
+    out.push_str(" in range(");
+    write_list(out, range, ", ", TERNARY);
+    out.push(')');
+    for cond in conds {
+        out.push_str(" if ");
+        write_child(out, cond, OR);
+    }
+    out.push(')');
 }
 
 #[cfg(test)]
