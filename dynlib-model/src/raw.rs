@@ -1003,11 +1003,7 @@ pub(crate) fn parse_function(
     cx: &mut Cx,
 ) -> Option<RawFunction> {
     let name = key.get().to_string();
-    let loc = if prefix.starts_with('[') {
-        format!("{prefix}{name}]")
-    } else {
-        format!("{prefix}{name}")
-    };
+    let loc = entry_location(prefix, &name);
     let span = cx.key_span(key, item);
     let Some(body) = item.as_table_like() else {
         cx.error(
@@ -1081,14 +1077,19 @@ fn parse_events(item: &Item, cx: &mut Cx) -> Vec<RawEvent> {
         .collect()
 }
 
-/// One event body; `prefix` starts the location (`[events.` or `add.events.`).
-pub(crate) fn parse_event(key: &Key, item: &Item, prefix: &str, cx: &mut Cx) -> Option<RawEvent> {
-    let name = key.get().to_string();
-    let loc = if prefix.starts_with('[') {
+/// `[events.e]` for a model table, `add.events.e` for a mod payload.
+fn entry_location(prefix: &str, name: &str) -> String {
+    if prefix.starts_with('[') {
         format!("{prefix}{name}]")
     } else {
         format!("{prefix}{name}")
-    };
+    }
+}
+
+/// One event body; `prefix` starts the location (`[events.` or `add.events.`).
+pub(crate) fn parse_event(key: &Key, item: &Item, prefix: &str, cx: &mut Cx) -> Option<RawEvent> {
+    let name = key.get().to_string();
+    let loc = entry_location(prefix, &name);
     let span = cx.key_span(key, item);
     let Some(body) = item.as_table_like() else {
         cx.error(
