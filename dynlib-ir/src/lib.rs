@@ -1,7 +1,13 @@
 //! The typed SSA intermediate representation shared by the interpreter and the LLVM backend.
 //!
-//! Not built yet: issue 3 fills this crate with the IR types, builder, verifier, printer,
-//! parser, digest, optimisation passes and the lowering of a [`dynlib_model::Model`].
-//! Until then it deliberately exports nothing, so nothing can depend on a half-built IR.
+//! Model functions, steppers and runner loops are all IR ([`Program`]s of [`Function`]s);
+//! both backends execute the same IR, which is what makes `jit = false` and `jit = true`
+//! agree to the bit. See ARCHITECTURE.md for how the pieces fit.
 
+pub mod builder;
+pub mod ir;
+pub mod semantics;
+
+pub use builder::FunctionBuilder;
 pub use dynlib_model as model;
+pub use ir::*;

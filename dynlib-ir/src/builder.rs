@@ -1,0 +1,276 @@
+//! Building functions instruction by instruction.
+//!
+//! ```
+//! use dynlib_ir::{Function, FunctionBuilder, Signature, Type};
+//! let mut f = Function::new("double", Signature { params: vec![Type::F64], returns: vec![Type::F64] });
+//! let mut b = FunctionBuilder::new(&mut f);
+//! let x = b.param(0);
+//! let two = b.f64(2.0);
+//! let y = b.mul(x, two);
+//! b.ret(&[y]);
+//! ```
+
+use crate::ir::*;
+
+/// Appends instructions to a function, block by block.
+pub struct FunctionBuilder<'f> {
+    /// The function being built.
+    pub func: &'f mut Function,
+    current: Block,
+}
+
+impl<'f> FunctionBuilder<'f> {
+    /// Starts building `func`: creates the entry block (parameters from the signature) when
+    /// the function has none, and positions at the end of the entry block.
+    pub fn new(func: &'f mut Function) -> Self {
+        if func.blocks.is_empty() {
+            func.blocks.push(BlockData::default());
+            for (i, ty) in func.sig.params.clone().into_iter().enumerate() {
+                let v = func.make_value(ty, ValueDef::Param(Block(0), i as u32));
+                func.blocks[0].params.push(v);
+            }
+        }
+        FunctionBuilder {
+            func,
+            current: Block(0),
+        }
+    }
+
+    /// Function parameter number `i`.
+    pub fn param(&self, i: usize) -> Value {
+        self.func.blocks[0].params[i]
+    }
+
+    /// A new empty block at the end of the layout.
+    pub fn create_block(&mut self) -> Block {
+        self.func.blocks.push(BlockData::default());
+        Block(self.func.blocks.len() as u32 - 1)
+    }
+
+    /// Adds a parameter to `block`.
+    pub fn block_param(&mut self, block: Block, ty: Type) -> Value {
+        let n = self.func.blocks[block.index()].params.len() as u32;
+        let v = self.func.make_value(ty, ValueDef::Param(block, n));
+        self.func.blocks[block.index()].params.push(v);
+        v
+    }
+
+    /// Continues at the end of `block`.
+    pub fn switch_to(&mut self, block: Block) {
+        self.current = block;
+    }
+
+    /// The block instructions go to.
+    pub fn current(&self) -> Block {
+        self.current
+    }
+
+    /// True when the current block already ends with a terminator.
+    pub fn is_terminated(&self) -> bool {
+        self.func.blocks[self.current.index()]
+            .insts
+            .last()
+            .is_some_and(|i| self.func.insts[i.index()].is_terminator())
+    }
+
+    /// The type of a value.
+    pub fn ty(&self, v: Value) -> Type {
+        self.func.value_type(v)
+    }
+
+    /// Appends an instruction with results of the given types.
+    pub fn push(&mut self, data: InstData, result_types: &[Type]) -> Inst {
+        let inst = Inst(self.func.insts.len() as u32);
+        self.func.insts.push(data);
+        let results = result_types
+            .iter()
+            .enumerate()
+            .map(|(n, ty)| self.func.make_value(*ty, ValueDef::Result(inst, n as u32)))
+            .collect();
+        self.func.results.push(results);
+        self.func.blocks[self.current.index()].insts.push(inst);
+        inst
+    }
+
+    fn push1(&mut self, data: InstData, ty: Type) -> Value {
+        let inst = self.push(data, &[ty]);
+        self.func.results[inst.index()][0]
+    }
+
+    /// A constant of type `ty` with raw `bits` (see [`InstData::Const`]).
+    pub fn constant(&mut self, ty: Type, bits: u64) -> Value {
+        self.push1(InstData::Const { bits }, ty)
+    }
+
+    /// An f64 constant.
+    pub fn f64(&mut self, x: f64) -> Value {
+        self.constant(Type::F64, x.to_bits())
+    }
+
+    /// An f32 constant.
+    pub fn f32(&mut self, x: f32) -> Value {
+        self.constant(Type::F32, x.to_bits() as u64)
+    }
+
+    /// An i64 constant.
+    pub fn i64(&mut self, x: i64) -> Value {
+        self.constant(Type::I64, x as u64)
+    }
+
+    /// An i32 constant.
+    pub fn i32(&mut self, x: i32) -> Value {
+        self.constant(Type::I32, x as i64 as u64)
+    }
+
+    /// A bool constant.
+    pub fn bool(&mut self, x: bool) -> Value {
+        self.constant(Type::Bool, x as u64)
+    }
+
+    /// A unary operation.
+    pub fn unary(&mut self, op: UnaryOp, arg: Value) -> Value {
+        let ty = self.ty(arg);
+        self.push1(InstData::Unary { op, arg }, ty)
+    }
+
+    /// `-a`
+    pub fn neg(&mut self, a: Value) -> Value {
+        self.unary(UnaryOp::Neg, a)
+    }
+
+    /// `not a`
+    pub fn not(&mut self, a: Value) -> Value {
+        self.unary(UnaryOp::Not, a)
+    }
+
+    /// A binary operation; the result has the operands' type.
+    pub fn binary(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
+        let ty = self.ty(a);
+        self.push1(InstData::Binary { op, args: [a, b] }, ty)
+    }
+
+    /// `a + b`
+    pub fn add(&mut self, a: Value, b: Value) -> Value {
+        self.binary(BinaryOp::Add, a, b)
+    }
+
+    /// `a - b`
+    pub fn sub(&mut self, a: Value, b: Value) -> Value {
+        self.binary(BinaryOp::Sub, a, b)
+    }
+
+    /// `a * b`
+    pub fn mul(&mut self, a: Value, b: Value) -> Value {
+        self.binary(BinaryOp::Mul, a, b)
+    }
+
+    /// `a / b` (floats)
+    pub fn div(&mut self, a: Value, b: Value) -> Value {
+        self.binary(BinaryOp::Div, a, b)
+    }
+
+    /// A comparison.
+    pub fn cmp(&mut self, op: CmpOp, a: Value, b: Value) -> Value {
+        self.push1(InstData::Cmp { op, args: [a, b] }, Type::Bool)
+    }
+
+    /// `cond ? a : b`
+    pub fn select(&mut self, cond: Value, a: Value, b: Value) -> Value {
+        let ty = self.ty(a);
+        self.push1(InstData::Select { args: [cond, a, b] }, ty)
+    }
+
+    /// Converts `arg` to `to` (a no-op conversion returns `arg` itself).
+    pub fn convert(&mut self, arg: Value, to: Type) -> Value {
+        if self.ty(arg) == to {
+            return arg;
+        }
+        self.push1(InstData::Convert { arg }, to)
+    }
+
+    /// A libm call.
+    pub fn math(&mut self, func: MathFn, args: &[Value]) -> Value {
+        self.push1(
+            InstData::Math {
+                func,
+                args: args.to_vec(),
+            },
+            Type::F64,
+        )
+    }
+
+    /// `ptr[index]`
+    pub fn load(&mut self, ptr: Value, index: Value) -> Value {
+        let ty = match self.ty(ptr) {
+            Type::Ptr(e) => e.ty(),
+            // The verifier reports the misuse; give the result some type meanwhile.
+            _ => Type::F64,
+        };
+        self.push1(InstData::Load { ptr, index }, ty)
+    }
+
+    /// `ptr[index] = value`
+    pub fn store(&mut self, ptr: Value, index: Value, value: Value) {
+        self.push(InstData::Store { ptr, index, value }, &[]);
+    }
+
+    /// Calls `func`, whose signature is `sig`; returns its results.
+    pub fn call(&mut self, func: FuncId, sig: &Signature, args: &[Value]) -> Vec<Value> {
+        let inst = self.push(
+            InstData::Call {
+                func,
+                args: args.to_vec(),
+            },
+            &sig.returns,
+        );
+        self.func.results[inst.index()].clone()
+    }
+
+    /// Jumps to `block` with `args`.
+    pub fn jump(&mut self, block: Block, args: &[Value]) {
+        self.push(
+            InstData::Jump {
+                dest: BlockCall {
+                    block,
+                    args: args.to_vec(),
+                },
+            },
+            &[],
+        );
+    }
+
+    /// Branches on `cond`.
+    pub fn brif(
+        &mut self,
+        cond: Value,
+        then_block: Block,
+        then_args: &[Value],
+        else_block: Block,
+        else_args: &[Value],
+    ) {
+        self.push(
+            InstData::Brif {
+                cond,
+                then_dest: BlockCall {
+                    block: then_block,
+                    args: then_args.to_vec(),
+                },
+                else_dest: BlockCall {
+                    block: else_block,
+                    args: else_args.to_vec(),
+                },
+            },
+            &[],
+        );
+    }
+
+    /// Returns `values`.
+    pub fn ret(&mut self, values: &[Value]) {
+        self.push(
+            InstData::Return {
+                args: values.to_vec(),
+            },
+            &[],
+        );
+    }
+}
