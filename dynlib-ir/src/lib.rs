@@ -6,6 +6,7 @@
 
 pub mod builder;
 pub mod ir;
+pub mod lower;
 pub mod semantics;
 
 pub use builder::FunctionBuilder;
