@@ -1,6 +1,9 @@
 //! Steppers, runner templates, backend selection, `build()`/`setup()`, `Sim` and results.
 //!
-//! Simulation is not built yet (issue 3). Today this crate only re-exports the model front
-//! end, which is what the facade and the CLI use to load and validate models.
+//! Work in progress (issue 3): the stepper registry and emitters exist; the runner, the
+//! session API and results are not built yet.
+
+pub mod runner;
+pub mod stepper;
 
 pub use dynlib_model as model;
