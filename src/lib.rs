@@ -13,5 +13,6 @@
 //! # Ok::<(), dynlib::Error>(())
 //! ```
 
+pub use dynlib_runtime as runtime;
 pub use dynlib_runtime::model;
 pub use dynlib_runtime::model::{load, load_text, Config, Error, LoadOptions, Model};

@@ -21,6 +21,21 @@ enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// The registered steppers.
+    Steppers {
+        #[command(subcommand)]
+        command: SteppersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SteppersCommand {
+    /// One line per stepper: name, kind, order, time control, scheme, aliases, configuration.
+    List {
+        /// Only steppers for this kind of model (ode or map).
+        #[arg(long, value_parser = ["ode", "map"])]
+        kind: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +92,38 @@ fn run(cli: Cli) -> Result<(), dynlib::Error> {
                 }
             }
         },
+        Command::Steppers {
+            command: SteppersCommand::List { kind },
+        } => {
+            for s in dynlib::runtime::stepper::registry() {
+                if kind.as_deref().is_some_and(|k| k != s.kind.as_str()) {
+                    continue;
+                }
+                let config: Vec<String> = s
+                    .config
+                    .iter()
+                    .map(|c| format!("{}={}", c.name, c.default))
+                    .collect();
+                println!(
+                    "{:<8} kind={:<3} order={} control={:<8} scheme={:<8} aliases={} config={}",
+                    s.name,
+                    s.kind.as_str(),
+                    s.order,
+                    if s.adaptive { "adaptive" } else { "fixed" },
+                    if s.implicit { "implicit" } else { "explicit" },
+                    if s.aliases.is_empty() {
+                        "-".to_string()
+                    } else {
+                        s.aliases.join(",")
+                    },
+                    if config.is_empty() {
+                        "-".to_string()
+                    } else {
+                        config.join(",")
+                    },
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -131,3 +131,22 @@ fn tagged_models_resolve_and_list() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn steppers_list() {
+    let o = dynlib(&["steppers", "list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for name in ["map", "euler", "rk2", "rk4", "rk45", "ab2", "ab3"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "{name} missing in:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("dopri5") && out.contains("atol=0.00000001"),
+        "{out}"
+    );
+    let o = dynlib(&["steppers", "list", "--kind", "map"]);
+    assert_eq!(stdout(&o).lines().count(), 1);
+}

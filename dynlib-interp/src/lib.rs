@@ -1,5 +1,391 @@
-//! Executes dynlib IR programs: the reference semantics and the `jit = false` path.
+//! Executes dynlib IR programs: the reference semantics, and the `jit = false` path.
 //!
-//! Not built yet: issue 3 fills this crate. It deliberately exports nothing until then.
+//! An [`Interpreter`] decodes a [`Program`] once into a compact register form (one flat
+//! array of type-specialised operations per function, one register per SSA value, block
+//! arguments turned into register moves, constants preloaded into each frame). It is
+//! immutable, `Send + Sync`, and shared by every thread that runs the program. Each thread
+//! owns a [`Machine`]: the stack of register frames that calls reuse, so that a call, once
+//! the stack has grown to the program's depth, allocates nothing.
+//!
+//! Values cross the boundary as [`Arg`]s (scalars, and mutable slices for pointer
+//! parameters) and come back as [`Scalar`]s:
+//!
+//! ```
+//! use dynlib_interp::{Arg, Interpreter, Machine, Scalar};
+//! use dynlib_ir::{Elem, Function, FunctionBuilder, Program, Signature, Type};
+//!
+//! // fn scale(x: ptr<f64>, k: f64) -> f64 { x[0] = x[0] * k; return x[0] }
+//! let mut f = Function::new("scale", Signature {
+//!     params: vec![Type::Ptr(Elem::F64), Type::F64],
+//!     returns: vec![Type::F64],
+//! });
+//! let mut b = FunctionBuilder::new(&mut f);
+//! let (x, k) = (b.param(0), b.param(1));
+//! let zero = b.i64(0);
+//! let x0 = b.load(x, zero);
+//! let y = b.mul(x0, k);
+//! b.store(x, zero, y);
+//! b.ret(&[y]);
+//! let mut program = Program::new();
+//! let scale = program.add(f);
+//!
+//! let interp = Interpreter::new(&program)?;
+//! let mut machine = Machine::new();
+//! let mut data = [1.5];
+//! let out = interp.call(&mut machine, scale, &mut [Arg::PtrF64(&mut data), Arg::F64(2.0)])?;
+//! assert_eq!(out, vec![Scalar::F64(3.0)]);
+//! assert_eq!(data, [3.0]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Semantics
+//!
+//! Floats are IEEE with no contraction (no fused multiply-add) and no reassociation; `neg`
+//! flips the sign bit. Integers wrap. Floored division, modulo and conversions are
+//! [`dynlib_ir::semantics`]; f32 floored division and modulo widen to f64 (exactly), apply
+//! the f64 rule and round back. Comparisons are IEEE for floats (NaN: all false but `ne`)
+//! and signed for integers; bools compare as 0 < 1. `select` has both operands evaluated.
+//! `math` calls the C library's function of the same name ([`MathFn::name`]), so results
+//! match compiled code calling the same libm bit for bit. Loads and stores are bounds
+//! checked: an index outside the array is a [`Trap`], never undefined behaviour.
+//!
+//! [`MathFn::name`]: dynlib_ir::MathFn::name
+
+mod code;
+mod decode;
+mod error;
+mod exec;
+mod libm;
+
+use dynlib_ir::print::print_inst;
+use dynlib_ir::{Elem, FuncId, Program, Type};
 
 pub use dynlib_ir as ir;
+pub use error::{Error, Trap};
+
+use code::Code;
+use exec::{Fault, FaultKind};
+
+/// The deepest nesting of calls, the outermost call included. Deeper nesting (runaway
+/// recursion) is [`Trap::StackOverflow`].
+pub const MAX_CALL_DEPTH: usize = 256;
+
+/// An argument of a call from Rust: a scalar, or an array for a pointer parameter.
+///
+/// The array is borrowed mutably for the whole call: the program reads and writes it in
+/// place, and whatever it stored stays there after the call (also after a trap).
+#[derive(Debug)]
+pub enum Arg<'a> {
+    /// An `f64` parameter.
+    F64(f64),
+    /// An `f32` parameter.
+    F32(f32),
+    /// An `i64` parameter.
+    I64(i64),
+    /// An `i32` parameter.
+    I32(i32),
+    /// A `bool` parameter.
+    Bool(bool),
+    /// A `ptr<f64>` parameter.
+    PtrF64(&'a mut [f64]),
+    /// A `ptr<f32>` parameter.
+    PtrF32(&'a mut [f32]),
+    /// A `ptr<i64>` parameter.
+    PtrI64(&'a mut [i64]),
+    /// A `ptr<i32>` parameter.
+    PtrI32(&'a mut [i32]),
+}
+
+impl Arg<'_> {
+    /// The IR type of a parameter this argument can be passed to.
+    pub fn ty(&self) -> Type {
+        match self {
+            Arg::F64(_) => Type::F64,
+            Arg::F32(_) => Type::F32,
+            Arg::I64(_) => Type::I64,
+            Arg::I32(_) => Type::I32,
+            Arg::Bool(_) => Type::Bool,
+            Arg::PtrF64(_) => Type::Ptr(Elem::F64),
+            Arg::PtrF32(_) => Type::Ptr(Elem::F32),
+            Arg::PtrI64(_) => Type::Ptr(Elem::I64),
+            Arg::PtrI32(_) => Type::Ptr(Elem::I32),
+        }
+    }
+}
+
+/// A value returned by a call.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Scalar {
+    /// An `f64` result.
+    F64(f64),
+    /// An `f32` result.
+    F32(f32),
+    /// An `i64` result.
+    I64(i64),
+    /// An `i32` result.
+    I32(i32),
+    /// A `bool` result.
+    Bool(bool),
+}
+
+impl Scalar {
+    /// The IR type of the value.
+    pub fn ty(self) -> Type {
+        match self {
+            Scalar::F64(_) => Type::F64,
+            Scalar::F32(_) => Type::F32,
+            Scalar::I64(_) => Type::I64,
+            Scalar::I32(_) => Type::I32,
+            Scalar::Bool(_) => Type::Bool,
+        }
+    }
+
+    /// Reads register bits of type `ty` (never a pointer: the decoder rejects functions
+    /// returning one).
+    fn from_bits(bits: u64, ty: Type) -> Scalar {
+        match ty {
+            Type::F64 => Scalar::F64(f64::from_bits(bits)),
+            Type::F32 => Scalar::F32(f32::from_bits(bits as u32)),
+            Type::I64 => Scalar::I64(bits as i64),
+            Type::I32 => Scalar::I32(bits as i32),
+            Type::Bool | Type::Ptr(_) => Scalar::Bool(bits != 0),
+        }
+    }
+}
+
+/// Per-thread scratch space for calls: the stack of register frames.
+///
+/// Frames keep their capacity between calls, so after the first call of a program every
+/// later one runs without allocating. A machine can be used with any [`Interpreter`]; it is
+/// `Send` but not shared: give each thread its own.
+#[derive(Debug)]
+pub struct Machine {
+    /// One frame per call depth; `frames[0]` belongs to the outermost call.
+    frames: Vec<Vec<u64>>,
+}
+
+impl Machine {
+    /// An empty machine (frames grow on first use).
+    pub fn new() -> Self {
+        Machine {
+            frames: (0..MAX_CALL_DEPTH).map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
+impl Default for Machine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A decoded program, ready to run on any number of threads (it is `Send + Sync`; the
+/// per-call state lives in a [`Machine`]).
+#[derive(Debug)]
+pub struct Interpreter {
+    codes: Vec<Code>,
+    /// Kept to name functions and print instructions in [`Trap`] messages.
+    program: Program,
+}
+
+impl Interpreter {
+    /// Decodes every function of `program`.
+    ///
+    /// Fails with an [`Error`] naming the function and instruction when the program is
+    /// not well-typed IR (an `add` on bools, a reference out of range, a block without a
+    /// terminator, ...). Programs accepted by [`dynlib_ir::verify_program`] always decode.
+    pub fn new(program: &Program) -> Result<Interpreter, Error> {
+        Ok(Interpreter {
+            codes: decode::decode_program(program)?,
+            program: program.clone(),
+        })
+    }
+
+    /// The program this interpreter runs.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Calls `func` with `args` and returns its results.
+    ///
+    /// Pointer parameters take [`Arg::PtrF64`] and friends, whose element type must match;
+    /// the arrays are read and written in place. Allocates the result vector; hot callers
+    /// use [`Interpreter::call_into`].
+    pub fn call(
+        &self,
+        machine: &mut Machine,
+        func: FuncId,
+        args: &mut [Arg<'_>],
+    ) -> Result<Vec<Scalar>, Trap> {
+        let n = self.code(func)?.sig.returns.len();
+        let mut results = vec![Scalar::Bool(false); n];
+        self.call_into(machine, func, args, &mut results)?;
+        Ok(results)
+    }
+
+    /// Calls `func` with `args` and writes its results into `results`, whose length must
+    /// be the function's number of return values. Allocates nothing once `machine` has run
+    /// the program before (its frames then have their final sizes).
+    ///
+    /// ```
+    /// # use dynlib_interp::{Arg, Interpreter, Machine, Scalar};
+    /// # use dynlib_ir::{Function, FunctionBuilder, Program, Signature, Type};
+    /// # let mut f = Function::new("sq", Signature { params: vec![Type::F64], returns: vec![Type::F64] });
+    /// # let mut b = FunctionBuilder::new(&mut f);
+    /// # let x = b.param(0);
+    /// # let y = b.mul(x, x);
+    /// # b.ret(&[y]);
+    /// # let mut program = Program::new();
+    /// # let sq = program.add(f);
+    /// let interp = Interpreter::new(&program)?;
+    /// let mut machine = Machine::new();
+    /// let mut out = [Scalar::F64(0.0)];
+    /// for i in 0..3 {
+    ///     interp.call_into(&mut machine, sq, &mut [Arg::F64(i as f64)], &mut out)?;
+    /// }
+    /// assert_eq!(out, [Scalar::F64(4.0)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn call_into(
+        &self,
+        machine: &mut Machine,
+        func: FuncId,
+        args: &mut [Arg<'_>],
+        results: &mut [Scalar],
+    ) -> Result<(), Trap> {
+        let code = self.code(func)?;
+        let name = || self.program.functions[func.index()].name.clone();
+        if args.len() != code.sig.params.len() {
+            return Err(Trap::ArgumentCount {
+                function: name(),
+                expected: code.sig.params.len(),
+                found: args.len(),
+            });
+        }
+        if results.len() != code.sig.returns.len() {
+            return Err(Trap::ResultCount {
+                function: name(),
+                expected: code.sig.returns.len(),
+                found: results.len(),
+            });
+        }
+        let frame = &mut machine.frames[0];
+        frame.clear();
+        frame.extend_from_slice(&code.template);
+        for (position, (arg, &ty)) in args.iter().zip(&code.sig.params).enumerate() {
+            if arg.ty() != ty {
+                return Err(Trap::ArgumentType {
+                    function: name(),
+                    position,
+                    expected: ty,
+                    found: arg.ty().to_string(),
+                });
+            }
+            frame[code.params[position] as usize] = match *arg {
+                Arg::F64(x) => x.to_bits(),
+                Arg::F32(x) => x.to_bits() as u64,
+                Arg::I64(x) => x as u64,
+                Arg::I32(x) => x as i64 as u64,
+                Arg::Bool(x) => x as u64,
+                // A pointer is the index of its array in the argument table.
+                _ => position as u64,
+            };
+        }
+        let at = exec::exec(&self.codes, func.0, &mut machine.frames, args)
+            .map_err(|f| self.trap(f))? as usize;
+        let frame = &machine.frames[0];
+        for ((slot, &r), &ty) in results
+            .iter_mut()
+            .zip(&code.returns[at..])
+            .zip(&code.sig.returns)
+        {
+            *slot = Scalar::from_bits(frame[r as usize], ty);
+        }
+        Ok(())
+    }
+
+    /// A listing of `func`'s decoded operations, one per line (`pc: operation`), for
+    /// debugging the decoder and counting operations in benchmarks. The format is not
+    /// stable.
+    pub fn disassemble(&self, func: FuncId) -> Result<String, Trap> {
+        use std::fmt::Write;
+        let code = self.code(func)?;
+        let mut s = String::new();
+        for (pc, op) in code.ops.iter().enumerate() {
+            let _ = writeln!(s, "{pc:4}: {op:?}");
+        }
+        Ok(s)
+    }
+
+    fn code(&self, func: FuncId) -> Result<&Code, Trap> {
+        self.codes.get(func.index()).ok_or(Trap::NoSuchFunction {
+            func,
+            count: self.codes.len(),
+        })
+    }
+
+    /// Names the function and instruction of a fault.
+    fn trap(&self, fault: Fault) -> Trap {
+        let func = &self.program.functions[fault.func as usize];
+        let inst = self.codes[fault.func as usize].origin[fault.pc as usize];
+        let function = func.name.clone();
+        let snippet = print_inst(func, inst, Some(&self.program));
+        let inst = inst.to_string();
+        match fault.kind {
+            FaultKind::OutOfBounds { index, len } => Trap::OutOfBounds {
+                function,
+                inst,
+                snippet,
+                index,
+                len,
+            },
+            FaultKind::BadPointer(elem) => Trap::BadPointer {
+                function,
+                inst,
+                snippet,
+                elem,
+            },
+            FaultKind::StackOverflow => Trap::StackOverflow {
+                function,
+                inst,
+                snippet,
+                depth: MAX_CALL_DEPTH,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_stay_small() {
+        // Dispatch speed depends on dense code: every operation must fit in 16 bytes.
+        assert!(std::mem::size_of::<code::Op>() <= 16);
+    }
+
+    #[test]
+    fn parallel_moves_keep_every_source() {
+        fn run(moves: &[(u32, u32)]) -> Vec<u64> {
+            let mut regs: Vec<u64> = (0..10).collect();
+            let before = regs.clone();
+            for (d, s) in decode::sequentialize(moves.to_vec(), 9) {
+                regs[d as usize] = regs[s as usize];
+            }
+            let mut want = before.clone();
+            for &(d, s) in moves {
+                want[d as usize] = before[s as usize];
+            }
+            assert_eq!(regs[..9], want[..9], "moves {moves:?}");
+            regs
+        }
+        run(&[(0, 1), (1, 0)]);
+        run(&[(0, 1), (1, 2), (2, 0)]);
+        run(&[(0, 1), (1, 0), (2, 3), (3, 2)]);
+        run(&[(0, 0), (1, 2), (2, 1), (3, 1)]);
+        run(&[(1, 0), (2, 1), (3, 2)]);
+        run(&[(0, 4), (1, 4), (4, 0)]);
+        run(&[(0, 1), (1, 2), (2, 0), (3, 0), (4, 3)]);
+    }
+}

@@ -5,10 +5,19 @@
 //! agree to the bit. See ARCHITECTURE.md for how the pieces fit.
 
 pub mod builder;
+pub mod digest;
 pub mod ir;
 pub mod lower;
+pub mod parse;
+pub mod passes;
+pub mod print;
 pub mod semantics;
+pub mod verify;
 
 pub use builder::FunctionBuilder;
+pub use digest::{digest, digest_function};
 pub use dynlib_model as model;
 pub use ir::*;
+pub use parse::{parse_program, ParseError};
+pub use print::{print_function, print_program};
+pub use verify::{verify_function, verify_program, VerifierError};

@@ -289,14 +289,14 @@ impl<'m, 'f> Lower<'m, 'f> {
     }
 
     /// A value of the model dtype's Python type, as an expression value.
-    fn from_dtype(&mut self, raw: Value) -> Val {
+    fn load_dtype(&mut self, raw: Value) -> Val {
         let ty = self.model.value_type();
         let v = self.b.convert(raw, work_type(ty));
         Val { v, ty }
     }
 
     /// Converts an expression value for storing into a dtype array.
-    fn to_dtype(&mut self, x: Val) -> Value {
+    fn store_dtype(&mut self, x: Val) -> Value {
         self.b.convert(x.v, self.elem.ty())
     }
 
@@ -333,7 +333,7 @@ impl<'m, 'f> Lower<'m, 'f> {
         }
         let idx = self.index(i);
         let raw = self.b.load(self.y, idx);
-        let v = self.from_dtype(raw);
+        let v = self.load_dtype(raw);
         self.memo.insert((0, i), v);
         v
     }
@@ -344,7 +344,7 @@ impl<'m, 'f> Lower<'m, 'f> {
         }
         let idx = self.index(i);
         let raw = self.b.load(self.p, idx);
-        let v = self.from_dtype(raw);
+        let v = self.load_dtype(raw);
         self.memo.insert((1, i), v);
         v
     }
@@ -382,7 +382,7 @@ impl<'m, 'f> Lower<'m, 'f> {
         let off = self.b.i64(ring.offset as i64);
         let idx = self.b.add(slot, off);
         let raw = self.b.load(self.ring, idx);
-        self.from_dtype(raw)
+        self.load_dtype(raw)
     }
 
     /// Python truthiness as a bool.
@@ -899,7 +899,7 @@ impl<'m, 'f> Lower<'m, 'f> {
 
     /// Stores an assignment into a state or param and forgets cached values.
     fn assign(&mut self, target: Target, x: Val) {
-        let raw = self.to_dtype(x);
+        let raw = self.store_dtype(x);
         let (ptr, i) = match target {
             Target::State(i) => (self.y, i),
             Target::Param(i) => (self.p, i),
@@ -956,7 +956,7 @@ fn lower_equations(
     let mut results = Vec::new();
     for e in eqs {
         let v = l.expr(&e.expr);
-        let raw = l.to_dtype(v);
+        let raw = l.store_dtype(v);
         results.push((e.state, raw));
     }
     if all_states && model.kind == ModelKind::Ode {
@@ -1016,7 +1016,7 @@ fn lower_events(model: &Model, lags: &LagLayout, name: &str, start: bool) -> Fun
                 LogSignal::Aux(i) => {
                     // Logged like recorded aux: through the dtype, then as f64.
                     let x = l.aux(*i);
-                    let raw = l.to_dtype(x);
+                    let raw = l.store_dtype(x);
                     l.b.convert(raw, Type::F64)
                 }
             };
@@ -1043,7 +1043,7 @@ fn lower_update_aux(model: &Model, lags: &LagLayout) -> Function {
     let out = l.b.param(3);
     for i in 0..model.aux.len() {
         let v = l.aux(i);
-        let raw = l.to_dtype(v);
+        let raw = l.store_dtype(v);
         let idx = l.index(i);
         l.b.store(out, idx, raw);
     }
@@ -1067,7 +1067,7 @@ fn lower_jacobian(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Functio
     for (i, row) in jac.iter().enumerate() {
         for (j, e) in row.iter().enumerate() {
             let v = l.expr(e);
-            let raw = l.to_dtype(v);
+            let raw = l.store_dtype(v);
             let idx = l.index(i * n + j);
             l.b.store(out, idx, raw);
         }
@@ -1088,7 +1088,7 @@ fn lower_jvp(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Function {
             let entry = l.expr(e);
             let idx = l.index(j);
             let raw = l.b.load(v_in, idx);
-            let vj = l.from_dtype(raw);
+            let vj = l.load_dtype(raw);
             let term = l.arith(BinaryOp::Mul, entry, vj);
             acc = Some(match acc {
                 None => term,
@@ -1099,7 +1099,7 @@ fn lower_jvp(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Function {
             v: l.b.f64(0.0),
             ty: Ty::Float,
         });
-        results.push(l.to_dtype(total));
+        results.push(l.store_dtype(total));
     }
     for (i, raw) in results.into_iter().enumerate() {
         let idx = l.index(i);

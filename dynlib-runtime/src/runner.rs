@@ -527,6 +527,5 @@ pub fn emit_runner(
         b.store(ictl, s, v);
     }
     b.ret(&[ex_status]);
-    drop(b);
     mf.program.add(f)
 }

@@ -1,0 +1,587 @@
+//! The decoded form of a function: a flat array of register operations.
+//!
+//! Every SSA value owns one register of the frame (its index is the value's number), plus
+//! one scratch register used to break cycles of block-argument moves. Operations are
+//! specialised by type when decoding ([`Op::AddF64`], [`Op::LtInt`], [`Op::LoadF64K`]), so
+//! executing one is a single `match` arm with no further dispatch. Branch targets are
+//! operation indices. Anything larger than three register operands lives in a side table
+//! of [`Code`] so that every [`Op`] fits in 16 bytes.
+
+use dynlib_ir::{Inst, Signature, Type};
+
+use crate::libm;
+
+/// A register number: an index into a frame.
+pub(crate) type Reg = u32;
+
+/// One decoded operation. Field names: `d` destination, `a`/`b` operands, `c` condition,
+/// `p` pointer (an index into the call's argument table), `i` index register, `k` constant
+/// index, `v` stored value, `t`/`e` branch targets (operation indices).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) enum Op {
+    /// `d = a` (block arguments).
+    Mov {
+        d: Reg,
+        s: Reg,
+    },
+    /// Continue at `t`.
+    Jump {
+        t: u32,
+    },
+    /// Continue at `t` when `c` is true, else at `e`.
+    Brif {
+        c: Reg,
+        t: u32,
+        e: u32,
+    },
+    /// Return the registers `returns[at..at + n]` of [`Code::returns`].
+    Return {
+        at: u32,
+    },
+    /// The call described by `calls[site]`.
+    Call {
+        site: u32,
+    },
+
+    NegF64 {
+        d: Reg,
+        a: Reg,
+    },
+    NegF32 {
+        d: Reg,
+        a: Reg,
+    },
+    NegI64 {
+        d: Reg,
+        a: Reg,
+    },
+    NegI32 {
+        d: Reg,
+        a: Reg,
+    },
+    Not {
+        d: Reg,
+        a: Reg,
+    },
+
+    AddF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    SubF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    MulF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    DivF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FloorDivF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    ModF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    AddF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    SubF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    MulF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    DivF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FloorDivF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    ModF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    AddI64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    SubI64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    MulI64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FloorDivI64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    ModI64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    AddI32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    SubI32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    MulI32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FloorDivI32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    ModI32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    And {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Or {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+
+    EqF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    NeF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    LtF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    LeF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    GtF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    GeF64 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    EqF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    NeF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    LtF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    LeF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    GtF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    GeF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    /// Comparisons of i64, i32 (sign-extended in registers) and bool (0/1, so `false <
+    /// true`) are all signed 64-bit comparisons of the register bits.
+    EqInt {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    NeInt {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    LtInt {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    LeInt {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    GtInt {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    GeInt {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+
+    /// `d = c ? pairs[p][0] : pairs[p][1]`.
+    Select {
+        d: Reg,
+        c: Reg,
+        p: u32,
+    },
+    /// `d = semantics::convert(a, from, to)`.
+    Convert {
+        d: Reg,
+        a: Reg,
+        from: Type,
+        to: Type,
+    },
+
+    /// `d = math1[f](a)`: a libm function of one argument.
+    Math1 {
+        d: Reg,
+        a: Reg,
+        f: u32,
+    },
+    Sqrt {
+        d: Reg,
+        a: Reg,
+    },
+    Fabs {
+        d: Reg,
+        a: Reg,
+    },
+    Floor {
+        d: Reg,
+        a: Reg,
+    },
+    Ceil {
+        d: Reg,
+        a: Reg,
+    },
+    Trunc {
+        d: Reg,
+        a: Reg,
+    },
+    Atan2 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Pow {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Hypot {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Copysign {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+
+    LoadF64 {
+        d: Reg,
+        p: Reg,
+        i: Reg,
+    },
+    LoadF32 {
+        d: Reg,
+        p: Reg,
+        i: Reg,
+    },
+    LoadI64 {
+        d: Reg,
+        p: Reg,
+        i: Reg,
+    },
+    LoadI32 {
+        d: Reg,
+        p: Reg,
+        i: Reg,
+    },
+    LoadF64K {
+        d: Reg,
+        p: Reg,
+        k: u32,
+    },
+    LoadF32K {
+        d: Reg,
+        p: Reg,
+        k: u32,
+    },
+    LoadI64K {
+        d: Reg,
+        p: Reg,
+        k: u32,
+    },
+    LoadI32K {
+        d: Reg,
+        p: Reg,
+        k: u32,
+    },
+    StoreF64 {
+        p: Reg,
+        i: Reg,
+        v: Reg,
+    },
+    StoreF32 {
+        p: Reg,
+        i: Reg,
+        v: Reg,
+    },
+    StoreI64 {
+        p: Reg,
+        i: Reg,
+        v: Reg,
+    },
+    StoreI32 {
+        p: Reg,
+        i: Reg,
+        v: Reg,
+    },
+    StoreF64K {
+        p: Reg,
+        k: u32,
+        v: Reg,
+    },
+    StoreF32K {
+        p: Reg,
+        k: u32,
+        v: Reg,
+    },
+    StoreI64K {
+        p: Reg,
+        k: u32,
+        v: Reg,
+    },
+    StoreI32K {
+        p: Reg,
+        k: u32,
+        v: Reg,
+    },
+}
+
+impl Op {
+    /// True for operations after which execution does not fall through.
+    pub(crate) fn is_terminator(&self) -> bool {
+        matches!(self, Op::Jump { .. } | Op::Brif { .. } | Op::Return { .. })
+    }
+
+    /// Calls `f` on every register the operation names (reads and writes); side tables
+    /// are checked separately.
+    pub(crate) fn for_each_reg(&self, mut f: impl FnMut(Reg)) {
+        use Op::*;
+        match *self {
+            Jump { .. } | Return { .. } | Call { .. } => {}
+            Brif { c, .. } => f(c),
+            Mov { d, s: a }
+            | NegF64 { d, a }
+            | NegF32 { d, a }
+            | NegI64 { d, a }
+            | NegI32 { d, a }
+            | Not { d, a }
+            | Convert { d, a, .. }
+            | Math1 { d, a, .. }
+            | Sqrt { d, a }
+            | Fabs { d, a }
+            | Floor { d, a }
+            | Ceil { d, a }
+            | Trunc { d, a } => {
+                f(d);
+                f(a);
+            }
+            Select { d, c, .. } => {
+                f(d);
+                f(c);
+            }
+            LoadF64K { d, p, .. }
+            | LoadF32K { d, p, .. }
+            | LoadI64K { d, p, .. }
+            | LoadI32K { d, p, .. } => {
+                f(d);
+                f(p);
+            }
+            StoreF64K { p, v, .. }
+            | StoreF32K { p, v, .. }
+            | StoreI64K { p, v, .. }
+            | StoreI32K { p, v, .. } => {
+                f(p);
+                f(v);
+            }
+            AddF64 { d, a, b }
+            | SubF64 { d, a, b }
+            | MulF64 { d, a, b }
+            | DivF64 { d, a, b }
+            | FloorDivF64 { d, a, b }
+            | ModF64 { d, a, b }
+            | AddF32 { d, a, b }
+            | SubF32 { d, a, b }
+            | MulF32 { d, a, b }
+            | DivF32 { d, a, b }
+            | FloorDivF32 { d, a, b }
+            | ModF32 { d, a, b }
+            | AddI64 { d, a, b }
+            | SubI64 { d, a, b }
+            | MulI64 { d, a, b }
+            | FloorDivI64 { d, a, b }
+            | ModI64 { d, a, b }
+            | AddI32 { d, a, b }
+            | SubI32 { d, a, b }
+            | MulI32 { d, a, b }
+            | FloorDivI32 { d, a, b }
+            | ModI32 { d, a, b }
+            | And { d, a, b }
+            | Or { d, a, b }
+            | EqF64 { d, a, b }
+            | NeF64 { d, a, b }
+            | LtF64 { d, a, b }
+            | LeF64 { d, a, b }
+            | GtF64 { d, a, b }
+            | GeF64 { d, a, b }
+            | EqF32 { d, a, b }
+            | NeF32 { d, a, b }
+            | LtF32 { d, a, b }
+            | LeF32 { d, a, b }
+            | GtF32 { d, a, b }
+            | GeF32 { d, a, b }
+            | EqInt { d, a, b }
+            | NeInt { d, a, b }
+            | LtInt { d, a, b }
+            | LeInt { d, a, b }
+            | GtInt { d, a, b }
+            | GeInt { d, a, b }
+            | Atan2 { d, a, b }
+            | Pow { d, a, b }
+            | Hypot { d, a, b }
+            | Copysign { d, a, b }
+            | LoadF64 { d, p: a, i: b }
+            | LoadF32 { d, p: a, i: b }
+            | LoadI64 { d, p: a, i: b }
+            | LoadI32 { d, p: a, i: b } => {
+                f(d);
+                f(a);
+                f(b);
+            }
+            StoreF64 { p, i, v }
+            | StoreF32 { p, i, v }
+            | StoreI64 { p, i, v }
+            | StoreI32 { p, i, v } => {
+                f(p);
+                f(i);
+                f(v);
+            }
+        }
+    }
+
+    /// The branch targets of a terminator.
+    pub(crate) fn targets_mut(&mut self) -> impl Iterator<Item = &mut u32> {
+        let (a, b) = match self {
+            Op::Jump { t } => (Some(t), None),
+            Op::Brif { t, e, .. } => (Some(t), Some(e)),
+            _ => (None, None),
+        };
+        a.into_iter().chain(b)
+    }
+}
+
+/// A call from one IR function to another.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CallSite {
+    /// The callee's index in the program.
+    pub callee: u32,
+    /// The argument registers (in the caller's frame), one per callee parameter.
+    pub args: Vec<Reg>,
+    /// The result registers (in the caller's frame), one per callee return value.
+    pub results: Vec<Reg>,
+}
+
+/// A decoded function.
+#[derive(Clone, Debug)]
+pub(crate) struct Code {
+    /// The operations; execution starts at 0.
+    pub ops: Vec<Op>,
+    /// The IR instruction each operation comes from (for trap messages).
+    pub origin: Vec<Inst>,
+    /// A frame's initial contents: every constant in its register, zeros elsewhere. Its
+    /// length is the frame size.
+    pub template: Vec<u64>,
+    /// The registers of the function's parameters.
+    pub params: Vec<Reg>,
+    /// The signature (argument checks and result conversion).
+    pub sig: Signature,
+    /// Return lists: `Return { at }` returns `returns[at..at + sig.returns.len()]`.
+    pub returns: Vec<Reg>,
+    /// Call sites.
+    pub calls: Vec<CallSite>,
+    /// Select operands (then, else).
+    pub pairs: Vec<[Reg; 2]>,
+    /// One-argument libm functions used by [`Op::Math1`].
+    pub math1: Vec<libm::Unary>,
+}
+
+impl Code {
+    /// The number of registers of a frame.
+    pub(crate) fn frame_size(&self) -> usize {
+        self.template.len()
+    }
+}

@@ -1,0 +1,111 @@
+//! Buffer growth never replays or loses anything: runs with capacity 1 equal runs with
+//! huge buffers, for every stepper, with logged events, aux, lags and a stop condition.
+
+use std::sync::Arc;
+
+use dynlib_model::{load_text, Config, LoadOptions};
+use dynlib_runtime::{Kernel, RunOutput, RunSpec};
+
+const ODE: &str = r#"
+[model]
+type = "ode"
+[states]
+v = -65.0
+w = 0.0
+[params]
+I = 20.0
+v_th = -50.0
+[equations.rhs]
+v = "(-65.0 - v + I) / 10.0 - 0.01*w"
+w = "0.1*(v + 65.0) - 0.05*w"
+[aux]
+en = "v*v"
+lv = "lag_v(2)"
+[events.up]
+phase = "start"
+cond = "cross_up(w, 5.0)"
+log = ["t", "w"]
+[events.reset]
+cond = "v >= v_th"
+action = "v = -65.0"
+log = ["t", "v", "aux:en"]
+"#;
+
+const MAP: &str = r#"
+[model]
+type = "map"
+[states]
+x = 0.1
+[params]
+r = 3.9
+[equations.rhs]
+x = "r*x*(1-x)"
+[aux]
+big = "x > 0.9"
+[events.high]
+phase = "both"
+cond = "x > 0.95"
+log = ["t", "x"]
+"#;
+
+fn run(kernel: &Kernel, caps: usize, interval: u64) -> RunOutput {
+    let m = &kernel.model;
+    let spec = RunSpec {
+        t0: 0.0,
+        t_end: 60.0,
+        dt: 0.05,
+        max_steps: if m.kind == dynlib_model::ModelKind::Map {
+            400
+        } else {
+            100_000
+        },
+        record_interval: interval,
+        y0: m.states.iter().map(|s| s.value.as_f64()).collect(),
+        params: m.params.iter().map(|s| s.value.as_f64()).collect(),
+        config: kernel.stepper.config.iter().map(|f| f.default).collect(),
+        explicit_dt: Some(0.05),
+        rec_states: (0..m.states.len()).collect(),
+        rec_aux: (0..m.aux.len()).collect(),
+        cap_rec: caps,
+        cap_evt: caps,
+    };
+    kernel.run(&mut kernel.machine(), &spec).unwrap()
+}
+
+fn same(a: &RunOutput, b: &RunOutput, what: &str) {
+    assert_eq!(a.status, b.status, "{what}");
+    assert_eq!(a.steps, b.steps, "{what}");
+    assert_eq!(a.t, b.t, "{what}");
+    assert_eq!(a.step, b.step, "{what}");
+    assert_eq!(a.states, b.states, "{what}");
+    assert_eq!(a.aux, b.aux, "{what}");
+    assert_eq!(a.events, b.events, "{what}");
+    assert_eq!(a.y_final, b.y_final, "{what}");
+}
+
+#[test]
+fn tiny_buffers_give_identical_results() {
+    let opts = LoadOptions::default().with_config(Config::default());
+    let ode = Arc::new(load_text(ODE, &opts).unwrap());
+    let map = Arc::new(load_text(MAP, &opts).unwrap());
+    for stepper in ["euler", "rk2", "rk4", "rk45", "ab2", "ab3"] {
+        let k = Kernel::build(ode.clone(), Some(stepper)).unwrap();
+        for interval in [1, 3] {
+            let big = run(&k, 1 << 20, interval);
+            assert!(
+                !big.events.is_empty(),
+                "{stepper}: the test model must log events"
+            );
+            same(&run(&k, 1, interval), &big, stepper);
+        }
+    }
+    let k = Kernel::build(map, None).unwrap();
+    let big = run(&k, 1 << 20, 1);
+    assert!(!big.events.is_empty());
+    assert_eq!(
+        big.t[..4],
+        [0.0, 0.05, 0.1, 0.15000000000000002],
+        "map labels are t0 + k dt"
+    );
+    same(&run(&k, 1, 1), &big, "map");
+}
