@@ -46,4 +46,70 @@ pub enum RuntimeError {
     /// The backend failed to prepare or execute the kernel.
     #[error("backend error: {0}")]
     Backend(String),
+    /// A name (variable, event, snapshot, preset, ...) that does not exist.
+    #[error("unknown {what} '{name}'{hint}; known: {known}")]
+    NotFound {
+        /// What kind of name.
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+        /// A " (did you mean 'x'?)" suggestion, or empty.
+        hint: String,
+        /// The names that exist, comma separated (`none` when there are none).
+        known: String,
+    },
+    /// A session operation that is not possible in the session's current state.
+    #[error("{0}")]
+    Session(String),
+    /// A snapshot or workspace that belongs to another model, stepper or dtype.
+    #[error("incompatible: {0}")]
+    Incompatible(String),
+    /// A snapshot or preset file that cannot be read or written, or has the wrong content.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl RuntimeError {
+    /// A [`RuntimeError::NotFound`] with a did-you-mean suggestion among `known`.
+    pub fn not_found<'a>(
+        what: &'static str,
+        name: &str,
+        known: impl Iterator<Item = &'a str> + Clone,
+    ) -> RuntimeError {
+        let hint = dynlib_model::diag::did_you_mean(name, known.clone())
+            .map(|s| format!(" (did you mean '{s}'?)"))
+            .unwrap_or_default();
+        let list: Vec<&str> = known.collect();
+        RuntimeError::NotFound {
+            what,
+            name: name.to_string(),
+            hint,
+            known: if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            },
+        }
+    }
+
+    /// An [`RuntimeError::InvalidOption`].
+    pub fn option(option: &str, message: impl Into<String>) -> RuntimeError {
+        RuntimeError::InvalidOption {
+            option: option.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// A [`RuntimeError::File`].
+    pub fn file(path: &std::path::Path, message: impl std::fmt::Display) -> RuntimeError {
+        RuntimeError::File {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        }
+    }
 }

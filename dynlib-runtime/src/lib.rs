@@ -1,18 +1,23 @@
-//! Steppers, runner templates, kernels and the run driver.
+//! Steppers, runner templates, kernels, the run driver and the session API.
 //!
-//! Work in progress (issue 3): the stepper registry and emitters, the BASE runner, kernels
-//! (model + stepper + runner as one IR program on the interpreter) and the run driver exist;
-//! the `Sim` session API and results tables are not built yet.
+//! A [`Kernel`] is one model's functions, one stepper and its runner loop in a single IR
+//! program, ready on a backend (today the interpreter). [`Kernel::run`] drives the runner and
+//! grows its buffers; [`Sim`] is the user-facing session on top: run options, resume,
+//! transients, results, snapshots and presets.
 
 pub mod error;
 pub mod kernel;
+pub mod results;
 pub mod run;
 pub mod runner;
+pub mod session;
 pub mod sim;
 pub mod stepper;
 
 pub use dynlib_model as model;
 pub use error::RuntimeError;
 pub use kernel::Kernel;
-pub use run::{DVec, EventRow, RunOutput, RunSpec, Status};
-pub use sim::{build, setup, Results, RunOptions, SetupOptions, Sim};
+pub use results::{EventTable, Results, Segment};
+pub use run::{DVec, EventRow, RunOutput, RunSpec, Status, Workspace};
+pub use session::{OnConflict, Preset, Snapshot, SnapshotInfo};
+pub use sim::{build, setup, RunOptions, SessionConfig, SessionState, SetupOptions, Sim};

@@ -154,6 +154,12 @@ pub struct RunSpec {
     pub config: Vec<f64>,
     /// The `dt` the caller passed explicitly, which caps an adaptive first step.
     pub explicit_dt: Option<f64>,
+    /// Adaptive steppers only: choose the first step with the WRMS heuristic (fresh runs and
+    /// the recorded part after a transient); otherwise the first step is `dt`.
+    pub wrms_first_step: bool,
+    /// The stepper workspace and lag rings to continue from (resume, or the recorded part
+    /// after a transient); `None` starts fresh.
+    pub workspace: Option<Workspace>,
     /// Indices of the recorded states.
     pub rec_states: Vec<usize>,
     /// Indices of the recorded aux.
@@ -162,6 +168,21 @@ pub struct RunSpec {
     pub cap_rec: usize,
     /// Initial event capacity (rows).
     pub cap_evt: usize,
+}
+
+/// What a run carries besides the state: the stepper's workspace (multistep histories, the
+/// Adams–Bashforth step index) and the lag rings. Resuming restores it so a continued run is
+/// the same as one long run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workspace {
+    /// The stepper's vectors, in [`crate::stepper::StepperSpec::vectors`] order.
+    pub vectors: Vec<DVec>,
+    /// The stepper's scalar slots.
+    pub scalars: Vec<f64>,
+    /// All lag rings, back to back.
+    pub ring: DVec,
+    /// The head of each ring.
+    pub head: Vec<i64>,
 }
 
 /// One logged event row.
@@ -200,6 +221,8 @@ pub struct RunOutput {
     pub y_final: Vec<f64>,
     /// Final parameters (events may change them).
     pub params_final: Vec<f64>,
+    /// The final workspace, to resume from.
+    pub workspace: Workspace,
 }
 
 /// Every buffer the runner touches.
@@ -208,11 +231,8 @@ struct Buffers {
     ictl: Vec<i64>,
     y: DVec,
     p: DVec,
-    ring: DVec,
-    head: Vec<i64>,
+    w: Workspace,
     aux: DVec,
-    ws: Vec<DVec>,
-    sc: Vec<f64>,
     cfg: Vec<f64>,
     y_prop: DVec,
     sout: Vec<f64>,
@@ -235,13 +255,13 @@ impl Buffers {
             Arg::PtrI64(&mut self.ictl),
             self.y.arg(),
             self.p.arg(),
-            self.ring.arg(),
-            Arg::PtrI64(&mut self.head),
+            self.w.ring.arg(),
+            Arg::PtrI64(&mut self.w.head),
             self.aux.arg(),
         ];
-        a.extend(self.ws.iter_mut().map(|w| w.arg()));
+        a.extend(self.w.vectors.iter_mut().map(|w| w.arg()));
         a.extend([
-            Arg::PtrF64(&mut self.sc),
+            Arg::PtrF64(&mut self.w.scalars),
             Arg::PtrF64(&mut self.cfg),
             self.y_prop.arg(),
             Arg::PtrF64(&mut self.sout),
@@ -270,41 +290,65 @@ fn grown(cap: usize, need: usize) -> usize {
 }
 
 impl Kernel {
-    /// Runs the kernel from `spec.y0` to the horizon, growing buffers as needed.
-    pub fn run(&self, machine: &mut Machine, spec: &RunSpec) -> Result<RunOutput, RuntimeError> {
-        let model = &self.model;
+    /// A fresh workspace for a run starting at `y0`: zero histories, every lag slot at the
+    /// initial value and each head at its last slot (runtime.md §3.6).
+    pub fn fresh_workspace(&self, y0: &[f64]) -> Workspace {
         let elem = self.elem();
-        let n = model.states.len();
+        let n = self.model.states.len();
         let lags = &self.functions.lags;
-        let width = self.functions.max_log_width.max(1);
-        let cap_rec = spec.cap_rec.max(1);
-        let cap_evt = spec.cap_evt.max(1);
-        let (nrs, nra) = (spec.rec_states.len(), spec.rec_aux.len());
-
-        let y = DVec::from_f64(elem, &spec.y0);
-        // Every ring slot starts at the initial value, the head at the last slot.
         let mut ring = DVec::zeros(elem, lags.ring_len);
         for r in &lags.rings {
             for k in 0..r.len {
-                ring.set(r.offset + k, y.get(r.state));
+                ring.set(r.offset + k, y0[r.state]);
             }
         }
-        let head = lags.rings.iter().map(|r| r.len as i64 - 1).collect();
-        let mut b = Buffers {
-            fctl: vec![0.0; FCTL_LEN],
-            ictl: vec![0; ICTL_LEN],
-            y,
-            p: DVec::from_f64(elem, &spec.params),
-            ring,
-            head,
-            aux: DVec::zeros(elem, model.aux.len()),
-            ws: self
+        Workspace {
+            vectors: self
                 .stepper
                 .vectors
                 .iter()
                 .map(|_| DVec::zeros(elem, n))
                 .collect(),
-            sc: vec![0.0; self.stepper.scalars.max(1)],
+            scalars: vec![0.0; self.stepper.scalars.max(1)],
+            ring,
+            head: lags.rings.iter().map(|r| r.len as i64 - 1).collect(),
+        }
+    }
+
+    /// Runs the kernel from `spec.y0` to the horizon, growing buffers as needed.
+    pub fn run(&self, machine: &mut Machine, spec: &RunSpec) -> Result<RunOutput, RuntimeError> {
+        let model = &self.model;
+        let elem = self.elem();
+        let n = model.states.len();
+        let width = self.functions.max_log_width.max(1);
+        let cap_rec = spec.cap_rec.max(1);
+        let cap_evt = spec.cap_evt.max(1);
+        let (nrs, nra) = (spec.rec_states.len(), spec.rec_aux.len());
+
+        let w = match &spec.workspace {
+            Some(w) => {
+                let fresh = self.fresh_workspace(&spec.y0);
+                let fits = w.vectors.len() == fresh.vectors.len()
+                    && w.vectors.iter().all(|v| v.len() == n)
+                    && w.scalars.len() == fresh.scalars.len()
+                    && w.ring.len() == fresh.ring.len()
+                    && w.head.len() == fresh.head.len();
+                if !fits {
+                    return Err(RuntimeError::Incompatible(
+                        "the workspace to resume from does not fit this model and stepper".into(),
+                    ));
+                }
+                w.clone()
+            }
+            None => self.fresh_workspace(&spec.y0),
+        };
+        let mut b = Buffers {
+            fctl: vec![0.0; FCTL_LEN],
+            ictl: vec![0; ICTL_LEN],
+            y: DVec::from_f64(elem, &spec.y0),
+            p: DVec::from_f64(elem, &spec.params),
+            w,
+            aux: DVec::zeros(elem, model.aux.len()),
             cfg: spec.config.clone(),
             y_prop: DVec::zeros(elem, n),
             sout: vec![0.0; 3],
@@ -324,7 +368,9 @@ impl Kernel {
         }
 
         let dt0 = match (model.kind, self.initial_step) {
-            (ModelKind::Ode, Some(init)) => self.initial_dt(machine, &mut b, init, spec)?,
+            (ModelKind::Ode, Some(init)) if spec.wrms_first_step => {
+                self.initial_dt(machine, &mut b, init, spec)?
+            }
             _ => spec.dt,
         };
         b.fctl[FCTL_T as usize] = spec.t0;
@@ -414,6 +460,7 @@ impl Kernel {
             dt_final: if steps > 0 { b.sout[1] } else { dt0 },
             y_final: b.y.to_f64(),
             params_final: b.p.to_f64(),
+            workspace: b.w,
         })
     }
 
@@ -451,8 +498,8 @@ impl Kernel {
             Arg::F64(spec.t_end),
             b.y.arg(),
             b.p.arg(),
-            b.ring.arg(),
-            Arg::PtrI64(&mut b.head),
+            b.w.ring.arg(),
+            Arg::PtrI64(&mut b.w.head),
             f0.arg(),
             y1.arg(),
             f1.arg(),

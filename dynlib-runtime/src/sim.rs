@@ -1,21 +1,41 @@
-//! The session API: `setup()`, `Sim::run()` with the run options of runtime.md §1.4, and
-//! results.
+//! The session API: `build()`, `setup()` and [`Sim`], with the run options of runtime.md
+//! §1.4, results, resume, transients, session configuration and state access. Snapshots and
+//! presets live in [`crate::session`].
 //!
 //! ```no_run
 //! use dynlib_runtime::sim::{setup, RunOptions, SetupOptions};
 //! let mut sim = setup("builtin://ode/vanderpol", &SetupOptions::default().stepper("rk4"))?;
 //! sim.run(&RunOptions::default().t_end(20.0))?;
-//! let x = sim.results().unwrap().series("x")?;
+//! let x = sim.results()?.series("x")?;
 //! # Ok::<(), dynlib_runtime::RuntimeError>(())
 //! ```
+//!
+//! Semantics worth knowing (they follow the reference, fixed where DESIGN.md says so):
+//! - A fresh run (no `resume`) restarts time at `t0` and the step counter at 0, but starts
+//!   from the session's *current* state and parameters, i.e. where the previous run ended.
+//!   [`Sim::reset`] goes back to the initial snapshot.
+//! - `T` (ODE) and `N` (map) are absolute targets, also when resuming.
+//! - A transient runs first without recording; recorded times are shifted back so they start
+//!   at `t0`, while the session's own time stays absolute.
+//! - A resumed run continues time, step count, stepper histories and lag rings, keeps the
+//!   recorded-variable selection and the record interval, and appends to the results; its
+//!   first sample duplicates the last one held and is dropped, its events are kept.
+//! - Stepper configuration overrides merge onto the stored configuration and persist.
+//! - A run that fails (`STEPFAIL`, `NAN_DETECTED`) returns [`RuntimeError::RunFailed`]; the
+//!   samples recorded up to the failure are kept in [`Sim::results`] and the session holds
+//!   the last committed (finite) state.
 
 use std::sync::Arc;
 
-use dynlib_model::{load, Config, LoadOptions, Model, ModelKind};
+use dynlib_interp::Machine;
+use dynlib_ir::Elem;
+use dynlib_model::{load, Config, LoadOptions, ModelKind};
 
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
-use crate::run::{RunOutput, RunSpec, Status};
+use crate::results::Results;
+use crate::run::{DVec, RunSpec, Status, Workspace};
+use crate::session::{Preset, Snapshot};
 
 /// How to build a model.
 #[derive(Clone, Debug, Default)]
@@ -26,7 +46,7 @@ pub struct SetupOptions {
     pub jit: bool,
     /// Keep compiled objects on disk (meaningful with `jit`).
     pub disk_cache: bool,
-    /// Mod URIs to apply.
+    /// Mod URIs to apply, in order.
     pub mods: Vec<String>,
     /// Registry configuration (default: read from the environment).
     pub config: Option<Config>,
@@ -48,6 +68,12 @@ impl SetupOptions {
     /// Asks for the disk cache.
     pub fn disk_cache(mut self, on: bool) -> Self {
         self.disk_cache = on;
+        self
+    }
+
+    /// Applies a mod after loading.
+    pub fn with_mod(mut self, uri: impl Into<String>) -> Self {
+        self.mods.push(uri.into());
         self
     }
 
@@ -76,47 +102,58 @@ pub fn setup(uri: &str, options: &SetupOptions) -> Result<Sim, RuntimeError> {
     Ok(Sim::new(build(uri, options)?))
 }
 
-/// Options of one run; unset options take the session's or the model's `[sim]` defaults.
+/// Options of one run; unset options take the session's configuration, then the model's
+/// `[sim]` defaults.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Start time (a fresh run only).
+    /// Start time (fresh runs; default `[sim].t0`).
     pub t0: Option<f64>,
-    /// Horizon (ODE; for maps it sets N = round((T - t0) / dt)).
+    /// Absolute horizon (ODE; for maps it sets N = round((T - t0) / dt)).
     pub t_end: Option<f64>,
-    /// Number of iterations (maps only).
+    /// Absolute number of iterations (maps only).
     pub n: Option<u64>,
-    /// Step (ODE) or label spacing (map).
+    /// Step (ODE; for adaptive steppers a cap on the first step) or label spacing (map).
     pub dt: Option<f64>,
-    /// Step cap (ODE).
+    /// Step cap of this run (ODE).
     pub max_steps: Option<u64>,
-    /// Whether to record samples.
+    /// Whether to record samples (events are logged either way).
     pub record: Option<bool>,
     /// Record every k steps.
     pub record_interval: Option<u64>,
-    /// What to record: state names and `aux.NAME` (or aux names); default all states.
+    /// What to record: state names and `aux.NAME` (or bare aux names); default all states.
     pub record_vars: Option<Vec<String>>,
     /// Warm-up before recording: time (ODE) or iterations (map).
     pub transient: Option<f64>,
+    /// Continue the previous run instead of starting a fresh one.
+    pub resume: bool,
+    /// A name for the recorded segment.
+    pub tag: Option<String>,
     /// Initial state overrides by name.
     pub ic: Vec<(String, f64)>,
     /// Parameter overrides by name.
     pub params: Vec<(String, f64)>,
-    /// Initial record capacity.
+    /// Initial record capacity (samples).
     pub cap_rec: Option<usize>,
-    /// Initial event capacity.
+    /// Initial event capacity (rows).
     pub cap_evt: Option<usize>,
-    /// Stepper configuration overrides by field name.
+    /// Stepper configuration overrides by field name (merged onto the stored ones).
     pub stepper_config: Vec<(String, f64)>,
 }
 
 impl RunOptions {
-    /// Sets the horizon.
+    /// Sets the start time.
+    pub fn t0(mut self, t0: f64) -> Self {
+        self.t0 = Some(t0);
+        self
+    }
+
+    /// Sets the absolute horizon.
     pub fn t_end(mut self, t: f64) -> Self {
         self.t_end = Some(t);
         self
     }
 
-    /// Sets the iteration count (maps).
+    /// Sets the absolute iteration count (maps).
     pub fn n(mut self, n: u64) -> Self {
         self.n = Some(n);
         self
@@ -128,6 +165,18 @@ impl RunOptions {
         self
     }
 
+    /// Caps the number of steps.
+    pub fn max_steps(mut self, n: u64) -> Self {
+        self.max_steps = Some(n);
+        self
+    }
+
+    /// Turns recording on or off.
+    pub fn record(mut self, on: bool) -> Self {
+        self.record = Some(on);
+        self
+    }
+
     /// Records every k steps.
     pub fn record_interval(mut self, k: u64) -> Self {
         self.record_interval = Some(k);
@@ -135,8 +184,26 @@ impl RunOptions {
     }
 
     /// Chooses what to record.
-    pub fn record_vars(mut self, vars: &[&str]) -> Self {
-        self.record_vars = Some(vars.iter().map(|s| s.to_string()).collect());
+    pub fn record_vars<S: AsRef<str>>(mut self, vars: &[S]) -> Self {
+        self.record_vars = Some(vars.iter().map(|s| s.as_ref().to_string()).collect());
+        self
+    }
+
+    /// Warms up for this long (ODE time, map iterations) before recording.
+    pub fn transient(mut self, x: f64) -> Self {
+        self.transient = Some(x);
+        self
+    }
+
+    /// Continues the previous run.
+    pub fn resume(mut self) -> Self {
+        self.resume = true;
+        self
+    }
+
+    /// Names the recorded segment.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
         self
     }
 
@@ -158,90 +225,84 @@ impl RunOptions {
         self.cap_evt = Some(events);
         self
     }
-}
 
-/// Results of the last run.
-#[derive(Clone, Debug)]
-pub struct Results {
-    model: Arc<Model>,
-    /// How the run ended.
-    pub status: Status,
-    /// Recorded times.
-    pub t: Vec<f64>,
-    /// Recorded step numbers.
-    pub step: Vec<i64>,
-    /// Recorded series: (name, values), states first, then aux (`aux.NAME` recorded as NAME).
-    pub series: Vec<(String, Vec<f64>)>,
-    /// The raw run output (events, final values).
-    pub output: RunOutput,
-}
-
-impl Results {
-    /// A recorded series by name.
-    pub fn series(&self, name: &str) -> Result<&[f64], RuntimeError> {
-        let name = name.strip_prefix("aux.").unwrap_or(name);
-        self.series
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
-            .ok_or_else(|| RuntimeError::InvalidOption {
-                option: "series".into(),
-                message: format!(
-                    "'{name}' was not recorded; recorded: {}",
-                    self.series
-                        .iter()
-                        .map(|(n, _)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })
-    }
-
-    /// The logged rows of an event, by name: (field names, rows).
-    pub fn event(&self, name: &str) -> Option<(Vec<String>, Vec<Vec<f64>>)> {
-        let idx = self.model.events.iter().position(|e| e.name == name)?;
-        let rows = self
-            .output
-            .events
-            .iter()
-            .filter(|r| r.event == idx)
-            .map(|r| r.values.clone())
-            .collect();
-        Some((self.model.events[idx].log_names.clone(), rows))
-    }
-
-    /// Names of the events carrying `tag`.
-    pub fn events_by_tag(&self, tag: &str) -> Vec<&str> {
-        self.model
-            .tag_index
-            .iter()
-            .find(|(t, _)| t == tag)
-            .map(|(_, idx)| {
-                idx.iter()
-                    .map(|&i| self.model.events[i].name.as_str())
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Overrides a stepper configuration field (e.g. `rtol`).
+    pub fn stepper_option(mut self, name: &str, value: f64) -> Self {
+        self.stepper_config.push((name.to_string(), value));
+        self
     }
 }
 
-/// A simulation session: the kernel, the current state, parameters and time.
-pub struct Sim {
-    kernel: Arc<Kernel>,
-    machine: dynlib_interp::Machine,
+/// Persistent session defaults ([`Sim::configure`]); they apply to every later run that does
+/// not give the option itself.
+#[derive(Clone, Debug, Default)]
+pub struct SessionConfig {
+    /// Nominal step; also becomes the session's current step.
+    pub dt: Option<f64>,
+    /// Step cap (ODE), default iteration count (map).
+    pub max_steps: Option<u64>,
+    /// Whether to record.
+    pub record: Option<bool>,
+    /// Record every k steps.
+    pub record_interval: Option<u64>,
+    /// Initial record capacity.
+    pub cap_rec: Option<usize>,
+    /// Initial event capacity.
+    pub cap_evt: Option<usize>,
+    /// Stepper configuration overrides (merged onto the stored configuration).
+    pub stepper_config: Vec<(String, f64)>,
+}
+
+/// The mutable state of a session; snapshots copy it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionState {
+    /// Current (absolute) time.
+    pub t: f64,
     /// Current state.
     pub y: Vec<f64>,
     /// Current parameters.
     pub params: Vec<f64>,
-    /// Current time.
-    pub t: f64,
-    /// Stepper configuration (model defaults merged with overrides).
+    /// The step the stepper suggested last (adaptive steppers continue with it).
+    pub dt: f64,
+    /// Steps taken since the last fresh run, transient included.
+    pub step_count: u64,
+    /// Stepper histories and lag rings (`None` before the first run).
+    pub workspace: Option<Workspace>,
+    /// How the last run ended.
+    pub status: Status,
+    /// The stepper configuration, in [`crate::stepper::StepperSpec::config`] order.
     pub stepper_config: Vec<f64>,
-    results: Option<Results>,
+}
+
+/// What the recording of the current results is: frozen by a fresh run, reused by resumes.
+#[derive(Clone, Debug)]
+struct Recording {
+    states: Vec<usize>,
+    aux: Vec<usize>,
+    interval: u64,
+    /// The `t0` of the fresh run (the origin of map horizons given as `T`).
+    t0: f64,
+    /// Steps of the transient (the recorded STEP axis starts after them).
+    transient_steps: u64,
+}
+
+/// A simulation session: a kernel, the current state, parameters and time, results,
+/// snapshots and presets.
+pub struct Sim {
+    pub(crate) kernel: Arc<Kernel>,
+    machine: Machine,
+    pub(crate) state: SessionState,
+    pub(crate) nominal_dt: f64,
+    pub(crate) time_shift: f64,
+    defaults: SessionConfig,
+    recording: Option<Recording>,
+    pub(crate) results: Option<Results>,
+    pub(crate) snapshots: Vec<Snapshot>,
+    pub(crate) presets: Vec<Preset>,
 }
 
 impl Sim {
-    /// A session at the model's initial state and `[sim]` defaults.
+    /// A session at the model's initial state and `[sim]` defaults, with the model's presets.
     pub fn new(kernel: Arc<Kernel>) -> Sim {
         let m = &kernel.model;
         let stepper_config =
@@ -266,13 +327,34 @@ impl Sim {
                     .unwrap_or(f.default)
                 })
                 .collect();
+        let elem = kernel.elem();
+        let cast = |v: &[dynlib_model::Var]| -> Vec<f64> {
+            DVec::from_f64(
+                elem,
+                &v.iter().map(|s| s.value.as_f64()).collect::<Vec<_>>(),
+            )
+            .to_f64()
+        };
+        let state = SessionState {
+            t: m.sim.t0,
+            y: cast(&m.states),
+            params: cast(&m.params),
+            dt: m.sim.dt,
+            step_count: 0,
+            workspace: None,
+            status: Status::Done,
+            stepper_config,
+        };
         Sim {
             machine: kernel.machine(),
-            y: m.states.iter().map(|s| s.value.as_f64()).collect(),
-            params: m.params.iter().map(|s| s.value.as_f64()).collect(),
-            t: m.sim.t0,
-            stepper_config,
+            nominal_dt: m.sim.dt,
+            time_shift: 0.0,
+            defaults: SessionConfig::default(),
+            recording: None,
             results: None,
+            snapshots: Vec::new(),
+            presets: Preset::from_model(m),
+            state,
             kernel,
         }
     }
@@ -282,146 +364,383 @@ impl Sim {
         &self.kernel
     }
 
-    /// The results of the last run.
-    pub fn results(&self) -> Option<&Results> {
-        self.results.as_ref()
+    /// The model.
+    pub fn model(&self) -> &dynlib_model::Model {
+        &self.kernel.model
     }
 
-    fn bad(option: &str, message: impl Into<String>) -> RuntimeError {
-        RuntimeError::InvalidOption {
-            option: option.to_string(),
-            message: message.into(),
-        }
+    /// The session's current state (time, state, parameters, step count, workspace).
+    pub fn session(&self) -> &SessionState {
+        &self.state
     }
 
-    /// Runs from the session's state; on failure the session is unchanged. A run that
-    /// ends with `STEPFAIL` or `NAN_DETECTED` returns [`RuntimeError::RunFailed`], and its
-    /// partial results stay readable through [`Sim::results`].
-    pub fn run(&mut self, o: &RunOptions) -> Result<&Results, RuntimeError> {
-        let kernel = self.kernel.clone();
-        let m = &kernel.model;
-        let mut y = self.y.clone();
-        let mut params = self.params.clone();
-        for (name, v) in &o.ic {
-            let i = m
-                .state_index(name)
-                .ok_or_else(|| Self::bad("ic", unknown(name, &m.state_names())))?;
-            y[i] = *v;
+    /// The nominal step of later runs.
+    pub fn nominal_dt(&self) -> f64 {
+        self.nominal_dt
+    }
+
+    /// The results of the last fresh run and the runs that resumed it.
+    pub fn results(&self) -> Result<&Results, RuntimeError> {
+        self.results
+            .as_ref()
+            .ok_or_else(|| RuntimeError::Session("no results yet: run the simulation first".into()))
+    }
+
+    /// The stored stepper configuration as (field, value) pairs.
+    pub fn stepper_config(&self) -> Vec<(&'static str, f64)> {
+        self.kernel
+            .stepper
+            .config
+            .iter()
+            .map(|f| f.name)
+            .zip(self.state.stepper_config.iter().copied())
+            .collect()
+    }
+
+    /// Sets persistent defaults for later runs. Nothing changes if any value is invalid.
+    pub fn configure(&mut self, c: &SessionConfig) -> Result<(), RuntimeError> {
+        if let Some(dt) = c.dt {
+            check_dt(dt)?;
         }
-        for (name, v) in &o.params {
-            let i = m
-                .param_index(name)
-                .ok_or_else(|| Self::bad("params", unknown(name, &m.param_names())))?;
-            params[i] = *v;
+        if c.max_steps == Some(0) {
+            return Err(RuntimeError::option("max_steps", "must be at least 1"));
         }
-        let mut config = self.stepper_config.clone();
-        for (name, v) in &o.stepper_config {
-            let fields: Vec<&str> = kernel.stepper.config.iter().map(|f| f.name).collect();
+        if c.record_interval == Some(0) {
+            return Err(RuntimeError::option(
+                "record_interval",
+                "must be at least 1",
+            ));
+        }
+        if c.cap_rec == Some(0) || c.cap_evt == Some(0) {
+            return Err(RuntimeError::option(
+                "cap_rec/cap_evt",
+                "capacities must be at least 1",
+            ));
+        }
+        let config = self.merged_config(&c.stepper_config)?;
+        if let Some(dt) = c.dt {
+            self.nominal_dt = dt;
+            self.state.dt = dt;
+        }
+        let d = &mut self.defaults;
+        d.max_steps = c.max_steps.or(d.max_steps);
+        d.record = c.record.or(d.record);
+        d.record_interval = c.record_interval.or(d.record_interval);
+        d.cap_rec = c.cap_rec.or(d.cap_rec);
+        d.cap_evt = c.cap_evt.or(d.cap_evt);
+        self.state.stepper_config = config;
+        Ok(())
+    }
+
+    /// The stored stepper configuration with `overrides` merged on (fixing the reference's
+    /// C1: earlier overrides are kept).
+    fn merged_config(&self, overrides: &[(String, f64)]) -> Result<Vec<f64>, RuntimeError> {
+        let mut config = self.state.stepper_config.clone();
+        let fields: Vec<&str> = self.kernel.stepper.config.iter().map(|f| f.name).collect();
+        for (name, v) in overrides {
             let i = fields.iter().position(|f| f == name).ok_or_else(|| {
-                Self::bad(
-                    "stepper_config",
-                    format!(
-                        "stepper '{}' has no field '{name}'; fields: {}",
-                        kernel.stepper.name,
-                        if fields.is_empty() {
-                            "none".to_string()
-                        } else {
-                            fields.join(", ")
-                        }
-                    ),
-                )
+                if fields.is_empty() {
+                    RuntimeError::option(
+                        name,
+                        format!(
+                            "stepper '{}' has no configuration fields",
+                            self.kernel.stepper.name
+                        ),
+                    )
+                } else {
+                    RuntimeError::not_found(
+                        "stepper configuration field",
+                        name,
+                        fields.iter().copied(),
+                    )
+                }
             })?;
             config[i] = *v;
         }
-        let dt = o.dt.unwrap_or(m.sim.dt);
-        if !(dt > 0.0 && dt.is_finite()) {
-            return Err(Self::bad(
-                "dt",
-                format!("must be a positive finite number, got {dt}"),
+        Ok(config)
+    }
+
+    /// Resolves `record_vars` into state and aux indices.
+    fn selection(&self, vars: Option<&[String]>) -> Result<(Vec<usize>, Vec<usize>), RuntimeError> {
+        let m = &self.kernel.model;
+        let Some(vars) = vars else {
+            return Ok(((0..m.states.len()).collect(), Vec::new()));
+        };
+        let (mut s, mut a) = (Vec::new(), Vec::new());
+        for v in vars {
+            let (state, aux) = match v.strip_prefix("aux.") {
+                Some(bare) => (None, m.aux_index(bare)),
+                None => (m.state_index(v), m.aux_index(v)),
+            };
+            match (state, aux) {
+                (Some(i), _) => s.push(i),
+                (None, Some(i)) => a.push(i),
+                _ => {
+                    let mut known: Vec<String> = m.states.iter().map(|x| x.name.clone()).collect();
+                    known.extend(m.aux.iter().map(|x| format!("aux.{}", x.name)));
+                    return Err(RuntimeError::option(
+                        "record_vars",
+                        RuntimeError::not_found("variable", v, known.iter().map(String::as_str))
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+        Ok((s, a))
+    }
+
+    /// Runs the model (runtime.md §1.4). Every option is checked before anything changes:
+    /// an invalid option returns an error and leaves the session as it was.
+    pub fn run(&mut self, o: &RunOptions) -> Result<&Results, RuntimeError> {
+        let kernel = self.kernel.clone();
+        let m = &kernel.model;
+        let elem = kernel.elem();
+
+        // --- Validate and resolve every option before touching the session. ---
+        if o.resume {
+            for (given, name) in [
+                (!o.ic.is_empty(), "ic"),
+                (!o.params.is_empty(), "params"),
+                (o.t0.is_some(), "t0"),
+                (o.dt.is_some(), "dt"),
+                (o.transient.is_some_and(|x| x > 0.0), "transient"),
+                (o.record_vars.is_some(), "record_vars"),
+            ] {
+                if given {
+                    return Err(RuntimeError::option(
+                        name,
+                        "cannot be given when resuming: a resumed run continues the previous one",
+                    ));
+                }
+            }
+        }
+        if let Some(dt) = o.dt {
+            check_dt(dt)?;
+        }
+        if o.max_steps == Some(0) {
+            return Err(RuntimeError::option("max_steps", "must be at least 1"));
+        }
+        if o.record_interval == Some(0) {
+            return Err(RuntimeError::option(
+                "record_interval",
+                "must be at least 1",
             ));
         }
-        let t0 = o.t0.unwrap_or(self.t);
-        let (t_end, max_steps) = match m.kind {
+        if o.cap_rec == Some(0) || o.cap_evt == Some(0) {
+            return Err(RuntimeError::option(
+                "cap_rec/cap_evt",
+                "capacities must be at least 1",
+            ));
+        }
+        if let Some(tr) = o.transient {
+            if !(tr >= 0.0 && tr.is_finite()) {
+                return Err(RuntimeError::option(
+                    "transient",
+                    format!("must be a finite number >= 0, got {tr}"),
+                ));
+            }
+        }
+        if let Some(tag) = &o.tag {
+            if tag.trim().is_empty() {
+                return Err(RuntimeError::option("tag", "must not be empty"));
+            }
+        }
+        if let Some(t0) = o.t0 {
+            if !t0.is_finite() {
+                return Err(RuntimeError::option(
+                    "t0",
+                    format!("must be finite, got {t0}"),
+                ));
+            }
+        }
+        let mut y = self.state.y.clone();
+        for (name, v) in &o.ic {
+            let i = m.state_index(name).ok_or_else(|| {
+                RuntimeError::option(
+                    "ic",
+                    RuntimeError::not_found("state", name, m.state_names().into_iter()).to_string(),
+                )
+            })?;
+            y[i] = cast(elem, "ic", name, *v)?;
+        }
+        let mut params = self.state.params.clone();
+        for (name, v) in &o.params {
+            let i = m.param_index(name).ok_or_else(|| {
+                RuntimeError::option(
+                    "params",
+                    RuntimeError::not_found("parameter", name, m.param_names().into_iter())
+                        .to_string(),
+                )
+            })?;
+            params[i] = cast(elem, "params", name, *v)?;
+        }
+        let config = self.merged_config(&o.stepper_config)?;
+        let record = o.record.or(self.defaults.record).unwrap_or(m.sim.record);
+        let max_steps = o
+            .max_steps
+            .or(self.defaults.max_steps)
+            .unwrap_or(m.sim.max_steps);
+        let cap_rec = o.cap_rec.or(self.defaults.cap_rec).unwrap_or(1024);
+        let cap_evt = o.cap_evt.or(self.defaults.cap_evt).unwrap_or(1);
+        let resume_rec = if o.resume {
+            self.recording.clone()
+        } else {
+            None
+        };
+        let (rec_states, rec_aux) = match &resume_rec {
+            Some(r) => (r.states.clone(), r.aux.clone()),
+            None => self.selection(o.record_vars.as_deref())?,
+        };
+        // S5: a resumed run keeps the record interval of the run it continues.
+        let interval = o
+            .record_interval
+            .or(resume_rec.as_ref().map(|r| r.interval))
+            .or(self.defaults.record_interval)
+            .unwrap_or(1);
+        let dt = o.dt.unwrap_or(self.nominal_dt);
+        let t0 = if o.resume {
+            resume_rec.as_ref().map_or(self.state.t, |r| r.t0)
+        } else {
+            o.t0.unwrap_or(m.sim.t0)
+        };
+        let transient = if o.resume {
+            0.0
+        } else {
+            o.transient.unwrap_or(0.0)
+        };
+        let shift = if o.resume { self.time_shift } else { 0.0 };
+        // The horizon: absolute time (ODE) or absolute iteration count (map).
+        let (t_end, iterations) = match m.kind {
             ModelKind::Ode => {
                 if o.n.is_some() {
-                    return Err(Self::bad(
+                    return Err(RuntimeError::option(
                         "N",
                         "N is for map models; give T (t_end) for an ODE",
                     ));
                 }
                 let t_end = o.t_end.unwrap_or(m.sim.t_end);
-                if !(t_end.is_finite()) || t_end < t0 {
-                    return Err(Self::bad(
+                if !t_end.is_finite() {
+                    return Err(RuntimeError::option(
                         "T",
-                        format!("the horizon {t_end} must be finite and not before t0 = {t0}"),
+                        format!("must be finite, got {t_end}"),
                     ));
                 }
-                (t_end, o.max_steps.unwrap_or(m.sim.max_steps))
+                if o.resume {
+                    if t_end + shift <= self.state.t {
+                        return Err(RuntimeError::option(
+                            "T",
+                            format!(
+                                "resuming needs a horizon after the session time {}, got T = {t_end}",
+                                self.state.t - shift
+                            ),
+                        ));
+                    }
+                } else if t_end < t0 {
+                    return Err(RuntimeError::option(
+                        "T",
+                        format!("the horizon {t_end} is before t0 = {t0}"),
+                    ));
+                }
+                (t_end, max_steps)
             }
             ModelKind::Map => {
                 let n = match (o.n, o.t_end) {
                     (Some(_), Some(_)) => {
-                        return Err(Self::bad("N", "give either N or T for a map, not both"))
+                        return Err(RuntimeError::option(
+                            "N",
+                            "give either N or T for a map, not both",
+                        ))
                     }
                     (Some(n), None) => n,
-                    (None, Some(t)) => ((t - t0) / dt).round().max(0.0) as u64,
-                    (None, None) => m.sim.max_steps,
-                };
-                (0.0, n)
-            }
-        };
-        let record = o.record.unwrap_or(m.sim.record);
-        let interval = o.record_interval.unwrap_or(1);
-        if interval == 0 {
-            return Err(Self::bad("record_interval", "must be at least 1"));
-        }
-        let (rec_states, rec_aux) = match &o.record_vars {
-            None => ((0..m.states.len()).collect(), Vec::new()),
-            Some(vars) => {
-                let (mut s, mut a) = (Vec::new(), Vec::new());
-                for v in vars {
-                    let bare = v.strip_prefix("aux.").unwrap_or(v);
-                    match (
-                        m.state_index(bare).filter(|_| !v.starts_with("aux.")),
-                        m.aux_index(bare),
-                    ) {
-                        (Some(i), _) => s.push(i),
-                        (None, Some(i)) => a.push(i),
-                        _ => {
-                            let mut known: Vec<&str> = m.state_names();
-                            known.extend(m.aux.iter().map(|x| x.name.as_str()));
-                            return Err(Self::bad("record_vars", unknown(v, &known)));
+                    (None, Some(t)) => {
+                        let n = ((t - t0) / dt).round();
+                        if !(n >= 0.0 && n.is_finite()) {
+                            return Err(RuntimeError::option(
+                                "T",
+                                format!(
+                                    "T = {t} gives no iterations from t0 = {t0} with dt = {dt}"
+                                ),
+                            ));
                         }
+                        n as u64
                     }
-                }
-                (s, a)
+                    (None, None) => max_steps,
+                };
+                let iterations = if o.resume {
+                    let done = resume_rec
+                        .as_ref()
+                        .map_or(0, |r| self.state.step_count - r.transient_steps);
+                    if n <= done {
+                        return Err(RuntimeError::option(
+                            "N",
+                            format!("resuming needs N beyond the {done} iterations already done, got N = {n}"),
+                        ));
+                    }
+                    n - done
+                } else {
+                    n
+                };
+                (0.0, iterations)
             }
         };
+
+        // --- The seed. ---
+        let fixed = !kernel.stepper.adaptive;
+        let mut seed = if o.resume {
+            let mut s = self.state.clone();
+            if fixed || s.step_count == 0 {
+                s.dt = self.nominal_dt;
+            }
+            s
+        } else {
+            SessionState {
+                t: t0,
+                y,
+                params,
+                dt,
+                step_count: 0,
+                workspace: None,
+                status: Status::Done,
+                stepper_config: config.clone(),
+            }
+        };
+        seed.stepper_config = config.clone();
+        if !self.snapshots.iter().any(|s| s.name == "initial") {
+            self.snapshots.push(Snapshot::new(
+                "initial",
+                "the seed of the first run",
+                seed.clone(),
+                0.0,
+                dt,
+            ));
+        }
         let base = RunSpec {
-            t0,
-            t_end,
-            dt,
-            max_steps,
-            record_interval: if record { interval } else { 0 },
-            y0: y,
-            params,
+            t0: seed.t,
+            t_end: 0.0,
+            dt: seed.dt,
+            max_steps: iterations,
+            record_interval: 0,
+            y0: seed.y.clone(),
+            params: seed.params.clone(),
             config: config.clone(),
-            explicit_dt: o.dt,
+            explicit_dt: if o.resume { None } else { o.dt },
+            wrms_first_step: !o.resume,
+            workspace: seed.workspace.clone(),
             rec_states: rec_states.clone(),
             rec_aux: rec_aux.clone(),
-            cap_rec: o.cap_rec.unwrap_or(1024),
-            cap_evt: o.cap_evt.unwrap_or(16),
+            cap_rec,
+            cap_evt,
         };
-        // A transient is a first run without recording; the recorded run starts where it
-        // ended, with times shifted back so the record starts at t0.
+
+        // --- Transient: a run without recording; the recorded run continues from it. ---
+        let mut time_shift = shift;
+        let mut transient_steps = resume_rec.as_ref().map_or(0, |r| r.transient_steps);
         let mut spec = base.clone();
-        let mut shift = 0.0;
-        if let Some(tr) = o.transient.filter(|&x| x > 0.0) {
+        if transient > 0.0 {
             let mut warm = base.clone();
-            warm.record_interval = 0;
             match m.kind {
-                ModelKind::Ode => warm.t_end = t0 + tr,
-                ModelKind::Map => warm.max_steps = tr.round() as u64,
+                ModelKind::Ode => warm.t_end = seed.t + transient,
+                ModelKind::Map => warm.max_steps = transient as u64,
             }
             let out = kernel.run(&mut self.machine, &warm)?;
             if !out.status.is_success() {
@@ -430,56 +749,216 @@ impl Sim {
                     t: out.t_final,
                 });
             }
+            spec.t0 = out.t_final;
             spec.y0 = out.y_final;
             spec.params = out.params_final;
-            spec.t0 = out.t_final;
-            if m.kind == ModelKind::Ode {
-                spec.t_end = out.t_final + (t_end - t0);
-            }
-            shift = out.t_final - t0;
+            spec.dt = dt;
+            spec.workspace = Some(out.workspace);
+            time_shift = out.t_final - t0;
+            transient_steps = out.steps;
         }
+        spec.record_interval = if record { interval } else { 0 };
+        if m.kind == ModelKind::Ode {
+            spec.t_end = t_end + time_shift;
+        }
+        let step_offset = if o.resume {
+            (self.state.step_count - transient_steps) as i64
+        } else {
+            0
+        };
+
+        // --- The recorded run. ---
         let mut out = kernel.run(&mut self.machine, &spec)?;
-        for t in &mut out.t {
-            *t -= shift;
+        let mut results = match (o.resume, self.results.take()) {
+            (true, Some(r)) => r,
+            (_, old) => {
+                self.results = old;
+                Results::new(kernel.model.clone(), &rec_states, &rec_aux)
+            }
+        };
+        if m.kind == ModelKind::Ode && out.steps >= max_steps && out.status == Status::Done {
+            results.warnings.push(format!(
+                "the run stopped after max_steps = {max_steps} steps at t = {}, before T = {t_end}",
+                out.t_final - time_shift
+            ));
         }
-        let mut series: Vec<(String, Vec<f64>)> = rec_states
-            .iter()
-            .zip(&out.states)
-            .map(|(&i, v)| (m.states[i].name.clone(), v.clone()))
-            .collect();
-        series.extend(
-            rec_aux
-                .iter()
-                .zip(&out.aux)
-                .map(|(&i, v)| (m.aux[i].name.clone(), v.clone())),
-        );
-        self.y = out.y_final.clone();
-        self.params = out.params_final.clone();
-        self.t = out.t_final;
-        self.stepper_config = config;
-        let status = out.status;
-        let t_final = out.t_final;
-        self.results = Some(Results {
-            model: kernel.model.clone(),
-            status,
-            t: out.t.clone(),
-            step: out.step.clone(),
-            series,
-            output: out,
+        Results::unshift(m, &mut out, time_shift);
+        results.stitch(&out, step_offset, o.resume, o.tag.as_deref())?;
+
+        // --- Commit to the session. ---
+        if !o.resume {
+            self.nominal_dt = dt;
+        }
+        self.time_shift = time_shift;
+        let steps_before = if o.resume {
+            self.state.step_count
+        } else {
+            transient_steps
+        };
+        self.state = SessionState {
+            t: out.t_final,
+            y: out.y_final.clone(),
+            params: out.params_final.clone(),
+            dt: out.dt_final,
+            step_count: steps_before + out.steps,
+            workspace: Some(out.workspace),
+            status: out.status,
+            stepper_config: config,
+        };
+        self.recording = Some(Recording {
+            states: rec_states,
+            aux: rec_aux,
+            interval,
+            t0,
+            transient_steps,
         });
+        results.t_final = self.state.t;
+        results.y_final = self.state.y.clone();
+        results.params_final = self.state.params.clone();
+        results.step_count = self.state.step_count;
+        let status = out.status;
+        let results = self.results.insert(results);
         if !status.is_success() {
             return Err(RuntimeError::RunFailed {
                 status: status.name(),
-                t: t_final,
+                t: out.t_final - time_shift,
             });
         }
-        Ok(self.results.as_ref().expect("just stored"))
+        Ok(results)
+    }
+
+    /// Writes state and parameter values by name (states first, then parameters), cast to the
+    /// model dtype. All names are checked before anything changes. With `clear_results` the
+    /// results are dropped (time, step count and workspace stay).
+    pub fn assign(
+        &mut self,
+        values: &[(&str, f64)],
+        clear_results: bool,
+    ) -> Result<(), RuntimeError> {
+        let m = &self.kernel.model;
+        let elem = self.kernel.elem();
+        let mut state = self.state.clone();
+        for (name, v) in values {
+            if let Some(i) = m.state_index(name) {
+                state.y[i] = cast(elem, "assign", name, *v)?;
+            } else if let Some(i) = m.param_index(name) {
+                state.params[i] = cast(elem, "assign", name, *v)?;
+            } else {
+                let mut known = m.state_names();
+                known.extend(m.param_names());
+                return Err(RuntimeError::not_found(
+                    "state or parameter",
+                    name,
+                    known.into_iter(),
+                ));
+            }
+        }
+        self.state = state;
+        if clear_results {
+            self.results = None;
+            self.recording = None;
+        }
+        Ok(())
+    }
+
+    /// The current value of a state.
+    pub fn state(&self, name: &str) -> Result<f64, RuntimeError> {
+        let m = &self.kernel.model;
+        m.state_index(name)
+            .map(|i| self.state.y[i])
+            .ok_or_else(|| RuntimeError::not_found("state", name, m.state_names().into_iter()))
+    }
+
+    /// The current value of a parameter.
+    pub fn param(&self, name: &str) -> Result<f64, RuntimeError> {
+        let m = &self.kernel.model;
+        m.param_index(name)
+            .map(|i| self.state.params[i])
+            .ok_or_else(|| RuntimeError::not_found("parameter", name, m.param_names().into_iter()))
+    }
+
+    /// The current states by name, in declaration order.
+    pub fn states(&self) -> Vec<(&str, f64)> {
+        let m = &self.kernel.model;
+        m.state_names()
+            .into_iter()
+            .zip(self.state.y.iter().copied())
+            .collect()
+    }
+
+    /// The current parameters by name, in declaration order.
+    pub fn params(&self) -> Vec<(&str, f64)> {
+        let m = &self.kernel.model;
+        m.param_names()
+            .into_iter()
+            .zip(self.state.params.iter().copied())
+            .collect()
+    }
+
+    /// Restores the named snapshot (`"initial"`: the seed of the first run, or the model's
+    /// initial values if nothing ran yet) and drops the results.
+    pub fn reset(&mut self, name: &str) -> Result<(), RuntimeError> {
+        if name == "initial" && !self.snapshots.iter().any(|s| s.name == "initial") {
+            *self = Sim {
+                snapshots: std::mem::take(&mut self.snapshots),
+                presets: std::mem::take(&mut self.presets),
+                ..Sim::new(self.kernel.clone())
+            };
+            return Ok(());
+        }
+        let snap = self.snapshot(name)?.clone();
+        self.restore(&snap);
+        Ok(())
+    }
+
+    /// Makes `snap` the session (its pins were checked by the caller).
+    pub(crate) fn restore(&mut self, snap: &Snapshot) {
+        self.state = snap.state.clone();
+        self.time_shift = snap.time_shift;
+        self.nominal_dt = snap.nominal_dt;
+        self.results = None;
+        self.recording = None;
     }
 }
 
-fn unknown(name: &str, known: &[&str]) -> String {
-    let hint = dynlib_model::diag::did_you_mean(name, known.iter().copied())
-        .map(|s| format!(" (did you mean '{s}'?)"))
-        .unwrap_or_default();
-    format!("unknown name '{name}'{hint}; known: {}", known.join(", "))
+/// Checks a step size.
+fn check_dt(dt: f64) -> Result<(), RuntimeError> {
+    if dt > 0.0 && dt.is_finite() {
+        Ok(())
+    } else {
+        Err(RuntimeError::option(
+            "dt",
+            format!("must be a positive finite number, got {dt}"),
+        ))
+    }
+}
+
+/// A value cast to the model dtype: exact for float64, rounded for float32; integer models
+/// refuse fractions and values out of range rather than silently truncating them.
+pub(crate) fn cast(elem: Elem, option: &str, name: &str, v: f64) -> Result<f64, RuntimeError> {
+    let bad = |why: &str| RuntimeError::option(option, format!("{name} = {v}: {why}"));
+    match elem {
+        Elem::F64 => Ok(v),
+        Elem::F32 => {
+            let x = v as f32;
+            if x.is_infinite() && v.is_finite() {
+                return Err(bad("out of range for float32"));
+            }
+            Ok(x as f64)
+        }
+        Elem::I64 | Elem::I32 => {
+            let (lo, hi) = if elem == Elem::I64 {
+                (-9.223_372_036_854_776e18, 9.223_372_036_854_776e18)
+            } else {
+                (i32::MIN as f64, i32::MAX as f64)
+            };
+            if v.fract() != 0.0 || !v.is_finite() {
+                return Err(bad("an integer model needs whole numbers"));
+            }
+            if v < lo || v >= hi + 1.0 {
+                return Err(bad("out of range for the model's integer type"));
+            }
+            Ok(v)
+        }
+    }
 }

@@ -1,0 +1,366 @@
+//! Results of a session: the recorded samples of every run since the last fresh run,
+//! stitched together (runtime.md §1.5–1.6 with the DESIGN.md fixes S1 and S2), events as
+//! tables by name and by tag, and segments.
+
+use std::sync::Arc;
+
+use dynlib_model::Model;
+
+use crate::error::RuntimeError;
+use crate::run::{EventRow, RunOutput, Status};
+
+/// One run's contribution to the results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    /// Position among the segments.
+    pub id: usize,
+    /// The run's tag, or `run#<id>`; made unique with `-2`, `-3`, ...
+    pub name: String,
+    /// First sample of the segment.
+    pub rec_start: usize,
+    /// Number of samples it added.
+    pub rec_len: usize,
+    /// First event row of the segment.
+    pub evt_start: usize,
+    /// Number of event rows it added.
+    pub evt_len: usize,
+    /// First recorded time of the segment.
+    pub t_start: f64,
+    /// Last recorded time of the segment.
+    pub t_end: f64,
+    /// First recorded step number.
+    pub step_start: i64,
+    /// Last recorded step number.
+    pub step_end: i64,
+    /// True when the run resumed the previous one.
+    pub resume: bool,
+}
+
+/// Logged event rows as a table: one row per firing, one column per logged field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventTable {
+    /// Column names (the event's `log` entries as written, e.g. `t`, `v`, `aux:e`).
+    pub fields: Vec<String>,
+    /// The rows, in the order the events fired.
+    pub rows: Vec<Vec<f64>>,
+    /// The name of the event that logged each row.
+    pub events: Vec<String>,
+    /// For each row, the index of the last sample recorded before the event fired (-1 when
+    /// nothing had been recorded yet). For `end`-phase events this is the pre-step sample.
+    pub record_index: Vec<i64>,
+}
+
+impl EventTable {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when no row was logged.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// One column by field name.
+    pub fn column(&self, field: &str) -> Result<Vec<f64>, RuntimeError> {
+        let k = self.fields.iter().position(|f| f == field).ok_or_else(|| {
+            RuntimeError::not_found("event field", field, self.fields.iter().map(String::as_str))
+        })?;
+        Ok(self.rows.iter().map(|r| r[k]).collect())
+    }
+}
+
+/// The results of a session's recording: samples, events and segments of the last fresh
+/// run and every run that resumed it.
+#[derive(Clone, Debug)]
+pub struct Results {
+    model: Arc<Model>,
+    /// How the last run ended.
+    pub status: Status,
+    /// Recorded times (shifted back by a transient so they start at `t0`).
+    pub t: Vec<f64>,
+    /// Recorded step numbers (counted from the start of the recording, transient excluded).
+    pub step: Vec<i64>,
+    names: Vec<String>,
+    /// Recorded series, in recording order (states, then aux); see [`Results::names`].
+    columns: Vec<Vec<f64>>,
+    /// Logged event rows, with stitched record indices.
+    pub events: Vec<EventRow>,
+    /// One segment per run that recorded at least one sample.
+    pub segments: Vec<Segment>,
+    /// Things the user should know that did not stop the run (e.g. `max_steps` reached).
+    pub warnings: Vec<String>,
+    /// Final time of the session (absolute: not shifted by a transient).
+    pub t_final: f64,
+    /// Final state of the session.
+    pub y_final: Vec<f64>,
+    /// Final parameters of the session.
+    pub params_final: Vec<f64>,
+    /// Steps taken by the session, transients included.
+    pub step_count: u64,
+}
+
+impl Results {
+    /// Empty results for recording `states` and `aux` (indices into the model's lists).
+    pub(crate) fn new(model: Arc<Model>, states: &[usize], aux: &[usize]) -> Results {
+        let mut names: Vec<String> = states
+            .iter()
+            .map(|&i| model.states[i].name.clone())
+            .collect();
+        names.extend(aux.iter().map(|&i| model.aux[i].name.clone()));
+        Results {
+            columns: vec![Vec::new(); names.len()],
+            names,
+            status: Status::Done,
+            t: Vec::new(),
+            step: Vec::new(),
+            events: Vec::new(),
+            segments: Vec::new(),
+            warnings: Vec::new(),
+            t_final: 0.0,
+            y_final: Vec::new(),
+            params_final: Vec::new(),
+            step_count: 0,
+            model,
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+
+    /// Names of the recorded series, in recording order (states first, then aux).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// True when the last run ended with `DONE` or `EARLY_EXIT`.
+    pub fn ok(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// A recorded series: a state name, an aux name, or `aux.NAME`.
+    pub fn series(&self, name: &str) -> Result<&[f64], RuntimeError> {
+        let bare = name.strip_prefix("aux.").unwrap_or(name);
+        self.names
+            .iter()
+            .position(|n| n == bare)
+            .map(|k| self.columns[k].as_slice())
+            .ok_or_else(|| {
+                RuntimeError::not_found(
+                    "recorded variable",
+                    name,
+                    self.names.iter().map(String::as_str),
+                )
+            })
+    }
+
+    /// Every recorded series with its name, in recording order.
+    pub fn all_series(&self) -> impl Iterator<Item = (&str, &[f64])> {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.columns.iter().map(Vec::as_slice))
+    }
+
+    /// The rows logged by one event.
+    pub fn event(&self, name: &str) -> Result<EventTable, RuntimeError> {
+        let idx = self
+            .model
+            .events
+            .iter()
+            .position(|e| e.name == name)
+            .ok_or_else(|| {
+                RuntimeError::not_found(
+                    "event",
+                    name,
+                    self.model.events.iter().map(|e| e.name.as_str()),
+                )
+            })?;
+        Ok(self.table(&[idx], self.model.events[idx].log_names.clone()))
+    }
+
+    /// The rows logged by every event carrying `tag`, in firing order. The columns are the
+    /// fields all of them log (in the first event's order).
+    pub fn events_by_tag(&self, tag: &str) -> Result<EventTable, RuntimeError> {
+        let (_, idx) = self
+            .model
+            .tag_index
+            .iter()
+            .find(|(t, _)| t == tag)
+            .ok_or_else(|| {
+                RuntimeError::not_found(
+                    "event tag",
+                    tag,
+                    self.model.tag_index.iter().map(|(t, _)| t.as_str()),
+                )
+            })?;
+        let first = &self.model.events[idx[0]].log_names;
+        let fields = first
+            .iter()
+            .filter(|f| {
+                idx.iter()
+                    .all(|&i| self.model.events[i].log_names.contains(f))
+            })
+            .cloned()
+            .collect();
+        Ok(self.table(idx, fields))
+    }
+
+    /// Names of the events that logged at least one row, with their counts.
+    pub fn event_counts(&self) -> Vec<(&str, usize)> {
+        self.model
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                (
+                    e.name.as_str(),
+                    self.events.iter().filter(|r| r.event == i).count(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    fn table(&self, idx: &[usize], fields: Vec<String>) -> EventTable {
+        let mut t = EventTable {
+            fields,
+            rows: Vec::new(),
+            events: Vec::new(),
+            record_index: Vec::new(),
+        };
+        for r in self.events.iter().filter(|r| idx.contains(&r.event)) {
+            let ev = &self.model.events[r.event];
+            t.rows.push(
+                t.fields
+                    .iter()
+                    .map(|f| r.values[ev.log_names.iter().position(|g| g == f).unwrap_or(0)])
+                    .collect(),
+            );
+            t.events.push(ev.name.clone());
+            t.record_index.push(r.record_index);
+        }
+        t
+    }
+
+    /// A segment by name.
+    pub fn segment(&self, name: &str) -> Result<&Segment, RuntimeError> {
+        self.segments
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                RuntimeError::not_found(
+                    "segment",
+                    name,
+                    self.segments.iter().map(|s| s.name.as_str()),
+                )
+            })
+    }
+
+    /// Appends one run's output. `step_offset` is the session's step count at the start of
+    /// the recorded run (transient excluded), so STEP numbers continue across resumes
+    /// (fixing the reference's S2). A first sample equal in time to the last one already
+    /// held is the same sample and is dropped; the events of that first step are kept
+    /// (fixing S1) and point at the held sample.
+    pub(crate) fn stitch(
+        &mut self,
+        out: &RunOutput,
+        step_offset: i64,
+        resume: bool,
+        tag: Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        let prev_n = self.t.len();
+        let skip = match (self.t.last(), out.t.first()) {
+            (Some(&a), Some(&b)) => {
+                let tol = spacing(a.abs().max(b.abs()).max(1.0));
+                if b < a - tol {
+                    return Err(RuntimeError::Backend(format!(
+                        "recorded time went backwards when stitching runs ({b} after {a})"
+                    )));
+                }
+                usize::from((a - b).abs() <= tol)
+            }
+            _ => 0,
+        };
+        let rec_start = prev_n;
+        let evt_start = self.events.len();
+        self.t.extend_from_slice(&out.t[skip.min(out.t.len())..]);
+        self.step
+            .extend(out.step.iter().skip(skip).map(|s| s + step_offset));
+        let (ns, na) = (out.states.len(), out.aux.len());
+        debug_assert_eq!(ns + na, self.columns.len());
+        for (k, col) in self.columns.iter_mut().enumerate() {
+            let src = if k < ns {
+                &out.states[k]
+            } else {
+                &out.aux[k - ns]
+            };
+            col.extend_from_slice(&src[skip.min(src.len())..]);
+        }
+        let shift = prev_n as i64 - skip as i64;
+        for e in &out.events {
+            let mut e = e.clone();
+            if e.record_index >= 0 {
+                e.record_index += shift;
+            } else if prev_n > 0 {
+                e.record_index = prev_n as i64 - 1;
+            }
+            self.events.push(e);
+        }
+        let added = self.t.len() - rec_start;
+        if added > 0 {
+            let id = self.segments.len();
+            let base = tag.map_or_else(|| format!("run#{id}"), str::to_string);
+            let mut name = base.clone();
+            let mut k = 2;
+            while self.segments.iter().any(|s| s.name == name) {
+                name = format!("{base}-{k}");
+                k += 1;
+            }
+            self.segments.push(Segment {
+                id,
+                name,
+                rec_start,
+                rec_len: added,
+                evt_start,
+                evt_len: self.events.len() - evt_start,
+                t_start: self.t[rec_start],
+                t_end: *self.t.last().expect("added > 0"),
+                step_start: self.step[rec_start],
+                step_end: *self.step.last().expect("added > 0"),
+                resume,
+            });
+        }
+        self.status = out.status;
+        Ok(())
+    }
+
+    /// Shifts recorded times and logged `t` fields back by `shift` (a transient's length).
+    pub(crate) fn unshift(model: &Model, out: &mut RunOutput, shift: f64) {
+        if shift == 0.0 {
+            return;
+        }
+        for t in &mut out.t {
+            *t -= shift;
+        }
+        for e in &mut out.events {
+            for (k, name) in model.events[e.event].log_names.iter().enumerate() {
+                if name == "t" {
+                    e.values[k] -= shift;
+                }
+            }
+        }
+    }
+}
+
+/// numpy's `spacing`: the distance from `x` to the next larger float.
+fn spacing(x: f64) -> f64 {
+    f64::from_bits(x.to_bits() + 1) - x
+}
