@@ -1,5 +1,7 @@
 //! The `dynlib` command line.
 
+mod output;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +18,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a model and print its results (summary, JSON or CSV).
+    Run(Box<output::RunArgs>),
+    /// Write the IR of a built model (model functions, stepper, runner) into DIR.
+    ExportSources {
+        /// The model URI.
+        uri: String,
+        /// The directory to write into (created if missing).
+        dir: std::path::PathBuf,
+        /// Stepper name or alias.
+        #[arg(long)]
+        stepper: Option<String>,
+        /// Build for the LLVM backend.
+        #[arg(long)]
+        jit: bool,
+        /// A mod URI to apply (repeatable, applied in order).
+        #[arg(long = "mod", value_name = "URI")]
+        mods: Vec<String>,
+    },
     /// Load, validate and inspect models.
     Model {
         #[command(subcommand)]
@@ -63,7 +83,7 @@ enum ModelCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(1)
@@ -71,8 +91,36 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), dynlib::Error> {
+fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
+        Command::Run(args) => {
+            let (text, failure) = output::run(&args)?;
+            match &args.output {
+                Some(path) => std::fs::write(path, text)
+                    .map_err(|e| format!("{}: cannot write the output: {e}", path.display()))?,
+                None => print!("{text}"),
+            }
+            if let Some(e) = failure {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::ExportSources {
+            uri,
+            dir,
+            stepper,
+            jit,
+            mods,
+        } => {
+            let mut setup = dynlib::SetupOptions::default().jit(jit);
+            setup.stepper = stepper;
+            setup.mods = mods;
+            setup.config = Some(Config::load()?);
+            let kernel = dynlib::build(&uri, &setup)?;
+            for path in kernel.export_sources(&dir)? {
+                println!("{}", path.display());
+            }
+        }
         Command::Model { command } => match command {
             ModelCommand::Validate { uri, mods } => {
                 let model = dynlib::load(&uri, &options(mods)?)?;
@@ -125,7 +173,7 @@ fn run(cli: Cli) -> Result<(), dynlib::Error> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn options(mods: Vec<String>) -> Result<LoadOptions, dynlib::Error> {

@@ -150,3 +150,202 @@ fn steppers_list() {
     let o = dynlib(&["steppers", "list", "--kind", "map"]);
     assert_eq!(stdout(&o).lines().count(), 1);
 }
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_str(&stdout(o)).expect("one JSON object")
+}
+
+#[test]
+fn run_json_has_every_documented_key() {
+    let o = dynlib(&[
+        "run",
+        "builtin://ode/expdecay",
+        "--t-end",
+        "1",
+        "--dt",
+        "0.1",
+        "--stepper",
+        "rk4",
+        "--format",
+        "json",
+    ]);
+    let v = json(&o);
+    for key in [
+        "model", "stepper", "backend", "status", "steps", "t", "step", "series", "final", "events",
+        "timing", "cache",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["backend"], "interp");
+    assert_eq!(v["status"], "DONE");
+    assert_eq!(v["steps"], 11);
+    assert_eq!(v["t"].as_array().unwrap().len(), 12);
+    // The runtime.md §5 number, to the bit, through the CLI.
+    assert_eq!(
+        v["final"]["state"]["x"].as_f64().unwrap(),
+        0.36787977441249836
+    );
+    assert_eq!(v["series"]["x"].as_array().unwrap().len(), 12);
+}
+
+#[test]
+fn run_json_events_params_ic_and_record_vars() {
+    let o = dynlib(&[
+        "run", "builtin://ode/izhikevich", "--t-end", "50", "--format", "json",
+        "--mod", "inline:[mod]\nname='log'\n[mod.replace.events.reset]\ncond='v >= v_th'\naction=\"v = c\\nu = u + d\"\nlog=['t','v']\n",
+        "--param", "I=12", "--ic", "v=-60", "--record-vars", "v,u", "--record-interval", "10",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["series"]["v"][0].as_f64().unwrap(), -60.0);
+    let rows = v["events"]["reset"]["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert_eq!(
+        v["events"]["reset"]["fields"],
+        serde_json::json!(["t", "v"])
+    );
+    let keys: Vec<&String> = v["series"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["v", "u"], "series in recording order");
+    assert_eq!(v["step"][1], 10);
+}
+
+#[test]
+fn run_csv_and_summary() {
+    let o = dynlib(&[
+        "run",
+        "builtin://map/logistic",
+        "-n",
+        "3",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "t,step,x");
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[2], "0.01,1,0.36000000000000004");
+    let o = dynlib(&["run", "builtin://ode/lorenz", "--t-end", "0.5"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("status   DONE") && out.contains("x = "),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_writes_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.csv");
+    let o = dynlib(&[
+        "run",
+        "builtin://map/logistic",
+        "-n",
+        "2",
+        "--format",
+        "csv",
+        "--output",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .starts_with("t,step,x\n"));
+}
+
+#[test]
+fn run_bad_options_say_what() {
+    for (args, needle) in [
+        (vec!["--param", "rr=3"], "did you mean 'r'"),
+        (vec!["--ic", "y=1"], "unknown state 'y'"),
+        (vec!["--dt", "-1"], "dt"),
+        (vec!["--t-end", "5"], "N"),
+        (vec!["--record-vars", "x,zz"], "zz"),
+        (vec!["--stepper", "rk4"], "stepper 'rk4' is for ode models"),
+        (vec!["--stepper", "rk9"], "unknown stepper 'rk9'"),
+        (
+            vec!["--stepper-config", "rtol=1"],
+            "no configuration fields",
+        ),
+    ] {
+        let mut full = vec!["run", "builtin://map/logistic", "-n", "10"];
+        full.extend(&args);
+        let o = dynlib(&full);
+        let msg = stderr(&o);
+        if args[0] == "--t-end" {
+            // -n and --t-end together are a usage error.
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {msg}");
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {msg}");
+        assert!(msg.contains(needle), "{args:?}: {msg}");
+    }
+    let o = dynlib(&["run", "builtin://map/logistic", "--param", "r"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("NAME=VALUE"));
+}
+
+#[test]
+fn run_failure_reports_status_and_partial_results() {
+    let model = "inline:[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='x*x'\n";
+    let o = dynlib(&[
+        "run",
+        model,
+        "--t-end",
+        "5",
+        "--dt",
+        "0.1",
+        "--stepper",
+        "euler",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("NAN_DETECTED"), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["status"], "NAN_DETECTED");
+    assert!(
+        v["t"].as_array().unwrap().len() > 5,
+        "the samples before the blow-up are kept"
+    );
+}
+
+#[test]
+fn jit_is_refused_not_silently_interpreted() {
+    let o = dynlib(&["run", "builtin://ode/lorenz", "--jit"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("jit"), "{}", stderr(&o));
+}
+
+#[test]
+fn export_sources_writes_parsable_ir() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dynlib(&[
+        "export-sources",
+        "builtin://ode/vanderpol",
+        dir.path().to_str().unwrap(),
+        "--stepper",
+        "rk45",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for role in [
+        "rhs",
+        "events_pre",
+        "events_post",
+        "update_aux",
+        "jacobian",
+        "jvp",
+        "stepper",
+        "initial_step",
+        "runner",
+        "program",
+    ] {
+        let path = dir.path().join(format!("{role}.ir"));
+        assert!(path.exists(), "{role}.ir");
+        assert!(stdout(&o).contains(&format!("{role}.ir")));
+    }
+    let text = std::fs::read_to_string(dir.path().join("program.ir")).unwrap();
+    let program = dynlib_ir::parse_program(&text).expect("the exported program parses");
+    assert_eq!(dynlib_ir::print_program(&program), text);
+}

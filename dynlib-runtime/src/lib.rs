@@ -16,7 +16,7 @@ pub mod stepper;
 
 pub use dynlib_model as model;
 pub use error::RuntimeError;
-pub use kernel::Kernel;
+pub use kernel::{FullModel, Kernel};
 pub use results::{EventTable, Results, Segment};
 pub use run::{DVec, EventRow, RunOutput, RunSpec, Status, Workspace};
 pub use session::{OnConflict, Preset, Snapshot, SnapshotInfo};

@@ -84,8 +84,21 @@ impl SetupOptions {
     }
 }
 
-/// Loads the model at `uri` and builds its kernel.
-pub fn build(uri: &str, options: &SetupOptions) -> Result<Arc<Kernel>, RuntimeError> {
+impl AsRef<SetupOptions> for SetupOptions {
+    fn as_ref(&self) -> &SetupOptions {
+        self
+    }
+}
+
+impl AsRef<RunOptions> for RunOptions {
+    fn as_ref(&self) -> &RunOptions {
+        self
+    }
+}
+
+/// Loads the model at `uri` and builds its kernel (the options by value or by reference).
+pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>, RuntimeError> {
+    let options = options.as_ref();
     if options.jit {
         return Err(RuntimeError::JitUnavailable);
     }
@@ -98,7 +111,7 @@ pub fn build(uri: &str, options: &SetupOptions) -> Result<Arc<Kernel>, RuntimeEr
 }
 
 /// Builds the model at `uri` and opens a session on it.
-pub fn setup(uri: &str, options: &SetupOptions) -> Result<Sim, RuntimeError> {
+pub fn setup(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Sim, RuntimeError> {
     Ok(Sim::new(build(uri, options)?))
 }
 
@@ -491,7 +504,8 @@ impl Sim {
 
     /// Runs the model (runtime.md §1.4). Every option is checked before anything changes:
     /// an invalid option returns an error and leaves the session as it was.
-    pub fn run(&mut self, o: &RunOptions) -> Result<&Results, RuntimeError> {
+    pub fn run(&mut self, o: impl AsRef<RunOptions>) -> Result<&Results, RuntimeError> {
+        let o = o.as_ref();
         let kernel = self.kernel.clone();
         let m = &kernel.model;
         let elem = kernel.elem();

@@ -125,7 +125,7 @@ fn tiny_buffers_with_resume_through_the_session() {
     ] {
         let uri = format!("inline:{model}");
         let run = |caps: usize| {
-            let mut sim = dynlib_runtime::setup(&uri, &opts.clone().stepper(stepper)).unwrap();
+            let mut sim = dynlib_runtime::setup(&uri, opts.clone().stepper(stepper)).unwrap();
             let o = dynlib_runtime::RunOptions::default()
                 .dt(0.05)
                 .record_vars(
