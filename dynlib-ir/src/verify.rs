@@ -109,6 +109,7 @@ fn check_function(program: &Program, id: FuncId) -> Vec<VerifierError> {
         func,
         errors: Vec::new(),
         placement: Vec::new(),
+        listed: Vec::new(),
     };
     if v.check_structure() {
         v.check_entry();
@@ -131,6 +132,9 @@ struct Verifier<'a> {
     errors: Vec<VerifierError>,
     /// The block and position of each instruction that is in a block.
     placement: Vec<Option<(Block, usize)>>,
+    /// Values that are a parameter of a block or a result of an instruction in a block (so
+    /// a definition of theirs that disagrees is reported by `check_structure`).
+    listed: Vec<bool>,
 }
 
 impl Verifier<'_> {
@@ -181,6 +185,7 @@ impl Verifier<'_> {
         let nvalues = func.values.len();
         let nblocks = func.blocks.len();
         self.placement = vec![None; func.insts.len()];
+        self.listed = vec![false; nvalues];
         let mut fatal = false;
         for b in func.block_ids() {
             let data = &func.blocks[b.index()];
@@ -191,7 +196,10 @@ impl Verifier<'_> {
                         format!("parameter {n} is {p}, which does not exist"),
                     );
                     fatal = true;
-                } else if func.values[p.index()].def != ValueDef::Param(b, n as u32) {
+                    continue;
+                }
+                self.listed[p.index()] = true;
+                if func.values[p.index()].def != ValueDef::Param(b, n as u32) {
                     self.error(
                         Entity::Value(p),
                         format!(
@@ -222,7 +230,10 @@ impl Verifier<'_> {
                             format!("result {n} is {r}, which does not exist"),
                         );
                         fatal = true;
-                    } else if func.values[r.index()].def != ValueDef::Result(inst, n as u32) {
+                        continue;
+                    }
+                    self.listed[r.index()] = true;
+                    if func.values[r.index()].def != ValueDef::Result(inst, n as u32) {
                         self.error(
                             Entity::Value(r),
                             format!(
@@ -629,13 +640,13 @@ impl Verifier<'_> {
         let (def_block, def_pos): (Block, Option<usize>) = match func.values[v.index()].def {
             ValueDef::Param(b, n) => {
                 if func.blocks[b.index()].params.get(n as usize) != Some(&v) {
-                    return None; // inconsistent definition, reported by check_structure
+                    return self.undefined(v);
                 }
                 (b, None)
             }
             ValueDef::Result(i, n) => {
                 if func.results[i.index()].get(n as usize) != Some(&v) {
-                    return None; // reported by check_structure
+                    return self.undefined(v);
                 }
                 match self.placement[i.index()] {
                     Some((b, p)) => (b, Some(p)),
@@ -657,6 +668,20 @@ impl Verifier<'_> {
                 "uses {v}, defined in {def_block}, which does not dominate {block}"
             ))
         }
+    }
+
+    /// The problem with a use of `v`, whose recorded definition does not hold it: when `v` is
+    /// listed somewhere else, `check_structure` reported the disagreement already; otherwise
+    /// nothing defines `v` (a value made but never placed, or whose block parameter or
+    /// result was removed), and the use is the error.
+    fn undefined(&self, v: Value) -> Option<String> {
+        if self.listed[v.index()] {
+            return None;
+        }
+        Some(format!(
+            "uses {v}, which nothing defines (its definition says {}, which is not {v})",
+            describe_def(self.func.values[v.index()].def)
+        ))
     }
 }
 

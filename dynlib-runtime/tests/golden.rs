@@ -247,7 +247,7 @@ fn exp_overflow_is_a_rejected_step() {
     }
     let mut sim = dynlib_runtime::setup("builtin://ode/exp-if", &options).unwrap();
     let res = sim
-        .run(&RunOptions::default().t_end(100.0).dt(0.01))
+        .run(RunOptions::default().t_end(100.0).dt(0.01))
         .unwrap();
     assert!(res.ok());
     assert_eq!(*res.t.last().unwrap(), 100.0);
@@ -277,7 +277,7 @@ fn expdecay_table() {
             .stepper(stepper)
             .config(Config::default());
         let mut sim = dynlib_runtime::setup("builtin://ode/expdecay", &options).unwrap();
-        let res = sim.run(&RunOptions::default().t_end(1.0).dt(0.1)).unwrap();
+        let res = sim.run(RunOptions::default().t_end(1.0).dt(0.1)).unwrap();
         assert_eq!((res.len(), res.step_count), (samples, steps), "{stepper}");
         assert_eq!(res.y_final[0], x, "{stepper}");
         assert_eq!(*res.t.last().unwrap(), 1.0, "{stepper}");
