@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// A mod URI to apply (repeatable, applied in order).
     #[arg(long = "mod", value_name = "URI")]
     pub mods: Vec<String>,
+    /// Compute in this dtype instead of [model].dtype (float64, float32, int64, int32).
+    #[arg(long)]
+    pub dtype: Option<String>,
     /// Absolute end time (ODE; for maps N = round((T - t0)/dt)).
     #[arg(long, value_name = "T", conflicts_with = "n")]
     pub t_end: Option<f64>,
@@ -104,6 +107,7 @@ pub fn run(args: &RunArgs) -> Result<(String, Option<RuntimeError>), RuntimeErro
         .disk_cache(args.disk_cache);
     setup.stepper = args.stepper.clone();
     setup.mods = args.mods.clone();
+    setup.dtype = args.dtype.clone();
     setup.config = Some(dynlib::Config::load()?);
     let start = Instant::now();
     let mut sim = dynlib::setup(&args.uri, &setup)?;

@@ -50,6 +50,8 @@ pub struct SetupOptions {
     pub mods: Vec<String>,
     /// Registry configuration (default: read from the environment).
     pub config: Option<Config>,
+    /// The dtype to compute in, overriding `[model].dtype` (ODEs need a float type).
+    pub dtype: Option<String>,
 }
 
 impl SetupOptions {
@@ -74,6 +76,12 @@ impl SetupOptions {
     /// Applies a mod after loading.
     pub fn with_mod(mut self, uri: impl Into<String>) -> Self {
         self.mods.push(uri.into());
+        self
+    }
+
+    /// Computes in this dtype (`float64`, `float32`, `int64`, `int32` or an alias).
+    pub fn dtype(mut self, dtype: impl Into<String>) -> Self {
+        self.dtype = Some(dtype.into());
         self
     }
 
@@ -106,8 +114,26 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
         mods: options.mods.clone(),
         config: options.config.clone(),
     };
-    let model = Arc::new(load(uri, &load_options)?);
-    Ok(Arc::new(Kernel::build(model, options.stepper.as_deref())?))
+    let mut model = load(uri, &load_options)?;
+    if let Some(name) = &options.dtype {
+        let dtype = dynlib_model::Dtype::parse(name).ok_or_else(|| {
+            RuntimeError::option(
+                "dtype",
+                format!("'{name}' is not a dtype; use float64 (float, double), float32 (single), int64 or int32"),
+            )
+        })?;
+        if model.kind == ModelKind::Ode && !dtype.is_float() {
+            return Err(RuntimeError::option(
+                "dtype",
+                format!("ODE models need a float dtype (float64 or float32), got '{name}'"),
+            ));
+        }
+        model.dtype = dtype;
+    }
+    Ok(Arc::new(Kernel::build(
+        Arc::new(model),
+        options.stepper.as_deref(),
+    )?))
 }
 
 /// Builds the model at `uri` and opens a session on it.

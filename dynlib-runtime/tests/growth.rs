@@ -118,7 +118,10 @@ fn tiny_buffers_give_identical_results() {
 fn tiny_buffers_with_resume_through_the_session() {
     let opts = dynlib_runtime::SetupOptions::default().config(Config::default());
     for (model, stepper, first, second) in [
+        (ODE, "euler", 20.0, 60.0),
+        (ODE, "rk2", 20.0, 60.0),
         (ODE, "rk4", 20.0, 60.0),
+        (ODE, "ab2", 20.0, 60.0),
         (ODE, "ab3", 20.0, 60.0),
         (ODE, "rk45", 20.0, 60.0),
         (MAP, "map", 150.0, 400.0),

@@ -648,3 +648,36 @@ fn presets_from_the_model_and_files() {
         .to_string()
         .contains("schema"));
 }
+
+#[test]
+fn dtype_override_at_setup() {
+    let setup = |dtype: &str| {
+        let options = SetupOptions::default()
+            .stepper("rk4")
+            .dtype(dtype)
+            .config(Config::default());
+        dynlib_runtime::setup(&format!("inline:{OSC}"), options)
+    };
+    let mut s32 = setup("single").unwrap();
+    assert_eq!(s32.model().dtype.as_str(), "float32");
+    let res = s32
+        .run(RunOptions::default().t_end(1.0).dt(0.125))
+        .unwrap()
+        .clone();
+    let mut s64 = setup("float64").unwrap();
+    let wide = s64.run(RunOptions::default().t_end(1.0).dt(0.125)).unwrap();
+    for (a, b) in res
+        .series("x")
+        .unwrap()
+        .iter()
+        .zip(wide.series("x").unwrap())
+    {
+        assert_eq!(*a, (*a as f32) as f64, "float32 states hold float32 values");
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    assert!(res.series("x").unwrap() != wide.series("x").unwrap());
+    let err = setup("int64").err().unwrap().to_string();
+    assert!(err.contains("ODE models need a float dtype"), "{err}");
+    let err = setup("float16").err().unwrap().to_string();
+    assert!(err.contains("not a dtype"), "{err}");
+}
