@@ -5,7 +5,8 @@
 //! specialised by type when decoding ([`Op::AddF64`], [`Op::LtInt`], [`Op::LoadF64K`]), so
 //! executing one is a single `match` arm with no further dispatch. Branch targets are
 //! operation indices. Anything larger than three register operands lives in a side table
-//! of [`Code`] so that every [`Op`] fits in 16 bytes.
+//! of [`Code`] so that every [`Op`] fits in 16 bytes; the fused pairs of
+//! [`crate::fuse`] fit by using 16-bit register numbers.
 
 use dynlib_ir::{Inst, Signature, Type};
 
@@ -419,6 +420,87 @@ pub(crate) enum Op {
         k: u32,
         v: Reg,
     },
+
+    // Superinstructions: two adjacent operations of one block fused into one dispatch
+    // (see `crate::fuse`). Their registers and constant indices are 16-bit, so they exist
+    // only in functions whose frames fit.
+    /// Two `LoadF64K`s.
+    LoadF64K2(Load2),
+    /// Two `StoreF64K`s.
+    StoreF64K2(Store2),
+    /// `AddF64` and a `StoreF64K` of its result.
+    AddF64StoreK(OpStore),
+    /// `SubF64` and a `StoreF64K` of its result.
+    SubF64StoreK(OpStore),
+    /// `MulF64` and a `StoreF64K` of its result.
+    MulF64StoreK(OpStore),
+    /// `DivF64` and a `StoreF64K` of its result.
+    DivF64StoreK(OpStore),
+    /// `d1 = a + b; d2 = d1 + c`; the `...R` forms compute `d2 = c op2 d1`.
+    AddAddL(Pair),
+    AddAddR(Pair),
+    AddSubL(Pair),
+    AddSubR(Pair),
+    AddMulL(Pair),
+    AddMulR(Pair),
+    SubAddL(Pair),
+    SubAddR(Pair),
+    SubSubL(Pair),
+    SubSubR(Pair),
+    SubMulL(Pair),
+    SubMulR(Pair),
+    MulAddL(Pair),
+    MulAddR(Pair),
+    MulSubL(Pair),
+    MulSubR(Pair),
+    MulMulL(Pair),
+    MulMulR(Pair),
+}
+
+/// A 16-bit register number (fused operations only).
+pub(crate) type Reg16 = u16;
+
+/// Two f64 loads with constant indices: `d1 = p1[k1]`, then `d2 = p2[k2]`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct Load2 {
+    pub d1: Reg16,
+    pub p1: Reg16,
+    pub k1: u16,
+    pub d2: Reg16,
+    pub p2: Reg16,
+    pub k2: u16,
+}
+
+/// Two f64 stores with constant indices: `p1[k1] = v1`, then `p2[k2] = v2`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct Store2 {
+    pub p1: Reg16,
+    pub k1: u16,
+    pub v1: Reg16,
+    pub p2: Reg16,
+    pub k2: u16,
+    pub v2: Reg16,
+}
+
+/// An f64 operation whose result is then stored: `d = a op b`, then `p[k] = d`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct OpStore {
+    pub d: Reg16,
+    pub a: Reg16,
+    pub b: Reg16,
+    pub p: Reg16,
+    pub k: u16,
+}
+
+/// Two dependent f64 operations: `d1 = a op1 b`, then `d2 = d1 op2 c` (`L` forms) or
+/// `d2 = c op2 d1` (`R` forms). `c` may be `d1` itself (it is read after `d1` is written).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct Pair {
+    pub d1: Reg16,
+    pub a: Reg16,
+    pub b: Reg16,
+    pub d2: Reg16,
+    pub c: Reg16,
 }
 
 impl Op {
@@ -530,6 +612,22 @@ impl Op {
                 f(i);
                 f(v);
             }
+            LoadF64K2(l) => [l.d1, l.p1, l.d2, l.p2]
+                .into_iter()
+                .for_each(|r| f(r.into())),
+            StoreF64K2(s) => [s.p1, s.v1, s.p2, s.v2]
+                .into_iter()
+                .for_each(|r| f(r.into())),
+            AddF64StoreK(o) | SubF64StoreK(o) | MulF64StoreK(o) | DivF64StoreK(o) => {
+                [o.d, o.a, o.b, o.p].into_iter().for_each(|r| f(r.into()))
+            }
+            AddAddL(q) | AddAddR(q) | AddSubL(q) | AddSubR(q) | AddMulL(q) | AddMulR(q)
+            | SubAddL(q) | SubAddR(q) | SubSubL(q) | SubSubR(q) | SubMulL(q) | SubMulR(q)
+            | MulAddL(q) | MulAddR(q) | MulSubL(q) | MulSubR(q) | MulMulL(q) | MulMulR(q) => {
+                [q.d1, q.a, q.b, q.d2, q.c]
+                    .into_iter()
+                    .for_each(|r| f(r.into()))
+            }
         }
     }
 
@@ -560,8 +658,9 @@ pub(crate) struct CallSite {
 pub(crate) struct Code {
     /// The operations; execution starts at 0.
     pub ops: Vec<Op>,
-    /// The IR instruction each operation comes from (for trap messages).
-    pub origin: Vec<Inst>,
+    /// The IR instructions each operation comes from (for trap messages): the first and
+    /// the second part of a fused operation; an unfused one has its instruction twice.
+    pub origin: Vec<[Inst; 2]>,
     /// A frame's initial contents: every constant in its register, zeros elsewhere. Its
     /// length is the frame size.
     pub template: Vec<u64>,

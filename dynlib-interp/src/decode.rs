@@ -14,14 +14,16 @@ use dynlib_ir::print::print_inst;
 
 use crate::code::{CallSite, Code, Op, Reg};
 use crate::error::Error;
+use crate::fuse;
 use crate::libm;
 
-/// Decodes every function of `program`.
-pub(crate) fn decode_program(program: &Program) -> Result<Vec<Code>, Error> {
+/// Decodes every function of `program`; with `fusion`, adjacent operations are fused into
+/// superinstructions where possible ([`fuse`]), which changes no result.
+pub(crate) fn decode_program(program: &Program, fusion: bool) -> Result<Vec<Code>, Error> {
     program
         .functions
         .iter()
-        .map(|func| decode_function(program, func))
+        .map(|func| decode_function(program, func, fusion))
         .collect()
 }
 
@@ -34,7 +36,7 @@ enum Label {
 }
 
 impl Label {
-    /// Packs the label into a branch target field until [`Decoder::patch`] resolves it.
+    /// Packs the label into a branch target field until [`decode_function`] resolves it.
     fn encode(self, nblocks: u32) -> u32 {
         match self {
             Label::Block(b) => b,
@@ -59,9 +61,14 @@ struct Decoder<'a> {
     stubs: Vec<Stub>,
     /// The functions of [`Code::math1`], in order (to share one entry per function).
     math1: Vec<MathFn>,
+    /// Whether adjacent operations are fused into superinstructions ([`fuse`]).
+    fusion: bool,
+    /// The first operation the next one may fuse with: operations before it belong to
+    /// another block (or are already fused).
+    fuse_from: usize,
 }
 
-fn decode_function(program: &Program, func: &Function) -> Result<Code, Error> {
+fn decode_function(program: &Program, func: &Function, fusion: bool) -> Result<Code, Error> {
     let nvals = func.values.len();
     if nvals >= u32::MAX as usize {
         return Err(plain_error(
@@ -88,6 +95,8 @@ fn decode_function(program: &Program, func: &Function) -> Result<Code, Error> {
         scratch: nvals as Reg,
         stubs: Vec::new(),
         math1: Vec::new(),
+        fusion,
+        fuse_from: 0,
     };
     d.entry()?;
     let nblocks = func.blocks.len() as u32;
@@ -99,6 +108,7 @@ fn decode_function(program: &Program, func: &Function) -> Result<Code, Error> {
     let mut stub_pc = Vec::with_capacity(d.stubs.len());
     for stub in std::mem::take(&mut d.stubs) {
         stub_pc.push(d.code.ops.len() as u32);
+        d.fuse_from = d.code.ops.len();
         for (dst, src) in stub.moves {
             d.emit(Op::Mov { d: dst, s: src }, stub.origin);
         }
@@ -201,9 +211,21 @@ impl Decoder<'_> {
         }
     }
 
+    /// Appends `op`, fusing it with the previous operation of the same block when the
+    /// pair has a superinstruction.
     fn emit(&mut self, op: Op, origin: Inst) {
+        if self.fusion && self.code.ops.len() > self.fuse_from {
+            let last = self.code.ops.len() - 1;
+            if let Some(fused) = fuse::fuse(self.code.ops[last], op) {
+                self.code.ops[last] = fused;
+                self.code.origin[last][1] = origin;
+                // A fused operation does not fuse again.
+                self.fuse_from = self.code.ops.len();
+                return;
+            }
+        }
         self.code.ops.push(op);
-        self.code.origin.push(origin);
+        self.code.origin.push([origin; 2]);
     }
 
     /// The entry block's parameters are the function's parameters.
@@ -280,6 +302,8 @@ impl Decoder<'_> {
     }
 
     fn block(&mut self, b: Block) -> Result<(), Error> {
+        // A block starts a new operation: it may be a branch target.
+        self.fuse_from = self.code.ops.len();
         let insts = &self.func.blocks[b.index()].insts;
         if insts.is_empty() {
             return Err(plain_error(

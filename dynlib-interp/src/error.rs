@@ -1,15 +1,16 @@
 //! The two ways the interpreter fails: [`Error`] when a program cannot be decoded, and
 //! [`Trap`] when a call cannot complete.
 
-use dynlib_ir::{Elem, Type};
+use dynlib_ir::verify::Entity;
+use dynlib_ir::{Elem, Type, VerifierError};
 
-/// A program the decoder cannot run: an instruction with operand types no operation
-/// exists for, a reference out of range, a block without a terminator, ...
+/// A program the interpreter will not run: one the verifier ([`dynlib_ir::verify_program`])
+/// rejects (the error is then the verifier's first, with the number of further problems),
+/// or one returning a pointer. The decoder re-checks what the executor relies on anyway
+/// (operand types, references in range, terminators), because it must never build code
+/// that reads outside a frame.
 ///
-/// Verified IR ([`dynlib_ir::verify_program`]) never produces one; the decoder checks
-/// anyway because it must never build code that reads outside a frame.
-///
-/// Displays as ``@rhs: inst5: `add` on bool operands (in `v7:bool = add v3, v4`)``.
+/// Displays as ``@rhs: inst5: add works on numbers, not bool (in `v7:bool = add v3, v4`)``.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("@{function}: {}{message}{}",
     entity.as_ref().map(|e| format!("{e}: ")).unwrap_or_default(),
@@ -23,6 +24,31 @@ pub struct Error {
     pub message: String,
     /// The instruction as printed, when the entity is an instruction.
     pub snippet: Option<String>,
+}
+
+impl Error {
+    /// The first of the verifier's `errors` (which must not be empty), with a count of the
+    /// others appended to its message.
+    pub(crate) fn from_verifier(errors: &[VerifierError]) -> Error {
+        let first = &errors[0];
+        let mut message = first.message.clone();
+        if errors.len() > 1 {
+            let n = errors.len() - 1;
+            message.push_str(&format!(
+                "; the verifier found {n} more problem{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        Error {
+            function: first.function.clone(),
+            entity: match first.entity {
+                Entity::Function => None,
+                e => Some(e.to_string()),
+            },
+            message,
+            snippet: first.snippet.clone(),
+        }
+    }
 }
 
 /// Why a call did not complete. Every variant names the function (and, inside a function,

@@ -1,11 +1,13 @@
 //! Executes dynlib IR programs: the reference semantics, and the `jit = false` path.
 //!
-//! An [`Interpreter`] decodes a [`Program`] once into a compact register form (one flat
-//! array of type-specialised operations per function, one register per SSA value, block
-//! arguments turned into register moves, constants preloaded into each frame). It is
-//! immutable, `Send + Sync`, and shared by every thread that runs the program. Each thread
-//! owns a [`Machine`]: the stack of register frames that calls reuse, so that a call, once
-//! the stack has grown to the program's depth, allocates nothing.
+//! An [`Interpreter`] verifies a [`Program`] and decodes it once into a compact register
+//! form (one flat array of type-specialised operations per function, one register per SSA
+//! value, block arguments turned into register moves, constants preloaded into each frame,
+//! frequent pairs of operations fused into one). It is immutable, `Send + Sync`, and shared
+//! by every thread that runs the program. Each thread owns a [`Machine`]: the stack of
+//! register frames that calls reuse, so that a call, once the stack has grown to the
+//! program's depth, allocates nothing. Calls between IR functions use the machine's stack,
+//! not the native one.
 //!
 //! Values cross the boundary as [`Arg`]s (scalars, and mutable slices for pointer
 //! parameters) and come back as [`Scalar`]s:
@@ -55,6 +57,7 @@ mod code;
 mod decode;
 mod error;
 mod exec;
+mod fuse;
 mod libm;
 
 use dynlib_ir::print::print_inst;
@@ -162,6 +165,10 @@ impl Scalar {
 pub struct Machine {
     /// One frame per call depth; `frames[0]` belongs to the outermost call.
     frames: Vec<Vec<u64>>,
+    /// The return points of the calls in progress (capacity [`MAX_CALL_DEPTH`]).
+    stack: Vec<exec::Return>,
+    /// The arrays of the call in progress; empty between calls.
+    bufs: Vec<exec::Buf>,
 }
 
 impl Machine {
@@ -169,6 +176,8 @@ impl Machine {
     pub fn new() -> Self {
         Machine {
             frames: (0..MAX_CALL_DEPTH).map(|_| Vec::new()).collect(),
+            stack: Vec::with_capacity(MAX_CALL_DEPTH),
+            bufs: Vec::new(),
         }
     }
 }
@@ -189,14 +198,25 @@ pub struct Interpreter {
 }
 
 impl Interpreter {
-    /// Decodes every function of `program`.
+    /// Verifies `program` and decodes every function of it.
     ///
     /// Fails with an [`Error`] naming the function and instruction when the program is
-    /// not well-typed IR (an `add` on bools, a reference out of range, a block without a
-    /// terminator, ...). Programs accepted by [`dynlib_ir::verify_program`] always decode.
+    /// not valid IR: anything [`dynlib_ir::verify_program`] rejects (an `add` on bools, a
+    /// use not dominated by its definition, a constant whose bits are not a value of its
+    /// type, a block without a terminator, ...; the error is the verifier's first), or a
+    /// function returning a pointer, which no backend can. An unverified program has no
+    /// meaning both backends agree on, so it is never run.
     pub fn new(program: &Program) -> Result<Interpreter, Error> {
+        Self::build(program, true)
+    }
+
+    /// [`Interpreter::new`], with or without superinstructions (tests compare the two).
+    fn build(program: &Program, fusion: bool) -> Result<Interpreter, Error> {
+        if let Err(errors) = dynlib_ir::verify_program(program) {
+            return Err(Error::from_verifier(&errors));
+        }
         Ok(Interpreter {
-            codes: decode::decode_program(program)?,
+            codes: decode::decode_program(program, fusion)?,
             program: program.clone(),
         })
     }
@@ -291,8 +311,17 @@ impl Interpreter {
                 _ => position as u64,
             };
         }
-        let at = exec::exec(&self.codes, func.0, &mut machine.frames, args)
-            .map_err(|f| self.trap(f))? as usize;
+        exec::Buf::table(args, &mut machine.bufs);
+        let done = exec::exec(
+            &self.codes,
+            func.0,
+            &mut machine.frames,
+            &mut machine.stack,
+            &machine.bufs,
+        );
+        // The table's addresses are only valid while `args` is borrowed: drop them now.
+        machine.bufs.clear();
+        let at = done.map_err(|f| self.trap(f))? as usize;
         let frame = &machine.frames[0];
         for ((slot, &r), &ty) in results
             .iter_mut()
@@ -327,7 +356,7 @@ impl Interpreter {
     /// Names the function and instruction of a fault.
     fn trap(&self, fault: Fault) -> Trap {
         let func = &self.program.functions[fault.func as usize];
-        let inst = self.codes[fault.func as usize].origin[fault.pc as usize];
+        let inst = self.codes[fault.func as usize].origin[fault.pc as usize][fault.part as usize];
         let function = func.name.clone();
         let snippet = print_inst(func, inst, Some(&self.program));
         let inst = inst.to_string();
@@ -355,14 +384,158 @@ impl Interpreter {
     }
 }
 
+/// The Lorenz programs of the integration tests, for the unit tests.
+#[cfg(test)]
+#[path = "../tests/common/lorenz.rs"]
+mod test_lorenz;
+
 #[cfg(test)]
 mod tests {
+    use super::test_lorenz as lorenz;
     use super::*;
+
+    #[test]
+    fn machines_and_interpreters_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Machine>();
+        send_sync::<Interpreter>();
+    }
 
     #[test]
     fn operations_stay_small() {
         // Dispatch speed depends on dense code: every operation must fit in 16 bytes.
         assert!(std::mem::size_of::<code::Op>() <= 16);
+    }
+
+    #[test]
+    fn superinstructions_change_no_bit() {
+        for program in [lorenz::program(), lorenz::program_with_calls()] {
+            let run = |fusion: bool| {
+                let interp = Interpreter::build(&program, fusion).unwrap();
+                let func = program.find(lorenz::RUN).unwrap();
+                let ops = interp.codes[func.index()].ops.len();
+                let mut y = [1.0, 2.0, 3.0];
+                let mut s = [[0.0f64; 3]; 5];
+                let [k1, k2, k3, k4, ys] = &mut s;
+                let out = interp
+                    .call(
+                        &mut Machine::new(),
+                        func,
+                        &mut [
+                            Arg::PtrF64(&mut y),
+                            Arg::PtrF64(k1),
+                            Arg::PtrF64(k2),
+                            Arg::PtrF64(k3),
+                            Arg::PtrF64(k4),
+                            Arg::PtrF64(ys),
+                            Arg::I64(3000),
+                            Arg::F64(0.01),
+                            Arg::F64(0.0),
+                        ],
+                    )
+                    .unwrap();
+                (y.map(f64::to_bits), out, s, ops)
+            };
+            let (fused, plain) = (run(true), run(false));
+            assert_eq!(fused.0, plain.0);
+            assert_eq!(fused.1, plain.1);
+            assert_eq!(fused.2, plain.2);
+            assert_eq!(
+                fused.0,
+                lorenz::reference([1.0, 2.0, 3.0], 3000, 0.01).map(f64::to_bits)
+            );
+            // The inlined program has many pairs to fuse.
+            assert!(
+                fused.3 < plain.3,
+                "{} operations fused, {} plain",
+                fused.3,
+                plain.3
+            );
+        }
+    }
+
+    #[test]
+    fn superinstructions_change_no_bit_in_random_straight_line_code() {
+        use dynlib_ir::{BinaryOp, Function, FunctionBuilder, Signature, Value};
+        // Random sequences of f64 arithmetic, constant-index loads and stores on two
+        // arrays: every fusible pair occurs, in every operand arrangement.
+        let mut rng = 0x853c_49e6_748f_ea9bu64;
+        let mut next = move |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        let mut fused_away = 0;
+        for _ in 0..200 {
+            let pf = Type::Ptr(Elem::F64);
+            let mut f = Function::new(
+                "f",
+                Signature {
+                    params: vec![pf, pf, Type::F64, Type::F64],
+                    returns: vec![Type::F64],
+                },
+            );
+            let mut b = FunctionBuilder::new(&mut f);
+            let arrays = [b.param(0), b.param(1)];
+            let mut pool: Vec<Value> = vec![b.param(2), b.param(3)];
+            let idx: Vec<Value> = (0..4).map(|k| b.i64(k)).collect();
+            for _ in 0..40 {
+                let v = match next(4) {
+                    0 => b.load(arrays[next(2)], idx[next(4)]),
+                    1 => {
+                        let v = pool[next(pool.len())];
+                        b.store(arrays[next(2)], idx[next(4)], v);
+                        continue;
+                    }
+                    _ => {
+                        let op =
+                            [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div][next(4)];
+                        // Prefer the newest value, so dependent pairs are common.
+                        let x = if next(2) == 0 {
+                            *pool.last().unwrap()
+                        } else {
+                            pool[next(pool.len())]
+                        };
+                        let y = pool[next(pool.len())];
+                        if next(2) == 0 {
+                            b.binary(op, x, y)
+                        } else {
+                            b.binary(op, y, x)
+                        }
+                    }
+                };
+                pool.push(v);
+            }
+            let last = *pool.last().unwrap();
+            b.ret(&[last]);
+            let mut program = Program::new();
+            program.add(f);
+            let run = |fusion: bool| {
+                let interp = Interpreter::build(&program, fusion).unwrap();
+                let mut a = [0.5, -1.25, 3.0, f64::from_bits(0x7ff8_0000_0000_0042)];
+                let mut c = [2.0, -0.0, 1e300, 7.0];
+                let out = interp
+                    .call(
+                        &mut Machine::new(),
+                        FuncId(0),
+                        &mut [
+                            Arg::PtrF64(&mut a),
+                            Arg::PtrF64(&mut c),
+                            Arg::F64(1.5),
+                            Arg::F64(-0.1),
+                        ],
+                    )
+                    .unwrap();
+                let Scalar::F64(r) = out[0] else { panic!() };
+                let ops = interp.codes[0].ops.len();
+                ((r.to_bits(), a.map(f64::to_bits), c.map(f64::to_bits)), ops)
+            };
+            let ((fused, n_fused), (plain, n_plain)) = (run(true), run(false));
+            assert_eq!(fused, plain, "{program}");
+            fused_away += n_plain - n_fused;
+        }
+        assert!(fused_away > 1000, "only {fused_away} operations fused away");
     }
 
     #[test]
