@@ -939,11 +939,18 @@ impl Sim {
     /// initial values if nothing ran yet) and drops the results.
     pub fn reset(&mut self, name: &str) -> Result<(), RuntimeError> {
         if name == "initial" && !self.snapshots.iter().any(|s| s.name == "initial") {
+            // Nothing ran yet: back to the model's values; the configuration (defaults,
+            // nominal step, stepper configuration) stays.
+            let (nominal_dt, config) = (self.nominal_dt, self.state.stepper_config.clone());
             *self = Sim {
                 snapshots: std::mem::take(&mut self.snapshots),
                 presets: std::mem::take(&mut self.presets),
+                defaults: std::mem::take(&mut self.defaults),
                 ..Sim::new(self.kernel.clone())
             };
+            self.nominal_dt = nominal_dt;
+            self.state.dt = nominal_dt;
+            self.state.stepper_config = config;
             return Ok(());
         }
         let snap = self.snapshot(name)?.clone();

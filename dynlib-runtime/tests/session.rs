@@ -681,3 +681,19 @@ fn dtype_override_at_setup() {
     let err = setup("float16").err().unwrap().to_string();
     assert!(err.contains("not a dtype"), "{err}");
 }
+
+#[test]
+fn reset_before_any_run_keeps_the_configuration() {
+    let mut s = sim(OSC, "rk45");
+    s.configure(&SessionConfig {
+        dt: Some(0.25),
+        stepper_config: vec![("rtol".into(), 1e-3)],
+        ..Default::default()
+    })
+    .unwrap();
+    s.assign(&[("x", 5.0)], false).unwrap();
+    s.reset("initial").unwrap();
+    assert_eq!(s.state("x").unwrap(), 1.0);
+    assert_eq!(s.nominal_dt(), 0.25);
+    assert!(s.stepper_config().contains(&("rtol", 1e-3)));
+}

@@ -18,6 +18,66 @@ use super::ast::*;
 use super::lexer::{self, syntax, unsupported, Tok, Token};
 use super::ParseError;
 
+/// The functions of Python's `math` module: `math.f(...)` is accepted for these only (the
+/// checker then decides whether the DSL supports `f`), so `math.relu(x)` is an error rather
+/// than a silent alias of the DSL builtin `relu`.
+const PYTHON_MATH: &[&str] = &[
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atan2",
+    "atanh",
+    "cbrt",
+    "ceil",
+    "comb",
+    "copysign",
+    "cos",
+    "cosh",
+    "degrees",
+    "dist",
+    "erf",
+    "erfc",
+    "exp",
+    "exp2",
+    "expm1",
+    "fabs",
+    "factorial",
+    "floor",
+    "fmod",
+    "frexp",
+    "fsum",
+    "gamma",
+    "gcd",
+    "hypot",
+    "isclose",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "isqrt",
+    "lcm",
+    "ldexp",
+    "lgamma",
+    "log",
+    "log10",
+    "log1p",
+    "log2",
+    "modf",
+    "nextafter",
+    "perm",
+    "pow",
+    "prod",
+    "radians",
+    "remainder",
+    "sin",
+    "sinh",
+    "sqrt",
+    "tan",
+    "tanh",
+    "trunc",
+    "ulp",
+];
 /// How deeply brackets, unary operators, powers, `not` and ternaries may nest (Python's own
 /// parser stops at 200 nested brackets too).
 const MAX_NESTING: usize = 200;
@@ -419,7 +479,7 @@ impl Parser<'_> {
         Ok(leaf(ExprKind::Name(Ident::new(self.slice(&span))), span))
     }
 
-    /// `math.f(...)`, or the constants `math.pi` and `math.e`; no other attribute of `math` is
+    /// `math.f(...)` (f a function of Python's math module), or the constants `math.pi` and `math.e`; no other attribute of `math` is
     /// supported. At the dot.
     fn math(&mut self, start: usize) -> PResult<Node> {
         self.bump();
@@ -427,10 +487,18 @@ impl Parser<'_> {
             return Err(self.expected_name_after("math."));
         }
         let attr = self.bump();
+        let name = self.slice(&attr);
         if self.kind() == &Tok::LParen {
+            if !PYTHON_MATH.contains(&name) {
+                return Err(Box::new(unsupported(
+                    format!(
+                        "math.{name} is not a function of Python's math module; write {name}(...)"
+                    ),
+                    start..attr.end,
+                )));
+            }
             return self.call(start, attr, false);
         }
-        let name = self.slice(&attr);
         let span = start..attr.end;
         match name {
             "pi" | "e" => Ok(leaf(ExprKind::Name(Ident::new(name)), span)),
@@ -1302,8 +1370,8 @@ mod tests {
         );
         unsupported_err(
             "sum(x for x in math.range(3))",
-            "sum(generator) is only supported for ranges: sum(expr for i in range(...))",
-            15..28,
+            "math.range is not a function of Python's math module; write range(...)",
+            15..25,
         );
         unsupported_err(
             "sum(x for i, j in range(3))",
@@ -1382,8 +1450,13 @@ mod tests {
         );
         unsupported_err(
             "math.sum(x for i in range(3))",
-            "generator expressions are only supported as the argument of sum(...) or prod(...)",
-            11..14,
+            "math.sum is not a function of Python's math module; write sum(...)",
+            0..8,
+        );
+        unsupported_err(
+            "math.relu(x)",
+            "math.relu is not a function of Python's math module; write relu(...)",
+            0..9,
         );
         unsupported_err(
             "(x for i in range(3))",
