@@ -360,7 +360,8 @@ impl Verifier<'_> {
     /// - `convert`: from and to non-pointer scalar types;
     /// - `math`: [`MathFn::arity`] f64 arguments, f64 result;
     /// - `load ptr, index`: `ptr<e>`, i64 index, result `e`; `store`: value of type `e`;
-    /// - `call`: arguments and results match the callee's signature;
+    /// - `call`: arguments and results match the callee's signature; pointer arguments are
+    ///   parameters of the caller, each passed at most once (so arrays never alias);
     /// - `jump`/`brif`: arguments match the target's parameters; `brif` condition bool;
     /// - `return`: values match the signature's return types.
     fn check_types(&mut self, inst: Inst) {
@@ -534,6 +535,28 @@ impl Verifier<'_> {
                             )
                         });
                     }
+                }
+                // Distinct pointer parameters never share memory (passes rely on it to
+                // forward stored values): a call passes each array at most once, and only
+                // arrays it received as its own parameters, never one picked by a select or a
+                // block parameter.
+                let entry = func.blocks.first().map_or(&[][..], |b| b.params.as_slice());
+                for (n, &a) in args.iter().enumerate() {
+                    if !matches!(self.ty(a), Type::Ptr(_)) {
+                        continue;
+                    }
+                    expect(&mut problems, entry.contains(&a), &|| {
+                        format!(
+                            "argument {n} of @{} is the array {a}, which is not a parameter of this function",
+                            target.name
+                        )
+                    });
+                    expect(&mut problems, !args[..n].contains(&a), &|| {
+                        format!(
+                            "argument {n} of @{} passes the array {a} a second time (arrays may not alias)",
+                            target.name
+                        )
+                    });
                 }
                 for (n, (&r, &want)) in results.iter().zip(&sig.returns).enumerate() {
                     let tr = self.ty(r);

@@ -671,3 +671,47 @@ fn never_panics_on_mangled_programs() {
         "most mutations break something ({rejected})"
     );
 }
+
+#[test]
+fn calls_may_not_alias_arrays() {
+    let callee = "function @g(ptr<f64>, ptr<f64>) -> () {
+block0(v0: ptr<f64>, v1: ptr<f64>):
+    return
+}
+";
+    let twice = format!(
+        "{callee}function @f(ptr<f64>, ptr<f64>, bool) -> () {{
+block0(v0: ptr<f64>, v1: ptr<f64>, v2: bool):
+    call @g(v0, v0)
+    return
+}}
+"
+    );
+    let errors = dynlib_ir::verify_program(&dynlib_ir::parse_program(&twice).unwrap()).unwrap_err();
+    let text = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("a second time") && text.contains("@f"),
+        "{text}"
+    );
+    let picked = format!(
+        "{callee}function @f(ptr<f64>, ptr<f64>, bool) -> () {{
+block0(v0: ptr<f64>, v1: ptr<f64>, v2: bool):
+    v3:ptr<f64> = select v2, v0, v1
+    call @g(v3, v1)
+    return
+}}
+"
+    );
+    let errors =
+        dynlib_ir::verify_program(&dynlib_ir::parse_program(&picked).unwrap()).unwrap_err();
+    let text = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("not a parameter of this function"), "{text}");
+}

@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 use dynlib_interp::{Arg, Interpreter, Machine, Scalar};
 use dynlib_ir::lower::ModelFunctions;
 use dynlib_ir::passes::{
-    constant_fold, cse, dead_code, inline_calls, merge_blocks, optimize, MAX_ROUNDS,
+    constant_fold, cse, dead_code, forward_memory, inline_calls, merge_blocks, optimize, MAX_ROUNDS,
 };
 use dynlib_ir::print::print_inst;
 use dynlib_ir::verify::Entity;
@@ -392,9 +392,10 @@ fn optimized_programs_verify_round_trip_and_do_not_grow() {
 #[test]
 fn every_pass_keeps_kernel_programs_verified_and_the_result_is_deterministic() {
     type Pass = fn(&mut Program) -> bool;
-    let passes: [(&str, Pass); 5] = [
+    let passes: [(&str, Pass); 6] = [
         ("inline_calls", inline_calls),
         ("constant_fold", constant_fold),
+        ("forward_memory", forward_memory),
         ("cse", cse),
         ("merge_blocks", merge_blocks),
         ("dead_code", dead_code),

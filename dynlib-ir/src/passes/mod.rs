@@ -18,6 +18,7 @@ pub mod cse;
 pub mod dce;
 pub mod dominators;
 pub mod fold;
+pub mod forward;
 pub mod inline;
 pub mod merge;
 
@@ -25,6 +26,7 @@ pub use cse::{cse, cse_function};
 pub use dce::{dce_function, dead_code};
 pub use dominators::DominatorTree;
 pub use fold::{constant_fold, fold_function};
+pub use forward::{forward_function, forward_memory};
 pub use inline::inline_calls;
 pub use merge::{merge_blocks, merge_function};
 
@@ -34,8 +36,8 @@ use crate::ir::*;
 /// program settles in a few rounds (call depth plus one).
 pub const MAX_ROUNDS: usize = 8;
 
-/// Runs inlining, constant folding, common-subexpression elimination, block merging and
-/// dead-code elimination in that order, repeating until nothing changes (at most
+/// Runs inlining, constant folding, store-to-load forwarding, common-subexpression
+/// elimination, block merging and dead-code elimination in that order, repeating until nothing changes (at most
 /// [`MAX_ROUNDS`] rounds). Returns whether anything changed.
 ///
 /// ```
@@ -50,6 +52,7 @@ pub fn optimize(program: &mut Program) -> bool {
     for _ in 0..MAX_ROUNDS {
         let mut changed = inline_calls(program);
         changed |= constant_fold(program);
+        changed |= forward_memory(program);
         changed |= cse(program);
         changed |= merge_blocks(program);
         changed |= dead_code(program);
