@@ -21,8 +21,8 @@ fn golden(name: &str) -> Value {
         .expect("golden json")
 }
 
-/// Models whose trajectories amplify last-bit differences (libm differences between numpy's
-/// and ours grow exponentially), compared with a looser tolerance and only early samples.
+/// Models whose trajectories amplify last-bit differences (compared at 1e-9, as the issue
+/// allows; every sample and the final state are compared).
 const CHAOTIC: &[&str] = &[
     "lorenz", "duffing", "henon", "henon2", "ikeda", "lozi", "logistic", "standard",
 ];
@@ -116,16 +116,23 @@ fn check(model: &str, case: &Value) -> bool {
         Some(idx) if stepper == "rk45" && idx.len() > 1 => idx[1].as_u64().unwrap() as usize,
         _ => usize::MAX,
     };
-    for s in r["samples"].as_array().unwrap() {
+    // Where the reference's own two paths differ (numpy's `x**2` calls libm pow, numba's
+    // compiled code multiplies; we multiply, as DESIGN.md asks), chaotic runs amplify the
+    // last-bit difference: a value passes when it matches either path.
+    let jit = &case["runs"]["jit"];
+    let jit_ok = jit.get("error").is_none_or(|e| e.is_null()) && jit["samples"].is_array();
+    let matches = |got: f64, key: &dyn Fn(&Value) -> &Value| {
+        close(got, number(key(r)), rel) || (jit_ok && close(got, number(key(jit)), rel))
+    };
+    let samples = r["samples"].as_array().unwrap();
+    for (n, s) in samples.iter().enumerate() {
         let step = s["step"].as_i64().unwrap();
         let i = res
             .step
             .iter()
             .position(|&k| k == step)
             .unwrap_or_else(|| panic!("{what}: no sample of step {step}"));
-        // Late samples of chaotic runs are compared only as far as libm differences stay
-        // below the tolerance.
-        if (chaotic && i > 200) || i > replay {
+        if i > replay {
             continue;
         }
         assert!(
@@ -134,20 +141,23 @@ fn check(model: &str, case: &Value) -> bool {
             res.t[i],
             s["t"]
         );
-        for (k, x) in s["state"].as_array().unwrap().iter().enumerate() {
+        for k in 0..s["state"].as_array().unwrap().len() {
             let got = res.series(&names[k]).unwrap()[i];
             assert!(
-                close(got, number(x), rel),
-                "{what}: state {k} at sample {i}: {got} vs {x}"
+                matches(got, &|run: &Value| &run["samples"][n]["state"][k]),
+                "{what}: state {k} at sample {i}: {got} vs {} (jit path {})",
+                s["state"][k],
+                jit["samples"][n]["state"][k]
             );
         }
     }
-    if !chaotic && replay == usize::MAX {
-        for (k, x) in r["final_state"].as_array().unwrap().iter().enumerate() {
+    if replay == usize::MAX {
+        for k in 0..r["final_state"].as_array().unwrap().len() {
             assert!(
-                close(res.y_final[k], number(x), rel),
-                "{what}: final state {k}: {} vs {x}",
-                res.y_final[k]
+                matches(res.y_final[k], &|run: &Value| &run["final_state"][k]),
+                "{what}: final state {k}: {} vs {}",
+                res.y_final[k],
+                r["final_state"][k]
             );
         }
         if dups == 0 {
