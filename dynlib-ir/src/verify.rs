@@ -111,6 +111,14 @@ fn check_function(program: &Program, id: FuncId) -> Vec<VerifierError> {
         placement: Vec::new(),
         listed: Vec::new(),
     };
+    for (n, ty) in func.sig.returns.iter().enumerate() {
+        if matches!(ty, Type::Ptr(_)) {
+            v.error(
+                Entity::Function,
+                format!("return value {n} has pointer type {ty}: only parameters are arrays"),
+            );
+        }
+    }
     if v.check_structure() {
         v.check_entry();
         v.check_terminators();

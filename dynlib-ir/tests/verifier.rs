@@ -715,3 +715,22 @@ block0(v0: ptr<f64>, v1: ptr<f64>, v2: bool):
         .join("\n");
     assert!(text.contains("not a parameter of this function"), "{text}");
 }
+
+#[test]
+fn functions_do_not_return_arrays() {
+    let text = "function @f(ptr<f64>) -> (ptr<f64>) {
+block0(v0: ptr<f64>):
+    return v0
+}
+";
+    let errors = dynlib_ir::verify_program(&dynlib_ir::parse_program(text).unwrap()).unwrap_err();
+    let text = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("@f") && text.contains("pointer type"),
+        "{text}"
+    );
+}
