@@ -8,7 +8,8 @@
 //! Each benchmark runs 10^4 steps; criterion reports the time per run, so divide by 10^4
 //! for the time per step. For comparison, the Python reference (dynlib 0.42.0, same run:
 //! `sim.run(T=100, dt=0.01)` after a reset, best of 3) took 15.3 µs per Lorenz RK4 step
-//! interpreted (`jit=False`) and 0.204 µs with numba (`jit=True`) on the project's machine;
+//! interpreted (`jit=False`) and 0.204 µs with numba (`jit=True`) on the project's machine
+//! (`tools/bench_reference.py`);
 //! this benchmark measured 0.50 µs per step there (2026-11-25).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
