@@ -6,6 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::{json, Map, Value};
 
+use dynlib::runtime::json::{float as num, floats as nums};
 use dynlib::{RunOptions, RuntimeError, SetupOptions, Sim};
 
 /// The options of `dynlib run`.
@@ -144,23 +145,6 @@ pub fn run(args: &RunArgs) -> Result<(String, Option<RuntimeError>), RuntimeErro
         Format::Summary => summary(&sim, build_s, run_s)?,
     };
     Ok((text, failure))
-}
-
-/// A number as JSON; non-finite values as the strings "nan", "inf", "-inf".
-fn num(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else if x.is_nan() {
-        json!("nan")
-    } else if x > 0.0 {
-        json!("inf")
-    } else {
-        json!("-inf")
-    }
-}
-
-fn nums(xs: &[f64]) -> Value {
-    Value::Array(xs.iter().map(|&x| num(x)).collect())
 }
 
 fn to_json(sim: &Sim, build_s: f64, run_s: f64) -> Result<Value, RuntimeError> {

@@ -6,6 +6,7 @@
 //! transients, results, snapshots and presets.
 
 pub mod error;
+pub mod json;
 pub mod kernel;
 pub mod results;
 pub mod run;

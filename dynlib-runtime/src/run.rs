@@ -127,6 +127,18 @@ impl Status {
         }
     }
 
+    /// The status with this reference name (the inverse of [`Status::name`]).
+    pub fn from_name(name: &str) -> Option<Status> {
+        [
+            Status::Done,
+            Status::EarlyExit,
+            Status::StepFail,
+            Status::NanDetected,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
     /// True for the statuses that end a run successfully.
     pub fn is_success(self) -> bool {
         matches!(self, Status::Done | Status::EarlyExit)
@@ -315,6 +327,17 @@ impl Kernel {
         }
     }
 
+    /// True when `w` has this kernel's shapes (vectors, scalar slots, rings, heads).
+    pub fn workspace_fits(&self, w: &Workspace) -> bool {
+        let n = self.model.states.len();
+        let lags = &self.functions.lags;
+        w.vectors.len() == self.stepper.vectors.len()
+            && w.vectors.iter().all(|v| v.len() == n)
+            && w.scalars.len() == self.stepper.scalars.max(1)
+            && w.ring.len() == lags.ring_len
+            && w.head.len() == lags.rings.len()
+    }
+
     /// Runs the kernel from `spec.y0` to the horizon, growing buffers as needed.
     pub fn run(&self, machine: &mut Machine, spec: &RunSpec) -> Result<RunOutput, RuntimeError> {
         let model = &self.model;
@@ -326,20 +349,12 @@ impl Kernel {
         let (nrs, nra) = (spec.rec_states.len(), spec.rec_aux.len());
 
         let w = match &spec.workspace {
-            Some(w) => {
-                let fresh = self.fresh_workspace(&spec.y0);
-                let fits = w.vectors.len() == fresh.vectors.len()
-                    && w.vectors.iter().all(|v| v.len() == n)
-                    && w.scalars.len() == fresh.scalars.len()
-                    && w.ring.len() == fresh.ring.len()
-                    && w.head.len() == fresh.head.len();
-                if !fits {
-                    return Err(RuntimeError::Incompatible(
-                        "the workspace to resume from does not fit this model and stepper".into(),
-                    ));
-                }
-                w.clone()
+            Some(w) if !self.workspace_fits(w) => {
+                return Err(RuntimeError::Incompatible(
+                    "the workspace to resume from does not fit this model and stepper".into(),
+                ))
             }
+            Some(w) => w.clone(),
             None => self.fresh_workspace(&spec.y0),
         };
         let mut b = Buffers {

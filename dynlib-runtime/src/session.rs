@@ -16,6 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
+use crate::json::{float, floats, non_finite, read_float};
+
 use crate::error::RuntimeError;
 use crate::run::{DVec, Status, Workspace};
 use crate::sim::{cast, SessionState, Sim};
@@ -323,13 +325,10 @@ impl Sim {
                 })
             }
         };
-        let status = match doc["status"].as_str() {
-            Some("DONE") => Status::Done,
-            Some("EARLY_EXIT") => Status::EarlyExit,
-            Some("STEPFAIL") => Status::StepFail,
-            Some("NAN_DETECTED") => Status::NanDetected,
-            other => return Err(err(format!("unknown status {other:?}"))),
-        };
+        let status = doc["status"]
+            .as_str()
+            .and_then(Status::from_name)
+            .ok_or_else(|| err(format!("unknown status {}", doc["status"])))?;
         let state = SessionState {
             t: get("t")?,
             y: vec(&doc["y"], "y", n)?,
@@ -655,46 +654,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
     })
 }
 
-/// A float as JSON; non-finite values as strings.
-fn float(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else if x.is_nan() {
-        json!("nan")
-    } else if x > 0.0 {
-        json!("inf")
-    } else {
-        json!("-inf")
-    }
-}
-
-fn floats(xs: &[f64]) -> Value {
-    Value::Array(xs.iter().map(|&x| float(x)).collect())
-}
-
-fn read_float(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "nan" => Some(f64::NAN),
-            "inf" | "+inf" => Some(f64::INFINITY),
-            "-inf" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 fn toml_float(v: &toml_edit::Value) -> Option<f64> {
     match v {
         toml_edit::Value::Float(f) => Some(*f.value()),
         toml_edit::Value::Integer(i) => Some(*i.value() as f64),
-        toml_edit::Value::String(s) => match s.value().as_str() {
-            "nan" => Some(f64::NAN),
-            "inf" | "+inf" => Some(f64::INFINITY),
-            "-inf" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
+        toml_edit::Value::String(s) => non_finite(s.value()),
         _ => None,
     }
 }

@@ -441,21 +441,7 @@ impl Sim {
         if let Some(dt) = c.dt {
             check_dt(dt)?;
         }
-        if c.max_steps == Some(0) {
-            return Err(RuntimeError::option("max_steps", "must be at least 1"));
-        }
-        if c.record_interval == Some(0) {
-            return Err(RuntimeError::option(
-                "record_interval",
-                "must be at least 1",
-            ));
-        }
-        if c.cap_rec == Some(0) || c.cap_evt == Some(0) {
-            return Err(RuntimeError::option(
-                "cap_rec/cap_evt",
-                "capacities must be at least 1",
-            ));
-        }
+        check_counts(c.max_steps, c.record_interval, c.cap_rec, c.cap_evt)?;
         let config = self.merged_config(&c.stepper_config)?;
         if let Some(dt) = c.dt {
             self.nominal_dt = dt;
@@ -557,21 +543,7 @@ impl Sim {
         if let Some(dt) = o.dt {
             check_dt(dt)?;
         }
-        if o.max_steps == Some(0) {
-            return Err(RuntimeError::option("max_steps", "must be at least 1"));
-        }
-        if o.record_interval == Some(0) {
-            return Err(RuntimeError::option(
-                "record_interval",
-                "must be at least 1",
-            ));
-        }
-        if o.cap_rec == Some(0) || o.cap_evt == Some(0) {
-            return Err(RuntimeError::option(
-                "cap_rec/cap_evt",
-                "capacities must be at least 1",
-            ));
-        }
+        check_counts(o.max_steps, o.record_interval, o.cap_rec, o.cap_evt)?;
         if let Some(tr) = o.transient {
             if !(tr >= 0.0 && tr.is_finite()) {
                 return Err(RuntimeError::option(
@@ -726,11 +698,12 @@ impl Sim {
 
         // --- The seed. ---
         let fixed = !kernel.stepper.adaptive;
-        let mut seed = if o.resume {
+        let seed = if o.resume {
             let mut s = self.state.clone();
             if fixed || s.step_count == 0 {
                 s.dt = self.nominal_dt;
             }
+            s.stepper_config = config.clone();
             s
         } else {
             SessionState {
@@ -744,7 +717,6 @@ impl Sim {
                 stepper_config: config.clone(),
             }
         };
-        seed.stepper_config = config.clone();
         if !self.snapshots.iter().any(|s| s.name == "initial") {
             self.snapshots.push(Snapshot::new(
                 "initial",
@@ -978,6 +950,31 @@ fn check_dt(dt: f64) -> Result<(), RuntimeError> {
             format!("must be a positive finite number, got {dt}"),
         ))
     }
+}
+
+/// Checks the counts `run` and `configure` share: each, when given, at least 1.
+fn check_counts(
+    max_steps: Option<u64>,
+    record_interval: Option<u64>,
+    cap_rec: Option<usize>,
+    cap_evt: Option<usize>,
+) -> Result<(), RuntimeError> {
+    if max_steps == Some(0) {
+        return Err(RuntimeError::option("max_steps", "must be at least 1"));
+    }
+    if record_interval == Some(0) {
+        return Err(RuntimeError::option(
+            "record_interval",
+            "must be at least 1",
+        ));
+    }
+    if cap_rec == Some(0) || cap_evt == Some(0) {
+        return Err(RuntimeError::option(
+            "cap_rec/cap_evt",
+            "capacities must be at least 1",
+        ));
+    }
+    Ok(())
 }
 
 /// A value cast to the model dtype: exact for float64, rounded for float32; integer models
