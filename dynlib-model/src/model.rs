@@ -135,6 +135,30 @@ pub struct SimDefaults {
     pub extras: Vec<(String, SimValue)>,
 }
 
+impl SimDefaults {
+    /// The numeric `[sim]` value named `key` (a documented key or a numeric extra): stepper
+    /// configuration fields of the same name take their defaults from here.
+    pub fn number(&self, key: &str) -> Option<f64> {
+        match key {
+            "t0" => Some(self.t0),
+            "t_end" => Some(self.t_end),
+            "dt" => Some(self.dt),
+            "atol" => Some(self.atol),
+            "rtol" => Some(self.rtol),
+            "max_steps" => Some(self.max_steps as f64),
+            _ => self
+                .extras
+                .iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| match v {
+                    SimValue::Int(i) => Some(*i as f64),
+                    SimValue::Float(x) => Some(*x),
+                    _ => None,
+                }),
+        }
+    }
+}
+
 /// A named set of param and state values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preset {

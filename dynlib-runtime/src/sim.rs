@@ -344,28 +344,12 @@ impl Sim {
     /// A session at the model's initial state and `[sim]` defaults, with the model's presets.
     pub fn new(kernel: Arc<Kernel>) -> Sim {
         let m = &kernel.model;
-        let stepper_config =
-            kernel
-                .stepper
-                .config
-                .iter()
-                .map(|f| {
-                    match f.name {
-                        "atol" => Some(m.sim.atol),
-                        "rtol" => Some(m.sim.rtol),
-                        _ => {
-                            m.sim.extras.iter().find(|(k, _)| k == f.name).and_then(
-                                |(_, v)| match v {
-                                    dynlib_model::SimValue::Int(i) => Some(*i as f64),
-                                    dynlib_model::SimValue::Float(x) => Some(*x),
-                                    _ => None,
-                                },
-                            )
-                        }
-                    }
-                    .unwrap_or(f.default)
-                })
-                .collect();
+        let stepper_config = kernel
+            .stepper
+            .config
+            .iter()
+            .map(|f| m.sim.number(f.name).unwrap_or(f.default))
+            .collect();
         let elem = kernel.elem();
         let cast = |v: &[dynlib_model::Var]| -> Vec<f64> {
             DVec::from_f64(

@@ -697,3 +697,19 @@ fn reset_before_any_run_keeps_the_configuration() {
     assert_eq!(s.nominal_dt(), 0.25);
     assert!(s.stepper_config().contains(&("rtol", 1e-3)));
 }
+
+#[test]
+fn sim_table_values_feed_stepper_fields_of_the_same_name() {
+    let model = format!("{OSC}\n[sim]\nsafety = 0.45\nmax_tries = 3\nrtol = 1e-6\n");
+    let s = sim(&model, "rk45");
+    let config = s.stepper_config();
+    for (name, want) in [
+        ("safety", 0.45),
+        ("max_tries", 3.0),
+        ("rtol", 1e-6),
+        ("atol", 1e-8),
+        ("min_factor", 0.2),
+    ] {
+        assert!(config.contains(&(name, want)), "{name}: {config:?}");
+    }
+}
