@@ -11,6 +11,23 @@ mod lexer;
 mod parser;
 pub mod print;
 
+/// Binding levels, lowest first (dsl.md §16.1a): the one table the parser climbs and the
+/// printer parenthesises by, so printed text always parses back to the same tree.
+mod prec {
+    pub const TERNARY: u8 = 1;
+    pub const OR: u8 = 2;
+    pub const AND: u8 = 3;
+    pub const NOT: u8 = 4;
+    pub const COMPARE: u8 = 5;
+    pub const SUM: u8 = 6;
+    pub const TERM: u8 = 7;
+    pub const UNARY: u8 = 8;
+    /// Power (handled by the parser's `prefix`).
+    pub const POWER: u8 = 9;
+    /// Literals, names, calls and generators.
+    pub const ATOM: u8 = 10;
+}
+
 pub use ast::*;
 
 use crate::diag::DiagKind;

@@ -85,15 +85,8 @@ const MAX_NESTING: usize = 200;
 /// The tallest tree the parser builds.
 const MAX_HEIGHT: usize = 500;
 
-// Binding levels of the binary and prefix operators (dsl.md §16.1a); the ternary is level 1
-// and handled by `expression`, power by `prefix`.
-const OR: u8 = 2;
-const AND: u8 = 3;
-const NOT: u8 = 4;
-const COMPARE: u8 = 5;
-const SUM: u8 = 6;
-const TERM: u8 = 7;
-const UNARY: u8 = 8;
+// Binding levels (`super::prec`); the ternary is handled by `expression`, power by `prefix`.
+use super::prec::{AND, COMPARE, NOT, OR, SUM, TERM, UNARY};
 
 const GENERATOR_OUTSIDE_REDUCE: &str =
     "generator expressions are only supported as the argument of sum(...) or prod(...)";

@@ -11,18 +11,7 @@ use std::fmt::Write as _;
 
 use super::ast::*;
 
-// Precedence levels, lowest first (dsl.md §16.1a); literals, names, calls and generators bind
-// tightest.
-const TERNARY: u8 = 1;
-const OR: u8 = 2;
-const AND: u8 = 3;
-const NOT: u8 = 4;
-const COMPARE: u8 = 5;
-const SUM: u8 = 6;
-const TERM: u8 = 7;
-const UNARY: u8 = 8;
-const POWER: u8 = 9;
-const ATOM: u8 = 10;
+use super::prec::{AND, ATOM, COMPARE, NOT, OR, POWER, SUM, TERM, TERNARY, UNARY};
 
 /// Prints an expression in normalised form; parsing the result gives the same tree (spans
 /// aside).
