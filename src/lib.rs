@@ -27,6 +27,6 @@ pub use dynlib_runtime as runtime;
 pub use dynlib_runtime::model;
 pub use dynlib_runtime::model::{load, load_text, Config, Error, LoadOptions, Model};
 pub use dynlib_runtime::{
-    build, setup, EventTable, FullModel, Kernel, OnConflict, Results, RunOptions, RuntimeError,
-    Segment, SessionConfig, SetupOptions, Sim, Status,
+    build, setup, EventTable, FullModel, Kernel, OnConflict, Results, Role, RunOptions,
+    RuntimeError, Segment, SessionConfig, SetupOptions, Sim, Status, Unit,
 };

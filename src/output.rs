@@ -176,7 +176,7 @@ fn to_json(sim: &Sim, build_s: f64, run_s: f64) -> Result<Value, RuntimeError> {
     Ok(json!({
         "model": m.uri,
         "stepper": sim.kernel().stepper.name,
-        "backend": "interp",
+        "backend": sim.kernel().backend_name(),
         "status": res.status.name(),
         "steps": res.step_count,
         "t": nums(&res.t),

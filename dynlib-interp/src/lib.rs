@@ -61,9 +61,10 @@ mod fuse;
 mod libm;
 
 use dynlib_ir::print::print_inst;
-use dynlib_ir::{Elem, FuncId, Program, Type};
+use dynlib_ir::{FuncId, Program};
 
 pub use dynlib_ir as ir;
+pub use dynlib_ir::{Arg, Scalar};
 pub use error::{Error, Trap};
 
 use code::Code;
@@ -72,89 +73,6 @@ use exec::{Fault, FaultKind};
 /// The deepest nesting of calls, the outermost call included. Deeper nesting (runaway
 /// recursion) is [`Trap::StackOverflow`].
 pub const MAX_CALL_DEPTH: usize = 256;
-
-/// An argument of a call from Rust: a scalar, or an array for a pointer parameter.
-///
-/// The array is borrowed mutably for the whole call: the program reads and writes it in
-/// place, and whatever it stored stays there after the call (also after a trap).
-#[derive(Debug)]
-pub enum Arg<'a> {
-    /// An `f64` parameter.
-    F64(f64),
-    /// An `f32` parameter.
-    F32(f32),
-    /// An `i64` parameter.
-    I64(i64),
-    /// An `i32` parameter.
-    I32(i32),
-    /// A `bool` parameter.
-    Bool(bool),
-    /// A `ptr<f64>` parameter.
-    PtrF64(&'a mut [f64]),
-    /// A `ptr<f32>` parameter.
-    PtrF32(&'a mut [f32]),
-    /// A `ptr<i64>` parameter.
-    PtrI64(&'a mut [i64]),
-    /// A `ptr<i32>` parameter.
-    PtrI32(&'a mut [i32]),
-}
-
-impl Arg<'_> {
-    /// The IR type of a parameter this argument can be passed to.
-    pub fn ty(&self) -> Type {
-        match self {
-            Arg::F64(_) => Type::F64,
-            Arg::F32(_) => Type::F32,
-            Arg::I64(_) => Type::I64,
-            Arg::I32(_) => Type::I32,
-            Arg::Bool(_) => Type::Bool,
-            Arg::PtrF64(_) => Type::Ptr(Elem::F64),
-            Arg::PtrF32(_) => Type::Ptr(Elem::F32),
-            Arg::PtrI64(_) => Type::Ptr(Elem::I64),
-            Arg::PtrI32(_) => Type::Ptr(Elem::I32),
-        }
-    }
-}
-
-/// A value returned by a call.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub enum Scalar {
-    /// An `f64` result.
-    F64(f64),
-    /// An `f32` result.
-    F32(f32),
-    /// An `i64` result.
-    I64(i64),
-    /// An `i32` result.
-    I32(i32),
-    /// A `bool` result.
-    Bool(bool),
-}
-
-impl Scalar {
-    /// The IR type of the value.
-    pub fn ty(self) -> Type {
-        match self {
-            Scalar::F64(_) => Type::F64,
-            Scalar::F32(_) => Type::F32,
-            Scalar::I64(_) => Type::I64,
-            Scalar::I32(_) => Type::I32,
-            Scalar::Bool(_) => Type::Bool,
-        }
-    }
-
-    /// Reads register bits of type `ty` (never a pointer: the decoder rejects functions
-    /// returning one).
-    fn from_bits(bits: u64, ty: Type) -> Scalar {
-        match ty {
-            Type::F64 => Scalar::F64(f64::from_bits(bits)),
-            Type::F32 => Scalar::F32(f32::from_bits(bits as u32)),
-            Type::I64 => Scalar::I64(bits as i64),
-            Type::I32 => Scalar::I32(bits as i32),
-            Type::Bool | Type::Ptr(_) => Scalar::Bool(bits != 0),
-        }
-    }
-}
 
 /// Per-thread scratch space for calls: the stack of register frames.
 ///
@@ -456,7 +374,7 @@ mod tests {
 
     #[test]
     fn superinstructions_change_no_bit_in_random_straight_line_code() {
-        use dynlib_ir::{BinaryOp, Function, FunctionBuilder, Signature, Value};
+        use dynlib_ir::{BinaryOp, Elem, Function, FunctionBuilder, Signature, Type, Value};
         // Random sequences of f64 arithmetic, constant-index loads and stores on two
         // arrays: every fusible pair occurs, in every operand arrangement.
         let mut rng = 0x853c_49e6_748f_ea9bu64;

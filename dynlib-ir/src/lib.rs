@@ -4,6 +4,7 @@
 //! both backends execute the same IR, which is what makes `jit = false` and `jit = true`
 //! agree to the bit. See ARCHITECTURE.md for how the pieces fit.
 
+pub mod abi;
 pub mod builder;
 pub mod digest;
 pub mod ir;
@@ -14,6 +15,7 @@ pub mod print;
 pub mod semantics;
 pub mod verify;
 
+pub use abi::{Arg, Scalar};
 pub use builder::FunctionBuilder;
 pub use digest::{digest, digest_function};
 pub use dynlib_model as model;

@@ -32,9 +32,17 @@ pub enum RuntimeError {
         /// What is wrong with it.
         message: String,
     },
-    /// `jit = true` was asked for, but native compilation is not available.
-    #[error("jit = true is not available: this build has no LLVM backend yet (the `jit` feature arrives with dynlib-llvm); use jit = false")]
+    /// `jit = true` was asked for, but this build has no LLVM backend.
+    #[error("jit = true is not available: dynlib was built without its `jit` cargo feature; rebuild with `--features jit` (on by default; it needs LLVM 14, e.g. Debian's llvm-14-dev), or use jit = false")]
     JitUnavailable,
+    /// Compiling or loading native code failed (`jit = true`); never silently interpreted.
+    #[error("jit = true: compiling the {unit} unit with LLVM failed: {message}")]
+    Jit {
+        /// The compiled unit (`triplets`, `stepper` or `runner`).
+        unit: &'static str,
+        /// LLVM's error.
+        message: String,
+    },
     /// A run ended with a failure status; partial results stay readable on the session.
     #[error("the run failed with status {status} at t = {t}; the results recorded up to the failure are kept")]
     RunFailed {

@@ -1,19 +1,146 @@
 //! A compiled kernel: the model functions, one stepper, its runner and the initial-step
-//! heuristic in one IR program, ready on a backend.
+//! heuristic in one IR program, ready on a backend: the interpreter (`jit = false`) or native
+//! code compiled by LLVM (`jit = true`, cargo feature `jit`).
+//!
+//! With `jit = true` the program is compiled as three units, each an object file in an LLJIT
+//! of its own (the units the disk cache stores): the model functions ([`Unit::Triplets`]),
+//! the stepper's single step ([`Unit::Stepper`]) and the runner with the stepper and model
+//! functions inlined into it, plus the adaptive initial step ([`Unit::Runner`]). Every
+//! [`Role`] is then callable natively and [`Kernel::is_jitted`] says so; any LLVM failure is
+//! an error from [`Kernel::build_with`], never a silent fallback to the interpreter.
 
 use std::sync::Arc;
 
 use dynlib_interp::{Interpreter, Machine};
 use dynlib_ir::lower::{lower_model, ModelFunctions};
-use dynlib_ir::{Elem, FuncId, Program};
+use dynlib_ir::{Arg, Elem, FuncId, Program, Scalar};
 use dynlib_model::{Model, ModelKind};
 
 use crate::error::RuntimeError;
 use crate::runner::emit_runner;
 use crate::stepper::{emit_initial_step, lookup, StepperKind, StepperSpec};
 
+/// A function of a kernel, by what it does.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The derivative (ODE) or next state (map).
+    Rhs,
+    /// The inverse map (maps that declare one).
+    InvRhs,
+    /// Start-phase events.
+    EventsPre,
+    /// End-phase events.
+    EventsPost,
+    /// Aux values and the stop flag.
+    UpdateAux,
+    /// The dense Jacobian (models that declare one).
+    Jacobian,
+    /// The Jacobian-vector product (models that declare a Jacobian).
+    Jvp,
+    /// One step of the stepper.
+    Stepper,
+    /// The WRMS initial step (adaptive steppers).
+    InitialStep,
+    /// The runner loop.
+    Runner,
+}
+
+impl Role {
+    /// Every role, in the order [`Kernel::sources`] lists them.
+    pub const ALL: [Role; 10] = [
+        Role::Rhs,
+        Role::InvRhs,
+        Role::EventsPre,
+        Role::EventsPost,
+        Role::UpdateAux,
+        Role::Jacobian,
+        Role::Jvp,
+        Role::Stepper,
+        Role::InitialStep,
+        Role::Runner,
+    ];
+
+    /// The role's name (`rhs`, `events_pre`, `stepper`, ...), also its file name in
+    /// [`Kernel::export_sources`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Rhs => "rhs",
+            Role::InvRhs => "inv_rhs",
+            Role::EventsPre => "events_pre",
+            Role::EventsPost => "events_post",
+            Role::UpdateAux => "update_aux",
+            Role::Jacobian => "jacobian",
+            Role::Jvp => "jvp",
+            Role::Stepper => "stepper",
+            Role::InitialStep => "initial_step",
+            Role::Runner => "runner",
+        }
+    }
+
+    /// The compiled unit that holds the role's function.
+    pub fn unit(self) -> Unit {
+        match self {
+            Role::Stepper => Unit::Stepper,
+            Role::InitialStep | Role::Runner => Unit::Runner,
+            _ => Unit::Triplets,
+        }
+    }
+}
+
+/// A unit of native compilation: one object file, one LLJIT.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// The model functions (the reference's "triplets": rhs, events, aux, and the Jacobian).
+    Triplets,
+    /// The stepper's single step (with the model functions it calls inlined).
+    Stepper,
+    /// The runner loop with everything inlined, and the adaptive initial step.
+    Runner,
+}
+
+impl Unit {
+    /// Every unit.
+    pub const ALL: [Unit; 3] = [Unit::Triplets, Unit::Stepper, Unit::Runner];
+
+    /// `triplets`, `stepper` or `runner`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Triplets => "triplets",
+            Unit::Stepper => "stepper",
+            Unit::Runner => "runner",
+        }
+    }
+}
+
+/// How to build a kernel.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Compile to native code with LLVM (needs the `jit` cargo feature).
+    pub jit: bool,
+    /// Run the IR optimisation passes first (they never change a result bit; tests turn
+    /// them off to check exactly that).
+    pub optimize: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            jit: false,
+            optimize: true,
+        }
+    }
+}
+
+/// Where a kernel runs.
+enum Backend {
+    Interp(Interpreter),
+    #[cfg(feature = "jit")]
+    Native(Vec<(Unit, dynlib_llvm::Jit)>),
+}
+
 /// The model functions, stepper, runner and initial-step function of one model, as IR and
-/// ready to run: the reference's `FullModel` (also exported under that name).
+/// ready to run: the reference's `FullModel` (also exported under that name). Immutable and
+/// `Send + Sync`: one kernel serves any number of threads, each with its own buffers.
 pub struct Kernel {
     /// The model.
     pub model: Arc<Model>,
@@ -27,24 +154,25 @@ pub struct Kernel {
     pub runner: FuncId,
     /// The adaptive initial step (adaptive steppers only).
     pub initial_step: Option<FuncId>,
-    /// The interpreter over [`Kernel::functions`]'s program.
-    pub(crate) interp: Interpreter,
+    backend: Backend,
 }
 
 impl Kernel {
     /// Lowers `model`, emits `stepper_name` (or the model's default stepper) and its runner,
     /// optimises the program and prepares the interpreter.
     pub fn build(model: Arc<Model>, stepper_name: Option<&str>) -> Result<Kernel, RuntimeError> {
-        Kernel::build_with(model, stepper_name, true)
+        Kernel::build_with(model, stepper_name, &BuildOptions::default())
     }
 
-    /// [`Kernel::build`], choosing whether the optimisation passes run (they never change a
-    /// result bit; tests check exactly that).
+    /// [`Kernel::build`] with options: the backend, and whether the IR passes run.
     pub fn build_with(
         model: Arc<Model>,
         stepper_name: Option<&str>,
-        optimize: bool,
+        options: &BuildOptions,
     ) -> Result<Kernel, RuntimeError> {
+        if options.jit && !cfg!(feature = "jit") {
+            return Err(RuntimeError::JitUnavailable);
+        }
         let name = stepper_name
             .unwrap_or_else(|| model.default_stepper())
             .to_string();
@@ -75,11 +203,22 @@ impl Kernel {
             .then(|| emit_initial_step(&mut functions, n, stepper.order));
         let runner = emit_runner(&model, &mut functions, stepper, step_fn);
         // Both backends run the optimised program; the passes never change a result bit.
-        if optimize {
+        if options.optimize {
             dynlib_ir::passes::optimize(&mut functions.program);
         }
-        let interp = Interpreter::new(&functions.program)
-            .map_err(|e| RuntimeError::Backend(e.to_string()))?;
+        let roles = RoleFuncs {
+            step_fn,
+            initial_step,
+            runner,
+        };
+        let backend = if options.jit {
+            native(&functions, &roles)?
+        } else {
+            Backend::Interp(
+                Interpreter::new(&functions.program)
+                    .map_err(|e| RuntimeError::Backend(e.to_string()))?,
+            )
+        };
         Ok(Kernel {
             model,
             stepper,
@@ -87,8 +226,21 @@ impl Kernel {
             step_fn,
             runner,
             initial_step,
-            interp,
+            backend,
         })
+    }
+
+    /// The functions a unit exports.
+    pub fn unit_exports(&self, unit: Unit) -> Vec<FuncId> {
+        self.roles().unit_exports(&self.functions, unit)
+    }
+
+    fn roles(&self) -> RoleFuncs {
+        RoleFuncs {
+            step_fn: self.step_fn,
+            initial_step: self.initial_step,
+            runner: self.runner,
+        }
     }
 
     /// The IR program.
@@ -101,29 +253,181 @@ impl Kernel {
         self.functions.elem
     }
 
+    /// The function of `role`, if this kernel has one (the inverse map, Jacobian and JVP
+    /// exist only when the model declares them; the initial step only for adaptive steppers).
+    pub fn func(&self, role: Role) -> Option<FuncId> {
+        self.roles().func(&self.functions, role)
+    }
+
+    /// True when `role` exists and runs as native code (`jit = true`).
+    pub fn is_jitted(&self, role: Role) -> bool {
+        match &self.backend {
+            Backend::Interp(_) => false,
+            #[cfg(feature = "jit")]
+            Backend::Native(units) => {
+                self.func(role).is_some() && units.iter().any(|(u, _)| *u == role.unit())
+            }
+        }
+    }
+
+    /// `"llvm"` for native code, `"interp"` for the interpreter.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Interp(_) => "interp",
+            #[cfg(feature = "jit")]
+            Backend::Native(_) => "llvm",
+        }
+    }
+
+    /// The least length of each pointer parameter of `role`'s function (`None` for
+    /// scalars), from the ABIs in `dynlib_ir::lower` and `crate::stepper`. The runner has
+    /// none: its buffers are [`Kernel::run`]'s business.
+    fn min_lengths(&self, role: Role) -> Option<Vec<Option<usize>>> {
+        let n = self.model.states.len();
+        let np = self.model.params.len();
+        let ring = self.functions.lags.ring_len;
+        let heads = self.functions.lags.rings.len();
+        let s = |k: usize| Some(k);
+        Some(match role {
+            Role::Rhs | Role::InvRhs => vec![None, s(n), s(n), s(np), s(ring), s(heads)],
+            Role::EventsPre | Role::EventsPost => vec![
+                None,
+                s(n),
+                s(np),
+                s(self.functions.max_log_width),
+                s(ring),
+                s(heads),
+            ],
+            Role::UpdateAux => vec![
+                None,
+                s(n),
+                s(np),
+                s(self.model.aux.len()),
+                s(ring),
+                s(heads),
+            ],
+            Role::Jacobian => vec![None, s(n), s(np), s(n * n), s(ring), s(heads)],
+            Role::Jvp => vec![None, s(n), s(np), s(n), s(n), s(ring), s(heads)],
+            Role::Stepper => {
+                let mut v = vec![None, None, s(n), s(np), s(ring), s(heads)];
+                v.extend(self.stepper.vectors.iter().map(|_| s(n)));
+                v.extend([
+                    s(self.stepper.scalars.max(1)),
+                    s(self.stepper.config.len()),
+                    s(n),
+                    s(3),
+                ]);
+                v
+            }
+            Role::InitialStep => vec![
+                None,
+                None,
+                s(n),
+                s(np),
+                s(ring),
+                s(heads),
+                s(n),
+                s(n),
+                s(n),
+                None,
+                None,
+                None,
+            ],
+            Role::Runner => return None,
+        })
+    }
+
+    /// Calls the function of `role` on either backend, with the ABI of its role (see
+    /// `dynlib_ir::lower` and the stepper module). Every array must be at least as long as
+    /// the model needs (states, parameters, aux, lag rings, ...); a shorter one is an error,
+    /// never an out-of-bounds access. The runner is driven by [`Kernel::run`] only.
+    pub fn call(
+        &self,
+        machine: &mut Machine,
+        role: Role,
+        args: &mut [Arg<'_>],
+    ) -> Result<Vec<Scalar>, RuntimeError> {
+        let func = self.func(role).ok_or_else(|| {
+            RuntimeError::Incompatible(format!("this kernel has no {} function", role.name()))
+        })?;
+        let mins = self.min_lengths(role).ok_or_else(|| {
+            RuntimeError::Incompatible("the runner is driven by Kernel::run, not called".into())
+        })?;
+        if mins.len() != args.len() {
+            return Err(RuntimeError::Incompatible(format!(
+                "{} takes {} arguments, {} were passed",
+                role.name(),
+                mins.len(),
+                args.len()
+            )));
+        }
+        for (k, (arg, min)) in args.iter().zip(&mins).enumerate() {
+            let len = match arg {
+                Arg::PtrF64(s) => Some(s.len()),
+                Arg::PtrF32(s) => Some(s.len()),
+                Arg::PtrI64(s) => Some(s.len()),
+                Arg::PtrI32(s) => Some(s.len()),
+                _ => None,
+            };
+            if let (Some(len), Some(min)) = (len, *min) {
+                if len < min {
+                    return Err(RuntimeError::Incompatible(format!(
+                        "argument {k} of {} needs at least {min} elements, got {len}",
+                        role.name()
+                    )));
+                }
+            }
+        }
+        let n = self.program().func(func).sig.returns.len();
+        let mut results = vec![Scalar::Bool(false); n];
+        // SAFETY: every array is at least as long as the function's ABI needs (checked
+        // above), and the IR of a role indexes only within those lengths.
+        unsafe { self.invoke(machine, func, args, &mut results)? };
+        Ok(results)
+    }
+
+    /// Calls `func` on the kernel's backend.
+    ///
+    /// # Safety
+    ///
+    /// With native code, array accesses are not bounds checked: every array must be as long
+    /// as `func` indexes it (the interpreter checks and traps instead).
+    pub(crate) unsafe fn invoke(
+        &self,
+        machine: &mut Machine,
+        func: FuncId,
+        args: &mut [Arg<'_>],
+        results: &mut [Scalar],
+    ) -> Result<(), RuntimeError> {
+        match &self.backend {
+            Backend::Interp(interp) => interp
+                .call_into(machine, func, args, results)
+                .map_err(|e| RuntimeError::Backend(e.to_string())),
+            #[cfg(feature = "jit")]
+            Backend::Native(units) => {
+                let _ = machine;
+                let jit = units
+                    .iter()
+                    .map(|(_, j)| j)
+                    .find(|j| j.exports(func))
+                    .ok_or_else(|| RuntimeError::Backend(format!("{func} was not compiled")))?;
+                // SAFETY: forwarded from this function's contract.
+                unsafe { jit.call(func, args, results) }
+                    .map_err(|e| RuntimeError::Backend(e.to_string()))
+            }
+        }
+    }
+
     /// The IR text of every function, by role: `rhs`, `inv_rhs`, `events_pre`,
     /// `events_post`, `update_aux`, `jacobian`, `jvp` (those the model has), `stepper`,
     /// `initial_step` (adaptive steppers) and `runner`; each as the backends run it.
     pub fn sources(&self) -> Vec<(&'static str, String)> {
-        let f = &self.functions;
-        let roles = [
-            ("rhs", Some(f.rhs)),
-            ("inv_rhs", f.inv_rhs),
-            ("events_pre", Some(f.events_pre)),
-            ("events_post", Some(f.events_post)),
-            ("update_aux", Some(f.update_aux)),
-            ("jacobian", f.jacobian),
-            ("jvp", f.jvp),
-            ("stepper", Some(self.step_fn)),
-            ("initial_step", self.initial_step),
-            ("runner", Some(self.runner)),
-        ];
-        roles
-            .into_iter()
-            .filter_map(|(role, id)| {
-                id.map(|id| {
+        Role::ALL
+            .iter()
+            .filter_map(|&role| {
+                self.func(role).map(|id| {
                     (
-                        role,
+                        role.name(),
                         dynlib_ir::print_function(self.program().func(id), Some(self.program())),
                     )
                 })
@@ -131,27 +435,143 @@ impl Kernel {
             .collect()
     }
 
-    /// Writes each of [`Kernel::sources`] to `dir/<role>.ir` and the whole program (which the
-    /// IR parser reads back) to `dir/program.ir`, creating `dir`. Returns the files written.
+    /// The optimised LLVM IR and the host assembly of each compiled unit, as
+    /// `(file name, text)`: `triplets.ll`, `triplets.s`, `stepper.ll`, ... Empty for an
+    /// interpreted kernel. The text is regenerated from the IR, deterministically, so it
+    /// is exactly what was compiled.
+    pub fn native_sources(&self) -> Result<Vec<(String, String)>, RuntimeError> {
+        #[cfg(feature = "jit")]
+        if let Backend::Native(_) = &self.backend {
+            let opts = dynlib_llvm::CodegenOptions::default();
+            let mut out = Vec::new();
+            for unit in Unit::ALL {
+                let exports = self.unit_exports(unit);
+                let fail = |e: dynlib_llvm::Error| RuntimeError::Jit {
+                    unit: unit.name(),
+                    message: e.to_string(),
+                };
+                let ir = dynlib_llvm::llvm_ir(self.program(), &exports, &opts).map_err(fail)?;
+                let asm = dynlib_llvm::assembly(self.program(), &exports, &opts).map_err(fail)?;
+                out.push((format!("{}.ll", unit.name()), ir));
+                out.push((format!("{}.s", unit.name()), asm));
+            }
+            return Ok(out);
+        }
+        Ok(Vec::new())
+    }
+
+    /// Writes each of [`Kernel::sources`] to `dir/<role>.ir`, the whole program (which the
+    /// IR parser reads back) to `dir/program.ir`, and for a native kernel each unit's LLVM IR
+    /// and assembly ([`Kernel::native_sources`]), creating `dir`. Returns the files written.
     pub fn export_sources(
         &self,
         dir: &std::path::Path,
     ) -> Result<Vec<std::path::PathBuf>, RuntimeError> {
         std::fs::create_dir_all(dir).map_err(|e| RuntimeError::file(dir, e))?;
+        let mut files: Vec<(String, String)> = self
+            .sources()
+            .into_iter()
+            .map(|(role, text)| (format!("{role}.ir"), text))
+            .collect();
+        files.push((
+            "program.ir".into(),
+            dynlib_ir::print_program(self.program()),
+        ));
+        files.extend(self.native_sources()?);
         let mut written = Vec::new();
-        let whole = ("program", dynlib_ir::print_program(self.program()));
-        for (role, text) in self.sources().into_iter().chain([whole]) {
-            let path = dir.join(format!("{role}.ir"));
+        for (name, text) in files {
+            let path = dir.join(name);
             std::fs::write(&path, text).map_err(|e| RuntimeError::file(&path, e))?;
             written.push(path);
         }
         Ok(written)
     }
 
-    /// A fresh per-thread interpreter workspace.
+    /// A fresh per-thread interpreter workspace (native kernels need none, but take one so
+    /// callers do not care which backend runs).
     pub fn machine(&self) -> Machine {
         Machine::new()
     }
+}
+
+/// The ids of the functions the emitters add besides the model functions.
+#[derive(Copy, Clone)]
+struct RoleFuncs {
+    step_fn: FuncId,
+    initial_step: Option<FuncId>,
+    runner: FuncId,
+}
+
+impl RoleFuncs {
+    fn func(&self, f: &ModelFunctions, role: Role) -> Option<FuncId> {
+        match role {
+            Role::Rhs => Some(f.rhs),
+            Role::InvRhs => f.inv_rhs,
+            Role::EventsPre => Some(f.events_pre),
+            Role::EventsPost => Some(f.events_post),
+            Role::UpdateAux => Some(f.update_aux),
+            Role::Jacobian => f.jacobian,
+            Role::Jvp => f.jvp,
+            Role::Stepper => Some(self.step_fn),
+            Role::InitialStep => self.initial_step,
+            Role::Runner => Some(self.runner),
+        }
+    }
+
+    fn unit_exports(&self, f: &ModelFunctions, unit: Unit) -> Vec<FuncId> {
+        Role::ALL
+            .iter()
+            .filter(|r| r.unit() == unit)
+            .filter_map(|&r| self.func(f, r))
+            .collect()
+    }
+}
+
+/// Compiles and loads every unit.
+#[cfg(feature = "jit")]
+fn native(functions: &ModelFunctions, roles: &RoleFuncs) -> Result<Backend, RuntimeError> {
+    let opts = dynlib_llvm::CodegenOptions::default();
+    let program = &functions.program;
+    // The units are independent compilations (one LLVM context each): compile them on
+    // their own threads, which cuts the latency of `build` on a multi-core machine.
+    let results: Vec<Result<(Unit, dynlib_llvm::Jit), RuntimeError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = Unit::ALL
+                .iter()
+                .map(|&unit| {
+                    let exports = roles.unit_exports(functions, unit);
+                    scope.spawn(move || {
+                        let fail = |e: dynlib_llvm::Error| RuntimeError::Jit {
+                            unit: unit.name(),
+                            message: e.to_string(),
+                        };
+                        let object =
+                            dynlib_llvm::compile(program, &exports, &opts).map_err(fail)?;
+                        Ok((unit, object.load().map_err(fail)?))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(Unit::ALL)
+                .map(|(h, unit)| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(RuntimeError::Jit {
+                            unit: unit.name(),
+                            message: "the compiling thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+    Ok(Backend::Native(
+        results.into_iter().collect::<Result<_, _>>()?,
+    ))
+}
+
+#[cfg(not(feature = "jit"))]
+fn native(_: &ModelFunctions, _: &RoleFuncs) -> Result<Backend, RuntimeError> {
+    Err(RuntimeError::JitUnavailable)
 }
 
 /// The reference's name for a built model.

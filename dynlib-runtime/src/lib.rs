@@ -1,7 +1,7 @@
 //! Steppers, runner templates, kernels, the run driver and the session API.
 //!
 //! A [`Kernel`] is one model's functions, one stepper and its runner loop in a single IR
-//! program, ready on a backend (today the interpreter). [`Kernel::run`] drives the runner and
+//! program, ready on a backend (the interpreter, or native code with `jit = true`). [`Kernel::run`] drives the runner and
 //! grows its buffers; [`Sim`] is the user-facing session on top: run options, resume,
 //! transients, results, snapshots and presets.
 
@@ -17,7 +17,7 @@ pub mod stepper;
 
 pub use dynlib_model as model;
 pub use error::RuntimeError;
-pub use kernel::{FullModel, Kernel};
+pub use kernel::{BuildOptions, FullModel, Kernel, Role, Unit};
 pub use results::{EventTable, Results, Segment};
 pub use run::{DVec, EventRow, RunOutput, RunSpec, Status, Workspace};
 pub use session::{OnConflict, Preset, Snapshot, SnapshotInfo};

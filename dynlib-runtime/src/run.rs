@@ -1,9 +1,10 @@
 //! Running a kernel: buffers, the caller loop that grows them, and results
 //! (runtime.md §3.6 with the DESIGN.md fixes: growth resumes exactly, nothing replayed).
 
-use dynlib_interp::{Arg, Machine};
+use dynlib_interp::Machine;
 use dynlib_ir::lower::status;
 use dynlib_ir::Elem;
+use dynlib_ir::{Arg, Scalar};
 use dynlib_model::ModelKind;
 
 use crate::error::RuntimeError;
@@ -338,6 +339,37 @@ impl Kernel {
             && w.head.len() == lags.rings.len()
     }
 
+    /// Checks that `spec` has this kernel's shapes: one value per state and parameter, one
+    /// per stepper configuration field, recorded indices that exist. Native code indexes
+    /// buffers without bounds checks, so nothing unchecked reaches it.
+    fn check_spec(&self, spec: &RunSpec) -> Result<(), RuntimeError> {
+        let model = &self.model;
+        let shape = |what: &str, expected: usize, found: usize| {
+            if expected == found {
+                Ok(())
+            } else {
+                Err(RuntimeError::Incompatible(format!(
+                    "the run needs {expected} {what}, got {found}"
+                )))
+            }
+        };
+        shape("initial state values", model.states.len(), spec.y0.len())?;
+        shape("parameter values", model.params.len(), spec.params.len())?;
+        shape(
+            "stepper configuration values",
+            self.stepper.config.len(),
+            spec.config.len(),
+        )?;
+        let index = |what: &str, idx: &[usize], len: usize| match idx.iter().find(|&&i| i >= len) {
+            Some(i) => Err(RuntimeError::Incompatible(format!(
+                "recorded {what} index {i} is out of range (the model has {len})"
+            ))),
+            None => Ok(()),
+        };
+        index("state", &spec.rec_states, model.states.len())?;
+        index("aux", &spec.rec_aux, model.aux.len())
+    }
+
     /// Runs the kernel from `spec.y0` to the horizon, growing buffers as needed.
     pub fn run(&self, machine: &mut Machine, spec: &RunSpec) -> Result<RunOutput, RuntimeError> {
         let model = &self.model;
@@ -348,6 +380,7 @@ impl Kernel {
         let cap_evt = spec.cap_evt.max(1);
         let (nrs, nra) = (spec.rec_states.len(), spec.rec_aux.len());
 
+        self.check_spec(spec)?;
         let w = match &spec.workspace {
             Some(w) if !self.workspace_fits(w) => {
                 return Err(RuntimeError::Incompatible(
@@ -402,12 +435,14 @@ impl Kernel {
         let code = loop {
             let code = {
                 let mut args = b.runner_args();
-                let out = self
-                    .interp
-                    .call(machine, self.runner, &mut args)
-                    .map_err(|e| RuntimeError::Backend(e.to_string()))?;
-                match out.first() {
-                    Some(dynlib_interp::Scalar::I32(c)) => *c,
+                let mut out = [Scalar::I32(0)];
+                // SAFETY: every buffer is sized from this kernel's model and the validated
+                // spec (states, parameters, aux, rings, stepper workspace, recorded indices
+                // in range), the capacities in `ictl` are the buffers' lengths, and the
+                // runner checks a row fits before writing it (it returns GROW_* instead).
+                unsafe { self.invoke(machine, self.runner, &mut args, &mut out)? };
+                match out[0] {
+                    Scalar::I32(c) => c,
                     other => {
                         return Err(RuntimeError::Backend(format!("runner returned {other:?}")))
                     }
@@ -522,12 +557,11 @@ impl Kernel {
             Arg::F64(rtol),
             Arg::F64(max_dt),
         ];
-        let out = self
-            .interp
-            .call(machine, init, &mut args)
-            .map_err(|e| RuntimeError::Backend(e.to_string()))?;
+        let mut out = [Scalar::F64(0.0)];
+        // SAFETY: y, p, the rings and the three work vectors have the model's sizes.
+        unsafe { self.invoke(machine, init, &mut args, &mut out)? };
         match out.first() {
-            Some(dynlib_interp::Scalar::F64(h)) => Ok(*h),
+            Some(Scalar::F64(h)) => Ok(*h),
             other => Err(RuntimeError::Backend(format!(
                 "initial_step returned {other:?}"
             ))),

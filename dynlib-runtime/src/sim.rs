@@ -42,7 +42,9 @@ use crate::session::{Preset, Snapshot};
 pub struct SetupOptions {
     /// Stepper name or alias (default: `[sim].stepper`, else `rk4` / `map`).
     pub stepper: Option<String>,
-    /// Compile with LLVM (not available yet: `build` refuses rather than interpreting).
+    /// Compile the kernel to native code with LLVM (cargo feature `jit`, on by default);
+    /// results are bit-identical to the interpreter's. Any LLVM failure is an error from
+    /// `build`, never a silent fallback; without the feature it is `JitUnavailable`.
     pub jit: bool,
     /// Keep compiled objects on disk (meaningful with `jit`).
     pub disk_cache: bool,
@@ -107,7 +109,7 @@ impl AsRef<RunOptions> for RunOptions {
 /// Loads the model at `uri` and builds its kernel (the options by value or by reference).
 pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>, RuntimeError> {
     let options = options.as_ref();
-    if options.jit {
+    if options.jit && !cfg!(feature = "jit") {
         return Err(RuntimeError::JitUnavailable);
     }
     let load_options = LoadOptions {
@@ -130,9 +132,14 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
         }
         model.dtype = dtype;
     }
-    Ok(Arc::new(Kernel::build(
+    let build = crate::kernel::BuildOptions {
+        jit: options.jit,
+        ..Default::default()
+    };
+    Ok(Arc::new(Kernel::build_with(
         Arc::new(model),
         options.stepper.as_deref(),
+        &build,
     )?))
 }
 

@@ -65,8 +65,15 @@ fn cases() -> &'static [Case] {
                 }
                 let label = format!("{}/{} + {}", builtin.kind, builtin.name, stepper.name);
                 // Unoptimised: `Kernel::build` runs the optimiser itself.
-                let kernel = Kernel::build_with(model.clone(), Some(stepper.name), false)
-                    .unwrap_or_else(|e| panic!("{label}: kernel builds: {e}"));
+                let kernel = Kernel::build_with(
+                    model.clone(),
+                    Some(stepper.name),
+                    &dynlib_runtime::kernel::BuildOptions {
+                        optimize: false,
+                        ..Default::default()
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{label}: kernel builds: {e}"));
                 cases.push(Case {
                     label,
                     model: model.clone(),

@@ -1,0 +1,424 @@
+//! DESIGN.md invariant 2: `jit = true` and `jit = false` agree bit for bit.
+//!
+//! For every builtin model and every stepper of its kind (and float32 and int64 variants,
+//! and models written to touch every operation: Python's floored `//` and `%`, conversions,
+//! every libm function, lags, events with actions and logs, stop conditions), the same
+//! session script runs on both backends: a fresh run recording every state and aux, a
+//! resumed continuation, and a fresh session with a transient, a record interval and
+//! capacity-1 buffers. Every recorded time, step, series value, event row, status, step
+//! count, final state and warning must be identical, floats compared by their bits.
+
+#![cfg(feature = "jit")]
+
+use dynlib_ir::{Arg, Scalar};
+use dynlib_model::uri::builtin_models;
+use dynlib_model::{Config, ModelKind};
+use dynlib_runtime::stepper::{registry, StepperKind};
+use dynlib_runtime::{Role, RunOptions, RuntimeError, SetupOptions, Sim, Unit};
+
+/// Everything observable about a session after a run, floats as bits.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    outcome: String,
+    status: &'static str,
+    t: Vec<u64>,
+    step: Vec<i64>,
+    series: Vec<(String, Vec<u64>)>,
+    events: Vec<(usize, i64, Vec<u64>)>,
+    warnings: Vec<String>,
+    step_count: u64,
+    t_final: u64,
+    y_final: Vec<u64>,
+    params_final: Vec<u64>,
+}
+
+fn bits(xs: &[f64]) -> Vec<u64> {
+    xs.iter().map(|x| x.to_bits()).collect()
+}
+
+fn observe(sim: &Sim, outcome: Result<(), RuntimeError>) -> Observed {
+    let outcome = match outcome {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let Ok(res) = sim.results() else {
+        return Observed {
+            outcome,
+            status: "",
+            t: vec![],
+            step: vec![],
+            series: vec![],
+            events: vec![],
+            warnings: vec![],
+            step_count: 0,
+            t_final: 0,
+            y_final: vec![],
+            params_final: vec![],
+        };
+    };
+    Observed {
+        outcome,
+        status: res.status.name(),
+        t: bits(&res.t),
+        step: res.step.clone(),
+        series: res
+            .all_series()
+            .map(|(n, s)| (n.to_string(), bits(s)))
+            .collect(),
+        events: res
+            .events
+            .iter()
+            .map(|r| (r.event, r.record_index, bits(&r.values)))
+            .collect(),
+        warnings: res.warnings.clone(),
+        step_count: res.step_count,
+        t_final: res.t_final.to_bits(),
+        y_final: bits(&res.y_final),
+        params_final: bits(&res.params_final),
+    }
+}
+
+fn setup(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Sim {
+    let mut options = SetupOptions::default()
+        .stepper(stepper)
+        .jit(jit)
+        .config(Config::default());
+    if let Some(d) = dtype {
+        options = options.dtype(d);
+    }
+    let sim = dynlib_runtime::setup(uri, options)
+        .unwrap_or_else(|e| panic!("{uri} {stepper} jit={jit}: {e}"));
+    let k = sim.kernel();
+    for role in Role::ALL {
+        assert_eq!(
+            k.is_jitted(role),
+            jit && k.func(role).is_some(),
+            "{uri} {stepper}: is_jitted({})",
+            role.name()
+        );
+    }
+    assert_eq!(k.backend_name(), if jit { "llvm" } else { "interp" });
+    sim
+}
+
+/// The session script; returns what each step of it left behind.
+fn script(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Vec<Observed> {
+    let mut sim = setup(uri, stepper, dtype, jit);
+    let m = sim.kernel().model.clone();
+    let mut vars: Vec<String> = m.states.iter().map(|s| s.name.clone()).collect();
+    vars.extend(m.aux.iter().map(|a| format!("aux.{}", a.name)));
+    let map = m.kind == ModelKind::Map;
+    let (t0, dt) = (m.sim.t0, m.sim.dt);
+    let horizon = |steps: u64, o: RunOptions| {
+        if map {
+            o.n(steps)
+        } else {
+            o.t_end(t0 + steps as f64 * dt)
+        }
+    };
+    let mut out = Vec::new();
+
+    let r = sim
+        .run(horizon(240, RunOptions::default().record_vars(&vars)))
+        .map(|_| ());
+    out.push(observe(&sim, r));
+    let r = sim
+        .run(horizon(400, RunOptions::default().resume()))
+        .map(|_| ());
+    out.push(observe(&sim, r));
+
+    let mut sim = setup(uri, stepper, dtype, jit);
+    let warm = if map { 25.0 } else { 25.0 * dt };
+    let r = sim
+        .run(horizon(
+            300,
+            RunOptions::default()
+                .record_vars(&vars)
+                .transient(warm)
+                .record_interval(3)
+                .capacities(1, 1),
+        ))
+        .map(|_| ());
+    out.push(observe(&sim, r));
+    out
+}
+
+fn assert_same(uri: &str, stepper: &str, dtype: Option<&str>) {
+    let interp = script(uri, stepper, dtype, false);
+    let native = script(uri, stepper, dtype, true);
+    for (k, (a, b)) in interp.iter().zip(&native).enumerate() {
+        assert!(
+            a == b,
+            "{uri} {stepper} {dtype:?}: run {k} differs between the interpreter and the JIT\n\
+             interp: {a:?}\njit:    {b:?}"
+        );
+    }
+    assert!(
+        interp.iter().any(|o| !o.t.is_empty()),
+        "{uri} {stepper}: nothing was recorded, so nothing was compared"
+    );
+}
+
+fn steppers(kind: ModelKind) -> Vec<&'static str> {
+    let want = match kind {
+        ModelKind::Ode => StepperKind::Ode,
+        ModelKind::Map => StepperKind::Map,
+    };
+    registry()
+        .iter()
+        .filter(|s| s.kind == want)
+        .map(|s| s.name)
+        .collect()
+}
+
+#[test]
+fn every_builtin_ode_model_and_stepper() {
+    for b in builtin_models().iter().filter(|b| b.kind == "ode") {
+        for stepper in steppers(ModelKind::Ode) {
+            assert_same(&b.uri(), stepper, None);
+        }
+    }
+}
+
+#[test]
+fn every_builtin_map_model() {
+    for b in builtin_models().iter().filter(|b| b.kind == "map") {
+        for stepper in steppers(ModelKind::Map) {
+            assert_same(&b.uri(), stepper, None);
+        }
+    }
+}
+
+#[test]
+fn float32_models() {
+    for b in builtin_models() {
+        let stepper = if b.kind == "ode" { "rk45" } else { "map" };
+        assert_same(&b.uri(), stepper, Some("float32"));
+    }
+    assert_same("builtin://ode/vanderpol", "rk4", Some("float32"));
+}
+
+/// Every libm function, the operators whose meaning is Python's, conversions both ways,
+/// lags, both event phases with actions and logs, aux and a stop condition.
+const EVERYTHING_ODE: &str = r#"
+[model]
+type = "ode"
+[states]
+x = 0.5
+y = -0.25
+z = 1.5
+[params]
+a = 0.7
+b = -1.3
+[equations.rhs]
+x = "sin(y) + cos(z) * tan(0.1*x) - asin(0.5*tanh(x)) + acos(0.3*tanh(y)) + atan(z)"
+y = "atan2(x, y) + sinh(0.1*x) - cosh(0.1*y) + tanh(z) + asinh(x) + acosh(1.5 + x*x) + atanh(0.5*tanh(y))"
+z = "exp(-z*z) + expm1(0.01*x) + log(1 + z*z) + log10(2 + x*x) + log2(3 + y*y) + log1p(x*x) + sqrt(1 + z*z) + abs(x)**a + abs(y)**a + x**2.5 if x > 0 else -x**3 + abs(b) * floor(y) - ceil(z) + trunc(x*3) + round(y*7) + hypot(x, z) + copysign(1.0, y) + erf(x) + erfc(y) + (x // a) + (y % b) + int(x*10) % 3 - lag_x(3)"
+[aux]
+m = "x % 0.3"
+d = "z // -0.7"
+i = "int(y * 100) // 7"
+lz = "lag_z(2)"
+[events.kick]
+phase = "start"
+cond = "cross_up(x, 0.6)"
+action = "y = y - 0.5"
+log = ["t", "x", "y", "aux:m"]
+[events.bounce]
+phase = "end"
+cond = "z > 3.0"
+action = "z = z * 0.5"
+log = ["t", "z", "aux:d"]
+[sim]
+t_end = 5.0
+dt = 0.01
+stop = "abs(z) > 1e6"
+"#;
+
+/// An int64 map: floored division and modulo of ints, including by zero and the negative
+/// cases, and conversions from floats.
+const INT_MAP: &str = r#"
+[model]
+type = "map"
+dtype = "int64"
+[states]
+n = 7
+m = -3
+[params]
+k = 5
+[equations.rhs]
+n = "(n * 37 + m) % 1001 - 500"
+m = "(n // k) + (m % 7) - (n // -3) + int(sin(n) * 100) + (n // (m - m))"
+[aux]
+q = "n // 4"
+r = "m % -6"
+f = "n / 3"
+[events.neg]
+phase = "end"
+cond = "n < 0"
+log = ["t", "n", "aux:f"]
+[sim]
+dt = 1.0
+"#;
+
+#[test]
+fn every_operation_and_libm_function() {
+    for stepper in ["euler", "rk4", "rk45", "ab3"] {
+        assert_same(&format!("inline:{EVERYTHING_ODE}"), stepper, None);
+    }
+    assert_same(&format!("inline:{EVERYTHING_ODE}"), "rk4", Some("float32"));
+    assert_same(&format!("inline:{INT_MAP}"), "map", None);
+    assert_same(&format!("inline:{INT_MAP}"), "map", Some("int32"));
+}
+
+#[test]
+fn model_functions_and_stepper_are_callable_natively() {
+    let uri = "builtin://ode/lorenz";
+    let sims = [
+        setup(uri, "rk45", None, false),
+        setup(uri, "rk45", None, true),
+    ];
+    let mut outs = Vec::new();
+    for sim in &sims {
+        let k = sim.kernel();
+        let mut machine = k.machine();
+        let y = [1.0, 2.0, 3.0];
+        let p: Vec<f64> = sim.params().iter().map(|(_, v)| *v).collect();
+        let mut dy = [0.0; 3];
+        let (mut ring, mut head) = ([0.0; 0], [0i64; 0]);
+        let mut yy = y;
+        let mut pp = p.clone();
+        k.call(
+            &mut machine,
+            Role::Rhs,
+            &mut [
+                Arg::F64(0.0),
+                Arg::PtrF64(&mut yy),
+                Arg::PtrF64(&mut dy),
+                Arg::PtrF64(&mut pp),
+                Arg::PtrF64(&mut ring),
+                Arg::PtrI64(&mut head),
+            ],
+        )
+        .unwrap();
+        // One rk45 step.
+        let nv = k.stepper.vectors.len();
+        let mut ws = vec![[0.0f64; 3]; nv];
+        let mut sc = vec![0.0; k.stepper.scalars.max(1)];
+        let mut cfg: Vec<f64> = k.stepper.config.iter().map(|f| f.default).collect();
+        let mut y_prop = [0.0; 3];
+        let mut sout = [0.0; 3];
+        let mut args = vec![
+            Arg::F64(0.0),
+            Arg::F64(0.01),
+            Arg::PtrF64(&mut yy),
+            Arg::PtrF64(&mut pp),
+            Arg::PtrF64(&mut ring),
+            Arg::PtrI64(&mut head),
+        ];
+        args.extend(ws.iter_mut().map(|w| Arg::PtrF64(&mut w[..])));
+        args.extend([
+            Arg::PtrF64(&mut sc),
+            Arg::PtrF64(&mut cfg),
+            Arg::PtrF64(&mut y_prop),
+            Arg::PtrF64(&mut sout),
+        ]);
+        let status = k.call(&mut machine, Role::Stepper, &mut args).unwrap();
+        assert_eq!(status, [Scalar::I32(0)]);
+        outs.push((bits(&dy), bits(&y_prop), bits(&sout)));
+
+        // Too-short arrays are refused before any native code runs.
+        let mut short = [0.0; 2];
+        let err = k
+            .call(
+                &mut machine,
+                Role::Rhs,
+                &mut [
+                    Arg::F64(0.0),
+                    Arg::PtrF64(&mut short),
+                    Arg::PtrF64(&mut dy),
+                    Arg::PtrF64(&mut pp),
+                    Arg::PtrF64(&mut ring),
+                    Arg::PtrI64(&mut head),
+                ],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("at least 3 elements"), "{err}");
+        assert!(k.call(&mut machine, Role::Runner, &mut []).is_err());
+    }
+    assert_eq!(outs[0], outs[1]);
+    assert_eq!(
+        outs[0].0,
+        bits(&[10.0, 28.0 - 3.0 - 2.0, 2.0 - 8.0 / 3.0 * 3.0])
+    );
+}
+
+#[test]
+fn native_sources_are_exported() {
+    let sim = setup("builtin://ode/vanderpol", "rk4", None, true);
+    let dir = tempfile::tempdir().unwrap();
+    let files = sim.kernel().export_sources(dir.path()).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for unit in Unit::ALL {
+        for ext in ["ll", "s"] {
+            let name = format!("{}.{ext}", unit.name());
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+    }
+    let runner_ll = std::fs::read_to_string(dir.path().join("runner.ll")).unwrap();
+    assert!(
+        runner_ll.contains("define void @dynlib_entry_runner"),
+        "{runner_ll}"
+    );
+    // No fast-math flags anywhere: they would let LLVM change results.
+    for flag in [
+        " fast ",
+        " contract ",
+        " reassoc ",
+        " nnan ",
+        " ninf ",
+        " afn ",
+    ] {
+        assert!(!runner_ll.contains(flag), "runner.ll contains `{flag}`");
+    }
+    assert!(std::fs::read_to_string(dir.path().join("runner.s"))
+        .unwrap()
+        .contains("dynlib_entry_runner"));
+}
+
+/// Kernels are shared across threads: each thread runs the same compiled kernel with its
+/// own session, and all get the single-threaded answer.
+#[test]
+fn one_native_kernel_many_threads() {
+    let kernel = dynlib_runtime::build(
+        "builtin://ode/lorenz",
+        SetupOptions::default()
+            .stepper("rk45")
+            .jit(true)
+            .config(Config::default()),
+    )
+    .unwrap();
+    let expect = {
+        let mut sim = Sim::new(kernel.clone());
+        sim.run(RunOptions::default().t_end(5.0)).unwrap();
+        bits(&sim.results().unwrap().y_final)
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let kernel = kernel.clone();
+                s.spawn(move || {
+                    let mut sim = Sim::new(kernel);
+                    sim.run(RunOptions::default().t_end(5.0)).unwrap();
+                    bits(&sim.results().unwrap().y_final)
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), expect);
+        }
+    });
+}
