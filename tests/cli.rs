@@ -311,11 +311,69 @@ fn run_failure_reports_status_and_partial_results() {
     );
 }
 
+#[cfg(feature = "jit")]
 #[test]
-fn jit_is_refused_not_silently_interpreted() {
+fn jit_runs_natively_with_the_interpreters_numbers() {
+    let args = [
+        "run",
+        "builtin://ode/vanderpol",
+        "--stepper",
+        "rk45",
+        "--t-end",
+        "5",
+        "--format",
+        "json",
+    ];
+    let interp = dynlib(&args);
+    assert!(interp.status.success(), "{}", stderr(&interp));
+    let native = dynlib(&[&args[..], &["--jit"]].concat());
+    assert!(native.status.success(), "{}", stderr(&native));
+    let (mut a, mut b) = (json(&interp), json(&native));
+    assert_eq!(a["backend"], "interp");
+    assert_eq!(b["backend"], "llvm");
+    // Everything but the backend and the timings is identical (JSON floats round-trip).
+    for v in [&mut a, &mut b] {
+        let o = v.as_object_mut().unwrap();
+        o.remove("backend");
+        o.remove("timing");
+    }
+    assert_eq!(a, b);
+}
+
+#[cfg(feature = "jit")]
+#[test]
+fn export_sources_with_jit_writes_llvm_ir_and_assembly() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dynlib(&[
+        "export-sources",
+        "builtin://ode/lorenz",
+        dir.path().to_str().unwrap(),
+        "--jit",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in [
+        "triplets.ll",
+        "triplets.s",
+        "stepper.ll",
+        "stepper.s",
+        "runner.ll",
+        "runner.s",
+        "rhs.ir",
+    ] {
+        assert!(
+            dir.path().join(name).exists(),
+            "{name} missing: {}",
+            stdout(&o)
+        );
+    }
+}
+
+#[cfg(not(feature = "jit"))]
+#[test]
+fn jit_without_the_feature_is_refused_not_silently_interpreted() {
     let o = dynlib(&["run", "builtin://ode/lorenz", "--jit"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("jit"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`jit` cargo feature"), "{}", stderr(&o));
 }
 
 #[test]

@@ -713,3 +713,18 @@ fn sim_table_values_feed_stepper_fields_of_the_same_name() {
         assert!(config.contains(&(name, want)), "{name}: {config:?}");
     }
 }
+
+/// Without the `jit` feature, `jit = true` is refused with a message that says how to get
+/// it; it never quietly interprets (DESIGN.md invariant 5).
+#[cfg(not(feature = "jit"))]
+#[test]
+fn jit_without_the_feature_is_refused() {
+    let options = SetupOptions::default().jit(true).config(Config::default());
+    match dynlib_runtime::setup(&format!("inline:{OSC}"), options) {
+        Err(e @ RuntimeError::JitUnavailable) => {
+            assert!(e.to_string().contains("--features jit"), "{e}")
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("jit = true built without the jit feature"),
+    }
+}
