@@ -14,6 +14,11 @@
 //! - `compile/lorenz_rk4`: from the `build()` call to a ready kernel (model load, lowering,
 //!   IR passes, LLVM compilation of the three units, loading). Nothing is cached between
 //!   iterations, so every iteration is a cold compile. Target: under 50 ms.
+//!
+//! Measured on the project's machine (2 cores) on 2026-11-30: hand_written 19.4 ms, jit
+//! 17.1 ms (0.88 × the hand-written loop; 17.1 ns per step), interp 130.9 ms (7.7 × the
+//! JIT), compile 37.5 ms. For scale, the issue quotes about 93 ns per step for the Python
+//! reference with Numba and about 3.5 s for its compilation.
 
 use std::hint::black_box;
 use std::time::Duration;

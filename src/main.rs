@@ -20,7 +20,8 @@ struct Cli {
 enum Command {
     /// Run a model and print its results (summary, JSON or CSV).
     Run(Box<output::RunArgs>),
-    /// Write the IR of a built model (model functions, stepper, runner) into DIR.
+    /// Write the IR of a built model (model functions, stepper, runner) into DIR; with --jit
+    /// also the LLVM IR and assembly of each compiled unit.
     ExportSources {
         /// The model URI.
         uri: String,
@@ -29,7 +30,7 @@ enum Command {
         /// Stepper name or alias.
         #[arg(long)]
         stepper: Option<String>,
-        /// Build for the LLVM backend.
+        /// Compile with LLVM and also write each unit's LLVM IR (.ll) and assembly (.s).
         #[arg(long)]
         jit: bool,
         /// A mod URI to apply (repeatable, applied in order).

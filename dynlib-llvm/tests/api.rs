@@ -1,0 +1,213 @@
+//! The backend's contract beyond single operations: libm calls are never rewritten, calls
+//! between functions and several results work, bad input is an error, units can be loaded
+//! and dropped repeatedly and called from many threads.
+
+use dynlib_interp::{Interpreter, Machine};
+use dynlib_ir::{
+    parse_program, Arg, Elem, FuncId, Function, FunctionBuilder, MathFn, Program, Scalar,
+    Signature, Type,
+};
+use dynlib_llvm::{assembly, compile, host, llvm_ir, CodegenOptions, Error};
+
+fn math_on_constants() -> (Program, FuncId) {
+    // pow(x, 2.0), pow(3.3, 2.0), sin(0.5) + exp(1e-3): LLVM would turn the first into x*x
+    // and fold the others at compile time if it recognised them.
+    let mut f = Function::new(
+        "consts",
+        Signature {
+            params: vec![Type::F64],
+            returns: vec![Type::F64, Type::F64, Type::F64],
+        },
+    );
+    let mut b = FunctionBuilder::new(&mut f);
+    let x = b.param(0);
+    let two = b.f64(2.0);
+    let sq = b.math(MathFn::Pow, &[x, two]);
+    let c = b.f64(3.3);
+    let csq = b.math(MathFn::Pow, &[c, two]);
+    let h = b.f64(0.5);
+    let s = b.math(MathFn::Sin, &[h]);
+    let small = b.f64(1e-3);
+    let e = b.math(MathFn::Exp, &[small]);
+    let se = b.add(s, e);
+    b.ret(&[sq, csq, se]);
+    let mut p = Program::new();
+    let id = p.add(f);
+    (p, id)
+}
+
+#[test]
+fn libm_calls_survive_optimisation() {
+    let (p, id) = math_on_constants();
+    let ir = llvm_ir(&p, &[id], &CodegenOptions::default()).unwrap();
+    assert!(ir.matches("call double @pow").count() >= 2, "{ir}");
+    assert!(ir.contains("call double @sin"), "{ir}");
+    assert!(ir.contains("call double @exp"), "{ir}");
+    let asm = assembly(&p, &[id], &CodegenOptions::default()).unwrap();
+    assert!(asm.contains("pow"), "{asm}");
+
+    let jit = compile(&p, &[id], &CodegenOptions::default())
+        .unwrap()
+        .load()
+        .unwrap();
+    let interp = Interpreter::new(&p).unwrap();
+    for x in [1.1, -3.7, 1e-160, 7.0e150] {
+        let mut a = [Arg::F64(x)];
+        let want = interp.call(&mut Machine::new(), id, &mut a).unwrap();
+        let mut got = [Scalar::Bool(false); 3];
+        // SAFETY: no arrays.
+        unsafe { jit.call(id, &mut a, &mut got).unwrap() };
+        assert_eq!(
+            got.map(|s| s.to_bits()).to_vec(),
+            want.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
+        );
+    }
+}
+
+const PROGRAM: &str = "
+function @divmod(i64, i64) -> (i64, i64) {
+block0(v0: i64, v1: i64):
+    v2:i64 = floordiv v0, v1
+    v3:i64 = mod v0, v1
+    return v2, v3
+}
+
+function @sum(ptr<f64>, i64, ptr<i64>) -> (f64) {
+block0(v0: ptr<f64>, v1: i64, v2: ptr<i64>):
+    v3:f64 = const 0.0
+    v4:i64 = const 0
+    jump block1(v4, v3)
+block1(v5: i64, v6: f64):
+    v7:bool = cmp lt v5, v1
+    brif v7, block2, block3(v6)
+block2:
+    v8:f64 = load v0, v5
+    v9:f64 = add v6, v8
+    v10:i64 = const 1
+    v11:i64 = add v5, v10
+    v12:i64, v13:i64 = call @divmod(v11, v10)
+    store v2, v5, v12
+    jump block1(v11, v9)
+block3(v14: f64):
+    return v14
+}
+";
+#[test]
+fn loops_calls_arrays_and_several_results() {
+    let p = match parse_program(PROGRAM) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    let sum = p.find("sum").unwrap();
+    let divmod = p.find("divmod").unwrap();
+    let jit = compile(&p, &[sum, divmod], &CodegenOptions::default())
+        .unwrap()
+        .load()
+        .unwrap();
+    let mut xs = [0.5, 1.25, -3.0, 8.0];
+    let mut idx = [0i64; 4];
+    let mut out = [Scalar::F64(0.0)];
+    // SAFETY: `sum` touches xs[0..n] and idx[0..n] with n = 4, the arrays' length.
+    unsafe {
+        jit.call(
+            sum,
+            &mut [Arg::PtrF64(&mut xs), Arg::I64(4), Arg::PtrI64(&mut idx)],
+            &mut out,
+        )
+        .unwrap()
+    };
+    assert_eq!(out, [Scalar::F64(6.75)]);
+    assert_eq!(idx, [1, 2, 3, 4]);
+    let mut two = [Scalar::I64(0), Scalar::I64(0)];
+    // SAFETY: no arrays.
+    unsafe {
+        jit.call(divmod, &mut [Arg::I64(-7), Arg::I64(2)], &mut two)
+            .unwrap()
+    };
+    assert_eq!(two, [Scalar::I64(-4), Scalar::I64(1)]);
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let p = parse_program(PROGRAM).unwrap();
+    let sum = p.find("sum").unwrap();
+    let divmod = p.find("divmod").unwrap();
+    let jit = compile(&p, &[divmod], &CodegenOptions::default())
+        .unwrap()
+        .load()
+        .unwrap();
+    let mut r = [Scalar::I64(0), Scalar::I64(0)];
+    // SAFETY (all three): no arrays reach native code; each call fails its checks first.
+    let e = unsafe { jit.call(sum, &mut [], &mut r) }.unwrap_err();
+    assert!(matches!(e, Error::NotExported(_)), "{e}");
+    let e = unsafe { jit.call(divmod, &mut [Arg::I64(1)], &mut r) }.unwrap_err();
+    assert!(
+        e.to_string().contains("takes 2 arguments, 1 were passed"),
+        "{e}"
+    );
+    let e = unsafe { jit.call(divmod, &mut [Arg::I64(1), Arg::F64(2.0)], &mut r) }.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("argument 1 of `divmod` must be i64, found f64"),
+        "{e}"
+    );
+
+    // An unverified program never reaches LLVM.
+    let mut bad = Function::new(
+        "bad",
+        Signature {
+            params: vec![Type::F64, Type::Ptr(Elem::F64)],
+            returns: vec![Type::F64],
+        },
+    );
+    let mut b = FunctionBuilder::new(&mut bad);
+    let x = b.param(0);
+    let t = b.bool(true);
+    let y = b.add(x, t);
+    b.ret(&[y]);
+    let mut p = Program::new();
+    let id = p.add(bad);
+    let e = compile(&p, &[id], &CodegenOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e}");
+}
+
+#[test]
+fn units_load_and_drop_repeatedly_and_serve_many_threads() {
+    let p = parse_program(PROGRAM).unwrap();
+    let divmod = p.find("divmod").unwrap();
+    let object = compile(&p, &[divmod], &CodegenOptions::default()).unwrap();
+    for _ in 0..20 {
+        let jit = object.load().unwrap();
+        drop(jit);
+    }
+    let jit = object.load().unwrap();
+    std::thread::scope(|s| {
+        for k in 0..4i64 {
+            let jit = &jit;
+            s.spawn(move || {
+                for i in -500..500i64 {
+                    let mut r = [Scalar::I64(0), Scalar::I64(0)];
+                    // SAFETY: no arrays.
+                    unsafe { jit.call(divmod, &mut [Arg::I64(i), Arg::I64(k + 1)], &mut r) }
+                        .unwrap();
+                    assert_eq!(
+                        r,
+                        [
+                            Scalar::I64(i.div_euclid(k + 1)),
+                            Scalar::I64(i.rem_euclid(k + 1))
+                        ]
+                    );
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn the_host_is_described() {
+    let h = host().unwrap();
+    assert!(h.llvm_version.starts_with("14"), "{h:?}");
+    assert!(!h.triple.is_empty() && !h.cpu.is_empty());
+    assert!(h.describe().contains(&h.triple));
+    assert!(CodegenOptions::default().describe().contains("opt=O2"));
+}
