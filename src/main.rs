@@ -1,5 +1,6 @@
 //! The `dynlib` command line.
 
+mod cache_cli;
 mod output;
 
 use std::process::ExitCode;
@@ -47,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: SteppersCommand,
     },
+    /// The disk cache of compiled units (`--jit --disk-cache`).
+    Cache {
+        #[command(subcommand)]
+        command: cache_cli::CacheCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +88,14 @@ enum ModelCommand {
 }
 
 fn main() -> ExitCode {
+    output::PROCESS_START.get_or_init(std::time::Instant::now);
+    // Warnings (cache fallbacks, rebuilt cache entries) go to stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .without_time()
+        .with_target(false)
+        .init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -122,6 +136,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 println!("{}", path.display());
             }
         }
+        Command::Cache { command } => return cache_cli::run(command),
         Command::Model { command } => match command {
             ModelCommand::Validate { uri, mods } => {
                 let model = dynlib::load(&uri, &options(mods)?)?;

@@ -331,11 +331,14 @@ fn jit_runs_natively_with_the_interpreters_numbers() {
     let (mut a, mut b) = (json(&interp), json(&native));
     assert_eq!(a["backend"], "interp");
     assert_eq!(b["backend"], "llvm");
-    // Everything but the backend and the timings is identical (JSON floats round-trip).
+    assert_eq!(b["cache"]["compiled"], 3);
+    // Everything but the backend, the timings and the cache counters is identical (JSON
+    // floats round-trip).
     for v in [&mut a, &mut b] {
         let o = v.as_object_mut().unwrap();
         o.remove("backend");
         o.remove("timing");
+        o.remove("cache");
     }
     assert_eq!(a, b);
 }

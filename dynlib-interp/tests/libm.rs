@@ -139,7 +139,7 @@ fn unary_inputs() -> Vec<f64> {
         rng ^= rng << 17;
         // Spread the exponent over [-70, 70] binary orders and both signs, plus some raw
         // bit patterns (any exponent, NaNs included).
-        let x = if rng % 8 == 0 {
+        let x = if rng.is_multiple_of(8) {
             f64::from_bits(rng)
         } else {
             let mant = (rng >> 11) as f64 / (1u64 << 53) as f64 + 0.5;

@@ -64,6 +64,10 @@ pub use dynlib_ir as ir;
 pub use error::Error;
 pub use translate::entry_symbol;
 
+/// A digest of this crate's source, computed at build time: the translator's identity for
+/// cache keys, so a change to how IR becomes LLVM IR invalidates cached objects by itself.
+pub const TRANSLATOR_DIGEST: &str = env!("DYNLIB_TRANSLATOR_DIGEST");
+
 /// The optimisation level of LLVM's pipeline.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OptLevel {
@@ -265,18 +269,24 @@ pub fn compile(
     })?;
     Ok(Object {
         bytes,
-        exports: exports
-            .iter()
-            .map(|&id| {
-                let f = program.func(id);
-                Export {
-                    func: id,
-                    name: f.name.clone(),
-                    sig: f.sig.clone(),
-                }
-            })
-            .collect(),
+        exports: exports_of(program, exports),
     })
+}
+
+/// The [`Export`] list of a unit compiled from `program` with these exports: what an object
+/// read back from a cache needs to be loaded again.
+pub fn exports_of(program: &Program, exports: &[FuncId]) -> Vec<Export> {
+    exports
+        .iter()
+        .map(|&id| {
+            let f = program.func(id);
+            Export {
+                func: id,
+                name: f.name.clone(),
+                sig: f.sig.clone(),
+            }
+        })
+        .collect()
 }
 
 /// The optimised LLVM IR of the unit [`compile`] would build, as text.

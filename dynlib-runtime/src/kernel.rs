@@ -19,6 +19,7 @@ use dynlib_model::{Model, ModelKind};
 use crate::error::RuntimeError;
 use crate::runner::emit_runner;
 use crate::stepper::{emit_initial_step, lookup, StepperKind, StepperSpec};
+use crate::units::CacheStats;
 
 /// A function of a kernel, by what it does.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -120,6 +121,9 @@ pub struct BuildOptions {
     /// Run the IR optimisation passes first (they never change a result bit; tests turn
     /// them off to check exactly that).
     pub optimize: bool,
+    /// The disk cache for compiled units (`jit` only); `None` writes nothing to disk. The
+    /// in-process cache is always used.
+    pub disk: Option<dynlib_cache::DiskCache>,
 }
 
 impl Default for BuildOptions {
@@ -127,6 +131,7 @@ impl Default for BuildOptions {
         BuildOptions {
             jit: false,
             optimize: true,
+            disk: None,
         }
     }
 }
@@ -135,7 +140,7 @@ impl Default for BuildOptions {
 enum Backend {
     Interp(Interpreter),
     #[cfg(feature = "jit")]
-    Native(Vec<(Unit, dynlib_llvm::Jit)>),
+    Native(Vec<(Unit, std::sync::Arc<dynlib_llvm::Jit>)>),
 }
 
 /// The model functions, stepper, runner and initial-step function of one model, as IR and
@@ -155,6 +160,7 @@ pub struct Kernel {
     /// The adaptive initial step (adaptive steppers only).
     pub initial_step: Option<FuncId>,
     backend: Backend,
+    cache_stats: CacheStats,
 }
 
 impl Kernel {
@@ -211,8 +217,16 @@ impl Kernel {
             initial_step,
             runner,
         };
+        let mut cache_stats = CacheStats::default();
         let backend = if options.jit {
-            native(&functions, &roles)?
+            native(
+                &model,
+                stepper,
+                &functions,
+                &roles,
+                options,
+                &mut cache_stats,
+            )?
         } else {
             Backend::Interp(
                 Interpreter::new(&functions.program)
@@ -227,7 +241,39 @@ impl Kernel {
             runner,
             initial_step,
             backend,
+            cache_stats,
         })
+    }
+
+    /// The cache key of `unit`: what the in-process and disk caches file it under (a digest
+    /// of its IR, kind, dtype, codegen options and the backend's identity). Needs the `jit`
+    /// feature (the backend identity is LLVM's).
+    pub fn unit_key(&self, unit: Unit) -> Result<dynlib_cache::Key, RuntimeError> {
+        #[cfg(feature = "jit")]
+        {
+            let opts = dynlib_llvm::CodegenOptions::default();
+            let roles = self.roles();
+            unit_request(
+                &self.model,
+                self.stepper,
+                &self.functions,
+                &roles,
+                unit,
+                &opts,
+            )
+            .map(|r| r.key)
+        }
+        #[cfg(not(feature = "jit"))]
+        {
+            let _ = unit;
+            Err(RuntimeError::JitUnavailable)
+        }
+    }
+
+    /// What the in-process and disk caches did while this kernel was built (all zero for
+    /// an interpreted kernel).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache_stats
     }
 
     /// The functions a unit exports.
@@ -261,13 +307,12 @@ impl Kernel {
 
     /// True when `role` exists and runs as native code (`jit = true`).
     pub fn is_jitted(&self, role: Role) -> bool {
-        match &self.backend {
-            Backend::Interp(_) => false,
-            #[cfg(feature = "jit")]
-            Backend::Native(units) => {
-                self.func(role).is_some() && units.iter().any(|(u, _)| *u == role.unit())
+        self.func(role).is_some()
+            && match &self.backend {
+                Backend::Interp(_) => false,
+                #[cfg(feature = "jit")]
+                Backend::Native(units) => units.iter().any(|(u, _)| *u == role.unit()),
             }
-        }
     }
 
     /// `"llvm"` for native code, `"interp"` for the interpreter.
@@ -527,50 +572,117 @@ impl RoleFuncs {
     }
 }
 
-/// Compiles and loads every unit.
+/// What compiling `unit` means: its program, exports, cache key and labels.
 #[cfg(feature = "jit")]
-fn native(functions: &ModelFunctions, roles: &RoleFuncs) -> Result<Backend, RuntimeError> {
-    let opts = dynlib_llvm::CodegenOptions::default();
+fn unit_request<'a>(
+    model: &Model,
+    stepper: &StepperSpec,
+    functions: &'a ModelFunctions,
+    roles: &RoleFuncs,
+    unit: Unit,
+    opts: &dynlib_llvm::CodegenOptions,
+) -> Result<crate::units::UnitRequest<'a>, RuntimeError> {
+    use dynlib_cache::{Component, Labels};
+    let (component, stepper_label, variant) = match unit {
+        Unit::Triplets => (Component::Triplets, "", ""),
+        Unit::Stepper => (Component::Steppers, stepper.name, ""),
+        Unit::Runner => (Component::Runners, stepper.name, "base"),
+    };
     let program = &functions.program;
-    // The units are independent compilations (one LLVM context each): compile them on
-    // their own threads, which cuts the latency of `build` on a multi-core machine.
-    let results: Vec<Result<(Unit, dynlib_llvm::Jit), RuntimeError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = Unit::ALL
-                .iter()
-                .map(|&unit| {
-                    let exports = roles.unit_exports(functions, unit);
-                    scope.spawn(move || {
-                        let fail = |e: dynlib_llvm::Error| RuntimeError::Jit {
-                            unit: unit.name(),
-                            message: e.to_string(),
-                        };
-                        let object =
-                            dynlib_llvm::compile(program, &exports, &opts).map_err(fail)?;
-                        Ok((unit, object.load().map_err(fail)?))
+    let dtype = model.dtype.as_str();
+    let exports = roles.unit_exports(functions, unit);
+    let key = crate::units::unit_key(
+        program,
+        &exports,
+        component,
+        unit.name(),
+        variant,
+        dtype,
+        opts,
+    )?;
+    Ok(crate::units::UnitRequest {
+        name: unit.name(),
+        program,
+        exports,
+        key,
+        labels: Labels {
+            model: model.name.clone().unwrap_or_else(|| model.uri.clone()),
+            stepper: stepper_label.to_string(),
+            dtype: dtype.to_string(),
+            variant: variant.to_string(),
+        },
+    })
+}
+
+/// Finds or compiles and loads every unit, through the in-process and disk caches.
+#[cfg(feature = "jit")]
+fn native(
+    model: &Model,
+    stepper: &StepperSpec,
+    functions: &ModelFunctions,
+    roles: &RoleFuncs,
+    options: &BuildOptions,
+    stats: &mut CacheStats,
+) -> Result<Backend, RuntimeError> {
+    let opts = dynlib_llvm::CodegenOptions::default();
+    let requests = Unit::ALL
+        .iter()
+        .map(|&unit| {
+            Ok((
+                unit,
+                unit_request(model, stepper, functions, roles, unit, &opts)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, RuntimeError>>()?;
+    // The units are independent (one LLVM context per compilation): obtain them on threads
+    // of their own, which cuts the latency of a cold `build` on a multi-core machine.
+    let disk = options.disk.as_ref();
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = requests
+            .iter()
+            .map(|(unit, req)| {
+                let opts = &opts;
+                let handle = scope.spawn(move || {
+                    let mut s = CacheStats::default();
+                    crate::units::obtain(req, disk, opts, &mut s).map(|jit| (jit, s))
+                });
+                (*unit, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(unit, h)| {
+                let r = h.join().unwrap_or_else(|_| {
+                    Err(RuntimeError::Jit {
+                        unit: unit.name(),
+                        message: "the compiling thread panicked".into(),
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .zip(Unit::ALL)
-                .map(|(h, unit)| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(RuntimeError::Jit {
-                            unit: unit.name(),
-                            message: "the compiling thread panicked".into(),
-                        })
-                    })
-                })
-                .collect()
-        });
-    Ok(Backend::Native(
-        results.into_iter().collect::<Result<_, _>>()?,
-    ))
+                });
+                r.map(|(jit, s)| (unit, jit, s))
+            })
+            .collect()
+    });
+    let mut units = Vec::new();
+    for r in results {
+        let (unit, jit, s) = r?;
+        stats.hits += s.hits;
+        stats.misses += s.misses;
+        stats.compiled += s.compiled;
+        stats.recovered += s.recovered;
+        units.push((unit, jit));
+    }
+    Ok(Backend::Native(units))
 }
 
 #[cfg(not(feature = "jit"))]
-fn native(_: &ModelFunctions, _: &RoleFuncs) -> Result<Backend, RuntimeError> {
+fn native(
+    _: &Model,
+    _: &StepperSpec,
+    _: &ModelFunctions,
+    _: &RoleFuncs,
+    _: &BuildOptions,
+    _: &mut CacheStats,
+) -> Result<Backend, RuntimeError> {
     Err(RuntimeError::JitUnavailable)
 }
 

@@ -14,6 +14,7 @@ pub mod runner;
 pub mod session;
 pub mod sim;
 pub mod stepper;
+pub mod units;
 
 pub use dynlib_model as model;
 pub use error::RuntimeError;
@@ -22,3 +23,4 @@ pub use results::{EventTable, Results, Segment};
 pub use run::{DVec, EventRow, RunOutput, RunSpec, Status, Workspace};
 pub use session::{OnConflict, Preset, Snapshot, SnapshotInfo};
 pub use sim::{build, setup, RunOptions, SessionConfig, SessionState, SetupOptions, Sim};
+pub use units::{clear_memory_cache, CacheStats};

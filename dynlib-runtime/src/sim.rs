@@ -46,7 +46,10 @@ pub struct SetupOptions {
     /// results are bit-identical to the interpreter's. Any LLVM failure is an error from
     /// `build`, never a silent fallback; without the feature it is `JitUnavailable`.
     pub jit: bool,
-    /// Keep compiled objects on disk (meaningful with `jit`).
+    /// Keep compiled objects in the disk cache and load them from there (meaningful with
+    /// `jit`): the root is the configuration's `cache_root` (or `[cache].root`), else the
+    /// platform cache directory, else `<tmp>/dynlib-cache`, else memory only (each fallback
+    /// warns once through `tracing`). `false` writes nothing at all.
     pub disk_cache: bool,
     /// Mod URIs to apply, in order.
     pub mods: Vec<String>,
@@ -132,8 +135,23 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
         }
         model.dtype = dtype;
     }
+    // The disk cache only matters for native code; without `disk_cache` nothing is
+    // resolved, created or written.
+    let disk = if options.jit && options.disk_cache {
+        let config = match &options.config {
+            Some(c) => c.clone(),
+            None => Config::load()?,
+        };
+        match dynlib_cache::resolve(config.cache_root()) {
+            dynlib_cache::Root::Disk(root) => Some(dynlib_cache::DiskCache::new(root)),
+            dynlib_cache::Root::Memory => None,
+        }
+    } else {
+        None
+    };
     let build = crate::kernel::BuildOptions {
         jit: options.jit,
+        disk,
         ..Default::default()
     };
     Ok(Arc::new(Kernel::build_with(

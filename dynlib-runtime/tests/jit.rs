@@ -422,3 +422,30 @@ fn one_native_kernel_many_threads() {
         }
     });
 }
+
+/// A second `build` of the same units in the same process compiles nothing: the in-process
+/// cache hands out the loaded code (and the kernels agree to the bit).
+#[test]
+fn a_second_build_in_the_same_process_compiles_nothing() {
+    // A model no other test builds, so the process-wide cache starts without it.
+    let uri = "inline:[model]\ntype='ode'\nname='second-build-test'\n[states]\nx=1.0\n[params]\nk=0.123456\n[equations.rhs]\nx='-k*x + 0.000123'\n";
+    let options = SetupOptions::default()
+        .stepper("rk4")
+        .jit(true)
+        .config(Config::default());
+    let first = dynlib_runtime::build(uri, &options).unwrap();
+    let s = first.cache_stats();
+    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (0, 3, 3, 0));
+    let second = dynlib_runtime::build(uri, &options).unwrap();
+    let s = second.cache_stats();
+    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (3, 0, 0, 0));
+    let run = |k: &std::sync::Arc<dynlib_runtime::Kernel>| {
+        let mut sim = Sim::new(k.clone());
+        sim.run(RunOptions::default().t_end(2.0)).unwrap();
+        bits(&sim.results().unwrap().y_final)
+    };
+    assert_eq!(run(&first), run(&second));
+    // Other parameter values are runtime data: still no compilation.
+    let third = dynlib_runtime::build(&uri.replace("0.123456", "9.5"), &options).unwrap();
+    assert_eq!(third.cache_stats().compiled, 0);
+}

@@ -1,0 +1,218 @@
+//! `dynlib cache path | list | clear | verify`: the disk cache of compiled units.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use dynlib::runtime::stepper;
+use dynlib::Config;
+use dynlib_cache::{DiskCache, EntryInfo, Root, Selector};
+
+/// The cache subcommands.
+#[derive(Subcommand)]
+pub enum CacheCommand {
+    /// Print the cache root that builds with --disk-cache use.
+    Path,
+    /// One line per entry: component, model, stepper, dtype, variant, size, age, path.
+    List {
+        /// Only entries compiled for this stepper (name or alias).
+        #[arg(long, value_parser = parse_stepper)]
+        stepper: Option<String>,
+        /// Only entries compiled for this dtype (float64, f64, float32, ...).
+        #[arg(long, value_parser = parse_dtype)]
+        dtype: Option<String>,
+    },
+    /// Delete entries: all of them, or those matching every given filter.
+    Clear(ClearArgs),
+    /// Check every entry (format, digest, object size and checksum); exits 1 if any is
+    /// corrupt.
+    Verify {
+        /// Also delete the corrupt entries (builds would rebuild them anyway).
+        #[arg(long)]
+        delete: bool,
+    },
+}
+
+/// `dynlib cache clear`: at least one selector is required.
+#[derive(Args)]
+#[group(id = "selector", required = true, multiple = true)]
+pub struct ClearArgs {
+    /// Everything under <root>/jit.
+    #[arg(long, group = "selector", conflicts_with_all = ["stepper", "dtype", "older_than"])]
+    all: bool,
+    /// Entries compiled for this stepper.
+    #[arg(long, group = "selector", value_parser = parse_stepper)]
+    stepper: Option<String>,
+    /// Entries compiled for this dtype.
+    #[arg(long, group = "selector", value_parser = parse_dtype)]
+    dtype: Option<String>,
+    /// Entries created more than DAYS days ago.
+    #[arg(long, group = "selector", value_name = "DAYS", value_parser = parse_days)]
+    older_than: Option<f64>,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn parse_stepper(s: &str) -> Result<String, String> {
+    stepper::lookup(s)
+        .map(|spec| spec.name.to_string())
+        .ok_or_else(|| {
+            let known: Vec<&str> = stepper::registry().iter().map(|s| s.name).collect();
+            format!("unknown stepper '{s}'; known: {}", known.join(", "))
+        })
+}
+
+fn parse_dtype(s: &str) -> Result<String, String> {
+    dynlib::model::Dtype::parse(s)
+        .map(|d| d.as_str().to_string())
+        .ok_or_else(|| format!("'{s}' is not a dtype (float64, float32, int64, int32 or an alias)"))
+}
+
+fn parse_days(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(d) if d.is_finite() && d >= 0.0 => Ok(d),
+        _ => Err(format!("'{s}' is not a number of days (>= 0)")),
+    }
+}
+
+/// The root builds use, or an error when there is none usable.
+fn root() -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let config = Config::load()?;
+    match dynlib_cache::resolve(config.cache_root()) {
+        Root::Disk(p) => Ok(p),
+        Root::Memory => Err("no usable cache root: compiled code is kept in memory only".into()),
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    let mut x = bytes as f64;
+    for unit in ["B", "KB", "MB", "GB"] {
+        if x < 1024.0 || unit == "GB" {
+            return if unit == "B" {
+                format!("{bytes}B")
+            } else {
+                format!("{x:.1}{unit}")
+            };
+        }
+        x /= 1024.0;
+    }
+    unreachable!()
+}
+
+fn human_age(days: f64) -> String {
+    let secs = days * 86_400.0;
+    if secs < 3600.0 {
+        format!("{}m", (secs / 60.0).floor())
+    } else if secs < 86_400.0 {
+        format!("{}h", (secs / 3600.0).floor())
+    } else {
+        format!("{}d", days.floor())
+    }
+}
+
+fn dash(s: &str) -> &str {
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
+}
+
+fn line(e: &EntryInfo, now: u64) -> String {
+    format!(
+        "{:<9} {:<24} {:<9} {:<8} {:<7} {:>8} {:>5}  {}",
+        e.component.dir(),
+        dash(&e.labels.model),
+        dash(&e.labels.stepper),
+        dash(&e.labels.dtype),
+        dash(&e.labels.variant),
+        human_size(e.size),
+        human_age(e.age_days(now)),
+        e.path.display()
+    )
+}
+
+/// Runs a cache subcommand.
+pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let now = dynlib_cache::store::now();
+    match command {
+        CacheCommand::Path => println!("{}", root()?.display()),
+        CacheCommand::List { stepper, dtype } => {
+            let cache = DiskCache::new(root()?);
+            let mut any = false;
+            for (path, info) in cache.list() {
+                match info {
+                    Ok(e) => {
+                        if stepper.as_ref().is_some_and(|s| *s != e.labels.stepper)
+                            || dtype.as_ref().is_some_and(|d| *d != e.labels.dtype)
+                        {
+                            continue;
+                        }
+                        if !any {
+                            println!(
+                                "{:<9} {:<24} {:<9} {:<8} {:<7} {:>8} {:>5}  path",
+                                "component", "model", "stepper", "dtype", "variant", "size", "age"
+                            );
+                        }
+                        any = true;
+                        println!("{}", line(&e, now));
+                    }
+                    Err(reason) if stepper.is_none() && dtype.is_none() => {
+                        any = true;
+                        println!("unreadable entry {}: {reason}", path.display());
+                    }
+                    Err(_) => {}
+                }
+            }
+            if !any {
+                println!("No cache entries found.");
+            }
+        }
+        CacheCommand::Clear(a) => {
+            let cache = DiskCache::new(root()?);
+            let selector = Selector {
+                all: a.all,
+                stepper: a.stepper,
+                dtype: a.dtype,
+                older_than_days: a.older_than,
+            };
+            let paths = cache
+                .clear(&selector, a.dry_run)
+                .map_err(|e| format!("clearing the cache under {}: {e}", cache.root().display()))?;
+            if paths.is_empty() {
+                println!("No matching cache entries found.");
+            }
+            for p in paths {
+                if a.dry_run {
+                    println!("[dry-run] would delete {}", p.display());
+                } else {
+                    println!("deleted {}", p.display());
+                }
+            }
+        }
+        CacheCommand::Verify { delete } => {
+            let cache = DiskCache::new(root()?);
+            let (mut ok, mut bad) = (0, 0);
+            for (path, r) in cache.verify() {
+                match r {
+                    Ok(_) => ok += 1,
+                    Err(reason) => {
+                        bad += 1;
+                        println!("corrupt {}: {reason}", path.display());
+                        if delete {
+                            std::fs::remove_dir_all(&path)
+                                .map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
+                            println!("deleted {}", path.display());
+                        }
+                    }
+                }
+            }
+            println!("{ok} entries ok, {bad} corrupt");
+            if bad > 0 && !delete {
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

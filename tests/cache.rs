@@ -1,0 +1,432 @@
+//! `jit = true, disk_cache = true` across processes: warm starts compile nothing, corrupt
+//! entries are rebuilt, racing processes all succeed, unusable roots fall back, the cache
+//! commands, and keys that change exactly when what is compiled changes.
+
+#![cfg(feature = "jit")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch area: a config pointing the cache root into it, and its own TMPDIR.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let s = Scratch {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        s.set_root(&s.root());
+        std::fs::create_dir_all(s.tmp()).unwrap();
+        s
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.dir.path().join("tmp")
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    fn set_root(&self, root: &Path) {
+        std::fs::write(
+            self.config(),
+            format!("cache_root = {:?}\n", root.to_str().unwrap()),
+        )
+        .unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dynlib"));
+        c.args(args)
+            .env("DYNLIB_CONFIG", self.config())
+            .env("TMPDIR", self.tmp())
+            .env_remove("DYN_MODEL_PATH");
+        c
+    }
+
+    fn dynlib(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("dynlib runs")
+    }
+
+    /// A jitted run with the disk cache; returns the JSON output and stderr.
+    fn run(&self, extra: &[&str]) -> (serde_json::Value, String) {
+        let mut args = vec![
+            "run",
+            "builtin://ode/vanderpol",
+            "--jit",
+            "--disk-cache",
+            "--t-end",
+            "3",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let o = self.dynlib(&args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        (serde_json::from_slice(&o.stdout).unwrap(), err)
+    }
+
+    fn entries(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for comp in ["triplets", "steppers", "runners"] {
+            let Ok(shards) = std::fs::read_dir(self.root().join("jit").join(comp)) else {
+                continue;
+            };
+            for shard in shards.flatten() {
+                for e in std::fs::read_dir(shard.path()).unwrap().flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if !name.starts_with('.') {
+                        out.push(e.path());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+fn cache_counts(v: &serde_json::Value) -> [u64; 4] {
+    let c = &v["cache"];
+    ["hits", "misses", "compiled", "recovered"].map(|k| c[k].as_u64().unwrap())
+}
+
+/// The results without the parts that legitimately differ between processes.
+fn results(v: &serde_json::Value) -> serde_json::Value {
+    let mut v = v.clone();
+    let o = v.as_object_mut().unwrap();
+    o.remove("timing");
+    o.remove("cache");
+    v
+}
+
+#[test]
+fn a_second_process_compiles_nothing() {
+    let s = Scratch::new();
+    let (cold, _) = s.run(&[]);
+    assert_eq!(cache_counts(&cold), [0, 3, 3, 0]);
+    assert_eq!(s.entries().len(), 3, "one entry per unit");
+    let (warm, err) = s.run(&[]);
+    assert_eq!(cache_counts(&warm), [3, 0, 0, 0]);
+    assert_eq!(results(&warm), results(&cold));
+    assert!(err.is_empty(), "no warnings: {err}");
+    // A different stepper shares the model functions' entry only.
+    let (other, _) = s.run(&["--stepper", "rk45"]);
+    assert_eq!(cache_counts(&other), [1, 2, 2, 0]);
+    assert_eq!(s.entries().len(), 5);
+}
+
+#[test]
+fn corrupt_entries_are_rebuilt_with_one_warning() {
+    let s = Scratch::new();
+    let (cold, _) = s.run(&[]);
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage); 4] = [
+        ("truncate", |p| {
+            let b = std::fs::read(p).unwrap();
+            std::fs::write(p, &b[..b.len() / 2]).unwrap();
+        }),
+        ("flip", |p| {
+            let mut b = std::fs::read(p).unwrap();
+            let mid = b.len() / 2;
+            b[mid] ^= 0xff;
+            std::fs::write(p, b).unwrap();
+        }),
+        ("garbage", |p| {
+            std::fs::write(p, b"this is not an object file").unwrap()
+        }),
+        ("delete", |p| std::fs::remove_file(p).unwrap()),
+    ];
+    for (what, damage) in damages {
+        let runner = s
+            .entries()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains("/runners/"))
+            .unwrap();
+        damage(&runner.join("object.o"));
+        let (v, err) = s.run(&[]);
+        assert_eq!(cache_counts(&v), [2, 1, 1, 1], "{what}");
+        assert_eq!(results(&v), results(&cold), "{what}: results unaffected");
+        assert_eq!(
+            err.matches("corrupt").count(),
+            1,
+            "{what}: one warning: {err}"
+        );
+        // The entry was rewritten and is whole again.
+        let (again, _) = s.run(&[]);
+        assert_eq!(cache_counts(&again), [3, 0, 0, 0], "{what}");
+    }
+    let o = s.dynlib(&["cache", "verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn a_valid_entry_with_a_foreign_object_is_rebuilt() {
+    // Consistent metadata and checksum, but bytes LLVM cannot load: still recovered.
+    let s = Scratch::new();
+    let (cold, _) = s.run(&[]);
+    let runner = s
+        .entries()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("/runners/"))
+        .unwrap();
+    let junk = b"\x7fELF but not really an object file at all".to_vec();
+    let meta_path = runner.join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["size"] = junk.len().into();
+    meta["checksum"] = dynlib_cache::checksum(&junk).into();
+    std::fs::write(runner.join("object.o"), &junk).unwrap();
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let (v, err) = s.run(&[]);
+    assert_eq!(cache_counts(&v), [2, 1, 1, 1]);
+    assert_eq!(results(&v), results(&cold));
+    assert!(err.contains("does not load"), "{err}");
+}
+
+#[test]
+fn four_processes_at_once_on_an_empty_root() {
+    let s = Scratch::new();
+    let args = [
+        "run",
+        "builtin://ode/vanderpol",
+        "--jit",
+        "--disk-cache",
+        "--t-end",
+        "3",
+        "--format",
+        "json",
+    ];
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            s.command(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let mut compiled = 0;
+    let mut first: Option<serde_json::Value> = None;
+    for o in &outs {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        compiled += cache_counts(&v)[2];
+        match &first {
+            None => first = Some(results(&v)),
+            Some(f) => assert_eq!(&results(&v), f),
+        }
+    }
+    // Each unit is compiled by exactly one process: the others wait for its lock and load it.
+    assert_eq!(compiled, 3);
+    assert_eq!(s.entries().len(), 3);
+    let o = s.dynlib(&["cache", "verify"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("3 entries ok, 0 corrupt"));
+}
+
+#[test]
+fn an_unusable_root_falls_back_to_tmp_then_to_memory() {
+    let s = Scratch::new();
+    let file = s.dir.path().join("not-a-directory");
+    std::fs::write(&file, b"x").unwrap();
+    s.set_root(&file);
+    let (v, err) = s.run(&[]);
+    assert_eq!(cache_counts(&v), [0, 3, 3, 0]);
+    assert!(err.contains("not writable"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one warning: {err}");
+    let fallback = s.tmp().join("dynlib-cache");
+    assert!(fallback.join("jit/runners").exists());
+    // The fallback works as a cache.
+    let (warm, _) = s.run(&[]);
+    assert_eq!(cache_counts(&warm), [3, 0, 0, 0]);
+    assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is untouched");
+
+    // With TMPDIR unusable too, everything stays in memory, with a warning.
+    let o = s
+        .command(&[
+            "run",
+            "builtin://ode/vanderpol",
+            "--jit",
+            "--disk-cache",
+            "--t-end",
+            "3",
+            "--format",
+            "json",
+        ])
+        .env("TMPDIR", &file)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(cache_counts(&v), [0, 3, 3, 0]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("memory only"));
+    assert_eq!(results(&v), results(&warm));
+}
+
+#[test]
+fn without_disk_cache_the_root_is_untouched() {
+    let s = Scratch::new();
+    let o = s.dynlib(&["run", "builtin://ode/vanderpol", "--jit", "--t-end", "3"]);
+    assert!(o.status.success());
+    assert!(!s.root().exists(), "disk_cache = false writes nothing");
+    assert!(std::fs::read_dir(s.tmp()).unwrap().next().is_none());
+    // jit = false with disk_cache asks for nothing to cache either.
+    let o = s.dynlib(&[
+        "run",
+        "builtin://ode/vanderpol",
+        "--disk-cache",
+        "--t-end",
+        "3",
+    ]);
+    assert!(o.status.success());
+    assert!(!s.root().exists());
+}
+
+#[test]
+fn cache_commands() {
+    let s = Scratch::new();
+    let out = |args: &[&str]| {
+        let o = s.dynlib(args);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, text, _) = out(&["cache", "path"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(text.trim(), s.root().to_str().unwrap());
+    assert!(out(&["cache", "list"])
+        .1
+        .contains("No cache entries found."));
+
+    s.run(&[]);
+    s.run(&["--stepper", "euler"]);
+    let (_, list, _) = out(&["cache", "list"]);
+    assert_eq!(list.lines().count(), 1 + 5, "{list}");
+    assert!(list.contains("Van der Pol"), "{list}");
+    assert!(list.contains("runners") && list.contains("base") && list.contains("float64"));
+    let (_, rk4, _) = out(&["cache", "list", "--stepper", "rk4"]);
+    assert_eq!(rk4.lines().count(), 1 + 2, "{rk4}");
+    let (_, f64s, _) = out(&["cache", "list", "--dtype", "f64"]);
+    assert_eq!(f64s.lines().count(), 1 + 5, "dtype aliases work: {f64s}");
+
+    // Clear needs a selector: a usage error.
+    let (code, _, err) = out(&["cache", "clear"]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, _) = out(&["cache", "clear", "--stepper", "nope"]);
+    assert_eq!(code, Some(2));
+
+    let (code, dry, _) = out(&["cache", "clear", "--stepper", "euler", "--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(dry.matches("[dry-run]").count(), 2, "{dry}");
+    assert_eq!(s.entries().len(), 5);
+    let (_, done, _) = out(&["cache", "clear", "--stepper", "euler"]);
+    assert_eq!(done.matches("deleted").count(), 2, "{done}");
+    assert_eq!(s.entries().len(), 3);
+    let (_, none, _) = out(&["cache", "clear", "--older-than", "30"]);
+    assert!(none.contains("No matching cache entries found."), "{none}");
+    assert_eq!(s.entries().len(), 3);
+
+    // verify reports a corrupt entry and exits 1; --delete removes it.
+    let victim = s.entries()[0].join("object.o");
+    std::fs::write(&victim, b"bad").unwrap();
+    let (code, v, _) = out(&["cache", "verify"]);
+    assert_eq!(code, Some(1));
+    assert!(v.contains("2 entries ok, 1 corrupt"), "{v}");
+    let (code, _, _) = out(&["cache", "verify", "--delete"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(s.entries().len(), 2);
+
+    let (code, all, _) = out(&["cache", "clear", "--all"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(s.entries().is_empty());
+    assert!(s.root().exists(), "the root itself stays");
+}
+
+#[test]
+fn keys_change_with_what_is_compiled_and_nothing_else() {
+    use dynlib::{SetupOptions, Unit};
+    let config = dynlib::Config::empty();
+    let build = |uri: &str, stepper: &str, dtype: Option<&str>| {
+        let mut o = SetupOptions::default()
+            .stepper(stepper)
+            .config(config.clone());
+        if let Some(d) = dtype {
+            o = o.dtype(d);
+        }
+        dynlib::build(uri, o).unwrap()
+    };
+    let keys = |k: &dynlib::Kernel| Unit::ALL.map(|u| k.unit_key(u).unwrap().digest().to_string());
+    let base = keys(&build("builtin://ode/vanderpol", "rk4", None));
+    assert_eq!(base, keys(&build("builtin://ode/vanderpol", "rk4", None)));
+
+    // Stepper: new stepper and runner keys; the model functions are shared.
+    let euler = keys(&build("builtin://ode/vanderpol", "euler", None));
+    assert_eq!(euler[0], base[0]);
+    assert_ne!(euler[1], base[1]);
+    assert_ne!(euler[2], base[2]);
+
+    // Dtype: every key changes.
+    let f32k = keys(&build("builtin://ode/vanderpol", "rk4", Some("float32")));
+    for u in 0..3 {
+        assert_ne!(f32k[u], base[u]);
+    }
+
+    // Parameter values and initial states never enter a key; structure does.
+    let text = dynlib::model::uri::builtin_models()
+        .iter()
+        .find(|b| b.name == "vanderpol")
+        .unwrap()
+        .text;
+    let inline = |t: &str| format!("inline:{t}");
+    let same = keys(&build(&inline(text), "rk4", None));
+    let changed_values = text
+        .replacen("mu = 1.0", "mu = 7.5", 1)
+        .replacen("x = 2.0", "x = 0.25", 1);
+    assert_ne!(changed_values, text, "the edit applied");
+    assert_eq!(keys(&build(&inline(&changed_values), "rk4", None)), same);
+    let changed_structure = text.replacen("dy = mu*(1-x**2)*y-x", "dy = mu*(1-x**3)*y-x", 1);
+    assert_ne!(changed_structure, text, "the edit applied");
+    let structural = keys(&build(&inline(&changed_structure), "rk4", None));
+    assert_ne!(structural[0], same[0]);
+    assert_ne!(structural[2], same[2]);
+
+    // The runner variant is part of the runner key.
+    let k = build("builtin://ode/vanderpol", "rk4", None);
+    let exports = k.unit_exports(Unit::Runner);
+    let opts = dynlib_llvm_opts();
+    let key = |variant: &str| {
+        dynlib::runtime::units::unit_key(
+            k.program(),
+            &exports,
+            dynlib_cache::Component::Runners,
+            "runner",
+            variant,
+            "float64",
+            &opts,
+        )
+        .unwrap()
+        .digest()
+        .to_string()
+    };
+    assert_eq!(key("base"), base[2]);
+    assert_ne!(key("analysis"), base[2]);
+}
+
+fn dynlib_llvm_opts() -> dynlib::runtime::units::CodegenOptions {
+    Default::default()
+}
