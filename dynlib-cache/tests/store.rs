@@ -255,3 +255,61 @@ fn an_unusable_root_is_reported_by_the_probe() {
         Some(file.clone())
     );
 }
+
+/// Run by `a_lock_left_by_a_dead_process_stalls_nobody` in a child process: takes the lock
+/// named by `DYNLIB_TEST_LOCK_ROOT` and never lets go.
+#[test]
+#[ignore = "a helper run in a child process"]
+fn lock_holder_helper() {
+    let Ok(root) = std::env::var("DYNLIB_TEST_LOCK_ROOT") else {
+        return;
+    };
+    let cache = DiskCache::new(root);
+    let _lock = cache.lock(&key("dead", "float64")).unwrap();
+    println!("locked");
+    std::thread::sleep(std::time::Duration::from_secs(120));
+}
+
+#[test]
+fn a_lock_left_by_a_dead_process_stalls_nobody() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "lock_holder_helper", "--ignored", "--nocapture"])
+        .env("DYNLIB_TEST_LOCK_ROOT", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.map(|l| l.contains("locked")).unwrap_or(false)),
+        "the helper took the lock"
+    );
+    let cache = DiskCache::new(dir.path());
+    let k = key("dead", "float64");
+    // While the holder lives, the lock is taken.
+    let lock_file = cache
+        .entry_dir(&k)
+        .with_file_name(format!(".{}.lock", k.digest()));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&lock_file)
+        .unwrap();
+    assert!(f.try_lock().is_err(), "the helper holds the lock");
+    drop(f);
+    // It dies without releasing anything; its lock file stays behind.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(lock_file.exists());
+    // The OS released the dead holder's lock: a non-blocking attempt succeeds.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&lock_file)
+        .unwrap();
+    assert!(
+        f.try_lock().is_ok(),
+        "the lock of a dead process is free at once"
+    );
+    drop(f);
+    let _lock = cache.lock(&k).unwrap();
+}
