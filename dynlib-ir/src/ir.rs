@@ -637,6 +637,36 @@ impl Program {
         &self.functions[id.index()]
     }
 
+    /// `roots` and every function they call, directly or not, each once: the roots in
+    /// order, each followed depth-first by its callees in call order. Ids outside the
+    /// program are skipped. This is what a compiled unit holds, in a fixed order.
+    pub fn reachable(&self, roots: &[FuncId]) -> Vec<FuncId> {
+        let mut seen = vec![false; self.functions.len()];
+        let mut order = Vec::new();
+        let mut stack: Vec<FuncId> = roots.iter().rev().copied().collect();
+        while let Some(id) = stack.pop() {
+            let Some(f) = self.functions.get(id.index()) else {
+                continue;
+            };
+            if std::mem::replace(&mut seen[id.index()], true) {
+                continue;
+            }
+            order.push(id);
+            let calls = f
+                .blocks
+                .iter()
+                .flat_map(|b| &b.insts)
+                .filter_map(|&i| match f.inst(i) {
+                    InstData::Call { func, .. } => Some(*func),
+                    _ => None,
+                });
+            let mut callees: Vec<FuncId> = calls.collect();
+            callees.reverse();
+            stack.extend(callees);
+        }
+        order
+    }
+
     /// A function by name.
     pub fn find(&self, name: &str) -> Option<FuncId> {
         self.functions

@@ -70,8 +70,16 @@ pub(crate) fn translate<'ctx>(
         program,
         funcs: vec![None; program.functions.len()],
     };
+    if let Some(bad) = exports
+        .iter()
+        .find(|id| id.index() >= program.functions.len())
+    {
+        return Err(Error::Codegen(format!(
+            "function {bad} is not in the program"
+        )));
+    }
     // Declare every reachable function first: calls may go forward.
-    let reachable = reachable(program, exports)?;
+    let reachable = program.reachable(exports);
     for &id in &reachable {
         t.declare(id);
     }
@@ -82,32 +90,6 @@ pub(crate) fn translate<'ctx>(
         t.entry(id)?;
     }
     Ok(())
-}
-
-/// The functions reachable from `exports` through calls, exports first, in a fixed order.
-fn reachable(program: &Program, exports: &[FuncId]) -> R<Vec<FuncId>> {
-    let mut seen = vec![false; program.functions.len()];
-    let mut order = Vec::new();
-    let mut stack: Vec<FuncId> = exports.iter().rev().copied().collect();
-    while let Some(id) = stack.pop() {
-        let Some(f) = program.functions.get(id.index()) else {
-            return Err(Error::Codegen(format!(
-                "function {id} is not in the program"
-            )));
-        };
-        if std::mem::replace(&mut seen[id.index()], true) {
-            continue;
-        }
-        order.push(id);
-        for block in &f.blocks {
-            for &inst in block.insts.iter().rev() {
-                if let InstData::Call { func, .. } = f.inst(inst) {
-                    stack.push(*func);
-                }
-            }
-        }
-    }
-    Ok(order)
 }
 
 struct Translator<'ctx, 'm> {

@@ -90,29 +90,6 @@ pub(crate) struct UnitRequest<'a> {
     pub labels: Labels,
 }
 
-/// The exports' functions and everything they call, each once, in a fixed order.
-#[cfg(feature = "jit")]
-fn reachable(program: &Program, exports: &[FuncId]) -> Vec<FuncId> {
-    let mut seen = vec![false; program.functions.len()];
-    let mut order = Vec::new();
-    let mut stack: Vec<FuncId> = exports.iter().rev().copied().collect();
-    while let Some(id) = stack.pop() {
-        if std::mem::replace(&mut seen[id.index()], true) {
-            continue;
-        }
-        order.push(id);
-        let f = program.func(id);
-        for block in &f.blocks {
-            for &inst in block.insts.iter().rev() {
-                if let dynlib_ir::InstData::Call { func, .. } = f.inst(inst) {
-                    stack.push(*func);
-                }
-            }
-        }
-    }
-    order
-}
-
 /// The key of a unit: `exports` of `program` (with everything they call) compiled as
 /// `unit` (`triplets`, `stepper`, `runner`) of `variant` for `dtype` with `opts` on this
 /// machine's LLVM.
@@ -132,7 +109,7 @@ pub fn unit_key(
         message: e.to_string(),
     })?;
     let mut ir = Sha256::new();
-    for id in reachable(program, exports) {
+    for id in program.reachable(exports) {
         ir.update(dynlib_ir::print_function(program.func(id), Some(program)).as_bytes());
         ir.update(b"\n");
     }
