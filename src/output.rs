@@ -241,7 +241,13 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
         m.states.len(),
         m.params.len()
     );
-    let _ = writeln!(s, "stepper  {} (interpreter)", sim.kernel().stepper.name);
+    let k = sim.kernel();
+    let backend = if k.backend_name() == "llvm" {
+        "native code, LLVM"
+    } else {
+        "interpreter"
+    };
+    let _ = writeln!(s, "stepper  {} ({backend})", k.stepper.name);
     let _ = writeln!(s, "status   {}", res.status.name());
     let span = match (res.t.first(), res.t.last()) {
         (Some(a), Some(b)) => format!(", t = {a} .. {b}"),
@@ -264,5 +270,13 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
         let _ = writeln!(s, "warning  {w}");
     }
     let _ = writeln!(s, "time     build {build_s:.3} s, run {run_s:.3} s");
+    if k.backend_name() == "llvm" {
+        let c = k.cache_stats();
+        let _ = writeln!(
+            s,
+            "cache    {} hits, {} misses, {} compiled, {} recovered",
+            c.hits, c.misses, c.compiled, c.recovered
+        );
+    }
     Ok(s)
 }
