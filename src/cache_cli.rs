@@ -25,9 +25,10 @@ pub enum CacheCommand {
     /// Delete entries: all of them, or those matching every given filter.
     Clear(ClearArgs),
     /// Check every entry (format, digest, object size and checksum); exits 1 if any is
-    /// corrupt.
+    /// corrupt. Also lists leftovers of processes that died while writing.
     Verify {
-        /// Also delete the corrupt entries (builds would rebuild them anyway).
+        /// Also delete the corrupt entries (builds would rebuild them anyway) and the
+        /// leftovers.
         #[arg(long)]
         delete: bool,
     },
@@ -201,12 +202,34 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
                         bad += 1;
                         println!("corrupt {}: {reason}", path.display());
                         if delete {
-                            std::fs::remove_dir_all(&path)
+                            let gone = cache
+                                .remove_if_corrupt(&path)
                                 .map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
-                            println!("deleted {}", path.display());
+                            if gone {
+                                println!("deleted {}", path.display());
+                            } else {
+                                println!("kept {} (rebuilt meanwhile)", path.display());
+                            }
                         }
                     }
                 }
+            }
+            // Leftovers of processes that died while writing or deleting (an hour old, so
+            // no live writer's temporary directory is touched).
+            let debris = if delete {
+                cache
+                    .remove_debris(3600)
+                    .map_err(|e| format!("cannot delete leftovers: {e}"))?
+            } else {
+                cache.debris(3600)
+            };
+            for d in &debris {
+                let verb = if delete {
+                    "deleted leftover"
+                } else {
+                    "leftover"
+                };
+                println!("{verb} {}", d.display());
             }
             println!("{ok} entries ok, {bad} corrupt");
             if bad > 0 && !delete {

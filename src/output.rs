@@ -189,7 +189,7 @@ fn to_json(sim: &Sim, timing: [f64; 3]) -> Result<Value, RuntimeError> {
     let cache = sim.kernel().cache_stats();
     Ok(json!({
         "model": m.uri,
-        "stepper": sim.kernel().stepper.name,
+        "stepper": sim.kernel().stepper().name,
         "backend": sim.kernel().backend_name(),
         "status": res.status.name(),
         "steps": res.step_count,
@@ -247,7 +247,7 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
     } else {
         "interpreter"
     };
-    let _ = writeln!(s, "stepper  {} ({backend})", k.stepper.name);
+    let _ = writeln!(s, "stepper  {} ({backend})", k.stepper().name);
     let _ = writeln!(s, "status   {}", res.status.name());
     let span = match (res.t.first(), res.t.last()) {
         (Some(a), Some(b)) => format!(", t = {a} .. {b}"),

@@ -276,6 +276,26 @@ fn an_unusable_root_falls_back_to_tmp_then_to_memory() {
     assert_eq!(results(&v), results(&warm));
 }
 
+/// A `<tmp>/dynlib-cache` that other users could write into is never used: someone else
+/// could have planted object files there.
+#[cfg(unix)]
+#[test]
+fn a_shared_fallback_directory_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let file = s.dir.path().join("not-a-directory");
+    std::fs::write(&file, b"x").unwrap();
+    s.set_root(&file);
+    let planted = s.tmp().join("dynlib-cache");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (v, err) = s.run(&[]);
+    assert_eq!(cache_counts(&v), [0, 3, 3, 0]);
+    assert!(err.contains("writable by other users"), "{err}");
+    assert!(err.contains("memory only"), "{err}");
+    assert!(std::fs::read_dir(&planted).unwrap().next().is_none());
+}
+
 #[test]
 fn without_disk_cache_the_root_is_untouched() {
     let s = Scratch::new();

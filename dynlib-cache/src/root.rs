@@ -51,8 +51,70 @@ pub fn probe(root: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
+/// Makes sure `dir` is a directory only this user can write, creating it (mode 0700) if
+/// missing. The fallback lives in the shared temporary directory, where another local user
+/// could otherwise create it first and plant object files this process would run.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        let meta = std::fs::symlink_metadata(dir)?;
+        if !meta.is_dir() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        // Our uid is the owner of a file we create.
+        let mine = tempfile_uid(dir)?;
+        if meta.uid() != mine {
+            return Err(std::io::Error::other(format!(
+                "{} belongs to another user",
+                dir.display()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(std::io::Error::other(format!(
+                "{} is writable by other users",
+                dir.display()
+            )));
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+/// The uid that owns files this process creates (found by creating one in `dir`'s parent,
+/// or in `dir` itself if the parent is not writable).
+#[cfg(unix)]
+fn tempfile_uid(dir: &Path) -> std::io::Result<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let probe = dir.with_file_name(format!(
+        ".dynlib-uid-probe-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::write(&probe, b"")?;
+    let uid = std::fs::metadata(&probe).map(|m| m.uid());
+    let _ = std::fs::remove_file(&probe);
+    uid
+}
+
 /// Chooses the root: the configured or platform root if it can be written; else
-/// `<tmp>/dynlib-cache` with one warning; else memory only with a warning. Warnings go
+/// `<tmp>/dynlib-cache` with one warning, if it is a directory private to this user
+/// ([`private_dir`]); else memory only with a warning. Warnings go
 /// through `tracing`, once per process and message.
 pub fn resolve(configured: Option<&Path>) -> Root {
     let primary = primary_root(configured);
@@ -64,7 +126,7 @@ pub fn resolve(configured: Option<&Path>) -> Root {
         None => "dynlib found no home directory for its cache root".to_string(),
     };
     let fallback = fallback_root();
-    match probe(&fallback) {
+    match private_dir(&fallback).and_then(|()| probe(&fallback)) {
         Ok(()) => {
             warn_once(format!("{problem}; using {} instead", fallback.display()));
             Root::Disk(fallback)

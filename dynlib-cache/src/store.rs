@@ -186,15 +186,46 @@ impl DiskCache {
 
     /// Takes the build lock of `key`, waiting while another process or thread holds it.
     pub fn lock(&self, key: &Key) -> std::io::Result<CacheLock> {
-        let shard = self.shard(key);
-        fs::create_dir_all(&shard)?;
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(shard.join(format!(".{}.lock", key.digest())))?;
-        file.lock()?;
-        Ok(CacheLock { _file: file })
+        lock_entry(&self.entry_dir(key))
+    }
+
+    /// Deletes the entry at `dir` if it still fails verification once its lock is held (so
+    /// an entry rebuilt meanwhile by another process is kept). Returns whether it deleted.
+    pub fn remove_if_corrupt(&self, dir: &Path) -> std::io::Result<bool> {
+        let _lock = lock_entry(dir)?;
+        if read_entry(dir, None).is_ok() {
+            return Ok(false);
+        }
+        remove_entry_dir(dir)?;
+        Ok(true)
+    }
+
+    /// Leftovers of writers or deleters that died midway (`.<digest>.tmp-*` and
+    /// `<digest>.corrupt-*` directories) older than `min_age_secs`: nothing reads them;
+    /// [`DiskCache::remove_debris`] deletes them.
+    pub fn debris(&self, min_age_secs: u64) -> Vec<PathBuf> {
+        let now = SystemTime::now();
+        self.walk()
+            .into_iter()
+            .filter(|(name, _)| name.contains(".tmp-") || name.contains(".corrupt-"))
+            .filter(|(_, path)| {
+                fs::metadata(path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|age| age.as_secs() >= min_age_secs)
+            })
+            .map(|(_, path)| path)
+            .collect()
+    }
+
+    /// Deletes what [`DiskCache::debris`] lists.
+    pub fn remove_debris(&self, min_age_secs: u64) -> std::io::Result<Vec<PathBuf>> {
+        let found = self.debris(min_age_secs);
+        for d in &found {
+            fs::remove_dir_all(d)?;
+        }
+        Ok(found)
     }
 
     /// Writes `key`'s entry atomically (a complete temporary directory renamed into place).
@@ -216,8 +247,15 @@ impl DiskCache {
             return Err(e);
         }
         if dir.exists() {
-            let _ = fs::remove_dir_all(&tmp);
-            return Ok(dir);
+            // Keep a valid entry someone else wrote; replace one that does not verify.
+            if read_entry(&dir, Some(key)).is_ok() {
+                let _ = fs::remove_dir_all(&tmp);
+                return Ok(dir);
+            }
+            if let Err(e) = remove_entry_dir(&dir) {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
         }
         if let Err(e) = fs::rename(&tmp, &dir) {
             let _ = fs::remove_dir_all(&tmp);
@@ -294,6 +332,15 @@ impl DiskCache {
     /// `<root>/jit/<component>/<dd>/<digest>` directories (temporary and tombstone
     /// directories excluded).
     fn entry_dirs(&self) -> Vec<PathBuf> {
+        self.walk()
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with('.') && !name.contains(".corrupt-"))
+            .map(|(_, path)| path)
+            .collect()
+    }
+
+    /// Every directory inside a shard, with its name.
+    fn walk(&self) -> Vec<(String, PathBuf)> {
         let mut out = Vec::new();
         for component in Component::ALL {
             let Ok(shards) = fs::read_dir(self.jit_dir().join(component.dir())) else {
@@ -304,16 +351,33 @@ impl DiskCache {
                     continue;
                 };
                 for e in entries.flatten() {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-                    if is_dir && !name.starts_with('.') && !name.contains(".corrupt-") {
-                        out.push(e.path());
+                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                        out.push((e.file_name().to_string_lossy().into_owned(), e.path()));
                     }
                 }
             }
         }
         out
     }
+}
+
+/// Takes the build lock of the entry at `dir` (`.<digest>.lock` beside it).
+fn lock_entry(dir: &Path) -> std::io::Result<CacheLock> {
+    let shard = dir
+        .parent()
+        .ok_or_else(|| std::io::Error::other(format!("{} has no parent", dir.display())))?;
+    let digest = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    fs::create_dir_all(shard)?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(shard.join(format!(".{digest}.lock")))?;
+    file.lock()?;
+    Ok(CacheLock { _file: file })
 }
 
 fn sort_key(e: &(PathBuf, Result<EntryInfo, String>)) -> (u8, String, String, PathBuf) {

@@ -313,3 +313,64 @@ fn a_lock_left_by_a_dead_process_stalls_nobody() {
     drop(f);
     let _lock = cache.lock(&k).unwrap();
 }
+
+#[test]
+fn store_replaces_an_entry_that_does_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, k) = stored(dir.path());
+    std::fs::write(cache.entry_dir(&k).join("object.o"), b"torn").unwrap();
+    cache.store(&k, &labels("rk4", "float64"), OBJECT).unwrap();
+    assert!(matches!(cache.load(&k), Lookup::Hit(b) if b == OBJECT));
+}
+
+#[test]
+fn remove_if_corrupt_keeps_valid_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, k) = stored(dir.path());
+    let entry = cache.entry_dir(&k);
+    assert!(!cache.remove_if_corrupt(&entry).unwrap());
+    assert!(entry.exists());
+    std::fs::write(entry.join("object.o"), b"torn").unwrap();
+    assert!(cache.remove_if_corrupt(&entry).unwrap());
+    assert!(!entry.exists());
+}
+
+#[test]
+fn leftovers_of_dead_writers_are_found_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, k) = stored(dir.path());
+    let shard = cache.entry_dir(&k).parent().unwrap().to_path_buf();
+    let tmp = shard.join(format!(".{}.tmp-1-2-3", k.digest()));
+    let tomb = shard.join(format!("{}.corrupt-4-5-6", k.digest()));
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&tomb).unwrap();
+    let mut found = cache.debris(0);
+    found.sort();
+    let mut want = vec![tmp.clone(), tomb.clone()];
+    want.sort();
+    assert_eq!(found, want);
+    assert!(
+        cache.debris(3600).is_empty(),
+        "fresh leftovers may belong to a live writer"
+    );
+    assert_eq!(cache.list().len(), 1, "leftovers are not entries");
+    cache.remove_debris(0).unwrap();
+    assert!(!tmp.exists() && !tomb.exists());
+    assert!(matches!(cache.load(&k), Lookup::Hit(_)));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_fallback_root_must_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = dynlib_cache::root::private_dir(&shared).unwrap_err();
+    assert!(err.to_string().contains("writable by other users"), "{err}");
+    let fresh = dir.path().join("fresh");
+    dynlib_cache::root::private_dir(&fresh).unwrap();
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

@@ -16,6 +16,13 @@
 //! same [`Arg`]s and gives the same [`Scalar`]s as the interpreter, so the two backends are
 //! interchangeable behind one call site, and agree to the bit (DESIGN.md invariant 2).
 //!
+//! One limit of "to the bit": the payload of a NaN. Where two NaNs with different payloads
+//! meet in a commutative operation (`a + b` with both NaN), x86 returns the first operand's
+//! payload, and LLVM may order the operands of a commutative instruction differently from
+//! rustc's code for the interpreter. Both backends produce a NaN in the same places, and
+//! every status, time and finite value is identical; only which NaN payload comes out can
+//! differ. No builtin model produces NaN payloads other than the default one.
+//!
 //! ```
 //! use dynlib_ir::{Arg, Elem, Function, FunctionBuilder, Program, Scalar, Signature, Type};
 //!
@@ -64,8 +71,9 @@ pub use dynlib_ir as ir;
 pub use error::Error;
 pub use translate::entry_symbol;
 
-/// A digest of this crate's source, computed at build time: the translator's identity for
-/// cache keys, so a change to how IR becomes LLVM IR invalidates cached objects by itself.
+/// A digest of the translator's source (this crate's and dynlib-ir's), computed at build
+/// time: its identity for cache keys, so a change to how IR becomes LLVM IR invalidates
+/// cached objects by itself.
 pub const TRANSLATOR_DIGEST: &str = env!("DYNLIB_TRANSLATOR_DIGEST");
 
 /// The optimisation level of LLVM's pipeline.

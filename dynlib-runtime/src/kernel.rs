@@ -146,19 +146,16 @@ enum Backend {
 /// The model functions, stepper, runner and initial-step function of one model, as IR and
 /// ready to run: the reference's `FullModel` (also exported under that name). Immutable and
 /// `Send + Sync`: one kernel serves any number of threads, each with its own buffers.
+///
+/// Its parts are read through methods, never written: native code was compiled from them,
+/// and the buffer lengths that keep it in bounds are derived from them.
 pub struct Kernel {
-    /// The model.
-    pub model: Arc<Model>,
-    /// The stepper.
-    pub stepper: &'static StepperSpec,
-    /// The program and the ids of the model functions in it.
-    pub functions: ModelFunctions,
-    /// The single-step function.
-    pub step_fn: FuncId,
-    /// The runner loop.
-    pub runner: FuncId,
-    /// The adaptive initial step (adaptive steppers only).
-    pub initial_step: Option<FuncId>,
+    pub(crate) model: Arc<Model>,
+    pub(crate) stepper: &'static StepperSpec,
+    pub(crate) functions: ModelFunctions,
+    pub(crate) step_fn: FuncId,
+    pub(crate) runner: FuncId,
+    pub(crate) initial_step: Option<FuncId>,
     backend: Backend,
     cache_stats: CacheStats,
 }
@@ -287,6 +284,22 @@ impl Kernel {
             initial_step: self.initial_step,
             runner: self.runner,
         }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// The stepper.
+    pub fn stepper(&self) -> &'static StepperSpec {
+        self.stepper
+    }
+
+    /// The program and the ids of the model functions in it (the stepper, runner and
+    /// initial step are [`Kernel::func`] of their [`Role`]).
+    pub fn functions(&self) -> &ModelFunctions {
+        &self.functions
     }
 
     /// The IR program.

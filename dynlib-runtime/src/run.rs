@@ -294,12 +294,25 @@ impl Buffers {
 }
 
 /// Doubles `cap` until it holds `need`.
-fn grown(cap: usize, need: usize) -> usize {
+fn grown(cap: usize, need: usize) -> Result<usize, RuntimeError> {
     let mut c = cap.max(1);
     while c < need {
-        c *= 2;
+        c = c.checked_mul(2).ok_or_else(too_big)?;
     }
-    c
+    Ok(c)
+}
+
+fn too_big() -> RuntimeError {
+    RuntimeError::Incompatible("the record or event buffers would exceed the address space".into())
+}
+
+/// The length of a buffer of `rows` rows of `width` values (at most 8 bytes each), checked:
+/// the runner indexes it as `row * width + k` with no bounds checks in native code, so a
+/// wrapped multiplication must never size it.
+fn buffer_len(rows: usize, width: usize) -> Result<usize, RuntimeError> {
+    rows.checked_mul(width)
+        .filter(|&n| n <= isize::MAX as usize / 8)
+        .ok_or_else(too_big)
 }
 
 impl Kernel {
@@ -400,13 +413,13 @@ impl Kernel {
             cfg: spec.config.clone(),
             y_prop: DVec::zeros(elem, n),
             sout: vec![0.0; 3],
-            rec_t: vec![0.0; cap_rec],
-            rec_y: DVec::zeros(elem, cap_rec * nrs),
-            rec_aux: DVec::zeros(elem, cap_rec * nra),
+            rec_t: vec![0.0; buffer_len(cap_rec, 1)?],
+            rec_y: DVec::zeros(elem, buffer_len(cap_rec, nrs)?),
+            rec_aux: DVec::zeros(elem, buffer_len(cap_rec, nra)?),
             rec_step: vec![0; cap_rec],
-            evt_code: vec![0; cap_evt],
+            evt_code: vec![0; buffer_len(cap_evt, 1)?],
             evt_index: vec![0; cap_evt],
-            evt_log: vec![0.0; cap_evt * width],
+            evt_log: vec![0.0; buffer_len(cap_evt, width)?],
             scratch: vec![0.0; width],
             rec_states: spec.rec_states.iter().map(|&i| i as i64).collect(),
             rec_aux_idx: spec.rec_aux.iter().map(|&i| i as i64).collect(),
@@ -451,19 +464,21 @@ impl Kernel {
             match code {
                 status::GROW_REC => {
                     let need = b.ictl[ICTL_REC as usize] as usize + 1;
-                    let cap = grown(b.rec_t.len(), need);
-                    b.rec_t.resize(cap, 0.0);
+                    let cap = grown(b.rec_t.len(), need)?;
+                    let (ly, la) = (buffer_len(cap, nrs)?, buffer_len(cap, nra)?);
+                    b.rec_t.resize(buffer_len(cap, 1)?, 0.0);
                     b.rec_step.resize(cap, 0);
-                    b.rec_y.resize(cap * nrs);
-                    b.rec_aux.resize(cap * nra);
+                    b.rec_y.resize(ly);
+                    b.rec_aux.resize(la);
                     b.ictl[ICTL_CAP_REC as usize] = cap as i64;
                 }
                 status::GROW_EVT => {
                     let need = b.ictl[ICTL_EVT as usize] as usize + 2;
-                    let cap = grown(b.evt_code.len(), need);
-                    b.evt_code.resize(cap, 0);
+                    let cap = grown(b.evt_code.len(), need)?;
+                    let ll = buffer_len(cap, width)?;
+                    b.evt_code.resize(buffer_len(cap, 1)?, 0);
                     b.evt_index.resize(cap, 0);
-                    b.evt_log.resize(cap * width, 0.0);
+                    b.evt_log.resize(ll, 0.0);
                     b.ictl[ICTL_CAP_EVT as usize] = cap as i64;
                 }
                 other => break other,

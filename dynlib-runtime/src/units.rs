@@ -114,9 +114,11 @@ pub fn unit_key(
         ir.update(b"\n");
     }
     let ir: String = ir.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let names: Vec<&str> = exports
+    // Loaded code is called by the ids of the program it was compiled from, so the ids are
+    // part of what a unit is: the same functions at other ids are another unit.
+    let names: Vec<String> = exports
         .iter()
-        .map(|&id| program.func(id).name.as_str())
+        .map(|&id| format!("{}#{}", program.func(id).name, id.0))
         .collect();
     Ok(Key::new(
         component,
@@ -211,16 +213,19 @@ pub(crate) fn obtain(
         };
     }
     if let Some(reason) = corrupt.take() {
-        stats.recovered += 1;
-        dynlib_cache::root::warn_once(format!(
-            "dynlib cache entry {} is corrupt: {reason}; it was deleted and rebuilt",
-            entry.display()
-        ));
-        if let Err(e) = disk.remove(&req.key) {
-            dynlib_cache::root::warn_once(format!(
-                "cannot delete the corrupt cache entry {}: {e}",
+        match disk.remove(&req.key) {
+            Ok(()) => {
+                stats.recovered += 1;
+                dynlib_cache::root::warn_once(format!(
+                    "dynlib cache entry {} is corrupt: {reason}; it was deleted and rebuilt",
+                    entry.display()
+                ));
+            }
+            Err(e) => dynlib_cache::root::warn_once(format!(
+                "dynlib cache entry {} is corrupt ({reason}) and cannot be deleted ({e}); \
+                 the unit is compiled in memory",
                 entry.display()
-            ));
+            )),
         }
     }
     stats.misses += 1;

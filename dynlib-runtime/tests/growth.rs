@@ -49,7 +49,7 @@ log = ["t", "x"]
 "#;
 
 fn run(kernel: &Kernel, caps: usize, interval: u64) -> RunOutput {
-    let m = &kernel.model;
+    let m = kernel.model();
     let spec = RunSpec {
         t0: 0.0,
         t_end: 60.0,
@@ -62,7 +62,7 @@ fn run(kernel: &Kernel, caps: usize, interval: u64) -> RunOutput {
         record_interval: interval,
         y0: m.states.iter().map(|s| s.value.as_f64()).collect(),
         params: m.params.iter().map(|s| s.value.as_f64()).collect(),
-        config: kernel.stepper.config.iter().map(|f| f.default).collect(),
+        config: kernel.stepper().config.iter().map(|f| f.default).collect(),
         explicit_dt: Some(0.05),
         wrms_first_step: true,
         workspace: None,

@@ -78,9 +78,9 @@ fn cases() -> &'static [Case] {
                     label,
                     model: model.clone(),
                     program: kernel.program().clone(),
-                    functions: kernel.functions.clone(),
-                    stepper: kernel.stepper,
-                    step_fn: kernel.step_fn,
+                    functions: kernel.functions().clone(),
+                    stepper: kernel.stepper(),
+                    step_fn: kernel.func(dynlib_runtime::Role::Stepper).unwrap(),
                     optimized: OnceLock::new(),
                 });
             }

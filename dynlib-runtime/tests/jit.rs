@@ -104,7 +104,7 @@ fn setup(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Sim {
 /// The session script; returns what each step of it left behind.
 fn script(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Vec<Observed> {
     let mut sim = setup(uri, stepper, dtype, jit);
-    let m = sim.kernel().model.clone();
+    let m = sim.kernel().model().clone();
     let mut vars: Vec<String> = m.states.iter().map(|s| s.name.clone()).collect();
     vars.extend(m.aux.iter().map(|a| format!("aux.{}", a.name)));
     let map = m.kind == ModelKind::Map;
@@ -302,10 +302,10 @@ fn model_functions_and_stepper_are_callable_natively() {
         )
         .unwrap();
         // One rk45 step.
-        let nv = k.stepper.vectors.len();
+        let nv = k.stepper().vectors.len();
         let mut ws = vec![[0.0f64; 3]; nv];
-        let mut sc = vec![0.0; k.stepper.scalars.max(1)];
-        let mut cfg: Vec<f64> = k.stepper.config.iter().map(|f| f.default).collect();
+        let mut sc = vec![0.0; k.stepper().scalars.max(1)];
+        let mut cfg: Vec<f64> = k.stepper().config.iter().map(|f| f.default).collect();
         let mut y_prop = [0.0; 3];
         let mut sout = [0.0; 3];
         let mut args = vec![
@@ -448,4 +448,30 @@ fn a_second_build_in_the_same_process_compiles_nothing() {
     // Other parameter values are runtime data: still no compilation.
     let third = dynlib_runtime::build(&uri.replace("0.123456", "9.5"), &options).unwrap();
     assert_eq!(third.cache_stats().compiled, 0);
+}
+
+/// The same stepper and runner code at other function ids (the model without its
+/// Jacobian has two functions fewer) is another unit: a loaded unit is never called by the
+/// ids of a different program.
+#[test]
+fn units_from_programs_with_other_function_ids_are_not_mixed_up() {
+    let with = dynlib_model::uri::builtin_models()
+        .iter()
+        .find(|b| b.name == "lorenz")
+        .unwrap()
+        .text;
+    let cut = with.find("[equations.jacobian]").unwrap();
+    let without = format!("{}\n", &with[..cut]);
+    let options = SetupOptions::default()
+        .stepper("rk4")
+        .jit(true)
+        .config(Config::default());
+    let mut finals = Vec::new();
+    for text in [with.to_string(), without, with.to_string()] {
+        let mut sim = dynlib_runtime::setup(&format!("inline:{text}"), &options).unwrap();
+        sim.run(RunOptions::default().t_end(1.0)).unwrap();
+        finals.push(bits(&sim.results().unwrap().y_final));
+    }
+    assert_eq!(finals[0], finals[1]);
+    assert_eq!(finals[0], finals[2]);
 }
