@@ -11,13 +11,12 @@ use dynlib_interp::{Interpreter, Machine};
 use dynlib_ir::{Arg, FuncId, Program, Scalar};
 use dynlib_llvm::{compile, CodegenOptions, OptLevel};
 
+/// A way to call a function of the program: the interpreter or native code.
+type Call<'a> = dyn FnMut(FuncId, &mut [Arg<'_>], &mut [Scalar]) + 'a;
+
 /// Runs `@main` with `call` on the inputs `common::run_main(program, k)` uses; returns the
 /// result and both output arrays, as bits.
-fn run_main_with(
-    program: &Program,
-    k: usize,
-    call: &mut dyn FnMut(FuncId, &mut [Arg<'_>], &mut [Scalar]),
-) -> Vec<u64> {
+fn run_main_with(program: &Program, k: usize, call: &mut Call<'_>) -> Vec<u64> {
     let pick = |xs: &[u64], j: usize| xs[(k * 7 + j * 3) % xs.len()];
     let mut input: Vec<f64> = (0..4).map(|j| f64::from_bits(pick(F64_BITS, j))).collect();
     let mut out_f = vec![0.0f64; 4];
