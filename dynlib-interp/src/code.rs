@@ -10,8 +10,6 @@
 
 use dynlib_ir::{Inst, Signature, Type};
 
-use crate::libm;
-
 /// A register number: an index into a frame.
 pub(crate) type Reg = u32;
 
@@ -307,18 +305,6 @@ pub(crate) enum Op {
         d: Reg,
         a: Reg,
     },
-    Floor {
-        d: Reg,
-        a: Reg,
-    },
-    Ceil {
-        d: Reg,
-        a: Reg,
-    },
-    Trunc {
-        d: Reg,
-        a: Reg,
-    },
     Atan2 {
         d: Reg,
         a: Reg,
@@ -525,10 +511,7 @@ impl Op {
             | Convert { d, a, .. }
             | Math1 { d, a, .. }
             | Sqrt { d, a }
-            | Fabs { d, a }
-            | Floor { d, a }
-            | Ceil { d, a }
-            | Trunc { d, a } => {
+            | Fabs { d, a } => {
                 f(d);
                 f(a);
             }
@@ -675,7 +658,7 @@ pub(crate) struct Code {
     /// Select operands (then, else).
     pub pairs: Vec<[Reg; 2]>,
     /// One-argument libm functions used by [`Op::Math1`].
-    pub math1: Vec<libm::Unary>,
+    pub math1: Vec<dynlib_ir::libm::Unary>,
 }
 
 impl Code {

@@ -15,7 +15,7 @@ use dynlib_ir::print::print_inst;
 use crate::code::{CallSite, Code, Op, Reg};
 use crate::error::Error;
 use crate::fuse;
-use crate::libm;
+use dynlib_ir::libm;
 
 /// Decodes every function of `program`; with `fusion`, adjacent operations are fused into
 /// superinstructions where possible ([`fuse`]), which changes no result.
@@ -543,9 +543,6 @@ impl Decoder<'_> {
         let op = match m {
             MathFn::Sqrt => Op::Sqrt { d, a },
             MathFn::Fabs => Op::Fabs { d, a },
-            MathFn::Floor => Op::Floor { d, a },
-            MathFn::Ceil => Op::Ceil { d, a },
-            MathFn::Trunc => Op::Trunc { d, a },
             MathFn::Atan2 => Op::Atan2 { d, a, b },
             MathFn::Pow => Op::Pow { d, a, b },
             MathFn::Hypot => Op::Hypot { d, a, b },

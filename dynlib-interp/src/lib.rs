@@ -58,7 +58,6 @@ mod decode;
 mod error;
 mod exec;
 mod fuse;
-mod libm;
 
 use dynlib_ir::print::print_inst;
 use dynlib_ir::{FuncId, Program};

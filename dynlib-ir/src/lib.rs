@@ -8,6 +8,7 @@ pub mod abi;
 pub mod builder;
 pub mod digest;
 pub mod ir;
+pub mod libm;
 pub mod lower;
 pub mod parse;
 pub mod passes;

@@ -1,8 +1,9 @@
 //! Loading object files into an ORC LLJIT (llvm-sys; inkwell has no ORC wrapper).
 //!
-//! One [`Loaded`] owns one LLJIT holding one object file. A process symbol generator on its
-//! main JITDylib resolves the object's undefined symbols (libm's `sin`, `pow`, `fmod`, ...)
-//! against the running process, which links the same libm the interpreter calls. Dropping
+//! One [`Loaded`] owns one LLJIT holding one object file. The object's libm symbols (`sin`,
+//! `pow`, `fmod`, ...) are defined as absolute symbols at the addresses of the very
+//! functions the interpreter calls (`dynlib_ir::libm::symbols`); a process symbol generator
+//! resolves anything else against the running process. Dropping
 //! the [`Loaded`] disposes of the LLJIT and frees its code.
 
 use std::ffi::{CStr, CString};
@@ -71,6 +72,36 @@ impl Loaded {
                 "creating the process symbol generator",
             )?;
             LLVMOrcJITDylibAddGenerator(dylib, generator);
+            // The libm functions resolve to exactly the ones the interpreter calls (not
+            // whatever the dynamic symbol table offers under the same name): see
+            // `dynlib_ir::libm`. Definitions take precedence over the generator.
+            let mut pairs: Vec<LLVMJITCSymbolMapPair> = dynlib_ir::libm::symbols()
+                .into_iter()
+                .map(|(name, addr)| {
+                    let cname = CString::new(name).expect("libm names have no NUL");
+                    LLVMJITCSymbolMapPair {
+                        Name: LLVMOrcLLJITMangleAndIntern(jit, cname.as_ptr()),
+                        Sym: LLVMJITEvaluatedSymbol {
+                            Address: addr as LLVMOrcExecutorAddress,
+                            Flags: LLVMJITSymbolFlags {
+                                GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported
+                                    as u8
+                                    | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable
+                                        as u8,
+                                TargetFlags: 0,
+                            },
+                        },
+                    }
+                })
+                .collect();
+            // The unit takes ownership of the interned names (they were retained for it).
+            let unit = LLVMOrcAbsoluteSymbols(pairs.as_mut_ptr(), pairs.len());
+            let err = LLVMOrcJITDylibDefine(dylib, unit);
+            if !err.is_null() {
+                // On failure the unit is still ours to dispose of.
+                LLVMOrcDisposeMaterializationUnit(unit);
+                check(err, "defining the libm symbols")?;
+            }
             let buffer = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(
                 object.as_ptr() as *const _,
                 object.len(),

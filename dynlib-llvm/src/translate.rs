@@ -12,9 +12,10 @@
 //! (LLVM then never reassociates or contracts), Python's floored `//` and `%` spelled out
 //! operation by operation, saturating float→int conversions (`llvm.fptosi.sat`), and libm
 //! calls marked `nobuiltin` so LLVM never rewrites them (`pow(x, 2.0)` stays a call: glibc's
-//! `pow` is not always correctly rounded, so `x*x` could differ in the last bit). Exact
-//! operations (`sqrt`, `fabs`, `floor`, `ceil`, `trunc`, `copysign`, `roundeven`) use LLVM's
-//! intrinsics, which are exact too.
+//! `pow` is not always correctly rounded, so `x*x` could differ in the last bit). `sqrt`,
+//! `fabs` and `copysign` use LLVM's intrinsics: the same instructions the interpreter runs.
+//! Rounding (`floor`, `ceil`, `trunc`, `roundeven`) calls libm like the interpreter, since
+//! `roundsd` treats a signaling NaN differently from glibc.
 //!
 //! Pointer parameters are `noalias`: the IR verifier guarantees that distinct pointer
 //! parameters never share memory (see `dynlib_ir::verify`), and the Rust boundary passes
@@ -639,12 +640,7 @@ impl<'ctx> Translator<'ctx, '_> {
                 .into(),
             (f, t) if f.is_float() => {
                 // Truncate toward zero, saturating, NaN → 0: LLVM's fptosi.sat, like Rust's `as`.
-                let name = "llvm.fptosi.sat";
-                let intr = Intrinsic::find(name)
-                    .ok_or_else(|| Error::Codegen(format!("{name} is not an intrinsic")))?;
-                let decl = intr
-                    .get_declaration(self.module, &[self.ty(t), self.ty(f)])
-                    .ok_or_else(|| Error::Codegen(format!("no declaration of {name}")))?;
+                let decl = self.intrinsic("llvm.fptosi.sat", &[self.ty(t), self.ty(f)])?;
                 basic(b.build_call(decl, &[x.into()], "")?)?
             }
             (Type::Bool, _) => b
@@ -660,32 +656,37 @@ impl<'ctx> Translator<'ctx, '_> {
         })
     }
 
-    /// A libm call. Exact operations use LLVM's intrinsics; the others call the C library's
-    /// function of the same name with `nobuiltin`, so no pass can fold or rewrite them.
+    /// A libm call. `sqrt`, `fabs` and `copysign` use LLVM's intrinsics (single instructions
+    /// that the interpreter executes too); the others call the C library's function of the
+    /// same name with `nobuiltin`, so no pass can fold or rewrite them.
     fn math(&self, func: MathFn, args: &[FloatValue<'ctx>]) -> R<FloatValue<'ctx>> {
         let b = &self.builder;
         let f64t = self.ctx.f64_type();
+        // Only operations that are one and the same instruction everywhere. Rounding to an
+        // integer is exact too, but `roundsd` quiets a signaling NaN where glibc's `floor`
+        // returns it unchanged: it goes to libm, as in the interpreter.
         let intrinsic = match func {
             MathFn::Sqrt => Some("llvm.sqrt"),
             MathFn::Fabs => Some("llvm.fabs"),
-            MathFn::Floor => Some("llvm.floor"),
-            MathFn::Ceil => Some("llvm.ceil"),
-            MathFn::Trunc => Some("llvm.trunc"),
             MathFn::Copysign => Some("llvm.copysign"),
-            MathFn::RoundEven => Some("llvm.roundeven"),
             _ => None,
         };
         let xs: Vec<BasicMetadataValueEnum> = args.iter().map(|&a| a.into()).collect();
         if let Some(name) = intrinsic {
-            let decl = Intrinsic::find(name)
-                .and_then(|i| i.get_declaration(self.module, &[f64t.into()]))
-                .ok_or_else(|| Error::Codegen(format!("no intrinsic {name}")))?;
+            let decl = self.intrinsic(name, &[f64t.into()])?;
             return Ok(basic(b.build_call(decl, &xs, "")?)?.into_float_value());
         }
         let decl = self.libm_decl(func);
         let call = b.build_call(decl, &xs, "")?;
         call.add_attribute(AttributeLoc::Function, self.enum_attr("nobuiltin"));
         Ok(basic(call)?.into_float_value())
+    }
+
+    /// The declaration of an overloaded LLVM intrinsic for these types.
+    fn intrinsic(&self, name: &str, types: &[BasicTypeEnum<'ctx>]) -> R<FunctionValue<'ctx>> {
+        Intrinsic::find(name)
+            .and_then(|i| i.get_declaration(self.module, types))
+            .ok_or_else(|| Error::Codegen(format!("no intrinsic {name} for {types:?}")))
     }
 
     fn libm_decl(&self, func: MathFn) -> FunctionValue<'ctx> {

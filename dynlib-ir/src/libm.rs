@@ -1,0 +1,130 @@
+//! The C library's math functions: the one place both backends get them from.
+//!
+//! A `math` instruction means "call the process's libm function of that name"
+//! ([`MathFn::name`]). "The process's" needs care: an executable can hold its own
+//! definition of a name (Rust's compiler builtins provide `floor`, `ceil`, `trunc`,
+//! `fmod`, ... as weak symbols, which the static linker prefers to the shared libm), while
+//! a JIT that looked names up in the dynamic symbol table would find glibc's. The two can
+//! differ (glibc's `floor` quiets a signaling NaN, the builtin returns it unchanged). So the
+//! interpreter calls these declarations, and the LLVM backend binds every libm symbol its
+//! code calls to the addresses in [`symbols`]: the very same functions, by construction.
+//!
+//! `sqrt`, `fabs` and `copysign` are single instructions in both backends and have no
+//! entry here.
+
+use crate::ir::MathFn;
+
+// `atan2`, `pow` and `hypot` are public so the interpreter can call them directly (its
+// two-argument operations); the rest are reached through `unary`.
+// SAFETY: these are the C99/glibc declarations of pure functions on `double` (`roundeven`
+// is in glibc since 2.25; the project requires a newer glibc). They take and return plain
+// `f64` by value, touch no memory we own, and have no preconditions: every input, NaN and
+// infinities included, is defined (a domain error returns NaN and may set `errno`, which
+// nobody reads). Declaring them `safe` is therefore sound.
+#[link(name = "m")]
+unsafe extern "C" {
+    safe fn sin(x: f64) -> f64;
+    safe fn cos(x: f64) -> f64;
+    safe fn tan(x: f64) -> f64;
+    safe fn asin(x: f64) -> f64;
+    safe fn acos(x: f64) -> f64;
+    safe fn atan(x: f64) -> f64;
+    safe fn sinh(x: f64) -> f64;
+    safe fn cosh(x: f64) -> f64;
+    safe fn tanh(x: f64) -> f64;
+    safe fn asinh(x: f64) -> f64;
+    safe fn acosh(x: f64) -> f64;
+    safe fn atanh(x: f64) -> f64;
+    safe fn exp(x: f64) -> f64;
+    safe fn expm1(x: f64) -> f64;
+    safe fn log(x: f64) -> f64;
+    safe fn log10(x: f64) -> f64;
+    safe fn log2(x: f64) -> f64;
+    safe fn log1p(x: f64) -> f64;
+    safe fn floor(x: f64) -> f64;
+    safe fn ceil(x: f64) -> f64;
+    safe fn trunc(x: f64) -> f64;
+    safe fn roundeven(x: f64) -> f64;
+    safe fn erf(x: f64) -> f64;
+    safe fn erfc(x: f64) -> f64;
+    pub safe fn atan2(y: f64, x: f64) -> f64;
+    pub safe fn pow(x: f64, y: f64) -> f64;
+    pub safe fn hypot(x: f64, y: f64) -> f64;
+    safe fn fmod(x: f64, y: f64) -> f64;
+}
+
+/// A one-argument libm function.
+pub type Unary = extern "C" fn(f64) -> f64;
+
+/// A two-argument libm function.
+pub type Binary = extern "C" fn(f64, f64) -> f64;
+
+/// The libm function of a one-argument [`MathFn`]; `None` for `sqrt` and `fabs` (single
+/// instructions) and for the two-argument functions.
+pub fn unary(f: MathFn) -> Option<Unary> {
+    Some(match f {
+        MathFn::Sin => sin,
+        MathFn::Cos => cos,
+        MathFn::Tan => tan,
+        MathFn::Asin => asin,
+        MathFn::Acos => acos,
+        MathFn::Atan => atan,
+        MathFn::Sinh => sinh,
+        MathFn::Cosh => cosh,
+        MathFn::Tanh => tanh,
+        MathFn::Asinh => asinh,
+        MathFn::Acosh => acosh,
+        MathFn::Atanh => atanh,
+        MathFn::Exp => exp,
+        MathFn::Expm1 => expm1,
+        MathFn::Log => log,
+        MathFn::Log10 => log10,
+        MathFn::Log2 => log2,
+        MathFn::Log1p => log1p,
+        MathFn::Floor => floor,
+        MathFn::Ceil => ceil,
+        MathFn::Trunc => trunc,
+        MathFn::RoundEven => roundeven,
+        MathFn::Erf => erf,
+        MathFn::Erfc => erfc,
+        MathFn::Sqrt
+        | MathFn::Fabs
+        | MathFn::Atan2
+        | MathFn::Pow
+        | MathFn::Hypot
+        | MathFn::Copysign => return None,
+    })
+}
+
+/// The libm function of a two-argument [`MathFn`]; `None` for `copysign` (an instruction)
+/// and the one-argument functions.
+pub fn binary(f: MathFn) -> Option<Binary> {
+    Some(match f {
+        MathFn::Atan2 => atan2,
+        MathFn::Pow => pow,
+        MathFn::Hypot => hypot,
+        _ => return None,
+    })
+}
+
+/// The C library's `fmod`: what Rust's `%` and LLVM's `frem` on `f64` call.
+pub fn fmod_fn() -> Binary {
+    fmod
+}
+
+/// Every libm symbol compiled code may call, with the address of the function the
+/// interpreter calls under that name: the [`MathFn`]s that are calls, and `fmod` (LLVM
+/// lowers `frem` to it).
+pub fn symbols() -> Vec<(&'static str, usize)> {
+    let mut out: Vec<(&'static str, usize)> = MathFn::ALL
+        .iter()
+        .filter_map(|&m| {
+            let addr = unary(m)
+                .map(|f| f as usize)
+                .or_else(|| binary(m).map(|f| f as usize))?;
+            Some((m.name(), addr))
+        })
+        .collect();
+    out.push(("fmod", fmod as Binary as usize));
+    out
+}
