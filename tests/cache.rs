@@ -7,6 +7,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A native run of Van der Pol with the disk cache, as JSON.
+const RUN: &[&str] = &[
+    "run",
+    "builtin://ode/vanderpol",
+    "--jit",
+    "--disk-cache",
+    "--t-end",
+    "3",
+    "--format",
+    "json",
+];
+
 /// A scratch area: a config pointing the cache root into it, and its own TMPDIR.
 struct Scratch {
     dir: tempfile::TempDir,
@@ -57,16 +69,7 @@ impl Scratch {
 
     /// A jitted run with the disk cache; returns the JSON output and stderr.
     fn run(&self, extra: &[&str]) -> (serde_json::Value, String) {
-        let mut args = vec![
-            "run",
-            "builtin://ode/vanderpol",
-            "--jit",
-            "--disk-cache",
-            "--t-end",
-            "3",
-            "--format",
-            "json",
-        ];
+        let mut args = RUN.to_vec();
         args.extend(extra);
         let o = self.dynlib(&args);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
@@ -195,19 +198,9 @@ fn a_valid_entry_with_a_foreign_object_is_rebuilt() {
 #[test]
 fn four_processes_at_once_on_an_empty_root() {
     let s = Scratch::new();
-    let args = [
-        "run",
-        "builtin://ode/vanderpol",
-        "--jit",
-        "--disk-cache",
-        "--t-end",
-        "3",
-        "--format",
-        "json",
-    ];
     let children: Vec<_> = (0..4)
         .map(|_| {
-            s.command(&args)
+            s.command(RUN)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -255,20 +248,7 @@ fn an_unusable_root_falls_back_to_tmp_then_to_memory() {
     assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is untouched");
 
     // With TMPDIR unusable too, everything stays in memory, with a warning.
-    let o = s
-        .command(&[
-            "run",
-            "builtin://ode/vanderpol",
-            "--jit",
-            "--disk-cache",
-            "--t-end",
-            "3",
-            "--format",
-            "json",
-        ])
-        .env("TMPDIR", &file)
-        .output()
-        .unwrap();
+    let o = s.command(RUN).env("TMPDIR", &file).output().unwrap();
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(cache_counts(&v), [0, 3, 3, 0]);

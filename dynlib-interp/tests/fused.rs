@@ -133,7 +133,7 @@ fn an_operation_and_the_store_of_its_result() {
                 )
                 .unwrap();
             let want = apply(op, a, b);
-            assert_eq!(bits(out[0]), want.to_bits());
+            assert_eq!(out[0].to_bits(), want.to_bits());
             assert_eq!(arr.map(f64::to_bits), [7.0, want, want].map(f64::to_bits));
         }
         // The store half traps, naming the store.

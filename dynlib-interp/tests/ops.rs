@@ -778,7 +778,7 @@ fn loads_and_stores_on_every_element_type() {
             &mut [Arg::PtrF64(&mut a), Arg::I64(2), Arg::F64(-2.5)],
         )
         .unwrap();
-    assert_eq!(bits(out[0]), 0x7ff8_0000_0000_0abc);
+    assert_eq!(out[0].to_bits(), 0x7ff8_0000_0000_0abc);
     assert_eq!(out[1], Scalar::F64(-2.5));
     assert_eq!(a, [1.5, -0.0, -2.5, 4.0]);
     let out = i
@@ -788,7 +788,7 @@ fn loads_and_stores_on_every_element_type() {
             &mut [Arg::PtrF64(&mut a), Arg::I64(1), Arg::F64(9.0)],
         )
         .unwrap();
-    assert_eq!(bits(out[0]), (-0.0f64).to_bits());
+    assert_eq!(out[0].to_bits(), (-0.0f64).to_bits());
     assert_eq!(a[1], 9.0);
 
     let i = interp(&load_store_program(Elem::F32));
@@ -800,7 +800,7 @@ fn loads_and_stores_on_every_element_type() {
             &mut [Arg::PtrF32(&mut a), Arg::I64(1), Arg::F32(-0.0)],
         )
         .unwrap();
-    assert_eq!(bits(out[0]), 0x7fc0_0123);
+    assert_eq!(out[0].to_bits(), 0x7fc0_0123);
     assert_eq!(out[1], Scalar::F32(3.0));
     assert_eq!(a[1].to_bits(), (-0.0f32).to_bits());
 

@@ -154,7 +154,7 @@ fn run_all(program: &Program, x: f64, y: f32, i: i64, j: i32, c: bool) -> (Vec<u
         a.map(f64::to_bits),
         bf.map(f32::to_bits)
     );
-    (out.into_iter().map(bits).collect(), arrays)
+    (out.into_iter().map(Scalar::to_bits).collect(), arrays)
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn lorenz_survives_print_and_parse() {
                     ],
                 )
                 .unwrap();
-            (y.map(f64::to_bits), bits(out[0]))
+            (y.map(f64::to_bits), out[0].to_bits())
         };
         assert_eq!(run(&back), run(&program));
     }
@@ -281,8 +281,8 @@ fn control_flow_and_calls_survive_print_and_parse() {
         let x = a.call(&mut m, FuncId(1), &mut [Arg::I64(n)]).unwrap();
         let y = b.call(&mut m, FuncId(1), &mut [Arg::I64(n)]).unwrap();
         assert_eq!(
-            x.iter().map(|&s| bits(s)).collect::<Vec<_>>(),
-            y.iter().map(|&s| bits(s)).collect::<Vec<_>>()
+            x.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+            y.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
         );
         assert!(matches!(x[0], Scalar::F64(_)));
     }

@@ -3,83 +3,16 @@
 //! comparisons, selects, every conversion, and every libm function, on edge values
 //! (signed zeros, infinities, NaN, extremes, subnormals).
 
+#[path = "../../dynlib-interp/tests/common/mod.rs"]
+mod common;
+
+use common::{arg, samples, SCALARS};
 use dynlib_interp::{Interpreter, Machine};
 use dynlib_ir::{
     Arg, BinaryOp, CmpOp, FuncId, Function, FunctionBuilder, MathFn, Program, Scalar, Signature,
     Type, UnaryOp,
 };
 use dynlib_llvm::{compile, CodegenOptions, OptLevel};
-
-const TYPES: [Type; 5] = [Type::F64, Type::F32, Type::I64, Type::I32, Type::Bool];
-
-fn f64s() -> Vec<f64> {
-    vec![
-        0.0,
-        -0.0,
-        1.0,
-        -1.0,
-        0.5,
-        -0.5,
-        2.5,
-        -2.5,
-        3.0,
-        -7.0,
-        0.1,
-        7.5,
-        1e-10,
-        2.0e9,
-        9.3e18,
-        -9.3e18,
-        1e300,
-        -1e300,
-        5e-324,
-        f64::MAX,
-        f64::MIN_POSITIVE,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NAN,
-    ]
-}
-
-fn values(ty: Type) -> Vec<Scalar> {
-    match ty {
-        Type::F64 => f64s().into_iter().map(Scalar::F64).collect(),
-        Type::F32 => f64s().into_iter().map(|x| Scalar::F32(x as f32)).collect(),
-        Type::I64 => [
-            0,
-            1,
-            -1,
-            2,
-            -2,
-            3,
-            -7,
-            7,
-            1001,
-            -1000,
-            1 << 40,
-            i64::MAX,
-            i64::MIN,
-        ]
-        .into_iter()
-        .map(Scalar::I64)
-        .collect(),
-        Type::I32 => [0, 1, -1, 2, -2, 3, -7, 7, 1001, -1000, i32::MAX, i32::MIN]
-            .into_iter()
-            .map(Scalar::I32)
-            .collect(),
-        _ => vec![Scalar::Bool(false), Scalar::Bool(true)],
-    }
-}
-
-fn arg(s: Scalar) -> Arg<'static> {
-    match s {
-        Scalar::F64(x) => Arg::F64(x),
-        Scalar::F32(x) => Arg::F32(x),
-        Scalar::I64(x) => Arg::I64(x),
-        Scalar::I32(x) => Arg::I32(x),
-        Scalar::Bool(x) => Arg::Bool(x),
-    }
-}
 
 /// A test case: a one-instruction function and the argument types it takes.
 struct Case {
@@ -114,7 +47,7 @@ fn add_case(
 fn all_cases() -> (Program, Vec<Case>) {
     let mut p = Program::new();
     let mut cases = Vec::new();
-    for ty in TYPES {
+    for ty in SCALARS {
         let numeric = ty != Type::Bool;
         for op in [UnaryOp::Neg, UnaryOp::Not] {
             if (op == UnaryOp::Neg) == numeric {
@@ -193,7 +126,7 @@ fn all_cases() -> (Program, Vec<Case>) {
                 b.select(c, x, y)
             },
         );
-        for to in TYPES {
+        for to in SCALARS {
             if to != ty {
                 add_case(
                     &mut p,
@@ -226,14 +159,14 @@ fn all_cases() -> (Program, Vec<Case>) {
     (p, cases)
 }
 
-/// Every combination of the argument types' edge values.
-fn inputs(params: &[Type]) -> Vec<Vec<Scalar>> {
-    let mut out: Vec<Vec<Scalar>> = vec![vec![]];
+/// Every combination of the argument types' sample values, as bits.
+fn inputs(params: &[Type]) -> Vec<Vec<u64>> {
+    let mut out: Vec<Vec<u64>> = vec![vec![]];
     for &t in params {
         out = out
             .into_iter()
             .flat_map(|prefix| {
-                values(t).into_iter().map(move |v| {
+                samples(t).into_iter().map(move |v| {
                     let mut p = prefix.clone();
                     p.push(v);
                     p
@@ -257,7 +190,11 @@ fn check_level(level: OptLevel) {
     for case in &cases {
         let name = &program.func(case.id).name;
         for input in inputs(&case.params) {
-            let mut a: Vec<Arg> = input.iter().map(|&s| arg(s)).collect();
+            let mut a: Vec<Arg> = input
+                .iter()
+                .zip(&case.params)
+                .map(|(&bits, &ty)| arg(ty, bits))
+                .collect();
             let expected = interp.call(&mut machine, case.id, &mut a).unwrap();
             let mut got = [Scalar::Bool(false)];
             // SAFETY: the functions take no arrays.

@@ -49,17 +49,6 @@ pub fn interp(program: &Program) -> Interpreter {
     Interpreter::new(program).unwrap_or_else(|e| panic!("does not decode: {e}\n{program}"))
 }
 
-/// A scalar's raw bits in the register layout of [`dynlib_ir::semantics::Bits`].
-pub fn bits(s: Scalar) -> u64 {
-    match s {
-        Scalar::F64(x) => x.to_bits(),
-        Scalar::F32(x) => x.to_bits() as u64,
-        Scalar::I64(x) => x as u64,
-        Scalar::I32(x) => x as i64 as u64,
-        Scalar::Bool(x) => x as u64,
-    }
-}
-
 /// A scalar argument of type `ty` from raw bits.
 pub fn arg(ty: Type, bits: u64) -> Arg<'static> {
     match ty {
@@ -89,7 +78,7 @@ pub fn call_bits(interp: &Interpreter, machine: &mut Machine, args: &[u64]) -> V
     for (s, &ty) in out.iter().zip(&sig.returns) {
         assert_eq!(s.ty(), ty, "result type");
     }
-    out.into_iter().map(bits).collect()
+    out.into_iter().map(Scalar::to_bits).collect()
 }
 
 /// Describes raw bits of type `ty` for assertion messages.
