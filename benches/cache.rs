@@ -16,8 +16,8 @@
 //!   `main`: mapping the binary and `libLLVM-14.so` and running LLVM's static
 //!   initialisers. `interp` (no jit at all) shows that floor.
 //!
-//! Measured on the project's machine (2 cores) on 2026-11-30: ready/jit_warm 3.49 ms,
-//! ready/jit_cold 41.0 ms, ready/interp 1.52 ms; process/jit_warm 22.8 ms,
+//! Measured on the project's machine (2 cores) on 2026-11-30: ready/jit_warm 3.04 ms,
+//! ready/jit_cold 35.6 ms, ready/interp 1.52 ms; process/jit_warm 22.8 ms,
 //! process/jit_cold 59.7 ms, process/interp 19.5 ms. The ~19 ms floor of every process is
 //! the dynamic loading of libLLVM-14.so and its static constructors (an empty C program
 //! linked against it takes 20–30 ms), paid even by runs that never compile.

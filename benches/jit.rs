@@ -16,9 +16,9 @@
 //!   emptied before every iteration and no disk cache is used, so every iteration is a cold
 //!   compile. Target: under 50 ms.
 //!
-//! Measured on the project's machine (2 cores) on 2026-11-30: hand_written 19.4 ms, jit
-//! 17.1 ms (0.88 × the hand-written loop; 17.1 ns per step), interp 130.9 ms (7.7 × the
-//! JIT), compile 36.3 ms. For scale, the issue quotes about 93 ns per step for the Python
+//! Measured on the project's machine (2 cores) on 2026-11-30: hand_written 19.0 ms, jit
+//! 16.5 ms (0.87 × the hand-written loop; 16.5 ns per step), interp 130.9 ms (about 8 × the
+//! JIT), compile 35.2 ms. For scale, the issue quotes about 93 ns per step for the Python
 //! reference with Numba and about 3.5 s for its compilation.
 
 use std::hint::black_box;
