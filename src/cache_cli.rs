@@ -34,25 +34,34 @@ pub enum CacheCommand {
     },
 }
 
-/// `dynlib cache clear`: at least one selector is required.
+/// `dynlib cache clear`: at least one selector is required, with or without `--dry-run`
+/// (a dry run shows what the same command would delete).
 #[derive(Args)]
-#[group(id = "selector", required = true, multiple = true)]
 pub struct ClearArgs {
-    /// Everything under <root>/jit.
-    #[arg(long, group = "selector", conflicts_with_all = ["stepper", "dtype", "older_than"])]
-    all: bool,
-    /// Entries compiled for this stepper.
-    #[arg(long, group = "selector", value_parser = parse_stepper)]
-    stepper: Option<String>,
-    /// Entries compiled for this dtype.
-    #[arg(long, group = "selector", value_parser = parse_dtype)]
-    dtype: Option<String>,
-    /// Entries created more than DAYS days ago.
-    #[arg(long, group = "selector", value_name = "DAYS", value_parser = parse_days)]
-    older_than: Option<f64>,
+    #[command(flatten)]
+    select: ClearSelector,
     /// Print what would be deleted, delete nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+/// What `dynlib cache clear` deletes.
+#[derive(Args)]
+#[group(required = true, multiple = true)]
+struct ClearSelector {
+    /// Every entry (and the build locks and leftovers beside them); other files under
+    /// <root>/jit are never touched.
+    #[arg(long, conflicts_with_all = ["stepper", "dtype", "older_than"])]
+    all: bool,
+    /// Entries compiled for this stepper.
+    #[arg(long, value_parser = parse_stepper)]
+    stepper: Option<String>,
+    /// Entries compiled for this dtype.
+    #[arg(long, value_parser = parse_dtype)]
+    dtype: Option<String>,
+    /// Entries created more than DAYS days ago.
+    #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+    older_than: Option<f64>,
 }
 
 fn parse_stepper(s: &str) -> Result<String, String> {
@@ -81,7 +90,7 @@ fn parse_days(s: &str) -> Result<f64, String> {
 fn root() -> Result<PathBuf, Box<dyn std::error::Error>> {
     let config = Config::load()?;
     match dynlib_cache::resolve(config.cache_root()) {
-        Root::Disk(p) => Ok(p),
+        Root::Disk(p) | Root::ReadOnly(p) => Ok(p),
         Root::Memory => Err("no usable cache root: compiled code is kept in memory only".into()),
     }
 }
@@ -173,10 +182,10 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
         CacheCommand::Clear(a) => {
             let cache = DiskCache::new(root()?);
             let selector = Selector {
-                all: a.all,
-                stepper: a.stepper,
-                dtype: a.dtype,
-                older_than_days: a.older_than,
+                all: a.select.all,
+                stepper: a.select.stepper,
+                dtype: a.select.dtype,
+                older_than_days: a.select.older_than,
             };
             let paths = cache
                 .clear(&selector, a.dry_run)

@@ -192,7 +192,119 @@ fn a_valid_entry_with_a_foreign_object_is_rebuilt() {
     let (v, err) = s.run(&[]);
     assert_eq!(cache_counts(&v), [2, 1, 1, 1]);
     assert_eq!(results(&v), results(&cold));
-    assert!(err.contains("does not load"), "{err}");
+    assert!(err.contains("corrupt") && err.contains("key tag"), "{err}");
+}
+
+/// The runner entry of a scratch cache.
+fn runner_entry(s: &Scratch, model: &str) -> PathBuf {
+    s.entries()
+        .into_iter()
+        .find(|p| {
+            p.to_string_lossy().contains("/runners/")
+                && std::fs::read_to_string(p.join("meta.json"))
+                    .unwrap()
+                    .contains(model)
+        })
+        .unwrap()
+}
+
+#[test]
+fn another_models_object_in_an_entry_is_rebuilt_never_run() {
+    let s = Scratch::new();
+    let (cold, _) = s.run(&[]);
+    let o = s.dynlib(&[
+        "run",
+        "builtin://ode/lorenz",
+        "--jit",
+        "--disk-cache",
+        "--t-end",
+        "1",
+    ]);
+    assert!(o.status.success());
+    // Lorenz's runner object under Van der Pol's key, with size and checksum made to match.
+    let vdp = runner_entry(&s, "Van der Pol");
+    let lorenz = runner_entry(&s, "Lorenz");
+    let foreign = std::fs::read(lorenz.join("object.o")).unwrap();
+    let meta_path = vdp.join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["size"] = foreign.len().into();
+    meta["checksum"] = dynlib_cache::checksum(&foreign).into();
+    std::fs::write(vdp.join("object.o"), &foreign).unwrap();
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+
+    let o = s.dynlib(&["cache", "verify"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("another key"), "{text}");
+    let (v, err) = s.run(&[]);
+    assert_eq!(cache_counts(&v), [2, 1, 1, 1]);
+    assert_eq!(
+        results(&v),
+        results(&cold),
+        "the right numbers, from rebuilt code"
+    );
+    assert!(err.contains("another key"), "{err}");
+}
+
+#[test]
+fn a_stopped_process_holding_a_build_lock_delays_a_cold_build_only_briefly() {
+    let s = Scratch::new();
+    let kernel = dynlib::build(
+        "builtin://ode/vanderpol",
+        dynlib::SetupOptions::default().config(dynlib::Config::empty()),
+    )
+    .unwrap();
+    let key = kernel.unit_key(dynlib::Unit::Runner).unwrap();
+    // This process plays the stopped one: it holds the runner's lock and never lets go.
+    let cache = dynlib_cache::DiskCache::new(s.root());
+    let _held = cache.lock(&key).unwrap();
+    let started = std::time::Instant::now();
+    let (v, err) = s.run(&[]);
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(60), "{waited:?}");
+    assert_eq!(cache_counts(&v), [0, 3, 3, 0]);
+    assert!(err.contains("did not wait"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one warning: {err}");
+    // The other two units were stored; the locked one was compiled in memory only.
+    assert_eq!(s.entries().len(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn cache_commands_never_follow_links_out_of_the_root() {
+    let s = Scratch::new();
+    s.run(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let precious = home.path().join("Documents");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("thesis.tex"), b"years of work").unwrap();
+    std::fs::write(
+        precious.join("meta.json"),
+        r#"{"stepper": "rk4", "dtype": "float64"}"#,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(home.path(), s.root().join("jit/runners/zz")).unwrap();
+    for args in [
+        &["cache", "verify", "--delete"][..],
+        &["cache", "clear", "--stepper", "rk4"],
+        &["cache", "clear", "--dtype", "float64"],
+        &["cache", "clear", "--older-than", "0"],
+        &["cache", "clear", "--all"],
+    ] {
+        let o = s.dynlib(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            std::fs::read(precious.join("thesis.tex")).unwrap(),
+            b"years of work",
+            "{args:?}"
+        );
+    }
+    assert!(std::fs::symlink_metadata(s.root().join("jit/runners/zz")).is_ok());
 }
 
 #[test]
@@ -324,9 +436,15 @@ fn cache_commands() {
     let (_, f64s, _) = out(&["cache", "list", "--dtype", "f64"]);
     assert_eq!(f64s.lines().count(), 1 + 5, "dtype aliases work: {f64s}");
 
-    // Clear needs a selector: a usage error.
+    // Clear needs a selector: a usage error, with or without --dry-run.
     let (code, _, err) = out(&["cache", "clear"]);
     assert_eq!(code, Some(2), "{err}");
+    let (code, text, err) = out(&["cache", "clear", "--dry-run"]);
+    assert_eq!(code, Some(2), "{text}{err}");
+    assert!(
+        err.contains("--all"),
+        "the usage error names the selectors: {err}"
+    );
     let (code, _, _) = out(&["cache", "clear", "--stepper", "nope"]);
     assert_eq!(code, Some(2));
 

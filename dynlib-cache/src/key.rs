@@ -81,6 +81,46 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// The prefix of a key tag: see [`key_tag`].
+pub const KEY_TAG_PREFIX: &str = "dynlib-unit-key:";
+
+/// The bytes that bind a compiled object to its key: `dynlib-unit-key:<digest>`. The
+/// compiler embeds them in every object it writes for that key (the LLVM backend as the
+/// exported data symbol `dynlib_unit_key`), so an object copied under another key's entry,
+/// even with its size and checksum fixed up in `meta.json`, is caught as corrupt instead of
+/// being run with another model's arguments.
+pub fn key_tag(digest: &str) -> String {
+    format!("{KEY_TAG_PREFIX}{digest}")
+}
+
+/// Checks that `object` carries the tag of `digest`, and no other key's tag.
+pub fn carries_tag(object: &[u8], digest: &str) -> Result<(), String> {
+    let prefix = KEY_TAG_PREFIX.as_bytes();
+    let mut found = false;
+    let mut at = 0;
+    while let Some(pos) = find(&object[at..], prefix) {
+        let start = at + pos + prefix.len();
+        let tagged = object.get(start..start + 64).unwrap_or_default();
+        if tagged != digest.as_bytes() {
+            return Err(format!(
+                "was compiled for another key ({})",
+                String::from_utf8_lossy(tagged)
+            ));
+        }
+        found = true;
+        at = start;
+    }
+    if found {
+        Ok(())
+    } else {
+        Err("carries no key tag: it was not written by this dynlib for this key".into())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// The SHA-256 of `bytes`, as hex (the object checksum in `meta.json`).
 pub fn checksum(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
@@ -97,5 +137,23 @@ mod tests {
         assert_ne!(a.digest(), b.digest());
         let c = Key::new(Component::Runners, [("a", "b=c")]);
         assert_ne!(a.digest(), c.digest(), "the component is part of the key");
+    }
+
+    #[test]
+    fn tags_bind_an_object_to_one_key() {
+        let a = Key::new(Component::Steppers, [("ir", "a")]);
+        let b = Key::new(Component::Steppers, [("ir", "b")]);
+        let object = format!("\x7fELF...{}...", key_tag(a.digest()));
+        assert!(carries_tag(object.as_bytes(), a.digest()).is_ok());
+        let e = carries_tag(object.as_bytes(), b.digest()).unwrap_err();
+        assert!(e.contains("another key"), "{e}");
+        assert!(carries_tag(b"\x7fELF no tag", a.digest()).is_err());
+        let both = format!("{}{}", key_tag(a.digest()), key_tag(b.digest()));
+        assert!(carries_tag(both.as_bytes(), a.digest()).is_err());
+        let cut = &key_tag(a.digest())[..40];
+        assert!(
+            carries_tag(cut.as_bytes(), a.digest()).is_err(),
+            "a cut tag is no tag"
+        );
     }
 }

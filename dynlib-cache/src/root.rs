@@ -11,6 +11,9 @@ use std::sync::Mutex;
 pub enum Root {
     /// Entries live under this directory (in `jit/`).
     Disk(PathBuf),
+    /// A warm cache this process cannot write (a read-only file system or directory):
+    /// entries are loaded from it, units it lacks are compiled and kept in memory.
+    ReadOnly(PathBuf),
     /// No usable directory: compiled code is kept in memory only.
     Memory,
 }
@@ -38,17 +41,45 @@ pub fn fallback_root() -> PathBuf {
     std::env::temp_dir().join("dynlib-cache")
 }
 
-/// Creates `root/jit` and writes and deletes a probe file in it.
+/// Creates `root/jit` (a real directory: a link there is refused) and writes and deletes a
+/// probe file in it. A probe that fails because the folder vanished meanwhile (a concurrent
+/// `dynlib cache clear`, or `rm -r`) is retried, rather than moving the run elsewhere.
 pub fn probe(root: &Path) -> std::io::Result<()> {
-    let jit = root.join("jit");
-    std::fs::create_dir_all(&jit)?;
+    let mut last = None;
+    for _ in 0..5 {
+        match probe_once(root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("the probe failed")))
+}
+
+fn probe_once(root: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(root)?;
+    let jit = dynlib_fs::create_dirs_under(root, &["jit"])?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let probe = jit.join(format!(".dynlib-write-test-{}-{nanos}", std::process::id()));
-    std::fs::write(&probe, b"dynlib")?;
+    dynlib_fs::create_new(&probe)?.write_all(b"dynlib")?;
     std::fs::remove_file(&probe)
+}
+
+/// True when `root/jit` is a real directory this process can list: a cache it could at
+/// least read.
+fn readable(root: &Path) -> bool {
+    let jit = root.join("jit");
+    dynlib_fs::real_dir(&jit) && std::fs::read_dir(&jit).is_ok()
+}
+
+fn is_read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// Makes sure `dir` is a directory only this user can write, creating it (mode 0700) if
@@ -112,16 +143,16 @@ fn tempfile_uid(dir: &Path) -> std::io::Result<u32> {
     uid
 }
 
-/// Chooses the root: the configured or platform root if it can be written; else
-/// `<tmp>/dynlib-cache` with one warning, if it is a directory private to this user
-/// ([`private_dir`]); else memory only with a warning. Warnings go
-/// through `tracing`, once per process and message.
+/// Chooses the root: the configured or platform root if it can be written; if it cannot be
+/// written but holds a cache that can be read, that cache read-only ([`Root::ReadOnly`],
+/// one warning); else `<tmp>/dynlib-cache` with one warning, if it is a directory private
+/// to this user ([`private_dir`]); else memory only with a warning. Warnings go through
+/// `tracing`, once per process and message.
 pub fn resolve(configured: Option<&Path>) -> Root {
-    let primary = primary_root(configured);
-    let problem = match &primary {
-        Some(p) => match probe(p) {
-            Ok(()) => return Root::Disk(p.clone()),
-            Err(e) => format!("dynlib cache root {} is not writable ({e})", p.display()),
+    let problem = match primary_root(configured) {
+        Some(p) => match choose(&p, probe(&p)) {
+            Ok(root) => return root,
+            Err(problem) => problem,
         },
         None => "dynlib found no home directory for its cache root".to_string(),
     };
@@ -141,6 +172,26 @@ pub fn resolve(configured: Option<&Path>) -> Root {
     }
 }
 
+/// What the probe of the primary root `p` means: the root itself, read-only use of a warm
+/// cache it holds, or why neither (then the fallbacks are tried).
+fn choose(p: &Path, probed: std::io::Result<()>) -> Result<Root, String> {
+    match probed {
+        Ok(()) => Ok(Root::Disk(p.to_path_buf())),
+        Err(e) if is_read_only(&e) && readable(p) => {
+            warn_once(format!(
+                "dynlib cache root {} is read-only ({e}): compiled units are loaded from it, \
+                 new ones are kept in memory only",
+                p.display()
+            ));
+            Ok(Root::ReadOnly(p.to_path_buf()))
+        }
+        Err(e) => Err(format!(
+            "dynlib cache root {} is not writable ({e})",
+            p.display()
+        )),
+    }
+}
+
 /// Emits a `tracing` warning unless the same message was emitted before in this process.
 pub fn warn_once(message: String) {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
@@ -150,5 +201,31 @@ pub fn warn_once(message: String) {
         .insert(message.clone())
     {
         tracing::warn!("{message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warm_root_that_cannot_be_written_is_used_read_only() {
+        let dir = std::env::temp_dir().join(format!("dynlib-ro-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let denied = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let rofs = || std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem);
+        // No cache there yet: nothing to read, so the fallbacks are tried.
+        assert!(choose(&dir, Err(denied())).is_err());
+        std::fs::create_dir(dir.join("jit")).unwrap();
+        assert_eq!(choose(&dir, Err(denied())), Ok(Root::ReadOnly(dir.clone())));
+        assert_eq!(choose(&dir, Err(rofs())), Ok(Root::ReadOnly(dir.clone())));
+        assert_eq!(choose(&dir, Ok(())), Ok(Root::Disk(dir.clone())));
+        // Other failures are not a read-only cache.
+        let other = std::io::Error::other("disk on fire");
+        assert!(choose(&dir, Err(other))
+            .unwrap_err()
+            .contains("disk on fire"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -12,20 +12,41 @@
 //! characters (a shard, so no directory grows huge). An entry is written complete into a
 //! temporary directory beside its final place and renamed into place, so a reader sees a
 //! whole entry or none. Every read checks the format, the digest and the SHA-256 of the
-//! object bytes against `meta.json`: a truncated, flipped or foreign entry is reported as
+//! object bytes against `meta.json`, and that the object carries its own key's tag
+//! ([`crate::key::key_tag`]): a truncated, flipped, foreign or swapped entry is reported as
 //! corrupt, never returned.
+//!
+//! The cache never trusts what it finds under the root. Walks never follow symbolic links
+//! and only directories named exactly like the layout above (2 and 64 lowercase hex
+//! characters, the shard being the digest's prefix) are entries; files are opened without
+//! following links (`O_NOFOLLOW`), only if they are regular files, and read up to a limit
+//! (`meta.json`: [`META_LIMIT`]; `object.o`: the size `meta.json` records); anything a user
+//! put under `<root>/jit` that is not an entry is never touched, even by `clear --all`.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use dynlib_fs::{create_dirs_under, create_new, read_file, real_dir, Follow};
 use serde_json::{json, Value};
 
-use crate::key::checksum;
+use crate::key::{carries_tag, checksum};
 use crate::{Component, Key, FORMAT_VERSION};
 
 const OBJECT: &str = "object.o";
 const META: &str = "meta.json";
+
+/// The most `meta.json` may hold; a larger one is corrupt (entries write about 2 KB).
+pub const META_LIMIT: u64 = 1 << 20;
+
+/// The largest object file the cache reads, whatever `meta.json` claims (compiled units are
+/// kilobytes to a few megabytes).
+pub const OBJECT_LIMIT: u64 = 1 << 30;
+
+/// How long [`DiskCache::lock`] waits for another process's build lock by default (the
+/// reference waits 5 s too). A holder that is stopped (Ctrl-Z) or hung must not block every
+/// other build of the same unit forever.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// What `meta.json` records for people: which model, stepper, dtype and runner variant an
 /// entry was compiled for (the key itself is the digest; these are for listing and clearing).
@@ -81,7 +102,8 @@ pub enum Lookup {
 /// Which entries `clear` deletes: all, or those matching every given filter.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Selector {
-    /// Everything (the whole `jit/` directory; the root itself and anything else in it stay).
+    /// Every entry (and the locks and leftovers beside them); anything else under
+    /// `<root>/jit` stays.
     pub all: bool,
     /// Entries compiled for this stepper.
     pub stepper: Option<String>,
@@ -113,7 +135,7 @@ impl Selector {
 /// dead process never stalls anyone. Released on drop.
 #[derive(Debug)]
 pub struct CacheLock {
-    _file: File,
+    _file: fs::File,
 }
 
 /// Seconds since the Unix epoch.
@@ -139,16 +161,89 @@ fn unique_suffix() -> String {
     )
 }
 
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// What a name inside a shard directory is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Name<'a> {
+    /// `<digest>`: an entry.
+    Entry(&'a str),
+    /// `.<digest>.tmp-*` or `<digest>.corrupt-*`: a leftover of a writer or deleter.
+    Debris,
+    /// `.<digest>.lock`: a build lock file.
+    Lock,
+    /// Not ours.
+    Foreign,
+}
+
+/// Classifies `name` found in the shard `shard` (a digest must start with its shard).
+fn classify<'a>(shard: &str, name: &'a str) -> Name<'a> {
+    let digest_ok = |d: &str| is_hex(d, 64) && d.starts_with(shard);
+    if digest_ok(name) {
+        return Name::Entry(name);
+    }
+    if let Some(rest) = name.strip_prefix('.') {
+        if let Some((d, tail)) = rest.split_once('.') {
+            if digest_ok(d) && tail == "lock" {
+                return Name::Lock;
+            }
+            if digest_ok(d) && tail.starts_with("tmp-") {
+                return Name::Debris;
+            }
+        }
+        return Name::Foreign;
+    }
+    match name.split_once('.') {
+        Some((d, tail)) if digest_ok(d) && tail.starts_with("corrupt-") => Name::Debris,
+        _ => Name::Foreign,
+    }
+}
+
+/// One thing found in a shard: what it is, its path, and whether it is a real directory.
+struct Found {
+    kind: &'static str,
+    path: PathBuf,
+    is_dir: bool,
+}
+
 /// The cache under one root directory.
 #[derive(Clone, Debug)]
 pub struct DiskCache {
     root: PathBuf,
+    lock_wait: Duration,
+    read_only: bool,
 }
 
 impl DiskCache {
     /// The cache under `root` (nothing is created until an entry is written).
     pub fn new(root: impl Into<PathBuf>) -> DiskCache {
-        DiskCache { root: root.into() }
+        DiskCache {
+            root: root.into(),
+            lock_wait: LOCK_WAIT,
+            read_only: false,
+        }
+    }
+
+    /// The same cache, waiting at most `wait` for another process's build lock.
+    pub fn with_lock_wait(mut self, wait: Duration) -> DiskCache {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// The same cache, used only for reading: [`DiskCache::store`] and
+    /// [`DiskCache::lock`] refuse (a warm cache on a read-only file system still serves).
+    pub fn read_only(mut self, yes: bool) -> DiskCache {
+        self.read_only = yes;
+        self
+    }
+
+    /// True when entries are only read ([`DiskCache::read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The root directory.
@@ -161,22 +256,34 @@ impl DiskCache {
         self.root.join("jit")
     }
 
-    fn shard(&self, key: &Key) -> PathBuf {
-        self.jit_dir()
-            .join(key.component().dir())
-            .join(&key.digest()[..2])
+    fn shard_parts(key: &Key) -> [&str; 3] {
+        ["jit", key.component().dir(), &key.digest()[..2]]
     }
 
     /// The directory of `key`'s entry.
     pub fn entry_dir(&self, key: &Key) -> PathBuf {
-        self.shard(key).join(key.digest())
+        let mut p = self.root.clone();
+        for part in Self::shard_parts(key) {
+            p.push(part);
+        }
+        p.join(key.digest())
+    }
+
+    /// Creates the shard directory of `key`, refusing links or files on the way.
+    fn make_shard(&self, key: &Key) -> std::io::Result<PathBuf> {
+        if self.read_only {
+            return Err(read_only_error(&self.root));
+        }
+        fs::create_dir_all(&self.root)?;
+        create_dirs_under(&self.root, &Self::shard_parts(key))
     }
 
     /// Reads and verifies `key`'s entry.
     pub fn load(&self, key: &Key) -> Lookup {
         let dir = self.entry_dir(key);
-        if !dir.exists() {
-            return Lookup::Miss;
+        match fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
+            _ => {}
         }
         match read_entry(&dir, Some(key)) {
             Ok((_, bytes)) => Lookup::Hit(bytes),
@@ -184,15 +291,27 @@ impl DiskCache {
         }
     }
 
-    /// Takes the build lock of `key`, waiting while another process or thread holds it.
+    /// Takes the build lock of `key`, waiting while another process or thread holds it, but
+    /// at most the lock wait ([`LOCK_WAIT`] unless [`DiskCache::with_lock_wait`] says
+    /// otherwise); after that it fails with [`std::io::ErrorKind::TimedOut`].
     pub fn lock(&self, key: &Key) -> std::io::Result<CacheLock> {
-        lock_entry(&self.entry_dir(key))
+        let shard = self.make_shard(key)?;
+        lock_file(
+            &shard.join(format!(".{}.lock", key.digest())),
+            self.lock_wait,
+        )
     }
 
     /// Deletes the entry at `dir` if it still fails verification once its lock is held (so
     /// an entry rebuilt meanwhile by another process is kept). Returns whether it deleted.
+    /// `dir` must be an entry directory of this cache.
     pub fn remove_if_corrupt(&self, dir: &Path) -> std::io::Result<bool> {
-        let _lock = lock_entry(dir)?;
+        self.check_inside(dir)?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _lock = lock_file(&dir.with_file_name(format!(".{name}.lock")), self.lock_wait)?;
         if read_entry(dir, None).is_ok() {
             return Ok(false);
         }
@@ -207,15 +326,15 @@ impl DiskCache {
         let now = SystemTime::now();
         self.walk()
             .into_iter()
-            .filter(|(name, _)| name.contains(".tmp-") || name.contains(".corrupt-"))
-            .filter(|(_, path)| {
-                fs::metadata(path)
+            .filter(|f| f.kind == "debris" && f.is_dir)
+            .filter(|f| {
+                fs::symlink_metadata(&f.path)
                     .and_then(|m| m.modified())
                     .ok()
                     .and_then(|t| now.duration_since(t).ok())
                     .is_some_and(|age| age.as_secs() >= min_age_secs)
             })
-            .map(|(_, path)| path)
+            .map(|f| f.path)
             .collect()
     }
 
@@ -223,6 +342,7 @@ impl DiskCache {
     pub fn remove_debris(&self, min_age_secs: u64) -> std::io::Result<Vec<PathBuf>> {
         let found = self.debris(min_age_secs);
         for d in &found {
+            self.check_inside(d)?;
             fs::remove_dir_all(d)?;
         }
         Ok(found)
@@ -232,21 +352,21 @@ impl DiskCache {
     /// If an entry appeared meanwhile, it is kept and the new one discarded. Returns the
     /// entry's directory.
     pub fn store(&self, key: &Key, labels: &Labels, object: &[u8]) -> std::io::Result<PathBuf> {
-        let shard = self.shard(key);
-        fs::create_dir_all(&shard)?;
-        let dir = self.entry_dir(key);
+        use std::io::Write;
+        let shard = self.make_shard(key)?;
+        let dir = shard.join(key.digest());
         let tmp = shard.join(format!(".{}.tmp-{}", key.digest(), unique_suffix()));
         let written = (|| {
             fs::create_dir(&tmp)?;
-            fs::write(tmp.join(OBJECT), object)?;
+            create_new(&tmp.join(OBJECT))?.write_all(object)?;
             let meta = meta_json(key, labels, object);
-            fs::write(tmp.join(META), format!("{meta:#}\n"))
+            create_new(&tmp.join(META))?.write_all(format!("{meta:#}\n").as_bytes())
         })();
         if let Err(e) = written {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
         }
-        if dir.exists() {
+        if fs::symlink_metadata(&dir).is_ok() {
             // Keep a valid entry someone else wrote; replace one that does not verify.
             if read_entry(&dir, Some(key)).is_ok() {
                 let _ = fs::remove_dir_all(&tmp);
@@ -259,7 +379,7 @@ impl DiskCache {
         }
         if let Err(e) = fs::rename(&tmp, &dir) {
             let _ = fs::remove_dir_all(&tmp);
-            if !dir.exists() {
+            if !real_dir(&dir) {
                 return Err(e);
             }
         }
@@ -268,7 +388,12 @@ impl DiskCache {
 
     /// Deletes `key`'s entry (renamed aside first, so readers never see half of it).
     pub fn remove(&self, key: &Key) -> std::io::Result<()> {
-        remove_entry_dir(&self.entry_dir(key))
+        let dir = self.entry_dir(key);
+        if fs::symlink_metadata(&dir).is_err() {
+            return Ok(());
+        }
+        self.check_inside(&dir)?;
+        remove_entry_dir(&dir)
     }
 
     /// Every entry directory under the root, with what its `meta.json` says (or why it
@@ -278,7 +403,7 @@ impl DiskCache {
         self.each_entry(|dir| read_meta(dir).and_then(|m| info_from_meta(dir, &m)))
     }
 
-    /// Every entry, fully checked (format, digest, object size and checksum).
+    /// Every entry, fully checked (format, digest, object size, checksum and key tag).
     pub fn verify(&self) -> Vec<(PathBuf, Result<EntryInfo, String>)> {
         self.each_entry(|dir| read_entry(dir, None).map(|(info, _)| info))
     }
@@ -300,84 +425,182 @@ impl DiskCache {
         out
     }
 
-    /// Deletes what `selector` selects (nothing when `dry_run`) and returns the paths it
-    /// deleted or would delete: `<root>/jit` for `all`, else the matching entries.
-    /// Entries whose `meta.json` cannot be read match only `all`.
+    /// Deletes what `selector` selects (nothing when `dry_run`) and returns the entries it
+    /// deleted or would delete. `all` also deletes the build locks nobody holds and the
+    /// leftovers of dead writers, and then the shard and component directories left
+    /// empty; it never deletes anything else under `<root>/jit`. Entries whose
+    /// `meta.json` cannot be read match only `all`.
     pub fn clear(&self, selector: &Selector, dry_run: bool) -> std::io::Result<Vec<PathBuf>> {
-        if selector.all {
-            let jit = self.jit_dir();
-            if !jit.exists() {
-                return Ok(Vec::new());
-            }
-            if !dry_run {
-                fs::remove_dir_all(&jit)?;
-            }
-            return Ok(vec![jit]);
-        }
         let now = now();
         let mut deleted = Vec::new();
         for (dir, info) in self.list() {
-            if let Ok(info) = info {
-                if selector.matches(&info, now) {
-                    if !dry_run {
-                        remove_entry_dir(&dir)?;
+            let chosen = selector.all || info.is_ok_and(|info| selector.matches(&info, now));
+            if chosen {
+                if !dry_run {
+                    self.check_inside(&dir)?;
+                    remove_entry_dir(&dir)?;
+                }
+                deleted.push(dir);
+            }
+        }
+        if selector.all && !dry_run {
+            for f in self.walk() {
+                match f.kind {
+                    "debris" if f.is_dir => {
+                        self.check_inside(&f.path)?;
+                        fs::remove_dir_all(&f.path)?;
                     }
-                    deleted.push(dir);
+                    "lock" if !f.is_dir => remove_free_lock(&f.path),
+                    _ => {}
                 }
             }
+            self.remove_empty_dirs();
         }
         Ok(deleted)
     }
 
-    /// `<root>/jit/<component>/<dd>/<digest>` directories (temporary and tombstone
-    /// directories excluded).
-    fn entry_dirs(&self) -> Vec<PathBuf> {
-        self.walk()
-            .into_iter()
-            .filter(|(name, _)| !name.starts_with('.') && !name.contains(".corrupt-"))
-            .map(|(_, path)| path)
+    /// Removes shard and component directories that are empty (`rmdir` only deletes an
+    /// empty directory, so nothing anyone put there can go).
+    fn remove_empty_dirs(&self) {
+        for component in Component::ALL {
+            let dir = self.jit_dir().join(component.dir());
+            for (_, shard) in self.shards(component) {
+                let _ = fs::remove_dir(shard);
+            }
+            if real_dir(&dir) {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+
+    /// Fails unless `path` is a real directory or file inside `<root>/jit`, reached without
+    /// any symbolic link: the last guard before anything is deleted.
+    fn check_inside(&self, path: &Path) -> std::io::Result<()> {
+        let outside = || {
+            std::io::Error::other(format!(
+                "{} is not inside the cache directory {}; refusing to delete it",
+                path.display(),
+                self.jit_dir().display()
+            ))
+        };
+        let jit = fs::canonicalize(self.jit_dir()).map_err(|_| outside())?;
+        let meta = fs::symlink_metadata(path)?;
+        if meta.file_type().is_symlink() || !real_dir(&self.jit_dir()) {
+            return Err(outside());
+        }
+        let real = fs::canonicalize(path)?;
+        if !real.starts_with(&jit) || real == jit {
+            return Err(outside());
+        }
+        Ok(())
+    }
+
+    /// `<root>/jit/<component>/<dd>` shard directories (real directories with a two hex
+    /// digit name), if `<root>/jit/<component>` is a real directory.
+    fn shards(&self, component: Component) -> Vec<(String, PathBuf)> {
+        let jit = self.jit_dir();
+        let dir = jit.join(component.dir());
+        if !real_dir(&jit) || !real_dir(&dir) {
+            return Vec::new();
+        }
+        let Ok(read) = fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        read.flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.to_string();
+                is_hex(&name, 2).then(|| (name, e.path()))
+            })
             .collect()
     }
 
-    /// Every directory inside a shard, with its name.
-    fn walk(&self) -> Vec<(String, PathBuf)> {
+    /// Everything of ours inside the shards (entries, debris, locks), never following a
+    /// symbolic link (`DirEntry::file_type` does not follow them).
+    fn walk(&self) -> Vec<Found> {
         let mut out = Vec::new();
         for component in Component::ALL {
-            let Ok(shards) = fs::read_dir(self.jit_dir().join(component.dir())) else {
-                continue;
-            };
-            for shard in shards.flatten() {
-                let Ok(entries) = fs::read_dir(shard.path()) else {
+            for (shard_name, shard) in self.shards(component) {
+                let Ok(entries) = fs::read_dir(&shard) else {
                     continue;
                 };
                 for e in entries.flatten() {
-                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                        out.push((e.file_name().to_string_lossy().into_owned(), e.path()));
+                    let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                        continue;
+                    };
+                    let Ok(t) = e.file_type() else { continue };
+                    let kind = match classify(&shard_name, &name) {
+                        Name::Entry(_) => "entry",
+                        Name::Debris => "debris",
+                        Name::Lock => "lock",
+                        Name::Foreign => continue,
+                    };
+                    if t.is_symlink() {
+                        continue;
                     }
+                    out.push(Found {
+                        kind,
+                        path: e.path(),
+                        is_dir: t.is_dir(),
+                    });
                 }
             }
         }
         out
     }
+
+    /// `<root>/jit/<component>/<dd>/<digest>` entry directories.
+    fn entry_dirs(&self) -> Vec<PathBuf> {
+        self.walk()
+            .into_iter()
+            .filter(|f| f.kind == "entry" && f.is_dir)
+            .map(|f| f.path)
+            .collect()
+    }
 }
 
-/// Takes the build lock of the entry at `dir` (`.<digest>.lock` beside it).
-fn lock_entry(dir: &Path) -> std::io::Result<CacheLock> {
-    let shard = dir
-        .parent()
-        .ok_or_else(|| std::io::Error::other(format!("{} has no parent", dir.display())))?;
-    let digest = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    fs::create_dir_all(shard)?;
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(shard.join(format!(".{digest}.lock")))?;
-    file.lock()?;
-    Ok(CacheLock { _file: file })
+fn read_only_error(root: &Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!("the cache root {} is read-only", root.display()),
+    )
+}
+
+/// Takes the lock on the lock file `path` (created if missing, never through a link),
+/// waiting at most `wait` for another holder.
+fn lock_file(path: &Path, wait: Duration) -> std::io::Result<CacheLock> {
+    let file = dynlib_fs::open_lock_file(path)?;
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(CacheLock { _file: file }),
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+            Err(fs::TryLockError::WouldBlock) => {}
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "another process has held {} for more than {:.1} s",
+                    path.display(),
+                    wait.as_secs_f64()
+                ),
+            ));
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Deletes a lock file if nobody holds its lock (taken without waiting, deleted while held).
+fn remove_free_lock(path: &Path) {
+    if let Ok(file) = dynlib_fs::open_lock_file(path) {
+        if file.try_lock().is_ok() {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 fn sort_key(e: &(PathBuf, Result<EntryInfo, String>)) -> (u8, String, String, PathBuf) {
@@ -414,9 +637,23 @@ fn meta_json(key: &Key, labels: &Labels, object: &[u8]) -> Value {
     })
 }
 
+/// Refuses an entry path that is not a real directory (a planted link is corrupt).
+fn check_entry_dir(dir: &Path) -> Result<(), String> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) => Err(format!(
+            "the entry is {}, not a directory",
+            dynlib_fs::FileKind::of(&m)
+        )),
+        Err(e) => Err(format!("the entry cannot be read: {e}")),
+    }
+}
+
 fn read_meta(dir: &Path) -> Result<Value, String> {
-    let text = fs::read_to_string(dir.join(META)).map_err(|e| format!("{META}: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| format!("{META} is not valid JSON: {e}"))
+    check_entry_dir(dir)?;
+    let bytes =
+        read_file(&dir.join(META), META_LIMIT, Follow::No).map_err(|e| format!("{META}: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{META} is not valid JSON: {e}"))
 }
 
 fn info_from_meta(dir: &Path, m: &Value) -> Result<EntryInfo, String> {
@@ -465,8 +702,8 @@ fn info_from_meta(dir: &Path, m: &Value) -> Result<EntryInfo, String> {
     })
 }
 
-/// Reads an entry and checks everything: meta, digest (against the directory name and
-/// `expect`), object size and checksum.
+/// Reads an entry and checks everything: meta, digest (against the directory name, its
+/// component directory and `expect`), object size, checksum and the key tag inside it.
 fn read_entry(dir: &Path, expect: Option<&Key>) -> Result<(EntryInfo, Vec<u8>), String> {
     let meta = read_meta(dir)?;
     let info = info_from_meta(dir, &meta)?;
@@ -478,12 +715,39 @@ fn read_entry(dir: &Path, expect: Option<&Key>) -> Result<(EntryInfo, Vec<u8>), 
             dir.display()
         ));
     }
+    let component_dir = dir
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str());
+    if component_dir != Some(info.component.dir()) {
+        return Err(format!(
+            "{META} says component {} but the entry is not under {}/",
+            info.component.dir(),
+            info.component.dir()
+        ));
+    }
     if let Some(key) = expect {
         if info.digest != key.digest() || info.component != key.component() {
             return Err(format!("{META} belongs to another key"));
         }
     }
-    let bytes = fs::read(dir.join(OBJECT)).map_err(|e| format!("{OBJECT}: {e}"))?;
+    if info.size > OBJECT_LIMIT {
+        return Err(format!(
+            "{META} claims an object of {} bytes, more than the {OBJECT_LIMIT} allowed",
+            info.size
+        ));
+    }
+    let bytes = match read_file(&dir.join(OBJECT), info.size, Follow::No) {
+        Ok(b) => b,
+        Err(dynlib_fs::ReadError::TooLarge { size, .. }) => {
+            return Err(format!(
+                "{OBJECT} has {size} bytes, {META} says {}",
+                info.size
+            ))
+        }
+        Err(e) => return Err(format!("{OBJECT}: {e}")),
+    };
     if bytes.len() as u64 != info.size {
         return Err(format!(
             "{OBJECT} has {} bytes, {META} says {}",
@@ -498,13 +762,20 @@ fn read_entry(dir: &Path, expect: Option<&Key>) -> Result<(EntryInfo, Vec<u8>), 
     if checksum(&bytes) != want {
         return Err(format!("{OBJECT} does not match its checksum"));
     }
+    carries_tag(&bytes, &info.digest).map_err(|why| format!("{OBJECT} {why}"))?;
     Ok((info, bytes))
 }
 
-/// Renames an entry aside, then deletes it; if the rename fails, deletes it in place.
+/// Renames an entry aside, then deletes it; if the rename fails, deletes it in place. A
+/// path that is not a real directory is never followed: a link is removed itself.
 fn remove_entry_dir(dir: &Path) -> std::io::Result<()> {
-    if !dir.exists() {
-        return Ok(());
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return fs::remove_file(dir);
     }
     let name = dir
         .file_name()
@@ -514,5 +785,24 @@ fn remove_entry_dir(dir: &Path) -> std::io::Result<()> {
     match fs::rename(dir, &tomb) {
         Ok(()) => fs::remove_dir_all(&tomb),
         Err(_) => fs::remove_dir_all(dir),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_classified_strictly() {
+        let d = "ab".to_string() + &"0".repeat(62);
+        assert_eq!(classify("ab", &d), Name::Entry(&d));
+        assert_eq!(classify("cd", &d), Name::Foreign, "the shard is the prefix");
+        assert_eq!(classify("ab", &format!(".{d}.lock")), Name::Lock);
+        assert_eq!(classify("ab", &format!(".{d}.tmp-1-2-3")), Name::Debris);
+        assert_eq!(classify("ab", &format!("{d}.corrupt-1-2")), Name::Debris);
+        assert_eq!(classify("ab", "Documents"), Name::Foreign);
+        assert_eq!(classify("ab", &d.to_uppercase()), Name::Foreign);
+        assert_eq!(classify("ab", &format!("{d}x")), Name::Foreign);
+        assert_eq!(classify("ab", &format!(".{d}.lockx")), Name::Foreign);
     }
 }

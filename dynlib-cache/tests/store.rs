@@ -1,8 +1,9 @@
 //! The disk cache on its own: round trips, every kind of corruption is caught, atomic and
 //! concurrent writes, locks, listing, clearing, verifying, root fallbacks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use dynlib_cache::{Component, DiskCache, Key, Labels, Lookup, Selector};
 
@@ -22,12 +23,19 @@ fn labels(stepper: &str, dtype: &str) -> Labels {
     }
 }
 
-const OBJECT: &[u8] = b"\x7fELF pretend object bytes, long enough to flip some of them";
+/// Pretend object bytes, carrying `k`'s tag as every compiled object does.
+fn tagged(k: &Key) -> Vec<u8> {
+    let mut bytes = b"\x7fELF pretend object bytes, long enough to flip some of them ".to_vec();
+    bytes.extend(dynlib_cache::key_tag(k.digest()).bytes());
+    bytes
+}
 
 fn stored(dir: &Path) -> (DiskCache, Key) {
     let cache = DiskCache::new(dir);
     let k = key("ab", "float64");
-    cache.store(&k, &labels("rk4", "float64"), OBJECT).unwrap();
+    cache
+        .store(&k, &labels("rk4", "float64"), &tagged(&k))
+        .unwrap();
     (cache, k)
 }
 
@@ -43,7 +51,7 @@ fn round_trip_and_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let (cache, k) = stored(dir.path());
     match cache.load(&k) {
-        Lookup::Hit(bytes) => assert_eq!(bytes, OBJECT),
+        Lookup::Hit(bytes) => assert_eq!(bytes, tagged(&k)),
         other => panic!("{other:?}"),
     }
     let listed = cache.list();
@@ -52,7 +60,7 @@ fn round_trip_and_metadata() {
     assert_eq!(info.component, Component::Runners);
     assert_eq!(info.digest, k.digest());
     assert_eq!(info.labels, labels("rk4", "float64"));
-    assert_eq!(info.size, OBJECT.len() as u64);
+    assert_eq!(info.size, tagged(&k).len() as u64);
     assert!(info
         .inputs
         .contains(&("dtype".to_string(), "float64".to_string())));
@@ -76,10 +84,10 @@ fn truncated_flipped_garbage_and_foreign_entries_are_corrupt() {
     let object = cache.entry_dir(&k).join("object.o");
     let meta = cache.entry_dir(&k).join("meta.json");
 
-    std::fs::write(&object, &OBJECT[..10]).unwrap();
+    std::fs::write(&object, &tagged(&k)[..10]).unwrap();
     assert_corrupt(&cache, &k, "truncated");
 
-    let mut flipped = OBJECT.to_vec();
+    let mut flipped = tagged(&k);
     flipped[20] ^= 0x40;
     std::fs::write(&object, &flipped).unwrap();
     assert_corrupt(&cache, &k, "flipped byte");
@@ -92,9 +100,9 @@ fn truncated_flipped_garbage_and_foreign_entries_are_corrupt() {
     assert_corrupt(&cache, &k, "garbage object");
 
     cache
-        .store(&key("x", "y"), &labels("", ""), OBJECT)
+        .store(&key("x", "y"), &labels("", ""), &tagged(&key("x", "y")))
         .unwrap();
-    std::fs::write(&object, OBJECT).unwrap();
+    std::fs::write(&object, tagged(&k)).unwrap();
     std::fs::write(&meta, "{ not json").unwrap();
     assert_corrupt(&cache, &k, "garbage meta");
 
@@ -103,7 +111,8 @@ fn truncated_flipped_garbage_and_foreign_entries_are_corrupt() {
 
     // Another format version, or another key's metadata, is foreign.
     let good = DiskCache::new(dir.path().join("other"));
-    good.store(&k, &labels("rk4", "float64"), OBJECT).unwrap();
+    good.store(&k, &labels("rk4", "float64"), &tagged(&k))
+        .unwrap();
     let text = std::fs::read_to_string(good.entry_dir(&k).join("meta.json")).unwrap();
     std::fs::write(&meta, text.replace("\"format\": 1", "\"format\": 99")).unwrap();
     assert_corrupt(&cache, &k, "foreign format");
@@ -114,7 +123,9 @@ fn truncated_flipped_garbage_and_foreign_entries_are_corrupt() {
     // Removing it makes a miss; storing again makes a hit.
     cache.remove(&k).unwrap();
     assert!(matches!(cache.load(&k), Lookup::Miss));
-    cache.store(&k, &labels("rk4", "float64"), OBJECT).unwrap();
+    cache
+        .store(&k, &labels("rk4", "float64"), &tagged(&k))
+        .unwrap();
     assert!(matches!(cache.load(&k), Lookup::Hit(_)));
 }
 
@@ -125,7 +136,7 @@ fn store_keeps_an_existing_entry_and_leaves_no_temporaries() {
     cache
         .store(&k, &labels("rk4", "float64"), b"other bytes")
         .unwrap();
-    assert!(matches!(cache.load(&k), Lookup::Hit(b) if b == OBJECT));
+    assert!(matches!(cache.load(&k), Lookup::Hit(b) if b == tagged(&k)));
     let shard = cache.entry_dir(&k).parent().unwrap().to_path_buf();
     let names: Vec<String> = std::fs::read_dir(&shard)
         .unwrap()
@@ -145,8 +156,10 @@ fn racing_writers_leave_one_valid_entry() {
             let (cache, k, barrier) = (&cache, &k, barrier.clone());
             s.spawn(move || {
                 barrier.wait();
-                cache.store(k, &labels("rk4", "float64"), OBJECT).unwrap();
-                assert!(matches!(cache.load(k), Lookup::Hit(b) if b == OBJECT));
+                cache
+                    .store(k, &labels("rk4", "float64"), &tagged(k))
+                    .unwrap();
+                assert!(matches!(cache.load(k), Lookup::Hit(b) if b == tagged(k)));
             });
         }
     });
@@ -190,7 +203,9 @@ fn clear_by_selector_and_dry_run() {
         ("c", "euler", "float64"),
     ];
     for (ir, st, dt) in entries {
-        cache.store(&key(ir, dt), &labels(st, dt), OBJECT).unwrap();
+        cache
+            .store(&key(ir, dt), &labels(st, dt), &tagged(&key(ir, dt)))
+            .unwrap();
     }
     let sel = |stepper: Option<&str>, dtype: Option<&str>| Selector {
         stepper: stepper.map(str::to_string),
@@ -223,7 +238,11 @@ fn clear_by_selector_and_dry_run() {
         all: true,
         ..Default::default()
     };
-    assert_eq!(cache.clear(&all, false).unwrap(), [dir.path().join("jit")]);
+    let mut before: Vec<PathBuf> = cache.list().into_iter().map(|(p, _)| p).collect();
+    before.sort();
+    let mut gone = cache.clear(&all, false).unwrap();
+    gone.sort();
+    assert_eq!(gone, before, "clear --all names the entries it deleted");
     assert!(cache.list().is_empty());
     assert!(dir.path().exists(), "clear --all keeps the root itself");
 }
@@ -233,7 +252,11 @@ fn verify_finds_corrupt_entries() {
     let dir = tempfile::tempdir().unwrap();
     let (cache, k) = stored(dir.path());
     cache
-        .store(&key("fine", "float64"), &labels("rk4", "float64"), OBJECT)
+        .store(
+            &key("fine", "float64"),
+            &labels("rk4", "float64"),
+            &tagged(&key("fine", "float64")),
+        )
         .unwrap();
     std::fs::write(cache.entry_dir(&k).join("object.o"), b"short").unwrap();
     let v = cache.verify();
@@ -319,8 +342,10 @@ fn store_replaces_an_entry_that_does_not_verify() {
     let dir = tempfile::tempdir().unwrap();
     let (cache, k) = stored(dir.path());
     std::fs::write(cache.entry_dir(&k).join("object.o"), b"torn").unwrap();
-    cache.store(&k, &labels("rk4", "float64"), OBJECT).unwrap();
-    assert!(matches!(cache.load(&k), Lookup::Hit(b) if b == OBJECT));
+    cache
+        .store(&k, &labels("rk4", "float64"), &tagged(&k))
+        .unwrap();
+    assert!(matches!(cache.load(&k), Lookup::Hit(b) if b == tagged(&k)));
 }
 
 #[test]
@@ -373,4 +398,258 @@ fn the_fallback_root_must_be_private() {
     dynlib_cache::root::private_dir(&fresh).unwrap();
     let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
+}
+
+// --- Hostile roots (issue 8, items 1-4 and 8) ---
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// A pretend home directory full of things that must survive: folders named like entries,
+/// with a `meta.json` that matches every selector.
+fn precious_home(home: &Path, like: &Key) -> Vec<PathBuf> {
+    let mut kept = Vec::new();
+    for name in ["Documents", like.digest(), "zz"] {
+        let d = home.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("meta.json"),
+            r#"{"stepper": "rk4", "dtype": "float64"}"#,
+        )
+        .unwrap();
+        std::fs::write(d.join("thesis.tex"), b"years of work").unwrap();
+        kept.push(d.join("thesis.tex"));
+    }
+    kept
+}
+
+#[cfg(unix)]
+#[test]
+fn walks_never_follow_links_out_of_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (cache, k) = stored(dir.path());
+    let kept = precious_home(home.path(), &k);
+    let runners = dir.path().join("jit/runners");
+    // A shard, an entry and a component that are links to the home directory.
+    std::os::unix::fs::symlink(home.path(), runners.join("zz")).unwrap();
+    let shard = cache.entry_dir(&k).parent().unwrap().to_path_buf();
+    let fake = format!("{}{}", &k.digest()[..2], "f".repeat(62));
+    std::os::unix::fs::symlink(home.path(), shard.join(&fake)).unwrap();
+    std::fs::create_dir_all(dir.path().join("jit")).unwrap();
+    std::os::unix::fs::symlink(home.path(), dir.path().join("jit/steppers")).unwrap();
+
+    let v = cache.verify();
+    assert_eq!(v.len(), 1, "only the real entry is an entry: {v:?}");
+    for (path, r) in &v {
+        if r.is_err() {
+            cache.remove_if_corrupt(path).unwrap();
+        }
+    }
+    cache.remove_debris(0).unwrap();
+    let by_stepper = Selector {
+        stepper: Some("rk4".into()),
+        ..Default::default()
+    };
+    let gone = cache.clear(&by_stepper, false).unwrap();
+    assert_eq!(gone, [cache.entry_dir(&k)]);
+    let all = Selector {
+        all: true,
+        ..Default::default()
+    };
+    cache.clear(&all, false).unwrap();
+    for f in kept {
+        assert_eq!(
+            std::fs::read(&f).unwrap(),
+            b"years of work",
+            "{}",
+            f.display()
+        );
+    }
+    // A link passed in directly is refused too.
+    assert!(cache.remove_if_corrupt(&shard.join(&fake)).is_err());
+    assert!(home.path().join(k.digest()).join("thesis.tex").exists());
+}
+
+#[test]
+fn clear_all_removes_entries_only_never_other_files_under_jit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, k) = stored(dir.path());
+    let jit = dir.path().join("jit");
+    let shard = cache.entry_dir(&k).parent().unwrap().to_path_buf();
+    let mine = [
+        jit.join("notes.txt"),
+        jit.join("runners/README"),
+        shard.join("keep-me.txt"),
+        jit.join("runners/mystuff/data.bin"),
+        jit.join("other-folder/x"),
+    ];
+    for f in &mine {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, b"mine").unwrap();
+    }
+    let debris = shard.join(format!(".{}.tmp-1-2-3", k.digest()));
+    std::fs::create_dir(&debris).unwrap();
+    let all = Selector {
+        all: true,
+        ..Default::default()
+    };
+    // A dry run lists the entries and deletes nothing.
+    assert_eq!(cache.clear(&all, true).unwrap(), [cache.entry_dir(&k)]);
+    assert!(matches!(cache.load(&k), Lookup::Hit(_)));
+    assert_eq!(cache.clear(&all, false).unwrap(), [cache.entry_dir(&k)]);
+    assert!(matches!(cache.load(&k), Lookup::Miss));
+    assert!(!debris.exists(), "leftovers of dead writers go too");
+    for f in &mine {
+        assert_eq!(std::fs::read(f).unwrap(), b"mine", "{}", f.display());
+    }
+    // Empty component and shard folders are tidied away; folders with user files stay.
+    assert!(!jit.join("steppers").exists());
+    assert!(shard.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_planted_lock_link_creates_nothing_outside_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let cache = DiskCache::new(dir.path());
+    let k = key("planted", "float64");
+    let shard = dir.path().join("jit/runners").join(&k.digest()[..2]);
+    std::fs::create_dir_all(&shard).unwrap();
+    let target = outside.path().join("created-by-dynlib");
+    std::os::unix::fs::symlink(&target, shard.join(format!(".{}.lock", k.digest()))).unwrap();
+    let e = cache.lock(&k).unwrap_err();
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    assert!(!target.exists(), "nothing was created through the link");
+    // A shard that is a link is refused for writing as well.
+    let k2 = key("planted-shard", "float64");
+    let shard2 = dir.path().join("jit/runners").join(&k2.digest()[..2]);
+    if !shard2.exists() {
+        std::os::unix::fs::symlink(outside.path(), &shard2).unwrap();
+        assert!(cache
+            .store(&k2, &labels("rk4", "float64"), &tagged(&k2))
+            .is_err());
+        assert!(cache.lock(&k2).is_err());
+        assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_in_an_entry_are_corrupt_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, k) = stored(dir.path());
+    let entry = cache.entry_dir(&k);
+    let started = Instant::now();
+    std::fs::remove_file(entry.join("object.o")).unwrap();
+    mkfifo(&entry.join("object.o"));
+    assert_corrupt(&cache, &k, "a FIFO as object.o");
+    std::fs::remove_file(entry.join("object.o")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", entry.join("object.o")).unwrap();
+    assert_corrupt(&cache, &k, "/dev/zero as object.o");
+    std::fs::remove_file(entry.join("object.o")).unwrap();
+    std::fs::write(entry.join("object.o"), tagged(&k)).unwrap();
+    assert!(matches!(cache.load(&k), Lookup::Hit(_)));
+    std::fs::remove_file(entry.join("meta.json")).unwrap();
+    mkfifo(&entry.join("meta.json"));
+    assert_corrupt(&cache, &k, "a FIFO as meta.json");
+    assert!(cache.list()[0].1.is_err(), "listing does not hang either");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "nothing waited on a FIFO"
+    );
+}
+
+#[test]
+fn an_object_swapped_in_from_another_key_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DiskCache::new(dir.path());
+    let (a, b) = (key("model-a", "float64"), key("model-b", "float64"));
+    cache
+        .store(&a, &labels("rk4", "float64"), &tagged(&a))
+        .unwrap();
+    cache
+        .store(&b, &labels("rk4", "float64"), &tagged(&b))
+        .unwrap();
+    // Copy b's object over a's, and fix a's size and checksum to match.
+    let foreign = tagged(&b);
+    let entry = cache.entry_dir(&a);
+    std::fs::write(entry.join("object.o"), &foreign).unwrap();
+    let meta = std::fs::read_to_string(entry.join("meta.json")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    m["size"] = foreign.len().into();
+    m["checksum"] = dynlib_cache::checksum(&foreign).into();
+    std::fs::write(entry.join("meta.json"), m.to_string()).unwrap();
+    match cache.load(&a) {
+        Lookup::Corrupt(why) => assert!(why.contains("another key"), "{why}"),
+        other => panic!("expected corrupt, got {other:?}"),
+    }
+    let v = cache.verify();
+    assert_eq!(
+        v.iter().filter(|(_, r)| r.is_err()).count(),
+        1,
+        "verify sees it too"
+    );
+}
+
+#[test]
+fn the_lock_wait_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DiskCache::new(dir.path()).with_lock_wait(Duration::from_millis(200));
+    let k = key("stopped-holder", "float64");
+    let held = cache.lock(&k).unwrap();
+    let started = Instant::now();
+    let e = cache.lock(&k).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(held);
+    let _free = cache.lock(&k).unwrap();
+}
+
+#[test]
+fn a_read_only_cache_serves_and_never_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, k) = stored(dir.path());
+    let ro = DiskCache::new(dir.path()).read_only(true);
+    assert!(matches!(ro.load(&k), Lookup::Hit(_)));
+    let other = key("absent", "float64");
+    assert!(ro
+        .store(&other, &labels("rk4", "float64"), &tagged(&other))
+        .is_err());
+    assert!(ro.lock(&other).is_err());
+    assert!(!cache.entry_dir(&other).exists());
+    assert_eq!(cache.list().len(), 1);
+    assert!(
+        cache.debris(0).is_empty(),
+        "not even a temporary directory was made"
+    );
+}
+
+#[test]
+fn a_probe_racing_a_clear_retries_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_dir_all(root.join("jit"));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let failures: Vec<String> = (0..300)
+            .filter_map(|_| dynlib_cache::root::probe(&root).err())
+            .map(|e| e.to_string())
+            .collect();
+        // Stop the deleter before asserting, so a failure cannot hang the scope.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(failures.is_empty(), "{failures:?}");
+    });
 }

@@ -19,6 +19,17 @@ pub enum Error {
     /// The ORC JIT could not be created, or refused the object, or a symbol is missing.
     #[error("loading native code failed: {0}")]
     Load(String),
+    /// A loaded object is not the one expected: its embedded tag or ABI differs (an object
+    /// compiled for another key, or not by dynlib).
+    #[error("the object is foreign: its {what} is `{found}`, expected `{expected}`")]
+    Foreign {
+        /// `tag` or `ABI`.
+        what: &'static str,
+        /// What the loader expected.
+        expected: String,
+        /// What the object holds.
+        found: String,
+    },
     /// The IR program is not valid (the verifier's first complaint).
     #[error("invalid IR: {0}")]
     Invalid(String),

@@ -130,6 +130,29 @@ impl Loaded {
     }
 }
 
+impl Loaded {
+    /// The `len` bytes at the data symbol `symbol`, if the symbol `len_symbol` (a 64-bit
+    /// length) says it holds exactly that many; `None` when it holds another number.
+    pub(crate) fn read_bytes(
+        &self,
+        symbol: &str,
+        len_symbol: &str,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let len_addr = self.lookup(len_symbol)?;
+        // SAFETY: the symbol was resolved in this LLJIT's linked code: an 8-byte constant
+        // global emitted by `compile` (`add_bytes_symbol`), alive as long as `self`.
+        let stored = unsafe { std::ptr::read_unaligned(len_addr as usize as *const u64) };
+        if stored != len as u64 {
+            return Ok(None);
+        }
+        let addr = self.lookup(symbol)?;
+        // SAFETY: as above; the global holds `stored` = `len` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(addr as usize as *const u8, len) };
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
 impl Drop for Loaded {
     fn drop(&mut self) {
         // SAFETY: the LLJIT was created by LLVMOrcCreateLLJIT and is disposed exactly once;

@@ -40,7 +40,8 @@
 //! let mut program = Program::new();
 //! let scale = program.add(f);
 //!
-//! let object = dynlib_llvm::compile(&program, &[scale], &dynlib_llvm::CodegenOptions::default())?;
+//! let opts = dynlib_llvm::CodegenOptions::default();
+//! let object = dynlib_llvm::compile(&program, &[scale], &opts, "my-unit")?;
 //! let jit = object.load()?;
 //! let mut data = [1.5];
 //! let mut out = [Scalar::F64(0.0)];
@@ -220,6 +221,64 @@ pub struct Object {
     pub bytes: Vec<u8>,
     /// The exported functions.
     pub exports: Vec<Export>,
+    /// The identity the object was compiled with (the disk cache's key tag), embedded in
+    /// it as the data symbol [`TAG_SYMBOL`] and checked by [`Object::load`].
+    pub tag: String,
+}
+
+/// The exported data symbol holding an object's tag (bytes, no terminator).
+pub const TAG_SYMBOL: &str = "dynlib_unit_tag";
+/// The exported data symbol holding the tag's length (a 64-bit integer).
+pub const TAG_LEN_SYMBOL: &str = "dynlib_unit_tag_len";
+/// The exported data symbol holding the unit's ABI: [`abi_of`] its exports.
+pub const ABI_SYMBOL: &str = "dynlib_unit_abi";
+/// The exported data symbol holding the ABI text's length.
+pub const ABI_LEN_SYMBOL: &str = "dynlib_unit_abi_len";
+
+/// The ABI of a unit as text: one `name#id(params)->(returns)` line per export, in order.
+/// Embedded in every object and compared on load, so an object is only ever called with
+/// the arguments it was compiled for.
+pub fn abi_of(exports: &[Export]) -> String {
+    let list = |ts: &[Type]| {
+        ts.iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    exports
+        .iter()
+        .map(|e| {
+            format!(
+                "{}#{}({})->({})\n",
+                e.name,
+                e.func.0,
+                list(&e.sig.params),
+                list(&e.sig.returns)
+            )
+        })
+        .collect()
+}
+
+/// Adds the constant `name` holding `bytes` and `len_name` holding their length, both
+/// exported, so a loader can read them back.
+fn add_bytes_symbol<'c>(
+    ctx: &'c Context,
+    module: &Module<'c>,
+    name: &str,
+    len_name: &str,
+    bytes: &[u8],
+) {
+    use inkwell::module::Linkage;
+    let value = ctx.const_string(bytes, false);
+    let g = module.add_global(value.get_type(), None, name);
+    g.set_initializer(&value);
+    g.set_constant(true);
+    g.set_linkage(Linkage::External);
+    let i64t = ctx.i64_type();
+    let len = module.add_global(i64t, None, len_name);
+    len.set_initializer(&i64t.const_int(bytes.len() as u64, false));
+    len.set_constant(true);
+    len.set_linkage(Linkage::External);
 }
 
 /// Builds, verifies and optimises the LLVM module of `exports` (and the functions they
@@ -228,6 +287,7 @@ fn with_module<T>(
     program: &Program,
     exports: &[FuncId],
     opts: &CodegenOptions,
+    tag: &str,
     f: impl FnOnce(&Module<'_>, &TargetMachine) -> Result<T, Error>,
 ) -> Result<T, Error> {
     if let Err(errors) = dynlib_ir::verify_program(program) {
@@ -254,6 +314,9 @@ fn with_module<T>(
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
     translate::translate(&ctx, &module, program, exports)?;
+    add_bytes_symbol(&ctx, &module, TAG_SYMBOL, TAG_LEN_SYMBOL, tag.as_bytes());
+    let abi = abi_of(&exports_of(program, exports));
+    add_bytes_symbol(&ctx, &module, ABI_SYMBOL, ABI_LEN_SYMBOL, abi.as_bytes());
     module
         .verify()
         .map_err(|e| Error::Codegen(format!("LLVM rejected the module: {e}")))?;
@@ -264,13 +327,15 @@ fn with_module<T>(
 }
 
 /// Compiles the functions `exports` of `program` (and everything they call) into an object
-/// file for this machine. Fails with [`Error::Invalid`] on IR the verifier rejects.
+/// file for this machine, carrying `tag` (its identity: the disk cache passes its key tag)
+/// and its ABI as data symbols. Fails with [`Error::Invalid`] on IR the verifier rejects.
 pub fn compile(
     program: &Program,
     exports: &[FuncId],
     opts: &CodegenOptions,
+    tag: &str,
 ) -> Result<Object, Error> {
-    let bytes = with_module(program, exports, opts, |module, tm| {
+    let bytes = with_module(program, exports, opts, tag, |module, tm| {
         tm.write_to_memory_buffer(module, FileType::Object)
             .map(|buf| buf.as_slice().to_vec())
             .map_err(|e| Error::Emit(e.to_string()))
@@ -278,6 +343,7 @@ pub fn compile(
     Ok(Object {
         bytes,
         exports: exports_of(program, exports),
+        tag: tag.to_string(),
     })
 }
 
@@ -302,8 +368,9 @@ pub fn llvm_ir(
     program: &Program,
     exports: &[FuncId],
     opts: &CodegenOptions,
+    tag: &str,
 ) -> Result<String, Error> {
-    with_module(program, exports, opts, |module, _| {
+    with_module(program, exports, opts, tag, |module, _| {
         Ok(module.print_to_string().to_string())
     })
 }
@@ -313,8 +380,9 @@ pub fn assembly(
     program: &Program,
     exports: &[FuncId],
     opts: &CodegenOptions,
+    tag: &str,
 ) -> Result<String, Error> {
-    with_module(program, exports, opts, |module, tm| {
+    with_module(program, exports, opts, tag, |module, tm| {
         tm.write_to_memory_buffer(module, FileType::Assembly)
             .map(|buf| String::from_utf8_lossy(buf.as_slice()).into_owned())
             .map_err(|e| Error::Emit(e.to_string()))
@@ -348,9 +416,33 @@ impl std::fmt::Debug for Jit {
 }
 
 impl Object {
-    /// Loads the object into a new LLJIT and resolves every export.
+    /// Loads the object into a new LLJIT, checks that it carries [`Object::tag`] and the
+    /// ABI of [`Object::exports`] ([`Error::Foreign`] otherwise: an object compiled for
+    /// something else is never called), and resolves every export.
     pub fn load(&self) -> Result<Jit, Error> {
         let loaded = jit::Loaded::new(&self.bytes, "dynlib-unit")?;
+        let expect = |what: &'static str, sym: &str, len_sym: &str, want: &[u8]| {
+            let found = loaded.read_bytes(sym, len_sym, want.len())?;
+            if found.as_deref() == Some(want) {
+                Ok(())
+            } else {
+                Err(Error::Foreign {
+                    what,
+                    expected: String::from_utf8_lossy(want).into_owned(),
+                    found: found.map_or_else(
+                        || "nothing of that length".to_string(),
+                        |f| String::from_utf8_lossy(&f).into_owned(),
+                    ),
+                })
+            }
+        };
+        expect("tag", TAG_SYMBOL, TAG_LEN_SYMBOL, self.tag.as_bytes())?;
+        expect(
+            "ABI",
+            ABI_SYMBOL,
+            ABI_LEN_SYMBOL,
+            abi_of(&self.exports).as_bytes(),
+        )?;
         let mut entries = Vec::with_capacity(self.exports.len());
         for e in &self.exports {
             let addr = loaded.lookup(&entry_symbol(&e.name))?;

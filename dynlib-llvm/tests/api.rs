@@ -39,14 +39,14 @@ fn math_on_constants() -> (Program, FuncId) {
 #[test]
 fn libm_calls_survive_optimisation() {
     let (p, id) = math_on_constants();
-    let ir = llvm_ir(&p, &[id], &CodegenOptions::default()).unwrap();
+    let ir = llvm_ir(&p, &[id], &CodegenOptions::default(), "api").unwrap();
     assert!(ir.matches("call double @pow").count() >= 2, "{ir}");
     assert!(ir.contains("call double @sin"), "{ir}");
     assert!(ir.contains("call double @exp"), "{ir}");
-    let asm = assembly(&p, &[id], &CodegenOptions::default()).unwrap();
+    let asm = assembly(&p, &[id], &CodegenOptions::default(), "api").unwrap();
     assert!(asm.contains("pow"), "{asm}");
 
-    let jit = compile(&p, &[id], &CodegenOptions::default())
+    let jit = compile(&p, &[id], &CodegenOptions::default(), "api")
         .unwrap()
         .load()
         .unwrap();
@@ -100,7 +100,7 @@ fn loops_calls_arrays_and_several_results() {
     };
     let sum = p.find("sum").unwrap();
     let divmod = p.find("divmod").unwrap();
-    let jit = compile(&p, &[sum, divmod], &CodegenOptions::default())
+    let jit = compile(&p, &[sum, divmod], &CodegenOptions::default(), "api")
         .unwrap()
         .load()
         .unwrap();
@@ -132,7 +132,7 @@ fn bad_input_is_an_error() {
     let p = parse_program(PROGRAM).unwrap();
     let sum = p.find("sum").unwrap();
     let divmod = p.find("divmod").unwrap();
-    let jit = compile(&p, &[divmod], &CodegenOptions::default())
+    let jit = compile(&p, &[divmod], &CodegenOptions::default(), "api")
         .unwrap()
         .load()
         .unwrap();
@@ -167,7 +167,7 @@ fn bad_input_is_an_error() {
     b.ret(&[y]);
     let mut p = Program::new();
     let id = p.add(bad);
-    let e = compile(&p, &[id], &CodegenOptions::default()).unwrap_err();
+    let e = compile(&p, &[id], &CodegenOptions::default(), "api").unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e}");
 }
 
@@ -175,7 +175,7 @@ fn bad_input_is_an_error() {
 fn units_load_and_drop_repeatedly_and_serve_many_threads() {
     let p = parse_program(PROGRAM).unwrap();
     let divmod = p.find("divmod").unwrap();
-    let object = compile(&p, &[divmod], &CodegenOptions::default()).unwrap();
+    let object = compile(&p, &[divmod], &CodegenOptions::default(), "api").unwrap();
     for _ in 0..20 {
         let jit = object.load().unwrap();
         drop(jit);
@@ -210,4 +210,27 @@ fn the_host_is_described() {
     assert!(!h.triple.is_empty() && !h.cpu.is_empty());
     assert!(h.describe().contains(&h.triple));
     assert!(CodegenOptions::default().describe().contains("opt=O2"));
+}
+
+#[test]
+fn an_object_loads_only_with_its_own_tag_and_abi() {
+    let p = parse_program(PROGRAM).unwrap();
+    let divmod = p.find("divmod").unwrap();
+    let sum = p.find("sum").unwrap();
+    let object = compile(&p, &[divmod], &CodegenOptions::default(), "unit-a").unwrap();
+    object.load().unwrap();
+    // The same bytes expected under another identity: refused before any call.
+    let mut other = object.clone();
+    other.tag = "unit-b".into();
+    let e = other.load().unwrap_err();
+    assert!(matches!(&e, Error::Foreign { what: "tag", .. }), "{e}");
+    assert!(e.to_string().contains("unit-a"), "{e}");
+    // The same bytes expected to export something else: refused too.
+    let mut other = object.clone();
+    other.exports = dynlib_llvm::exports_of(&p, &[sum]);
+    let e = other.load().unwrap_err();
+    assert!(matches!(&e, Error::Foreign { what: "ABI", .. }), "{e}");
+    // The tag is in the object's bytes, where a cache can see it without loading.
+    let text = String::from_utf8_lossy(&object.bytes);
+    assert!(text.contains("unit-a"));
 }

@@ -180,10 +180,15 @@ fn inputs(params: &[Type]) -> Vec<Vec<u64>> {
 fn check_level(level: OptLevel) {
     let (program, cases) = all_cases();
     let exports: Vec<FuncId> = cases.iter().map(|c| c.id).collect();
-    let jit = compile(&program, &exports, &CodegenOptions { opt_level: level })
-        .unwrap()
-        .load()
-        .unwrap();
+    let jit = compile(
+        &program,
+        &exports,
+        &CodegenOptions { opt_level: level },
+        "ops",
+    )
+    .unwrap()
+    .load()
+    .unwrap();
     let interp = Interpreter::new(&program).unwrap();
     let mut machine = Machine::new();
     let mut checked = 0;

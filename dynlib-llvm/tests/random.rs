@@ -79,10 +79,15 @@ fn random_programs_compile_to_the_reference_bits() {
         for (label, program) in [("unoptimised", &original), ("optimised", &optimized)] {
             for level in [OptLevel::O0, OptLevel::O2] {
                 let main = program.find("main").unwrap();
-                let jit = compile(program, &[main], &CodegenOptions { opt_level: level })
-                    .unwrap_or_else(|e| panic!("seed {seed} {label} {level:?}: {e}"))
-                    .load()
-                    .unwrap();
+                let jit = compile(
+                    program,
+                    &[main],
+                    &CodegenOptions { opt_level: level },
+                    "random",
+                )
+                .unwrap_or_else(|e| panic!("seed {seed} {label} {level:?}: {e}"))
+                .load()
+                .unwrap();
                 for (k, want) in expected.iter().enumerate() {
                     let got = run_main_with(program, k, &mut |f, args, out| {
                         // SAFETY: `@main` indexes its arrays with the constants 0..4 only

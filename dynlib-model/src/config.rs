@@ -142,13 +142,9 @@ impl Config {
         let shown = path.display();
         let fail =
             |why: String| Error::config(format!("Failed to load config from {shown}: {why}"));
-        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            fail(format!(
-                "the file is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
+        let bytes = dynlib_fs::read_file(path, CONFIG_FILE_LIMIT, dynlib_fs::Follow::Yes)
+            .map_err(|e| fail(e.to_string()))?;
+        let text = crate::uri::utf8_text(bytes).map_err(fail)?;
         let doc = text
             .parse::<toml_edit::DocumentMut>()
             .map_err(|e| fail(e.to_string().trim_end().to_string()))?;
@@ -181,9 +177,42 @@ impl Config {
                 None => None,
             },
         };
-        self.cache_root = raw_cache_root.map(|s| resolve_path(&absolute(&expand_str(s, env), env)));
+        self.cache_root =
+            match raw_cache_root {
+                Some(raw) => Some(cache_root_path(raw, env).map_err(|why| {
+                    Error::config(format!("cache_root = {raw:?} in {shown}: {why}"))
+                })?),
+                None => None,
+            };
         Ok(())
     }
+}
+
+/// The most a configuration file may hold (they are a few lines).
+pub const CONFIG_FILE_LIMIT: u64 = 1 << 20;
+
+/// The cache root a configured string names, after `$VAR` and `~` expansion. It must be an
+/// absolute path: an empty, relative or `~user` root would silently mean a folder under
+/// whatever the working directory is, and a later `dynlib cache clear --all` run
+/// elsewhere would clear another folder.
+fn cache_root_path(raw: &str, env: &dyn Env) -> Result<PathBuf, String> {
+    if raw.trim().is_empty() {
+        return Err("the cache root must not be empty; give an absolute path".into());
+    }
+    let expanded = expand_str(raw, env);
+    if expanded.to_string_lossy().starts_with('~') {
+        return Err(format!(
+            "`{}` is not expanded (only `~` and `~/...` are: the home directory); give an absolute path",
+            expanded.display()
+        ));
+    }
+    if !expanded.is_absolute() {
+        return Err(format!(
+            "`{}` is a relative path; the cache root must be absolute (or start with `~/` or an environment variable holding one)",
+            expanded.display()
+        ));
+    }
+    Ok(resolve_path(&expanded))
 }
 
 /// One `[paths]` entry: a string is a single root, an array must hold only strings.
@@ -642,9 +671,18 @@ pub(crate) mod tests {
             c.cache_root(),
             Some(resolve_path(Path::new("/section")).as_path())
         );
-        // Relative to the working directory, made absolute.
-        let c = read("cache_root = \"rel/cache\"\n").unwrap();
-        assert_eq!(c.cache_root(), Some(dir.path().join("rel/cache").as_path()));
+        // Empty, relative and `~user` roots would mean a folder under the working
+        // directory: refused, with the value and the reason.
+        for (text, why) in [
+            ("cache_root = \"rel/cache\"\n", "relative path"),
+            ("cache_root = \"\"\n", "must not be empty"),
+            ("cache_root = \"  \"\n", "must not be empty"),
+            ("[cache]\nroot = \"~nobody-here/c\"\n", "not expanded"),
+            ("cache_root = \"$DYNLIB_SURELY_UNSET/c\"\n", "relative path"),
+        ] {
+            let m = message(read(text).unwrap_err());
+            assert!(m.contains(why) && m.contains("c.toml"), "{text}: {m}");
+        }
         // The pitfall: after a [paths] header it is a tag, not the cache root.
         let c = read("[paths]\ncache_root = \"/x\"\n").unwrap();
         assert!(c.cache_root().is_none());

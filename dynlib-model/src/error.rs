@@ -42,6 +42,15 @@ pub enum Error {
         /// What is wrong and where.
         message: String,
     },
+    /// The path names something that is not a regular file (a directory, a FIFO, a
+    /// device, ...), or a file too large to be a model.
+    #[error("cannot read {} as a model file: {reason}", .path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead ("it is a directory, not a regular file").
+        reason: String,
+    },
     /// A file could not be read.
     #[error("failed to read {}: {source}", .path.display())]
     Io {

@@ -249,10 +249,26 @@ fn resolve_tagged(
             return Ok(Found::Embedded(m));
         }
     }
-    Err(Error::NotFound {
+    Err(not_found(uri, candidates))
+}
+
+/// `NotFound`, unless one of the candidates exists as something other than a regular file
+/// (a directory, FIFO or device): then say what it is.
+fn not_found(uri: &str, candidates: Vec<PathBuf>) -> Error {
+    for c in &candidates {
+        if let Some(kind) = dynlib_fs::FileKind::at(c, dynlib_fs::Follow::Yes) {
+            if kind != dynlib_fs::FileKind::Regular {
+                return Error::NotAFile {
+                    path: c.clone(),
+                    reason: format!("it is {kind}, not a regular file"),
+                };
+            }
+        }
+    }
+    Error::NotFound {
         uri: uri.to_string(),
         candidates,
-    })
+    }
 }
 
 fn unknown_tag_message(tag: &str, uri: &str, known: &[&str]) -> String {
@@ -394,28 +410,52 @@ fn resolve_plain(uri: &str, env: &dyn Env) -> Result<PathBuf, Error> {
     };
     match pick_existing(uri, &variants)? {
         Some(found) => Ok(resolve_path(&found)),
-        None => Err(Error::NotFound {
-            uri: uri.to_string(),
-            candidates: variants,
-        }),
+        None => Err(not_found(uri, variants)),
     }
 }
 
-/// Reads a model file as UTF-8; other encodings are an I/O error of kind `InvalidData`.
+/// The largest model or mod file dynlib reads (a model of thousands of states is a few
+/// megabytes; anything larger is a mistake, such as a link to a disk image).
+pub const MODEL_FILE_LIMIT: u64 = 64 << 20;
+
+/// Reads a model file as UTF-8: a regular file (never a FIFO or a device, which could hang
+/// or never end) of at most [`MODEL_FILE_LIMIT`] bytes; other encodings are an I/O error of
+/// kind `InvalidData` that gives the line and column of the first bad byte.
 fn read_text(path: &Path) -> Result<String, Error> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    let bytes = match dynlib_fs::read_file(path, MODEL_FILE_LIMIT, dynlib_fs::Follow::Yes) {
+        Ok(b) => b,
+        Err(dynlib_fs::ReadError::Io(source)) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Err(other) => {
+            return Err(Error::NotAFile {
+                path: path.to_path_buf(),
+                reason: other.to_string(),
+            })
+        }
     };
-    let bytes = std::fs::read(path).map_err(io)?;
+    utf8_text(bytes).map_err(|why| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+    })
+}
+
+/// The bytes as a string, or why they are not UTF-8: the first invalid byte with its line
+/// and column (columns count characters, from 1).
+pub(crate) fn utf8_text(bytes: Vec<u8>) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "the file is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        ))
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        format!(
+            "the file is not UTF-8 text: invalid byte 0x{:02x} at line {line}, column {column} (byte offset {at})",
+            bytes[at]
+        )
     })
 }
 

@@ -508,8 +508,11 @@ impl Kernel {
                     unit: unit.name(),
                     message: e.to_string(),
                 };
-                let ir = dynlib_llvm::llvm_ir(self.program(), &exports, &opts).map_err(fail)?;
-                let asm = dynlib_llvm::assembly(self.program(), &exports, &opts).map_err(fail)?;
+                let tag = dynlib_cache::key_tag(self.unit_key(unit)?.digest());
+                let ir =
+                    dynlib_llvm::llvm_ir(self.program(), &exports, &opts, &tag).map_err(fail)?;
+                let asm =
+                    dynlib_llvm::assembly(self.program(), &exports, &opts, &tag).map_err(fail)?;
                 out.push((format!("{}.ll", unit.name()), ir));
                 out.push((format!("{}.s", unit.name()), asm));
             }

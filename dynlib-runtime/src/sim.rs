@@ -144,6 +144,9 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
         };
         match dynlib_cache::resolve(config.cache_root()) {
             dynlib_cache::Root::Disk(root) => Some(dynlib_cache::DiskCache::new(root)),
+            dynlib_cache::Root::ReadOnly(root) => {
+                Some(dynlib_cache::DiskCache::new(root).read_only(true))
+            }
             dynlib_cache::Root::Memory => None,
         }
     } else {

@@ -160,11 +160,15 @@ pub(crate) fn obtain(
         unit: req.name,
         message: e.to_string(),
     };
-    let compile = || dynlib_llvm::compile(req.program, &req.exports, opts).map_err(fail);
+    // Every object carries its key's tag: an entry holding another key's object (even with
+    // its checksum fixed up) is refused by the cache and again by the loader.
+    let tag = dynlib_cache::key_tag(&digest);
+    let compile = || dynlib_llvm::compile(req.program, &req.exports, opts, &tag).map_err(fail);
     let from_bytes = |bytes: Vec<u8>| {
         dynlib_llvm::Object {
             bytes,
             exports: dynlib_llvm::exports_of(req.program, &req.exports),
+            tag: tag.clone(),
         }
         .load()
     };
@@ -194,14 +198,28 @@ pub(crate) fn obtain(
         Err(problem) => problem,
     };
     let entry = disk.entry_dir(&req.key);
-    let lock = match disk.lock(&req.key) {
-        Ok(lock) => Some(lock),
-        Err(e) => {
-            dynlib_cache::root::warn_once(format!(
-                "dynlib disk cache disabled for {}: cannot take its lock ({e}); compiling in memory",
-                entry.display()
-            ));
-            None
+    // A read-only cache serves what it has; the rest is compiled and kept in memory (the
+    // root's resolution already warned once).
+    let lock = if disk.is_read_only() {
+        None
+    } else {
+        match disk.lock(&req.key) {
+            Ok(lock) => Some(lock),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                dynlib_cache::root::warn_once(format!(
+                    "dynlib did not wait for the cache entry {} any longer: {e} (a stopped or \
+                     hung process?); compiling it in memory",
+                    entry.display()
+                ));
+                None
+            }
+            Err(e) => {
+                dynlib_cache::root::warn_once(format!(
+                    "dynlib disk cache disabled for {}: cannot take its lock ({e}); compiling in memory",
+                    entry.display()
+                ));
+                None
+            }
         }
     };
     // Under the lock, look again: another process may have built (or repaired) the entry
@@ -213,7 +231,13 @@ pub(crate) fn obtain(
         };
     }
     if let Some(reason) = corrupt.take() {
-        match disk.remove(&req.key) {
+        // Without the lock (read-only cache, or a holder that never let go) the entry is
+        // left for its owner to repair.
+        let removed = match lock {
+            Some(_) => disk.remove(&req.key),
+            None => Err(std::io::Error::other("its build lock is not held")),
+        };
+        match removed {
             Ok(()) => {
                 stats.recovered += 1;
                 dynlib_cache::root::warn_once(format!(
