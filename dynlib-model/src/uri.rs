@@ -744,10 +744,12 @@ mod tests {
             text.starts_with("Model not found: proj://sub/m\nSearched locations:"),
             "{text}"
         );
-        // `proj://` names the root directory, and its `.toml` sibling is not tried.
+        // `proj://` names the root directory (its `.toml` sibling is not tried), and a
+        // directory is not a model: the error says what it is.
         match resolve_in("proj://", &c, &env_in(&a)).unwrap_err() {
-            Error::NotFound { candidates, .. } => {
-                assert_eq!(candidates, [a.path().to_path_buf(), b.path().to_path_buf()]);
+            Error::NotAFile { path, reason } => {
+                assert_eq!(path, a.path());
+                assert!(reason.contains("directory"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
