@@ -2,6 +2,7 @@
 
 mod cache_cli;
 mod output;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -109,15 +110,25 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Run(args) => {
-            let (text, failure) = output::run(&args)?;
+            let interrupt = signals::install();
+            let (text, failure) = output::run(&args, &interrupt)?;
             match &args.output {
-                Some(path) => std::fs::write(path, text)
+                // A whole new file renamed over the old one: an interrupted write never
+                // leaves a truncated file over a previous good one.
+                Some(path) => dynlib_fs::write_atomic(path, text.as_bytes())
                     .map_err(|e| format!("{}: cannot write the output: {e}", path.display()))?,
                 None => print!("{text}"),
             }
             if let Some(e) = failure {
                 eprintln!("{e}");
-                return Ok(ExitCode::from(1));
+                let code = match &e {
+                    dynlib::RuntimeError::RunFailed {
+                        status: dynlib::Status::UserBreak,
+                        ..
+                    } => signals::exit_code(&interrupt),
+                    _ => 1,
+                };
+                return Ok(ExitCode::from(code));
             }
         }
         Command::ExportSources {

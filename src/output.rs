@@ -36,16 +36,21 @@ pub struct RunArgs {
     #[arg(long)]
     pub dtype: Option<String>,
     /// Absolute end time (ODE; for maps N = round((T - t0)/dt)).
-    #[arg(long, value_name = "T", conflicts_with = "n")]
+    #[arg(
+        long,
+        value_name = "T",
+        conflicts_with = "n",
+        allow_hyphen_values = true
+    )]
     pub t_end: Option<f64>,
     /// Absolute number of iterations (maps).
     #[arg(short = 'n', long = "n", value_name = "N")]
     pub n: Option<u64>,
     /// Step (ODE) or label spacing (map).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub dt: Option<f64>,
     /// Start time.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub t0: Option<f64>,
     /// Set a parameter (repeatable).
     #[arg(long = "param", value_name = "NAME=V", value_parser = assignment)]
@@ -66,7 +71,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_record: bool,
     /// Warm up before recording: time (ODE) or iterations (map).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
     pub transient: Option<f64>,
     /// Step cap (ODE).
     #[arg(long, value_name = "N")]
@@ -107,16 +112,23 @@ fn assignment(s: &str) -> Result<(String, f64), String> {
 
 /// Runs the model; returns the rendered output and whether the run succeeded. A failed run
 /// (STEPFAIL, NAN_DETECTED) still renders its partial results.
-pub fn run(args: &RunArgs) -> Result<(String, Option<RuntimeError>), RuntimeError> {
+pub fn run(
+    args: &RunArgs,
+    interrupt: &dynlib::runtime::Interrupt,
+) -> Result<(String, Option<RuntimeError>), RuntimeError> {
     let mut setup = SetupOptions::default()
         .jit(args.jit)
         .disk_cache(args.disk_cache);
     setup.stepper = args.stepper.clone();
     setup.mods = args.mods.clone();
     setup.dtype = args.dtype.clone();
-    setup.config = Some(dynlib::Config::load()?);
+    let config = dynlib::Config::load()?;
+    setup.config = Some(config.clone());
     let start = Instant::now();
     let mut sim = dynlib::setup(&args.uri, &setup)?;
+    if let Some(out) = &args.output {
+        refuse_input_as_output(out, &sim, &config)?;
+    }
     let build_s = start.elapsed().as_secs_f64();
     let ready_s = PROCESS_START
         .get()
@@ -136,6 +148,7 @@ pub fn run(args: &RunArgs) -> Result<(String, Option<RuntimeError>), RuntimeErro
         ic: args.ic.clone(),
         params: args.params.clone(),
         stepper_config: args.stepper_config.clone(),
+        interrupt: Some(interrupt.clone()),
         ..RunOptions::default()
     };
     let start = Instant::now();
@@ -156,6 +169,34 @@ pub fn run(args: &RunArgs) -> Result<(String, Option<RuntimeError>), RuntimeErro
         Format::Summary => summary(&sim, build_s, run_s)?,
     };
     Ok((text, failure))
+}
+
+/// Refuses an output path that is one of the run's inputs (the model, a mod file, the
+/// configuration file): writing the results there would destroy it.
+fn refuse_input_as_output(
+    out: &std::path::Path,
+    sim: &Sim,
+    config: &dynlib::Config,
+) -> Result<(), RuntimeError> {
+    let files = sim.model().sources.files();
+    let inputs = files
+        .iter()
+        .filter_map(|f| f.path.as_deref().map(std::path::Path::new))
+        .chain(config.file());
+    for input in inputs {
+        if dynlib_fs::same_file(out, input) {
+            return Err(RuntimeError::option(
+                "output",
+                format!(
+                    "{} is an input of this run ({}); writing the results there would \
+                     overwrite it: choose another file",
+                    out.display(),
+                    input.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `timing` is `[build_s, ready_s, run_s]`.

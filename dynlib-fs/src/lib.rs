@@ -123,6 +123,17 @@ pub enum ReadError {
     Io(io::Error),
     /// The path is not a regular file.
     NotRegular(FileKind),
+    /// The file is not UTF-8 text ([`read_text`]): where the first invalid byte is.
+    NotText {
+        /// Its line, from 1.
+        line: usize,
+        /// Its column in characters, from 1.
+        column: usize,
+        /// The byte.
+        byte: u8,
+        /// Its offset in the file.
+        offset: usize,
+    },
     /// The file is larger than the caller's limit.
     TooLarge {
         /// Its size in bytes (at least; a growing file may be larger).
@@ -137,6 +148,15 @@ impl fmt::Display for ReadError {
         match self {
             ReadError::Io(e) => write!(f, "{e}"),
             ReadError::NotRegular(kind) => write!(f, "it is {kind}, not a regular file"),
+            ReadError::NotText {
+                line,
+                column,
+                byte,
+                offset,
+            } => write!(
+                f,
+                "the file is not UTF-8 text: invalid byte 0x{byte:02x} at line {line}, column {column} (byte offset {offset})"
+            ),
             ReadError::TooLarge { size, limit } => write!(
                 f,
                 "it is {size} bytes, more than the {limit} bytes allowed for this kind of file"
@@ -224,6 +244,27 @@ pub fn read_file(path: &Path, limit: u64, follow: Follow) -> Result<Vec<u8>, Rea
         });
     }
     Ok(bytes)
+}
+
+/// [`read_file`], as UTF-8 text; bytes that are not UTF-8 are [`ReadError::NotText`] with
+/// the line and column of the first bad byte.
+pub fn read_text(path: &Path, limit: u64, follow: Follow) -> Result<String, ReadError> {
+    utf8_text(read_file(path, limit, follow)?)
+}
+
+/// The bytes as a string, or where they stop being UTF-8.
+pub fn utf8_text(bytes: Vec<u8>) -> Result<String, ReadError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+        ReadError::NotText {
+            line: before.matches('\n').count() + 1,
+            column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
+            byte: bytes[offset],
+            offset,
+        }
+    })
 }
 
 /// A name in `dir` that no other process or thread uses at the same moment.
@@ -329,6 +370,24 @@ fn not_regular(path: &Path, kind: FileKind) -> io::Error {
         "{} is {kind}, not a regular file; refusing to use it",
         path.display()
     ))
+}
+
+/// True when `a` and `b` name the same existing file (through links, hard links or
+/// different spellings); false when either does not exist.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    }
 }
 
 /// True when `path` is a directory itself, not a symbolic link to one.

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use dynlib_fs::{
-    create_dirs_under, create_new, open_lock_file, read_file, write_atomic, FileKind, Follow,
-    ReadError,
+    create_dirs_under, create_new, open_lock_file, read_file, read_text, write_atomic, FileKind,
+    Follow, ReadError,
 };
 
 #[cfg(unix)]
@@ -183,4 +183,39 @@ fn create_dirs_under_refuses_a_planted_link() {
         .is_none());
     let made = create_dirs_under(dir.path(), &["jit", "steppers", "cd"]).unwrap();
     assert!(made.ends_with("jit/steppers/cd") && made.is_dir());
+}
+
+#[test]
+fn text_that_is_not_utf8_is_located_by_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.toml");
+    std::fs::write(&p, b"[model]\ntype = \"\xc3\xa9t\xff\"\n").unwrap();
+    let e = read_text(&p, 1 << 20, Follow::Yes).unwrap_err();
+    match e {
+        ReadError::NotText {
+            line: 2,
+            column: 11,
+            byte: 0xff,
+            offset: 19,
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains("line 2, column 11"), "{e}");
+    std::fs::write(&p, "é\n".as_bytes()).unwrap();
+    assert_eq!(read_text(&p, 10, Follow::Yes).unwrap(), "é\n");
+}
+
+#[test]
+fn same_file_sees_through_spellings_and_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("m.toml");
+    std::fs::write(&a, b"x").unwrap();
+    assert!(dynlib_fs::same_file(&a, &dir.path().join("./m.toml")));
+    let hard = dir.path().join("hard.toml");
+    std::fs::hard_link(&a, &hard).unwrap();
+    assert!(dynlib_fs::same_file(&a, &hard));
+    assert!(!dynlib_fs::same_file(&a, &dir.path().join("missing")));
+    let other = dir.path().join("o.toml");
+    std::fs::write(&other, b"x").unwrap();
+    assert!(!dynlib_fs::same_file(&a, &other));
 }

@@ -44,6 +44,9 @@ pub mod status {
     pub const GROW_REC: i32 = 10;
     /// The event buffer is full: grow it and re-enter.
     pub const GROW_EVT: i32 = 11;
+    /// Time did not advance (`t + dt == t` in floating point); terminal (a `STEPFAIL`
+    /// whose reason the runtime reports).
+    pub const STALLED: i32 = 14;
 }
 
 /// One lagged state's ring in the shared ring array.

@@ -142,9 +142,8 @@ impl Config {
         let shown = path.display();
         let fail =
             |why: String| Error::config(format!("Failed to load config from {shown}: {why}"));
-        let bytes = dynlib_fs::read_file(path, CONFIG_FILE_LIMIT, dynlib_fs::Follow::Yes)
+        let text = dynlib_fs::read_text(path, CONFIG_FILE_LIMIT, dynlib_fs::Follow::Yes)
             .map_err(|e| fail(e.to_string()))?;
-        let text = crate::uri::utf8_text(bytes).map_err(fail)?;
         let doc = text
             .parse::<toml_edit::DocumentMut>()
             .map_err(|e| fail(e.to_string().trim_end().to_string()))?;

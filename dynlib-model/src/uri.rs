@@ -437,25 +437,9 @@ fn read_text(path: &Path) -> Result<String, Error> {
             })
         }
     };
-    utf8_text(bytes).map_err(|why| Error::Io {
+    dynlib_fs::utf8_text(bytes).map_err(|why| Error::Io {
         path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
-    })
-}
-
-/// The bytes as a string, or why they are not UTF-8: the first invalid byte with its line
-/// and column (columns count characters, from 1).
-pub(crate) fn utf8_text(bytes: Vec<u8>) -> Result<String, String> {
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let bytes = e.as_bytes();
-        let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-        format!(
-            "the file is not UTF-8 text: invalid byte 0x{:02x} at line {line}, column {column} (byte offset {at})",
-            bytes[at]
-        )
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
     })
 }
 
@@ -861,9 +845,38 @@ mod tests {
             Error::Io { path, source } => {
                 assert_eq!(path, p);
                 assert_eq!(source.kind(), std::io::ErrorKind::InvalidData);
-                assert!(source.to_string().contains("not UTF-8"));
+                let why = source.to_string();
+                assert!(why.contains("not UTF-8"), "{why}");
+                // Where the bad byte is, as a person counts: line and column.
+                assert!(why.contains("line 2, column 6"), "{why}");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directories_fifos_and_devices_are_named_not_missing() {
+        let dir = TempDir::new("kinds");
+        let env = env_in(&dir);
+        std::fs::create_dir(dir.path().join("adir.toml")).unwrap();
+        let fifo = dir.path().join("pipe.toml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.toml")).unwrap();
+        for (uri, what) in [
+            ("adir.toml", "a directory"),
+            ("adir", "a directory"),
+            ("pipe.toml", "a FIFO"),
+            ("zero.toml", "a character device"),
+        ] {
+            let e = resolve_in(uri, &Config::empty(), &env).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                matches!(e, Error::NotAFile { .. }) && text.contains(what),
+                "{uri}: {text}"
+            );
         }
     }
 

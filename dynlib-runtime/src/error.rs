@@ -44,10 +44,13 @@ pub enum RuntimeError {
         message: String,
     },
     /// A run ended with a failure status; partial results stay readable on the session.
-    #[error("the run failed with status {status} at t = {t}; the results recorded up to the failure are kept")]
+    #[error("the run failed with status {} at t = {t}{}; the results recorded up to the failure are kept", .status.name(), why(.reason))]
     RunFailed {
-        /// `STEPFAIL` or `NAN_DETECTED`.
-        status: &'static str,
+        /// `STEPFAIL`, `NAN_DETECTED`, `USER_BREAK`, `MEMORY_LIMIT`, ...
+        status: crate::run::Status,
+        /// Why, when the runtime knows more than the status says (also among the results'
+        /// warnings).
+        reason: Option<String>,
         /// The time of the last committed step.
         t: f64,
     },
@@ -80,6 +83,13 @@ pub enum RuntimeError {
         /// What went wrong.
         message: String,
     },
+}
+
+fn why(reason: &Option<String>) -> String {
+    reason
+        .as_ref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default()
 }
 
 impl RuntimeError {

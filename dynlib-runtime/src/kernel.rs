@@ -542,7 +542,9 @@ impl Kernel {
         let mut written = Vec::new();
         for (name, text) in files {
             let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|e| RuntimeError::file(&path, e))?;
+            // Never through a link planted under one of these names (replaced instead).
+            dynlib_fs::write_atomic(&path, text.as_bytes())
+                .map_err(|e| RuntimeError::file(&path, e))?;
             written.push(path);
         }
         Ok(written)

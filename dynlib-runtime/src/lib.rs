@@ -6,6 +6,7 @@
 //! transients, results, snapshots and presets.
 
 pub mod error;
+pub mod interrupt;
 pub mod json;
 pub mod kernel;
 pub mod results;
@@ -18,6 +19,7 @@ pub mod units;
 
 pub use dynlib_model as model;
 pub use error::RuntimeError;
+pub use interrupt::Interrupt;
 pub use kernel::{BuildOptions, FullModel, Kernel, Role, Unit};
 pub use results::{EventTable, Results, Segment};
 pub use run::{DVec, EventRow, RunOutput, RunSpec, Status, Workspace};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use dynlib_model::Model;
 
 use crate::error::RuntimeError;
-use crate::run::{EventRow, RunOutput, Status};
+use crate::run::{spacing, EventRow, RunOutput, Status};
 
 /// One run's contribution to the results.
 #[derive(Clone, Debug, PartialEq)]
@@ -358,9 +358,4 @@ impl Results {
             }
         }
     }
-}
-
-/// numpy's `spacing`: the distance from `x` to the next larger float.
-fn spacing(x: f64) -> f64 {
-    f64::from_bits(x.to_bits() + 1) - x
 }

@@ -115,6 +115,12 @@ pub enum Status {
     StepFail,
     /// A proposal was not finite.
     NanDetected,
+    /// The run was interrupted from outside ([`crate::Interrupt`]: Ctrl-C, `SIGTERM`, ...)
+    /// and stopped at a step boundary.
+    UserBreak,
+    /// The record or event buffers could not grow: the memory limit of the run
+    /// ([`RunSpec::memory_limit`]) was reached, or the allocation failed.
+    MemoryLimit,
 }
 
 impl Status {
@@ -125,19 +131,24 @@ impl Status {
             Status::EarlyExit => "EARLY_EXIT",
             Status::StepFail => "STEPFAIL",
             Status::NanDetected => "NAN_DETECTED",
+            Status::UserBreak => "USER_BREAK",
+            Status::MemoryLimit => "MEMORY_LIMIT",
         }
     }
 
+    /// Every status.
+    pub const ALL: [Status; 6] = [
+        Status::Done,
+        Status::EarlyExit,
+        Status::StepFail,
+        Status::NanDetected,
+        Status::UserBreak,
+        Status::MemoryLimit,
+    ];
+
     /// The status with this reference name (the inverse of [`Status::name`]).
     pub fn from_name(name: &str) -> Option<Status> {
-        [
-            Status::Done,
-            Status::EarlyExit,
-            Status::StepFail,
-            Status::NanDetected,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        Status::ALL.into_iter().find(|s| s.name() == name)
     }
 
     /// True for the statuses that end a run successfully.
@@ -181,6 +192,39 @@ pub struct RunSpec {
     pub cap_rec: usize,
     /// Initial event capacity (rows).
     pub cap_evt: usize,
+    /// The most the record and event buffers may take together, in bytes; a run that
+    /// would need more stops with [`Status::MemoryLimit`] and keeps what it recorded.
+    /// [`default_memory_limit`] is half the machine's memory.
+    pub memory_limit: u64,
+    /// Checked between chunks of steps: once requested, the run stops with
+    /// [`Status::UserBreak`].
+    pub interrupt: Option<crate::Interrupt>,
+}
+
+/// Half the physical memory of this machine (all of it when unknown is not an option: a
+/// fixed 4 GiB then): the default memory limit of a run's result buffers, so a run that
+/// records too much stops with `MEMORY_LIMIT` and its partial results instead of being
+/// killed by the operating system with nothing kept.
+pub fn default_memory_limit() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| physical_memory().map_or(4 << 30, |m| m / 2))
+}
+
+#[cfg(unix)]
+fn physical_memory() -> Option<u64> {
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages > 0 && size > 0).then(|| (pages as u64).saturating_mul(size as u64))
+}
+
+#[cfg(not(unix))]
+fn physical_memory() -> Option<u64> {
+    None
 }
 
 /// What a run carries besides the state: the stepper's workspace (multistep histories, the
@@ -236,6 +280,9 @@ pub struct RunOutput {
     pub params_final: Vec<f64>,
     /// The final workspace, to resume from.
     pub workspace: Workspace,
+    /// Why the run stopped, when the status alone does not say (time that no longer
+    /// advances, the memory limit, an interrupt).
+    pub warnings: Vec<String>,
 }
 
 /// Every buffer the runner touches.
@@ -313,6 +360,112 @@ fn buffer_len(rows: usize, width: usize) -> Result<usize, RuntimeError> {
     rows.checked_mul(width)
         .filter(|&n| n <= isize::MAX as usize / 8)
         .ok_or_else(too_big)
+}
+
+/// Bytes one recorded sample takes: time, step, the recorded states and aux.
+pub fn record_row_bytes(elem: Elem, states: usize, aux: usize) -> u64 {
+    16 + (states + aux) as u64 * elem_bytes(elem)
+}
+
+/// Bytes one event row takes: code, record index and the log values.
+fn event_row_bytes(width: usize) -> u64 {
+    16 + 8 * width as u64
+}
+
+fn elem_bytes(elem: Elem) -> u64 {
+    match elem {
+        Elem::F64 | Elem::I64 => 8,
+        Elem::F32 | Elem::I32 => 4,
+    }
+}
+
+/// A `Vec` of `n` zeros, or `None` when the allocation fails (never an abort).
+fn try_zeros<T: Clone + Default>(n: usize) -> Option<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.resize(n, T::default());
+    Some(v)
+}
+
+/// Grows `v` to `n` elements, or `None` (leaving it as it was) when the allocation fails.
+fn try_grow<T: Clone + Default>(v: &mut Vec<T>, n: usize) -> Option<()> {
+    v.try_reserve_exact(n.saturating_sub(v.len())).ok()?;
+    v.resize(n, T::default());
+    Some(())
+}
+
+impl DVec {
+    fn try_zeros(elem: Elem, n: usize) -> Option<DVec> {
+        Some(match elem {
+            Elem::F64 => DVec::F64(try_zeros(n)?),
+            Elem::F32 => DVec::F32(try_zeros(n)?),
+            Elem::I64 => DVec::I64(try_zeros(n)?),
+            Elem::I32 => DVec::I32(try_zeros(n)?),
+        })
+    }
+
+    fn try_grow(&mut self, n: usize) -> Option<()> {
+        match self {
+            DVec::F64(v) => try_grow(v, n),
+            DVec::F32(v) => try_grow(v, n),
+            DVec::I64(v) => try_grow(v, n),
+            DVec::I32(v) => try_grow(v, n),
+        }
+    }
+}
+
+/// How many steps the first chunk of a run takes before the interrupt is checked; later
+/// chunks are sized to take about [`CHUNK_TARGET`] each (doubling at most, so a model
+/// whose steps take seconds is still interrupted after the step under way).
+const FIRST_CHUNK: u64 = 1;
+/// The time one chunk of steps should take: the latency of a user break.
+const CHUNK_TARGET: std::time::Duration = std::time::Duration::from_millis(20);
+/// The largest chunk (very fast runs re-enter the runner about 50 times a second anyway).
+const MAX_CHUNK: u64 = 1 << 26;
+
+/// The next chunk size from the last one's length and duration.
+fn next_chunk(chunk: u64, took: std::time::Duration) -> u64 {
+    let took = took.as_secs_f64().max(1e-6);
+    let scaled = chunk as f64 * (CHUNK_TARGET.as_secs_f64() / took);
+    // At most a doubling per chunk, so one fast chunk cannot schedule minutes of work.
+    scaled.clamp(1.0, (chunk * 2) as f64).min(MAX_CHUNK as f64) as u64
+}
+
+/// Grows the event buffers to `cap` rows, like [`Kernel::grow_records`].
+fn grow_events(
+    b: &mut Buffers,
+    cap: usize,
+    width: usize,
+    bytes: u64,
+    spec: &RunSpec,
+) -> Result<(), String> {
+    let have = b.evt_index.len();
+    let refuse = |why: String| format!("event logging stopped at {have} rows: {why}");
+    if bytes > spec.memory_limit {
+        return Err(refuse(format!(
+            "growing the buffers to {cap} rows would take {bytes} bytes, more than the memory \
+             limit of {} bytes",
+            spec.memory_limit
+        )));
+    }
+    let lens = (|| Ok::<_, RuntimeError>((buffer_len(cap, 1)?, buffer_len(cap, width)?)))()
+        .map_err(|e| refuse(e.to_string()))?;
+    let grown = try_grow(&mut b.evt_code, lens.0)
+        .and_then(|()| try_grow(&mut b.evt_index, cap))
+        .and_then(|()| try_grow(&mut b.evt_log, lens.1));
+    if grown.is_none() {
+        return Err(refuse(format!(
+            "allocating {bytes} bytes for {cap} rows failed"
+        )));
+    }
+    b.ictl[ICTL_CAP_EVT as usize] = cap as i64;
+    Ok(())
+}
+
+/// numpy's `spacing`: the distance from `x` to the next float away from zero.
+pub(crate) fn spacing(x: f64) -> f64 {
+    let a = x.abs();
+    f64::from_bits(a.to_bits() + 1) - a
 }
 
 impl Kernel {
@@ -403,6 +556,32 @@ impl Kernel {
             Some(w) => w.clone(),
             None => self.fresh_workspace(&spec.y0),
         };
+        let row_bytes = record_row_bytes(elem, nrs, nra);
+        let evt_bytes = event_row_bytes(width);
+        let footprint = |rec: usize, evt: usize| {
+            (rec as u64)
+                .saturating_mul(row_bytes)
+                .saturating_add((evt as u64).saturating_mul(evt_bytes))
+        };
+        if footprint(cap_rec, cap_evt) > spec.memory_limit {
+            return Err(RuntimeError::option(
+                "cap_rec/cap_evt",
+                format!(
+                    "initial buffers of {cap_rec} samples and {cap_evt} event rows need {} bytes, \
+                     more than the memory limit of {} bytes",
+                    footprint(cap_rec, cap_evt),
+                    spec.memory_limit
+                ),
+            ));
+        }
+        let alloc_failed = || {
+            RuntimeError::option(
+                "cap_rec/cap_evt",
+                format!(
+                    "cannot allocate initial buffers of {cap_rec} samples and {cap_evt} event rows"
+                ),
+            )
+        };
         let mut b = Buffers {
             fctl: vec![0.0; FCTL_LEN],
             ictl: vec![0; ICTL_LEN],
@@ -413,13 +592,13 @@ impl Kernel {
             cfg: spec.config.clone(),
             y_prop: DVec::zeros(elem, n),
             sout: vec![0.0; 3],
-            rec_t: vec![0.0; buffer_len(cap_rec, 1)?],
-            rec_y: DVec::zeros(elem, buffer_len(cap_rec, nrs)?),
-            rec_aux: DVec::zeros(elem, buffer_len(cap_rec, nra)?),
-            rec_step: vec![0; cap_rec],
-            evt_code: vec![0; buffer_len(cap_evt, 1)?],
-            evt_index: vec![0; cap_evt],
-            evt_log: vec![0.0; buffer_len(cap_evt, width)?],
+            rec_t: try_zeros(buffer_len(cap_rec, 1)?).ok_or_else(alloc_failed)?,
+            rec_y: DVec::try_zeros(elem, buffer_len(cap_rec, nrs)?).ok_or_else(alloc_failed)?,
+            rec_aux: DVec::try_zeros(elem, buffer_len(cap_rec, nra)?).ok_or_else(alloc_failed)?,
+            rec_step: try_zeros(cap_rec).ok_or_else(alloc_failed)?,
+            evt_code: try_zeros(buffer_len(cap_evt, 1)?).ok_or_else(alloc_failed)?,
+            evt_index: try_zeros(cap_evt).ok_or_else(alloc_failed)?,
+            evt_log: try_zeros(buffer_len(cap_evt, width)?).ok_or_else(alloc_failed)?,
             scratch: vec![0.0; width],
             rec_states: spec.rec_states.iter().map(|&i| i as i64).collect(),
             rec_aux_idx: spec.rec_aux.iter().map(|&i| i as i64).collect(),
@@ -438,14 +617,46 @@ impl Kernel {
         b.fctl[FCTL_DT as usize] = dt0;
         b.fctl[FCTL_T_END as usize] = spec.t_end;
         b.fctl[FCTL_T_LABEL0 as usize] = spec.t0;
-        b.ictl[ICTL_MAX_STEPS as usize] = spec.max_steps.min(i64::MAX as u64) as i64;
-        b.ictl[ICTL_INTERVAL as usize] = spec.record_interval as i64;
+        let max_steps = i64::try_from(spec.max_steps).map_err(|_| {
+            RuntimeError::option(
+                "max_steps",
+                format!(
+                    "{} steps cannot be counted (at most {})",
+                    spec.max_steps,
+                    i64::MAX
+                ),
+            )
+        })?;
+        let interval = i64::try_from(spec.record_interval).map_err(|_| {
+            RuntimeError::option(
+                "record_interval",
+                format!(
+                    "{} cannot be counted (at most {})",
+                    spec.record_interval,
+                    i64::MAX
+                ),
+            )
+        })?;
+        b.ictl[ICTL_INTERVAL as usize] = interval;
         b.ictl[ICTL_CAP_REC as usize] = cap_rec as i64;
         b.ictl[ICTL_CAP_EVT as usize] = cap_evt as i64;
         b.ictl[ICTL_N_REC_STATES as usize] = nrs as i64;
         b.ictl[ICTL_N_REC_AUX as usize] = nra as i64;
 
-        let code = loop {
+        // The runner is called in chunks of steps, so the interrupt is seen within about
+        // CHUNK_TARGET; a chunk's end is a re-entry like a growth, invisible in the results.
+        let mut warnings = Vec::new();
+        let mut chunk = FIRST_CHUNK;
+        let mut chunk_start = std::time::Instant::now();
+        let chunk_end = |b: &mut Buffers, chunk: u64| {
+            let step = b.ictl[ICTL_STEP as usize];
+            let end = step
+                .saturating_add(chunk.min(i64::MAX as u64) as i64)
+                .min(max_steps);
+            b.ictl[ICTL_MAX_STEPS as usize] = end;
+        };
+        chunk_end(&mut b, chunk);
+        let status = loop {
             let code = {
                 let mut args = b.runner_args();
                 let mut out = [Scalar::I32(0)];
@@ -465,34 +676,56 @@ impl Kernel {
                 status::GROW_REC => {
                     let need = b.ictl[ICTL_REC as usize] as usize + 1;
                     let cap = grown(b.rec_t.len(), need)?;
-                    let (ly, la) = (buffer_len(cap, nrs)?, buffer_len(cap, nra)?);
-                    b.rec_t.resize(buffer_len(cap, 1)?, 0.0);
-                    b.rec_step.resize(cap, 0);
-                    b.rec_y.resize(ly);
-                    b.rec_aux.resize(la);
-                    b.ictl[ICTL_CAP_REC as usize] = cap as i64;
+                    let evt_cap = b.evt_code.len();
+                    if let Err(why) =
+                        self.grow_records(&mut b, cap, nrs, nra, footprint(cap, evt_cap), spec)
+                    {
+                        warnings.push(why);
+                        break Status::MemoryLimit;
+                    }
                 }
                 status::GROW_EVT => {
                     let need = b.ictl[ICTL_EVT as usize] as usize + 2;
                     let cap = grown(b.evt_code.len(), need)?;
-                    let ll = buffer_len(cap, width)?;
-                    b.evt_code.resize(buffer_len(cap, 1)?, 0);
-                    b.evt_index.resize(cap, 0);
-                    b.evt_log.resize(ll, 0.0);
-                    b.ictl[ICTL_CAP_EVT as usize] = cap as i64;
+                    let rec_cap = b.rec_step.len();
+                    if let Err(why) = grow_events(&mut b, cap, width, footprint(rec_cap, cap), spec)
+                    {
+                        warnings.push(why);
+                        break Status::MemoryLimit;
+                    }
                 }
-                other => break other,
-            }
-        };
-        let status = match code {
-            status::DONE => Status::Done,
-            status::EARLY_EXIT => Status::EarlyExit,
-            status::NAN_DETECTED => Status::NanDetected,
-            status::STEPFAIL => Status::StepFail,
-            other => {
-                return Err(RuntimeError::Backend(format!(
-                    "runner returned unknown status {other}"
-                )))
+                status::DONE if self.chunk_ended(&b, max_steps, spec) => {
+                    if spec.interrupt.as_ref().is_some_and(|i| i.is_requested()) {
+                        warnings.push(format!(
+                            "the run was interrupted at t = {} after {} steps",
+                            b.fctl[FCTL_T as usize], b.ictl[ICTL_STEP as usize]
+                        ));
+                        break Status::UserBreak;
+                    }
+                    chunk = next_chunk(chunk, chunk_start.elapsed());
+                    chunk_start = std::time::Instant::now();
+                    chunk_end(&mut b, chunk);
+                }
+                status::DONE => break Status::Done,
+                status::EARLY_EXIT => break Status::EarlyExit,
+                status::NAN_DETECTED => break Status::NanDetected,
+                status::STEPFAIL => break Status::StepFail,
+                status::STALLED => {
+                    let t = b.fctl[FCTL_T as usize];
+                    warnings.push(format!(
+                        "time no longer advances at t = {t}: t + dt == t for dt = {} \
+                         (a step smaller than half the spacing of floating-point numbers \
+                         near t, {}); use a larger dt or start nearer 0",
+                        b.fctl[FCTL_DT as usize],
+                        spacing(t)
+                    ));
+                    break Status::StepFail;
+                }
+                other => {
+                    return Err(RuntimeError::Backend(format!(
+                        "runner returned unknown status {other}"
+                    )))
+                }
             }
         };
 
@@ -526,7 +759,61 @@ impl Kernel {
             y_final: b.y.to_f64(),
             params_final: b.p.to_f64(),
             workspace: b.w,
+            warnings,
         })
+    }
+
+    /// True when a `DONE` exit is only the end of a chunk: steps and (ODE) time remain.
+    fn chunk_ended(&self, b: &Buffers, max_steps: i64, spec: &RunSpec) -> bool {
+        let step = b.ictl[ICTL_STEP as usize];
+        step < max_steps
+            && (self.model.kind == ModelKind::Map || b.fctl[FCTL_T as usize] < spec.t_end)
+    }
+
+    /// Grows the record buffers to `cap` samples, unless that would take the buffers past
+    /// the memory limit (`bytes` in all) or the allocation fails: then says why.
+    fn grow_records(
+        &self,
+        b: &mut Buffers,
+        cap: usize,
+        nrs: usize,
+        nra: usize,
+        bytes: u64,
+        spec: &RunSpec,
+    ) -> Result<(), String> {
+        let have = b.rec_step.len();
+        let refuse = |why: String| {
+            format!(
+                "recording stopped at {have} samples: {why}; record less often \
+                 (record_interval), fewer variables (record_vars), or not at all"
+            )
+        };
+        if bytes > spec.memory_limit {
+            return Err(refuse(format!(
+                "growing the buffers to {cap} samples would take {bytes} bytes, more than the \
+                 memory limit of {} bytes",
+                spec.memory_limit
+            )));
+        }
+        let lens = (|| {
+            Ok::<_, RuntimeError>((
+                buffer_len(cap, 1)?,
+                buffer_len(cap, nrs)?,
+                buffer_len(cap, nra)?,
+            ))
+        })()
+        .map_err(|e| refuse(e.to_string()))?;
+        let grown = try_grow(&mut b.rec_t, lens.0)
+            .and_then(|()| try_grow(&mut b.rec_step, cap))
+            .and_then(|()| b.rec_y.try_grow(lens.1))
+            .and_then(|()| b.rec_aux.try_grow(lens.2));
+        if grown.is_none() {
+            return Err(refuse(format!(
+                "allocating {bytes} bytes for {cap} samples failed"
+            )));
+        }
+        b.ictl[ICTL_CAP_REC as usize] = cap as i64;
+        Ok(())
     }
 
     /// The WRMS first step of adaptive steppers; `dt_max` from the configuration caps it

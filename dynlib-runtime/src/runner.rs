@@ -434,6 +434,17 @@ pub fn emit_runner(
     exit_with(&mut b, status::NAN_DETECTED, &Carried { m, ..cur });
     b.switch_to(fine);
 
+    // A step that does not move time (`t + dt == t` far from 0) would repeat forever.
+    if !is_map {
+        let advances = b.cmp(CmpOp::Gt, t_prop, cur.t);
+        let moving = b.create_block();
+        let stalled = b.create_block();
+        b.brif(advances, moving, &[], stalled, &[]);
+        b.switch_to(stalled);
+        exit_with(&mut b, status::STALLED, &Carried { m, ..cur });
+        b.switch_to(moving);
+    }
+
     // The time of the new state: the stepper's for ODEs, the exact label for maps.
     let t_new = if is_map {
         let k1 = b.convert(next_step, Type::F64);

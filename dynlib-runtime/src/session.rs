@@ -249,7 +249,7 @@ impl Sim {
     /// Reads a snapshot file without changing the session: checks its schema, shapes and
     /// pins against this session's kernel.
     pub fn inspect_snapshot(&self, path: &Path) -> Result<Snapshot, RuntimeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::file(path, e))?;
+        let text = read_text(path)?;
         let doc: Value = serde_json::from_str(&text).map_err(|e| {
             RuntimeError::file(path, format!("not a snapshot file (invalid JSON: {e})"))
         })?;
@@ -477,7 +477,7 @@ impl Sim {
         pattern: &str,
         on_conflict: OnConflict,
     ) -> Result<usize, RuntimeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::file(path, e))?;
+        let text = read_text(path)?;
         let doc: toml_edit::DocumentMut = text
             .parse()
             .map_err(|e| RuntimeError::file(path, format!("invalid TOML: {e}")))?;
@@ -586,7 +586,7 @@ impl Sim {
         let p = self.preset(name)?;
         let m = &self.kernel.model;
         let mut doc: toml_edit::DocumentMut = if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::file(path, e))?;
+            let text = read_text(path)?;
             text.parse()
                 .map_err(|e| RuntimeError::file(path, format!("invalid TOML: {e}")))?
         } else {
@@ -633,25 +633,20 @@ impl Sim {
 }
 
 /// Writes through a temporary file in the same directory and renames it into place, so a
-/// reader never sees half a file.
+/// reader never sees half a file and a link at `path` is replaced, never written through.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file = path
-        .file_name()
-        .ok_or_else(|| RuntimeError::file(path, "not a file path"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        file.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| RuntimeError::file(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        RuntimeError::file(path, e)
-    })
+    dynlib_fs::write_atomic(path, bytes).map_err(|e| RuntimeError::file(path, e))
+}
+
+/// The most a snapshot or preset file may hold (a snapshot of a model with a million
+/// states and deep lags is tens of megabytes).
+pub const SESSION_FILE_LIMIT: u64 = 1 << 30;
+
+/// Reads a snapshot or preset file: a regular file (never a FIFO or device) within
+/// [`SESSION_FILE_LIMIT`], as UTF-8.
+fn read_text(path: &Path) -> Result<String, RuntimeError> {
+    dynlib_fs::read_text(path, SESSION_FILE_LIMIT, dynlib_fs::Follow::Yes)
+        .map_err(|e| RuntimeError::file(path, e))
 }
 
 fn toml_float(v: &toml_edit::Value) -> Option<f64> {

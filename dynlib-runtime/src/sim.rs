@@ -157,11 +157,14 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
         disk,
         ..Default::default()
     };
-    Ok(Arc::new(Kernel::build_with(
-        Arc::new(model),
-        options.stepper.as_deref(),
-        &build,
-    )?))
+    let kernel = Kernel::build_with(Arc::new(model), options.stepper.as_deref(), &build)?;
+    // `[sim]` values for the stepper's configuration are checked once, here, so a bad
+    // `[sim].rtol` is reported as the model's, not as a run option.
+    kernel
+        .stepper
+        .check_config(&config_defaults(&kernel))
+        .map_err(|(field, message)| RuntimeError::option(&format!("[sim].{field}"), message))?;
+    Ok(Arc::new(kernel))
 }
 
 /// Builds the model at `uri` and opens a session on it.
@@ -205,6 +208,13 @@ pub struct RunOptions {
     pub cap_evt: Option<usize>,
     /// Stepper configuration overrides by field name (merged onto the stored ones).
     pub stepper_config: Vec<(String, f64)>,
+    /// The most the record and event buffers may take, in bytes (default: half the
+    /// machine's memory, [`crate::run::default_memory_limit`]). A run that would need more
+    /// stops with `MEMORY_LIMIT`, keeping what it recorded; a run that certainly needs more
+    /// (a map recording more samples than fit) is refused before it starts.
+    pub memory_limit: Option<u64>,
+    /// Stops the run at the next chunk boundary once requested (status `USER_BREAK`).
+    pub interrupt: Option<crate::Interrupt>,
 }
 
 impl RunOptions {
@@ -298,6 +308,18 @@ impl RunOptions {
         self.stepper_config.push((name.to_string(), value));
         self
     }
+
+    /// Caps the memory of the record and event buffers, in bytes.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Watches `interrupt`: once it is requested the run stops with `USER_BREAK`.
+    pub fn interrupt(mut self, interrupt: &crate::Interrupt) -> Self {
+        self.interrupt = Some(interrupt.clone());
+        self
+    }
 }
 
 /// Persistent session defaults ([`Sim::configure`]); they apply to every later run that does
@@ -372,12 +394,7 @@ impl Sim {
     /// A session at the model's initial state and `[sim]` defaults, with the model's presets.
     pub fn new(kernel: Arc<Kernel>) -> Sim {
         let m = &kernel.model;
-        let stepper_config = kernel
-            .stepper
-            .config
-            .iter()
-            .map(|f| m.sim.number(f.name).unwrap_or(f.default))
-            .collect();
+        let stepper_config = config_defaults(&kernel);
         let elem = kernel.elem();
         let cast = |v: &[dynlib_model::Var]| -> Vec<f64> {
             DVec::from_f64(
@@ -494,6 +511,10 @@ impl Sim {
             })?;
             config[i] = *v;
         }
+        self.kernel
+            .stepper
+            .check_config(&config)
+            .map_err(|(field, message)| RuntimeError::option(field, message))?;
         Ok(config)
     }
 
@@ -563,7 +584,16 @@ impl Sim {
                     format!("must be a finite number >= 0, got {tr}"),
                 ));
             }
+            if m.kind == ModelKind::Map && (tr.fract() != 0.0 || tr > MAX_COUNT as f64) {
+                return Err(RuntimeError::option(
+                    "transient",
+                    format!(
+                        "a map's transient is a number of iterations, a whole number of at most {MAX_COUNT}; got {tr}"
+                    ),
+                ));
+            }
         }
+        check_count("n", o.n)?;
         if let Some(tag) = &o.tag {
             if tag.trim().is_empty() {
                 return Err(RuntimeError::option("tag", "must not be empty"));
@@ -686,6 +716,15 @@ impl Sim {
                                 ),
                             ));
                         }
+                        if n > MAX_COUNT as f64 {
+                            return Err(RuntimeError::option(
+                                "T",
+                                format!(
+                                    "T = {t} means {n:e} iterations from t0 = {t0} with dt = {dt}, \
+                                     more than the {MAX_COUNT} a run can count"
+                                ),
+                            ));
+                        }
                         n as u64
                     }
                     (None, None) => max_steps,
@@ -708,8 +747,58 @@ impl Sim {
             }
         };
 
-        // --- The seed. ---
+        let memory_limit = o
+            .memory_limit
+            .unwrap_or_else(crate::run::default_memory_limit);
         let fixed = !kernel.stepper.adaptive;
+        // A fixed step that cannot move time from where the run starts never will.
+        let start_t = if o.resume { self.state.t } else { t0 };
+        if m.kind == ModelKind::Ode && fixed {
+            let h = dt.min(t_end + shift - start_t);
+            if h > 0.0 && start_t + h == start_t {
+                return Err(RuntimeError::option(
+                    "dt",
+                    format!(
+                        "dt = {dt} does not advance time from t = {start_t} (t + dt == t: floats \
+                         near {start_t} are {} apart); use a larger dt or start nearer 0",
+                        crate::run::spacing(start_t)
+                    ),
+                ));
+            }
+        }
+        // A run that must record more samples than the memory limit allows is refused
+        // before it starts (runs whose length is not known up front stop at the limit).
+        if record {
+            let steps = match m.kind {
+                ModelKind::Map => Some(iterations as f64),
+                ModelKind::Ode if fixed => {
+                    Some((((t_end + shift - start_t) / dt).ceil()).min(max_steps as f64))
+                }
+                ModelKind::Ode => None,
+            };
+            if let Some(steps) = steps {
+                let samples = (steps / interval as f64).floor() + 1.0;
+                let row = crate::run::record_row_bytes(elem, rec_states.len(), rec_aux.len());
+                let bytes = samples * row as f64;
+                if bytes > memory_limit as f64 {
+                    let option = match (m.kind, o.n, o.t_end) {
+                        (ModelKind::Map, Some(_), _) => "n",
+                        (_, _, Some(_)) => "T",
+                        _ => "max_steps",
+                    };
+                    return Err(RuntimeError::option(
+                        option,
+                        format!(
+                            "recording {samples:e} samples of {row} bytes needs {bytes:e} bytes, more \
+                             than the memory limit of {memory_limit} bytes; record less often \
+                             (record_interval), fewer variables (record_vars), or not at all"
+                        ),
+                    ));
+                }
+            }
+        }
+
+        // --- The seed. ---
         let seed = if o.resume {
             let mut s = self.state.clone();
             if fixed || s.step_count == 0 {
@@ -754,6 +843,8 @@ impl Sim {
             rec_aux: rec_aux.clone(),
             cap_rec,
             cap_evt,
+            memory_limit,
+            interrupt: o.interrupt.clone(),
         };
 
         // --- Transient: a run without recording; the recorded run continues from it. ---
@@ -769,7 +860,14 @@ impl Sim {
             let out = kernel.run(&mut self.machine, &warm)?;
             if !out.status.is_success() {
                 return Err(RuntimeError::RunFailed {
-                    status: out.status.name(),
+                    status: out.status,
+                    reason: Some(format!(
+                        "during the transient{}",
+                        out.warnings
+                            .first()
+                            .map(|w| format!(": {w}"))
+                            .unwrap_or_default()
+                    )),
                     t: out.t_final,
                 });
             }
@@ -806,6 +904,7 @@ impl Sim {
                 out.t_final - time_shift
             ));
         }
+        results.warnings.extend(out.warnings.iter().cloned());
         Results::unshift(m, &mut out, time_shift);
         results.stitch(&out, step_offset, o.resume, o.tag.as_deref())?;
 
@@ -844,7 +943,8 @@ impl Sim {
         let results = self.results.insert(results);
         if !status.is_success() {
             return Err(RuntimeError::RunFailed {
-                status: status.name(),
+                status,
+                reason: out.warnings.first().cloned(),
                 t: out.t_final - time_shift,
             });
         }
@@ -952,6 +1052,17 @@ impl Sim {
     }
 }
 
+/// The stepper configuration a session starts with: each field's `[sim]` value, else its
+/// default.
+fn config_defaults(kernel: &Kernel) -> Vec<f64> {
+    kernel
+        .stepper
+        .config
+        .iter()
+        .map(|f| kernel.model.sim.number(f.name).unwrap_or(f.default))
+        .collect()
+}
+
 /// Checks a step size.
 fn check_dt(dt: f64) -> Result<(), RuntimeError> {
     if dt > 0.0 && dt.is_finite() {
@@ -964,22 +1075,32 @@ fn check_dt(dt: f64) -> Result<(), RuntimeError> {
     }
 }
 
-/// Checks the counts `run` and `configure` share: each, when given, at least 1.
+/// The largest count of steps, iterations or samples a run can hold (the runner counts in
+/// signed 64-bit integers).
+pub const MAX_COUNT: u64 = i64::MAX as u64;
+
+/// Checks a count option: at least 1 and at most [`MAX_COUNT`].
+fn check_count(option: &str, n: Option<u64>) -> Result<(), RuntimeError> {
+    match n {
+        Some(0) => Err(RuntimeError::option(option, "must be at least 1")),
+        Some(n) if n > MAX_COUNT => Err(RuntimeError::option(
+            option,
+            format!("{n} is more than the {MAX_COUNT} a run can count"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the counts `run` and `configure` share: each, when given, at least 1 and
+/// countable.
 fn check_counts(
     max_steps: Option<u64>,
     record_interval: Option<u64>,
     cap_rec: Option<usize>,
     cap_evt: Option<usize>,
 ) -> Result<(), RuntimeError> {
-    if max_steps == Some(0) {
-        return Err(RuntimeError::option("max_steps", "must be at least 1"));
-    }
-    if record_interval == Some(0) {
-        return Err(RuntimeError::option(
-            "record_interval",
-            "must be at least 1",
-        ));
-    }
+    check_count("max_steps", max_steps)?;
+    check_count("record_interval", record_interval)?;
     if cap_rec == Some(0) || cap_evt == Some(0) {
         return Err(RuntimeError::option(
             "cap_rec/cap_evt",

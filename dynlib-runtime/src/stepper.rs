@@ -36,13 +36,106 @@ impl StepperKind {
     }
 }
 
-/// One configuration field with its default.
+/// One configuration field with its default and the values it accepts.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct ConfigField {
     /// The name (also the `[sim]` key and run option that override it).
     pub name: &'static str,
     /// The default value.
     pub default: f64,
+    /// The values it accepts (checked before every run and by `configure`).
+    pub range: ValueRange,
+}
+
+/// An interval of accepted values: `min`..`max`, each end open or closed; `integer` asks
+/// for whole numbers. NaN is never accepted; infinity only as a closed end.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct ValueRange {
+    /// The lower end.
+    pub min: f64,
+    /// True when `min` itself is excluded.
+    pub min_open: bool,
+    /// The upper end.
+    pub max: f64,
+    /// True when `max` itself is excluded.
+    pub max_open: bool,
+    /// True when only whole numbers are accepted.
+    pub integer: bool,
+}
+
+impl ValueRange {
+    /// Finite numbers `>= 0`.
+    pub const NON_NEGATIVE: ValueRange = ValueRange {
+        min: 0.0,
+        min_open: false,
+        max: f64::INFINITY,
+        max_open: true,
+        integer: false,
+    };
+    /// Numbers `> 0`, infinity included (no limit).
+    pub const POSITIVE_OR_INF: ValueRange = ValueRange {
+        min: 0.0,
+        min_open: true,
+        max: f64::INFINITY,
+        max_open: false,
+        integer: false,
+    };
+    /// Numbers in `(0, 1]`.
+    pub const FRACTION: ValueRange = ValueRange {
+        min: 0.0,
+        min_open: true,
+        max: 1.0,
+        max_open: false,
+        integer: false,
+    };
+    /// Finite numbers `>= 1`.
+    pub const AT_LEAST_ONE: ValueRange = ValueRange {
+        min: 1.0,
+        min_open: false,
+        max: f64::INFINITY,
+        max_open: true,
+        integer: false,
+    };
+    /// Whole numbers from 1 to a million.
+    pub const COUNT: ValueRange = ValueRange {
+        min: 1.0,
+        min_open: false,
+        max: 1e6,
+        max_open: false,
+        integer: true,
+    };
+
+    /// True when `v` is accepted.
+    pub fn contains(&self, v: f64) -> bool {
+        let above = if self.min_open {
+            v > self.min
+        } else {
+            v >= self.min
+        };
+        let below = if self.max_open {
+            v < self.max
+        } else {
+            v <= self.max
+        };
+        above && below && (!self.integer || v.fract() == 0.0)
+    }
+
+    /// The range in words, for error messages: `a number in (0, 1]`.
+    pub fn describe(&self) -> String {
+        let what = if self.integer {
+            "a whole number"
+        } else {
+            "a number"
+        };
+        let open = if self.min_open { '(' } else { '[' };
+        let close = if self.max_open { ')' } else { ']' };
+        let max = if self.max == f64::INFINITY {
+            "inf".to_string()
+        } else {
+            self.max.to_string()
+        };
+        format!("{what} in {open}{}, {max}{close}", self.min)
+    }
 }
 
 /// A registered stepper.
@@ -70,41 +163,82 @@ pub struct StepperSpec {
     pub vectors: &'static [&'static str],
     /// Number of f64 scalar workspace slots.
     pub scalars: usize,
+    /// Rules between configuration fields (beyond each field's range): a message naming
+    /// the field at fault.
+    pub config_rules: fn(&[f64]) -> Result<(), ConfigError>,
     emit: fn(&mut Emit),
+}
+
+/// A configuration problem: the field at fault and why.
+pub type ConfigError = (&'static str, String);
+
+/// No rules between fields.
+fn no_rules(_: &[f64]) -> Result<(), ConfigError> {
+    Ok(())
+}
+
+/// The rules between the adaptive Runge–Kutta fields (in [`RK45_CONFIG`] order): a
+/// tolerance that is all zero makes every error infinite; the step bounds must not cross.
+/// (The factors cannot cross: `min_factor <= 1 <= max_factor` by their ranges.)
+fn rk45_rules(c: &[f64]) -> Result<(), ConfigError> {
+    let [atol, rtol, _, _, _, _, min_step, dt_max] = c else {
+        return Ok(());
+    };
+    if *atol == 0.0 && *rtol == 0.0 {
+        return Err((
+            "rtol",
+            "atol and rtol cannot both be 0 (every error estimate would be infinite)".into(),
+        ));
+    }
+    if min_step > dt_max {
+        return Err((
+            "min_step",
+            format!("min_step = {min_step} is larger than dt_max = {dt_max}"),
+        ));
+    }
+    Ok(())
 }
 
 const RK45_CONFIG: &[ConfigField] = &[
     ConfigField {
         name: "atol",
         default: 1e-8,
+        range: ValueRange::NON_NEGATIVE,
     },
     ConfigField {
         name: "rtol",
         default: 1e-5,
+        range: ValueRange::NON_NEGATIVE,
     },
     ConfigField {
         name: "safety",
         default: 0.9,
+        range: ValueRange::FRACTION,
     },
     ConfigField {
         name: "min_factor",
         default: 0.2,
+        range: ValueRange::FRACTION,
     },
     ConfigField {
         name: "max_factor",
         default: 5.0,
+        range: ValueRange::AT_LEAST_ONE,
     },
     ConfigField {
         name: "max_tries",
         default: 10.0,
+        range: ValueRange::COUNT,
     },
     ConfigField {
         name: "min_step",
         default: 1e-12,
+        range: ValueRange::NON_NEGATIVE,
     },
     ConfigField {
         name: "dt_max",
         default: f64::INFINITY,
+        range: ValueRange::POSITIVE_OR_INF,
     },
 ];
 
@@ -121,6 +255,7 @@ static REGISTRY: &[StepperSpec] = &[
         config: &[],
         vectors: &[],
         scalars: 0,
+        config_rules: no_rules,
         emit: emit_map,
     },
     StepperSpec {
@@ -135,6 +270,7 @@ static REGISTRY: &[StepperSpec] = &[
         config: &[],
         vectors: &["dy"],
         scalars: 0,
+        config_rules: no_rules,
         emit: emit_euler,
     },
     StepperSpec {
@@ -149,6 +285,7 @@ static REGISTRY: &[StepperSpec] = &[
         config: &[],
         vectors: &["k1", "k2", "y_stage"],
         scalars: 0,
+        config_rules: no_rules,
         emit: emit_rk2,
     },
     StepperSpec {
@@ -163,6 +300,7 @@ static REGISTRY: &[StepperSpec] = &[
         config: &[],
         vectors: &["k1", "k2", "k3", "k4", "y_stage"],
         scalars: 0,
+        config_rules: no_rules,
         emit: emit_rk4,
     },
     StepperSpec {
@@ -177,6 +315,7 @@ static REGISTRY: &[StepperSpec] = &[
         config: RK45_CONFIG,
         vectors: &["k1", "k2", "k3", "k4", "k5", "k6", "k7", "y_stage"],
         scalars: 0,
+        config_rules: rk45_rules,
         emit: emit_rk45,
     },
     StepperSpec {
@@ -191,6 +330,7 @@ static REGISTRY: &[StepperSpec] = &[
         config: &[],
         vectors: &["f_prev", "f_curr", "f_next", "y_stage"],
         scalars: 1,
+        config_rules: no_rules,
         emit: emit_ab2,
     },
     StepperSpec {
@@ -205,6 +345,7 @@ static REGISTRY: &[StepperSpec] = &[
         config: &[],
         vectors: &["f_nm2", "f_nm1", "f_n", "f_next", "y_stage"],
         scalars: 1,
+        config_rules: no_rules,
         emit: emit_ab3,
     },
 ];
@@ -222,6 +363,17 @@ pub fn lookup(name: &str) -> Option<&'static StepperSpec> {
 }
 
 impl StepperSpec {
+    /// Checks a full configuration (in [`StepperSpec::config`] order): each field in its
+    /// range, then the rules between fields. The error names the field and says why.
+    pub fn check_config(&self, values: &[f64]) -> Result<(), ConfigError> {
+        for (f, &v) in self.config.iter().zip(values) {
+            if !f.range.contains(v) {
+                return Err((f.name, format!("must be {}, got {v}", f.range.describe())));
+            }
+        }
+        (self.config_rules)(values)
+    }
+
     /// The IR signature of this stepper's step function for dtype element `elem`.
     pub fn signature(&self, elem: Elem) -> Signature {
         let d = Type::Ptr(elem);

@@ -70,6 +70,8 @@ fn run(kernel: &Kernel, caps: usize, interval: u64) -> RunOutput {
         rec_aux: (0..m.aux.len()).collect(),
         cap_rec: caps,
         cap_evt: caps,
+        memory_limit: dynlib_runtime::run::default_memory_limit(),
+        interrupt: None,
     };
     kernel.run(&mut kernel.machine(), &spec).unwrap()
 }

@@ -353,7 +353,7 @@ fn failures_keep_partial_results() {
         matches!(
             err,
             RuntimeError::RunFailed {
-                status: "NAN_DETECTED",
+                status: Status::NanDetected,
                 ..
             }
         ),
@@ -376,7 +376,7 @@ fn failures_keep_partial_results() {
         matches!(
             err,
             RuntimeError::RunFailed {
-                status: "STEPFAIL",
+                status: Status::StepFail,
                 ..
             }
         ),

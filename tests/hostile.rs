@@ -1,0 +1,260 @@
+//! The command line against careless and hostile input (issue 8): outputs that are inputs,
+//! interrupted runs, signals, FIFOs and directories where files belong, options that
+//! cannot be honoured. Every case ends with a clear message and no data lost.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dynlib"));
+    c.args(args)
+        .env("DYNLIB_CONFIG", "/nonexistent/dynlib-config.toml")
+        .env_remove("DYN_MODEL_PATH");
+    c
+}
+
+fn dynlib(args: &[&str]) -> Output {
+    command(args).output().expect("the dynlib binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const MODEL: &str = "[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x'\n";
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.toml");
+    std::fs::write(&model, MODEL).unwrap();
+    let m = model.to_str().unwrap();
+    let o = dynlib(&["run", m, "--t-end", "1", "-o", m]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is an input of this run"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&model).unwrap(), MODEL);
+    // Another spelling of the same file, and a hard link to it, are the same file.
+    let other = format!("{}/./m.toml", dir.path().display());
+    let o = dynlib(&["run", m, "--t-end", "1", "-o", &other]);
+    assert_eq!(o.status.code(), Some(1));
+    let hard = dir.path().join("hard.toml");
+    std::fs::hard_link(&model, &hard).unwrap();
+    let o = dynlib(&["run", m, "--t-end", "1", "-o", hard.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    // A mod file and the configuration file are inputs too.
+    let modfile = dir.path().join("mod.toml");
+    let mod_text = "[mod]\nname='m'\n[mod.set.states]\nx=2.0\n";
+    std::fs::write(&modfile, mod_text).unwrap();
+    let mf = modfile.to_str().unwrap();
+    let o = dynlib(&["run", m, "--mod", mf, "--t-end", "1", "-o", mf]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&modfile).unwrap(), mod_text);
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let o = command(&["run", m, "--t-end", "1", "-o", config.to_str().unwrap()])
+        .env("DYNLIB_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Any other file is written.
+    let out = dir.path().join("out.json");
+    let o = dynlib(&[
+        "run",
+        m,
+        "--t-end",
+        "1",
+        "--format",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("\"DONE\""));
+}
+
+#[cfg(unix)]
+#[test]
+fn outputs_replace_links_and_never_leave_a_torn_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let out = dir.path().join("out.csv");
+    std::os::unix::fs::symlink(&victim, &out).unwrap();
+    let o = dynlib(&[
+        "run",
+        "builtin://map/logistic",
+        "-n",
+        "3",
+        "--format",
+        "csv",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("t,step,x"));
+    // A run that fails before it has anything to write leaves the previous output alone,
+    // and no temporary file behind.
+    let before = std::fs::read(&out).unwrap();
+    let o = dynlib(&[
+        "run",
+        "builtin://map/logistic",
+        "-n",
+        "0",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+#[cfg(unix)]
+fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+/// Gives the run time to get under way, and checks it is still going.
+#[cfg(unix)]
+fn let_it_run(child: &mut std::process::Child) {
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_and_sigterm_stop_a_run_with_its_partial_results() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    for (sig, code, jit) in [(libc::SIGINT, 130, false), (libc::SIGTERM, 143, true)] {
+        let out = dir.path().join(format!("run-{sig}.json"));
+        let mut args = vec![
+            "run",
+            "builtin://ode/lorenz",
+            "--t-end",
+            "1e7",
+            "--max-steps",
+            "9000000000000000000",
+            "--record-interval",
+            "1000",
+            "--format",
+            "json",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        if jit && cfg!(feature = "jit") {
+            args.push("--jit");
+        }
+        let mut child = command(&args).stderr(Stdio::piped()).spawn().unwrap();
+        let_it_run(&mut child);
+        signal(&child, sig);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "signal {sig}: {:?} {}",
+            o.status.signal(),
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("USER_BREAK"), "{}", stderr(&o));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(v["status"], "USER_BREAK");
+        assert!(
+            v["t"].as_array().unwrap().len() > 10,
+            "partial results were written"
+        );
+        assert!(v["warnings"][0].as_str().unwrap().contains("interrupted"));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_signal_kills_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    // A model so slow per step (seconds) that its first step outlasts both signals.
+    let slow = "inline:[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x + 1e-9*sum(sin(x*i) for i in range(100000000))'\n";
+    let child = command(&["run", slow, "--t-end", "1e6", "--no-record"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&child, libc::SIGINT);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.signal(), Some(libc::SIGINT), "{:?}", o.status);
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_directories_and_devices_are_named_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("config.toml");
+    mkfifo(&fifo);
+    let started = Instant::now();
+    let o = command(&["model", "validate", "builtin://ode/lorenz"])
+        .env("DYNLIB_CONFIG", &fifo)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("FIFO"), "{}", stderr(&o));
+    let model_fifo = dir.path().join("m.toml");
+    mkfifo(&model_fifo);
+    let o = dynlib(&["run", model_fifo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("FIFO"), "{}", stderr(&o));
+    let o = dynlib(&["model", "validate", dir.path().to_str().unwrap()]);
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+    let o = dynlib(&["model", "validate", "/dev/zero"]);
+    assert!(stderr(&o).contains("character device"), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn impossible_horizons_and_counts_are_refused_naming_the_option() {
+    for (args, option) in [
+        (&["--t-end", "-inf"][..], "T"),
+        (&["--t-end", "1e300", "--no-record"], "T"),
+        (&["-n", "18446744073709551615", "--no-record"], "n"),
+        (&["-n", "3", "--transient", "1e20"], "transient"),
+        (
+            &["-n", "5", "--record-interval", "9223372036854775808"],
+            "record_interval",
+        ),
+        (&["-n", "9000000000000000000"], "n"),
+        (&["--t0", "-inf", "-n", "3"], "t0"),
+    ] {
+        let mut all = vec!["run", "builtin://map/logistic"];
+        all.extend(args);
+        let o = dynlib(&all);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("invalid run option {option}:")),
+            "{args:?}: {err}"
+        );
+    }
+    let o = dynlib(&["run", "builtin://ode/lorenz", "--t-end", "-inf"]);
+    assert!(
+        stderr(&o).contains("invalid run option T: must be finite"),
+        "{}",
+        stderr(&o)
+    );
+}
