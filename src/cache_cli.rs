@@ -8,6 +8,8 @@ use dynlib::runtime::stepper;
 use dynlib::Config;
 use dynlib_cache::{DiskCache, EntryInfo, Root, Selector};
 
+use crate::say;
+
 /// The cache subcommands.
 #[derive(Subcommand)]
 pub enum CacheCommand {
@@ -147,7 +149,7 @@ fn line(e: &EntryInfo, now: u64) -> String {
 pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let now = dynlib_cache::store::now();
     match command {
-        CacheCommand::Path => println!("{}", root()?.display()),
+        CacheCommand::Path => say!("{}", root()?.display()),
         CacheCommand::List { stepper, dtype } => {
             let cache = DiskCache::new(root()?);
             let mut any = false;
@@ -160,23 +162,29 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
                             continue;
                         }
                         if !any {
-                            println!(
+                            say!(
                                 "{:<9} {:<24} {:<9} {:<8} {:<7} {:>8} {:>5}  path",
-                                "component", "model", "stepper", "dtype", "variant", "size", "age"
+                                "component",
+                                "model",
+                                "stepper",
+                                "dtype",
+                                "variant",
+                                "size",
+                                "age"
                             );
                         }
                         any = true;
-                        println!("{}", line(&e, now));
+                        say!("{}", line(&e, now));
                     }
                     Err(reason) if stepper.is_none() && dtype.is_none() => {
                         any = true;
-                        println!("unreadable entry {}: {reason}", path.display());
+                        say!("unreadable entry {}: {reason}", path.display());
                     }
                     Err(_) => {}
                 }
             }
             if !any {
-                println!("No cache entries found.");
+                say!("No cache entries found.");
             }
         }
         CacheCommand::Clear(a) => {
@@ -191,13 +199,13 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
                 .clear(&selector, a.dry_run)
                 .map_err(|e| format!("clearing the cache under {}: {e}", cache.root().display()))?;
             if paths.is_empty() {
-                println!("No matching cache entries found.");
+                say!("No matching cache entries found.");
             }
             for p in paths {
                 if a.dry_run {
-                    println!("[dry-run] would delete {}", p.display());
+                    say!("[dry-run] would delete {}", p.display());
                 } else {
-                    println!("deleted {}", p.display());
+                    say!("deleted {}", p.display());
                 }
             }
         }
@@ -209,15 +217,15 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
                     Ok(_) => ok += 1,
                     Err(reason) => {
                         bad += 1;
-                        println!("corrupt {}: {reason}", path.display());
+                        say!("corrupt {}: {reason}", path.display());
                         if delete {
                             let gone = cache
                                 .remove_if_corrupt(&path)
                                 .map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
                             if gone {
-                                println!("deleted {}", path.display());
+                                say!("deleted {}", path.display());
                             } else {
-                                println!("kept {} (rebuilt meanwhile)", path.display());
+                                say!("kept {} (rebuilt meanwhile)", path.display());
                             }
                         }
                     }
@@ -238,9 +246,9 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
                 } else {
                     "leftover"
                 };
-                println!("{verb} {}", d.display());
+                say!("{verb} {}", d.display());
             }
-            println!("{ok} entries ok, {bad} corrupt");
+            say!("{ok} entries ok, {bad} corrupt");
             if bad > 0 && !delete {
                 return Ok(ExitCode::from(1));
             }

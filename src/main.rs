@@ -4,6 +4,16 @@ mod cache_cli;
 mod output;
 mod signals;
 
+/// `println!` for text that may hold model or file content: control characters are
+/// escaped (`dynlib::model::diag::printable`), so no model or cache entry can send escape
+/// sequences to the terminal.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", dynlib::model::diag::printable(&format!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -92,7 +102,7 @@ fn main() -> ExitCode {
     output::PROCESS_START.get_or_init(std::time::Instant::now);
     // Warnings (cache fallbacks, rebuilt cache entries) go to stderr.
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| EscapedStderr)
         .with_max_level(tracing::Level::WARN)
         .without_time()
         .with_target(false)
@@ -101,7 +111,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", dynlib::model::diag::printable(&e.to_string()));
             ExitCode::from(1)
         }
     }
@@ -117,10 +127,15 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 // leaves a truncated file over a previous good one.
                 Some(path) => dynlib_fs::write_atomic(path, text.as_bytes())
                     .map_err(|e| format!("{}: cannot write the output: {e}", path.display()))?,
+                // JSON and CSV are data (JSON escapes control characters itself); the
+                // summary is for a terminal.
+                None if args.format == output::Format::Summary => {
+                    print!("{}", dynlib::model::diag::printable(&text))
+                }
                 None => print!("{text}"),
             }
             if let Some(e) = failure {
-                eprintln!("{e}");
+                eprintln!("{}", dynlib::model::diag::printable(&e.to_string()));
                 let code = match &e {
                     dynlib::RuntimeError::RunFailed {
                         status: dynlib::Status::UserBreak,
@@ -144,7 +159,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             setup.config = Some(Config::load()?);
             let kernel = dynlib::build(&uri, &setup)?;
             for path in kernel.export_sources(&dir)? {
-                println!("{}", path.display());
+                say!("{}", path.display());
             }
         }
         Command::Cache { command } => return cache_cli::run(command),
@@ -155,7 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             ModelCommand::Show { uri, mods } => {
                 let model = dynlib::load(&uri, &options(mods)?)?;
-                print!("{}", model.show());
+                print!("{}", dynlib::model::diag::printable(&model.show()));
             }
             ModelCommand::List => {
                 let config = Config::load()?;
@@ -163,7 +178,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     println!("builtin://{}/{}", m.kind, m.name);
                 }
                 for m in uri::list_tagged(&config) {
-                    println!("{}  ({})", m.uri, m.path.display());
+                    say!("{}  ({})", m.uri, m.path.display());
                 }
             }
         },
@@ -201,6 +216,22 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Standard error with control characters escaped: warnings name paths and cache labels,
+/// which come from the file system.
+struct EscapedStderr;
+
+impl std::io::Write for EscapedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(dynlib::model::diag::printable(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn options(mods: Vec<String>) -> Result<LoadOptions, dynlib::Error> {

@@ -310,6 +310,12 @@ pub(crate) enum Op {
         a: Reg,
         b: Reg,
     },
+    /// `d = round(a, b)` with Python's rules ([`dynlib_ir::semantics::round_digits`]).
+    RoundDigits {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
     Pow {
         d: Reg,
         a: Reg,
@@ -576,6 +582,7 @@ impl Op {
             | GtInt { d, a, b }
             | GeInt { d, a, b }
             | Atan2 { d, a, b }
+            | RoundDigits { d, a, b }
             | Pow { d, a, b }
             | Hypot { d, a, b }
             | Copysign { d, a, b }

@@ -544,6 +544,7 @@ impl Decoder<'_> {
             MathFn::Sqrt => Op::Sqrt { d, a },
             MathFn::Fabs => Op::Fabs { d, a },
             MathFn::Atan2 => Op::Atan2 { d, a, b },
+            MathFn::RoundDigits => Op::RoundDigits { d, a, b },
             MathFn::Pow => Op::Pow { d, a, b },
             MathFn::Hypot => Op::Hypot { d, a, b },
             MathFn::Copysign => Op::Copysign { d, a, b },

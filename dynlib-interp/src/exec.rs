@@ -381,6 +381,9 @@ pub(crate) fn exec(
                 Op::Sqrt { d, a } => set!(d, f64_!(a).sqrt().to_bits()),
                 Op::Fabs { d, a } => set!(d, f64_!(a).abs().to_bits()),
                 Op::Atan2 { d, a, b } => set!(d, dynlib_ir::libm::atan2(f64_!(a), f64_!(b)).to_bits()),
+                Op::RoundDigits { d, a, b } => {
+                    set!(d, dynlib_ir::libm::round_digits(f64_!(a), f64_!(b)).to_bits())
+                }
                 Op::Pow { d, a, b } => set!(d, dynlib_ir::libm::pow(f64_!(a), f64_!(b)).to_bits()),
                 Op::Hypot { d, a, b } => set!(d, dynlib_ir::libm::hypot(f64_!(a), f64_!(b)).to_bits()),
                 Op::Copysign { d, a, b } => set!(d, f64_!(a).copysign(f64_!(b)).to_bits()),

@@ -77,6 +77,8 @@ fn c_libm(m: MathFn, a: f64, b: f64) -> f64 {
         MathFn::Copysign => copysign(a, b),
         MathFn::Erf => erf(a),
         MathFn::Erfc => erfc(a),
+        // Not a libm function: dynlib's own (the JIT calls it by address, like libm).
+        MathFn::RoundDigits => dynlib_ir::semantics::round_digits(a, b),
     }
 }
 

@@ -41,6 +41,11 @@ impl<'f> FunctionBuilder<'f> {
         self.func.blocks[0].params[i]
     }
 
+    /// Instructions in the function so far (a measure of its size).
+    pub fn inst_count(&self) -> usize {
+        self.func.insts.len()
+    }
+
     /// A new empty block at the end of the layout.
     pub fn create_block(&mut self) -> Block {
         self.func.blocks.push(BlockData::default());

@@ -223,6 +223,10 @@ pub enum MathFn {
     Copysign,
     Erf,
     Erfc,
+    /// Python's `round(x, ndigits)` on a float: correctly rounded to `ndigits` decimal
+    /// places, ties to even on the exact binary value ([`crate::semantics::round_digits`];
+    /// not a libm function, but called like one, by the same address in both backends).
+    RoundDigits,
 }
 
 impl MathFn {
@@ -258,6 +262,7 @@ impl MathFn {
         MathFn::Copysign,
         MathFn::Erf,
         MathFn::Erfc,
+        MathFn::RoundDigits,
     ];
 
     /// The libm name (`roundeven` for [`MathFn::RoundEven`]).
@@ -293,6 +298,7 @@ impl MathFn {
             MathFn::Copysign => "copysign",
             MathFn::Erf => "erf",
             MathFn::Erfc => "erfc",
+            MathFn::RoundDigits => "dynlib_round_digits",
         }
     }
 
@@ -304,7 +310,11 @@ impl MathFn {
     /// Number of `f64` arguments.
     pub fn arity(self) -> usize {
         match self {
-            MathFn::Atan2 | MathFn::Pow | MathFn::Hypot | MathFn::Copysign => 2,
+            MathFn::Atan2
+            | MathFn::Pow
+            | MathFn::Hypot
+            | MathFn::Copysign
+            | MathFn::RoundDigits => 2,
             _ => 1,
         }
     }

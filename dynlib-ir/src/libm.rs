@@ -92,7 +92,8 @@ pub fn unary(f: MathFn) -> Option<Unary> {
         | MathFn::Atan2
         | MathFn::Pow
         | MathFn::Hypot
-        | MathFn::Copysign => return None,
+        | MathFn::Copysign
+        | MathFn::RoundDigits => return None,
     })
 }
 
@@ -103,8 +104,15 @@ pub fn binary(f: MathFn) -> Option<Binary> {
         MathFn::Atan2 => atan2,
         MathFn::Pow => pow,
         MathFn::Hypot => hypot,
+        MathFn::RoundDigits => round_digits,
         _ => return None,
     })
+}
+
+/// [`crate::semantics::round_digits`] with the C ABI, so compiled code calls the very
+/// function the interpreter calls.
+pub extern "C" fn round_digits(x: f64, ndigits: f64) -> f64 {
+    crate::semantics::round_digits(x, ndigits)
 }
 
 /// The C library's `fmod`: what Rust's `%` and LLVM's `frem` on `f64` call.

@@ -5,11 +5,19 @@
 //!
 //! | function | parameters | returns |
 //! |---|---|---|
-//! | `rhs`, `inv_rhs` | t: f64, y: ptr<D>, out: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64> | — |
-//! | `events_pre`, `events_post` | t: f64, y: ptr<D>, p: ptr<D>, log: ptr<f64>, ring, head | code: i32, width: i32 |
-//! | `update_aux` | t: f64, y: ptr<D>, p: ptr<D>, aux: ptr<D>, ring, head | stop: bool |
-//! | `jacobian` | t: f64, y: ptr<D>, p: ptr<D>, jac: ptr<D> (row-major n×n), ring, head | — |
-//! | `jvp` | t: f64, y: ptr<D>, p: ptr<D>, v: ptr<D>, out: ptr<D>, ring, head | — |
+//! | `rhs`, `inv_rhs` | t: f64, y: ptr<D>, out: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64> | fault: i32 |
+//! | `events_pre`, `events_post` | t: f64, y: ptr<D>, p: ptr<D>, log: ptr<f64>, ring, head | code: i32, width: i32, fault: i32 |
+//! | `update_aux` | t: f64, y: ptr<D>, p: ptr<D>, aux: ptr<D>, ring, head | stop: bool, fault: i32 |
+//! | `jacobian` | t: f64, y: ptr<D>, p: ptr<D>, jac: ptr<D> (row-major n×n), ring, head | fault: i32 |
+//! | `jvp` | t: f64, y: ptr<D>, p: ptr<D>, v: ptr<D>, out: ptr<D>, ring, head | fault: i32 |
+//!
+//! `fault` is a mask of [`fault`] bits: the arithmetic faults Python would have raised on
+//! (integer division by zero, a NaN, infinite or out-of-range value made an integer, a
+//! `range` with step 0). Each is flagged only where Python would have evaluated the
+//! operation (the taken side of `a if c else b`, the deciding operands of `and`/`or`,
+//! generator bodies whose conditions hold), so the mask is a fact about the model, not
+//! about how it was lowered. Float models rarely have any source of faults; their mask is
+//! then the constant 0, which folds away.
 //!
 //! Expressions are computed with Python's types: bools, 64-bit ints and f64 floats (see
 //! [`dynlib_model::Ty`]); states and params are converted from the dtype when read and back
@@ -47,7 +55,73 @@ pub mod status {
     /// Time did not advance (`t + dt == t` in floating point); terminal (a `STEPFAIL`
     /// whose reason the runtime reports).
     pub const STALLED: i32 = 14;
+    /// An arithmetic fault: `FAULT + mask` with the [`super::fault`] bits of the model
+    /// function that raised it (`FAULT..FAULT + 8`); terminal.
+    pub const FAULT: i32 = 16;
 }
+
+/// The bits of a model function's fault mask.
+pub mod fault {
+    /// An integer `//` or `%` by zero (Python raises `ZeroDivisionError`).
+    pub const DIV_ZERO: i32 = 1;
+    /// A NaN, an infinity or a value out of the integer type's range was converted to an
+    /// integer: by `int()`, `round()`, `floor()`... in an integer model, or when stored into
+    /// an integer state or parameter (Python raises, numpy saturates or wraps silently).
+    pub const CONVERSION: i32 = 2;
+    /// `range(a, b, 0)` in a generator (Python raises `ValueError`).
+    pub const ZERO_STEP: i32 = 4;
+    /// Every bit with what it means, for messages.
+    pub const KINDS: [(i32, &str); 3] = [
+        (DIV_ZERO, "integer division or modulo by zero"),
+        (
+            CONVERSION,
+            "a NaN, infinite or out-of-range value converted to an integer",
+        ),
+        (ZERO_STEP, "range() with step 0"),
+    ];
+    /// The meaning of every bit set in `mask`, joined with "; ".
+    pub fn describe(mask: i32) -> String {
+        KINDS
+            .iter()
+            .filter(|(bit, _)| mask & bit != 0)
+            .map(|(_, what)| *what)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The most instructions one model function may grow to while aux and user functions are
+/// inlined into it (a big model is a few hundred thousand); beyond this the model is an
+/// error that names the function being inlined, never a compilation that exhausts memory.
+pub const MAX_FUNCTION_INSTRUCTIONS: usize = 2_000_000;
+
+/// Why a model could not be lowered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LowerError {
+    /// Inlining made a model function too large ([`MAX_FUNCTION_INSTRUCTIONS`]).
+    TooLarge {
+        /// The model function being built (`rhs`, `update_aux`, ...).
+        function: String,
+        /// The user function or aux being inlined when the limit was passed.
+        inlining: String,
+    },
+}
+
+impl std::fmt::Display for LowerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LowerError::TooLarge { function, inlining } => write!(
+                f,
+                "the model is too large to compile: inlining {inlining} into {function} \
+                 passed {MAX_FUNCTION_INSTRUCTIONS} instructions (each call of a function \
+                 with different arguments is a copy of its body; call it with the same \
+                 arguments, or introduce an aux to compute shared parts once)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LowerError {}
 
 /// One lagged state's ring in the shared ring array.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,7 +204,7 @@ pub fn rhs_signature(elem: Elem) -> Signature {
     let p = Type::Ptr(elem);
     Signature {
         params: vec![Type::F64, p, p, p, p, Type::Ptr(Elem::I64)],
-        returns: vec![],
+        returns: vec![Type::I32],
     }
 }
 
@@ -146,7 +220,7 @@ pub fn events_signature(elem: Elem) -> Signature {
             p,
             Type::Ptr(Elem::I64),
         ],
-        returns: vec![Type::I32, Type::I32],
+        returns: vec![Type::I32, Type::I32, Type::I32],
     }
 }
 
@@ -155,7 +229,7 @@ pub fn update_aux_signature(elem: Elem) -> Signature {
     let p = Type::Ptr(elem);
     Signature {
         params: vec![Type::F64, p, p, p, p, Type::Ptr(Elem::I64)],
-        returns: vec![Type::Bool],
+        returns: vec![Type::Bool, Type::I32],
     }
 }
 
@@ -169,33 +243,40 @@ pub fn jvp_signature(elem: Elem) -> Signature {
     let p = Type::Ptr(elem);
     Signature {
         params: vec![Type::F64, p, p, p, p, p, Type::Ptr(Elem::I64)],
-        returns: vec![],
+        returns: vec![Type::I32],
     }
 }
 
-/// Lowers every model function of `model`.
-pub fn lower_model(model: &Model) -> ModelFunctions {
+/// Lowers every model function of `model`; fails only when inlining would make a function
+/// unreasonably large ([`LowerError::TooLarge`]).
+pub fn lower_model(model: &Model) -> Result<ModelFunctions, LowerError> {
     let elem = elem_of(model.dtype);
     let lags = LagLayout::of(model);
     let mut program = Program::new();
 
-    let rhs = program.add(lower_equations(model, &lags, "rhs", &model.equations, true));
-    let inv_rhs = model
-        .inverse
-        .as_ref()
-        .map(|inv| program.add(lower_equations(model, &lags, "inv_rhs", inv, false)));
-    let events_pre = program.add(lower_events(model, &lags, "events_pre", true));
-    let events_post = program.add(lower_events(model, &lags, "events_post", false));
-    let update_aux = program.add(lower_update_aux(model, &lags));
+    let rhs = program.add(lower_equations(
+        model,
+        &lags,
+        "rhs",
+        &model.equations,
+        true,
+    )?);
+    let inv_rhs = match &model.inverse {
+        Some(inv) => Some(program.add(lower_equations(model, &lags, "inv_rhs", inv, false)?)),
+        None => None,
+    };
+    let events_pre = program.add(lower_events(model, &lags, "events_pre", true)?);
+    let events_post = program.add(lower_events(model, &lags, "events_post", false)?);
+    let update_aux = program.add(lower_update_aux(model, &lags)?);
     let (jacobian, jvp) = match &model.jacobian {
         Some(j) => (
-            Some(program.add(lower_jacobian(model, &lags, j))),
-            Some(program.add(lower_jvp(model, &lags, j))),
+            Some(program.add(lower_jacobian(model, &lags, j)?)),
+            Some(program.add(lower_jvp(model, &lags, j)?)),
         ),
         None => (None, None),
     };
     let max_log_width = model.events.iter().map(|e| e.log.len()).max().unwrap_or(0);
-    ModelFunctions {
+    Ok(ModelFunctions {
         program,
         rhs,
         inv_rhs,
@@ -207,7 +288,7 @@ pub fn lower_model(model: &Model) -> ModelFunctions {
         lags,
         elem,
         max_log_width,
-    }
+    })
 }
 
 /// The IR type expressions of a Python type are computed in.
@@ -226,6 +307,17 @@ struct Val {
     ty: Ty,
 }
 
+/// The fault conditions raised so far, one bool per [`fault`] bit (`None`: cannot happen).
+type Faults = [Option<Value>; 3];
+
+/// What a memoised aux or function call gave: its value and the faults its evaluation
+/// raises (merged again at every use, under that use's conditions).
+#[derive(Copy, Clone, Debug)]
+struct Memo {
+    val: Val,
+    faults: Faults,
+}
+
 /// Lowering context for one function.
 struct Lower<'m, 'f> {
     model: &'m Model,
@@ -238,11 +330,19 @@ struct Lower<'m, 'f> {
     head: Value,
     elem: Elem,
     /// Loaded states, params and computed aux, valid until the next assignment.
-    memo: HashMap<(u8, usize), Val>,
+    memo: HashMap<(u8, usize), Memo>,
+    /// User function calls by function and argument values: a call with the same
+    /// arguments is the same value (functions are pure), so nested calls cost linear, not
+    /// exponential, code. Valid until the next assignment, like `memo`.
+    calls: HashMap<(usize, Vec<Value>), Memo>,
     /// Values of the enclosing user-function arguments (innermost call last).
     args: Vec<Vec<Val>>,
     /// Loop variables of the enclosing generators (outermost first).
     loops: Vec<Val>,
+    /// The fault conditions of what has been evaluated so far.
+    faults: Faults,
+    /// The first time inlining made the function too large: what was being inlined.
+    too_large: Option<String>,
 }
 
 impl<'m, 'f> Lower<'m, 'f> {
@@ -273,22 +373,103 @@ impl<'m, 'f> Lower<'m, 'f> {
             head,
             elem: elem_of(model.dtype),
             memo: HashMap::new(),
+            calls: HashMap::new(),
             args: Vec::new(),
             loops: Vec::new(),
+            faults: [None; 3],
+            too_large: None,
         }
+    }
+
+    /// Raises fault `bit` where `cond` holds.
+    fn flag(&mut self, bit: i32, cond: Value) {
+        let k = bit.trailing_zeros() as usize;
+        self.faults[k] = Some(match self.faults[k] {
+            None => cond,
+            Some(f) => self.b.binary(BinaryOp::Or, f, cond),
+        });
+    }
+
+    /// Runs `f` with an empty fault set and returns what it raised; the faults of before
+    /// are restored (the caller decides under which condition to merge the new ones).
+    fn isolated<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> (T, Faults) {
+        let outer = std::mem::take(&mut self.faults);
+        let out = f(self);
+        let inner = std::mem::replace(&mut self.faults, outer);
+        (out, inner)
+    }
+
+    /// Adds `faults` to the current ones, each only where `when` holds (always if `None`).
+    fn merge(&mut self, faults: Faults, when: Option<Value>) {
+        for (k, f) in faults.into_iter().enumerate() {
+            let Some(f) = f else { continue };
+            let f = match when {
+                Some(c) => self.b.binary(BinaryOp::And, c, f),
+                None => f,
+            };
+            self.flag(1 << k, f);
+        }
+    }
+
+    /// The fault mask (an i32 of [`fault`] bits) of everything evaluated so far.
+    fn fault_mask(&mut self) -> Value {
+        let mut mask = self.b.i32(0);
+        for (k, f) in self.faults.into_iter().enumerate() {
+            if let Some(f) = f {
+                let bit = self.b.i32(1 << k);
+                let zero = self.b.i32(0);
+                let v = self.b.select(f, bit, zero);
+                mask = self.b.add(mask, v);
+            }
+        }
+        mask
+    }
+
+    /// Forgets every cached value: an assignment changed a state or param.
+    fn forget(&mut self) {
+        self.memo.clear();
+        self.calls.clear();
+    }
+
+    /// Flags a float that is not a number in `[lo, hi)`: NaN, infinite or out of range for
+    /// the integer type it is converted to.
+    fn flag_out_of_range(&mut self, x: Value, lo: f64, hi: f64) {
+        let lo = self.b.f64(lo);
+        let hi = self.b.f64(hi);
+        let above = self.b.cmp(CmpOp::Ge, x, lo);
+        let below = self.b.cmp(CmpOp::Lt, x, hi);
+        let fits = self.b.binary(BinaryOp::And, above, below);
+        let bad = self.b.not(fits);
+        self.flag(fault::CONVERSION, bad);
     }
 
     fn index(&mut self, i: usize) -> Value {
         self.b.i64(i as i64)
     }
 
-    /// Converts a value to another Python type (the way Python would combine them).
+    /// Converts a value to another Python type (the way Python would combine them). A
+    /// float that is not a finite int64 value raises [`fault::CONVERSION`].
     fn to(&mut self, x: Val, ty: Ty) -> Val {
         if x.ty == ty {
             return x;
         }
+        if x.ty == Ty::Float && ty == Ty::Int {
+            self.flag_out_of_range(x.v, -9.223_372_036_854_776e18, 9.223_372_036_854_776e18);
+        }
         let v = self.b.convert(x.v, work_type(ty));
         Val { v, ty }
+    }
+
+    /// The integer value of a float, as `int()`, `round()`, `floor()`... give it: an int in
+    /// integer models; in float models the integral float itself, since Python's result is
+    /// an exact (unbounded) int that only ever meets floats there (`int(1e300)` is 10**300,
+    /// stored as 1e300, never a saturated 9.2e18).
+    fn integral(&mut self, x: Val) -> Val {
+        if x.ty == Ty::Float && self.model.dtype.is_float() {
+            x
+        } else {
+            self.to(x, Ty::Int)
+        }
     }
 
     /// A value of the model dtype's Python type, as an expression value.
@@ -298,8 +479,28 @@ impl<'m, 'f> Lower<'m, 'f> {
         Val { v, ty }
     }
 
-    /// Converts an expression value for storing into a dtype array.
+    /// Converts an expression value for storing into a dtype array. A value the integer
+    /// dtype cannot hold raises [`fault::CONVERSION`] (numpy would saturate or wrap).
     fn store_dtype(&mut self, x: Val) -> Value {
+        match (self.elem, x.ty) {
+            (Elem::I64, Ty::Float) => {
+                self.flag_out_of_range(x.v, -9.223_372_036_854_776e18, 9.223_372_036_854_776e18)
+            }
+            // Truncation toward zero: (-2^31 - 1, 2^31) truncates into int32.
+            (Elem::I32, Ty::Float) => {
+                self.flag_out_of_range(x.v, -2_147_483_649.0, 2_147_483_648.0)
+            }
+            (Elem::I32, Ty::Int) => {
+                let lo = self.b.i64(i32::MIN as i64);
+                let hi = self.b.i64(i32::MAX as i64);
+                let above = self.b.cmp(CmpOp::Ge, x.v, lo);
+                let below = self.b.cmp(CmpOp::Le, x.v, hi);
+                let fits = self.b.binary(BinaryOp::And, above, below);
+                let bad = self.b.not(fits);
+                self.flag(fault::CONVERSION, bad);
+            }
+            _ => {}
+        }
         self.b.convert(x.v, self.elem.ty())
     }
 
@@ -330,40 +531,56 @@ impl<'m, 'f> Lower<'m, 'f> {
         }
     }
 
-    fn state(&mut self, i: usize) -> Val {
-        if let Some(v) = self.memo.get(&(0, i)) {
-            return *v;
+    fn load_memo(&mut self, kind: u8, i: usize) -> Val {
+        if let Some(m) = self.memo.get(&(kind, i)) {
+            return m.val;
         }
         let idx = self.index(i);
-        let raw = self.b.load(self.y, idx);
-        let v = self.load_dtype(raw);
-        self.memo.insert((0, i), v);
-        v
+        let arr = if kind == 0 { self.y } else { self.p };
+        let raw = self.b.load(arr, idx);
+        let val = self.load_dtype(raw);
+        self.memo.insert(
+            (kind, i),
+            Memo {
+                val,
+                faults: [None; 3],
+            },
+        );
+        val
+    }
+
+    fn state(&mut self, i: usize) -> Val {
+        self.load_memo(0, i)
     }
 
     fn param(&mut self, i: usize) -> Val {
-        if let Some(v) = self.memo.get(&(1, i)) {
-            return *v;
-        }
-        let idx = self.index(i);
-        let raw = self.b.load(self.p, idx);
-        let v = self.load_dtype(raw);
-        self.memo.insert((1, i), v);
-        v
+        self.load_memo(1, i)
     }
 
     fn aux(&mut self, i: usize) -> Val {
-        if let Some(v) = self.memo.get(&(2, i)) {
-            return *v;
+        if let Some(m) = self.memo.get(&(2, i)).copied() {
+            self.merge(m.faults, None);
+            return m.val;
         }
         // Aux bodies see no function arguments or loop variables of the use site.
         let args = std::mem::take(&mut self.args);
         let loops = std::mem::take(&mut self.loops);
-        let v = self.expr(&self.model.aux[i].expr);
+        let (val, faults) = self.isolated(|l| l.expr(&l.model.aux[i].expr));
         self.args = args;
         self.loops = loops;
-        self.memo.insert((2, i), v);
-        v
+        self.memo.insert((2, i), Memo { val, faults });
+        self.merge(faults, None);
+        val
+    }
+
+    /// Notes when the function being built has grown past [`MAX_FUNCTION_INSTRUCTIONS`]
+    /// (checked when an aux or function is about to be inlined); lowering then stops
+    /// expanding and the caller reports [`LowerError::TooLarge`].
+    fn guard_size(&mut self, what: impl FnOnce() -> String) -> bool {
+        if self.too_large.is_none() && self.b.inst_count() > MAX_FUNCTION_INSTRUCTIONS {
+            self.too_large = Some(what());
+        }
+        self.too_large.is_some()
     }
 
     /// `lag_state(depth)`: `ring[offset + (head - depth) mod len]`.
@@ -411,6 +628,11 @@ impl<'m, 'f> Lower<'m, 'f> {
 
     fn arith(&mut self, op: BinaryOp, a: Val, b: Val) -> Val {
         let (a, b, ty) = self.promote(a, b);
+        if ty == Ty::Int && matches!(op, BinaryOp::FloorDiv | BinaryOp::Mod) {
+            let zero = self.b.i64(0);
+            let by_zero = self.b.cmp(CmpOp::Eq, b.v, zero);
+            self.flag(fault::DIV_ZERO, by_zero);
+        }
         let v = self.b.binary(op, a.v, b.v);
         Val { v, ty }
     }
@@ -448,7 +670,8 @@ impl<'m, 'f> Lower<'m, 'f> {
                 let v = self.b.i64(*i);
                 Val { v, ty: Ty::Int }
             }
-            ExprKind::Float(f) => {
+            // Only float models have them (the checker rejects them elsewhere).
+            ExprKind::Float(f) | ExprKind::BigInt(f) => {
                 let v = self.b.f64(*f);
                 Val { v, ty: Ty::Float }
             }
@@ -537,7 +760,24 @@ impl<'m, 'f> Lower<'m, 'f> {
             ExprKind::Logic { op, operands } => {
                 // Python returns an operand: `a and b` is `b if a else a`; `a or b` is
                 // `a if a else b`. Folded from the right so the first deciding operand wins.
-                let vals: Vec<Val> = operands.iter().map(|o| self.expr(o)).collect();
+                // Python evaluates an operand only while the earlier ones did not decide,
+                // so its faults count only then.
+                let mut vals: Vec<Val> = Vec::with_capacity(operands.len());
+                let mut reached: Option<Value> = None;
+                for o in operands {
+                    let (v, faults) = self.isolated(|l| l.expr(o));
+                    self.merge(faults, reached);
+                    let t = self.truthy(v);
+                    let goes_on = match op {
+                        expr::LogicOp::And => t,
+                        expr::LogicOp::Or => self.b.not(t),
+                    };
+                    reached = Some(match reached {
+                        None => goes_on,
+                        Some(r) => self.b.binary(BinaryOp::And, r, goes_on),
+                    });
+                    vals.push(v);
+                }
                 let mut result = *vals.last().expect("two or more operands");
                 for x in vals[..vals.len() - 1].iter().rev() {
                     let t = self.truthy(*x);
@@ -555,8 +795,12 @@ impl<'m, 'f> Lower<'m, 'f> {
             } => {
                 let c = self.expr(cond);
                 let c = self.truthy(c);
-                let a = self.expr(then);
-                let b = self.expr(otherwise);
+                // Only the taken branch is evaluated in Python: its faults count.
+                let (a, fa) = self.isolated(|l| l.expr(then));
+                let (b, fb) = self.isolated(|l| l.expr(otherwise));
+                self.merge(fa, Some(c));
+                let not_c = self.b.not(c);
+                self.merge(fb, Some(not_c));
                 self.choose(c, a, b)
             }
             ExprKind::Call { func, args, .. } => self.call(&func.res, args),
@@ -610,12 +854,27 @@ impl<'m, 'f> Lower<'m, 'f> {
             Res::Lag { state, depth } => self.lag(state, depth),
             Res::Function(i) => {
                 let vals: Vec<Val> = args.iter().map(|a| self.expr(a)).collect();
+                let key = (i, vals.iter().map(|v| v.v).collect::<Vec<_>>());
+                if let Some(m) = self.calls.get(&key).copied() {
+                    self.merge(m.faults, None);
+                    return m.val;
+                }
+                let name = &self.model.functions[i].name;
+                if self.guard_size(|| format!("function '{name}'")) {
+                    // Too large already: stop expanding (the caller reports the error).
+                    return Val {
+                        v: self.b.f64(0.0),
+                        ty: Ty::Float,
+                    };
+                }
                 let loops = std::mem::take(&mut self.loops);
                 self.args.push(vals);
-                let v = self.expr(&self.model.functions[i].body);
+                let (val, faults) = self.isolated(|l| l.expr(&l.model.functions[i].body));
                 self.args.pop();
                 self.loops = loops;
-                v
+                self.calls.insert(key, Memo { val, faults });
+                self.merge(faults, None);
+                val
             }
             Res::Builtin(b) => self.builtin(b, args),
             ref other => unreachable!("a validated model has no call resolved to {other:?}"),
@@ -727,23 +986,42 @@ impl<'m, 'f> Lower<'m, 'f> {
             Builtin::Max => self.min_max(vals, CmpOp::Gt),
             Builtin::Round => {
                 let x = x0();
-                if x.ty != Ty::Float {
-                    return int_of(self, x);
+                match (x.ty, vals.get(1)) {
+                    // round(x, n) of a float: Python's correctly rounded decimal rounding.
+                    (Ty::Float, Some(nd)) => {
+                        let n = self.to(*nd, Ty::Int);
+                        let n = self.f64_of(n);
+                        Val {
+                            v: self.b.math(MathFn::RoundDigits, &[x.v, n]),
+                            ty: Ty::Float,
+                        }
+                    }
+                    (Ty::Float, None) => {
+                        let r = self.math(MathFn::RoundEven, &[x]);
+                        self.integral(r)
+                    }
+                    // round(n, k) of an int is an int: exact for k >= 0; for k < 0 rounded
+                    // as the float it equals (exact below 2**53).
+                    (_, Some(nd)) => {
+                        let xi = int_of(self, x);
+                        let xf = self.f64_of(xi);
+                        let n = self.to(*nd, Ty::Int);
+                        let nf = self.f64_of(n);
+                        let r = self.b.math(MathFn::RoundDigits, &[xf, nf]);
+                        let r = Val {
+                            v: r,
+                            ty: Ty::Float,
+                        };
+                        let back = self.to(r, Ty::Int);
+                        let zero = self.b.i64(0);
+                        let neg = self.b.cmp(CmpOp::Lt, n.v, zero);
+                        Val {
+                            v: self.b.select(neg, back.v, xi.v),
+                            ty: Ty::Int,
+                        }
+                    }
+                    (_, None) => int_of(self, x),
                 }
-                if let Some(nd) = vals.get(1) {
-                    // round(x, n): scale by 10**n, round half to even, scale back.
-                    let ten = self.b.f64(10.0);
-                    let n = self.f64_of(*nd);
-                    let scale = self.b.math(MathFn::Pow, &[ten, n]);
-                    let scaled = self.b.mul(x.v, scale);
-                    let r = self.b.math(MathFn::RoundEven, &[scaled]);
-                    return Val {
-                        v: self.b.div(r, scale),
-                        ty: Ty::Float,
-                    };
-                }
-                let r = self.math(MathFn::RoundEven, &[x]);
-                int_of(self, r)
             }
             Builtin::Floor | Builtin::Ceil | Builtin::Trunc => {
                 let x = x0();
@@ -756,7 +1034,7 @@ impl<'m, 'f> Lower<'m, 'f> {
                     _ => MathFn::Trunc,
                 };
                 let r = self.math(f, &[x]);
-                int_of(self, r)
+                self.integral(r)
             }
             Builtin::Log if vals.len() == 2 => {
                 let a = self.math(MathFn::Log, &[vals[0]]);
@@ -773,7 +1051,14 @@ impl<'m, 'f> Lower<'m, 'f> {
                 }
                 acc
             }
-            Builtin::Int => int_of(self, x0()),
+            Builtin::Int => {
+                let x = x0();
+                if x.ty == Ty::Float && self.model.dtype.is_float() {
+                    self.math(MathFn::Trunc, &[x])
+                } else {
+                    int_of(self, x)
+                }
+            }
             Builtin::Float => self.to(x0(), Ty::Float),
             Builtin::Bool => {
                 let t = self.truthy(x0());
@@ -829,7 +1114,10 @@ impl<'m, 'f> Lower<'m, 'f> {
         }
     }
 
-    /// `sum(body for i in range(args) if conds)` as a loop with an f64 accumulator.
+    /// `sum(body for i in range(args) if conds)` as a loop with an f64 accumulator. The
+    /// faults of each iteration (the body's only where the conditions hold, as Python
+    /// evaluates it only then) are carried out of the loop; a step of 0 raises
+    /// [`fault::ZERO_STEP`] (Python's `ValueError`) and runs no iteration.
     fn reduce(&mut self, op: expr::ReduceOp, body: &Expr, range: &[Expr], conds: &[Expr]) -> Val {
         let bounds: Vec<Value> = range
             .iter()
@@ -844,16 +1132,26 @@ impl<'m, 'f> Lower<'m, 'f> {
             [start, stop, step] => (*start, *stop, *step),
             _ => unreachable!("the parser checks range arity"),
         };
+        let zero = self.b.i64(0);
+        let zero_step = self.b.cmp(CmpOp::Eq, step, zero);
+        self.flag(fault::ZERO_STEP, zero_step);
         let init = self
             .b
             .f64(if op == expr::ReduceOp::Sum { 0.0 } else { 1.0 });
+        let no = self.b.bool(false);
         let header = self.b.create_block();
         let i = self.b.block_param(header, Type::I64);
         let acc = self.b.block_param(header, Type::F64);
+        let carried: Vec<Value> = (0..3)
+            .map(|_| self.b.block_param(header, Type::Bool))
+            .collect();
         let body_block = self.b.create_block();
         let exit = self.b.create_block();
         let result = self.b.block_param(exit, Type::F64);
-        self.b.jump(header, &[start, init]);
+        let out_faults: Vec<Value> = (0..3)
+            .map(|_| self.b.block_param(exit, Type::Bool))
+            .collect();
+        self.b.jump(header, &[start, init, no, no, no]);
 
         self.b.switch_to(header);
         let zero = self.b.i64(0);
@@ -861,39 +1159,62 @@ impl<'m, 'f> Lower<'m, 'f> {
         let below = self.b.cmp(CmpOp::Lt, i, stop);
         let above = self.b.cmp(CmpOp::Gt, i, stop);
         let go = self.b.select(up, below, above);
-        // A zero step (Python raises) ends the loop at once.
         let nonzero = self.b.cmp(CmpOp::Ne, step, zero);
         let go = self.b.binary(BinaryOp::And, go, nonzero);
-        self.b.brif(go, body_block, &[], exit, &[acc]);
+        let mut exit_args = vec![acc];
+        exit_args.extend(&carried);
+        self.b.brif(go, body_block, &[], exit, &exit_args);
 
         self.b.switch_to(body_block);
-        let saved = self.memo.clone();
+        let saved = (self.memo.clone(), self.calls.clone());
         self.loops.push(Val { v: i, ty: Ty::Int });
-        let elt = self.expr(body);
-        let elt = self.f64_of(elt);
+        let (keep, cond_faults) = self.isolated(|l| {
+            let mut keep = None;
+            for c in conds {
+                let cv = l.expr(c);
+                let t = l.truthy(cv);
+                keep = Some(match keep {
+                    None => t,
+                    Some(k) => l.b.binary(BinaryOp::And, k, t),
+                });
+            }
+            keep
+        });
+        let (elt, body_faults) = self.isolated(|l| {
+            let elt = l.expr(body);
+            l.f64_of(elt)
+        });
         let next = match op {
             expr::ReduceOp::Sum => self.b.add(acc, elt),
             expr::ReduceOp::Prod => self.b.mul(acc, elt),
         };
-        let mut keep = None;
-        for c in conds {
-            let cv = self.expr(c);
-            let t = self.truthy(cv);
-            keep = Some(match keep {
-                None => t,
-                Some(k) => self.b.binary(BinaryOp::And, k, t),
-            });
-        }
         let next = match keep {
             Some(k) => self.b.select(k, next, acc),
             None => next,
         };
+        // This iteration's faults on top of the earlier iterations'.
+        let (_, iteration) = self.isolated(|l| {
+            l.merge(cond_faults, None);
+            l.merge(body_faults, keep);
+        });
+        let mut next_faults = Vec::with_capacity(3);
+        for (k, before) in carried.iter().enumerate() {
+            next_faults.push(match iteration[k] {
+                Some(f) => self.b.binary(BinaryOp::Or, *before, f),
+                None => *before,
+            });
+        }
         let i_next = self.b.add(i, step);
-        self.b.jump(header, &[i_next, next]);
+        let mut args = vec![i_next, next];
+        args.extend(next_faults);
+        self.b.jump(header, &args);
         self.loops.pop();
-        self.memo = saved;
+        (self.memo, self.calls) = saved;
 
         self.b.switch_to(exit);
+        for (k, f) in out_faults.into_iter().enumerate() {
+            self.flag(1 << k, f);
+        }
         Val {
             v: result,
             ty: Ty::Float,
@@ -909,7 +1230,18 @@ impl<'m, 'f> Lower<'m, 'f> {
         };
         let idx = self.index(i);
         self.b.store(ptr, idx, raw);
-        self.memo.clear();
+        self.forget();
+    }
+
+    /// The error, if inlining made the function too large.
+    fn finish(&self, function: &str) -> Result<(), LowerError> {
+        match &self.too_large {
+            Some(inlining) => Err(LowerError::TooLarge {
+                function: function.to_string(),
+                inlining: inlining.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -950,7 +1282,7 @@ fn lower_equations(
     name: &str,
     eqs: &[dynlib_model::Equation],
     all_states: bool,
-) -> Function {
+) -> Result<Function, LowerError> {
     let elem = elem_of(model.dtype);
     let mut f = Function::new(name, rhs_signature(elem));
     let mut l = Lower::new(model, lags, &mut f, 1, 3, 4);
@@ -975,11 +1307,18 @@ fn lower_equations(
         let idx = l.index(s);
         l.b.store(out, idx, raw);
     }
-    l.b.ret(&[]);
-    f
+    let mask = l.fault_mask();
+    l.b.ret(&[mask]);
+    l.finish(name)?;
+    Ok(f)
 }
 
-fn lower_events(model: &Model, lags: &LagLayout, name: &str, start: bool) -> Function {
+fn lower_events(
+    model: &Model,
+    lags: &LagLayout,
+    name: &str,
+    start: bool,
+) -> Result<Function, LowerError> {
     let elem = elem_of(model.dtype);
     let mut f = Function::new(name, events_signature(elem));
     let mut l = Lower::new(model, lags, &mut f, 1, 2, 4);
@@ -1000,7 +1339,7 @@ fn lower_events(model: &Model, lags: &LagLayout, name: &str, start: bool) -> Fun
         l.b.brif(c, fire, &[], next, &[]);
 
         l.b.switch_to(fire);
-        let saved = l.memo.clone();
+        let saved = (l.memo.clone(), l.calls.clone(), l.faults);
         for a in &ev.actions {
             let v = l.expr(&a.expr);
             l.assign(a.target, v);
@@ -1028,18 +1367,22 @@ fn lower_events(model: &Model, lags: &LagLayout, name: &str, start: bool) -> Fun
         }
         let code_v = l.b.i32(code as i32);
         let width = l.b.i32(ev.log.len() as i32);
-        l.b.ret(&[code_v, width]);
-        l.memo = saved;
+        let mask = l.fault_mask();
+        l.b.ret(&[code_v, width, mask]);
+        // The next event's condition is reached only when this one did not fire.
+        (l.memo, l.calls, l.faults) = saved;
 
         l.b.switch_to(next);
     }
     let none = l.b.i32(-1);
     let zero = l.b.i32(0);
-    l.b.ret(&[none, zero]);
-    f
+    let mask = l.fault_mask();
+    l.b.ret(&[none, zero, mask]);
+    l.finish(name)?;
+    Ok(f)
 }
 
-fn lower_update_aux(model: &Model, lags: &LagLayout) -> Function {
+fn lower_update_aux(model: &Model, lags: &LagLayout) -> Result<Function, LowerError> {
     let elem = elem_of(model.dtype);
     let mut f = Function::new("update_aux", update_aux_signature(elem));
     let mut l = Lower::new(model, lags, &mut f, 1, 2, 4);
@@ -1057,11 +1400,17 @@ fn lower_update_aux(model: &Model, lags: &LagLayout) -> Function {
         }
         None => l.b.bool(false),
     };
-    l.b.ret(&[stop]);
-    f
+    let mask = l.fault_mask();
+    l.b.ret(&[stop, mask]);
+    l.finish("update_aux")?;
+    Ok(f)
 }
 
-fn lower_jacobian(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Function {
+fn lower_jacobian(
+    model: &Model,
+    lags: &LagLayout,
+    jac: &[Vec<Expr>],
+) -> Result<Function, LowerError> {
     let elem = elem_of(model.dtype);
     let mut f = Function::new("jacobian", jacobian_signature(elem));
     let mut l = Lower::new(model, lags, &mut f, 1, 2, 4);
@@ -1075,11 +1424,13 @@ fn lower_jacobian(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Functio
             l.b.store(out, idx, raw);
         }
     }
-    l.b.ret(&[]);
-    f
+    let mask = l.fault_mask();
+    l.b.ret(&[mask]);
+    l.finish("jacobian")?;
+    Ok(f)
 }
 
-fn lower_jvp(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Function {
+fn lower_jvp(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Result<Function, LowerError> {
     let elem = elem_of(model.dtype);
     let mut f = Function::new("jvp", jvp_signature(elem));
     let mut l = Lower::new(model, lags, &mut f, 1, 2, 5);
@@ -1108,6 +1459,8 @@ fn lower_jvp(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Function {
         let idx = l.index(i);
         l.b.store(out, idx, raw);
     }
-    l.b.ret(&[]);
-    f
+    let mask = l.fault_mask();
+    l.b.ret(&[mask]);
+    l.finish("jvp")?;
+    Ok(f)
 }

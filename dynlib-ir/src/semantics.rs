@@ -40,6 +40,76 @@ pub fn floordiv_f64(a: f64, b: f64) -> f64 {
     }
 }
 
+/// Python's `round(x, ndigits)` for a float `x` (CPython's `float.__round__`): the decimal
+/// number with `ndigits` places nearest to the exact binary value of `x`, ties to even,
+/// then the double nearest to that. `round(2.675, 2)` is 2.67, because 2.675 is stored as
+/// 2.67499999999999982236431605997495353221893310546875. NaN and infinities are returned
+/// unchanged, as is `x` for `ndigits > 323` (more digits than any double has); for
+/// `ndigits < -308` the result is a zero with the sign of `x`. A result too large for a
+/// double is infinite (Python raises `OverflowError`). `ndigits` is a whole number.
+pub fn round_digits(x: f64, ndigits: f64) -> f64 {
+    if !x.is_finite() || ndigits.is_nan() || ndigits > 323.0 {
+        return x;
+    }
+    if ndigits < -308.0 {
+        return 0.0 * x;
+    }
+    let n = ndigits as i32;
+    let rounded = if n >= 0 {
+        // Rust's fixed-precision formatting is exact and rounds ties to even, which is
+        // exactly CPython's `_Py_dg_dtoa(x, 3, n)`; parsing back is correctly rounded.
+        format!("{:.*}", n as usize, x)
+    } else {
+        round_integer_digits(x, n.unsigned_abs() as usize)
+    };
+    let r: f64 = rounded.parse().unwrap_or(f64::NAN);
+    r.copysign(x)
+}
+
+/// `x` rounded to a multiple of `10^m`, as decimal text: the exact integer part of `x`
+/// gives the digits, the fraction breaks ties.
+fn round_integer_digits(x: f64, m: usize) -> String {
+    let a = x.abs();
+    let whole = a.trunc();
+    let fraction_nonzero = a != whole;
+    let digits = format!("{whole:.0}");
+    let (head, tail) = if digits.len() > m {
+        digits.split_at(digits.len() - m)
+    } else {
+        ("", digits.as_str())
+    };
+    let tail = format!("{tail:0>m$}");
+    let half = format!("5{}", "0".repeat(m - 1));
+    let last_odd = head.bytes().last().is_some_and(|d| (d - b'0') % 2 == 1);
+    let up = match tail.as_str().cmp(half.as_str()) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => fraction_nonzero || last_odd,
+    };
+    let mut q: Vec<u8> = if head.is_empty() {
+        vec![b'0']
+    } else {
+        head.bytes().collect()
+    };
+    if up {
+        let mut i = q.len();
+        loop {
+            if i == 0 {
+                q.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if q[i] == b'9' {
+                q[i] = b'0';
+            } else {
+                q[i] += 1;
+                break;
+            }
+        }
+    }
+    format!("{}e{m}", String::from_utf8(q).unwrap_or_default())
+}
+
 /// Python's int `//`, wrapping on overflow; division by zero gives 0 (Python would raise,
 /// and an integer has no NaN to carry the failure).
 pub fn floordiv_i64(a: i64, b: i64) -> i64 {
@@ -162,5 +232,58 @@ mod tests {
         assert_eq!(convert(f64::NAN.to_bits(), Type::F64, Type::Bool), 1);
         assert_eq!(f64::from_bits(convert(1, Type::Bool, Type::F64)), 1.0);
         assert_eq!(convert((-1i64) as u64, Type::I64, Type::I32) as i64, -1);
+    }
+}
+
+#[cfg(test)]
+mod round_tests {
+    use super::round_digits;
+
+    #[test]
+    fn round_matches_cpython() {
+        // Values from CPython 3.11.
+        let cases: &[(f64, f64, f64)] = &[
+            (2.675, 2.0, 2.67),
+            (0.125, 2.0, 0.12),
+            (0.375, 2.0, 0.38),
+            (2.5, 0.0, 2.0),
+            (3.5, 0.0, 4.0),
+            (-2.5, 0.0, -2.0),
+            (1234.5678, 2.0, 1234.57),
+            (1234.5678, -2.0, 1200.0),
+            (1250.0, -2.0, 1200.0),
+            (1350.0, -2.0, 1400.0),
+            (1250.0001, -2.0, 1300.0),
+            (-1250.0, -2.0, -1200.0),
+            (5e-324, 400.0, 5e-324),
+            (5e-324, 323.0, 0.0),
+            (1e300, 2.0, 1e300),
+            (1e300, -299.0, 1e300),
+            (123.0, -400.0, 0.0),
+            (0.5, -1.0, 0.0),
+            (5.0, -1.0, 0.0),
+            (15.0, -1.0, 20.0),
+            (95.0, -1.0, 100.0),
+            (999.0, -3.0, 1000.0),
+            (0.1 + 0.2, 15.0, 0.3),
+            (1.7976931348623157e308, -308.0, f64::INFINITY),
+        ];
+        for &(x, n, want) in cases {
+            let got = round_digits(x, n);
+            assert!(
+                got == want && got.is_sign_negative() == want.is_sign_negative(),
+                "round({x}, {n}) = {got}, want {want}"
+            );
+        }
+        assert!(
+            round_digits(-0.4, 0.0).is_sign_negative(),
+            "round(-0.4, 0) is -0.0"
+        );
+        assert!(
+            round_digits(-3.0, -1.0).is_sign_negative(),
+            "round(-3.0, -1) is -0.0"
+        );
+        assert!(round_digits(f64::NAN, 2.0).is_nan());
+        assert_eq!(round_digits(f64::NEG_INFINITY, 2.0), f64::NEG_INFINITY);
     }
 }

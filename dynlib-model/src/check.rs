@@ -108,6 +108,8 @@ pub(crate) fn check(
         .as_ref()
         .and_then(|s| c.expression(&s.cond, s.location, &[]));
     let presets = c.presets();
+    c.sim_horizon();
+    c.values_fit_dtype();
 
     if !c.diags.is_empty() {
         return Err(c.diags);
@@ -342,12 +344,19 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        // Uniqueness across sections (constant collisions above are not repeated).
+        // Uniqueness across sections (constant collisions above are not repeated). The
+        // position reported is the second declaration: the one that clashes (an aux a mod
+        // adds, not the state it collides with).
         let mut seen: Vec<(&str, Vec<&str>, Option<Span>)> = Vec::new();
         for (section, names) in &sections {
             for (n, span) in names {
                 match seen.iter_mut().find(|(m, _, _)| m == n) {
-                    Some(entry) => entry.1.push(section),
+                    Some(entry) => {
+                        if entry.1.len() == 1 {
+                            entry.2 = span.clone().or(entry.2.take());
+                        }
+                        entry.1.push(section);
+                    }
                     None => seen.push((n, vec![section], span.clone())),
                 }
             }
@@ -446,6 +455,18 @@ impl<'a> Checker<'a> {
     ) {
         let span = e.span.clone();
         match &mut e.kind {
+            ExprKind::BigInt(x) if !self.raw.dtype.is_float() => {
+                let x = *x;
+                self.error(
+                    DiagKind::InvalidValue,
+                    format!(
+                        "integer literal {x:.0} in {loc} does not fit the model's dtype {} \
+                         (literals beyond 64 bits are only for float models)",
+                        self.raw.dtype.as_str()
+                    ),
+                    src.span_of(span),
+                );
+            }
             ExprKind::Name(id) => {
                 id.res = if let Some(d) = loops.iter().rposition(|v| *v == id.name) {
                     Res::Loop(d)
@@ -495,6 +516,20 @@ impl<'a> Checker<'a> {
             } => {
                 for r in range.iter_mut() {
                     self.resolve(r, src, loc, args, loops, unknown);
+                }
+                // A step that is zero whatever the state is a model error (Python raises
+                // ValueError); one that becomes zero at run time is an arithmetic fault.
+                if let [_, _, step] = range.as_slice() {
+                    let lookup = crate::raw::constant_lookup(&self.raw.constants);
+                    if let Ok(v) = crate::numeric::eval(step, &lookup, &[]) {
+                        if v.as_f64() == 0.0 {
+                            self.error(
+                                DiagKind::InvalidValue,
+                                format!("range() step must not be zero in {loc}"),
+                                src.span_of(step.span.clone()),
+                            );
+                        }
+                    }
                 }
                 let shadowed = self.names.get(var.as_str()).map(|s| match s {
                     Sym::State(_) => "state",
@@ -1090,6 +1125,62 @@ impl<'a> Checker<'a> {
             });
         }
         out
+    }
+
+    /// An ODE's default horizon must not lie before its start (every run with the default
+    /// `T` would be refused).
+    fn sim_horizon(&mut self) {
+        let sim = &self.raw.sim;
+        if let (ModelKind::Ode, Some(t_end)) = (self.raw.kind, sim.t_end) {
+            let t0 = sim.t0.unwrap_or(0.0);
+            if t_end < t0 {
+                self.error(
+                    DiagKind::Sim,
+                    format!("[sim].t_end = {t_end} is before [sim].t0 = {t0}"),
+                    sim.span_of("t_end"),
+                );
+            }
+        }
+    }
+
+    /// In an integer model every state and parameter value must fit the dtype once cast
+    /// the way numpy casts (floats truncate toward zero); a value out of range would
+    /// silently saturate or wrap.
+    fn values_fit_dtype(&mut self) {
+        use crate::raw::Dtype;
+        let dtype = self.raw.dtype;
+        if dtype.is_float() {
+            return;
+        }
+        let raw = self.raw;
+        for (table, list) in [("states", &raw.states), ("params", &raw.params)] {
+            for v in list {
+                let fits = match (v.value, dtype) {
+                    (Number::Int(i), Dtype::Int32) => i32::try_from(i).is_ok(),
+                    (Number::Int(_), _) => true,
+                    // Truncation toward zero lands in range exactly for these intervals.
+                    (Number::Float(f), Dtype::Int32) => f > -2_147_483_649.0 && f < 2_147_483_648.0,
+                    (Number::Float(f), _) => {
+                        (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+                    }
+                };
+                if !fits {
+                    let shown = match v.value {
+                        Number::Int(i) => i.to_string(),
+                        Number::Float(f) => f.to_string(),
+                    };
+                    self.error(
+                        DiagKind::InvalidValue,
+                        format!(
+                            "[{table}].{} = {shown} is out of range for the model's dtype {}",
+                            v.name.value,
+                            dtype.as_str()
+                        ),
+                        v.name.span.clone(),
+                    );
+                }
+            }
+        }
     }
 
     /// Rejects cycles among aux and functions; returns an aux evaluation order in which

@@ -168,14 +168,16 @@ impl std::error::Error for ModelErrors {}
 
 /// Renders a diagnostic as text: the message, the `--> source:line:col` position, the
 /// offending line with a caret under the column (two lines of context either side for TOML
-/// syntax errors), and the help.
+/// syntax errors), and the help. Lines longer than [`MAX_SHOWN`] characters are shown as a
+/// window around the caret; control characters from the model are escaped ([`printable`]),
+/// so a model file cannot send escape sequences to the terminal.
 pub fn render(d: &Diagnostic, sources: &SourceMap) -> String {
-    let mut out = format!("error: {}", d.message);
+    let mut out = format!("error: {}", printable(&d.message));
     if let Some(span) = &d.span {
         if let Some(file) = sources.get(span.source) {
             let (line, col) = file.line_col(span.range.start);
             let origin = file.path.clone().unwrap_or_else(|| file.name.clone());
-            out.push_str(&format!("\n  --> {origin}:{line}:{col}"));
+            out.push_str(&format!("\n  --> {}:{line}:{col}", printable(&origin)));
             let context = if d.kind == DiagKind::TomlSyntax { 2 } else { 0 };
             let first = line.saturating_sub(context).max(1);
             let last = (line + context).min(file.line_count());
@@ -189,25 +191,115 @@ pub fn render(d: &Diagnostic, sources: &SourceMap) -> String {
                     "   "
                 };
                 let marker = if context > 0 { marker } else { "" };
-                out.push_str(&format!("\n{marker}{l:>width$} | {text}"));
+                let (caret_col, caret_len) = if l == line {
+                    (
+                        col,
+                        caret_len(text, col, span, file.line_col(span.range.end)),
+                    )
+                } else {
+                    (1, 0)
+                };
+                let shown = shown_line(text, caret_col, caret_len);
+                out.push_str(&format!("\n{marker}{l:>width$} | {}", shown.text));
                 if l == line {
-                    let caret_len = caret_len(text, col, span, file.line_col(span.range.end));
                     let pad = if context > 0 { 3 } else { 0 };
                     out.push_str(&format!(
                         "\n{:pad$}{:width$} | {}{}",
                         "",
                         "",
-                        " ".repeat(col - 1),
-                        "^".repeat(caret_len)
+                        " ".repeat(shown.caret),
+                        "^".repeat(shown.caret_len.max(1))
                     ));
                 }
             }
         }
     }
     if let Some(help) = &d.help {
-        out.push_str(&format!("\n  = help: {help}"));
+        out.push_str(&format!("\n  = help: {}", printable(help)));
     }
     out
+}
+
+/// The most characters of a source line a diagnostic shows; longer lines (a 1 MB
+/// expression) are cut to a window around the caret.
+pub const MAX_SHOWN: usize = 160;
+
+/// A source line as a diagnostic shows it, and where its caret goes (in shown characters).
+struct Shown {
+    text: String,
+    caret: usize,
+    caret_len: usize,
+}
+
+/// `line` escaped for the terminal and cut to a window of [`MAX_SHOWN`] characters around
+/// the caret at character column `col` (1-based), `len` characters long.
+fn shown_line(line: &str, col: usize, len: usize) -> Shown {
+    // Each source character as shown, so the caret lines up with escapes too.
+    let pieces: Vec<String> = line.chars().map(printable_char).collect();
+    let width = |range: std::ops::Range<usize>| -> usize {
+        pieces[range].iter().map(|p| p.chars().count()).sum()
+    };
+    let n = pieces.len();
+    let start_char = (col - 1).min(n);
+    let end_char = (start_char + len).min(n);
+    let (from, to) = if width(0..n) <= MAX_SHOWN {
+        (0, n)
+    } else {
+        let before = MAX_SHOWN / 3;
+        let from = start_char.saturating_sub(before);
+        let mut to = from;
+        while to < n && width(from..to + 1) <= MAX_SHOWN {
+            to += 1;
+        }
+        (from, to.max(end_char.min(from + MAX_SHOWN)))
+    };
+    let lead = if from > 0 { "…" } else { "" };
+    let tail = if to < n { "…" } else { "" };
+    let text = format!("{lead}{}{tail}", pieces[from..to].concat());
+    let caret = lead.chars().count() + width(from..start_char.max(from));
+    let caret_len = width(start_char.max(from)..end_char.min(to).max(start_char.max(from)));
+    Shown {
+        text,
+        caret,
+        caret_len,
+    }
+}
+
+/// True for characters that must not reach a terminal as they are: control characters
+/// (but newline and tab) and the invisible direction overrides that reorder text.
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn printable_char(c: char) -> String {
+    if needs_escape(c) {
+        c.escape_unicode().to_string()
+    } else if c == '\t' {
+        " ".to_string()
+    } else {
+        c.to_string()
+    }
+}
+
+/// `s` with every control character (but newline and tab) and direction override written
+/// as a `\u{..}` escape: text from a model file that is safe to print on a terminal (an
+/// escape sequence in a model cannot recolour, retitle or clear it).
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if needs_escape(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Carets under the whole span when it stays on one line, else one.
@@ -281,6 +373,56 @@ mod tests {
             Some("expr")
         );
         assert_eq!(did_you_mean("zzz", ["rhs", "expr"]), None);
+    }
+
+    #[test]
+    fn long_lines_show_a_window_around_the_caret() {
+        let mut map = SourceMap::new();
+        let long = format!(
+            "x = \"{} + $ + {}\"",
+            "a".repeat(500_000),
+            "b".repeat(500_000)
+        );
+        let at = long.find('$').unwrap();
+        let id = map.add("inline model", None, long.clone());
+        let d = Diagnostic::new(DiagKind::Syntax, "unexpected character '$'")
+            .at(Some(Span::new(id, at..at + 1)));
+        let text = render(&d, &map);
+        assert!(text.len() < 1000, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        let (src, caret) = (lines[3], lines[4]);
+        assert!(
+            src.contains("…a") && src.contains("$") && src.ends_with('…'),
+            "{src}"
+        );
+        // The caret is under the `$`.
+        let dollar = src.chars().position(|c| c == '$').unwrap();
+        assert_eq!(
+            caret.chars().position(|c| c == '^'),
+            Some(dollar),
+            "{src}\n{caret}"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_the_caret_still_lines_up() {
+        let mut map = SourceMap::new();
+        let text = "x = \"\u{1b}[2J\u{1b}]0;owned\u{7} + ?\"\n";
+        let id = map.add("inline model", None, text);
+        let at = text.find('?').unwrap();
+        let d = Diagnostic::new(DiagKind::Syntax, "bad name '\u{1b}[31mred'")
+            .at(Some(Span::new(id, at..at + 1)));
+        let out = render(&d, &map);
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+        assert!(
+            out.contains("\\u{1b}[2J") && out.contains("'\\u{1b}[31mred'"),
+            "{out}"
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        let q = lines[3].chars().position(|c| c == '?').unwrap();
+        assert_eq!(lines[4].chars().position(|c| c == '^'), Some(q), "{out}");
+        assert_eq!(printable("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(printable("a\u{202e}b"), "a\\u{202e}b");
     }
 
     #[test]

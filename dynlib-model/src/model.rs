@@ -468,27 +468,66 @@ fn number_key(n: Number) -> String {
 }
 
 /// True when `e` reads a lag, directly, through a macro, or through the given aux and
-/// function bodies (which must be acyclic).
+/// function bodies (which must be acyclic). Each body is looked at once, however often it
+/// is referenced, so deep chains of aux or functions that use the next level twice cost
+/// linear, not exponential, time.
 pub fn uses_lag(e: &Expr, aux: &[Aux], functions: &[Function]) -> bool {
-    let mut found = false;
-    e.walk(&mut |n| {
-        if found {
-            return;
-        }
-        match &n.kind {
+    LagUse {
+        aux,
+        functions,
+        aux_memo: vec![None; aux.len()],
+        fn_memo: vec![None; functions.len()],
+    }
+    .expr(e)
+}
+
+/// [`uses_lag`] with a memo per aux and function.
+struct LagUse<'a> {
+    aux: &'a [Aux],
+    functions: &'a [Function],
+    aux_memo: Vec<Option<bool>>,
+    fn_memo: Vec<Option<bool>>,
+}
+
+impl LagUse<'_> {
+    fn expr(&mut self, e: &Expr) -> bool {
+        let mut direct = false;
+        let mut aux = Vec::new();
+        let mut functions = Vec::new();
+        e.walk(&mut |n| match &n.kind {
             ExprKind::Call { func, .. } => match &func.res {
-                Res::Lag { .. } => found = true,
-                Res::Builtin(b) if b.needs_lag() => found = true,
-                Res::Function(i) => found = uses_lag(&functions[*i].body, aux, functions),
+                Res::Lag { .. } => direct = true,
+                Res::Builtin(b) if b.needs_lag() => direct = true,
+                Res::Function(i) => functions.push(*i),
                 _ => {}
             },
             ExprKind::Name(id) => {
                 if let Res::Aux(i) = id.res {
-                    found = uses_lag(&aux[i].expr, aux, functions);
+                    aux.push(i);
                 }
             }
             _ => {}
+        });
+        direct
+            || aux.into_iter().any(|i| self.aux(i))
+            || functions.into_iter().any(|i| self.function(i))
+    }
+
+    fn aux(&mut self, i: usize) -> bool {
+        if let Some(known) = self.aux_memo[i] {
+            return known;
         }
-    });
-    found
+        let found = self.expr(&self.aux[i].expr);
+        self.aux_memo[i] = Some(found);
+        found
+    }
+
+    fn function(&mut self, i: usize) -> bool {
+        if let Some(known) = self.fn_memo[i] {
+            return known;
+        }
+        let found = self.expr(&self.functions[i].body);
+        self.fn_memo[i] = Some(found);
+        found
+    }
 }

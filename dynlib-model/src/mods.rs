@@ -170,6 +170,28 @@ pub(crate) fn parse_mod(
             false
         }),
     };
+    // A misspelled verb (`remvoe`) would otherwise be a mod that silently does nothing.
+    let known: Vec<&str> = ["name", "group", "exclusive"]
+        .into_iter()
+        .chain(Verb::ALL.iter().map(|v| v.name()))
+        .collect();
+    for (key, value) in raw::entries(table) {
+        if known.contains(&key.get()) {
+            continue;
+        }
+        let span = cx.key_span(key, value);
+        let hint = crate::diag::did_you_mean(key.get(), known.iter().copied())
+            .map(|s| format!(" (did you mean '{s}'?)"))
+            .unwrap_or_default();
+        cx.error(
+            DiagKind::Mod,
+            format!(
+                "mod '{name}': unknown key '{}'{hint}; a mod has name, group, exclusive and the verbs remove, replace, add, set",
+                key.get()
+            ),
+            span,
+        );
+    }
     let mut ops = Vec::new();
     for verb in Verb::ALL {
         let Some(item) = table.get(verb.name()) else {
@@ -447,4 +469,5 @@ fn merge_sim(into: &mut RawSim, from: &RawSim) {
         into.extras.retain(|(n, _)| n.value != k.value);
         into.extras.push((k.clone(), v.clone()));
     }
+    into.spans.extend(from.spans.iter().cloned());
 }

@@ -54,7 +54,8 @@ pub fn eval_str(
     eval(&tree, lookup, allowed)
 }
 
-fn eval(
+/// Evaluates an expression made of numbers, names `lookup` knows and arithmetic.
+pub(crate) fn eval(
     e: &Expr,
     lookup: &dyn Fn(&str) -> Option<Number>,
     allowed: &[String],
@@ -62,7 +63,7 @@ fn eval(
     let span = Some(e.span.clone());
     match &e.kind {
         ExprKind::Int(i) => Ok(Number::Int(*i)),
-        ExprKind::Float(f) => Ok(Number::Float(*f)),
+        ExprKind::Float(f) | ExprKind::BigInt(f) => Ok(Number::Float(*f)),
         ExprKind::Bool(_) => err("must evaluate to a number, got bool", span),
         ExprKind::Name(id) => lookup(&id.name).ok_or_else(|| NumericError {
             message: format!(

@@ -228,6 +228,20 @@ pub struct RawSim {
     pub stop: Option<RawStop>,
     /// Every other key: stepper configuration defaults, in order.
     pub extras: Vec<(Spanned<String>, SimValue)>,
+    /// Where each key's value was written (the last writer of a key: the model or a mod),
+    /// for problems found after parsing (`t_end` before `t0`).
+    pub spans: Vec<(String, Option<Span>)>,
+}
+
+impl RawSim {
+    /// Where `key`'s value was written.
+    pub fn span_of(&self, key: &str) -> Option<Span> {
+        self.spans
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, s)| s.clone())
+    }
 }
 
 /// A `[presets.NAME]` entry.
@@ -495,7 +509,7 @@ pub(crate) fn parse_model(top: &dyn TableLike, cx: &mut Cx) -> Option<RawModel> 
     let lookup_constants = constants.clone();
     let states = match top.get("states") {
         None => {
-            cx.error(DiagKind::Missing, "Missing required table [states]", None);
+            missing_table(top, "states", cx);
             None
         }
         Some(item) if item.as_table_like().is_none() => {
@@ -573,12 +587,35 @@ pub(crate) fn parse_model(top: &dyn TableLike, cx: &mut Cx) -> Option<RawModel> 
     })
 }
 
+/// Reports a missing top-level table. A key of that name inside another table (written
+/// after a `[table]` header, so TOML put it there) is the likely mistake: point at it.
+fn missing_table(top: &dyn TableLike, name: &str, cx: &mut Cx) {
+    let misplaced = top.iter().find_map(|(table, item)| {
+        let (k, v) = item.as_table_like()?.get_key_value(name)?;
+        Some((table.to_string(), cx.key_span(k, v)))
+    });
+    let d = match misplaced {
+        Some((table, span)) => Diagnostic::new(
+            DiagKind::Missing,
+            format!(
+                "Missing required table [{name}]: the `{name}` key here belongs to [{table}], not the top level"
+            ),
+        )
+        .at(span)
+        .with_help(format!(
+            "keys after a [{table}] header belong to [{table}]; write [{name}] as a table of its own, or move `{name} = ...` above the first header"
+        )),
+        None => Diagnostic::new(DiagKind::Missing, format!("Missing required table [{name}]")),
+    };
+    cx.diags.push(d);
+}
+
 fn parse_model_table(
     top: &dyn TableLike,
     cx: &mut Cx,
 ) -> (Option<ModelKind>, Option<String>, Option<Dtype>) {
     let Some(item) = top.get("model") else {
-        cx.error(DiagKind::Missing, "Missing required table [model]", None);
+        missing_table(top, "model", cx);
         return (None, None, None);
     };
     let Some(model) = item.as_table_like() else {
@@ -687,7 +724,7 @@ fn parse_model_table(
 }
 
 /// Looks names up among `pi`, `e` and the given constants.
-fn constant_lookup(constants: &[RawNumber]) -> impl Fn(&str) -> Option<Number> + '_ {
+pub(crate) fn constant_lookup(constants: &[RawNumber]) -> impl Fn(&str) -> Option<Number> + '_ {
     move |name: &str| match name {
         "pi" => Some(Number::Float(std::f64::consts::PI)),
         "e" => Some(Number::Float(std::f64::consts::E)),
@@ -1235,6 +1272,7 @@ pub(crate) fn parse_sim_into(table: &dyn TableLike, sim: &mut RawSim, loc: &str,
         let k = key.get();
         let span = cx.key_span(key, value);
         let vspan = cx.item_span(value).or_else(|| span.clone());
+        sim.spans.push((k.to_string(), vspan.clone()));
         let float = |cx: &mut Cx| -> Option<f64> {
             match value.as_value() {
                 Some(Value::Integer(i)) => Some(*i.value() as f64),
@@ -1249,9 +1287,27 @@ pub(crate) fn parse_sim_into(table: &dyn TableLike, sim: &mut RawSim, loc: &str,
                 }
             }
         };
+        // Values a run would refuse are the model's errors, found here with a location.
+        let finite = |cx: &mut Cx, min: Option<f64>| -> Option<f64> {
+            let x = float(cx)?;
+            let bad = !x.is_finite() || min.is_some_and(|m| x < m);
+            if bad {
+                let want = match min {
+                    Some(m) => format!("a finite number >= {m}"),
+                    None => "a finite number".to_string(),
+                };
+                cx.error(
+                    DiagKind::Sim,
+                    format!("{loc}.{k} must be {want}, got {x}"),
+                    vspan.clone(),
+                );
+                return None;
+            }
+            Some(x)
+        };
         match k {
-            "t0" => sim.t0 = float(cx).or(sim.t0),
-            "t_end" => sim.t_end = float(cx).or(sim.t_end),
+            "t0" => sim.t0 = finite(cx, None).or(sim.t0),
+            "t_end" => sim.t_end = finite(cx, None).or(sim.t_end),
             "dt" => match float(cx) {
                 Some(dt) if dt > 0.0 && dt.is_finite() => sim.dt = Some(dt),
                 Some(_) => cx.error(
@@ -1261,8 +1317,8 @@ pub(crate) fn parse_sim_into(table: &dyn TableLike, sim: &mut RawSim, loc: &str,
                 ),
                 None => {}
             },
-            "atol" => sim.atol = float(cx).or(sim.atol),
-            "rtol" => sim.rtol = float(cx).or(sim.rtol),
+            "atol" => sim.atol = finite(cx, Some(0.0)).or(sim.atol),
+            "rtol" => sim.rtol = finite(cx, Some(0.0)).or(sim.rtol),
             "record" => match value.as_bool() {
                 Some(b) => sim.record = Some(b),
                 None => cx.error(
@@ -1275,10 +1331,11 @@ pub(crate) fn parse_sim_into(table: &dyn TableLike, sim: &mut RawSim, loc: &str,
                 ),
             },
             "max_steps" => {
+                // A run needs at least one step and counts them in an i64.
                 let n = match value.as_value() {
-                    Some(Value::Integer(i)) if *i.value() >= 0 => Some(*i.value() as u64),
+                    Some(Value::Integer(i)) if *i.value() >= 1 => Some(*i.value() as u64),
                     Some(Value::Float(f))
-                        if f.value().fract() == 0.0 && *f.value() >= 0.0 && *f.value() < 1.8e19 =>
+                        if f.value().fract() == 0.0 && *f.value() >= 1.0 && *f.value() < 9.2e18 =>
                     {
                         Some(*f.value() as u64)
                     }
@@ -1288,7 +1345,10 @@ pub(crate) fn parse_sim_into(table: &dyn TableLike, sim: &mut RawSim, loc: &str,
                     Some(n) => sim.max_steps = Some(n),
                     None => cx.error(
                         DiagKind::Sim,
-                        format!("{loc}.max_steps must be a non-negative integer"),
+                        format!(
+                            "{loc}.max_steps must be a whole number from 1 to {}",
+                            i64::MAX
+                        ),
                         vspan.clone(),
                     ),
                 }

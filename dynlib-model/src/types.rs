@@ -60,19 +60,45 @@ impl Model {
     }
 
     /// The type of `e`. Inside a function body, `args` are the argument types at the call
-    /// (functions are inlined, so a body's type depends on the call).
+    /// (functions are inlined, so a body's type depends on the call). Each aux, and each
+    /// function for each combination of argument types, is typed once.
     pub fn type_of(&self, e: &Expr, args: &[Ty]) -> Ty {
-        let ty = |x: &Expr| self.type_of(x, args);
+        Typer {
+            model: self,
+            aux: vec![None; self.aux.len()],
+            calls: std::collections::HashMap::new(),
+        }
+        .ty(e, args)
+    }
+}
+
+/// [`Model::type_of`] with its memo.
+struct Typer<'m> {
+    model: &'m Model,
+    aux: Vec<Option<Ty>>,
+    calls: std::collections::HashMap<(usize, Vec<Ty>), Ty>,
+}
+
+impl Typer<'_> {
+    fn ty(&mut self, e: &Expr, args: &[Ty]) -> Ty {
+        let model = self.model;
         match &e.kind {
             ExprKind::Int(_) => Ty::Int,
-            ExprKind::Float(_) => Ty::Float,
+            ExprKind::Float(_) | ExprKind::BigInt(_) => Ty::Float,
             ExprKind::Bool(_) => Ty::Bool,
             ExprKind::Name(id) => match id.res {
                 Res::State(_) | Res::Param(_) | Res::Const(_) | Res::Lag { .. } => {
-                    self.value_type()
+                    model.value_type()
                 }
                 Res::Time => Ty::Float,
-                Res::Aux(i) => self.type_of(&self.aux[i].expr, &[]),
+                Res::Aux(i) => match self.aux[i] {
+                    Some(t) => t,
+                    None => {
+                        let t = self.ty(&model.aux[i].expr, &[]);
+                        self.aux[i] = Some(t);
+                        t
+                    }
+                },
                 Res::Arg(i) => args.get(i).copied().unwrap_or(Ty::Float),
                 Res::Loop(_) => Ty::Int,
                 Res::Unresolved | Res::Builtin(_) | Res::Function(_) => Ty::Float,
@@ -80,12 +106,12 @@ impl Model {
             ExprKind::Unary {
                 op: UnaryOp::Not, ..
             } => Ty::Bool,
-            ExprKind::Unary { operand, .. } => match ty(operand) {
+            ExprKind::Unary { operand, .. } => match self.ty(operand, args) {
                 Ty::Bool => Ty::Int,
                 t => t,
             },
             ExprKind::Binary { op, lhs, rhs } => {
-                let (a, b) = (ty(lhs), ty(rhs));
+                let (a, b) = (self.ty(lhs, args), self.ty(rhs, args));
                 match op {
                     BinOp::Div => Ty::Float,
                     BinOp::Pow => {
@@ -101,54 +127,65 @@ impl Model {
                 }
             }
             ExprKind::Compare { .. } => Ty::Bool,
-            ExprKind::Logic { operands, .. } => {
-                operands.iter().map(ty).reduce(Ty::join).unwrap_or(Ty::Bool)
-            }
+            ExprKind::Logic { operands, .. } => operands
+                .iter()
+                .map(|o| self.ty(o, args))
+                .reduce(Ty::join)
+                .unwrap_or(Ty::Bool),
             ExprKind::IfElse {
                 then, otherwise, ..
-            } => Ty::join(ty(then), ty(otherwise)),
+            } => {
+                let (a, b) = (self.ty(then, args), self.ty(otherwise, args));
+                Ty::join(a, b)
+            }
             ExprKind::Reduce { .. } => Ty::Float,
             ExprKind::Call {
                 func,
                 args: call_args,
                 ..
-            } => match func.res {
-                Res::Lag { .. } => self.value_type(),
-                Res::Function(i) => {
-                    let arg_tys: Vec<Ty> = call_args.iter().map(ty).collect();
-                    self.type_of(&self.functions[i].body, &arg_tys)
-                }
-                Res::Builtin(b) => {
-                    let first = call_args.first().map(ty).unwrap_or(Ty::Float);
-                    let all = || {
-                        call_args
-                            .iter()
-                            .map(ty)
-                            .reduce(Ty::join)
-                            .unwrap_or(Ty::Float)
-                    };
-                    match b {
-                        Builtin::Abs => Ty::promote(first, Ty::Int),
-                        Builtin::Min | Builtin::Max => all(),
-                        Builtin::Round if call_args.len() == 1 => Ty::Int,
-                        Builtin::Round => Ty::promote(first, Ty::Int),
-                        Builtin::Floor
-                        | Builtin::Ceil
-                        | Builtin::Trunc
-                        | Builtin::Int
-                        | Builtin::Sign => Ty::Int,
-                        Builtin::Float => Ty::Float,
-                        Builtin::Relu => Ty::promote(first, Ty::Int),
-                        Builtin::Clip => call_args.iter().map(ty).fold(Ty::Int, Ty::promote),
-                        Builtin::Bool | Builtin::Heaviside | Builtin::Step | Builtin::Approx => {
-                            Ty::Bool
+            } => {
+                let tys: Vec<Ty> = call_args.iter().map(|a| self.ty(a, args)).collect();
+                match func.res {
+                    Res::Lag { .. } => model.value_type(),
+                    Res::Function(i) => {
+                        let key = (i, tys);
+                        if let Some(&t) = self.calls.get(&key) {
+                            return t;
                         }
-                        b if b.class() == crate::builtins::BuiltinClass::EventMacro => Ty::Bool,
-                        _ => Ty::Float,
+                        let t = self.ty(&model.functions[i].body, &key.1);
+                        self.calls.insert(key, t);
+                        t
                     }
+                    Res::Builtin(b) => builtin_type(model, b, &tys),
+                    _ => Ty::Float,
                 }
-                _ => Ty::Float,
-            },
+            }
         }
+    }
+}
+
+/// The type of builtin `b` applied to arguments of types `tys`. A float made integral by
+/// `int()`, `round()`, `floor()`... stays a float in a float model (lowering keeps Python's
+/// exact integer as the float it only ever meets there), an int in an integer model.
+fn builtin_type(model: &Model, b: Builtin, tys: &[Ty]) -> Ty {
+    let first = tys.first().copied().unwrap_or(Ty::Float);
+    let integral = if first == Ty::Float && model.dtype.is_float() {
+        Ty::Float
+    } else {
+        Ty::Int
+    };
+    match b {
+        Builtin::Abs => Ty::promote(first, Ty::Int),
+        Builtin::Min | Builtin::Max => tys.iter().copied().reduce(Ty::join).unwrap_or(Ty::Float),
+        Builtin::Round if tys.len() == 1 => integral,
+        Builtin::Round => Ty::promote(first, Ty::Int),
+        Builtin::Floor | Builtin::Ceil | Builtin::Trunc | Builtin::Int => integral,
+        Builtin::Sign => Ty::Int,
+        Builtin::Float => Ty::Float,
+        Builtin::Relu => Ty::promote(first, Ty::Int),
+        Builtin::Clip => tys.iter().copied().fold(Ty::Int, Ty::promote),
+        Builtin::Bool | Builtin::Heaviside | Builtin::Step | Builtin::Approx => Ty::Bool,
+        b if b.class() == crate::builtins::BuiltinClass::EventMacro => Ty::Bool,
+        _ => Ty::Float,
     }
 }

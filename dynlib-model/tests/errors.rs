@@ -911,3 +911,144 @@ fn many_problems_reported_together() {
     let errs = errors("[model]\ntype=\"ode\"\n[states]\nx=1\n[equations.rhs]\nx=\"q\"\n[aux]\nA=\"w\"\n[events.e]\ncond=\"x>1\"\ntags=[\"1\"]\n");
     assert!(errs.diagnostics.len() >= 3, "{errs}");
 }
+
+// ---- Hostile and careless input (issue 8) ----
+
+/// A chain of `levels` aux (or functions) each using the next level twice: exponential to
+/// traverse naively (2^levels), linear with memoisation.
+fn doubling_chain(levels: usize, functions: bool) -> String {
+    let mut src = String::from("[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\n");
+    if functions {
+        src.push_str("x='-x + 1e-30*f0(x)'\n");
+        for i in 0..levels {
+            src.push_str(&format!(
+                "[functions.f{i}]\nargs=['u']\nexpr='f{}(u) * f{}(u)'\n",
+                i + 1,
+                i + 1
+            ));
+        }
+        src.push_str(&format!(
+            "[functions.f{levels}]\nargs=['u']\nexpr='lag_x(1) + u'\n"
+        ));
+    } else {
+        src.push_str("x='-x + 1e-30*a0'\n[aux]\n");
+        for i in 0..levels {
+            src.push_str(&format!("a{i} = 'a{} * a{}'\n", i + 1, i + 1));
+        }
+        src.push_str(&format!("a{levels} = 'lag_x(1)'\n"));
+    }
+    src
+}
+
+#[test]
+fn deep_aux_and_function_chains_validate_in_linear_time() {
+    // 2^60 visits would never finish; a linear traversal takes microseconds.
+    for functions in [false, true] {
+        let m = ok(&doubling_chain(60, functions));
+        assert!(
+            m.equations_use_lag,
+            "the lag at the bottom of the chain is found"
+        );
+    }
+}
+
+#[test]
+fn sim_values_a_run_would_refuse_are_model_errors_with_a_location() {
+    for (sim, fragment) in [
+        (
+            "t_end = inf",
+            "[sim].t_end must be a finite number, got inf",
+        ),
+        ("t_end = nan", "[sim].t_end must be a finite number"),
+        ("t0 = -inf", "[sim].t0 must be a finite number"),
+        (
+            "atol = -1",
+            "[sim].atol must be a finite number >= 0, got -1",
+        ),
+        ("rtol = nan", "[sim].rtol must be a finite number >= 0"),
+        (
+            "max_steps = 0",
+            "[sim].max_steps must be a whole number from 1",
+        ),
+        (
+            "max_steps = 1e30",
+            "[sim].max_steps must be a whole number from 1",
+        ),
+        ("dt = -0.1", "[sim].dt must be a positive finite number"),
+    ] {
+        let src = format!(
+            "[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x'\n[sim]\n{sim}\n"
+        );
+        let text = check_err(&src, K::Sim, fragment);
+        assert!(
+            text.contains(":8:"),
+            "{sim}: the error points at the line: {text}"
+        );
+    }
+    let text = check_err(
+        "[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x'\n[sim]\nt0 = 5.0\nt_end = 1.0\n",
+        K::Sim,
+        "[sim].t_end = 1 is before [sim].t0 = 5",
+    );
+    assert!(text.contains(":9:"), "{text}");
+    // A map never uses [sim].t_end as a horizon unless asked: no error.
+    ok("[model]\ntype='map'\n[states]\nx=1.0\n[equations.rhs]\nx='x'\n[sim]\nt0 = 5.0\nt_end = 1.0\n");
+}
+
+#[test]
+fn a_table_written_as_a_key_under_another_header_is_located() {
+    let text = check_err(
+        "[model]\ntype = 'ode'\nstates = 5\n",
+        K::Missing,
+        "Missing required table [states]: the `states` key here belongs to [model]",
+    );
+    assert!(text.contains(":3:1"), "{text}");
+    assert!(text.contains("help:"), "{text}");
+    // Written at the top level with the wrong type: said so, at the key.
+    check_err_at(
+        "states = 5\n[model]\ntype = 'ode'\n",
+        K::WrongType,
+        "must be a table",
+        1,
+        10,
+    );
+}
+
+#[test]
+fn long_lines_and_control_characters_are_shown_safely() {
+    let long = format!(
+        "[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='{} $ {}'\n",
+        "x + ".repeat(200_000),
+        "+ x".repeat(200_000)
+    );
+    let errs = errors(&long);
+    let text = errs.to_string();
+    assert!(
+        text.len() < 2000,
+        "a window, not the whole 1 MB line: {} bytes",
+        text.len()
+    );
+    // An event name with an escape sequence (a TOML `\u001b` decodes to ESC) appears in
+    // the message: escaped, never raw.
+    let escaped = errors(
+        "[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x'\n[events.\"e\\u001b[2J\"]\ncond='zz < 1'\n",
+    )
+    .to_string();
+    assert!(!escaped.contains('\u{1b}'), "{escaped:?}");
+    assert!(escaped.contains("\\u{1b}[2J"), "{escaped}");
+}
+
+#[test]
+fn model_show_escapes_nothing_itself_but_the_cli_does() {
+    // `show` returns the model's text as is (it is data); printing goes through
+    // `diag::printable`, which escapes control characters and direction overrides.
+    let m = ok(
+        "[model]\ntype='ode'\nname=\"\\u001b[31mred\"\n[states]\nx=1.0\n[equations.rhs]\nx='-x'\n",
+    );
+    assert!(m.show().contains('\u{1b}'));
+    let shown = dynlib_model::diag::printable(&m.show()).into_owned();
+    assert!(
+        !shown.contains('\u{1b}') && shown.contains("\\u{1b}[31mred"),
+        "{shown}"
+    );
+}

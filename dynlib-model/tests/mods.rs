@@ -370,3 +370,35 @@ fn shebang_and_inline() {
     assert!(e.contains("Failed to parse inline model"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_misspelled_verb_is_an_error_with_a_suggestion() {
+    mod_err(
+        &["[mod]\nname='m'\n[mod.remvoe.events]\nnames = ['reset']\n"],
+        K::Mod,
+        "unknown key 'remvoe' (did you mean 'remove'?)",
+    );
+    mod_err(
+        &["[mod]\nname='m'\nsett.params = { a = 2.0 }\n"],
+        K::Mod,
+        "did you mean 'set'?",
+    );
+    // The known keys stay fine.
+    with_mods(&["[mod]\nname='m'\ngroup='g'\nexclusive=false\nset.params = { a = 2.0 }\n"])
+        .unwrap();
+}
+
+#[test]
+fn a_clash_a_mod_makes_is_reported_at_the_mod() {
+    let e = match with_mods(&["[mod]\nname='m'\nadd.aux = { x = \"2*a\" }\n"]) {
+        Err(Error::Model(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    let text = e.to_string();
+    assert!(text.contains("conflicts: x (states, aux)"), "{text}");
+    assert!(
+        text.contains("inline mod"),
+        "points into the mod, not the base: {text}"
+    );
+    assert!(text.contains("add.aux = { x = \"2*a\" }"), "{text}");
+}

@@ -6,6 +6,9 @@ pub enum RuntimeError {
     /// Loading or validating the model failed.
     #[error(transparent)]
     Model(#[from] dynlib_model::Error),
+    /// The model cannot be compiled (inlining would make a function too large).
+    #[error(transparent)]
+    Lower(#[from] dynlib_ir::lower::LowerError),
     /// No stepper has this name or alias.
     #[error("unknown stepper '{name}'; known steppers: {known}")]
     UnknownStepper {

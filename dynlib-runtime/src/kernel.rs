@@ -198,7 +198,7 @@ impl Kernel {
                 model_kind: model.kind.as_str(),
             });
         }
-        let mut functions = lower_model(&model);
+        let mut functions = lower_model(&model)?;
         let n = model.states.len();
         let step_fn = stepper.emit(&mut functions, n);
         let initial_step = stepper

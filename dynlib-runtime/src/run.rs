@@ -121,6 +121,10 @@ pub enum Status {
     /// The record or event buffers could not grow: the memory limit of the run
     /// ([`RunSpec::memory_limit`]) was reached, or the allocation failed.
     MemoryLimit,
+    /// The model raised an arithmetic fault Python would have raised on: an integer
+    /// division or modulo by zero, a NaN, infinite or out-of-range value made an integer,
+    /// a `range` with step 0 (the results' warnings say which).
+    ArithmeticFault,
 }
 
 impl Status {
@@ -133,17 +137,19 @@ impl Status {
             Status::NanDetected => "NAN_DETECTED",
             Status::UserBreak => "USER_BREAK",
             Status::MemoryLimit => "MEMORY_LIMIT",
+            Status::ArithmeticFault => "ARITHMETIC_FAULT",
         }
     }
 
     /// Every status.
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Done,
         Status::EarlyExit,
         Status::StepFail,
         Status::NanDetected,
         Status::UserBreak,
         Status::MemoryLimit,
+        Status::ArithmeticFault,
     ];
 
     /// The status with this reference name (the inverse of [`Status::name`]).
@@ -720,6 +726,16 @@ impl Kernel {
                         spacing(t)
                     ));
                     break Status::StepFail;
+                }
+                code if (status::FAULT..status::FAULT + 8).contains(&code) => {
+                    warnings.push(format!(
+                        "arithmetic fault at t = {} (step {}): {} (Python raises an exception \
+                         there; numpy would give a meaningless number)",
+                        b.fctl[FCTL_T as usize],
+                        b.ictl[ICTL_STEP as usize],
+                        dynlib_ir::lower::fault::describe(code - status::FAULT),
+                    ));
+                    break Status::ArithmeticFault;
                 }
                 other => {
                     return Err(RuntimeError::Backend(format!(

@@ -250,9 +250,25 @@ pub fn emit_runner(
         let s = b.i64(ICTL_STARTED);
         b.store(ictl, s, one);
     }
+    // Exits with `FAULT + mask` when a model function raised an arithmetic fault.
+    let check_fault = |b: &mut FunctionBuilder, mask: Value, c: &Carried| {
+        let zero = b.i32(0);
+        let faulted = b.cmp(CmpOp::Ne, mask, zero);
+        let fail = b.create_block();
+        let fine = b.create_block();
+        b.brif(faulted, fail, &[], fine, &[]);
+        b.switch_to(fail);
+        let base = b.i32(status::FAULT);
+        let code = b.add(base, mask);
+        let mut a = vec![code];
+        a.extend(c.args());
+        b.jump(exit, &a);
+        b.switch_to(fine);
+    };
     if has_aux {
         let args = [start.t, y, p, aux, ring, head];
-        b.call(update_aux, &update_aux_signature(elem), &args);
+        let r = b.call(update_aux, &update_aux_signature(elem), &args);
+        check_fault(&mut b, r[1], &start);
     }
     let rec0 = b.create_block();
     let first = b.cmp(CmpOp::Eq, start.step, zero_i);
@@ -376,6 +392,7 @@ pub fn emit_runner(
             &events_signature(elem),
             &[cur.t, y, p, scratch, ring, head],
         );
+        check_fault(&mut b, r[2], &cur);
         m = log_event(&mut b, r[0], r[1], cur.i, m);
     }
 
@@ -461,6 +478,7 @@ pub fn emit_runner(
             &events_signature(elem),
             &[t_new, y_prop, p, scratch, ring, head],
         );
+        check_fault(&mut b, r[2], &Carried { m, ..cur });
         m = log_event(&mut b, r[0], r[1], cur.i, m);
     }
 
@@ -471,13 +489,21 @@ pub fn emit_runner(
         b.store(y, kk, x);
     }
     let stop = if has_aux || has_stop {
-        Some(
-            b.call(
-                update_aux,
-                &update_aux_signature(elem),
-                &[t_new, y, p, aux, ring, head],
-            )[0],
-        )
+        let r = b.call(
+            update_aux,
+            &update_aux_signature(elem),
+            &[t_new, y, p, aux, ring, head],
+        );
+        // The state is committed; the failed step's time and count are reported.
+        let committed = Carried {
+            t: t_new,
+            dt: dt_next,
+            step: next_step,
+            i: cur.i,
+            m,
+        };
+        check_fault(&mut b, r[1], &committed);
+        Some(r[0])
     } else {
         None
     };

@@ -134,6 +134,33 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
             ));
         }
         model.dtype = dtype;
+        // The model's values were checked against its own dtype; check them against this
+        // one (a float model run as int32 may hold values it cannot).
+        if !dtype.is_float() {
+            let elem = dynlib_ir::lower::elem_of(dtype);
+            for v in model.states.iter().chain(&model.params) {
+                let out_of_range = match (v.value, dtype) {
+                    (dynlib_model::expr::Number::Int(i), dynlib_model::Dtype::Int32) => {
+                        i32::try_from(i).is_err()
+                    }
+                    (dynlib_model::expr::Number::Int(_), _) => false,
+                    (dynlib_model::expr::Number::Float(f), _) => {
+                        cast(elem, "dtype", &v.name, f.trunc()).is_err()
+                    }
+                };
+                if out_of_range {
+                    return Err(RuntimeError::option(
+                        "dtype",
+                        format!(
+                            "{} = {} is out of range for {}",
+                            v.name,
+                            v.value.as_f64(),
+                            dtype.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
     }
     // The disk cache only matters for native code; without `disk_cache` nothing is
     // resolved, created or written.

@@ -466,10 +466,22 @@ impl Emit<'_> {
         self.b.store(arr, idx, raw);
     }
 
+    /// Calls the model's `rhs`; an arithmetic fault in it ends the step at once with
+    /// status `FAULT + mask` (nothing is accepted).
     fn call_rhs(&mut self, t: Value, y: Value, out: Value) {
         let args = [t, y, out, self.p, self.ring, self.head];
         let sig = self.rhs_sig.clone();
-        self.b.call(self.rhs, &sig, &args);
+        let mask = self.b.call(self.rhs, &sig, &args)[0];
+        let zero = self.b.i32(0);
+        let faulted = self.b.cmp(CmpOp::Ne, mask, zero);
+        let fail = self.b.create_block();
+        let fine = self.b.create_block();
+        self.b.brif(faulted, fail, &[], fine, &[]);
+        self.b.switch_to(fail);
+        let base = self.b.i32(status::FAULT);
+        let code = self.b.add(base, mask);
+        self.b.ret(&[code]);
+        self.b.switch_to(fine);
     }
 
     fn c(&mut self, x: f64) -> Value {

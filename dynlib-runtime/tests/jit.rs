@@ -235,8 +235,9 @@ dt = 0.01
 stop = "abs(z) > 1e6"
 "#;
 
-/// An int64 map: floored division and modulo of ints, including by zero and the negative
-/// cases, and conversions from floats.
+/// An int64 map: floored division and modulo of ints, the negative cases, conversions from
+/// floats, and divisions guarded the way Python needs them (`a // b if b != 0 else 0`,
+/// `b != 0 and a % b`), which must not fault where the guard holds.
 const INT_MAP: &str = r#"
 [model]
 type = "map"
@@ -248,7 +249,7 @@ m = -3
 k = 5
 [equations.rhs]
 n = "(n * 37 + m) % 1001 - 500"
-m = "(n // k) + (m % 7) - (n // -3) + int(sin(n) * 100) + (n // (m - m))"
+m = "(n // k) + (m % 7) - (n // -3) + int(sin(n) * 100) + (n // m if m != 0 else 0) + (m != 0 and n % m)"
 [aux]
 q = "n // 4"
 r = "m % -6"
@@ -269,6 +270,35 @@ fn every_operation_and_libm_function() {
     assert_same(&format!("inline:{EVERYTHING_ODE}"), "rk4", Some("float32"));
     assert_same(&format!("inline:{INT_MAP}"), "map", None);
     assert_same(&format!("inline:{INT_MAP}"), "map", Some("int32"));
+}
+
+/// Maps that fault (division by zero, conversions out of range, a zero range step): both
+/// backends stop at the same step with the same status and warning.
+#[test]
+fn arithmetic_faults_stop_both_backends_alike() {
+    for (dtype, rhs) in [
+        ("int64", "n + 1 + 0 * (7 // (n - 3))"),
+        ("int64", "n + 1 if n < 6 else n % (n - n)"),
+        ("int64", "n + int(10.0 ** (n * 20))"),
+        ("int32", "n * 100000"),
+        ("int64", "n + 1 + 0 * sum(1 for i in range(0, 3, n - 5))"),
+        (
+            "float64",
+            "n + 1 + 0 * sum(1 for i in range(0, 2, round(n) - 3))",
+        ),
+    ] {
+        let model = format!(
+            "inline:[model]\ntype='map'\ndtype='{dtype}'\n[states]\nn=1\n[equations.rhs]\nn='{rhs}'\n"
+        );
+        let interp = script(&model, "map", None, false);
+        let native = script(&model, "map", None, true);
+        assert_eq!(interp, native, "{rhs}");
+        assert_eq!(
+            interp[0].status, "ARITHMETIC_FAULT",
+            "{rhs}: {} {:?}",
+            interp[0].outcome, interp[0].warnings
+        );
+    }
 }
 
 #[test]

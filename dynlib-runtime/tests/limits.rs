@@ -282,3 +282,46 @@ fn time_that_cannot_advance_is_a_failure_with_a_reason_not_a_long_silent_run() {
         res.warnings
     );
 }
+
+#[test]
+fn nested_functions_inline_in_linear_size_or_fail_naming_the_function() {
+    // f_i(u) = f_{i+1}(u) * f_{i+1}(u): 2^60 copies naively; one per level when calls with
+    // the same arguments are shared.
+    let chain = |levels: usize, second_arg: &str| {
+        let mut src = String::from(
+            "inline:[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x + 1e-30*f0(x)'\n",
+        );
+        for i in 0..levels {
+            src.push_str(&format!(
+                "[functions.f{i}]\nargs=['u']\nexpr='f{n}(u) * f{n}({second_arg})'\n",
+                n = i + 1
+            ));
+        }
+        src.push_str(&format!("[functions.f{levels}]\nargs=['u']\nexpr='u'\n"));
+        src
+    };
+    let mut s = sim(&chain(60, "u"), "rk4");
+    s.run(RunOptions::default().t_end(0.1)).unwrap();
+    let rhs = dynlib_runtime::Role::Rhs;
+    let size = dynlib_ir::print_function(
+        s.kernel().program().func(s.kernel().func(rhs).unwrap()),
+        None,
+    )
+    .lines()
+    .count();
+    assert!(size < 2000, "rhs has {size} lines");
+    // With different arguments every call is a different copy: a clear error, quickly.
+    let started = std::time::Instant::now();
+    let e = dynlib_runtime::build(
+        &chain(40, "u + 1"),
+        SetupOptions::default().config(Config::default()),
+    )
+    .err()
+    .unwrap();
+    let text = e.to_string();
+    assert!(
+        text.contains("too large to compile") && text.contains("function 'f"),
+        "{text}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+}

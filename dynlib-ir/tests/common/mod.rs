@@ -237,6 +237,7 @@ fn math(m: MathFn, x: &[f64]) -> f64 {
         MathFn::Copysign => a.copysign(b),
         MathFn::Erf => a.tanh(),
         MathFn::Erfc => 1.0 - a.tanh(),
+        MathFn::RoundDigits => dynlib_ir::semantics::round_digits(a, b),
     }
 }
 

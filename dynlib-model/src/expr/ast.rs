@@ -175,6 +175,10 @@ pub enum ExprKind {
     Int(i64),
     /// A float literal (`1.5`, `1e-3`).
     Float(f64),
+    /// An integer literal too large for 64 bits (`10**20` written out), as the nearest
+    /// float. Python's exact integer only ever meets floats in a float model, so it is
+    /// computed as this float there; an integer model cannot hold it (a model error).
+    BigInt(f64),
     /// `True` or `False`.
     Bool(bool),
     /// A name.
@@ -260,7 +264,11 @@ impl Expr {
     /// Calls `f` on each direct child, left to right.
     pub fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a Expr)) {
         match &self.kind {
-            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::BigInt(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Name(_) => {}
             ExprKind::Unary { operand, .. } => f(operand),
             ExprKind::Binary { lhs, rhs, .. } => {
                 f(lhs);
@@ -294,7 +302,11 @@ impl Expr {
     /// Calls `f` on each direct child, mutably.
     pub fn for_each_child_mut(&mut self, mut f: impl FnMut(&mut Expr)) {
         match &mut self.kind {
-            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::BigInt(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Name(_) => {}
             ExprKind::Unary { operand, .. } => f(operand),
             ExprKind::Binary { lhs, rhs, .. } => {
                 f(lhs);

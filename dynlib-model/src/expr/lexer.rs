@@ -19,6 +19,8 @@ use crate::diag::DiagKind;
 pub(crate) enum Tok {
     /// An integer literal, already in range.
     Int(i64),
+    /// An integer literal beyond 64 bits, as the nearest float (see `ExprKind::BigInt`).
+    BigInt(f64),
     /// A float literal.
     Float(f64),
     /// An identifier that is not a keyword.
@@ -564,10 +566,14 @@ impl Lexer<'_> {
                 span,
             ));
         }
-        int_digits
-            .parse::<i64>()
-            .map(Tok::Int)
-            .map_err(|_| syntax("integer literal too large", span))
+        match int_digits.parse::<i64>() {
+            Ok(i) => Ok(Tok::Int(i)),
+            // Beyond 64 bits: the nearest float (parsing decimal digits rounds correctly).
+            Err(_) => int_digits
+                .parse::<f64>()
+                .map(Tok::BigInt)
+                .map_err(|_| syntax("integer literal too large", span)),
+        }
     }
 
     /// `0x..`, `0o..`, `0b..` with Python's underscore rules (one `_` allowed after the prefix
@@ -597,9 +603,13 @@ impl Lexer<'_> {
             return Err(self.bad_literal(start, i));
         }
         self.pos = i;
-        i64::from_str_radix(&digits, radix)
-            .map(Tok::Int)
-            .map_err(|_| syntax("integer literal too large", start..i))
+        match i64::from_str_radix(&digits, radix) {
+            Ok(v) => Ok(Tok::Int(v)),
+            // Up to 128 bits, as the nearest float (u128 -> f64 rounds correctly).
+            Err(_) => u128::from_str_radix(&digits, radix)
+                .map(|v| Tok::BigInt(v as f64))
+                .map_err(|_| syntax("integer literal too large", start..i)),
+        }
     }
 
     /// Decimal digits with single underscores between them, appended to `out`; returns the
@@ -775,6 +785,27 @@ mod tests {
     }
 
     #[test]
+    fn integers_beyond_64_bits_are_the_nearest_float() {
+        assert_eq!(
+            number("9223372036854775808"),
+            Tok::BigInt(9.223_372_036_854_776e18)
+        );
+        assert_eq!(number("99999999999999999999"), Tok::BigInt(1e20));
+        assert_eq!(number("1_0000_0000_0000_0000_0000"), Tok::BigInt(1e20));
+        assert_eq!(
+            number("0x8000000000000000"),
+            Tok::BigInt(9.223_372_036_854_776e18)
+        );
+        // Rounded once, correctly: 2**64 + 1 is nearest to 2**64.
+        assert_eq!(
+            number("18446744073709551617"),
+            Tok::BigInt(18446744073709551616.0)
+        );
+        let huge = "1".repeat(400);
+        assert_eq!(number(&huge), Tok::BigInt(f64::INFINITY));
+    }
+
+    #[test]
     fn radix_numbers() {
         assert_eq!(number("0x10"), Tok::Int(16));
         assert_eq!(number("0XfF"), Tok::Int(255));
@@ -831,13 +862,11 @@ mod tests {
             ("0o8", "invalid number literal '0o8'", 0..3),
             ("0b102", "invalid number literal '0b102'", 0..5),
             ("0x1g", "invalid number literal '0x1g'", 0..4),
-            ("9223372036854775808", "integer literal too large", 0..19),
             (
-                "1 + 99999999999999999999",
+                "0x1000000000000000000000000000000000",
                 "integer literal too large",
-                4..24,
+                0..36,
             ),
-            ("0x8000000000000000", "integer literal too large", 0..18),
         ];
         for (text, message, span) in cases {
             let e = error(text);

@@ -72,6 +72,7 @@ fn precedence(e: &Expr) -> u8 {
         ExprKind::Float(x) if x.is_sign_negative() && !x.is_nan() => UNARY,
         ExprKind::Int(_)
         | ExprKind::Float(_)
+        | ExprKind::BigInt(_)
         | ExprKind::Bool(_)
         | ExprKind::Name(_)
         | ExprKind::Call { .. }
@@ -120,9 +121,11 @@ fn write_list(out: &mut String, items: &[Expr], sep: &str, min: u8) {
 /// frame on the stack (unoptimised builds give every temporary of a function its own slot).
 fn write_expr(out: &mut String, e: &Expr) {
     match &e.kind {
-        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {
-            write_leaf(out, e)
-        }
+        ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::BigInt(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Name(_) => write_leaf(out, e),
         ExprKind::Unary { op, operand } => write_unary(out, *op, operand),
         ExprKind::Binary { op, lhs, rhs } => write_binary(out, *op, lhs, rhs),
         ExprKind::Compare { first, rest } => write_compare(out, first, rest),
@@ -147,6 +150,10 @@ fn write_leaf(out: &mut String, e: &Expr) {
             out.push_str(if *x > 0.0 { "1e309" } else { "-1e309" })
         }
         ExprKind::Float(x) => out.push_str(&float_repr(*x)),
+        // The float's exact integer value: reads back as the same literal.
+        ExprKind::BigInt(x) => {
+            let _ = write!(out, "{x:.0}");
+        }
         ExprKind::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
         ExprKind::Name(id) => out.push_str(&id.name),
         _ => {}
