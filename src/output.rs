@@ -11,7 +11,9 @@ pub static PROCESS_START: OnceLock<Instant> = OnceLock::new();
 use clap::Args;
 use serde_json::{json, Map, Value};
 
-use dynlib::runtime::json::{float as num, floats as nums};
+use dynlib::model::Number;
+use dynlib::runtime::json::{float as num, floats as nums, number};
+use dynlib::runtime::Column;
 use dynlib::{RunOptions, RuntimeError, SetupOptions, Sim};
 
 /// The options of `dynlib run`.
@@ -52,12 +54,12 @@ pub struct RunArgs {
     /// Start time.
     #[arg(long, allow_hyphen_values = true)]
     pub t0: Option<f64>,
-    /// Set a parameter (repeatable).
-    #[arg(long = "param", value_name = "NAME=V", value_parser = assignment)]
-    pub params: Vec<(String, f64)>,
-    /// Set an initial state (repeatable).
-    #[arg(long = "ic", value_name = "NAME=V", value_parser = assignment)]
-    pub ic: Vec<(String, f64)>,
+    /// Set a parameter (repeatable; integers are exact: 9007199254740993 stays itself).
+    #[arg(long = "param", value_name = "NAME=V", value_parser = exact_assignment)]
+    pub params: Vec<(String, Number)>,
+    /// Set an initial state (repeatable; integers are exact).
+    #[arg(long = "ic", value_name = "NAME=V", value_parser = exact_assignment)]
+    pub ic: Vec<(String, Number)>,
     /// Set a stepper configuration field, e.g. rtol=1e-8 (repeatable).
     #[arg(long = "stepper-config", value_name = "NAME=V", value_parser = assignment)]
     pub stepper_config: Vec<(String, f64)>,
@@ -93,6 +95,23 @@ pub enum Format {
     Json,
     /// `t,step,<series>` rows for spreadsheets.
     Csv,
+}
+
+/// `NAME=VALUE` where VALUE is an integer (kept exact, all 64 bits) or a float.
+fn exact_assignment(s: &str) -> Result<(String, Number), String> {
+    let (name, _) = assignment(s)?;
+    let value = s.split_once('=').map(|(_, v)| v.trim()).unwrap_or_default();
+    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let is_int = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let number = if is_int {
+        value
+            .parse::<i64>()
+            .map(Number::Int)
+            .map_err(|_| format!("'{value}' does not fit a 64-bit integer (in '{s}')"))?
+    } else {
+        Number::Float(assignment(s)?.1)
+    };
+    Ok((name, number))
 }
 
 fn assignment(s: &str) -> Result<(String, f64), String> {
@@ -206,12 +225,12 @@ fn to_json(sim: &Sim, timing: [f64; 3]) -> Result<Value, RuntimeError> {
     let m = sim.model();
     let series: Map<String, Value> = res
         .all_series()
-        .map(|(name, v)| (name.to_string(), nums(v)))
+        .map(|(name, v)| (name.to_string(), column_json(v)))
         .collect();
     let state: Map<String, Value> = sim
-        .states()
+        .state_values()
         .into_iter()
-        .map(|(n, v)| (n.to_string(), num(v)))
+        .map(|(n, v)| (n.to_string(), number(v)))
         .collect();
     let mut events = Map::new();
     for e in &m.events {
@@ -250,6 +269,15 @@ fn to_json(sim: &Sim, timing: [f64; 3]) -> Result<Value, RuntimeError> {
     }))
 }
 
+/// A series as JSON: an integer model's values as JSON integers (exact), a float model's
+/// as floats.
+fn column_json(c: Column<'_>) -> Value {
+    match c {
+        Column::Float(v) => nums(v),
+        Column::Int(v) => Value::Array(v.iter().map(|&x| Value::from(x)).collect()),
+    }
+}
+
 fn to_csv(sim: &Sim) -> Result<String, RuntimeError> {
     let res = sim.results()?;
     let mut out = String::from("t,step");
@@ -258,11 +286,15 @@ fn to_csv(sim: &Sim) -> Result<String, RuntimeError> {
         out.push_str(name);
     }
     out.push('\n');
-    let cols: Vec<&[f64]> = res.all_series().map(|(_, v)| v).collect();
+    let cols: Vec<Column<'_>> = res.all_series().map(|(_, v)| v).collect();
     for i in 0..res.len() {
         let _ = write!(out, "{},{}", res.t[i], res.step[i]);
         for c in &cols {
-            let _ = write!(out, ",{}", c[i]);
+            match c {
+                Column::Float(v) => write!(out, ",{}", v[i]),
+                Column::Int(v) => write!(out, ",{}", v[i]),
+            }
+            .ok();
         }
         out.push('\n');
     }
@@ -301,7 +333,11 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
         res.len()
     );
     let _ = writeln!(s, "final    t = {}", res.t_final);
-    for (name, v) in sim.states() {
+    for (name, v) in sim.state_values() {
+        let v = match v {
+            Number::Int(i) => i.to_string(),
+            Number::Float(x) => x.to_string(),
+        };
         let _ = writeln!(s, "         {name} = {v}");
     }
     for (name, count) in res.event_counts() {

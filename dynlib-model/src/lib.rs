@@ -29,6 +29,7 @@ pub mod uri;
 pub use config::Config;
 pub use diag::{DiagKind, Diagnostic, ModelErrors};
 pub use error::Error;
+pub use expr::Number;
 pub use load::{load, load_text, LoadOptions};
 pub use model::*;
 pub use source::{SourceId, SourceMap, Span, Spanned, SrcStr};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use dynlib_model::Model;
 
 use crate::error::RuntimeError;
-use crate::run::{spacing, EventRow, RunOutput, Status};
+use crate::run::{spacing, DVec, EventRow, RunOutput, Series, Status};
 
 /// One run's contribution to the results.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +70,56 @@ impl EventTable {
     }
 }
 
+/// A recorded series as the model computed it: floats in float models, ints in integer
+/// models (an int64 value above 2**53 is never rounded through a float).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Column<'a> {
+    /// A float model's series.
+    Float(&'a [f64]),
+    /// An integer model's series.
+    Int(&'a [i64]),
+}
+
+impl Column<'_> {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Float(v) => v.len(),
+            Column::Int(v) => v.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `i` exactly.
+    pub fn number(&self, i: usize) -> dynlib_model::Number {
+        match self {
+            Column::Float(v) => dynlib_model::Number::Float(v[i]),
+            Column::Int(v) => dynlib_model::Number::Int(v[i]),
+        }
+    }
+
+    /// The samples as f64: exact for floats and for integers up to 2**53.
+    pub fn to_f64(&self) -> Vec<f64> {
+        match self {
+            Column::Float(v) => v.to_vec(),
+            Column::Int(v) => v.iter().map(|&x| x as f64).collect(),
+        }
+    }
+}
+
+impl<'a> From<&'a Series> for Column<'a> {
+    fn from(s: &'a Series) -> Column<'a> {
+        match s {
+            Series::Float(v) => Column::Float(v),
+            Series::Int(v) => Column::Int(v),
+        }
+    }
+}
+
 /// The results of a session's recording: samples, events and segments of the last fresh
 /// run and every run that resumed it.
 #[derive(Clone, Debug)]
@@ -83,7 +133,7 @@ pub struct Results {
     pub step: Vec<i64>,
     names: Vec<String>,
     /// Recorded series, in recording order (states, then aux); see [`Results::names`].
-    columns: Vec<Vec<f64>>,
+    columns: Vec<Series>,
     /// Logged event rows, with stitched record indices.
     pub events: Vec<EventRow>,
     /// One segment per run that recorded at least one sample.
@@ -92,10 +142,10 @@ pub struct Results {
     pub warnings: Vec<String>,
     /// Final time of the session (absolute: not shifted by a transient).
     pub t_final: f64,
-    /// Final state of the session.
-    pub y_final: Vec<f64>,
-    /// Final parameters of the session.
-    pub params_final: Vec<f64>,
+    /// Final state of the session, in the model dtype.
+    pub y_final: DVec,
+    /// Final parameters of the session, in the model dtype.
+    pub params_final: DVec,
     /// Steps taken by the session, transients included.
     pub step_count: u64,
 }
@@ -108,8 +158,9 @@ impl Results {
             .map(|&i| model.states[i].name.clone())
             .collect();
         names.extend(aux.iter().map(|&i| model.aux[i].name.clone()));
+        let elem = dynlib_ir::lower::elem_of(model.dtype);
         Results {
-            columns: vec![Vec::new(); names.len()],
+            columns: vec![Series::empty(elem); names.len()],
             names,
             status: Status::Done,
             t: Vec::new(),
@@ -118,8 +169,8 @@ impl Results {
             segments: Vec::new(),
             warnings: Vec::new(),
             t_final: 0.0,
-            y_final: Vec::new(),
-            params_final: Vec::new(),
+            y_final: DVec::zeros(elem, 0),
+            params_final: DVec::zeros(elem, 0),
             step_count: 0,
             model,
         }
@@ -145,28 +196,54 @@ impl Results {
         self.status.is_success()
     }
 
-    /// A recorded series: a state name, an aux name, or `aux.NAME`.
-    pub fn series(&self, name: &str) -> Result<&[f64], RuntimeError> {
+    /// The index of a recorded series by name (a state, an aux, or `aux.NAME`).
+    fn position(&self, name: &str) -> Result<usize, RuntimeError> {
         let bare = name.strip_prefix("aux.").unwrap_or(name);
-        self.names
-            .iter()
-            .position(|n| n == bare)
-            .map(|k| self.columns[k].as_slice())
-            .ok_or_else(|| {
-                RuntimeError::not_found(
-                    "recorded variable",
-                    name,
-                    self.names.iter().map(String::as_str),
-                )
-            })
+        self.names.iter().position(|n| n == bare).ok_or_else(|| {
+            RuntimeError::not_found(
+                "recorded variable",
+                name,
+                self.names.iter().map(String::as_str),
+            )
+        })
+    }
+
+    /// A recorded series of a float model: a state name, an aux name, or `aux.NAME`. An
+    /// integer model's series are ints ([`Results::int_series`], [`Results::column`]): asking
+    /// for them as floats is an error rather than a silent rounding above 2**53.
+    pub fn series(&self, name: &str) -> Result<&[f64], RuntimeError> {
+        match &self.columns[self.position(name)?] {
+            Series::Float(v) => Ok(v),
+            Series::Int(_) => Err(RuntimeError::Incompatible(format!(
+                "'{name}' is a series of the integer model ({}): read it exactly with \
+                 int_series(\"{name}\") or column(\"{name}\")",
+                self.model.dtype.as_str()
+            ))),
+        }
+    }
+
+    /// A recorded series of an integer model, exactly.
+    pub fn int_series(&self, name: &str) -> Result<&[i64], RuntimeError> {
+        match &self.columns[self.position(name)?] {
+            Series::Int(v) => Ok(v),
+            Series::Float(_) => Err(RuntimeError::Incompatible(format!(
+                "'{name}' is a series of the float model ({}): read it with series(\"{name}\")",
+                self.model.dtype.as_str()
+            ))),
+        }
+    }
+
+    /// A recorded series as the model computed it, whatever its dtype.
+    pub fn column(&self, name: &str) -> Result<Column<'_>, RuntimeError> {
+        Ok((&self.columns[self.position(name)?]).into())
     }
 
     /// Every recorded series with its name, in recording order.
-    pub fn all_series(&self) -> impl Iterator<Item = (&str, &[f64])> {
+    pub fn all_series(&self) -> impl Iterator<Item = (&str, Column<'_>)> {
         self.names
             .iter()
             .map(String::as_str)
-            .zip(self.columns.iter().map(Vec::as_slice))
+            .zip(self.columns.iter().map(Column::from))
     }
 
     /// The rows logged by one event.
@@ -302,7 +379,7 @@ impl Results {
             } else {
                 &out.aux[k - ns]
             };
-            col.extend_from_slice(&src[skip.min(src.len())..]);
+            col.extend_from(src, skip);
         }
         let shift = prev_n as i64 - skip as i64;
         for e in &out.events {

@@ -5,7 +5,7 @@ use dynlib_interp::Machine;
 use dynlib_ir::lower::status;
 use dynlib_ir::Elem;
 use dynlib_ir::{Arg, Scalar};
-use dynlib_model::ModelKind;
+use dynlib_model::{ModelKind, Number};
 
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
@@ -44,7 +44,69 @@ impl DVec {
         v
     }
 
-    /// Element `i` as f64.
+    /// Element `i` exactly: an int for integer dtypes, a float for float dtypes.
+    pub fn number(&self, i: usize) -> Number {
+        match self {
+            DVec::F64(v) => Number::Float(v[i]),
+            DVec::F32(v) => Number::Float(v[i] as f64),
+            DVec::I64(v) => Number::Int(v[i]),
+            DVec::I32(v) => Number::Int(v[i] as i64),
+        }
+    }
+
+    /// Sets element `i` from a number, cast to the dtype the way numpy casts (floats
+    /// truncate toward zero into ints, ints round into floats). Callers check ranges first
+    /// (`sim::cast`).
+    pub fn set_number(&mut self, i: usize, x: Number) {
+        match (self, x) {
+            (DVec::I64(v), Number::Int(n)) => v[i] = n,
+            (DVec::I32(v), Number::Int(n)) => v[i] = n as i32,
+            (d, x) => d.set(i, x.as_f64()),
+        }
+    }
+
+    /// Numbers cast to the dtype ([`DVec::set_number`]).
+    pub fn from_numbers(elem: Elem, xs: &[Number]) -> DVec {
+        let mut v = DVec::zeros(elem, xs.len());
+        for (i, &x) in xs.iter().enumerate() {
+            v.set_number(i, x);
+        }
+        v
+    }
+
+    /// Every element exactly.
+    pub fn numbers(&self) -> Vec<Number> {
+        (0..self.len()).map(|i| self.number(i)).collect()
+    }
+
+    /// The element type.
+    pub fn elem(&self) -> Elem {
+        match self {
+            DVec::F64(_) => Elem::F64,
+            DVec::F32(_) => Elem::F32,
+            DVec::I64(_) => Elem::I64,
+            DVec::I32(_) => Elem::I32,
+        }
+    }
+
+    /// Copies element `from` of `src` (of the same dtype) into element `i`, exactly.
+    pub fn copy_from(&mut self, i: usize, src: &DVec, from: usize) {
+        self.set_number(i, src.number(from));
+    }
+
+    /// The raw bits of every element (floats' bit patterns, ints as two's complement):
+    /// for comparing runs exactly, NaN payloads included.
+    pub fn bits(&self) -> Vec<u64> {
+        match self {
+            DVec::F64(v) => v.iter().map(|x| x.to_bits()).collect(),
+            DVec::F32(v) => v.iter().map(|x| x.to_bits() as u64).collect(),
+            DVec::I64(v) => v.iter().map(|&x| x as u64).collect(),
+            DVec::I32(v) => v.iter().map(|&x| x as i64 as u64).collect(),
+        }
+    }
+
+    /// Element `i` as f64 (exact for float dtypes and for integers up to 2**53;
+    /// [`DVec::number`] is always exact).
     pub fn get(&self, i: usize) -> f64 {
         match self {
             DVec::F64(v) => v[i],
@@ -89,7 +151,7 @@ impl DVec {
         }
     }
 
-    /// All elements as f64.
+    /// All elements as f64 (see [`DVec::get`]; [`DVec::numbers`] is exact).
     pub fn to_f64(&self) -> Vec<f64> {
         (0..self.len()).map(|i| self.get(i)).collect()
     }
@@ -100,6 +162,71 @@ impl DVec {
             DVec::F32(v) => Arg::PtrF32(v),
             DVec::I64(v) => Arg::PtrI64(v),
             DVec::I32(v) => Arg::PtrI32(v),
+        }
+    }
+}
+
+/// Equal when the values are, as f64: `session().y == [1.0, 0.0]` reads naturally.
+impl<const N: usize> PartialEq<[f64; N]> for DVec {
+    fn eq(&self, other: &[f64; N]) -> bool {
+        self.len() == N && self.to_f64() == other
+    }
+}
+
+/// One recorded series: floats for float models (float32 values widened exactly), ints
+/// for integer models (int32 widened), so no value is ever rounded on its way to the user.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Series {
+    /// A float model's series.
+    Float(Vec<f64>),
+    /// An integer model's series.
+    Int(Vec<i64>),
+}
+
+impl Series {
+    /// An empty series for values of `elem`.
+    pub fn empty(elem: Elem) -> Series {
+        match elem {
+            Elem::F64 | Elem::F32 => Series::Float(Vec::new()),
+            Elem::I64 | Elem::I32 => Series::Int(Vec::new()),
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Series::Float(v) => v.len(),
+            Series::Int(v) => v.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `i` exactly.
+    pub fn number(&self, i: usize) -> Number {
+        match self {
+            Series::Float(v) => Number::Float(v[i]),
+            Series::Int(v) => Number::Int(v[i]),
+        }
+    }
+
+    /// The samples as f64 (exact for floats and integers up to 2**53).
+    pub fn to_f64(&self) -> Vec<f64> {
+        match self {
+            Series::Float(v) => v.clone(),
+            Series::Int(v) => v.iter().map(|&x| x as f64).collect(),
+        }
+    }
+
+    /// Appends `other`'s samples from `skip` on (both of the same kind).
+    pub(crate) fn extend_from(&mut self, other: &Series, skip: usize) {
+        match (self, other) {
+            (Series::Float(a), Series::Float(b)) => a.extend_from_slice(&b[skip.min(b.len())..]),
+            (Series::Int(a), Series::Int(b)) => a.extend_from_slice(&b[skip.min(b.len())..]),
+            _ => debug_assert!(false, "series of different kinds"),
         }
     }
 }
@@ -176,10 +303,10 @@ pub struct RunSpec {
     pub max_steps: u64,
     /// Record every k steps; 0 records nothing.
     pub record_interval: u64,
-    /// Initial state.
-    pub y0: Vec<f64>,
-    /// Parameters.
-    pub params: Vec<f64>,
+    /// Initial state, in the model dtype.
+    pub y0: DVec,
+    /// Parameters, in the model dtype.
+    pub params: DVec,
     /// Stepper configuration, in [`crate::stepper::StepperSpec::config`] order.
     pub config: Vec<f64>,
     /// The `dt` the caller passed explicitly, which caps an adaptive first step.
@@ -269,9 +396,9 @@ pub struct RunOutput {
     /// Recorded step numbers.
     pub step: Vec<i64>,
     /// Recorded states: `states[k]` is the series of `rec_states[k]`.
-    pub states: Vec<Vec<f64>>,
+    pub states: Vec<Series>,
     /// Recorded aux series.
-    pub aux: Vec<Vec<f64>>,
+    pub aux: Vec<Series>,
     /// Logged event rows, in order.
     pub events: Vec<EventRow>,
     /// Steps taken.
@@ -281,9 +408,9 @@ pub struct RunOutput {
     /// The step size the stepper proposed last (the nominal dt if no step was taken).
     pub dt_final: f64,
     /// Final state.
-    pub y_final: Vec<f64>,
+    pub y_final: DVec,
     /// Final parameters (events may change them).
-    pub params_final: Vec<f64>,
+    pub params_final: DVec,
     /// The final workspace, to resume from.
     pub workspace: Workspace,
     /// Why the run stopped, when the status alone does not say (time that no longer
@@ -477,14 +604,14 @@ pub(crate) fn spacing(x: f64) -> f64 {
 impl Kernel {
     /// A fresh workspace for a run starting at `y0`: zero histories, every lag slot at the
     /// initial value and each head at its last slot (runtime.md §3.6).
-    pub fn fresh_workspace(&self, y0: &[f64]) -> Workspace {
+    pub fn fresh_workspace(&self, y0: &DVec) -> Workspace {
         let elem = self.elem();
         let n = self.model.states.len();
         let lags = &self.functions.lags;
         let mut ring = DVec::zeros(elem, lags.ring_len);
         for r in &lags.rings {
             for k in 0..r.len {
-                ring.set(r.offset + k, y0[r.state]);
+                ring.copy_from(r.offset + k, y0, r.state);
             }
         }
         Workspace {
@@ -527,6 +654,13 @@ impl Kernel {
         };
         shape("initial state values", model.states.len(), spec.y0.len())?;
         shape("parameter values", model.params.len(), spec.params.len())?;
+        if spec.y0.elem() != self.elem() || spec.params.elem() != self.elem() {
+            return Err(RuntimeError::Incompatible(format!(
+                "the run's values are {:?}, the model computes in {}",
+                spec.y0.elem(),
+                self.model.dtype.as_str()
+            )));
+        }
         shape(
             "stepper configuration values",
             self.stepper.config.len(),
@@ -591,8 +725,8 @@ impl Kernel {
         let mut b = Buffers {
             fctl: vec![0.0; FCTL_LEN],
             ictl: vec![0; ICTL_LEN],
-            y: DVec::from_f64(elem, &spec.y0),
-            p: DVec::from_f64(elem, &spec.params),
+            y: spec.y0.clone(),
+            p: spec.params.clone(),
             w,
             aux: DVec::zeros(elem, model.aux.len()),
             cfg: spec.config.clone(),
@@ -748,8 +882,11 @@ impl Kernel {
         let i = b.ictl[ICTL_REC as usize] as usize;
         let m = b.ictl[ICTL_EVT as usize] as usize;
         let steps = b.ictl[ICTL_STEP as usize] as u64;
-        let column = |buf: &DVec, count: usize, k: usize| {
-            (0..i).map(|r| buf.get(r * count + k)).collect::<Vec<f64>>()
+        let column = |buf: &DVec, count: usize, k: usize| match buf {
+            DVec::F64(v) => Series::Float((0..i).map(|r| v[r * count + k]).collect()),
+            DVec::F32(v) => Series::Float((0..i).map(|r| v[r * count + k] as f64).collect()),
+            DVec::I64(v) => Series::Int((0..i).map(|r| v[r * count + k]).collect()),
+            DVec::I32(v) => Series::Int((0..i).map(|r| v[r * count + k] as i64).collect()),
         };
         let events = (0..m)
             .map(|r| {
@@ -772,8 +909,8 @@ impl Kernel {
             steps,
             t_final: b.fctl[FCTL_T as usize],
             dt_final: if steps > 0 { b.sout[1] } else { dt0 },
-            y_final: b.y.to_f64(),
-            params_final: b.p.to_f64(),
+            y_final: b.y,
+            params_final: b.p,
             workspace: b.w,
             warnings,
         })

@@ -16,7 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::json::{float, floats, non_finite, read_float};
+use crate::json::{dvec, float, floats, non_finite, read_dvec, read_float};
+use dynlib_model::Number;
 
 use crate::error::RuntimeError;
 use crate::run::{DVec, Status, Workspace};
@@ -83,10 +84,10 @@ pub struct SnapshotInfo {
 pub struct Preset {
     /// Its name.
     pub name: String,
-    /// (parameter index, value).
-    pub params: Vec<(usize, f64)>,
-    /// (state index, value).
-    pub states: Vec<(usize, f64)>,
+    /// (parameter index, value), exact.
+    pub params: Vec<(usize, Number)>,
+    /// (state index, value), exact.
+    pub states: Vec<(usize, Number)>,
 }
 
 impl Preset {
@@ -96,8 +97,8 @@ impl Preset {
             .iter()
             .map(|p| Preset {
                 name: p.name.clone(),
-                params: p.params.iter().map(|(i, v)| (*i, v.as_f64())).collect(),
-                states: p.states.iter().map(|(i, v)| (*i, v.as_f64())).collect(),
+                params: p.params.clone(),
+                states: p.states.clone(),
             })
             .collect()
     }
@@ -211,12 +212,12 @@ impl Sim {
                 .vectors
                 .iter()
                 .zip(&w.vectors)
-                .map(|(n, v)| (n.to_string(), floats(&v.to_f64())))
+                .map(|(n, v)| (n.to_string(), dvec(v)))
                 .collect();
             json!({
                 "vectors": vectors,
                 "scalars": floats(&w.scalars),
-                "ring": floats(&w.ring.to_f64()),
+                "ring": dvec(&w.ring),
                 "head": w.head,
             })
         });
@@ -234,8 +235,8 @@ impl Sim {
             "status": s.status.name(),
             "time_shift": float(snap.time_shift),
             "nominal_dt": float(snap.nominal_dt),
-            "y": floats(&s.y),
-            "params": floats(&s.params),
+            "y": dvec(&s.y),
+            "params": dvec(&s.params),
             "stepper_config": {
                 "names": self.kernel.stepper.config.iter().map(|f| f.name).collect::<Vec<_>>(),
                 "values": floats(&s.stepper_config),
@@ -293,10 +294,21 @@ impl Sim {
             Ok(xs)
         };
         let elem = self.kernel.elem();
+        // Values in the model dtype, exactly (integers are JSON integers).
+        let values = |v: &Value, key: &str, len: usize| -> Result<DVec, RuntimeError> {
+            let d = read_dvec(elem, v).map_err(|why| err(format!("'{key}' {why}")))?;
+            if d.len() != len {
+                return Err(err(format!(
+                    "'{key}' has {} values, expected {len}",
+                    d.len()
+                )));
+            }
+            Ok(d)
+        };
         let workspace = match &doc["workspace"] {
             Value::Null => None,
             w => {
-                let fresh = self.kernel.fresh_workspace(&vec![0.0; n]);
+                let fresh = self.kernel.fresh_workspace(&DVec::zeros(elem, n));
                 let vectors = self
                     .kernel
                     .stepper
@@ -304,7 +316,7 @@ impl Sim {
                     .iter()
                     .map(|name| {
                         let key = format!("workspace.vectors.{name}");
-                        vec(&w["vectors"][*name], &key, n).map(|v| DVec::from_f64(elem, &v))
+                        values(&w["vectors"][*name], &key, n)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let head = w["head"]
@@ -317,10 +329,7 @@ impl Sim {
                 Some(Workspace {
                     vectors,
                     scalars: vec(&w["scalars"], "workspace.scalars", fresh.scalars.len())?,
-                    ring: DVec::from_f64(
-                        elem,
-                        &vec(&w["ring"], "workspace.ring", fresh.ring.len())?,
-                    ),
+                    ring: values(&w["ring"], "workspace.ring", fresh.ring.len())?,
                     head,
                 })
             }
@@ -331,8 +340,8 @@ impl Sim {
             .ok_or_else(|| err(format!("unknown status {}", doc["status"])))?;
         let state = SessionState {
             t: get("t")?,
-            y: vec(&doc["y"], "y", n)?,
-            params: vec(&doc["params"], "params", m.params.len())?,
+            y: values(&doc["y"], "y", n)?,
+            params: values(&doc["params"], "params", m.params.len())?,
             dt: get("dt")?,
             step_count: doc["step_count"]
                 .as_u64()
@@ -387,10 +396,10 @@ impl Sim {
     pub fn apply_preset(&mut self, name: &str) -> Result<(), RuntimeError> {
         let p = self.preset(name)?.clone();
         for (i, v) in p.params {
-            self.state.params[i] = v;
+            self.state.params.set_number(i, v);
         }
         for (i, v) in p.states {
-            self.state.y[i] = v;
+            self.state.y.set_number(i, v);
         }
         Ok(())
     }
@@ -404,6 +413,27 @@ impl Sim {
         params: Option<&[(&str, f64)]>,
         overwrite: bool,
     ) -> Result<(), RuntimeError> {
+        let exact = |v: &[(&str, f64)]| -> Vec<(String, Number)> {
+            v.iter()
+                .map(|(n, x)| (n.to_string(), Number::Float(*x)))
+                .collect()
+        };
+        self.add_preset_values(
+            name,
+            states.map(exact).as_deref(),
+            params.map(exact).as_deref(),
+            overwrite,
+        )
+    }
+
+    /// [`Sim::add_preset`] with exact values (integers stay integers).
+    pub fn add_preset_values(
+        &mut self,
+        name: &str,
+        states: Option<&[(String, Number)]>,
+        params: Option<&[(String, Number)]>,
+        overwrite: bool,
+    ) -> Result<(), RuntimeError> {
         let m = &self.kernel.model;
         let elem = self.kernel.elem();
         if name.trim().is_empty() {
@@ -414,8 +444,14 @@ impl Sim {
         let preset = if states.is_none() && params.is_none() {
             Preset {
                 name: name.to_string(),
-                params: self.state.params.iter().copied().enumerate().collect(),
-                states: self.state.y.iter().copied().enumerate().collect(),
+                params: self
+                    .state
+                    .params
+                    .numbers()
+                    .into_iter()
+                    .enumerate()
+                    .collect(),
+                states: self.state.y.numbers().into_iter().enumerate().collect(),
             }
         } else {
             let mut p = Preset {
@@ -515,7 +551,7 @@ impl Sim {
                     RuntimeError::file(path, format!("presets.{name}.{section} must be a table"))
                 })?;
                 for (key, item) in sub.iter() {
-                    let v = item.as_value().and_then(toml_float).ok_or_else(|| {
+                    let v = item.as_value().and_then(toml_number).ok_or_else(|| {
                         RuntimeError::file(
                             path,
                             format!("presets.{name}.{section}.{key} must be a number"),
@@ -615,14 +651,16 @@ impl Sim {
             }
             let mut t = toml_edit::Table::new();
             for (i, v) in values {
-                t[names[*i]] = if v.is_finite() {
-                    toml_edit::value(*v)
-                } else {
-                    toml_edit::value(match v {
-                        x if x.is_nan() => "nan",
-                        x if *x > 0.0 => "+inf",
-                        _ => "-inf",
-                    })
+                t[names[*i]] = match *v {
+                    Number::Int(n) => toml_edit::value(n),
+                    Number::Float(x) if x.is_finite() => toml_edit::value(x),
+                    Number::Float(x) => toml_edit::value(if x.is_nan() {
+                        "nan"
+                    } else if x > 0.0 {
+                        "+inf"
+                    } else {
+                        "-inf"
+                    }),
                 };
             }
             body[section] = toml_edit::Item::Table(t);
@@ -649,11 +687,12 @@ fn read_text(path: &Path) -> Result<String, RuntimeError> {
         .map_err(|e| RuntimeError::file(path, e))
 }
 
-fn toml_float(v: &toml_edit::Value) -> Option<f64> {
+/// A preset value: TOML integers exactly, floats, and the non-finite strings.
+fn toml_number(v: &toml_edit::Value) -> Option<Number> {
     match v {
-        toml_edit::Value::Float(f) => Some(*f.value()),
-        toml_edit::Value::Integer(i) => Some(*i.value() as f64),
-        toml_edit::Value::String(s) => non_finite(s.value()),
+        toml_edit::Value::Float(f) => Some(Number::Float(*f.value())),
+        toml_edit::Value::Integer(i) => Some(Number::Int(*i.value())),
+        toml_edit::Value::String(s) => non_finite(s.value()).map(Number::Float),
         _ => None,
     }
 }

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use dynlib_interp::Machine;
 use dynlib_ir::Elem;
-use dynlib_model::{load, Config, LoadOptions, ModelKind};
+use dynlib_model::{load, Config, LoadOptions, ModelKind, Number};
 
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
@@ -145,7 +145,7 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
                     }
                     (dynlib_model::expr::Number::Int(_), _) => false,
                     (dynlib_model::expr::Number::Float(f), _) => {
-                        cast(elem, "dtype", &v.name, f.trunc()).is_err()
+                        cast(elem, "dtype", &v.name, Number::Float(f.trunc())).is_err()
                     }
                 };
                 if out_of_range {
@@ -225,10 +225,10 @@ pub struct RunOptions {
     pub resume: bool,
     /// A name for the recorded segment.
     pub tag: Option<String>,
-    /// Initial state overrides by name.
-    pub ic: Vec<(String, f64)>,
+    /// Initial state overrides by name (exact: an int stays an int for integer models).
+    pub ic: Vec<(String, Number)>,
     /// Parameter overrides by name.
-    pub params: Vec<(String, f64)>,
+    pub params: Vec<(String, Number)>,
     /// Initial record capacity (samples).
     pub cap_rec: Option<usize>,
     /// Initial event capacity (rows).
@@ -311,15 +311,15 @@ impl RunOptions {
         self
     }
 
-    /// Overrides an initial state.
-    pub fn ic(mut self, name: &str, value: f64) -> Self {
-        self.ic.push((name.to_string(), value));
+    /// Overrides an initial state (`0.5`, or an integer such as `9007199254740993i64`).
+    pub fn ic(mut self, name: &str, value: impl Into<Number>) -> Self {
+        self.ic.push((name.to_string(), value.into()));
         self
     }
 
     /// Overrides a parameter.
-    pub fn param(mut self, name: &str, value: f64) -> Self {
-        self.params.push((name.to_string(), value));
+    pub fn param(mut self, name: &str, value: impl Into<Number>) -> Self {
+        self.params.push((name.to_string(), value.into()));
         self
     }
 
@@ -374,10 +374,10 @@ pub struct SessionConfig {
 pub struct SessionState {
     /// Current (absolute) time.
     pub t: f64,
-    /// Current state.
-    pub y: Vec<f64>,
-    /// Current parameters.
-    pub params: Vec<f64>,
+    /// Current state, in the model dtype.
+    pub y: DVec,
+    /// Current parameters, in the model dtype.
+    pub params: DVec,
     /// The step the stepper suggested last (adaptive steppers continue with it).
     pub dt: f64,
     /// Steps taken since the last fresh run, transient included.
@@ -423,17 +423,14 @@ impl Sim {
         let m = &kernel.model;
         let stepper_config = config_defaults(&kernel);
         let elem = kernel.elem();
-        let cast = |v: &[dynlib_model::Var]| -> Vec<f64> {
-            DVec::from_f64(
-                elem,
-                &v.iter().map(|s| s.value.as_f64()).collect::<Vec<_>>(),
-            )
-            .to_f64()
+        // Exact: the model's ints stay ints (the checker made sure they fit the dtype).
+        let values = |v: &[dynlib_model::Var]| {
+            DVec::from_numbers(elem, &v.iter().map(|s| s.value).collect::<Vec<_>>())
         };
         let state = SessionState {
             t: m.sim.t0,
-            y: cast(&m.states),
-            params: cast(&m.params),
+            y: values(&m.states),
+            params: values(&m.params),
             dt: m.sim.dt,
             step_count: 0,
             workspace: None,
@@ -642,7 +639,7 @@ impl Sim {
                     RuntimeError::not_found("state", name, m.state_names().into_iter()).to_string(),
                 )
             })?;
-            y[i] = cast(elem, "ic", name, *v)?;
+            y.set_number(i, cast(elem, "ic", name, *v)?);
         }
         let mut params = self.state.params.clone();
         for (name, v) in &o.params {
@@ -653,7 +650,7 @@ impl Sim {
                         .to_string(),
                 )
             })?;
-            params[i] = cast(elem, "params", name, *v)?;
+            params.set_number(i, cast(elem, "params", name, *v)?);
         }
         let config = self.merged_config(&o.stepper_config)?;
         let record = o.record.or(self.defaults.record).unwrap_or(m.sim.record);
@@ -979,21 +976,23 @@ impl Sim {
     }
 
     /// Writes state and parameter values by name (states first, then parameters), cast to the
-    /// model dtype. All names are checked before anything changes. With `clear_results` the
-    /// results are dropped (time, step count and workspace stay).
-    pub fn assign(
+    /// model dtype (floats or exact integers: `&[("x", 0.5)]`, `&[("n", 1i64 << 60)]`). All
+    /// names are checked before anything changes. With `clear_results` the results are
+    /// dropped (time, step count and workspace stay).
+    pub fn assign<V: Into<Number> + Copy>(
         &mut self,
-        values: &[(&str, f64)],
+        values: &[(&str, V)],
         clear_results: bool,
     ) -> Result<(), RuntimeError> {
         let m = &self.kernel.model;
         let elem = self.kernel.elem();
         let mut state = self.state.clone();
         for (name, v) in values {
+            let v: Number = (*v).into();
             if let Some(i) = m.state_index(name) {
-                state.y[i] = cast(elem, "assign", name, *v)?;
+                state.y.set_number(i, cast(elem, "assign", name, v)?);
             } else if let Some(i) = m.param_index(name) {
-                state.params[i] = cast(elem, "assign", name, *v)?;
+                state.params.set_number(i, cast(elem, "assign", name, v)?);
             } else {
                 let mut known = m.state_names();
                 known.extend(m.param_names());
@@ -1012,37 +1011,64 @@ impl Sim {
         Ok(())
     }
 
-    /// The current value of a state.
-    pub fn state(&self, name: &str) -> Result<f64, RuntimeError> {
+    /// The current value of a state, exactly (an int for integer models).
+    pub fn state_value(&self, name: &str) -> Result<Number, RuntimeError> {
         let m = &self.kernel.model;
         m.state_index(name)
-            .map(|i| self.state.y[i])
+            .map(|i| self.state.y.number(i))
             .ok_or_else(|| RuntimeError::not_found("state", name, m.state_names().into_iter()))
     }
 
-    /// The current value of a parameter.
-    pub fn param(&self, name: &str) -> Result<f64, RuntimeError> {
+    /// The current value of a state as f64 (exact for float models and integers up to
+    /// 2**53; [`Sim::state_value`] is always exact).
+    pub fn state(&self, name: &str) -> Result<f64, RuntimeError> {
+        self.state_value(name).map(Number::as_f64)
+    }
+
+    /// The current value of a parameter, exactly.
+    pub fn param_value(&self, name: &str) -> Result<Number, RuntimeError> {
         let m = &self.kernel.model;
         m.param_index(name)
-            .map(|i| self.state.params[i])
+            .map(|i| self.state.params.number(i))
             .ok_or_else(|| RuntimeError::not_found("parameter", name, m.param_names().into_iter()))
     }
 
-    /// The current states by name, in declaration order.
-    pub fn states(&self) -> Vec<(&str, f64)> {
+    /// The current value of a parameter as f64 (see [`Sim::state`]).
+    pub fn param(&self, name: &str) -> Result<f64, RuntimeError> {
+        self.param_value(name).map(Number::as_f64)
+    }
+
+    /// The current states by name, in declaration order, exactly.
+    pub fn state_values(&self) -> Vec<(&str, Number)> {
         let m = &self.kernel.model;
         m.state_names()
             .into_iter()
-            .zip(self.state.y.iter().copied())
+            .zip(self.state.y.numbers())
             .collect()
     }
 
-    /// The current parameters by name, in declaration order.
-    pub fn params(&self) -> Vec<(&str, f64)> {
+    /// The current states by name as f64 (see [`Sim::state`]).
+    pub fn states(&self) -> Vec<(&str, f64)> {
+        self.state_values()
+            .into_iter()
+            .map(|(n, v)| (n, v.as_f64()))
+            .collect()
+    }
+
+    /// The current parameters by name, exactly.
+    pub fn param_values(&self) -> Vec<(&str, Number)> {
         let m = &self.kernel.model;
         m.param_names()
             .into_iter()
-            .zip(self.state.params.iter().copied())
+            .zip(self.state.params.numbers())
+            .collect()
+    }
+
+    /// The current parameters by name as f64 (see [`Sim::state`]).
+    pub fn params(&self) -> Vec<(&str, f64)> {
+        self.param_values()
+            .into_iter()
+            .map(|(n, v)| (n, v.as_f64()))
             .collect()
     }
 
@@ -1137,32 +1163,42 @@ fn check_counts(
     Ok(())
 }
 
-/// A value cast to the model dtype: exact for float64, rounded for float32; integer models
-/// refuse fractions and values out of range rather than silently truncating them.
-pub(crate) fn cast(elem: Elem, option: &str, name: &str, v: f64) -> Result<f64, RuntimeError> {
+/// A value cast to the model dtype: exact for float64 (an int rounds to the nearest float),
+/// rounded for float32; integer models take ints exactly and refuse fractions and values
+/// out of range rather than silently truncating or saturating them.
+pub(crate) fn cast(
+    elem: Elem,
+    option: &str,
+    name: &str,
+    v: Number,
+) -> Result<Number, RuntimeError> {
     let bad = |why: &str| RuntimeError::option(option, format!("{name} = {v}: {why}"));
-    match elem {
-        Elem::F64 => Ok(v),
-        Elem::F32 => {
-            let x = v as f32;
-            if x.is_infinite() && v.is_finite() {
+    match (elem, v) {
+        (Elem::F64, v) => Ok(Number::Float(v.as_f64())),
+        (Elem::F32, v) => {
+            let x = v.as_f64() as f32;
+            if x.is_infinite() && v.as_f64().is_finite() {
                 return Err(bad("out of range for float32"));
             }
-            Ok(x as f64)
+            Ok(Number::Float(x as f64))
         }
-        Elem::I64 | Elem::I32 => {
-            let (lo, hi) = if elem == Elem::I64 {
-                (-9.223_372_036_854_776e18, 9.223_372_036_854_776e18)
-            } else {
-                (i32::MIN as f64, i32::MAX as f64)
-            };
-            if v.fract() != 0.0 || !v.is_finite() {
+        (Elem::I64, Number::Int(i)) => Ok(Number::Int(i)),
+        (Elem::I32, Number::Int(i)) => i32::try_from(i)
+            .map(|_| Number::Int(i))
+            .map_err(|_| bad("out of range for int32")),
+        (Elem::I64 | Elem::I32, Number::Float(f)) => {
+            if f.fract() != 0.0 || !f.is_finite() {
                 return Err(bad("an integer model needs whole numbers"));
             }
-            if v < lo || v >= hi + 1.0 {
+            let fits = if elem == Elem::I64 {
+                (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+            } else {
+                (i32::MIN as f64..=i32::MAX as f64).contains(&f)
+            };
+            if !fits {
                 return Err(bad("out of range for the model's integer type"));
             }
-            Ok(v)
+            Ok(Number::Int(f as i64))
         }
     }
 }

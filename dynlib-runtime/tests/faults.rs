@@ -27,7 +27,7 @@ fn run(uri: &str, n: u64) -> (Status, Vec<String>, Vec<f64>) {
     if let Some(status) = failed {
         assert_eq!(status, res.status);
     }
-    let x = res.series(&res.names()[0]).unwrap().to_vec();
+    let x = res.column(&res.names()[0]).unwrap().to_f64();
     (res.status, res.warnings.clone(), x)
 }
 

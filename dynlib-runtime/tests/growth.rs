@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use dynlib_model::{load_text, Config, LoadOptions};
-use dynlib_runtime::{Kernel, RunOutput, RunSpec};
+use dynlib_runtime::{DVec, Kernel, RunOutput, RunSpec};
 
 const ODE: &str = r#"
 [model]
@@ -60,8 +60,14 @@ fn run(kernel: &Kernel, caps: usize, interval: u64) -> RunOutput {
             100_000
         },
         record_interval: interval,
-        y0: m.states.iter().map(|s| s.value.as_f64()).collect(),
-        params: m.params.iter().map(|s| s.value.as_f64()).collect(),
+        y0: DVec::from_numbers(
+            kernel.elem(),
+            &m.states.iter().map(|s| s.value).collect::<Vec<_>>(),
+        ),
+        params: DVec::from_numbers(
+            kernel.elem(),
+            &m.params.iter().map(|s| s.value).collect::<Vec<_>>(),
+        ),
         config: kernel.stepper().config.iter().map(|f| f.default).collect(),
         explicit_dt: Some(0.05),
         wrms_first_step: true,

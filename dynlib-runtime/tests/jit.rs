@@ -36,6 +36,14 @@ fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.to_bits()).collect()
 }
 
+/// A recorded series as bits: float bit patterns, or the integers themselves.
+fn column_bits(c: dynlib_runtime::Column<'_>) -> Vec<u64> {
+    match c {
+        dynlib_runtime::Column::Float(v) => bits(v),
+        dynlib_runtime::Column::Int(v) => v.iter().map(|&x| x as u64).collect(),
+    }
+}
+
 fn observe(sim: &Sim, outcome: Result<(), RuntimeError>) -> Observed {
     let outcome = match outcome {
         Ok(()) => "ok".to_string(),
@@ -63,7 +71,7 @@ fn observe(sim: &Sim, outcome: Result<(), RuntimeError>) -> Observed {
         step: res.step.clone(),
         series: res
             .all_series()
-            .map(|(n, s)| (n.to_string(), bits(s)))
+            .map(|(n, s)| (n.to_string(), column_bits(s)))
             .collect(),
         events: res
             .events
@@ -73,8 +81,8 @@ fn observe(sim: &Sim, outcome: Result<(), RuntimeError>) -> Observed {
         warnings: res.warnings.clone(),
         step_count: res.step_count,
         t_final: res.t_final.to_bits(),
-        y_final: bits(&res.y_final),
-        params_final: bits(&res.params_final),
+        y_final: res.y_final.bits(),
+        params_final: res.params_final.bits(),
     }
 }
 
@@ -434,7 +442,7 @@ fn one_native_kernel_many_threads() {
     let expect = {
         let mut sim = Sim::new(kernel.clone());
         sim.run(RunOptions::default().t_end(5.0)).unwrap();
-        bits(&sim.results().unwrap().y_final)
+        sim.results().unwrap().y_final.bits()
     };
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
@@ -443,7 +451,7 @@ fn one_native_kernel_many_threads() {
                 s.spawn(move || {
                     let mut sim = Sim::new(kernel);
                     sim.run(RunOptions::default().t_end(5.0)).unwrap();
-                    bits(&sim.results().unwrap().y_final)
+                    sim.results().unwrap().y_final.bits()
                 })
             })
             .collect();
@@ -472,7 +480,7 @@ fn a_second_build_in_the_same_process_compiles_nothing() {
     let run = |k: &std::sync::Arc<dynlib_runtime::Kernel>| {
         let mut sim = Sim::new(k.clone());
         sim.run(RunOptions::default().t_end(2.0)).unwrap();
-        bits(&sim.results().unwrap().y_final)
+        sim.results().unwrap().y_final.bits()
     };
     assert_eq!(run(&first), run(&second));
     // Other parameter values are runtime data: still no compilation.
@@ -500,7 +508,7 @@ fn units_from_programs_with_other_function_ids_are_not_mixed_up() {
     for text in [with.to_string(), without, with.to_string()] {
         let mut sim = dynlib_runtime::setup(&format!("inline:{text}"), &options).unwrap();
         sim.run(RunOptions::default().t_end(1.0)).unwrap();
-        finals.push(bits(&sim.results().unwrap().y_final));
+        finals.push(sim.results().unwrap().y_final.bits());
     }
     assert_eq!(finals[0], finals[1]);
     assert_eq!(finals[0], finals[2]);

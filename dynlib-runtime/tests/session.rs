@@ -191,7 +191,7 @@ fn fresh_runs_chain_state_but_restart_time() {
     let end = s.session().y.clone();
     let res = s.run(RunOptions::default().t_end(1.0)).unwrap();
     assert_eq!(res.t[0], 0.0);
-    assert_eq!(res.series("x").unwrap()[0], end[0]);
+    assert_eq!(res.series("x").unwrap()[0], end.get(0));
     assert_eq!(res.step[0], 0);
     s.reset("initial").unwrap();
     assert_eq!(s.session().y, [1.0, 0.0]);
@@ -364,7 +364,7 @@ fn failures_keep_partial_results() {
     assert!(res.len() > 5);
     assert!(res.series("x").unwrap().iter().all(|x| x.is_finite()));
     assert!(
-        s.session().y[0].is_finite(),
+        s.session().y.get(0).is_finite(),
         "the session holds the last committed state"
     );
     assert_eq!(s.session().status, Status::NanDetected);
@@ -527,7 +527,13 @@ fn assign_and_access() {
         .contains("whole numbers"));
     s.assign(&[("n", 7.0)], false).unwrap();
     let res = s.run(RunOptions::default().n(3)).unwrap();
-    assert_eq!(res.series("n").unwrap(), [7.0, 8.0, 9.0, 10.0]);
+    // An integer model's series are ints, read exactly; as floats they are refused.
+    assert_eq!(res.int_series("n").unwrap(), [7, 8, 9, 10]);
+    assert!(res
+        .series("n")
+        .unwrap_err()
+        .to_string()
+        .contains("int_series"));
 }
 
 #[test]

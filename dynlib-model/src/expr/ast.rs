@@ -85,12 +85,36 @@ pub enum Number {
 }
 
 impl Number {
-    /// The value as a float.
+    /// The value as a float (an int beyond 2**53 rounds to the nearest float).
     pub fn as_f64(self) -> f64 {
         match self {
             Number::Int(i) => i as f64,
             Number::Float(f) => f,
         }
+    }
+}
+
+impl From<f64> for Number {
+    fn from(x: f64) -> Number {
+        Number::Float(x)
+    }
+}
+
+impl From<f32> for Number {
+    fn from(x: f32) -> Number {
+        Number::Float(x as f64)
+    }
+}
+
+impl From<i64> for Number {
+    fn from(i: i64) -> Number {
+        Number::Int(i)
+    }
+}
+
+impl From<i32> for Number {
+    fn from(i: i32) -> Number {
+        Number::Int(i as i64)
     }
 }
 
