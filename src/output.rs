@@ -242,7 +242,11 @@ fn to_json(sim: &Sim, timing: [f64; 3]) -> Result<Value, RuntimeError> {
             e.name.clone(),
             json!({
                 "fields": table.fields,
-                "rows": table.rows.iter().map(|r| nums(r)).collect::<Vec<_>>(),
+                "rows": table
+                    .rows
+                    .iter()
+                    .map(|r| Value::Array(r.iter().map(|&x| number(x)).collect()))
+                    .collect::<Vec<_>>(),
             }),
         );
     }

@@ -258,3 +258,47 @@ fn impossible_horizons_and_counts_are_refused_naming_the_option() {
         stderr(&o)
     );
 }
+
+#[test]
+fn int64_values_above_two_to_the_53_stay_exact_in_every_output() {
+    let model = "inline:[model]\ntype='map'\ndtype='int64'\n[states]\nx=9007199254740993\n[equations.rhs]\nx='x + 2'\n[events.e]\ncond='x > 0'\nlog=['x']\n";
+    let o = dynlib(&["run", model, "-n", "2", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for exact in ["9007199254740993", "9007199254740995", "9007199254740997"] {
+        assert!(text.contains(exact), "{exact} in {text}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["series"]["x"][0].as_i64(), Some(9007199254740993));
+    assert_eq!(v["final"]["state"]["x"].as_i64(), Some(9007199254740997));
+    assert_eq!(
+        v["events"]["e"]["rows"][1][0].as_i64(),
+        Some(9007199254740997)
+    );
+    let o = dynlib(&[
+        "run",
+        model,
+        "-n",
+        "1",
+        "--format",
+        "csv",
+        "--ic",
+        "x=9223372036854775805",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        csv.contains(",9223372036854775805\n") && csv.contains(",9223372036854775807\n"),
+        "{csv}"
+    );
+    let o = dynlib(&["run", model, "-n", "1"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("x = 9007199254740995"));
+    // Too large for 64 bits is refused, not rounded.
+    let o = dynlib(&["run", model, "-n", "1", "--ic", "x=9223372036854775808"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("does not fit a 64-bit integer"),
+        "{}",
+        stderr(&o)
+    );
+}

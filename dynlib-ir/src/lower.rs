@@ -6,10 +6,14 @@
 //! | function | parameters | returns |
 //! |---|---|---|
 //! | `rhs`, `inv_rhs` | t: f64, y: ptr<D>, out: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64> | fault: i32 |
-//! | `events_pre`, `events_post` | t: f64, y: ptr<D>, p: ptr<D>, log: ptr<f64>, ring, head | code: i32, width: i32, fault: i32 |
+//! | `events_pre`, `events_post` | t: f64, y: ptr<D>, p: ptr<D>, log: ptr<f64>, ilog: ptr<i64>, ring, head | code: i32, width: i32, fault: i32 |
 //! | `update_aux` | t: f64, y: ptr<D>, p: ptr<D>, aux: ptr<D>, ring, head | stop: bool, fault: i32 |
 //! | `jacobian` | t: f64, y: ptr<D>, p: ptr<D>, jac: ptr<D> (row-major n×n), ring, head | fault: i32 |
 //! | `jvp` | t: f64, y: ptr<D>, p: ptr<D>, v: ptr<D>, out: ptr<D>, ring, head | fault: i32 |
+//!
+//! An event's log fields go to `log[k]` (f64: the time, and every value of a float model)
+//! or `ilog[k]` (i64: states, params and aux of an integer model, exactly); see
+//! [`log_is_int`].
 //!
 //! `fault` is a mask of [`fault`] bits: the arithmetic faults Python would have raised on
 //! (integer division by zero, a NaN, infinite or out-of-range value made an integer, a
@@ -208,6 +212,12 @@ pub fn rhs_signature(elem: Elem) -> Signature {
     }
 }
 
+/// True when an event's log field goes to the integer log (`ilog`): every field but the
+/// time, in an integer model. Logged integers are then exact at any size.
+pub fn log_is_int(dtype: Dtype, signal: &LogSignal) -> bool {
+    !dtype.is_float() && !matches!(signal, LogSignal::Time)
+}
+
 /// Signature of `events_pre` / `events_post`.
 pub fn events_signature(elem: Elem) -> Signature {
     let p = Type::Ptr(elem);
@@ -217,6 +227,7 @@ pub fn events_signature(elem: Elem) -> Signature {
             p,
             p,
             Type::Ptr(Elem::F64),
+            Type::Ptr(Elem::I64),
             p,
             Type::Ptr(Elem::I64),
         ],
@@ -1321,8 +1332,8 @@ fn lower_events(
 ) -> Result<Function, LowerError> {
     let elem = elem_of(model.dtype);
     let mut f = Function::new(name, events_signature(elem));
-    let mut l = Lower::new(model, lags, &mut f, 1, 2, 4);
-    let log = l.b.param(3);
+    let mut l = Lower::new(model, lags, &mut f, 1, 2, 5);
+    let (log, ilog) = (l.b.param(3), l.b.param(4));
     for (code, ev) in model.events.iter().enumerate() {
         let in_phase = match ev.phase {
             Phase::Both => true,
@@ -1345,25 +1356,27 @@ fn lower_events(
             l.assign(a.target, v);
         }
         for (k, sig) in ev.log.iter().enumerate() {
+            let int = log_is_int(model.dtype, sig);
+            let word = if int { Type::I64 } else { Type::F64 };
             let v = match sig {
                 LogSignal::Time => l.t,
                 LogSignal::State(i) => {
                     let x = l.state(*i);
-                    l.f64_of(x)
+                    l.b.convert(x.v, word)
                 }
                 LogSignal::Param(i) => {
                     let x = l.param(*i);
-                    l.f64_of(x)
+                    l.b.convert(x.v, word)
                 }
                 LogSignal::Aux(i) => {
-                    // Logged like recorded aux: through the dtype, then as f64.
+                    // Logged like recorded aux: through the dtype.
                     let x = l.aux(*i);
                     let raw = l.store_dtype(x);
-                    l.b.convert(raw, Type::F64)
+                    l.b.convert(raw, word)
                 }
             };
             let idx = l.index(k);
-            l.b.store(log, idx, v);
+            l.b.store(if int { ilog } else { log }, idx, v);
         }
         let code_v = l.b.i32(code as i32);
         let width = l.b.i32(ev.log.len() as i32);

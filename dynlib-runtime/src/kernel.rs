@@ -353,6 +353,7 @@ impl Kernel {
                 s(n),
                 s(np),
                 s(self.functions.max_log_width),
+                s(self.functions.max_log_width),
                 s(ring),
                 s(heads),
             ],

@@ -41,8 +41,9 @@ pub struct Segment {
 pub struct EventTable {
     /// Column names (the event's `log` entries as written, e.g. `t`, `v`, `aux:e`).
     pub fields: Vec<String>,
-    /// The rows, in the order the events fired.
-    pub rows: Vec<Vec<f64>>,
+    /// The rows, in the order the events fired: the time as a float, values as the model
+    /// computes them (exact integers in integer models).
+    pub rows: Vec<Vec<dynlib_model::Number>>,
     /// The name of the event that logged each row.
     pub events: Vec<String>,
     /// For each row, the index of the last sample recorded before the event fired (-1 when
@@ -61,12 +62,22 @@ impl EventTable {
         self.rows.is_empty()
     }
 
-    /// One column by field name.
-    pub fn column(&self, field: &str) -> Result<Vec<f64>, RuntimeError> {
+    /// One column by field name, exactly.
+    pub fn values(&self, field: &str) -> Result<Vec<dynlib_model::Number>, RuntimeError> {
         let k = self.fields.iter().position(|f| f == field).ok_or_else(|| {
             RuntimeError::not_found("event field", field, self.fields.iter().map(String::as_str))
         })?;
         Ok(self.rows.iter().map(|r| r[k]).collect())
+    }
+
+    /// One column by field name, as f64 (exact for floats and integers up to 2**53;
+    /// [`EventTable::values`] is always exact).
+    pub fn column(&self, field: &str) -> Result<Vec<f64>, RuntimeError> {
+        Ok(self
+            .values(field)?
+            .into_iter()
+            .map(|x| x.as_f64())
+            .collect())
     }
 }
 
@@ -429,8 +440,8 @@ impl Results {
         }
         for e in &mut out.events {
             for (k, name) in model.events[e.event].log_names.iter().enumerate() {
-                if name == "t" {
-                    e.values[k] -= shift;
+                if let (true, dynlib_model::Number::Float(t)) = (name == "t", e.values[k]) {
+                    e.values[k] = dynlib_model::Number::Float(t - shift);
                 }
             }
         }

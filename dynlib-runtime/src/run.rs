@@ -382,8 +382,9 @@ pub struct EventRow {
     pub event: usize,
     /// The index of the last sample recorded before the event (-1: none yet).
     pub record_index: i64,
-    /// The logged values (f64; the time is always f64).
-    pub values: Vec<f64>,
+    /// The logged values: the time as a float always, states, params and aux as the model
+    /// computes them (exact integers in integer models).
+    pub values: Vec<Number>,
 }
 
 /// The outcome of one run.
@@ -437,6 +438,8 @@ struct Buffers {
     evt_index: Vec<i64>,
     evt_log: Vec<f64>,
     scratch: Vec<f64>,
+    evt_ilog: Vec<i64>,
+    iscratch: Vec<i64>,
     rec_states: Vec<i64>,
     rec_aux_idx: Vec<i64>,
 }
@@ -468,6 +471,8 @@ impl Buffers {
             Arg::PtrF64(&mut self.scratch),
             Arg::PtrI64(&mut self.rec_states),
             Arg::PtrI64(&mut self.rec_aux_idx),
+            Arg::PtrI64(&mut self.iscratch),
+            Arg::PtrI64(&mut self.evt_ilog),
         ]);
         a
     }
@@ -564,11 +569,12 @@ fn next_chunk(chunk: u64, took: std::time::Duration) -> u64 {
     scaled.clamp(1.0, (chunk * 2) as f64).min(MAX_CHUNK as f64) as u64
 }
 
-/// Grows the event buffers to `cap` rows, like [`Kernel::grow_records`].
+/// Grows the event buffers to `cap` rows of `width` float and `iwidth` integer log
+/// fields, like [`Kernel::grow_records`].
 fn grow_events(
     b: &mut Buffers,
     cap: usize,
-    width: usize,
+    (width, iwidth): (usize, usize),
     bytes: u64,
     spec: &RunSpec,
 ) -> Result<(), String> {
@@ -581,11 +587,18 @@ fn grow_events(
             spec.memory_limit
         )));
     }
-    let lens = (|| Ok::<_, RuntimeError>((buffer_len(cap, 1)?, buffer_len(cap, width)?)))()
-        .map_err(|e| refuse(e.to_string()))?;
+    let lens = (|| {
+        Ok::<_, RuntimeError>((
+            buffer_len(cap, 1)?,
+            buffer_len(cap, width)?,
+            buffer_len(cap, iwidth)?.max(1),
+        ))
+    })()
+    .map_err(|e| refuse(e.to_string()))?;
     let grown = try_grow(&mut b.evt_code, lens.0)
         .and_then(|()| try_grow(&mut b.evt_index, cap))
-        .and_then(|()| try_grow(&mut b.evt_log, lens.1));
+        .and_then(|()| try_grow(&mut b.evt_log, lens.1))
+        .and_then(|()| try_grow(&mut b.evt_ilog, lens.2));
     if grown.is_none() {
         return Err(refuse(format!(
             "allocating {bytes} bytes for {cap} rows failed"
@@ -682,6 +695,8 @@ impl Kernel {
         let elem = self.elem();
         let n = model.states.len();
         let width = self.functions.max_log_width.max(1);
+        // Integer log fields exist only in integer models (dynlib_ir::lower::log_is_int).
+        let iwidth = if model.dtype.is_float() { 0 } else { width };
         let cap_rec = spec.cap_rec.max(1);
         let cap_evt = spec.cap_evt.max(1);
         let (nrs, nra) = (spec.rec_states.len(), spec.rec_aux.len());
@@ -697,7 +712,7 @@ impl Kernel {
             None => self.fresh_workspace(&spec.y0),
         };
         let row_bytes = record_row_bytes(elem, nrs, nra);
-        let evt_bytes = event_row_bytes(width);
+        let evt_bytes = event_row_bytes(width + iwidth);
         let footprint = |rec: usize, evt: usize| {
             (rec as u64)
                 .saturating_mul(row_bytes)
@@ -740,6 +755,8 @@ impl Kernel {
             evt_index: try_zeros(cap_evt).ok_or_else(alloc_failed)?,
             evt_log: try_zeros(buffer_len(cap_evt, width)?).ok_or_else(alloc_failed)?,
             scratch: vec![0.0; width],
+            evt_ilog: try_zeros(buffer_len(cap_evt, iwidth)?.max(1)).ok_or_else(alloc_failed)?,
+            iscratch: vec![0; width],
             rec_states: spec.rec_states.iter().map(|&i| i as i64).collect(),
             rec_aux_idx: spec.rec_aux.iter().map(|&i| i as i64).collect(),
         };
@@ -828,7 +845,8 @@ impl Kernel {
                     let need = b.ictl[ICTL_EVT as usize] as usize + 2;
                     let cap = grown(b.evt_code.len(), need)?;
                     let rec_cap = b.rec_step.len();
-                    if let Err(why) = grow_events(&mut b, cap, width, footprint(rec_cap, cap), spec)
+                    if let Err(why) =
+                        grow_events(&mut b, cap, (width, iwidth), footprint(rec_cap, cap), spec)
                     {
                         warnings.push(why);
                         break Status::MemoryLimit;
@@ -891,11 +909,21 @@ impl Kernel {
         let events = (0..m)
             .map(|r| {
                 let event = b.evt_code[r] as usize;
-                let w = model.events[event].log.len();
                 EventRow {
                     event,
                     record_index: b.evt_index[r],
-                    values: b.evt_log[r * width..r * width + w].to_vec(),
+                    values: model.events[event]
+                        .log
+                        .iter()
+                        .enumerate()
+                        .map(|(k, signal)| {
+                            if dynlib_ir::lower::log_is_int(model.dtype, signal) {
+                                Number::Int(b.evt_ilog[r * width + k])
+                            } else {
+                                Number::Float(b.evt_log[r * width + k])
+                            }
+                        })
+                        .collect(),
                 }
             })
             .collect();

@@ -9,7 +9,15 @@
 //!        ws_0..ws_{V-1}: ptr<D>, sc: ptr<f64>, cfg: ptr<f64>, y_prop: ptr<D>, sout: ptr<f64>,
 //!        rec_t: ptr<f64>, rec_y: ptr<D>, rec_aux: ptr<D>, rec_step: ptr<i64>,
 //!        evt_code: ptr<i64>, evt_index: ptr<i64>, evt_log: ptr<f64>, scratch: ptr<f64>,
-//!        rec_states: ptr<i64>, rec_aux_idx: ptr<i64>) -> i32
+//!        rec_states: ptr<i64>, rec_aux_idx: ptr<i64>, iscratch: ptr<i64>,
+//!        evt_ilog: ptr<i64>) -> i32
+//! ```
+//!
+//! `scratch`/`evt_log` hold the f64 log fields and `iscratch`/`evt_ilog` the integer ones
+//! (`dynlib_ir::lower::log_is_int`: an integer model's values, exact); a float model never
+//! touches the integer pair.
+//!
+//! ```text
 //! ```
 //!
 //! `fctl` = [`FCTL_T`] time, [`FCTL_DT`] step, [`FCTL_T_END`] horizon (ODE), [`FCTL_T_LABEL0`]
@@ -73,6 +81,7 @@ pub fn runner_signature(stepper: &StepperSpec, elem: Elem) -> Signature {
     params.extend([pf, pf, d, pf]);
     params.extend([pf, d, d, pi]);
     params.extend([pi, pi, pf, pf]);
+    params.extend([pi, pi]);
     params.extend([pi, pi]);
     Signature {
         params,
@@ -159,6 +168,8 @@ pub fn emit_runner(
         prm(&b, base + 11),
     );
     let (rec_states, rec_aux_idx) = (prm(&b, base + 12), prm(&b, base + 13));
+    let (iscratch, evt_ilog) = (prm(&b, base + 14), prm(&b, base + 15));
+    let int_logs = !model.dtype.is_float();
 
     let fget = |b: &mut FunctionBuilder, slot: i64| {
         let i = b.i64(slot);
@@ -374,9 +385,13 @@ pub fn emit_runner(
             let row = b.mul(m, w);
             for k in 0..width {
                 let kk = b.i64(k as i64);
-                let x = b.load(scratch, kk);
                 let at = b.add(row, kk);
+                let x = b.load(scratch, kk);
                 b.store(evt_log, at, x);
+                if int_logs {
+                    let xi = b.load(iscratch, kk);
+                    b.store(evt_ilog, at, xi);
+                }
             }
             let m1 = b.add(m, one);
             b.jump(join, &[m1]);
@@ -390,7 +405,7 @@ pub fn emit_runner(
         let r = b.call(
             events_pre,
             &events_signature(elem),
-            &[cur.t, y, p, scratch, ring, head],
+            &[cur.t, y, p, scratch, iscratch, ring, head],
         );
         check_fault(&mut b, r[2], &cur);
         m = log_event(&mut b, r[0], r[1], cur.i, m);
@@ -476,7 +491,7 @@ pub fn emit_runner(
         let r = b.call(
             events_post,
             &events_signature(elem),
-            &[t_new, y_prop, p, scratch, ring, head],
+            &[t_new, y_prop, p, scratch, iscratch, ring, head],
         );
         check_fault(&mut b, r[2], &Carried { m, ..cur });
         m = log_event(&mut b, r[0], r[1], cur.i, m);

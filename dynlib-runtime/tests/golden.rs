@@ -195,7 +195,7 @@ fn check(model: &str, case: &Value) -> bool {
             {
                 for (a, b) in row.iter().zip(want.as_array().unwrap()) {
                     assert!(
-                        close(*a, number(b), rel),
+                        close(a.as_f64(), number(b), rel),
                         "{what}: {event} row {row:?} vs {want}"
                     );
                 }
@@ -367,7 +367,7 @@ fn adaptive_runs_match_the_reference_with_huge_buffers() {
                 for (row, want) in got.rows.iter().zip(rows) {
                     for (a, b) in row.iter().zip(want.as_array().unwrap()) {
                         assert!(
-                            close(*a, number(b), 1e-9),
+                            close(a.as_f64(), number(b), 1e-9),
                             "{what}: {name} {row:?} vs {want}"
                         );
                     }

@@ -614,6 +614,7 @@ fn calls_for(c: &Case, k: usize) -> Vec<(&'static str, FuncId, Vec<Param>)> {
                 y.clone(),
                 p.clone(),
                 f64s(vec![SCRATCH; f.max_log_width]),
+                Param::Array(Buf::I64(vec![-7; f.max_log_width])),
             ]),
         ),
         (
@@ -624,6 +625,7 @@ fn calls_for(c: &Case, k: usize) -> Vec<(&'static str, FuncId, Vec<Param>)> {
                 y.clone(),
                 p.clone(),
                 f64s(vec![SCRATCH; f.max_log_width]),
+                Param::Array(Buf::I64(vec![-7; f.max_log_width])),
             ]),
         ),
         (

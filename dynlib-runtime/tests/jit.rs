@@ -24,7 +24,7 @@ struct Observed {
     t: Vec<u64>,
     step: Vec<i64>,
     series: Vec<(String, Vec<u64>)>,
-    events: Vec<(usize, i64, Vec<u64>)>,
+    events: Vec<(usize, i64, Vec<(bool, u64)>)>,
     warnings: Vec<String>,
     step_count: u64,
     t_final: u64,
@@ -34,6 +34,16 @@ struct Observed {
 
 fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Logged values as bits: floats' bit patterns, integers themselves (and which is which).
+fn number_bits(xs: &[dynlib_model::Number]) -> Vec<(bool, u64)> {
+    xs.iter()
+        .map(|x| match x {
+            dynlib_model::Number::Float(f) => (false, f.to_bits()),
+            dynlib_model::Number::Int(i) => (true, *i as u64),
+        })
+        .collect()
 }
 
 /// A recorded series as bits: float bit patterns, or the integers themselves.
@@ -76,7 +86,7 @@ fn observe(sim: &Sim, outcome: Result<(), RuntimeError>) -> Observed {
         events: res
             .events
             .iter()
-            .map(|r| (r.event, r.record_index, bits(&r.values)))
+            .map(|r| (r.event, r.record_index, number_bits(&r.values)))
             .collect(),
         warnings: res.warnings.clone(),
         step_count: res.step_count,

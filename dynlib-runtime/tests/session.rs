@@ -70,7 +70,7 @@ fn events_log_by_name_and_by_tag_with_global_codes() {
     assert_eq!(kick.column("t").unwrap(), [3.0]);
     let i = res.t.iter().position(|&t| t == 3.0).unwrap();
     assert_eq!(
-        kick.rows[0][1],
+        kick.column("v").unwrap()[0],
         res.series("v").unwrap()[i] + 1.0,
         "logs show post-action values"
     );
@@ -89,8 +89,9 @@ fn events_log_by_name_and_by_tag_with_global_codes() {
             && cross.events.iter().any(|e| e == "downcross")
     );
     // End-phase rows point at the pre-step sample.
+    let up_t = up.column("t").unwrap();
     for (k, &idx) in up.record_index.iter().enumerate() {
-        assert_eq!(res.t[idx as usize + 1], up.rows[k][0]);
+        assert_eq!(res.t[idx as usize + 1], up_t[k]);
     }
     let err = res.event("upcros").unwrap_err().to_string();
     assert!(err.contains("did you mean 'upcross'"), "{err}");
