@@ -60,8 +60,10 @@ pub mod status {
     /// whose reason the runtime reports).
     pub const STALLED: i32 = 14;
     /// An arithmetic fault: `FAULT + mask` with the [`super::fault`] bits of the model
-    /// function that raised it (`FAULT..FAULT + 8`); terminal.
+    /// function that raised it (`FAULT..FAULT_END`); terminal.
     pub const FAULT: i32 = 16;
+    /// One past the last fault status.
+    pub const FAULT_END: i32 = FAULT + (1 << super::fault::KINDS.len());
 }
 
 /// The bits of a model function's fault mask.
@@ -74,14 +76,18 @@ pub mod fault {
     pub const CONVERSION: i32 = 2;
     /// `range(a, b, 0)` in a generator (Python raises `ValueError`).
     pub const ZERO_STEP: i32 = 4;
+    /// An integer `+`, `-`, `*`, negation or power whose result does not fit 64 bits
+    /// (Python's integers never overflow; numpy's wrap around silently).
+    pub const OVERFLOW: i32 = 8;
     /// Every bit with what it means, for messages.
-    pub const KINDS: [(i32, &str); 3] = [
+    pub const KINDS: [(i32, &str); 4] = [
         (DIV_ZERO, "integer division or modulo by zero"),
         (
             CONVERSION,
             "a NaN, infinite or out-of-range value converted to an integer",
         ),
         (ZERO_STEP, "range() with step 0"),
+        (OVERFLOW, "an integer result that does not fit 64 bits"),
     ];
     /// The meaning of every bit set in `mask`, joined with "; ".
     pub fn describe(mask: i32) -> String {
@@ -319,7 +325,10 @@ struct Val {
 }
 
 /// The fault conditions raised so far, one bool per [`fault`] bit (`None`: cannot happen).
-type Faults = [Option<Value>; 3];
+type Faults = [Option<Value>; N_FAULTS];
+
+/// How many [`fault`] bits there are.
+const N_FAULTS: usize = fault::KINDS.len();
 
 /// What a memoised aux or function call gave: its value and the faults its evaluation
 /// raises (merged again at every use, under that use's conditions).
@@ -387,7 +396,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             calls: HashMap::new(),
             args: Vec::new(),
             loops: Vec::new(),
-            faults: [None; 3],
+            faults: [None; N_FAULTS],
             too_large: None,
         }
     }
@@ -554,7 +563,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             (kind, i),
             Memo {
                 val,
-                faults: [None; 3],
+                faults: [None; N_FAULTS],
             },
         );
         val
@@ -645,7 +654,61 @@ impl<'m, 'f> Lower<'m, 'f> {
             self.flag(fault::DIV_ZERO, by_zero);
         }
         let v = self.b.binary(op, a.v, b.v);
+        if ty == Ty::Int {
+            self.flag_overflow(op, a.v, b.v, v);
+        }
         Val { v, ty }
+    }
+
+    /// Flags [`fault::OVERFLOW`] when the wrapped int result `r = a op b` is not the
+    /// mathematical one. `+`: both operands have one sign and the result the other; `-`:
+    /// the operands' signs differ and the result's differs from `a`'s; `*`: `r // a != b`
+    /// (an exact product divides back; a wrapped one cannot, as `|a| < 2**63`), or the one
+    /// product whose division wraps too, `-1 * MIN`.
+    fn flag_overflow(&mut self, op: BinaryOp, a: Value, b: Value, r: Value) {
+        let zero = self.b.i64(0);
+        let neg = |l: &mut Self, x: Value| l.b.cmp(CmpOp::Lt, x, zero);
+        let and3 = |l: &mut Self, x: Value, y: Value, z: Value| {
+            let xy = l.b.binary(BinaryOp::And, x, y);
+            l.b.binary(BinaryOp::And, xy, z)
+        };
+        let over = match op {
+            BinaryOp::Add | BinaryOp::Sub => {
+                let (sa, sb, sr) = (neg(self, a), neg(self, b), neg(self, r));
+                let (na, nb, nr) = (self.b.not(sa), self.b.not(sb), self.b.not(sr));
+                let (down, up) = if op == BinaryOp::Add {
+                    (and3(self, sa, sb, nr), and3(self, na, nb, sr))
+                } else {
+                    (and3(self, sa, nb, nr), and3(self, na, sb, sr))
+                };
+                self.b.binary(BinaryOp::Or, down, up)
+            }
+            BinaryOp::Mul => {
+                let nonzero = self.b.cmp(CmpOp::Ne, a, zero);
+                // Divide by 1 where a is 0 (no overflow there, and no division by zero).
+                let one = self.b.i64(1);
+                let divisor = self.b.select(nonzero, a, one);
+                let back = self.b.binary(BinaryOp::FloorDiv, r, divisor);
+                let differs = self.b.cmp(CmpOp::Ne, back, b);
+                let minus_one = self.b.i64(-1);
+                let min = self.b.i64(i64::MIN);
+                let a_m1 = self.b.cmp(CmpOp::Eq, a, minus_one);
+                let b_min = self.b.cmp(CmpOp::Eq, b, min);
+                let wraps = self.b.binary(BinaryOp::And, a_m1, b_min);
+                let wrong = self.b.binary(BinaryOp::Or, differs, wraps);
+                self.b.binary(BinaryOp::And, nonzero, wrong)
+            }
+            _ => return,
+        };
+        self.flag(fault::OVERFLOW, over);
+    }
+
+    /// Flags [`fault::OVERFLOW`] for `-x` (and `abs(x)`) of the one int without a
+    /// negation, `MIN`.
+    fn flag_negation_overflow(&mut self, x: Value) {
+        let min = self.b.i64(i64::MIN);
+        let is_min = self.b.cmp(CmpOp::Eq, x, min);
+        self.flag(fault::OVERFLOW, is_min);
     }
 
     fn compare(&mut self, op: CmpOp, a: Val, b: Val) -> Value {
@@ -717,6 +780,9 @@ impl<'m, 'f> Lower<'m, 'f> {
                         } else {
                             x
                         };
+                        if x.ty == Ty::Int {
+                            self.flag_negation_overflow(x.v);
+                        }
                         Val {
                             v: self.b.neg(x.v),
                             ty: x.ty,
@@ -844,14 +910,14 @@ impl<'m, 'f> Lower<'m, 'f> {
                 ty: Ty::Float,
             },
             (Ty::Int, Some(k)) if k <= 64 => {
-                let mut acc = self.b.i64(1);
-                for _ in 0..k {
-                    acc = self.b.mul(acc, a_num.v);
-                }
-                Val {
-                    v: acc,
+                let mut acc = Val {
+                    v: self.b.i64(1),
                     ty: Ty::Int,
+                };
+                for _ in 0..k {
+                    acc = self.arith(BinaryOp::Mul, acc, a_num);
                 }
+                acc
             }
             _ => {
                 let b = self.expr(rhs);
@@ -983,6 +1049,7 @@ impl<'m, 'f> Lower<'m, 'f> {
                     Ty::Float => self.math(MathFn::Fabs, &[x]),
                     _ => {
                         let x = int_of(self, x);
+                        self.flag_negation_overflow(x.v);
                         let zero = self.b.i64(0);
                         let neg = self.b.cmp(CmpOp::Lt, x.v, zero);
                         let minus = self.b.neg(x.v);
@@ -1153,16 +1220,18 @@ impl<'m, 'f> Lower<'m, 'f> {
         let header = self.b.create_block();
         let i = self.b.block_param(header, Type::I64);
         let acc = self.b.block_param(header, Type::F64);
-        let carried: Vec<Value> = (0..3)
+        let carried: Vec<Value> = (0..N_FAULTS)
             .map(|_| self.b.block_param(header, Type::Bool))
             .collect();
         let body_block = self.b.create_block();
         let exit = self.b.create_block();
         let result = self.b.block_param(exit, Type::F64);
-        let out_faults: Vec<Value> = (0..3)
+        let out_faults: Vec<Value> = (0..N_FAULTS)
             .map(|_| self.b.block_param(exit, Type::Bool))
             .collect();
-        self.b.jump(header, &[start, init, no, no, no]);
+        let mut entry = vec![start, init];
+        entry.extend([no; N_FAULTS]);
+        self.b.jump(header, &entry);
 
         self.b.switch_to(header);
         let zero = self.b.i64(0);
@@ -1208,7 +1277,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             l.merge(cond_faults, None);
             l.merge(body_faults, keep);
         });
-        let mut next_faults = Vec::with_capacity(3);
+        let mut next_faults = Vec::with_capacity(N_FAULTS);
         for (k, before) in carried.iter().enumerate() {
             next_faults.push(match iteration[k] {
                 Some(f) => self.b.binary(BinaryOp::Or, *before, f),

@@ -879,10 +879,10 @@ impl Kernel {
                     ));
                     break Status::StepFail;
                 }
-                code if (status::FAULT..status::FAULT + 8).contains(&code) => {
+                code if (status::FAULT..status::FAULT_END).contains(&code) => {
                     warnings.push(format!(
-                        "arithmetic fault at t = {} (step {}): {} (Python raises an exception \
-                         there; numpy would give a meaningless number)",
+                        "arithmetic fault at t = {} (step {}): {}; the run stops here rather \
+                         than go on with a meaningless number",
                         b.fctl[FCTL_T as usize],
                         b.ictl[ICTL_STEP as usize],
                         dynlib_ir::lower::fault::describe(code - status::FAULT),

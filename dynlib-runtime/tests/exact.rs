@@ -59,10 +59,15 @@ fn run_options_assignments_and_presets_take_exact_integers() {
         RunOptions::default()
             .n(1)
             .ic("x", i64::MAX - 2)
-            .param("k", i64::MIN),
+            .param("k", i64::MAX - 7),
     )
     .unwrap();
     assert_eq!(s.state_value("x").unwrap(), Number::Int(i64::MAX));
+    assert_eq!(s.state_value("y").unwrap(), Number::Int(5));
+    assert_eq!(s.param_value("k").unwrap(), Number::Int(i64::MAX - 7));
+    // One more step would overflow x: a fault, not a wrapped number.
+    assert!(s.run(RunOptions::default().n(1)).is_err());
+    s.run(RunOptions::default().n(1).param("k", i64::MIN)).ok();
     assert_eq!(s.param_value("k").unwrap(), Number::Int(i64::MIN));
     s.assign(&[("x", BIG)], false).unwrap();
     assert_eq!(s.state_value("x").unwrap(), Number::Int(BIG));

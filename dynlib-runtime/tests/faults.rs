@@ -242,3 +242,55 @@ fn float_models_round_and_truncate_as_python() {
         "{e}"
     );
 }
+
+#[test]
+fn integer_overflow_faults_instead_of_wrapping() {
+    let over = "does not fit 64 bits";
+    for (x0, rhs) in [
+        ("9223372036854775806", "x + 1"),
+        ("-9223372036854775807", "x - 1"),
+        ("3037000499", "x + 1 + 0 * (x * x)"),
+        ("2097151", "x + 1 + 0 * x ** 3"),
+        ("-9223372036854775807", "x - 1 + 0 * -x"),
+        ("-9223372036854775807", "x - 1 + 0 * abs(x)"),
+        ("-9223372036854775807", "x - 1 + 0 * (x * -1)"),
+        (
+            "12345",
+            "(6364136223846793005 * x + 1442695040888963407) % 9223372036854775807",
+        ),
+    ] {
+        let (status, warnings, _) = run(
+            &map("int64", &format!("x={x0}"), &format!("x='{rhs}'"), ""),
+            4,
+        );
+        assert_eq!(status, Status::ArithmeticFault, "{rhs}");
+        assert!(
+            warnings.iter().any(|w| w.contains(over)),
+            "{rhs}: {warnings:?}"
+        );
+    }
+    // Right at the edges nothing overflows.
+    for (x0, rhs) in [
+        (
+            "9223372036854775806",
+            "x + 1 if x < 9223372036854775807 else x",
+        ),
+        (
+            "-9223372036854775807",
+            "x - 1 if x > -9223372036854775807 else x",
+        ),
+        ("3037000499", "0 * x + 3037000499 * 3037000499"),
+        ("-9223372036854775808", "x * 1 + 0 * (x // 2 * 2)"),
+        ("9223372036854775807", "-x"),
+        (
+            "0",
+            "x * -9223372036854775807 + (-9223372036854775807 - 1) * 0",
+        ),
+    ] {
+        let (status, warnings, _) = run(
+            &map("int64", &format!("x={x0}"), &format!("x='{rhs}'"), ""),
+            2,
+        );
+        assert_eq!(status, Status::Done, "{rhs}: {warnings:?}");
+    }
+}

@@ -299,6 +299,8 @@ fn arithmetic_faults_stop_both_backends_alike() {
         ("int64", "n + 1 if n < 6 else n % (n - n)"),
         ("int64", "n + int(10.0 ** (n * 20))"),
         ("int32", "n * 100000"),
+        ("int64", "n * 1000000007 + 3"),
+        ("int64", "n + 9223372036854775000"),
         ("int64", "n + 1 + 0 * sum(1 for i in range(0, 3, n - 5))"),
         (
             "float64",
