@@ -16,6 +16,9 @@ use dynlib_model::{Config, ModelKind};
 use dynlib_runtime::stepper::{registry, StepperKind};
 use dynlib_runtime::{Role, RunOptions, RuntimeError, SetupOptions, Sim, Unit};
 
+/// An event row: the event, its record index, and each value as (is an int, bits).
+type LoggedRow = (usize, i64, Vec<(bool, u64)>);
+
 /// Everything observable about a session after a run, floats as bits.
 #[derive(Debug, PartialEq)]
 struct Observed {
@@ -24,7 +27,7 @@ struct Observed {
     t: Vec<u64>,
     step: Vec<i64>,
     series: Vec<(String, Vec<u64>)>,
-    events: Vec<(usize, i64, Vec<(bool, u64)>)>,
+    events: Vec<LoggedRow>,
     warnings: Vec<String>,
     step_count: u64,
     t_final: u64,
