@@ -25,8 +25,8 @@
 
 pub use dynlib_runtime as runtime;
 pub use dynlib_runtime::model;
-pub use dynlib_runtime::model::{load, load_text, Config, Error, LoadOptions, Model};
+pub use dynlib_runtime::model::{load, load_text, Config, Error, LoadOptions, Model, Number};
 pub use dynlib_runtime::{
-    build, setup, EventTable, FullModel, Kernel, OnConflict, Results, Role, RunOptions,
-    RuntimeError, Segment, SessionConfig, SetupOptions, Sim, Status, Unit,
+    build, setup, Column, EventTable, FullModel, Interrupt, Kernel, OnConflict, Results, Role,
+    RunOptions, RuntimeError, Segment, SessionConfig, SetupOptions, Sim, Status, Unit,
 };

@@ -302,3 +302,27 @@ fn int64_values_above_two_to_the_53_stay_exact_in_every_output() {
         stderr(&o)
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn export_sources_never_writes_through_a_planted_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ir");
+    std::fs::create_dir(&out).unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("rhs.ir")).unwrap();
+    let o = dynlib(&[
+        "export-sources",
+        "builtin://ode/lorenz",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let rhs = std::fs::read_to_string(out.join("rhs.ir")).unwrap();
+    assert!(rhs.contains("function @rhs"), "{rhs}");
+    assert!(!std::fs::symlink_metadata(out.join("rhs.ir"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}

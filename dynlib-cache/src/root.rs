@@ -59,11 +59,7 @@ fn probe_once(root: &Path) -> std::io::Result<()> {
     use std::io::Write;
     std::fs::create_dir_all(root)?;
     let jit = dynlib_fs::create_dirs_under(root, &["jit"])?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let probe = jit.join(format!(".dynlib-write-test-{}-{nanos}", std::process::id()));
+    let probe = jit.join(format!(".dynlib-write-test-{}", dynlib_fs::unique_suffix()));
     dynlib_fs::create_new(&probe)?.write_all(b"dynlib")?;
     std::fs::remove_file(&probe)
 }
@@ -124,23 +120,10 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The uid that owns files this process creates (found by creating one in `dir`'s parent,
-/// or in `dir` itself if the parent is not writable).
+/// The uid that owns files this process creates: its effective uid.
 #[cfg(unix)]
-fn tempfile_uid(dir: &Path) -> std::io::Result<u32> {
-    use std::os::unix::fs::MetadataExt;
-    let probe = dir.with_file_name(format!(
-        ".dynlib-uid-probe-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
-    std::fs::write(&probe, b"")?;
-    let uid = std::fs::metadata(&probe).map(|m| m.uid());
-    let _ = std::fs::remove_file(&probe);
-    uid
+fn tempfile_uid(_dir: &Path) -> std::io::Result<u32> {
+    dynlib_fs::os::effective_uid().ok_or_else(|| std::io::Error::other("no user id"))
 }
 
 /// Chooses the root: the configured or platform root if it can be written; if it cannot be

@@ -27,7 +27,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dynlib_fs::{create_dirs_under, create_new, read_file, real_dir, Follow};
+use dynlib_fs::{create_dirs_under, create_new, read_file, real_dir, unique_suffix, Follow};
 use serde_json::{json, Value};
 
 use crate::key::{carries_tag, checksum};
@@ -144,21 +144,6 @@ pub fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// A name no other process or thread uses at the same moment.
-fn unique_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 fn is_hex(s: &str, len: usize) -> bool {

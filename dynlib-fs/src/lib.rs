@@ -13,6 +13,8 @@
 //! - [`create_new`] creates a file that must not exist yet; [`open_lock_file`] opens a lock
 //!   file without following links; [`real_dir`] and [`create_dirs_under`] keep directory
 //!   walks and creation on real directories.
+//! - [`os`]: the two facts about the system the rest of dynlib asks the C library for (the
+//!   effective uid, the physical memory), as safe functions, so the FFI lives here.
 //!
 //! ```
 //! let dir = tempfile::tempdir()?;
@@ -267,8 +269,9 @@ pub fn utf8_text(bytes: Vec<u8>) -> Result<String, ReadError> {
     })
 }
 
-/// A name in `dir` that no other process or thread uses at the same moment.
-fn temporary_name(target: &str) -> String {
+/// A suffix no other process or thread uses at the same moment (process id, clock
+/// nanoseconds, a counter): for temporary names beside files being written.
+pub fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -277,10 +280,15 @@ fn temporary_name(target: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!(
-        ".{target}.{}-{nanos}-{}.tmp",
+        "{}-{nanos}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The name of a temporary file beside `target`.
+fn temporary_name(target: &str) -> String {
+    format!(".{target}.{}.tmp", unique_suffix())
 }
 
 /// Creates `path`, which must not exist (`O_EXCL`: an existing file or a symbolic link
@@ -387,6 +395,41 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     {
         let _ = (ma, mb);
         matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
+/// Facts about the system, asked of the C library.
+pub mod os {
+    /// The effective user id of this process (`None` where there is none: not Unix).
+    pub fn effective_uid() -> Option<u32> {
+        #[cfg(unix)]
+        {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            Some(unsafe { libc::geteuid() })
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// The machine's physical memory in bytes, when the system says.
+    pub fn physical_memory() -> Option<u64> {
+        #[cfg(unix)]
+        {
+            // SAFETY: sysconf only reads system configuration.
+            let (pages, size) = unsafe {
+                (
+                    libc::sysconf(libc::_SC_PHYS_PAGES),
+                    libc::sysconf(libc::_SC_PAGESIZE),
+                )
+            };
+            (pages > 0 && size > 0).then(|| (pages as u64).saturating_mul(size as u64))
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
     }
 }
 

@@ -334,30 +334,13 @@ pub struct RunSpec {
     pub interrupt: Option<crate::Interrupt>,
 }
 
-/// Half the physical memory of this machine (all of it when unknown is not an option: a
-/// fixed 4 GiB then): the default memory limit of a run's result buffers, so a run that
+/// Half the physical memory of this machine (4 GiB when the system does not say): the
+/// default memory limit of a run's result buffers, so a run that
 /// records too much stops with `MEMORY_LIMIT` and its partial results instead of being
 /// killed by the operating system with nothing kept.
 pub fn default_memory_limit() -> u64 {
     static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| physical_memory().map_or(4 << 30, |m| m / 2))
-}
-
-#[cfg(unix)]
-fn physical_memory() -> Option<u64> {
-    // SAFETY: sysconf only reads system configuration.
-    let (pages, size) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
-    };
-    (pages > 0 && size > 0).then(|| (pages as u64).saturating_mul(size as u64))
-}
-
-#[cfg(not(unix))]
-fn physical_memory() -> Option<u64> {
-    None
+    *LIMIT.get_or_init(|| dynlib_fs::os::physical_memory().map_or(4 << 30, |m| m / 2))
 }
 
 /// What a run carries besides the state: the stepper's workspace (multistep histories, the

@@ -21,9 +21,13 @@
 //!   recorded-variable selection and the record interval, and appends to the results; its
 //!   first sample duplicates the last one held and is dropped, its events are kept.
 //! - Stepper configuration overrides merge onto the stored configuration and persist.
-//! - A run that fails (`STEPFAIL`, `NAN_DETECTED`) returns [`RuntimeError::RunFailed`]; the
+//! - A run that fails (`STEPFAIL`, `NAN_DETECTED`, `ARITHMETIC_FAULT`, `MEMORY_LIMIT`,
+//!   `USER_BREAK`) returns [`RuntimeError::RunFailed`] with the status and the reason; the
 //!   samples recorded up to the failure are kept in [`Sim::results`] and the session holds
-//!   the last committed (finite) state.
+//!   the last committed state.
+//! - Integer models are exact: values are kept in the model dtype from the model file to the
+//!   results ([`RunOptions::ic`] and [`Sim::assign`] take integers, [`Sim::state_value`] and
+//!   `Results::int_series` give them back).
 
 use std::sync::Arc;
 
