@@ -72,7 +72,8 @@ pub mod fault {
     pub const DIV_ZERO: i32 = 1;
     /// A NaN, an infinity or a value out of the integer type's range was converted to an
     /// integer: by `int()`, `round()`, `floor()`... in an integer model, or when stored into
-    /// an integer state or parameter (Python raises, numpy saturates or wraps silently).
+    /// an integer state or parameter (Python raises, numpy saturates or wraps silently);
+    /// or a `range()` bound that is not a whole number (Python raises `TypeError`).
     pub const CONVERSION: i32 = 2;
     /// `range(a, b, 0)` in a generator (Python raises `ValueError`).
     pub const ZERO_STEP: i32 = 4;
@@ -84,7 +85,7 @@ pub mod fault {
         (DIV_ZERO, "integer division or modulo by zero"),
         (
             CONVERSION,
-            "a NaN, infinite or out-of-range value converted to an integer",
+            "a NaN, infinite, out-of-range or (in range()) fractional value converted to an integer",
         ),
         (ZERO_STEP, "range() with step 0"),
         (OVERFLOW, "an integer result that does not fit 64 bits"),
@@ -101,9 +102,9 @@ pub mod fault {
 }
 
 /// The most instructions one model function may grow to while aux and user functions are
-/// inlined into it (a big model is a few hundred thousand); beyond this the model is an
-/// error that names the function being inlined, never a compilation that exhausts memory.
-pub const MAX_FUNCTION_INSTRUCTIONS: usize = 2_000_000;
+/// inlined into it (100 000 states are about 600 000); beyond this the model is an error
+/// that names the chain of calls being inlined, never a compilation that exhausts memory.
+pub const MAX_FUNCTION_INSTRUCTIONS: usize = 1_000_000;
 
 /// Why a model could not be lowered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -363,6 +364,8 @@ struct Lower<'m, 'f> {
     faults: Faults,
     /// The first time inlining made the function too large: what was being inlined.
     too_large: Option<String>,
+    /// The user functions being inlined, outermost first (for messages).
+    inlining: Vec<usize>,
 }
 
 impl<'m, 'f> Lower<'m, 'f> {
@@ -398,6 +401,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             loops: Vec::new(),
             faults: [None; N_FAULTS],
             too_large: None,
+            inlining: Vec::new(),
         }
     }
 
@@ -578,10 +582,21 @@ impl<'m, 'f> Lower<'m, 'f> {
     }
 
     fn aux(&mut self, i: usize) -> Val {
-        if let Some(m) = self.memo.get(&(2, i)).copied() {
-            self.merge(m.faults, None);
-            return m.val;
+        if !self.memo.contains_key(&(2, i)) {
+            // Every aux this one needs (directly or through functions) first, deepest
+            // first: lowering an aux then never recurses into another, so a chain of any
+            // length uses constant stack.
+            for j in self.unlowered_aux_needed_by(i) {
+                self.lower_aux(j);
+            }
         }
+        let m = self.memo[&(2, i)];
+        self.merge(m.faults, None);
+        m.val
+    }
+
+    /// Lowers aux `i`'s expression (the aux it names are lowered already) and memoises it.
+    fn lower_aux(&mut self, i: usize) {
         // Aux bodies see no function arguments or loop variables of the use site.
         let args = std::mem::take(&mut self.args);
         let loops = std::mem::take(&mut self.loops);
@@ -589,8 +604,57 @@ impl<'m, 'f> Lower<'m, 'f> {
         self.args = args;
         self.loops = loops;
         self.memo.insert((2, i), Memo { val, faults });
-        self.merge(faults, None);
-        val
+    }
+
+    /// The aux not lowered yet that aux `i` needs, `i` included, each after the ones it
+    /// needs (an iterative depth-first post-order over aux and function bodies).
+    fn unlowered_aux_needed_by(&self, i: usize) -> Vec<usize> {
+        #[derive(Copy, Clone, PartialEq, Eq, Hash)]
+        enum Node {
+            Aux(usize),
+            Function(usize),
+        }
+        let model = self.model;
+        let children = |n: Node| -> Vec<Node> {
+            let body = match n {
+                Node::Aux(a) => &model.aux[a].expr,
+                Node::Function(f) => &model.functions[f].body,
+            };
+            let mut out = Vec::new();
+            body.walk(&mut |e| match &e.kind {
+                ExprKind::Name(id) => {
+                    if let Res::Aux(a) = id.res {
+                        out.push(Node::Aux(a));
+                    }
+                }
+                ExprKind::Call { func, .. } => {
+                    if let Res::Function(f) = func.res {
+                        out.push(Node::Function(f));
+                    }
+                }
+                _ => {}
+            });
+            out
+        };
+        let mut order = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![(Node::Aux(i), children(Node::Aux(i)), 0usize)];
+        seen.insert(Node::Aux(i));
+        while let Some((node, kids, next)) = stack.last_mut() {
+            if let Some(&kid) = kids.get(*next) {
+                *next += 1;
+                let done = matches!(kid, Node::Aux(a) if self.memo.contains_key(&(2, a)));
+                if !done && seen.insert(kid) {
+                    stack.push((kid, children(kid), 0));
+                }
+            } else {
+                if let Node::Aux(a) = *node {
+                    order.push(a);
+                }
+                stack.pop();
+            }
+        }
+        order
     }
 
     /// Notes when the function being built has grown past [`MAX_FUNCTION_INSTRUCTIONS`]
@@ -664,7 +728,7 @@ impl<'m, 'f> Lower<'m, 'f> {
     /// mathematical one. `+`: both operands have one sign and the result the other; `-`:
     /// the operands' signs differ and the result's differs from `a`'s; `*`: `r // a != b`
     /// (an exact product divides back; a wrapped one cannot, as `|a| < 2**63`), or the one
-    /// product whose division wraps too, `-1 * MIN`.
+    /// product whose division wraps too, `-1 * MIN`; `//`: `MIN // -1`.
     fn flag_overflow(&mut self, op: BinaryOp, a: Value, b: Value, r: Value) {
         let zero = self.b.i64(0);
         let neg = |l: &mut Self, x: Value| l.b.cmp(CmpOp::Lt, x, zero);
@@ -697,6 +761,14 @@ impl<'m, 'f> Lower<'m, 'f> {
                 let wraps = self.b.binary(BinaryOp::And, a_m1, b_min);
                 let wrong = self.b.binary(BinaryOp::Or, differs, wraps);
                 self.b.binary(BinaryOp::And, nonzero, wrong)
+            }
+            // The one quotient that does not fit: MIN // -1 (its remainder, 0, does).
+            BinaryOp::FloorDiv => {
+                let minus_one = self.b.i64(-1);
+                let min = self.b.i64(i64::MIN);
+                let a_min = self.b.cmp(CmpOp::Eq, a, min);
+                let b_m1 = self.b.cmp(CmpOp::Eq, b, minus_one);
+                self.b.binary(BinaryOp::And, a_min, b_m1)
             }
             _ => return,
         };
@@ -936,8 +1008,17 @@ impl<'m, 'f> Lower<'m, 'f> {
                     self.merge(m.faults, None);
                     return m.val;
                 }
-                let name = &self.model.functions[i].name;
-                if self.guard_size(|| format!("function '{name}'")) {
+                let model = self.model;
+                let inlining = self.inlining.clone();
+                let chain = move || {
+                    let names: Vec<&str> = inlining
+                        .iter()
+                        .chain(std::iter::once(&i))
+                        .map(|&f| model.functions[f].name.as_str())
+                        .collect();
+                    dynlib_model::diag::chain(&names)
+                };
+                if self.guard_size(|| format!("the calls {}", chain())) {
                     // Too large already: stop expanding (the caller reports the error).
                     return Val {
                         v: self.b.f64(0.0),
@@ -946,7 +1027,9 @@ impl<'m, 'f> Lower<'m, 'f> {
                 }
                 let loops = std::mem::take(&mut self.loops);
                 self.args.push(vals);
+                self.inlining.push(i);
                 let (val, faults) = self.isolated(|l| l.expr(&l.model.functions[i].body));
+                self.inlining.pop();
                 self.args.pop();
                 self.loops = loops;
                 self.calls.insert(key, Memo { val, faults });
@@ -1078,25 +1161,11 @@ impl<'m, 'f> Lower<'m, 'f> {
                         let r = self.math(MathFn::RoundEven, &[x]);
                         self.integral(r)
                     }
-                    // round(n, k) of an int is an int: exact for k >= 0; for k < 0 rounded
-                    // as the float it equals (exact below 2**53).
+                    // round(n, k) of an int is an int, exactly, at any size.
                     (_, Some(nd)) => {
                         let xi = int_of(self, x);
-                        let xf = self.f64_of(xi);
                         let n = self.to(*nd, Ty::Int);
-                        let nf = self.f64_of(n);
-                        let r = self.b.math(MathFn::RoundDigits, &[xf, nf]);
-                        let r = Val {
-                            v: r,
-                            ty: Ty::Float,
-                        };
-                        let back = self.to(r, Ty::Int);
-                        let zero = self.b.i64(0);
-                        let neg = self.b.cmp(CmpOp::Lt, n.v, zero);
-                        Val {
-                            v: self.b.select(neg, back.v, xi.v),
-                            ty: Ty::Int,
-                        }
+                        self.round_int_digits(xi, n)
                     }
                     (_, None) => int_of(self, x),
                 }
@@ -1192,15 +1261,75 @@ impl<'m, 'f> Lower<'m, 'f> {
         }
     }
 
+    /// Python's `round(x, n)` for ints `x` and `n`, exactly: `x` itself for `n >= 0`,
+    /// else the multiple of `p = 10**-n` nearest `x`, ties to even (`q = x // p`,
+    /// `r = x - q*p`, up when `2r > p` or `2r == p` and `q` is odd). For `n < -18`, `p`
+    /// exceeds int64: the result is 0, or too large for int64 when `|x| > 5·10**18`.
+    fn round_int_digits(&mut self, x: Val, n: Val) -> Val {
+        let zero = self.b.i64(0);
+        let limit = self.b.i64(-18);
+        let neg = self.b.cmp(CmpOp::Lt, n.v, zero);
+        let far = self.b.cmp(CmpOp::Lt, n.v, limit);
+        let not_far = self.b.not(far);
+        let mid = self.b.binary(BinaryOp::And, neg, not_far);
+        // k = -n in 1..=18 where `mid` (else 1, unused); 10**k is exact as a double.
+        let one = self.b.i64(1);
+        let minus_n = self.b.neg(n.v);
+        let k = self.b.select(mid, minus_n, one);
+        let ten = self.b.f64(10.0);
+        let kf = self.b.convert(k, Type::F64);
+        let pf = self.b.math(MathFn::Pow, &[ten, kf]);
+        let p = self.b.convert(pf, Type::I64);
+        let (rounded, faults) = self.isolated(|l| {
+            let q = l.b.binary(BinaryOp::FloorDiv, x.v, p);
+            let qp = l.b.mul(q, p);
+            let r = l.b.sub(x.v, qp);
+            let two = l.b.i64(2);
+            let twice = l.b.mul(r, two);
+            let above = l.b.cmp(CmpOp::Gt, twice, p);
+            let tie = l.b.cmp(CmpOp::Eq, twice, p);
+            let parity = l.b.binary(BinaryOp::Mod, q, two);
+            let zero = l.b.i64(0);
+            let odd = l.b.cmp(CmpOp::Ne, parity, zero);
+            let tie_up = l.b.binary(BinaryOp::And, tie, odd);
+            let up = l.b.binary(BinaryOp::Or, above, tie_up);
+            let up = l.b.convert(up, Type::I64);
+            let q2 = l.b.add(q, up);
+            let q2 = Val { v: q2, ty: Ty::Int };
+            let p = Val { v: p, ty: Ty::Int };
+            l.arith(BinaryOp::Mul, q2, p)
+        });
+        self.merge(faults, Some(mid));
+        let big = self.b.i64(5_000_000_000_000_000_000);
+        let small = self.b.i64(-5_000_000_000_000_000_000);
+        let above = self.b.cmp(CmpOp::Gt, x.v, big);
+        let below = self.b.cmp(CmpOp::Lt, x.v, small);
+        let huge = self.b.binary(BinaryOp::Or, above, below);
+        let over = self.b.binary(BinaryOp::And, far, huge);
+        self.flag(fault::OVERFLOW, over);
+        let near = self.b.select(mid, rounded.v, x.v);
+        Val {
+            v: self.b.select(far, zero, near),
+            ty: Ty::Int,
+        }
+    }
+
     /// `sum(body for i in range(args) if conds)` as a loop with an f64 accumulator. The
     /// faults of each iteration (the body's only where the conditions hold, as Python
     /// evaluates it only then) are carried out of the loop; a step of 0 raises
     /// [`fault::ZERO_STEP`] (Python's `ValueError`) and runs no iteration.
     fn reduce(&mut self, op: expr::ReduceOp, body: &Expr, range: &[Expr], conds: &[Expr]) -> Val {
+        // Python's range takes integers only: a float bound that is not a whole number
+        // (range(2.5)) is a conversion fault, not a silent truncation.
         let bounds: Vec<Value> = range
             .iter()
             .map(|r| {
                 let v = self.expr(r);
+                if v.ty == Ty::Float {
+                    let whole = self.b.math(MathFn::Trunc, &[v.v]);
+                    let fraction = self.b.cmp(CmpOp::Ne, whole, v.v);
+                    self.flag(fault::CONVERSION, fraction);
+                }
                 self.to(v, Ty::Int).v
             })
             .collect();
@@ -1284,10 +1413,19 @@ impl<'m, 'f> Lower<'m, 'f> {
                 None => *before,
             });
         }
+        // The counter passing the int64 range means it passed `stop` too: the loop is
+        // over (a wrapped counter would otherwise run forever).
         let i_next = self.b.add(i, step);
+        let zero = self.b.i64(0);
+        let up = self.b.cmp(CmpOp::Gt, step, zero);
+        let below = self.b.cmp(CmpOp::Lt, i_next, i);
+        let above = self.b.cmp(CmpOp::Gt, i_next, i);
+        let wrapped = self.b.select(up, below, above);
+        let mut done_args = vec![next];
+        done_args.extend(&next_faults);
         let mut args = vec![i_next, next];
         args.extend(next_faults);
-        self.b.jump(header, &args);
+        self.b.brif(wrapped, exit, &done_args, header, &args);
         self.loops.pop();
         (self.memo, self.calls) = saved;
 
@@ -1375,8 +1513,9 @@ fn lower_equations(
         results.push((e.state, raw));
     }
     if all_states && model.kind == ModelKind::Ode {
+        let defined: std::collections::HashSet<usize> = eqs.iter().map(|e| e.state).collect();
         for s in 0..model.states.len() {
-            if !eqs.iter().any(|e| e.state == s) {
+            if !defined.contains(&s) {
                 let zero = l.b.f64(0.0);
                 let raw = l.b.convert(zero, elem.ty());
                 results.push((s, raw));

@@ -14,8 +14,8 @@ use crate::builtins::{Builtin, BuiltinClass, RESERVED_CALLABLES, RESERVED_NAMES}
 use crate::diag::{DiagKind, Diagnostic};
 use crate::expr::{self, Expr, ExprKind, Number, Res};
 use crate::model::{
-    uses_lag, Assignment, Aux, Constant, Equation, Event, Function, LogSignal, Model, Preset,
-    SimDefaults, Target, Var,
+    Assignment, Aux, Constant, Equation, Event, Function, LogSignal, Model, Preset, SimDefaults,
+    Target, Var,
 };
 use crate::raw::{is_identifier, ModelKind, RawAction, RawEquations, RawModel, RawNumber};
 use crate::source::{Span, SrcStr};
@@ -39,6 +39,9 @@ struct Checker<'a> {
     names: HashMap<&'a str, Sym>,
     lags: Vec<u32>,
 }
+
+/// The deepest nesting of user function calls a model may have (each level is inlined).
+pub const MAX_CALL_DEPTH: usize = 100;
 
 /// Validates and resolves a model. Returns the problems when there are any.
 pub(crate) fn check(
@@ -120,10 +123,12 @@ pub(crate) fn check(
         Some(order) => order,
         None => return Err(c.diags),
     };
+    if !c.call_depth(&functions) {
+        return Err(c.diags);
+    }
     let equations = equations.unwrap_or_default();
-    let equations_use_lag = equations
-        .iter()
-        .any(|e| uses_lag(&e.expr, &aux, &functions));
+    let lag_use = crate::model::LagUse::new(&aux, &functions);
+    let equations_use_lag = equations.iter().any(|e| lag_use.uses(&e.expr));
     let (events, tag_index) = events;
     let sim = &raw.sim;
     Ok(Model {
@@ -348,16 +353,20 @@ impl<'a> Checker<'a> {
         // position reported is the second declaration: the one that clashes (an aux a mod
         // adds, not the state it collides with).
         let mut seen: Vec<(&str, Vec<&str>, Option<Span>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
         for (section, names) in &sections {
             for (n, span) in names {
-                match seen.iter_mut().find(|(m, _, _)| m == n) {
+                match index.get(n).map(|&k| &mut seen[k]) {
                     Some(entry) => {
                         if entry.1.len() == 1 {
                             entry.2 = span.clone().or(entry.2.take());
                         }
                         entry.1.push(section);
                     }
-                    None => seen.push((n, vec![section], span.clone())),
+                    None => {
+                        index.insert(n, seen.len());
+                        seen.push((n, vec![section], span.clone()));
+                    }
                 }
             }
         }
@@ -749,12 +758,12 @@ impl<'a> Checker<'a> {
         };
         let mut out: Vec<Equation> = Vec::new();
         let mut ok = true;
-        let mut rhs_targets: Vec<usize> = Vec::new();
+        let mut rhs_targets: std::collections::HashSet<usize> = Default::default();
         let mut unknown: Vec<(String, Option<Span>)> = Vec::new();
         for (target, src) in &eqs.rhs {
             match self.state(&target.value) {
                 Some(i) => {
-                    rhs_targets.push(i);
+                    rhs_targets.insert(i);
                     let loc = format!("{rhs_loc}.{}]", target.value);
                     match self.expression(src, &loc, &[]) {
                         Some(expr) => out.push(Equation { state: i, expr }),
@@ -765,6 +774,7 @@ impl<'a> Checker<'a> {
             }
         }
         let mut block_targets: Vec<(usize, Option<Span>)> = Vec::new();
+        let mut block_seen: std::collections::HashSet<usize> = Default::default();
         let mut dups: Vec<&str> = Vec::new();
         if let Some(block) = &eqs.block {
             let lines = block_lines(block, block_loc, &mut self.diags);
@@ -812,7 +822,7 @@ impl<'a> Checker<'a> {
                     unknown.push((lhs.to_string(), line.lhs.span()));
                     continue;
                 };
-                if let Some((_, _)) = block_targets.iter().find(|(s, _)| *s == i) {
+                if !block_seen.insert(i) {
                     self.error(
                         DiagKind::DuplicateTarget,
                         format!("Duplicate equation target '{}' in {block_loc}: each state may have one equation", raw.states[i].name.value),
@@ -861,8 +871,9 @@ impl<'a> Checker<'a> {
             ok = false;
         }
         if ok && all_states && raw.kind == ModelKind::Map {
+            let defined: std::collections::HashSet<usize> = out.iter().map(|e| e.state).collect();
             for (i, s) in raw.states.iter().enumerate() {
-                if !out.iter().any(|e| e.state == i) {
+                if !defined.contains(&i) {
                     self.error(
                         DiagKind::EquationTarget,
                         format!(
@@ -1181,6 +1192,72 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// Rejects user function calls nested deeper than [`MAX_CALL_DEPTH`]: every call is
+    /// inlined, each level a copy of a body inside another, and a chain of thousands would
+    /// exhaust the compiler rather than fail clearly. Functions must be acyclic already.
+    fn call_depth(&mut self, functions: &[Function]) -> bool {
+        let n = functions.len();
+        let callees: Vec<Vec<usize>> = functions
+            .iter()
+            .map(|f| {
+                let mut out = Vec::new();
+                f.body.walk(&mut |e| {
+                    if let ExprKind::Call { func, .. } = &e.kind {
+                        if let Res::Function(j) = func.res {
+                            out.push(j);
+                        }
+                    }
+                });
+                out
+            })
+            .collect();
+        // Longest chain from each function (1 = calls no function), by an iterative
+        // post-order walk: no recursion, however long the chain.
+        let mut depth = vec![0usize; n];
+        let mut next = vec![0usize; n];
+        for root in 0..n {
+            if depth[root] > 0 {
+                continue;
+            }
+            let mut stack = vec![root];
+            while let Some(&f) = stack.last() {
+                if let Some(&g) = callees[f].get(next[f]) {
+                    next[f] += 1;
+                    if depth[g] == 0 {
+                        stack.push(g);
+                    }
+                } else {
+                    depth[f] = 1 + callees[f].iter().map(|&g| depth[g]).max().unwrap_or(0);
+                    stack.pop();
+                }
+            }
+        }
+        let Some((top, &deepest)) = depth.iter().enumerate().max_by_key(|(_, d)| **d) else {
+            return true;
+        };
+        if deepest <= MAX_CALL_DEPTH {
+            return true;
+        }
+        let mut chain = vec![top];
+        while let Some(&g) = callees[*chain.last().expect("non-empty")]
+            .iter()
+            .max_by_key(|&&g| depth[g])
+        {
+            chain.push(g);
+        }
+        let names: Vec<&str> = chain.iter().map(|&f| functions[f].name.as_str()).collect();
+        let shown = crate::diag::chain(&names);
+        self.error(
+            DiagKind::Cycle,
+            format!(
+                "user functions call each other {deepest} levels deep ({shown}); every call is \
+                 inlined, and at most {MAX_CALL_DEPTH} levels are allowed"
+            ),
+            self.raw.functions[top].name.span.clone(),
+        );
+        false
     }
 
     /// Rejects cycles among aux and functions; returns an aux evaluation order in which

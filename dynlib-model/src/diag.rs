@@ -282,6 +282,20 @@ fn printable_char(c: char) -> String {
     }
 }
 
+/// A chain of names joined with arrows, its middle elided when long (a call chain of a
+/// thousand functions in a message shows its first three and last two).
+pub fn chain(names: &[&str]) -> String {
+    if names.len() > 6 {
+        format!(
+            "{} → … → {}",
+            names[..3].join(" → "),
+            names[names.len() - 2..].join(" → ")
+        )
+    } else {
+        names.join(" → ")
+    }
+}
+
 /// `s` with every control character (but newline and tab) and direction override written
 /// as a `\u{..}` escape: text from a model file that is safe to print on a terminal (an
 /// escape sequence in a model cannot recolour, retitle or clear it).

@@ -468,66 +468,85 @@ fn number_key(n: Number) -> String {
 }
 
 /// True when `e` reads a lag, directly, through a macro, or through the given aux and
-/// function bodies (which must be acyclic). Each body is looked at once, however often it
-/// is referenced, so deep chains of aux or functions that use the next level twice cost
-/// linear, not exponential, time.
+/// function bodies (which must be acyclic). See [`LagUse`] to ask for many expressions.
 pub fn uses_lag(e: &Expr, aux: &[Aux], functions: &[Function]) -> bool {
-    LagUse {
-        aux,
-        functions,
-        aux_memo: vec![None; aux.len()],
-        fn_memo: vec![None; functions.len()],
-    }
-    .expr(e)
+    LagUse::new(aux, functions).uses(e)
 }
 
-/// [`uses_lag`] with a memo per aux and function.
-struct LagUse<'a> {
-    aux: &'a [Aux],
-    functions: &'a [Function],
-    aux_memo: Vec<Option<bool>>,
-    fn_memo: Vec<Option<bool>>,
+/// Which aux and functions read a lag, directly or through others: found once for all of
+/// them, without recursion (chains of any length use constant stack) and in linear time
+/// (each body is scanned once, each reference followed once, backwards from the readers).
+pub struct LagUse {
+    aux: Vec<bool>,
+    functions: Vec<bool>,
 }
 
-impl LagUse<'_> {
-    fn expr(&mut self, e: &Expr) -> bool {
-        let mut direct = false;
-        let mut aux = Vec::new();
-        let mut functions = Vec::new();
-        e.walk(&mut |n| match &n.kind {
-            ExprKind::Call { func, .. } => match &func.res {
-                Res::Lag { .. } => direct = true,
-                Res::Builtin(b) if b.needs_lag() => direct = true,
-                Res::Function(i) => functions.push(*i),
-                _ => {}
-            },
-            ExprKind::Name(id) => {
-                if let Res::Aux(i) = id.res {
-                    aux.push(i);
+/// What one expression references: whether it reads a lag itself, and the aux and
+/// functions it names.
+fn references(e: &Expr) -> (bool, Vec<usize>, Vec<usize>) {
+    let mut direct = false;
+    let (mut aux, mut functions) = (Vec::new(), Vec::new());
+    e.walk(&mut |n| match &n.kind {
+        ExprKind::Call { func, .. } => match &func.res {
+            Res::Lag { .. } => direct = true,
+            Res::Builtin(b) if b.needs_lag() => direct = true,
+            Res::Function(i) => functions.push(*i),
+            _ => {}
+        },
+        ExprKind::Name(id) => {
+            if let Res::Aux(i) = id.res {
+                aux.push(i);
+            }
+        }
+        _ => {}
+    });
+    (direct, aux, functions)
+}
+
+impl LagUse {
+    /// The analysis of a model's aux and functions.
+    pub fn new(aux: &[Aux], functions: &[Function]) -> LagUse {
+        // Nodes: aux 0..na, then functions. Edges go from a body to what it names; the
+        // flag flows backwards, from the readers of lags to whoever names them.
+        let na = aux.len();
+        let total = na + functions.len();
+        let mut referrers: Vec<Vec<usize>> = vec![Vec::new(); total];
+        let mut flagged = vec![false; total];
+        let mut queue = Vec::new();
+        let bodies = aux
+            .iter()
+            .map(|a| &a.expr)
+            .chain(functions.iter().map(|f| &f.body));
+        for (node, body) in bodies.enumerate() {
+            let (direct, a, f) = references(body);
+            for target in a.into_iter().chain(f.into_iter().map(|j| na + j)) {
+                referrers[target].push(node);
+            }
+            if direct {
+                flagged[node] = true;
+                queue.push(node);
+            }
+        }
+        while let Some(node) = queue.pop() {
+            for &r in &referrers[node] {
+                if !flagged[r] {
+                    flagged[r] = true;
+                    queue.push(r);
                 }
             }
-            _ => {}
-        });
+        }
+        let functions = flagged.split_off(na);
+        LagUse {
+            aux: flagged,
+            functions,
+        }
+    }
+
+    /// True when `e` reads a lag, itself or through the aux and functions it names.
+    pub fn uses(&self, e: &Expr) -> bool {
+        let (direct, aux, functions) = references(e);
         direct
-            || aux.into_iter().any(|i| self.aux(i))
-            || functions.into_iter().any(|i| self.function(i))
-    }
-
-    fn aux(&mut self, i: usize) -> bool {
-        if let Some(known) = self.aux_memo[i] {
-            return known;
-        }
-        let found = self.expr(&self.aux[i].expr);
-        self.aux_memo[i] = Some(found);
-        found
-    }
-
-    fn function(&mut self, i: usize) -> bool {
-        if let Some(known) = self.fn_memo[i] {
-            return known;
-        }
-        let found = self.expr(&self.functions[i].body);
-        self.fn_memo[i] = Some(found);
-        found
+            || aux.into_iter().any(|i| self.aux[i])
+            || functions.into_iter().any(|i| self.functions[i])
     }
 }

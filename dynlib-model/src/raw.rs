@@ -501,6 +501,25 @@ pub fn is_identifier(s: &str) -> bool {
 /// Parses the whole model document. Returns the normal form, or `None` when a required
 /// table is unusable; problems go to `cx.diags` either way.
 pub(crate) fn parse_model(top: &dyn TableLike, cx: &mut Cx) -> Option<RawModel> {
+    misspelled_keys(
+        top,
+        "",
+        &[
+            "model",
+            "states",
+            "params",
+            "constants",
+            "equations",
+            "aux",
+            "functions",
+            "events",
+            "presets",
+            "sim",
+            "mods",
+            "mod",
+        ],
+        cx,
+    );
     let (kind, name, dtype) = parse_model_table(top, cx);
     let constants = match top.get("constants") {
         Some(item) => parse_constants(item, cx),
@@ -630,6 +649,7 @@ fn parse_model_table(
         );
         return (None, None, None);
     };
+    misspelled_keys(model, "[model]", &["type", "name", "dtype", "label"], cx);
     if let Some((k, v)) = model.get_key_value("label") {
         let span = cx.key_span(k, v);
         cx.error(
@@ -878,6 +898,31 @@ fn parse_equations(
     (equations, inverse, jacobian)
 }
 
+/// Reports keys of `table` that look like misspellings of a `valid` one (`dtyp` for
+/// `dtype`, `acton` for `action`): the reference ignores unknown keys there, so a typo would
+/// silently lose what it meant to set. Keys unlike any valid one stay ignored (`[meta]`,
+/// notes), as in the reference. `name` empty means the top level (tables).
+fn misspelled_keys(table: &dyn TableLike, name: &str, valid: &[&str], cx: &mut Cx) {
+    for (key, value) in table.get_values_spanned() {
+        let k = key.get();
+        if valid.contains(&k) {
+            continue;
+        }
+        if let Some(meant) = did_you_mean(k, valid.iter().copied()) {
+            let span = cx.key_span(key, value);
+            let message = if name.is_empty() {
+                format!("Unknown table [{k}] (did you mean [{meant}]?); it would be ignored")
+            } else {
+                format!(
+                    "Unknown key in {name}: '{k}' (did you mean '{meant}'?). Valid keys: {}",
+                    valid.join(", ")
+                )
+            };
+            cx.error(DiagKind::UnknownKey, message, span);
+        }
+    }
+}
+
 /// Reports keys of `table` outside `valid`, with a "did you mean" suggestion.
 fn unknown_keys(table: &dyn TableLike, name: &str, valid: &[&str], cx: &mut Cx) {
     for (key, value) in table.get_values_spanned() {
@@ -1053,6 +1098,7 @@ pub(crate) fn parse_function(
         );
         return None;
     };
+    misspelled_keys(body, &loc, &["args", "expr"], cx);
     let mut ok = true;
     let mut args = Vec::new();
     if let Some(a) = body.get("args") {
@@ -1136,6 +1182,12 @@ pub(crate) fn parse_event(key: &Key, item: &Item, prefix: &str, cx: &mut Cx) -> 
         );
         return None;
     };
+    misspelled_keys(
+        body,
+        &loc,
+        &["phase", "cond", "action", "log", "tags", "record"],
+        cx,
+    );
     let mut ok = true;
     if let Some((k, v)) = body.get_key_value("record") {
         let s = cx.key_span(k, v);

@@ -63,12 +63,17 @@ impl Model {
     /// (functions are inlined, so a body's type depends on the call). Each aux, and each
     /// function for each combination of argument types, is typed once.
     pub fn type_of(&self, e: &Expr, args: &[Ty]) -> Ty {
-        Typer {
+        let mut typer = Typer {
             model: self,
             aux: vec![None; self.aux.len()],
             calls: std::collections::HashMap::new(),
+        };
+        // Aux in dependency order first, so typing one never recurses into another.
+        for &i in &self.aux_order {
+            let t = typer.ty(&self.aux[i].expr, &[]);
+            typer.aux[i] = Some(t);
         }
-        .ty(e, args)
+        typer.ty(e, args)
     }
 }
 

@@ -1052,3 +1052,34 @@ fn model_show_escapes_nothing_itself_but_the_cli_does() {
         "{shown}"
     );
 }
+
+// ---- misspellings of keys the reference would ignore ----
+
+#[test]
+fn misspelled_tables_and_keys_are_errors_not_silently_ignored() {
+    let base = "[model]\ntype=\"ode\"\n[states]\nx=1.0\n[equations.rhs]\nx=\"-k*x\"\n";
+    check_err(
+        &format!("{base}[param]\nk=2.0\n"),
+        K::UnknownKey,
+        "Unknown table [param] (did you mean [params]?)",
+    );
+    check_err(
+        "[model]\ntype=\"ode\"\ndtyp=\"float32\"\n[states]\nx=1.0\n[equations.rhs]\nx=\"-x\"\n",
+        K::UnknownKey,
+        "Unknown key in [model]: 'dtyp' (did you mean 'dtype'?)",
+    );
+    check_err(
+        &format!("{base}[params]\nk=2.0\n[events.e]\ncond=\"x < 0.5\"\nacton=\"x = 1.0\"\n"),
+        K::UnknownKey,
+        "'acton' (did you mean 'action'?)",
+    );
+    check_err(
+        &format!("{base}[params]\nk=2.0\n[functions.f]\nargs=[\"u\"]\nexp=\"u\"\n"),
+        K::UnknownKey,
+        "'exp' (did you mean 'expr'?)",
+    );
+    // Keys unlike any valid one stay ignored, as in the reference ([meta], notes).
+    ok(&format!(
+        "{base}[params]\nk=2.0\n[meta]\nauthor=\"someone\"\n[events.e]\ncond=\"x < 0.5\"\naction=\"x = 1.0\"\ndescription=\"reset\"\n"
+    ));
+}

@@ -84,22 +84,23 @@ pub fn cse_function(func: &mut Function) -> bool {
         for &child in children[b.index()].iter().rev() {
             stack.push(Step::Enter(child));
         }
-        let mut k = 0;
-        while k < func.blocks[b.index()].insts.len() {
-            let inst = func.blocks[b.index()].insts[k];
+        // Rebuilt rather than removed from in place: linear in the block's length.
+        let insts = std::mem::take(&mut func.blocks[b.index()].insts);
+        let mut kept = Vec::with_capacity(insts.len());
+        for inst in insts {
             func.insts[inst.index()].map_operands(|v| resolve(&replace, v));
             if let Some(key) = key_of(func, inst) {
                 let result = func.results[inst.index()][0];
                 if let Some(&earlier) = table.get(&key) {
                     replace.insert(result, earlier);
-                    func.blocks[b.index()].insts.remove(k);
                     continue;
                 }
                 table.insert(key.clone(), result);
                 undo.push(key);
             }
-            k += 1;
+            kept.push(inst);
         }
+        func.blocks[b.index()].insts = kept;
     }
     // Unreachable blocks are in no dominator scope; still rewrite their operands.
     apply_replacements(func, &replace);

@@ -42,9 +42,10 @@ pub fn fold_function(func: &mut Function) -> bool {
         let mut round = false;
         let dt = DominatorTree::compute(func);
         for &b in dt.rpo() {
-            let mut k = 0;
-            while k < func.blocks[b.index()].insts.len() {
-                let inst = func.blocks[b.index()].insts[k];
+            // Rebuilt rather than removed from in place: linear in the block's length.
+            let insts = std::mem::take(&mut func.blocks[b.index()].insts);
+            let mut kept = Vec::with_capacity(insts.len());
+            for inst in insts {
                 func.insts[inst.index()].map_operands(|v| resolve(&replace, v));
                 match fold_inst(func, inst) {
                     Some(Folded::Const(bits)) => {
@@ -53,7 +54,6 @@ pub fn fold_function(func: &mut Function) -> bool {
                     }
                     Some(Folded::Alias(v)) => {
                         replace.insert(func.results[inst.index()][0], v);
-                        func.blocks[b.index()].insts.remove(k);
                         round = true;
                         continue;
                     }
@@ -63,8 +63,9 @@ pub fn fold_function(func: &mut Function) -> bool {
                     }
                     None => {}
                 }
-                k += 1;
+                kept.push(inst);
             }
+            func.blocks[b.index()].insts = kept;
         }
         // Unreachable blocks were not visited; keep their operands valid too.
         apply_replacements(func, &replace);

@@ -30,58 +30,115 @@ pub fn forward_memory(program: &mut Program) -> bool {
     changed
 }
 
+/// What is known about memory in a block: the current value of elements, by pointer and
+/// index. Every operation is O(1), so a block of any size is forwarded in linear time.
+#[derive(Default)]
+struct Known {
+    /// Elements of parameter arrays at constant indices: pointer -> index bits -> value.
+    constant: HashMap<Value, HashMap<u64, Value>>,
+    /// Elements of parameter arrays at other indices: pointer -> index value -> value.
+    other: HashMap<Value, HashMap<Value, Value>>,
+    /// Elements through pointers that are not parameters: (pointer, index) -> value.
+    unknown_ptr: HashMap<(Value, Value), Value>,
+}
+
+impl Known {
+    fn clear(&mut self) {
+        self.constant.clear();
+        self.other.clear();
+        self.unknown_ptr.clear();
+    }
+
+    fn get(&self, param: bool, ptr: Value, index: Value, c: Option<u64>) -> Option<Value> {
+        match (param, c) {
+            (true, Some(c)) => self.constant.get(&ptr)?.get(&c).copied(),
+            (true, None) => self.other.get(&ptr)?.get(&index).copied(),
+            (false, _) => self.unknown_ptr.get(&(ptr, index)).copied(),
+        }
+    }
+
+    fn set(&mut self, param: bool, ptr: Value, index: Value, c: Option<u64>, v: Value) {
+        match (param, c) {
+            (true, Some(c)) => {
+                self.constant.entry(ptr).or_default().insert(c, v);
+            }
+            (true, None) => {
+                self.other.entry(ptr).or_default().insert(index, v);
+            }
+            (false, _) => {
+                self.unknown_ptr.insert((ptr, index), v);
+            }
+        }
+    }
+
+    /// A store of `v` to `ptr[index]`: forgets every element it may have changed.
+    fn store(&mut self, param: bool, ptr: Value, index: Value, c: Option<u64>, v: Value) {
+        if !param {
+            // Any array at all: nothing is known any more.
+            self.clear();
+        } else {
+            // Other arrays' elements stay; those known only through unknown pointers go.
+            self.unknown_ptr.clear();
+            match c {
+                // Different constants are different elements: only the non-constant
+                // indices of this array may be this one.
+                Some(_) => {
+                    self.other.remove(&ptr);
+                }
+                // Any element of this array may be this one.
+                None => {
+                    self.constant.remove(&ptr);
+                    self.other.remove(&ptr);
+                }
+            }
+        }
+        self.set(param, ptr, index, c, v);
+    }
+}
+
 /// Forwards stores and merges loads in one function; returns whether anything changed.
 pub fn forward_function(func: &mut Function) -> bool {
-    let params: Vec<Value> = func.params().to_vec();
+    let params: std::collections::HashSet<Value> = func.params().iter().copied().collect();
     let mut replace: HashMap<Value, Value> = HashMap::new();
     for b in 0..func.blocks.len() {
-        // (pointer, index) -> the element's current value.
-        let mut known: Vec<(Value, Value, Value)> = Vec::new();
-        let mut k = 0;
-        while k < func.blocks[b].insts.len() {
-            let inst = func.blocks[b].insts[k];
+        let mut known = Known::default();
+        let insts = std::mem::take(&mut func.blocks[b].insts);
+        let mut kept = Vec::with_capacity(insts.len());
+        for inst in insts {
             func.insts[inst.index()].map_operands(|v| super::resolve(&replace, v));
             match func.insts[inst.index()].clone() {
                 InstData::Load { ptr, index } => {
                     let result = func.results[inst.index()][0];
-                    if let Some(&(_, _, v)) =
-                        known.iter().find(|(p, i, _)| *p == ptr && *i == index)
-                    {
+                    let (param, c) = (params.contains(&ptr), constant(func, index));
+                    if let Some(v) = known.get(param, ptr, index, c) {
+                        // The load goes: its result is the known value.
                         replace.insert(result, v);
-                        func.blocks[b].insts.remove(k);
                         continue;
                     }
-                    known.push((ptr, index, result));
+                    known.set(param, ptr, index, c, result);
                 }
                 InstData::Store { ptr, index, value } => {
-                    if params.contains(&ptr) {
-                        known.retain(|&(p, i, _)| {
-                            params.contains(&p) && (p != ptr || distinct_indices(func, i, index))
-                        });
-                    } else {
-                        known.clear();
-                    }
-                    known.retain(|&(p, i, _)| !(p == ptr && i == index));
-                    known.push((ptr, index, value));
+                    let (param, c) = (params.contains(&ptr), constant(func, index));
+                    known.store(param, ptr, index, c, value);
                 }
                 InstData::Call { .. } => known.clear(),
                 _ => {}
             }
-            k += 1;
+            kept.push(inst);
         }
+        func.blocks[b].insts = kept;
     }
     apply_replacements(func, &replace);
     !replace.is_empty()
 }
 
-/// True when `a` and `b` are certainly different indices: two different integer constants.
-fn distinct_indices(func: &Function, a: Value, b: Value) -> bool {
-    let constant = |v: Value| match func.values[v.index()].def {
+/// The bits of `v` when it is an integer constant.
+fn constant(func: &Function, v: Value) -> Option<u64> {
+    match func.values[v.index()].def {
         ValueDef::Result(inst, 0) => match func.insts[inst.index()] {
             InstData::Const { bits } => Some(bits),
             _ => None,
         },
         _ => None,
-    };
-    matches!((constant(a), constant(b)), (Some(x), Some(y)) if x != y)
+    }
 }

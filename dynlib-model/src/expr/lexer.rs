@@ -21,6 +21,9 @@ pub(crate) enum Tok {
     Int(i64),
     /// An integer literal beyond 64 bits, as the nearest float (see `ExprKind::BigInt`).
     BigInt(f64),
+    /// The integer literal 2**63: beyond int64, but negated it is int64's minimum
+    /// (`-9223372036854775808` is an int64 in Python and numpy alike).
+    TwoToThe63,
     /// A float literal.
     Float(f64),
     /// An identifier that is not a keyword.
@@ -568,6 +571,7 @@ impl Lexer<'_> {
         }
         match int_digits.parse::<i64>() {
             Ok(i) => Ok(Tok::Int(i)),
+            Err(_) if int_digits == "9223372036854775808" => Ok(Tok::TwoToThe63),
             // Beyond 64 bits: the nearest float (parsing decimal digits rounds correctly).
             Err(_) => int_digits
                 .parse::<f64>()
@@ -605,6 +609,7 @@ impl Lexer<'_> {
         self.pos = i;
         match i64::from_str_radix(&digits, radix) {
             Ok(v) => Ok(Tok::Int(v)),
+            Err(_) if u128::from_str_radix(&digits, radix) == Ok(1 << 63) => Ok(Tok::TwoToThe63),
             // Up to 128 bits, as the nearest float (u128 -> f64 rounds correctly).
             Err(_) => u128::from_str_radix(&digits, radix)
                 .map(|v| Tok::BigInt(v as f64))
@@ -787,13 +792,17 @@ mod tests {
     #[test]
     fn integers_beyond_64_bits_are_the_nearest_float() {
         assert_eq!(
-            number("9223372036854775808"),
+            number("9223372036854775809"),
             Tok::BigInt(9.223_372_036_854_776e18)
         );
+        // 2**63 itself is kept apart: negated, it is an int64.
+        assert_eq!(number("9223372036854775808"), Tok::TwoToThe63);
+        assert_eq!(number("9_223_372_036_854_775_808"), Tok::TwoToThe63);
+        assert_eq!(number("0x8000000000000000"), Tok::TwoToThe63);
         assert_eq!(number("99999999999999999999"), Tok::BigInt(1e20));
         assert_eq!(number("1_0000_0000_0000_0000_0000"), Tok::BigInt(1e20));
         assert_eq!(
-            number("0x8000000000000000"),
+            number("0x8000000000000001"),
             Tok::BigInt(9.223_372_036_854_776e18)
         );
         // Rounded once, correctly: 2**64 + 1 is nearest to 2**64.

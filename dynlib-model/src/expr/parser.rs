@@ -373,6 +373,14 @@ impl Parser<'_> {
     }
 
     fn prefixed(&mut self, op: UnaryOp, level: u8) -> PResult<Node> {
+        // `-9223372036854775808` is int64's minimum, not the negation of a literal that
+        // does not fit (`-2**63` is `-(2**63)`, so not when a power follows).
+        if op == UnaryOp::Neg && self.peek(1) == &Tok::TwoToThe63 && self.peek(2) != &Tok::Pow {
+            let at = self.bump();
+            let literal = self.bump();
+            let node = leaf(ExprKind::Int(i64::MIN), at.start..literal.end);
+            return self.postfix(node);
+        }
         let at = self.bump();
         self.enter(&at)?;
         let operand = self.climb(level)?;
@@ -415,6 +423,7 @@ impl Parser<'_> {
             Tok::Int(i) => ExprKind::Int(*i),
             Tok::Float(x) => ExprKind::Float(*x),
             Tok::BigInt(x) => ExprKind::BigInt(*x),
+            Tok::TwoToThe63 => ExprKind::BigInt(9_223_372_036_854_775_808.0),
             Tok::True => ExprKind::Bool(true),
             Tok::False => ExprKind::Bool(false),
             _ => return Err(self.unexpected(Ctx::Operand)),
@@ -1169,6 +1178,24 @@ mod tests {
         assert!(matches!(p("True").kind, ExprKind::Bool(true)));
         assert!(matches!(p("7").kind, ExprKind::Int(7)));
         assert!(matches!(p("99999999999999999999").kind, ExprKind::BigInt(x) if x == 1e20));
+        // int64's minimum is written as a negated literal that alone would not fit.
+        assert_eq!(p("-9223372036854775808").kind, ExprKind::Int(i64::MIN));
+        assert_eq!(p("-9223372036854775808").span, 0..20);
+        assert!(matches!(p("9223372036854775808").kind, ExprKind::BigInt(_)));
+        assert!(matches!(
+            p("-9223372036854775808 ** 2").kind,
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                ..
+            }
+        ));
+        assert!(matches!(
+            p("--9223372036854775808").kind,
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                ..
+            }
+        ));
         assert!(matches!(p("7.").kind, ExprKind::Float(x) if x == 7.0));
         assert_eq!(p("x"), Expr::new(ExprKind::Name(Ident::new("x")), 0..1));
         match p("x").kind {
