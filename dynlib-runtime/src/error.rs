@@ -28,7 +28,7 @@ pub enum RuntimeError {
         model_kind: &'static str,
     },
     /// A run option is invalid; the message says which and why.
-    #[error("invalid run option {option}: {message}")]
+    #[error("invalid {}: {message}", option_name(.option))]
     InvalidOption {
         /// The option.
         option: String,
@@ -86,6 +86,15 @@ pub enum RuntimeError {
         /// What went wrong.
         message: String,
     },
+}
+
+/// `run option dt`, or `[sim].safety` for a model's own setting.
+fn option_name(option: &str) -> String {
+    if option.starts_with('[') {
+        option.to_string()
+    } else {
+        format!("run option {option}")
+    }
 }
 
 fn why(reason: &Option<String>) -> String {

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use dynlib_interp::{Interpreter, Machine};
 use dynlib_ir::lower::{lower_model, ModelFunctions};
 use dynlib_ir::{Arg, Elem, FuncId, Program, Scalar};
-use dynlib_model::{Model, ModelKind};
+use dynlib_model::Model;
 
 use crate::error::RuntimeError;
 use crate::runner::emit_runner;
-use crate::stepper::{emit_initial_step, lookup, StepperKind, StepperSpec};
+use crate::stepper::{emit_initial_step, StepperSpec};
 use crate::units::CacheStats;
 
 /// A function of a kernel, by what it does.
@@ -176,29 +176,8 @@ impl Kernel {
         if options.jit && !cfg!(feature = "jit") {
             return Err(RuntimeError::JitUnavailable);
         }
-        let name = stepper_name
-            .unwrap_or_else(|| model.default_stepper())
-            .to_string();
-        let stepper = lookup(&name).ok_or_else(|| RuntimeError::UnknownStepper {
-            name: name.clone(),
-            known: crate::stepper::registry()
-                .iter()
-                .map(|s| s.name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
-        let wanted = match model.kind {
-            ModelKind::Ode => StepperKind::Ode,
-            ModelKind::Map => StepperKind::Map,
-        };
-        if stepper.kind != wanted {
-            return Err(RuntimeError::StepperKindMismatch {
-                stepper: stepper.name.to_string(),
-                stepper_kind: stepper.kind.as_str(),
-                model_kind: model.kind.as_str(),
-            });
-        }
-        let mut functions = lower_model(&model)?;
+        let stepper = crate::stepper::resolve(&model, stepper_name)?;
+        let mut functions = lower_on_a_big_stack(&model)?;
         let n = model.states.len();
         let step_fn = stepper.emit(&mut functions, n);
         let initial_step = stepper
@@ -529,6 +508,9 @@ impl Kernel {
         &self,
         dir: &std::path::Path,
     ) -> Result<Vec<std::path::PathBuf>, RuntimeError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(RuntimeError::file(dir, "exists and is not a directory"));
+        }
         std::fs::create_dir_all(dir).map_err(|e| RuntimeError::file(dir, e))?;
         let mut files: Vec<(String, String)> = self
             .sources()
@@ -540,6 +522,26 @@ impl Kernel {
             dynlib_ir::print_program(self.program()),
         ));
         files.extend(self.native_sources()?);
+        // Never over one of the model's own files (a model named program.ir in DIR).
+        let inputs: Vec<&str> = self
+            .model
+            .sources
+            .files()
+            .iter()
+            .filter_map(|f| f.path.as_deref())
+            .collect();
+        for (name, _) in &files {
+            let path = dir.join(name);
+            if let Some(input) = inputs
+                .iter()
+                .find(|i| dynlib_fs::same_file(&path, std::path::Path::new(i)))
+            {
+                return Err(RuntimeError::file(
+                    &path,
+                    format!("is the model's own file {input}; export into another directory"),
+                ));
+            }
+        }
         let mut written = Vec::new();
         for (name, text) in files {
             let path = dir.join(name);
@@ -703,6 +705,26 @@ fn native(
     _: &mut CacheStats,
 ) -> Result<Backend, RuntimeError> {
     Err(RuntimeError::JitUnavailable)
+}
+
+/// The stack lowering runs on. Inlining recurses along user function calls (at most
+/// `dynlib_model::check::MAX_CALL_DEPTH` levels, each an expression of bounded height): a
+/// dedicated thread with room for the deepest model the checker accepts, whatever thread
+/// (a test's 2 MiB one, say) builds the kernel. Only the pages used are ever committed.
+const LOWERING_STACK: usize = 512 << 20;
+
+/// [`lower_model`] on a thread of its own with [`LOWERING_STACK`].
+fn lower_on_a_big_stack(model: &Model) -> Result<ModelFunctions, RuntimeError> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("dynlib-lower".into())
+            .stack_size(LOWERING_STACK)
+            .spawn_scoped(s, || lower_model(model))
+            .map_err(|e| RuntimeError::Backend(format!("cannot start the lowering thread: {e}")))?
+            .join()
+            .map_err(|_| RuntimeError::Backend("lowering the model panicked".into()))?
+            .map_err(RuntimeError::from)
+    })
 }
 
 /// The reference's name for a built model.

@@ -149,16 +149,18 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
                     }
                     (dynlib_model::expr::Number::Int(_), _) => false,
                     (dynlib_model::expr::Number::Float(f), _) => {
-                        cast(elem, "dtype", &v.name, Number::Float(f.trunc())).is_err()
+                        // A fraction would be truncated silently: 0.1 becomes 0.
+                        f.fract() != 0.0 || cast(elem, "dtype", &v.name, Number::Float(f)).is_err()
                     }
                 };
                 if out_of_range {
                     return Err(RuntimeError::option(
                         "dtype",
                         format!(
-                            "{} = {} is out of range for {}",
+                            "{} = {} is not a whole number in the range of {} (the model's \
+                             values would change silently)",
                             v.name,
-                            v.value.as_f64(),
+                            v.value,
                             dtype.as_str()
                         ),
                     ));
@@ -188,13 +190,11 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
         disk,
         ..Default::default()
     };
+    // `[sim]` stepper settings are checked once, here (before anything is compiled), so a
+    // bad `[sim].rtol` is reported as the model's, not as a run option.
+    let stepper = crate::stepper::resolve(&model, options.stepper.as_deref())?;
+    crate::stepper::check_sim(&model, stepper)?;
     let kernel = Kernel::build_with(Arc::new(model), options.stepper.as_deref(), &build)?;
-    // `[sim]` values for the stepper's configuration are checked once, here, so a bad
-    // `[sim].rtol` is reported as the model's, not as a run option.
-    kernel
-        .stepper
-        .check_config(&config_defaults(&kernel))
-        .map_err(|(field, message)| RuntimeError::option(&format!("[sim].{field}"), message))?;
     Ok(Arc::new(kernel))
 }
 
@@ -546,19 +546,32 @@ impl Sim {
         Ok(config)
     }
 
-    /// Resolves `record_vars` into state and aux indices.
+    /// Resolves `record_vars` into state and aux indices. A variable named twice is an
+    /// error (the reference records it twice, under one column name).
     fn selection(&self, vars: Option<&[String]>) -> Result<(Vec<usize>, Vec<usize>), RuntimeError> {
         let m = &self.kernel.model;
         let Some(vars) = vars else {
             return Ok(((0..m.states.len()).collect(), Vec::new()));
         };
         let (mut s, mut a) = (Vec::new(), Vec::new());
+        let mut seen = std::collections::HashSet::new();
         for v in vars {
             let (state, aux) = match v.strip_prefix("aux.") {
                 Some(bare) => (None, m.aux_index(bare)),
                 None => (m.state_index(v), m.aux_index(v)),
             };
+            let twice = |v: &str| {
+                RuntimeError::option(
+                    "record_vars",
+                    format!(
+                        "names '{v}' twice; each variable is recorded once (its column would be \
+                         ambiguous)"
+                    ),
+                )
+            };
             match (state, aux) {
+                (Some(i), _) if !seen.insert((true, i)) => return Err(twice(v)),
+                (None, Some(i)) if !seen.insert((false, i)) => return Err(twice(v)),
                 (Some(i), _) => s.push(i),
                 (None, Some(i)) => a.push(i),
                 _ => {
@@ -609,14 +622,15 @@ impl Sim {
             if !(tr >= 0.0 && tr.is_finite()) {
                 return Err(RuntimeError::option(
                     "transient",
-                    format!("must be a finite number >= 0, got {tr}"),
+                    format!("must be a finite number >= 0, got {}", Num(tr)),
                 ));
             }
             if m.kind == ModelKind::Map && (tr.fract() != 0.0 || tr > MAX_COUNT as f64) {
                 return Err(RuntimeError::option(
                     "transient",
                     format!(
-                        "a map's transient is a number of iterations, a whole number of at most {MAX_COUNT}; got {tr}"
+                        "a map's transient is a number of iterations, a whole number of at most {MAX_COUNT}; got {}",
+                        Num(tr)
                     ),
                 ));
             }
@@ -631,7 +645,7 @@ impl Sim {
             if !t0.is_finite() {
                 return Err(RuntimeError::option(
                     "t0",
-                    format!("must be finite, got {t0}"),
+                    format!("must be finite, got {}", Num(t0)),
                 ));
             }
         }
@@ -704,7 +718,7 @@ impl Sim {
                 if !t_end.is_finite() {
                     return Err(RuntimeError::option(
                         "T",
-                        format!("must be finite, got {t_end}"),
+                        format!("must be finite, got {}", Num(t_end)),
                     ));
                 }
                 if o.resume {
@@ -712,15 +726,16 @@ impl Sim {
                         return Err(RuntimeError::option(
                             "T",
                             format!(
-                                "resuming needs a horizon after the session time {}, got T = {t_end}",
-                                self.state.t - shift
+                                "resuming needs a horizon after the session time {}, got T = {}",
+                                Num(self.state.t - shift),
+                                Num(t_end)
                             ),
                         ));
                     }
                 } else if t_end < t0 {
                     return Err(RuntimeError::option(
                         "T",
-                        format!("the horizon {t_end} is before t0 = {t0}"),
+                        format!("the horizon {} is before t0 = {}", Num(t_end), Num(t0)),
                     ));
                 }
                 (t_end, max_steps)
@@ -740,7 +755,10 @@ impl Sim {
                             return Err(RuntimeError::option(
                                 "T",
                                 format!(
-                                    "T = {t} gives no iterations from t0 = {t0} with dt = {dt}"
+                                    "T = {} gives no iterations from t0 = {} with dt = {}",
+                                    Num(t),
+                                    Num(t0),
+                                    Num(dt)
                                 ),
                             ));
                         }
@@ -748,8 +766,12 @@ impl Sim {
                             return Err(RuntimeError::option(
                                 "T",
                                 format!(
-                                    "T = {t} means {n:e} iterations from t0 = {t0} with dt = {dt}, \
-                                     more than the {MAX_COUNT} a run can count"
+                                    "T = {} means {} iterations from t0 = {} with dt = {}, \
+                                     more than the {MAX_COUNT} a run can count",
+                                    Num(t),
+                                    Num(n),
+                                    Num(t0),
+                                    Num(dt)
                                 ),
                             ));
                         }
@@ -782,17 +804,7 @@ impl Sim {
         // A fixed step that cannot move time from where the run starts never will.
         let start_t = if o.resume { self.state.t } else { t0 };
         if m.kind == ModelKind::Ode && fixed {
-            let h = dt.min(t_end + shift - start_t);
-            if h > 0.0 && start_t + h == start_t {
-                return Err(RuntimeError::option(
-                    "dt",
-                    format!(
-                        "dt = {dt} does not advance time from t = {start_t} (t + dt == t: floats \
-                         near {start_t} are {} apart); use a larger dt or start nearer 0",
-                        crate::run::spacing(start_t)
-                    ),
-                ));
-            }
+            check_time_resolution(start_t, t_end + shift, dt)?;
         }
         // A run that must record more samples than the memory limit allows is refused
         // before it starts (runs whose length is not known up front stop at the limit).
@@ -817,9 +829,11 @@ impl Sim {
                     return Err(RuntimeError::option(
                         option,
                         format!(
-                            "recording {samples:e} samples of {row} bytes needs {bytes:e} bytes, more \
-                             than the memory limit of {memory_limit} bytes; record less often \
-                             (record_interval), fewer variables (record_vars), or not at all"
+                            "recording {} samples of {row} bytes needs {} bytes, more than the \
+                             memory limit of {memory_limit} bytes; record less often \
+                             (record_interval), fewer variables (record_vars), or not at all",
+                            Num(samples),
+                            Num(bytes)
                         ),
                     ));
                 }
@@ -928,8 +942,9 @@ impl Sim {
         };
         if m.kind == ModelKind::Ode && out.steps >= max_steps && out.status == Status::Done {
             results.warnings.push(format!(
-                "the run stopped after max_steps = {max_steps} steps at t = {}, before T = {t_end}",
-                out.t_final - time_shift
+                "the run stopped after max_steps = {max_steps} steps at t = {}, before T = {}",
+                Num(out.t_final - time_shift),
+                Num(t_end)
             ));
         }
         results.warnings.extend(out.warnings.iter().cloned());
@@ -1120,6 +1135,46 @@ fn config_defaults(kernel: &Kernel) -> Vec<f64> {
         .collect()
 }
 
+/// Checks that fixed steps of `dt` from `t_start` to `t_end` move time as they should:
+/// `t + dt == t` never advances, and where floats are coarser than a small fraction of `dt`
+/// every `t + dt` rounds, so time would advance by another amount than the state is
+/// integrated with. Errors name `dt`.
+pub fn check_time_resolution(t_start: f64, t_end: f64, dt: f64) -> Result<(), RuntimeError> {
+    let h = dt.min(t_end - t_start);
+    if h.is_nan() || h <= 0.0 {
+        return Ok(());
+    }
+    if t_start + h == t_start {
+        return Err(RuntimeError::option(
+            "dt",
+            format!(
+                "dt = {} does not advance time from t = {} (t + dt == t: floats \
+                 there are {} apart); use a larger dt or start nearer 0",
+                Num(dt),
+                Num(t_start),
+                Num(crate::run::spacing(t_start))
+            ),
+        ));
+    }
+    let far = t_start.abs().max(t_end.abs());
+    let gap = crate::run::spacing(far);
+    if gap > 2e-3 * dt {
+        return Err(RuntimeError::option(
+            "dt",
+            format!(
+                "dt = {} is too fine for times near {}: floats there are {} apart, so each \
+                 step would advance time by a rounded amount (off by up to {:.1}% of dt); use \
+                 a larger dt, or measure time from an origin nearer the run",
+                Num(dt),
+                Num(far),
+                Num(gap),
+                50.0 * gap / dt
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a step size.
 fn check_dt(dt: f64) -> Result<(), RuntimeError> {
     if dt > 0.0 && dt.is_finite() {
@@ -1127,8 +1182,17 @@ fn check_dt(dt: f64) -> Result<(), RuntimeError> {
     } else {
         Err(RuntimeError::option(
             "dt",
-            format!("must be a positive finite number, got {dt}"),
+            format!("must be a positive finite number, got {}", Num(dt)),
         ))
+    }
+}
+
+/// A float in a message, as Python writes it: `1e+300`, not three hundred digits.
+pub(crate) struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", Number::Float(self.0))
     }
 }
 

@@ -362,6 +362,84 @@ pub fn lookup(name: &str) -> Option<&'static StepperSpec> {
         .find(|s| s.name == name || s.aliases.contains(&name))
 }
 
+/// The stepper a model runs with: `name`, else the model's default (`[sim].stepper`, else
+/// `rk4` / `map`); it must exist and be for the model's kind.
+pub fn resolve(
+    model: &dynlib_model::Model,
+    name: Option<&str>,
+) -> Result<&'static StepperSpec, crate::RuntimeError> {
+    let name = name.unwrap_or_else(|| model.default_stepper());
+    let stepper = lookup(name).ok_or_else(|| crate::RuntimeError::UnknownStepper {
+        name: name.to_string(),
+        known: REGISTRY
+            .iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    let wanted = match model.kind {
+        dynlib_model::ModelKind::Ode => StepperKind::Ode,
+        dynlib_model::ModelKind::Map => StepperKind::Map,
+    };
+    if stepper.kind != wanted {
+        return Err(crate::RuntimeError::StepperKindMismatch {
+            stepper: stepper.name.to_string(),
+            stepper_kind: stepper.kind.as_str(),
+            model_kind: model.kind.as_str(),
+        });
+    }
+    Ok(stepper)
+}
+
+/// Checks a model's `[sim]` stepper settings for `stepper`: each configuration field's
+/// `[sim]` value in its range and the rules between fields; and no `[sim]` key that looks
+/// like a misspelled setting (`rtoll`, `max_factr`: the reference would ignore it, losing
+/// what it meant to set). Keys that are some other stepper's setting are fine (a model can
+/// be run with several steppers). Errors name `[sim].key`.
+pub fn check_sim(
+    model: &dynlib_model::Model,
+    stepper: &StepperSpec,
+) -> Result<(), crate::RuntimeError> {
+    let values: Vec<f64> = stepper
+        .config
+        .iter()
+        .map(|f| model.sim.number(f.name).unwrap_or(f.default))
+        .collect();
+    stepper.check_config(&values).map_err(|(field, message)| {
+        crate::RuntimeError::option(&format!("[sim].{field}"), message)
+    })?;
+    let mut known: Vec<&str> = vec![
+        "t0",
+        "t_end",
+        "dt",
+        "stepper",
+        "record",
+        "atol",
+        "rtol",
+        "max_steps",
+        "stop",
+    ];
+    known.extend(
+        REGISTRY
+            .iter()
+            .flat_map(|s| s.config.iter().map(|f| f.name)),
+    );
+    for (key, _) in &model.sim.extras {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some(meant) = dynlib_model::diag::did_you_mean(key, known.iter().copied()) {
+            return Err(crate::RuntimeError::option(
+                &format!("[sim].{key}"),
+                format!(
+                    "no stepper has this setting (did you mean '{meant}'?); it would be ignored"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl StepperSpec {
     /// Checks a full configuration (in [`StepperSpec::config`] order): each field in its
     /// range, then the rules between fields. The error names the field and says why.

@@ -16,9 +16,22 @@ fn sim(uri: &str) -> Result<Sim, RuntimeError> {
     dynlib_runtime::setup(uri, SetupOptions::default().config(Config::default()))
 }
 
-/// Runs `n` iterations; returns the status, the warnings and the recorded `x`.
+/// Runs `n` iterations; returns the status, the warnings and the recorded `x`. With the
+/// JIT built, native code must end the same way, with the same samples.
 fn run(uri: &str, n: u64) -> (Status, Vec<String>, Vec<f64>) {
-    let mut s = sim(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+    let interpreted = run_with(uri, n, false);
+    #[cfg(feature = "jit")]
+    assert_eq!(
+        run_with(uri, n, true),
+        interpreted,
+        "{uri}: native code differs"
+    );
+    interpreted
+}
+
+fn run_with(uri: &str, n: u64, jit: bool) -> (Status, Vec<String>, Vec<f64>) {
+    let options = SetupOptions::default().jit(jit).config(Config::default());
+    let mut s = dynlib_runtime::setup(uri, options).unwrap_or_else(|e| panic!("{uri}: {e}"));
     let failed = s.run(RunOptions::default().n(n)).err().map(|e| match e {
         RuntimeError::RunFailed { status, .. } => status,
         other => panic!("{uri}: {other}"),
@@ -66,7 +79,7 @@ fn integer_division_and_modulo_by_zero_fault() {
 
 #[test]
 fn values_an_integer_cannot_hold_fault_instead_of_saturating() {
-    let conv = "out-of-range value converted to an integer";
+    let conv = "fractional value converted to an integer";
     faulted(&map("int64", "x=1", "x='x / 0.0'", ""), 3, conv);
     faulted(&map("int64", "x=2", "x='x ** 1000'", ""), 3, conv);
     faulted(&map("int64", "x=1", "x='int(1e300)'", ""), 3, conv);
@@ -199,7 +212,24 @@ fn integer_values_out_of_range_are_refused_when_the_model_loads() {
     )
     .err()
     .unwrap();
-    assert!(e.to_string().contains("out of range for int32"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("not a whole number in the range of int32"),
+        "{e}"
+    );
+    // So is a fraction, which int32 would truncate.
+    let e = dynlib_runtime::setup(
+        "inline:[model]\ntype='map'\n[states]\nx=2.5\n[equations.rhs]\nx='x'\n",
+        SetupOptions::default()
+            .config(Config::default())
+            .dtype("int32"),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        e.to_string().contains("x = 2.5 is not a whole number"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -293,4 +323,82 @@ fn integer_overflow_faults_instead_of_wrapping() {
         );
         assert_eq!(status, Status::Done, "{rhs}: {warnings:?}");
     }
+}
+
+#[test]
+fn the_rest_of_pythons_integer_arithmetic_is_exact_or_faults() {
+    // MIN // -1 is the one quotient int64 cannot hold.
+    let (status, warnings, _) = run(
+        &map(
+            "int64",
+            "x=-9223372036854775807",
+            "x='x - 1 + 0 * (x // -1)'",
+            "",
+        ),
+        3,
+    );
+    assert_eq!(status, Status::ArithmeticFault, "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("does not fit 64 bits")));
+    // round(n, -k) of an int is exact at any size, ties to even, as Python's.
+    for (x0, rhs, want) in [
+        ("9007199254740993", "round(x, -1)", 9007199254740990),
+        ("25", "round(x, -1)", 20),
+        ("35", "round(x, -1)", 40),
+        ("-25", "round(x, -1)", -20),
+        (
+            "1234567890123456789",
+            "round(x, -18)",
+            1_000_000_000_000_000_000,
+        ),
+        ("1234567890123456789", "round(x, -19)", 0),
+        ("1234567890123456789", "round(x, 3)", 1234567890123456789),
+    ] {
+        let uri = map("int64", &format!("x={x0}"), &format!("x='{rhs}'"), "");
+        let mut s = sim(&uri).unwrap();
+        let r = s.run(RunOptions::default().n(1)).unwrap();
+        let got = r.column("x").unwrap().number(1);
+        assert_eq!(got, dynlib_model::Number::Int(want), "{rhs} of {x0}");
+    }
+    // Past int64: round(6e18, -19) is 1e19 in Python.
+    let (status, _, _) = run(
+        &map("int64", "x=6000000000000000000", "x='round(x, -19)'", ""),
+        1,
+    );
+    assert_eq!(status, Status::ArithmeticFault);
+    // A range that would step past int64 stops where Python's does (after the last value
+    // below `stop`), instead of wrapping round forever.
+    let (status, warnings, x) = run(
+        &map(
+            "int64",
+            "x=0",
+            "x='sum(1 for i in range(9223372036854775800, 9223372036854775807, 3))'",
+            "",
+        ),
+        1,
+    );
+    assert_eq!(status, Status::Done, "{warnings:?}");
+    assert_eq!(x, [0.0, 3.0]);
+    let (status, _, x) = run(
+        &map(
+            "int64",
+            "x=0",
+            "x='sum(1 for i in range(-9223372036854775800, -9223372036854775807 - 1, -5))'",
+            "",
+        ),
+        1,
+    );
+    assert_eq!(status, Status::Done);
+    assert_eq!(x, [0.0, 2.0]);
+    // range() takes whole numbers only: range(2.5) raises in Python.
+    faulted(
+        &map("float64", "x=2.5", "x='sum(1.0 for i in range(x))'", ""),
+        1,
+        "integer",
+    );
+    let (status, _, x) = run(
+        &map("float64", "x=3.0", "x='sum(1.0 for i in range(x))'", ""),
+        1,
+    );
+    assert_eq!(status, Status::Done);
+    assert_eq!(x, [3.0, 3.0]);
 }

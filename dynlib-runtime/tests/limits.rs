@@ -266,6 +266,16 @@ fn time_that_cannot_advance_is_a_failure_with_a_reason_not_a_long_silent_run() {
     );
     assert_eq!(option, "dt");
     assert!(message.contains("does not advance"), "{message}");
+    // One that advances, but by amounts rounded to a large part of dt: refused too.
+    let (option, message) = option_error(
+        s.run(RunOptions::default().t0(1e6).t_end(1e6 + 1.0).dt(1e-10))
+            .unwrap_err(),
+    );
+    assert_eq!(option, "dt");
+    assert!(
+        message.contains("too fine for times near 1000001.0"),
+        "{message}"
+    );
     // An adaptive stepper finds out at its first step: STEPFAIL, with the reason.
     let mut s = sim("builtin://ode/lorenz", "rk45");
     let e = s
@@ -320,8 +330,52 @@ fn nested_functions_inline_in_linear_size_or_fail_naming_the_function() {
     .unwrap();
     let text = e.to_string();
     assert!(
-        text.contains("too large to compile") && text.contains("function 'f"),
+        text.contains("too large to compile") && text.contains("the calls f0 → f1"),
         "{text}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(120));
+}
+
+#[test]
+fn long_chains_of_aux_build_and_deep_function_nesting_is_a_model_error() {
+    // a0 = x, a_i = a_{i-1} + 1: a chain 5000 deep builds in constant stack and runs.
+    let mut src = String::from("inline:[model]\ntype='map'\n[states]\nx=0.0\n[aux]\na0='x'\n");
+    for i in 1..5000 {
+        src.push_str(&format!("a{i}='a{} + 1'\n", i - 1));
+    }
+    src.push_str("[equations.rhs]\nx='a4999 - x'\n");
+    let mut s = sim(&src, "map");
+    let r = s.run(RunOptions::default().n(2)).unwrap();
+    assert_eq!(r.column("x").unwrap().to_f64(), [0.0, 4999.0, 4999.0]);
+    // f0 calls f1 ... calls f150: refused before lowering, naming the chain.
+    let mut src =
+        String::from("inline:[model]\ntype='map'\n[states]\nx=0.0\n[equations.rhs]\nx='f0(x)'\n");
+    for i in 0..150 {
+        src.push_str(&format!(
+            "[functions.f{i}]\nargs=['u']\nexpr='f{}(u) + 1'\n",
+            i + 1
+        ));
+    }
+    src.push_str("[functions.f150]\nargs=['u']\nexpr='u'\n");
+    let e = dynlib_runtime::build(&src, SetupOptions::default().config(Config::default()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("151 levels deep (f0 → f1 → f2 → … → f149 → f150)") && e.contains("at most 100"),
+        "{e}"
+    );
+    // At 100 levels it is fine.
+    let mut src =
+        String::from("inline:[model]\ntype='map'\n[states]\nx=0.0\n[equations.rhs]\nx='f0(x)'\n");
+    for i in 0..99 {
+        src.push_str(&format!(
+            "[functions.f{i}]\nargs=['u']\nexpr='f{}(u) + 1'\n",
+            i + 1
+        ));
+    }
+    src.push_str("[functions.f99]\nargs=['u']\nexpr='u'\n");
+    let mut s = sim(&src, "map");
+    let r = s.run(RunOptions::default().n(1)).unwrap();
+    assert_eq!(r.column("x").unwrap().to_f64(), [0.0, 99.0]);
 }

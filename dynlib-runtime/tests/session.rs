@@ -407,6 +407,10 @@ fn bad_options_leave_the_session_unchanged() {
         (RunOptions::default().param("kk", 1.0), "did you mean 'k'"),
         (RunOptions::default().record_vars(&["nope"]), "nope"),
         (
+            RunOptions::default().record_vars(&["x", "x"]),
+            "names 'x' twice",
+        ),
+        (
             RunOptions::default().stepper_option("rtol", 1.0),
             "no configuration fields",
         ),
