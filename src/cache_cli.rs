@@ -91,7 +91,8 @@ fn parse_days(s: &str) -> Result<f64, String> {
 /// The root builds use, or an error when there is none usable.
 fn root() -> Result<PathBuf, Box<dyn std::error::Error>> {
     let config = Config::load()?;
-    match dynlib_cache::resolve(config.cache_root()) {
+    // Looking never creates anything (only clearing writes, inside what exists).
+    match dynlib_cache::root::locate(config.cache_root()) {
         Root::Disk(p) | Root::ReadOnly(p) => Ok(p),
         Root::Memory => Err("no usable cache root: compiled code is kept in memory only".into()),
     }
@@ -211,7 +212,7 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
         }
         CacheCommand::Verify { delete } => {
             let cache = DiskCache::new(root()?);
-            let (mut ok, mut bad) = (0, 0);
+            let (mut ok, mut bad, mut failed) = (0, 0, 0);
             for (path, r) in cache.verify() {
                 match r {
                     Ok(_) => ok += 1,
@@ -219,24 +220,44 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
                         bad += 1;
                         say!("corrupt {}: {reason}", path.display());
                         if delete {
-                            let gone = cache
-                                .remove_if_corrupt(&path)
-                                .map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
-                            if gone {
-                                say!("deleted {}", path.display());
-                            } else {
-                                say!("kept {} (rebuilt meanwhile)", path.display());
+                            // One entry that cannot be deleted does not stop the others.
+                            match cache.remove_if_corrupt(&path) {
+                                Ok(true) => say!("deleted {}", path.display()),
+                                Ok(false) => say!("kept {} (rebuilt meanwhile)", path.display()),
+                                Err(e) => {
+                                    failed += 1;
+                                    say!("cannot delete {}: {e}", path.display());
+                                }
                             }
                         }
+                    }
+                }
+            }
+            for (path, why) in cache.planted() {
+                bad += 1;
+                say!("suspicious {}: {why}", path.display());
+            }
+            if delete {
+                match cache.remove_planted() {
+                    Ok(gone) => {
+                        for p in gone {
+                            say!("unlinked {}", p.display());
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        say!("cannot unlink: {e}");
                     }
                 }
             }
             // Leftovers of processes that died while writing or deleting (an hour old, so
             // no live writer's temporary directory is touched).
             let debris = if delete {
-                cache
-                    .remove_debris(3600)
-                    .map_err(|e| format!("cannot delete leftovers: {e}"))?
+                cache.remove_debris(3600).unwrap_or_else(|e| {
+                    failed += 1;
+                    let _ = crate::sink::print(&format!("cannot delete leftovers: {e}\n"));
+                    Vec::new()
+                })
             } else {
                 cache.debris(3600)
             };
@@ -248,8 +269,8 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
                 };
                 say!("{verb} {}", d.display());
             }
-            say!("{ok} entries ok, {bad} corrupt");
-            if bad > 0 && !delete {
+            say!("{ok} entries ok, {bad} corrupt or suspicious");
+            if (bad > 0 && !delete) || failed > 0 {
                 return Ok(ExitCode::from(1));
             }
         }

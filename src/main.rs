@@ -3,13 +3,15 @@
 mod cache_cli;
 mod output;
 mod signals;
+mod sink;
 
-/// `println!` for text that may hold model or file content: control characters are
-/// escaped (`dynlib::model::diag::printable`), so no model or cache entry can send escape
-/// sequences to the terminal.
+/// `println!` for the CLI: control characters are escaped
+/// (`dynlib::model::diag::printable`), so no model or cache entry can send escape sequences
+/// to the terminal, and a closed standard output ends the process quietly (`sink::print`).
+/// Used in functions that return `Result<_, Box<dyn Error>>`.
 macro_rules! say {
     ($($arg:tt)*) => {
-        println!("{}", dynlib::model::diag::printable(&format!($($arg)*)))
+        $crate::sink::print(&format!("{}\n", format_args!($($arg)*)))?
     };
 }
 pub(crate) use say;
@@ -107,7 +109,19 @@ fn main() -> ExitCode {
         .without_time()
         .with_target(false)
         .init();
-    let cli = Cli::parse();
+    // Parse errors echo the arguments: escape them like every other output.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                eprint!("{}", dynlib::model::diag::printable(&text));
+            } else if let Err(e) = sink::print(&text) {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -121,20 +135,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Run(args) => {
             let interrupt = signals::install();
-            let (text, failure) = output::run(&args, &interrupt)?;
-            match &args.output {
-                // A whole new file renamed over the old one: an interrupted write never
-                // leaves a truncated file over a previous good one.
-                Some(path) => dynlib_fs::write_atomic(path, text.as_bytes())
-                    .map_err(|e| format!("{}: cannot write the output: {e}", path.display()))?,
-                // JSON and CSV are data (JSON escapes control characters itself); the
-                // summary is for a terminal.
-                None if args.format == output::Format::Summary => {
-                    print!("{}", dynlib::model::diag::printable(&text))
-                }
-                None => print!("{text}"),
-            }
-            if let Some(e) = failure {
+            if let Some(e) = output::run(&args, &interrupt)? {
                 eprintln!("{}", dynlib::model::diag::printable(&e.to_string()));
                 let code = match &e {
                     dynlib::RuntimeError::RunFailed {
@@ -166,16 +167,24 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Model { command } => match command {
             ModelCommand::Validate { uri, mods } => {
                 let model = dynlib::load(&uri, &options(mods)?)?;
-                println!("{}", model.summary());
+                // What a run with the model's own settings would refuse, refused here too.
+                let stepper = dynlib::runtime::stepper::resolve(&model, None)?;
+                dynlib::runtime::stepper::check_sim(&model, stepper)?;
+                if model.kind == dynlib::model::ModelKind::Ode && !stepper.adaptive {
+                    let s = &model.sim;
+                    dynlib::runtime::sim::check_time_resolution(s.t0, s.t_end, s.dt)
+                        .map_err(|e| format!("[sim]: {e}"))?;
+                }
+                say!("{}", model.summary());
             }
             ModelCommand::Show { uri, mods } => {
                 let model = dynlib::load(&uri, &options(mods)?)?;
-                print!("{}", dynlib::model::diag::printable(&model.show()));
+                sink::print(&model.show())?;
             }
             ModelCommand::List => {
                 let config = Config::load()?;
                 for m in uri::builtin_models() {
-                    println!("builtin://{}/{}", m.kind, m.name);
+                    say!("builtin://{}/{}", m.kind, m.name);
                 }
                 for m in uri::list_tagged(&config) {
                     say!("{}  ({})", m.uri, m.path.display());
@@ -194,7 +203,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     .iter()
                     .map(|c| format!("{}={}", c.name, c.default))
                     .collect();
-                println!(
+                say!(
                     "{:<8} kind={:<3} order={} control={:<8} scheme={:<8} aliases={} config={}",
                     s.name,
                     s.kind.as_str(),

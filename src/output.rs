@@ -1,6 +1,7 @@
 //! `dynlib run`: options into a session run, results into JSON, CSV or a summary.
 
 use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -12,9 +13,11 @@ use clap::Args;
 use serde_json::{json, Map, Value};
 
 use dynlib::model::Number;
-use dynlib::runtime::json::{float as num, floats as nums, number};
+use dynlib::runtime::json::{float as num, number};
 use dynlib::runtime::Column;
-use dynlib::{RunOptions, RuntimeError, SetupOptions, Sim};
+use dynlib::{Results, RunOptions, RuntimeError, SetupOptions, Sim};
+
+use crate::sink::Sink;
 
 /// The options of `dynlib run`.
 #[derive(Args, Debug)]
@@ -129,12 +132,13 @@ fn assignment(s: &str) -> Result<(String, f64), String> {
     Ok((name.to_string(), v))
 }
 
-/// Runs the model; returns the rendered output and whether the run succeeded. A failed run
-/// (STEPFAIL, NAN_DETECTED) still renders its partial results.
+/// Runs the model and writes its results (summary, JSON or CSV) where `args` says; returns
+/// the failure of a run that failed (its partial results are written all the same). The
+/// output is checked and opened before the run starts.
 pub fn run(
     args: &RunArgs,
     interrupt: &dynlib::runtime::Interrupt,
-) -> Result<(String, Option<RuntimeError>), RuntimeError> {
+) -> Result<Option<RuntimeError>, Box<dyn std::error::Error>> {
     let mut setup = SetupOptions::default()
         .jit(args.jit)
         .disk_cache(args.disk_cache);
@@ -145,7 +149,8 @@ pub fn run(
     setup.config = Some(config.clone());
     let start = Instant::now();
     let mut sim = dynlib::setup(&args.uri, &setup)?;
-    if let Some(out) = &args.output {
+    let sink = Sink::prepare(args.output.as_deref())?;
+    if let Some(out) = sink.path() {
         refuse_input_as_output(out, &sim, &config)?;
     }
     let build_s = start.elapsed().as_secs_f64();
@@ -174,20 +179,27 @@ pub fn run(
     let failure = match sim.run(&o) {
         Ok(_) => None,
         Err(e @ RuntimeError::RunFailed { .. }) => Some(e),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
+    crate::signals::run_finished();
     let run_s = start.elapsed().as_secs_f64();
-    let text = match args.format {
-        Format::Json => {
-            let mut s = serde_json::to_string(&to_json(&sim, [build_s, ready_s, run_s])?)
-                .expect("plain JSON");
-            s.push('\n');
-            s
+    // Streamed: the output never exists twice in memory.
+    let res = sim.results()?;
+    let timing = [build_s, ready_s, run_s];
+    match args.format {
+        Format::Json => sink.write(|w| write_json(w, &sim, res, timing))?,
+        Format::Csv => sink.write(|w| write_csv(w, res))?,
+        Format::Summary => {
+            let text = summary(&sim, build_s, run_s)?;
+            let text = if matches!(sink, Sink::Stdout) {
+                dynlib::model::diag::printable(&text).into_owned()
+            } else {
+                text
+            };
+            sink.write(|w| w.write_all(text.as_bytes()))?
         }
-        Format::Csv => to_csv(&sim)?,
-        Format::Summary => summary(&sim, build_s, run_s)?,
-    };
-    Ok((text, failure))
+    }
+    Ok(failure)
 }
 
 /// Refuses an output path that is one of the run's inputs (the model, a mod file, the
@@ -218,91 +230,141 @@ fn refuse_input_as_output(
     Ok(())
 }
 
-/// `timing` is `[build_s, ready_s, run_s]`.
-fn to_json(sim: &Sim, timing: [f64; 3]) -> Result<Value, RuntimeError> {
+/// Writes a JSON array of many items, one `item` call each (nothing built in memory).
+fn array<T>(
+    w: &mut dyn Write,
+    items: impl IntoIterator<Item = T>,
+    mut item: impl FnMut(&mut dyn Write, T) -> io::Result<()>,
+) -> io::Result<()> {
+    w.write_all(b"[")?;
+    for (k, x) in items.into_iter().enumerate() {
+        if k > 0 {
+            w.write_all(b",")?;
+        }
+        item(w, x)?;
+    }
+    w.write_all(b"]")
+}
+
+/// Writes one JSON value.
+fn value(w: &mut dyn Write, v: &Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, v).map_err(io::Error::other)
+}
+
+/// The JSON object of DESIGN.md "Public interfaces", streamed; `timing` is
+/// `[build_s, ready_s, run_s]`. Integer models' values are JSON integers (exact).
+fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> io::Result<()> {
     let [build_s, ready_s, run_s] = timing;
-    let res = sim.results()?;
     let m = sim.model();
-    let series: Map<String, Value> = res
-        .all_series()
-        .map(|(name, v)| (name.to_string(), column_json(v)))
-        .collect();
+    let k = sim.kernel();
+    let key = |w: &mut dyn Write, name: &str| -> io::Result<()> {
+        value(w, &Value::from(name))?;
+        w.write_all(b":")
+    };
+    w.write_all(b"{")?;
+    for (name, v) in [
+        ("model", json!(m.uri)),
+        ("stepper", json!(k.stepper().name)),
+        ("backend", json!(k.backend_name())),
+        ("status", json!(res.status.name())),
+        ("steps", json!(res.step_count)),
+    ] {
+        key(w, name)?;
+        value(w, &v)?;
+        w.write_all(b",")?;
+    }
+    key(w, "t")?;
+    array(w, &res.t, |w, &x| value(w, &num(x)))?;
+    w.write_all(b",")?;
+    key(w, "step")?;
+    array(w, &res.step, |w, &x| write!(w, "{x}"))?;
+    w.write_all(b",")?;
+    key(w, "series")?;
+    w.write_all(b"{")?;
+    for (n, (name, col)) in res.all_series().enumerate() {
+        if n > 0 {
+            w.write_all(b",")?;
+        }
+        key(w, name)?;
+        match col {
+            Column::Float(v) => array(w, v, |w, &x| value(w, &num(x)))?,
+            Column::Int(v) => array(w, v, |w, &x| write!(w, "{x}"))?,
+        }
+    }
+    w.write_all(b"},")?;
     let state: Map<String, Value> = sim
         .state_values()
         .into_iter()
         .map(|(n, v)| (n.to_string(), number(v)))
         .collect();
-    let mut events = Map::new();
-    for e in &m.events {
-        if e.log.is_empty() {
-            continue;
+    key(w, "final")?;
+    value(w, &json!({ "t": num(res.t_final), "state": state }))?;
+    w.write_all(b",")?;
+    key(w, "events")?;
+    w.write_all(b"{")?;
+    let logged = m.events.iter().filter(|e| !e.log.is_empty());
+    for (n, e) in logged.enumerate() {
+        if n > 0 {
+            w.write_all(b",")?;
         }
-        let table = res.event(&e.name)?;
-        events.insert(
-            e.name.clone(),
+        let table = res.event(&e.name).map_err(io::Error::other)?;
+        key(w, &e.name)?;
+        w.write_all(b"{")?;
+        key(w, "fields")?;
+        value(w, &json!(table.fields))?;
+        w.write_all(b",")?;
+        key(w, "rows")?;
+        array(w, &table.rows, |w, row| {
+            array(w, row, |w, &x| value(w, &number(x)))
+        })?;
+        w.write_all(b"}")?;
+    }
+    w.write_all(b"},")?;
+    let cache = k.cache_stats();
+    for (name, v) in [
+        ("warnings", json!(res.warnings)),
+        (
+            "timing",
+            json!({ "build_s": build_s, "ready_s": ready_s, "run_s": run_s }),
+        ),
+        (
+            "cache",
             json!({
-                "fields": table.fields,
-                "rows": table
-                    .rows
-                    .iter()
-                    .map(|r| Value::Array(r.iter().map(|&x| number(x)).collect()))
-                    .collect::<Vec<_>>(),
+                "hits": cache.hits,
+                "misses": cache.misses,
+                "compiled": cache.compiled,
+                "recovered": cache.recovered,
             }),
-        );
+        ),
+    ] {
+        key(w, name)?;
+        value(w, &v)?;
+        if name != "cache" {
+            w.write_all(b",")?;
+        }
     }
-    let cache = sim.kernel().cache_stats();
-    Ok(json!({
-        "model": m.uri,
-        "stepper": sim.kernel().stepper().name,
-        "backend": sim.kernel().backend_name(),
-        "status": res.status.name(),
-        "steps": res.step_count,
-        "t": nums(&res.t),
-        "step": res.step,
-        "series": series,
-        "final": { "t": num(res.t_final), "state": state },
-        "events": events,
-        "warnings": res.warnings,
-        "timing": { "build_s": build_s, "ready_s": ready_s, "run_s": run_s },
-        "cache": {
-            "hits": cache.hits,
-            "misses": cache.misses,
-            "compiled": cache.compiled,
-            "recovered": cache.recovered,
-        },
-    }))
+    w.write_all(b"}\n")
 }
 
-/// A series as JSON: an integer model's values as JSON integers (exact), a float model's
-/// as floats.
-fn column_json(c: Column<'_>) -> Value {
-    match c {
-        Column::Float(v) => nums(v),
-        Column::Int(v) => Value::Array(v.iter().map(|&x| Value::from(x)).collect()),
-    }
-}
-
-fn to_csv(sim: &Sim) -> Result<String, RuntimeError> {
-    let res = sim.results()?;
-    let mut out = String::from("t,step");
+/// `t,step,<series>` rows, streamed.
+fn write_csv(w: &mut dyn Write, res: &Results) -> io::Result<()> {
+    w.write_all(b"t,step")?;
     for (name, _) in res.all_series() {
-        out.push(',');
-        out.push_str(name);
+        write!(w, ",{name}")?;
     }
-    out.push('\n');
+    w.write_all(b"\n")?;
     let cols: Vec<Column<'_>> = res.all_series().map(|(_, v)| v).collect();
     for i in 0..res.len() {
-        let _ = write!(out, "{},{}", res.t[i], res.step[i]);
+        write!(w, "{},{}", res.t[i], res.step[i])?;
         for c in &cols {
             match c {
-                Column::Float(v) => write!(out, ",{}", v[i]),
-                Column::Int(v) => write!(out, ",{}", v[i]),
+                Column::Float(v) => write!(w, ",{}", v[i])?,
+                Column::Int(v) => write!(w, ",{}", v[i])?,
             }
-            .ok();
         }
-        out.push('\n');
+        w.write_all(b"\n")?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> {
@@ -327,7 +389,7 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
     let _ = writeln!(s, "stepper  {} ({backend})", k.stepper().name);
     let _ = writeln!(s, "status   {}", res.status.name());
     let span = match (res.t.first(), res.t.last()) {
-        (Some(a), Some(b)) => format!(", t = {a} .. {b}"),
+        (Some(&a), Some(&b)) => format!(", t = {} .. {}", Number::Float(a), Number::Float(b)),
         _ => String::new(),
     };
     let _ = writeln!(
@@ -336,12 +398,8 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
         res.step_count,
         res.len()
     );
-    let _ = writeln!(s, "final    t = {}", res.t_final);
+    let _ = writeln!(s, "final    t = {}", Number::Float(res.t_final));
     for (name, v) in sim.state_values() {
-        let v = match v {
-            Number::Int(i) => i.to_string(),
-            Number::Float(x) => x.to_string(),
-        };
         let _ = writeln!(s, "         {name} = {v}");
     }
     for (name, count) in res.event_counts() {

@@ -1,8 +1,29 @@
 //! Ctrl-C and `SIGTERM` during `dynlib run`: the first one asks the run to stop at its next
 //! step boundary (status `USER_BREAK`, partial results written like any failed run); a
 //! second one terminates the process at once, as if dynlib had not caught the first.
+//!
+//! A signal that arrives while no step boundary is near (a long compilation, one step that
+//! takes minutes) must still stop the process: `timeout` and batch schedulers send one
+//! `SIGTERM` and expect an exit. A watchdog thread therefore ends the process
+//! [`GRACE`] after the first signal unless the run has stopped by then (and the output is
+//! being written, which is never cut short).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use dynlib::runtime::Interrupt;
+
+/// How long after the first signal the run may take to reach a step boundary.
+pub const GRACE: Duration = Duration::from_secs(3);
+
+/// Set once the run has returned: from then on only the output is written, and the
+/// watchdog lets it finish.
+static RUN_FINISHED: AtomicBool = AtomicBool::new(false);
+
+/// Tells the watchdog the run is over (its results are being written).
+pub fn run_finished() {
+    RUN_FINISHED.store(true, Ordering::SeqCst);
+}
 
 /// The signals that stop a run.
 #[cfg(unix)]
@@ -25,7 +46,32 @@ pub fn install() -> Interrupt {
             tracing::warn!("cannot catch signal {sig} ({e}); a run it interrupts keeps nothing");
         }
     }
+    let watched = interrupt.clone();
+    std::thread::spawn(move || watchdog(&watched));
     interrupt
+}
+
+/// Ends the process [`GRACE`] after the first signal if the run has not stopped by then.
+fn watchdog(interrupt: &Interrupt) {
+    let tick = Duration::from_millis(50);
+    while !interrupt.is_requested() {
+        std::thread::sleep(tick);
+    }
+    let since = Instant::now();
+    while since.elapsed() < GRACE {
+        if RUN_FINISHED.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(tick);
+    }
+    if !RUN_FINISHED.load(Ordering::SeqCst) {
+        eprintln!(
+            "dynlib: no step boundary was reached within {} s of the signal (still building, or \
+             in one long step); stopping without results",
+            GRACE.as_secs()
+        );
+        std::process::exit(exit_code(interrupt).into());
+    }
 }
 
 /// The exit code of a run stopped by `interrupt`: 128 + the signal number, as shells report

@@ -548,3 +548,55 @@ fn keys_change_with_what_is_compiled_and_nothing_else() {
 fn dynlib_llvm_opts() -> dynlib::runtime::units::CodegenOptions {
     Default::default()
 }
+
+#[cfg(unix)]
+#[test]
+fn planted_links_are_reported_and_unlinked_and_commands_create_nothing() {
+    let s = Scratch::new();
+    // Looking at a cache that does not exist makes none.
+    for args in [
+        &["cache", "path"][..],
+        &["cache", "list"],
+        &["cache", "verify"],
+        &["cache", "clear", "--all", "--dry-run"],
+    ] {
+        let o = s.dynlib(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!s.root().exists(), "{args:?} created the root");
+    }
+    s.run(&[]);
+    // A link named like a build lock, pointing at someone's file.
+    let entry = s.entries()[0].clone();
+    let digest = entry.file_name().unwrap().to_str().unwrap().to_string();
+    let victim = s.dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let lock = entry.with_file_name(format!(".{digest}.lock"));
+    let _ = std::fs::remove_file(&lock);
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let o = s.dynlib(&["cache", "verify"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("suspicious") && text.contains(".lock"),
+        "{text}"
+    );
+    let o = s.dynlib(&["cache", "verify", "--delete"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        std::fs::symlink_metadata(&lock).is_err(),
+        "the link is gone"
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    // The cache still works, and still has the entry.
+    s.run(&[]);
+    assert!(entry.exists());
+}

@@ -79,41 +79,118 @@ fn an_output_that_is_an_input_is_refused_and_the_input_survives() {
 
 #[cfg(unix)]
 #[test]
-fn outputs_replace_links_and_never_leave_a_torn_file() {
+fn outputs_write_through_links_and_never_leave_a_torn_file() {
+    use std::os::unix::fs::FileTypeExt;
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim.txt");
     std::fs::write(&victim, b"precious").unwrap();
+    std::fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let out = dir.path().join("out.csv");
     std::os::unix::fs::symlink(&victim, &out).unwrap();
-    let o = dynlib(&[
-        "run",
-        "builtin://map/logistic",
-        "-n",
-        "3",
-        "--format",
-        "csv",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let run = |n: &str, out: &Path| {
+        dynlib(&[
+            "run",
+            "builtin://map/logistic",
+            "-n",
+            n,
+            "--format",
+            "csv",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    // As a shell redirection: the link stays, its target gets the output, with its mode.
+    let o = run("3", &out);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
-    assert!(std::fs::read_to_string(&out)
+    assert!(std::fs::symlink_metadata(&out)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&victim)
         .unwrap()
         .starts_with("t,step,x"));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&victim).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o640);
     // A run that fails before it has anything to write leaves the previous output alone,
     // and no temporary file behind.
     let before = std::fs::read(&out).unwrap();
-    let o = dynlib(&[
-        "run",
-        "builtin://map/logistic",
-        "-n",
-        "0",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = run("0", &out);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(std::fs::read(&out).unwrap(), before);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    // A missing folder is refused before the run, naming it.
+    let o = run("3", &dir.path().join("no/such/out.csv"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    // Devices and FIFOs are written into, not replaced.
+    let o = run("3", Path::new("/dev/null"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let o = run("3", &fifo);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(reader.join().unwrap().starts_with("t,step,x"));
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_or_full_standard_output_is_handled() {
+    // `| head`: the reader goes away; the run ends quietly with 141, as SIGPIPE would.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dynlib"))
+        .args([
+            "run",
+            "builtin://map/logistic",
+            "-n",
+            "200000",
+            "--format",
+            "csv",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(141),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+    // A full disk is an error that says so.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dynlib"))
+        .args([
+            "run",
+            "builtin://map/logistic",
+            "-n",
+            "100000",
+            "--format",
+            "csv",
+        ])
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(text.contains("cannot write to standard output"), "{text}");
 }
 
 #[cfg(unix)]
@@ -325,4 +402,81 @@ fn export_sources_never_writes_through_a_planted_link() {
         .unwrap()
         .file_type()
         .is_symlink());
+}
+
+#[cfg(unix)]
+#[test]
+fn one_sigterm_ends_a_run_stuck_in_one_long_step() {
+    use std::os::unix::process::ExitStatusExt;
+    // One step takes far longer than the grace period: a scheduler's single SIGTERM must
+    // still end the process, soon, with the signal's exit code and a reason.
+    let slow = "inline:[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x + 1e-9*sum(sin(x*i) for i in range(1000000000))'\n";
+    let mut child = command(&["run", slow, "--t-end", "1e6", "--no-record"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let_it_run(&mut child);
+    let sent = Instant::now();
+    signal(&child, libc::SIGTERM);
+    let o = child.wait_with_output().unwrap();
+    let waited = sent.elapsed();
+    assert_eq!(o.status.code(), Some(143), "{:?}", o.status.signal());
+    assert!(
+        stderr(&o).contains("no step boundary was reached"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(waited < Duration::from_secs(20), "took {waited:?}");
+}
+
+#[test]
+fn validate_checks_the_sim_table_as_a_run_would() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sim, want) in [
+        ("stepper='rk45'\nrtoll=1e-3\n", "did you mean 'rtol'"),
+        ("stepper='rk45'\nsafety=7.0\n", "[sim].safety"),
+        (
+            "stepper='rk4'\nt0=1e17\nt_end=1.00000000000001e17\ndt=1e-3\n",
+            "does not advance",
+        ),
+    ] {
+        let file = dir.path().join("m.toml");
+        std::fs::write(
+            &file,
+            format!("[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x'\n[sim]\n{sim}"),
+        )
+        .unwrap();
+        let o = dynlib(&["model", "validate", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{sim}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{sim}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn export_sources_never_overwrites_the_model_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("program.ir");
+    let text = "[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x'\n";
+    std::fs::write(&model, text).unwrap();
+    let o = dynlib(&[
+        "export-sources",
+        model.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the model's own file"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&model).unwrap(), text);
+    // A file where the folder should be is refused, and kept.
+    let o = dynlib(&[
+        "export-sources",
+        "builtin://ode/lorenz",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&model).unwrap(), text);
 }

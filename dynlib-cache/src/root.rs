@@ -155,6 +155,39 @@ pub fn resolve(configured: Option<&Path>) -> Root {
     }
 }
 
+/// The root builds would choose ([`resolve`]), found without creating or writing anything:
+/// for commands that only look (`dynlib cache path`, `list`, `verify`, a dry run), which
+/// must not leave a `jit` folder behind (under `/`, say, when that is the configured root).
+pub fn locate(configured: Option<&Path>) -> Root {
+    if let Some(p) = primary_root(configured) {
+        let jit = p.join("jit");
+        if dynlib_fs::real_dir(&jit) {
+            return if dynlib_fs::os::writable(&jit) {
+                Root::Disk(p)
+            } else {
+                Root::ReadOnly(p)
+            };
+        }
+        // Not there yet: a build would create it if the nearest existing folder allows.
+        let mut ancestor = Some(jit.as_path());
+        while let Some(a) = ancestor {
+            if let Some(kind) = dynlib_fs::FileKind::at(a, dynlib_fs::Follow::Yes) {
+                if kind == dynlib_fs::FileKind::Directory && dynlib_fs::os::writable(a) {
+                    return Root::Disk(p);
+                }
+                break;
+            }
+            ancestor = a.parent();
+        }
+    }
+    let fallback = fallback_root();
+    if dynlib_fs::real_dir(&fallback.join("jit")) {
+        Root::Disk(fallback)
+    } else {
+        Root::Memory
+    }
+}
+
 /// What the probe of the primary root `p` means: the root itself, read-only use of a warm
 /// cache it holds, or why neither (then the fallbacks are tried).
 fn choose(p: &Path, probed: std::io::Result<()>) -> Result<Root, String> {

@@ -188,11 +188,13 @@ fn classify<'a>(shard: &str, name: &'a str) -> Name<'a> {
     }
 }
 
-/// One thing found in a shard: what it is, its path, and whether it is a real directory.
+/// One thing found in a shard: what it is, its path, whether it is a real directory, and
+/// whether it is a symbolic link (never followed; only ever unlinked itself).
 struct Found {
     kind: &'static str,
     path: PathBuf,
     is_dir: bool,
+    is_link: bool,
 }
 
 /// The cache under one root directory.
@@ -374,11 +376,15 @@ impl DiskCache {
     /// Deletes `key`'s entry (renamed aside first, so readers never see half of it).
     pub fn remove(&self, key: &Key) -> std::io::Result<()> {
         let dir = self.entry_dir(key);
-        if fs::symlink_metadata(&dir).is_err() {
-            return Ok(());
+        match fs::symlink_metadata(&dir) {
+            Err(_) => Ok(()),
+            // A link or a file in an entry's place: unlink it (never what it points to).
+            Ok(m) if !m.is_dir() => fs::remove_file(&dir),
+            Ok(_) => {
+                self.check_inside(&dir)?;
+                remove_entry_dir(&dir)
+            }
         }
-        self.check_inside(&dir)?;
-        remove_entry_dir(&dir)
     }
 
     /// Every entry directory under the root, with what its `meta.json` says (or why it
@@ -429,6 +435,7 @@ impl DiskCache {
             }
         }
         if selector.all && !dry_run {
+            self.remove_planted()?;
             for f in self.walk() {
                 match f.kind {
                     "debris" if f.is_dir => {
@@ -520,13 +527,11 @@ impl DiskCache {
                         Name::Lock => "lock",
                         Name::Foreign => continue,
                     };
-                    if t.is_symlink() {
-                        continue;
-                    }
                     out.push(Found {
                         kind,
                         path: e.path(),
-                        is_dir: t.is_dir(),
+                        is_dir: t.is_dir() && !t.is_symlink(),
+                        is_link: t.is_symlink(),
                     });
                 }
             }
@@ -541,6 +546,41 @@ impl DiskCache {
             .filter(|f| f.kind == "entry" && f.is_dir)
             .map(|f| f.path)
             .collect()
+    }
+
+    /// Things under the layout's names that dynlib never makes: symbolic links named like
+    /// an entry, a lock or a leftover (planted, or copied in by someone), and entries or
+    /// locks of the wrong file type. Nothing reads them; [`DiskCache::remove_planted`]
+    /// unlinks them (a link itself, never what it points to).
+    pub fn planted(&self) -> Vec<(PathBuf, String)> {
+        self.walk()
+            .into_iter()
+            .filter_map(|f| {
+                let why = if f.is_link {
+                    "a symbolic link where dynlib keeps its own files".to_string()
+                } else if f.kind == "entry" && !f.is_dir {
+                    "not a directory, where an entry should be".to_string()
+                } else if f.kind == "lock" && f.is_dir {
+                    "a directory, where a lock file should be".to_string()
+                } else {
+                    return None;
+                };
+                Some((f.path, why))
+            })
+            .collect()
+    }
+
+    /// Unlinks what [`DiskCache::planted`] lists (directories in a lock's place are left:
+    /// they may hold someone's files). Returns what it removed.
+    pub fn remove_planted(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        for (path, _) in self.planted() {
+            if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+                fs::remove_file(&path)?;
+                removed.push(path);
+            }
+        }
+        Ok(removed)
     }
 }
 

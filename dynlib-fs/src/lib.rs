@@ -413,6 +413,24 @@ pub mod os {
         }
     }
 
+    /// True when this process may create files in the directory `dir` (`access(W_OK)`):
+    /// asks without creating anything.
+    pub fn writable(dir: &std::path::Path) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+                return false;
+            };
+            // SAFETY: a valid NUL-terminated path; access only reads.
+            unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::metadata(dir).is_ok_and(|m| !m.permissions().readonly())
+        }
+    }
+
     /// The machine's physical memory in bytes, when the system says.
     pub fn physical_memory() -> Option<u64> {
         #[cfg(unix)]
