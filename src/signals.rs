@@ -4,23 +4,33 @@
 //!
 //! A signal that arrives while no step boundary is near (a long compilation, one step that
 //! takes minutes) must still stop the process: `timeout` and batch schedulers send one
-//! `SIGTERM` and expect an exit. A watchdog thread therefore ends the process
-//! [`GRACE`] after the first signal unless the run has stopped by then (and the output is
-//! being written, which is never cut short).
+//! `SIGTERM` and expect an exit. The first signal therefore also sets an alarm; if it rings
+//! [`GRACE`] later and the run has not returned (the output being written is never cut
+//! short), the process exits with the signal's code. An alarm, not a watchdog thread: a
+//! thread would cost every run its start-up (a quarter of a small model's build time).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use dynlib::runtime::Interrupt;
 
-/// How long after the first signal the run may take to reach a step boundary.
-pub const GRACE: Duration = Duration::from_secs(3);
+/// [`GRACE`] as a literal, for the message written from the signal handler.
+macro_rules! grace {
+    () => {
+        3
+    };
+}
 
-/// Set once the run has returned: from then on only the output is written, and the
-/// watchdog lets it finish.
+/// How long after the first signal the run may take to reach a step boundary, in seconds.
+pub const GRACE: u32 = grace!();
+
+/// Set once the run has returned: from then on only the output is written, and the alarm
+/// lets it finish.
 static RUN_FINISHED: AtomicBool = AtomicBool::new(false);
 
-/// Tells the watchdog the run is over (its results are being written).
+/// The first stopping signal received (0: none yet).
+static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Tells the alarm the run is over (its results are being written).
 pub fn run_finished() {
     RUN_FINISHED.store(true, Ordering::SeqCst);
 }
@@ -35,43 +45,72 @@ const SIGNALS: [i32; 1] = [signal_hook::consts::SIGINT];
 /// installed the run simply cannot be interrupted gently (a warning says so).
 pub fn install() -> Interrupt {
     let interrupt = Interrupt::new();
-    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let armed = std::sync::Arc::new(AtomicBool::new(false));
     for sig in SIGNALS {
         // Order matters: the default action is taken only if `armed` is already set when
         // the signal arrives, i.e. from the second signal on; the first one sets it.
         let installed = signal_hook::flag::register_conditional_default(sig, armed.clone())
             .and_then(|_| signal_hook::flag::register(sig, armed.clone()))
-            .and_then(|_| signal_hook::flag::register_usize(sig, interrupt.flag(), sig as usize));
+            .and_then(|_| signal_hook::flag::register_usize(sig, interrupt.flag(), sig as usize))
+            .and_then(|_| set_alarm_on(sig));
         if let Err(e) = installed {
             tracing::warn!("cannot catch signal {sig} ({e}); a run it interrupts keeps nothing");
         }
     }
-    let watched = interrupt.clone();
-    std::thread::spawn(move || watchdog(&watched));
+    if let Err(e) = exit_on_alarm() {
+        tracing::warn!("cannot catch SIGALRM ({e}); a signal during a build waits for the build");
+    }
     interrupt
 }
 
-/// Ends the process [`GRACE`] after the first signal if the run has not stopped by then.
-fn watchdog(interrupt: &Interrupt) {
-    let tick = Duration::from_millis(50);
-    while !interrupt.is_requested() {
-        std::thread::sleep(tick);
-    }
-    let since = Instant::now();
-    while since.elapsed() < GRACE {
+/// On the first of the stopping signals, sets an alarm [`GRACE`] seconds ahead.
+#[cfg(unix)]
+fn set_alarm_on(sig: i32) -> std::io::Result<()> {
+    let action = move || {
+        if FIRST_SIGNAL
+            .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            // SAFETY: alarm(2) is async-signal-safe and has no memory effects.
+            unsafe { libc::alarm(GRACE) };
+        }
+    };
+    // SAFETY: the action only uses atomics and alarm(2), both async-signal-safe.
+    unsafe { signal_hook::low_level::register(sig, action) }.map(drop)
+}
+
+/// When the alarm rings before the run has returned, says so and exits with the first
+/// signal's code (without unwinding or flushing: nothing is half-written yet).
+#[cfg(unix)]
+fn exit_on_alarm() -> std::io::Result<()> {
+    let action = || {
         if RUN_FINISHED.load(Ordering::SeqCst) {
             return;
         }
-        std::thread::sleep(tick);
-    }
-    if !RUN_FINISHED.load(Ordering::SeqCst) {
-        eprintln!(
-            "dynlib: no step boundary was reached within {} s of the signal (still building, or \
-             in one long step); stopping without results",
-            GRACE.as_secs()
+        const MESSAGE: &str = concat!(
+            "dynlib: no step boundary was reached within ",
+            grace!(),
+            " s of the signal (still building, or in one long step); stopping without results\n"
         );
-        std::process::exit(exit_code(interrupt).into());
-    }
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; MESSAGE is a static buffer.
+        unsafe {
+            let _ = libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+            libc::_exit(128 + FIRST_SIGNAL.load(Ordering::SeqCst));
+        }
+    };
+    // SAFETY: the action only uses atomics, write(2) and _exit(2), all async-signal-safe.
+    unsafe { signal_hook::low_level::register(signal_hook::consts::SIGALRM, action) }.map(drop)
+}
+
+#[cfg(not(unix))]
+fn set_alarm_on(_: i32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Without alarms a signal during a build waits for the build.
+#[cfg(not(unix))]
+fn exit_on_alarm() -> std::io::Result<()> {
+    Ok(())
 }
 
 /// The exit code of a run stopped by `interrupt`: 128 + the signal number, as shells report

@@ -7,6 +7,7 @@
 pub mod abi;
 pub mod builder;
 pub mod digest;
+mod hash;
 pub mod ir;
 pub mod libm;
 pub mod lower;

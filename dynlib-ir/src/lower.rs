@@ -31,7 +31,7 @@
 //! Events: the first event of the phase whose condition is truthy fires; its code is its
 //! index in the model's event list (one global index).
 
-use std::collections::HashMap;
+use crate::hash::Map;
 
 use dynlib_model::builtins::Builtin;
 use dynlib_model::expr::{self, Expr, ExprKind, Number, Res};
@@ -351,11 +351,11 @@ struct Lower<'m, 'f> {
     head: Value,
     elem: Elem,
     /// Loaded states, params and computed aux, valid until the next assignment.
-    memo: HashMap<(u8, usize), Memo>,
+    memo: Map<(u8, usize), Memo>,
     /// User function calls by function and argument values: a call with the same
     /// arguments is the same value (functions are pure), so nested calls cost linear, not
     /// exponential, code. Valid until the next assignment, like `memo`.
-    calls: HashMap<(usize, Vec<Value>), Memo>,
+    calls: Map<(usize, Vec<Value>), Memo>,
     /// Values of the enclosing user-function arguments (innermost call last).
     args: Vec<Vec<Val>>,
     /// Loop variables of the enclosing generators (outermost first).
@@ -395,8 +395,8 @@ impl<'m, 'f> Lower<'m, 'f> {
             ring,
             head,
             elem: elem_of(model.dtype),
-            memo: HashMap::new(),
-            calls: HashMap::new(),
+            memo: Map::default(),
+            calls: Map::default(),
             args: Vec::new(),
             loops: Vec::new(),
             faults: [None; N_FAULTS],
@@ -637,7 +637,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             out
         };
         let mut order = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = crate::hash::Set::default();
         let mut stack = vec![(Node::Aux(i), children(Node::Aux(i)), 0usize)];
         seen.insert(Node::Aux(i));
         while let Some((node, kids, next)) = stack.last_mut() {
@@ -1513,7 +1513,7 @@ fn lower_equations(
         results.push((e.state, raw));
     }
     if all_states && model.kind == ModelKind::Ode {
-        let defined: std::collections::HashSet<usize> = eqs.iter().map(|e| e.state).collect();
+        let defined: crate::hash::Set<usize> = eqs.iter().map(|e| e.state).collect();
         for s in 0..model.states.len() {
             if !defined.contains(&s) {
                 let zero = l.b.f64(0.0);

@@ -245,6 +245,33 @@ impl Model {
         self.aux.iter().position(|s| s.name == name)
     }
 
+    /// An upper bound on how deeply lowering this model recurses, in expression levels: the
+    /// deepest equation, event or Jacobian expression plus the heights of every aux and
+    /// function body. Lowering enters each aux and each inlined function at most once on
+    /// any one path (they are acyclic), so no path is deeper. Small for almost every model;
+    /// the runtime gives a model with a large bound a thread with a big stack.
+    pub fn lowering_depth_bound(&self) -> usize {
+        let mut deepest = 0;
+        let mut see = |e: &Expr| deepest = deepest.max(e.height());
+        for eq in self.equations.iter().chain(self.inverse.iter().flatten()) {
+            see(&eq.expr);
+        }
+        for row in self.jacobian.iter().flatten() {
+            row.iter().for_each(&mut see);
+        }
+        for ev in &self.events {
+            see(&ev.cond);
+            ev.actions.iter().for_each(|a| see(&a.expr));
+        }
+        let bodies: usize = self.aux.iter().map(|a| a.expr.height()).sum::<usize>()
+            + self
+                .functions
+                .iter()
+                .map(|f| f.body.height())
+                .sum::<usize>();
+        deepest + bodies
+    }
+
     /// True when some state has a lag ring.
     pub fn uses_lag(&self) -> bool {
         self.lag_depths.iter().any(|&d| d > 0)

@@ -707,14 +707,23 @@ fn native(
     Err(RuntimeError::JitUnavailable)
 }
 
-/// The stack lowering runs on. Inlining recurses along user function calls (at most
-/// `dynlib_model::check::MAX_CALL_DEPTH` levels, each an expression of bounded height): a
-/// dedicated thread with room for the deepest model the checker accepts, whatever thread
-/// (a test's 2 MiB one, say) builds the kernel. Only the pages used are ever committed.
+/// The stack lowering runs on when the model may recurse deeply. Inlining recurses along
+/// user function calls (at most `dynlib_model::check::MAX_CALL_DEPTH` levels, each an
+/// expression of bounded height): a dedicated thread with room for the deepest model the
+/// checker accepts, whatever thread (a test's 2 MiB one, say) builds the kernel. Only the
+/// pages used are ever committed.
 const LOWERING_STACK: usize = 512 << 20;
 
-/// [`lower_model`] on a thread of its own with [`LOWERING_STACK`].
+/// Models whose [`Model::lowering_depth_bound`] is at most this are lowered on the calling
+/// thread: a few hundred KiB of stack at most, even unoptimised, and no thread to start
+/// (which was a fifth of a small model's build time).
+const LOWER_IN_PLACE: usize = 64;
+
+/// [`lower_model`], on a thread with [`LOWERING_STACK`] unless the model is shallow.
 fn lower_on_a_big_stack(model: &Model) -> Result<ModelFunctions, RuntimeError> {
+    if model.lowering_depth_bound() <= LOWER_IN_PLACE {
+        return lower_model(model).map_err(RuntimeError::from);
+    }
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("dynlib-lower".into())

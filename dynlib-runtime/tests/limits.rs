@@ -379,3 +379,40 @@ fn long_chains_of_aux_build_and_deep_function_nesting_is_a_model_error() {
     let r = s.run(RunOptions::default().n(1)).unwrap();
     assert_eq!(r.column("x").unwrap().to_f64(), [0.0, 99.0]);
 }
+
+#[test]
+fn shallow_models_lower_in_place_within_a_small_stack() {
+    // The deepest model lowered on the caller's thread (a lowering depth bound of 64, every
+    // level on one path: an equation nested 16 deep calling f0, each f_i nested 12 deep
+    // calling f_{i+1}) builds on a thread with a quarter of the 2 MiB threads usually get.
+    let nest = |depth: usize, inner: &str| {
+        let mut e = inner.to_string();
+        for _ in 1..depth {
+            e = format!("1.0 + ({e})");
+        }
+        e
+    };
+    let mut src = format!(
+        "inline:[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='{}'\n",
+        nest(15, "f0(x)")
+    );
+    for i in 0..4 {
+        let body = if i < 3 {
+            nest(11, &format!("f{}(u)", i + 1))
+        } else {
+            nest(12, "u")
+        };
+        src.push_str(&format!("[functions.f{i}]\nargs=['u']\nexpr='{body}'\n"));
+    }
+    let bound = sim(&src, "rk4").kernel().model().lowering_depth_bound();
+    assert!((60..=64).contains(&bound), "bound {bound}");
+    std::thread::Builder::new()
+        .stack_size(512 << 10)
+        .spawn(move || {
+            let mut s = sim(&src, "rk4");
+            s.run(RunOptions::default().t_end(0.01)).unwrap();
+        })
+        .unwrap()
+        .join()
+        .expect("built and ran within 512 KiB of stack");
+}

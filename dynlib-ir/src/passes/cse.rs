@@ -9,7 +9,7 @@
 //! `-0.0` stay apart. A later instruction is replaced by an earlier one only when the
 //! earlier one's block dominates it (scoped table over a dominator-tree walk).
 
-use std::collections::HashMap;
+use crate::hash::Map;
 
 use super::{apply_replacements, resolve, DominatorTree};
 use crate::ir::*;
@@ -66,9 +66,9 @@ pub fn cse_function(func: &mut Function) -> bool {
     }
     let dt = DominatorTree::compute(func);
     let children = dt.children();
-    let mut table: HashMap<Key, Value> = HashMap::new();
+    let mut table: Map<Key, Value> = Map::default();
     let mut undo: Vec<Key> = Vec::new();
-    let mut replace: HashMap<Value, Value> = HashMap::new();
+    let mut replace: Map<Value, Value> = Map::default();
     let mut stack = vec![Step::Enter(Block(0))];
     while let Some(step) = stack.pop() {
         let b = match step {

@@ -16,7 +16,7 @@
 //! `brif` on a constant condition (or with two identical targets) becomes a `jump`. The
 //! blocks this makes unreachable are removed by [`super::dce`].
 
-use std::collections::HashMap;
+use crate::hash::Map;
 
 use super::{apply_replacements, resolve, DominatorTree};
 use crate::ir::*;
@@ -33,7 +33,7 @@ pub fn constant_fold(program: &mut Program) -> bool {
 
 /// Folds one function; returns whether anything changed.
 pub fn fold_function(func: &mut Function) -> bool {
-    let mut replace: HashMap<Value, Value> = HashMap::new();
+    let mut replace: Map<Value, Value> = Map::default();
     let mut changed = false;
     // Reverse postorder visits every definition before its uses (block parameters aside,
     // which are never folded), so one sweep folds whole chains; a folded branch can only

@@ -16,7 +16,7 @@
 //! (a store writes exactly its value; elements are typed), and a removed load could not
 //! have trapped, because the same element was just accessed successfully.
 
-use std::collections::HashMap;
+use crate::hash::Map;
 
 use super::apply_replacements;
 use crate::ir::*;
@@ -35,11 +35,11 @@ pub fn forward_memory(program: &mut Program) -> bool {
 #[derive(Default)]
 struct Known {
     /// Elements of parameter arrays at constant indices: pointer -> index bits -> value.
-    constant: HashMap<Value, HashMap<u64, Value>>,
+    constant: Map<Value, Map<u64, Value>>,
     /// Elements of parameter arrays at other indices: pointer -> index value -> value.
-    other: HashMap<Value, HashMap<Value, Value>>,
+    other: Map<Value, Map<Value, Value>>,
     /// Elements through pointers that are not parameters: (pointer, index) -> value.
-    unknown_ptr: HashMap<(Value, Value), Value>,
+    unknown_ptr: Map<(Value, Value), Value>,
 }
 
 impl Known {
@@ -98,8 +98,8 @@ impl Known {
 
 /// Forwards stores and merges loads in one function; returns whether anything changed.
 pub fn forward_function(func: &mut Function) -> bool {
-    let params: std::collections::HashSet<Value> = func.params().iter().copied().collect();
-    let mut replace: HashMap<Value, Value> = HashMap::new();
+    let params: crate::hash::Set<Value> = func.params().iter().copied().collect();
+    let mut replace: Map<Value, Value> = Map::default();
     for b in 0..func.blocks.len() {
         let mut known = Known::default();
         let insts = std::mem::take(&mut func.blocks[b].insts);

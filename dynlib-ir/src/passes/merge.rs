@@ -8,7 +8,7 @@
 //! result can change. The entry block is never absorbed (its parameters are the
 //! function's), and a block never absorbs itself.
 
-use std::collections::HashMap;
+use crate::hash::Map;
 
 use super::{apply_replacements, compact, relayout};
 use crate::ir::*;
@@ -35,7 +35,7 @@ pub fn merge_function(func: &mut Function) -> bool {
         }
     }
     let mut absorbed = vec![false; func.blocks.len()];
-    let mut replace: HashMap<Value, Value> = HashMap::new();
+    let mut replace: Map<Value, Value> = Map::default();
     for a in 0..func.blocks.len() {
         if absorbed[a] {
             continue;

@@ -177,7 +177,7 @@ pub(crate) fn compact(func: &mut Function) -> bool {
 }
 
 /// Follows a replacement map to its end (`a → b → c` gives `c`).
-pub(crate) fn resolve(replace: &std::collections::HashMap<Value, Value>, mut v: Value) -> Value {
+pub(crate) fn resolve(replace: &crate::hash::Map<Value, Value>, mut v: Value) -> Value {
     while let Some(&r) = replace.get(&v) {
         v = r;
     }
@@ -185,10 +185,7 @@ pub(crate) fn resolve(replace: &std::collections::HashMap<Value, Value>, mut v: 
 }
 
 /// Rewrites every operand of every placed instruction through a replacement map.
-pub(crate) fn apply_replacements(
-    func: &mut Function,
-    replace: &std::collections::HashMap<Value, Value>,
-) {
+pub(crate) fn apply_replacements(func: &mut Function, replace: &crate::hash::Map<Value, Value>) {
     if replace.is_empty() {
         return;
     }

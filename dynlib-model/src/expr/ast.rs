@@ -279,6 +279,13 @@ impl Expr {
         Expr { kind, span }
     }
 
+    /// The number of nodes on the longest path from this node down to a leaf (a leaf is 1).
+    pub fn height(&self) -> usize {
+        let mut below = 0;
+        self.for_each_child(|c| below = below.max(c.height()));
+        below + 1
+    }
+
     /// Calls `f` on this node and every node below it, parents first.
     pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
         f(self);
