@@ -147,9 +147,9 @@ pub fn run(
     setup.dtype = args.dtype.clone();
     let config = dynlib::Config::load()?;
     setup.config = Some(config.clone());
+    let sink = Sink::prepare(args.output.as_deref())?;
     let start = Instant::now();
     let mut sim = dynlib::setup(&args.uri, &setup)?;
-    let sink = Sink::prepare(args.output.as_deref())?;
     if let Some(out) = sink.path() {
         refuse_input_as_output(out, &sim, &config)?;
     }

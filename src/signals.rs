@@ -3,11 +3,14 @@
 //! second one terminates the process at once, as if dynlib had not caught the first.
 //!
 //! A signal that arrives while no step boundary is near (a long compilation, one step that
-//! takes minutes) must still stop the process: `timeout` and batch schedulers send one
-//! `SIGTERM` and expect an exit. The first signal therefore also sets an alarm; if it rings
-//! [`GRACE`] later and the run has not returned (the output being written is never cut
-//! short), the process exits with the signal's code. An alarm, not a watchdog thread: a
-//! thread would cost every run its start-up (a quarter of a small model's build time).
+//! takes minutes, an output nobody reads) must still stop the process: `timeout` and batch
+//! schedulers send one `SIGTERM` and expect an exit. The first signal therefore also sets
+//! an alarm. If it rings [`GRACE`] seconds later while the run is still going, the process
+//! exits with the signal's code; if the run is over and its output is being written, the
+//! write gets [`GRACE`] more seconds (a large file is not cut short for nothing), then the
+//! process exits all the same, removing the half-written temporary file. An alarm, not a
+//! watchdog thread: a thread would cost every run its start-up (a quarter of a small
+//! model's build time).
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -30,7 +33,10 @@ static RUN_FINISHED: AtomicBool = AtomicBool::new(false);
 /// The first stopping signal received (0: none yet).
 static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-/// Tells the alarm the run is over (its results are being written).
+/// How many times the alarm has rung.
+static RINGS: AtomicI32 = AtomicI32::new(0);
+
+/// Tells the alarm the run is over (its results are being written: they get more time).
 pub fn run_finished() {
     RUN_FINISHED.store(true, Ordering::SeqCst);
 }
@@ -79,26 +85,43 @@ fn set_alarm_on(sig: i32) -> std::io::Result<()> {
     unsafe { signal_hook::low_level::register(sig, action) }.map(drop)
 }
 
-/// When the alarm rings before the run has returned, says so and exits with the first
-/// signal's code (without unwinding or flushing: nothing is half-written yet).
+/// When the alarm rings before the run has returned, or a second time while its output is
+/// written, says so and exits with the first signal's code (without unwinding: nothing
+/// else is half-written).
 #[cfg(unix)]
 fn exit_on_alarm() -> std::io::Result<()> {
     let action = || {
-        if RUN_FINISHED.load(Ordering::SeqCst) {
+        let writing = RUN_FINISHED.load(Ordering::SeqCst);
+        if writing && RINGS.fetch_add(1, Ordering::SeqCst) == 0 {
+            // SAFETY: alarm(2) is async-signal-safe.
+            unsafe { libc::alarm(GRACE) };
             return;
         }
-        const MESSAGE: &str = concat!(
-            "dynlib: no step boundary was reached within ",
+        const STILL_RUNNING: &str = concat!(
+            "dynlib: still running ",
             grace!(),
-            " s of the signal (still building, or in one long step); stopping without results\n"
+            " s after the signal (building, in one long step, or opening the output); stopping \
+             without results\n"
         );
-        // SAFETY: write(2) and _exit(2) are async-signal-safe; MESSAGE is a static buffer.
+        const STILL_WRITING: &str = concat!(
+            "dynlib: the output was still not written ",
+            grace!(),
+            " s after the run stopped (nobody reading it?); stopping without it\n"
+        );
+        let message = if writing {
+            STILL_WRITING
+        } else {
+            STILL_RUNNING
+        };
+        crate::sink::discard_partial_output();
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; the message is static.
         unsafe {
-            let _ = libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+            let _ = libc::write(2, message.as_ptr().cast(), message.len());
             libc::_exit(128 + FIRST_SIGNAL.load(Ordering::SeqCst));
         }
     };
-    // SAFETY: the action only uses atomics, write(2) and _exit(2), all async-signal-safe.
+    // SAFETY: the action only uses atomics, alarm(2), unlink(2), write(2) and _exit(2),
+    // all async-signal-safe.
     unsafe { signal_hook::low_level::register(signal_hook::consts::SIGALRM, action) }.map(drop)
 }
 

@@ -1,32 +1,40 @@
 //! Where the CLI's output goes: standard output, or a file prepared before a run starts.
 //!
-//! A file output is checked and opened before any work is done (a missing folder or a
-//! directory in its place is an error at once, not after an hour of simulation), then
-//! written as a whole new file renamed over the old one, so an interrupted write never
-//! leaves a torn file over a good one. A link is followed (the link stays, its target is
-//! replaced). A FIFO, a device (`/dev/null`) or a terminal is written into, as a shell
-//! redirection would. Standard output that goes away (`| head`) ends the process quietly,
-//! as with any Unix tool, instead of a panic.
+//! A file output is checked before any work is done (a missing folder, a directory in its
+//! place or a folder that cannot be written is an error at once, not after an hour of
+//! simulation), then written as a whole new file renamed over the old one, so an
+//! interrupted write never leaves a torn file over a good one. The temporary file exists
+//! only while the output is written. A link is followed, as a shell redirection would
+//! (the link stays, its target is replaced or created). A FIFO, a device (`/dev/null`) or
+//! a terminal is opened before the run and written into. A path that is this process's
+//! standard output or error (`/dev/stdout`, `/proc/self/fd/2`) writes to that descriptor,
+//! keeping its offset and append mode. Standard output that goes away (`| head`) ends the
+//! process quietly, as with any Unix tool, instead of a panic.
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// An output destination, ready before the run.
 pub enum Sink {
     /// Standard output.
     Stdout,
-    /// A regular file: written into `tmp`, renamed over `target` on commit.
+    /// Standard error (`-o /dev/stderr`).
+    Stderr,
+    /// A regular file, replaced on commit by a new one written beside it.
     Replace {
-        /// The file to replace (a link's target, when the path is a link).
+        /// The file to replace or create (a link's target, when the path is a link).
         target: PathBuf,
-        /// The new file, beside it.
-        tmp: PathBuf,
-        /// The new file, open.
-        file: Option<BufWriter<File>>,
     },
-    /// A FIFO, device or terminal: written into directly.
-    Stream(PathBuf),
+    /// A FIFO, device or terminal, open: written into directly.
+    Stream {
+        /// The path, for messages.
+        path: PathBuf,
+        /// The open destination.
+        file: File,
+    },
 }
 
 /// Why an output cannot be written: the path and the reason.
@@ -34,21 +42,41 @@ pub fn error(path: &Path, why: impl std::fmt::Display) -> String {
     format!("{}: cannot write the output: {why}", path.display())
 }
 
+/// The most links followed to find where a path finally points (as the kernel's limit).
+const MAX_LINKS: usize = 40;
+
 impl Sink {
     /// Checks and opens the destination (`None`: standard output).
     pub fn prepare(path: Option<&Path>) -> Result<Sink, String> {
         let Some(path) = path else {
             return Ok(Sink::Stdout);
         };
+        if path.as_os_str().to_string_lossy().ends_with('/') {
+            return Err(error(path, "the path ends with '/', which names a folder"));
+        }
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => Err(error(path, "it is a directory")),
-            Ok(m) if !m.is_file() => Ok(Sink::Stream(path.to_path_buf())),
+            Ok(m) if is_descriptor(&m, 1) => Ok(Sink::Stdout),
+            Ok(m) if is_descriptor(&m, 2) => Ok(Sink::Stderr),
+            Ok(m) if !m.is_file() => {
+                // Opened now, as a shell would before starting the command: a FIFO waits
+                // for its reader here, a device that cannot be opened fails before the run.
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| error(path, e))?;
+                Ok(Sink::Stream {
+                    path: path.to_path_buf(),
+                    file,
+                })
+            }
             Ok(_) => {
                 let target = std::fs::canonicalize(path).map_err(|e| error(path, e))?;
-                Sink::new_file(path, target)
+                Sink::replace(path, target)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let parent = match path.parent() {
+                let target = final_target(path)?;
+                let parent = match target.parent() {
                     Some(p) if !p.as_os_str().is_empty() => p,
                     _ => Path::new("."),
                 };
@@ -58,81 +86,181 @@ impl Sink {
                         format!("the folder {} does not exist", parent.display()),
                     ));
                 }
-                Sink::new_file(path, path.to_path_buf())
+                Sink::replace(path, target)
             }
             Err(e) => Err(error(path, e)),
         }
     }
 
-    fn new_file(shown: &Path, target: PathBuf) -> Result<Sink, String> {
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| error(shown, "not a file name"))?;
-        let tmp = target.with_file_name(format!(".{name}.{}.tmp", dynlib_fs::unique_suffix()));
-        let file = dynlib_fs::create_new(&tmp).map_err(|e| error(shown, e))?;
-        if let Ok(m) = std::fs::metadata(&target) {
-            let _ = file.set_permissions(m.permissions());
-        }
-        Ok(Sink::Replace {
-            target,
-            tmp,
-            file: Some(BufWriter::new(file)),
-        })
+    /// A file to replace, once its folder is known to take new files (probed by creating
+    /// and removing the temporary file it will be written to).
+    fn replace(shown: &Path, target: PathBuf) -> Result<Sink, String> {
+        let tmp = temporary_beside(&target).ok_or_else(|| error(shown, "not a file name"))?;
+        drop(dynlib_fs::create_new(&tmp).map_err(|e| error(shown, e))?);
+        let _ = std::fs::remove_file(&tmp);
+        Ok(Sink::Replace { target })
     }
 
     /// The path written to, if a file.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Sink::Stdout => None,
-            Sink::Replace { target, .. } => Some(target),
-            Sink::Stream(p) => Some(p),
+            Sink::Stdout | Sink::Stderr => None,
+            Sink::Replace { target } => Some(target),
+            Sink::Stream { path, .. } => Some(path),
         }
     }
 
     /// Writes the output with `write` and finishes it (flush, `fsync` and rename for a
     /// file). Standard output that is closed ends the process quietly (exit 141, as
     /// `SIGPIPE` would).
-    pub fn write(
-        mut self,
-        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<(), String> {
-        match &mut self {
+    pub fn write(self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), String> {
+        match self {
             Sink::Stdout => {
                 let stdout = io::stdout();
                 let mut w = BufWriter::new(stdout.lock());
                 stdout_result(write(&mut w).and_then(|()| w.flush()))
             }
-            Sink::Stream(path) => {
-                let file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&*path)
-                    .map_err(|e| error(path, e))?;
+            Sink::Stderr => {
+                let stderr = io::stderr();
+                let mut w = BufWriter::new(stderr.lock());
+                write(&mut w)
+                    .and_then(|()| w.flush())
+                    .map_err(|e| format!("cannot write to standard error: {e}"))
+            }
+            Sink::Stream { path, file } => {
                 let mut w = BufWriter::new(file);
                 write(&mut w)
                     .and_then(|()| w.flush())
-                    .map_err(|e| error(path, e))
+                    .map_err(|e| error(&path, e))
             }
-            Sink::Replace { target, tmp, file } => {
-                let mut w = file.take().expect("written once");
+            Sink::Replace { target } => {
+                let tmp = temporary_beside(&target).expect("checked by prepare");
+                let file = dynlib_fs::create_new(&tmp).map_err(|e| error(&target, e))?;
+                if let Ok(m) = std::fs::metadata(&target) {
+                    let _ = file.set_permissions(m.permissions());
+                }
+                let pending = Pending::new(&tmp);
+                let mut w = BufWriter::new(file);
                 let done = write(&mut w)
                     .and_then(|()| w.flush())
                     .and_then(|()| w.get_ref().sync_all())
-                    .and_then(|()| std::fs::rename(&*tmp, &*target));
-                done.map_err(|e| error(target, e))
+                    .and_then(|()| std::fs::rename(&tmp, &target));
+                match done {
+                    Ok(()) => pending.renamed(),
+                    Err(e) => {
+                        drop(pending);
+                        return Err(error(&target, e));
+                    }
+                }
+                Ok(())
             }
         }
     }
 }
 
-impl Drop for Sink {
-    /// An output never committed leaves nothing behind.
-    fn drop(&mut self) {
-        if let Sink::Replace { tmp, file, .. } = self {
-            drop(file.take());
-            let _ = std::fs::remove_file(&*tmp);
+/// True when `m` is the file open as this process's descriptor `fd`.
+fn is_descriptor(m: &std::fs::Metadata, fd: i32) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::BorrowedFd;
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: 1 and 2 are open for the life of the process (or the clone fails).
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let Ok(own) = fd.try_clone_to_owned() else {
+            return false;
+        };
+        let Ok(own) = File::from(own).metadata() else {
+            return false;
+        };
+        own.dev() == m.dev() && own.ino() == m.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (m, fd);
+        false
+    }
+}
+
+/// Where `path` finally points when it does not exist: itself, or the end of its chain of
+/// links (a dangling link is created through, as a shell redirection would).
+fn final_target(path: &Path) -> Result<PathBuf, String> {
+    let mut at = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let next = std::fs::read_link(&at).map_err(|e| error(path, e))?;
+                at = match at.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            _ => return Ok(at),
         }
     }
+    Err(error(path, "too many levels of symbolic links"))
+}
+
+/// `.<name>.<unique>.tmp` beside `target`.
+fn temporary_beside(target: &Path) -> Option<PathBuf> {
+    let name = target.file_name()?.to_string_lossy().into_owned();
+    Some(target.with_file_name(format!(".{name}.{}.tmp", dynlib_fs::unique_suffix())))
+}
+
+/// The temporary output file being written, for [`discard_partial_output`] (a leaked C
+/// string, or null).
+static PENDING: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+/// A temporary output file that is removed unless renamed into place: on an error, and
+/// from a signal handler ([`discard_partial_output`]) when the process must stop.
+struct Pending {
+    path: PathBuf,
+}
+
+impl Pending {
+    fn new(path: &Path) -> Pending {
+        if let Ok(c) = CString::new(path.as_os_str().as_encoded_bytes()) {
+            let old = PENDING.swap(c.into_raw(), Ordering::SeqCst);
+            free(old);
+        }
+        Pending {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// The file was renamed into place: nothing to remove.
+    fn renamed(self) {
+        free(PENDING.swap(std::ptr::null_mut(), Ordering::SeqCst));
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        free(PENDING.swap(std::ptr::null_mut(), Ordering::SeqCst));
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn free(p: *mut libc::c_char) {
+    if !p.is_null() {
+        // SAFETY: every non-null pointer in PENDING came from CString::into_raw, and the
+        // swap that took it out made this the only owner.
+        drop(unsafe { CString::from_raw(p) });
+    }
+}
+
+/// Removes the temporary output file being written, if any. Async-signal-safe (an atomic
+/// swap and `unlink(2)`): called from the signal handler that ends a process which could
+/// not finish in time. The C string is leaked, as the process is about to exit.
+pub fn discard_partial_output() {
+    let p = PENDING.swap(std::ptr::null_mut(), Ordering::SeqCst);
+    #[cfg(unix)]
+    if !p.is_null() {
+        // SAFETY: `p` is a NUL-terminated string nobody else owns any more.
+        unsafe { libc::unlink(p) };
+    }
+    #[cfg(not(unix))]
+    let _ = p;
 }
 
 /// What a failed write to standard output means: closed (`| head`) ends the process
