@@ -1264,7 +1264,8 @@ impl<'m, 'f> Lower<'m, 'f> {
     /// Python's `round(x, n)` for ints `x` and `n`, exactly: `x` itself for `n >= 0`,
     /// else the multiple of `p = 10**-n` nearest `x`, ties to even (`q = x // p`,
     /// `r = x - q*p`, up when `2r > p` or `2r == p` and `q` is odd). For `n < -18`, `p`
-    /// exceeds int64: the result is 0, or too large for int64 when `|x| > 5·10**18`.
+    /// exceeds int64: the result is 0, except for `n == -19` and `|x| > 5·10**18`, where
+    /// it is `±10**19`, too large for int64 (for `n <= -20`, `|x| < p/2` always).
     fn round_int_digits(&mut self, x: Val, n: Val) -> Val {
         let zero = self.b.i64(0);
         let limit = self.b.i64(-18);
@@ -1305,7 +1306,9 @@ impl<'m, 'f> Lower<'m, 'f> {
         let above = self.b.cmp(CmpOp::Gt, x.v, big);
         let below = self.b.cmp(CmpOp::Lt, x.v, small);
         let huge = self.b.binary(BinaryOp::Or, above, below);
-        let over = self.b.binary(BinaryOp::And, far, huge);
+        let minus_19 = self.b.i64(-19);
+        let at_19 = self.b.cmp(CmpOp::Eq, n.v, minus_19);
+        let over = self.b.binary(BinaryOp::And, at_19, huge);
         self.flag(fault::OVERFLOW, over);
         let near = self.b.select(mid, rounded.v, x.v);
         Val {

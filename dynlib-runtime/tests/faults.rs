@@ -352,19 +352,30 @@ fn the_rest_of_pythons_integer_arithmetic_is_exact_or_faults() {
         ),
         ("1234567890123456789", "round(x, -19)", 0),
         ("1234567890123456789", "round(x, 3)", 1234567890123456789),
+        // 10**19 is out of int64 but only |x| > 5e18 rounds to it; ties go to the even 0.
+        ("5000000000000000000", "round(x, -19)", 0),
+        ("-5000000000000000000", "round(x, -19)", 0),
+        // From -20 on, |x| < 10**20 / 2 always: 0, never an overflow.
+        ("6000000000000000000", "round(x, -20)", 0),
+        ("9223372036854775807", "round(x, -25)", 0),
+        ("-9223372036854775808", "round(x, -25)", 0),
     ] {
         let uri = map("int64", &format!("x={x0}"), &format!("x='{rhs}'"), "");
         let mut s = sim(&uri).unwrap();
         let r = s.run(RunOptions::default().n(1)).unwrap();
         let got = r.column("x").unwrap().number(1);
         assert_eq!(got, dynlib_model::Number::Int(want), "{rhs} of {x0}");
+        // And no fault, in native code as well.
+        assert_eq!(run(&uri, 1).0, Status::Done, "{rhs} of {x0}");
     }
-    // Past int64: round(6e18, -19) is 1e19 in Python.
-    let (status, _, _) = run(
-        &map("int64", "x=6000000000000000000", "x='round(x, -19)'", ""),
-        1,
-    );
-    assert_eq!(status, Status::ArithmeticFault);
+    // Past int64: round(±6e18, -19) is ±1e19 in Python.
+    for x0 in ["6000000000000000000", "-6000000000000000000"] {
+        let (status, _, _) = run(
+            &map("int64", &format!("x={x0}"), "x='round(x, -19)'", ""),
+            1,
+        );
+        assert_eq!(status, Status::ArithmeticFault, "round({x0}, -19)");
+    }
     // A range that would step past int64 stops where Python's does (after the last value
     // below `stop`), instead of wrapping round forever.
     let (status, warnings, x) = run(
