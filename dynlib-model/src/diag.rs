@@ -346,6 +346,49 @@ pub fn did_you_mean<'a>(
     best.map(|(c, _)| c)
 }
 
+/// The valid key `word` is most likely a typo of: the same word in another case, or one
+/// edit away (a letter inserted, deleted, or two neighbours swapped; a letter replaced
+/// only in keys of four letters or more, as `sim`/`sin` or `log`/`lag` are different words
+/// rather than slips). Deliberately narrower than [`did_you_mean`]: a key this matches
+/// becomes an error, and a user's own table (`[tests]`, `[vars]`) or note (`date`) that
+/// merely resembles a valid key must still load, as in the reference.
+pub fn misspelling_of<'a>(word: &str, valid: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let w: Vec<char> = word.chars().collect();
+    valid.into_iter().find(|v| {
+        if v.eq_ignore_ascii_case(word) {
+            return true;
+        }
+        let c: Vec<char> = v.chars().collect();
+        let replaced = w.len() == c.len() && w.iter().zip(&c).filter(|(a, b)| a != b).count() == 1;
+        osa_distance(&w, &c) == 1 && (!replaced || c.len() >= 4)
+    })
+}
+
+/// Optimal-string-alignment distance: insertions, deletions, replacements and swaps of
+/// neighbours, each costing 1.
+fn osa_distance(a: &[char], b: &[char]) -> usize {
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// 2·matches / total length, matches counted by longest common blocks (Ratcliff/Obershelp).
 fn similarity(a: &str, b: &str) -> f64 {
     let a: Vec<char> = a.chars().collect();
@@ -387,6 +430,27 @@ mod tests {
             Some("expr")
         );
         assert_eq!(did_you_mean("zzz", ["rhs", "expr"]), None);
+    }
+
+    #[test]
+    fn misspellings_are_one_edit_away() {
+        let valid = ["dtype", "action", "expr", "params", "sim", "log"];
+        for (typo, meant) in [
+            ("dtyp", "dtype"),
+            ("acton", "action"),
+            ("actoin", "action"),
+            ("exp", "expr"),
+            ("param", "params"),
+            ("Params", "params"),
+            ("SIM", "sim"),
+            ("sims", "sim"),
+            ("lgo", "log"),
+        ] {
+            assert_eq!(misspelling_of(typo, valid), Some(meant), "{typo}");
+        }
+        for other in ["date", "active", "tests", "sin", "lag", "vars", "direction"] {
+            assert_eq!(misspelling_of(other, valid), None, "{other}");
+        }
     }
 
     #[test]

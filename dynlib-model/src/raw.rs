@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use toml_edit::{Item, Key, TableLike, Value};
 
-use crate::diag::{did_you_mean, DiagKind, Diagnostic};
+use crate::diag::{did_you_mean, misspelling_of, DiagKind, Diagnostic};
 use crate::expr::Number;
 use crate::numeric;
 use crate::source::{SourceId, Span, Spanned, SrcStr};
@@ -898,17 +898,20 @@ fn parse_equations(
     (equations, inverse, jacobian)
 }
 
-/// Reports keys of `table` that look like misspellings of a `valid` one (`dtyp` for
-/// `dtype`, `acton` for `action`): the reference ignores unknown keys there, so a typo would
-/// silently lose what it meant to set. Keys unlike any valid one stay ignored (`[meta]`,
-/// notes), as in the reference. `name` empty means the top level (tables).
+/// Reports keys of `table` that are misspellings of a `valid` one (`dtyp` for `dtype`,
+/// `acton` for `action`; see [`misspelling_of`]): the reference ignores unknown keys there,
+/// so a typo would silently lose what it meant to set. Only a key the table lacks can be
+/// meant. Other keys stay ignored (`[meta]`, `[tests]`, notes), as in the reference. `name` empty means the top level (tables).
 fn misspelled_keys(table: &dyn TableLike, name: &str, valid: &[&str], cx: &mut Cx) {
     for (key, value) in table.get_values_spanned() {
         let k = key.get();
         if valid.contains(&k) {
             continue;
         }
-        if let Some(meant) = did_you_mean(k, valid.iter().copied()) {
+        // A key is only a slip for one the table lacks: beside a real [states], a
+        // [stats] table is the user's own.
+        let absent = valid.iter().copied().filter(|v| !table.contains_key(v));
+        if let Some(meant) = misspelling_of(k, absent) {
             let span = cx.key_span(key, value);
             let message = if name.is_empty() {
                 format!("Unknown table [{k}] (did you mean [{meant}]?); it would be ignored")

@@ -1081,5 +1081,32 @@ fn misspelled_tables_and_keys_are_errors_not_silently_ignored() {
     // Keys unlike any valid one stay ignored, as in the reference ([meta], notes).
     ok(&format!(
         "{base}[params]\nk=2.0\n[meta]\nauthor=\"someone\"\n[events.e]\ncond=\"x < 0.5\"\naction=\"x = 1.0\"\ndescription=\"reset\"\n"
-    ));
+    )); // Nor do a user's own tables and notes that merely resemble a valid key.
+    for extra in [
+        "[tests]\nt=1\n",
+        "[options]\no=1\n",
+        "[bounds]\nb=1\n",
+        "[tags]\nt=1\n",
+        "[stats]\ns=1\n",
+        "[vars]\nv=1\n",
+        "[model.notes]\ndate=\"2026\"\n",
+    ] {
+        ok(&format!("{base}[params]\nk=2.0\n{extra}"));
+    }
+    for note in ["date=1", "count=1", "active=true", "direction=\"up\""] {
+        ok(&format!(
+            "{base}[params]\nk=2.0\n[events.e]\ncond=\"x < 0.5\"\naction=\"x = 1.0\"\n{note}\n"
+        ));
+    }
+    // But a wrong case, or one swapped pair of letters, is a slip.
+    check_err(
+        &format!("{base}[Params]\nk=2.0\n"),
+        K::UnknownKey,
+        "Unknown table [Params] (did you mean [params]?)",
+    );
+    check_err(
+        &format!("{base}[params]\nk=2.0\n[events.e]\ncodn=\"x < 0.5\"\naction=\"x = 1.0\"\n"),
+        K::UnknownKey,
+        "'codn' (did you mean 'cond'?)",
+    );
 }
