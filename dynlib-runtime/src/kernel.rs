@@ -707,29 +707,46 @@ fn native(
     Err(RuntimeError::JitUnavailable)
 }
 
-/// The stack lowering runs on when the model may recurse deeply. Inlining recurses along
-/// user function calls (at most `dynlib_model::check::MAX_CALL_DEPTH` levels, each an
-/// expression of bounded height): a dedicated thread with room for the deepest model the
-/// checker accepts, whatever thread (a test's 2 MiB one, say) builds the kernel. Only the
-/// pages used are ever committed.
-const LOWERING_STACK: usize = 512 << 20;
+/// Stack reserved per level of [`Model::lowering_depth_bound`] when lowering runs on its own
+/// thread: four times what an unoptimised build was measured to use (64 levels fit in
+/// 512 KiB with everything else on that stack, see `tests/limits.rs`).
+const STACK_PER_LEVEL: usize = 32 << 10;
+
+/// Bounds of the lowering thread's stack. The largest covers the deepest model the checker
+/// accepts (`dynlib_model::check::MAX_CALL_DEPTH` inlined functions, each an expression of
+/// bounded height); only the pages used are ever committed, but the whole size counts
+/// against an address-space limit (`ulimit -v`), so a model gets what its depth needs.
+const MIN_LOWERING_STACK: usize = 8 << 20;
+const MAX_LOWERING_STACK: usize = 512 << 20;
 
 /// Models whose [`Model::lowering_depth_bound`] is at most this are lowered on the calling
 /// thread: a few hundred KiB of stack at most, even unoptimised, and no thread to start
 /// (which was a fifth of a small model's build time).
 const LOWER_IN_PLACE: usize = 64;
 
-/// [`lower_model`], on a thread with [`LOWERING_STACK`] unless the model is shallow.
+/// [`lower_model`], on a thread whose stack is sized to the model's depth unless the model
+/// is shallow, whatever thread (a test's 2 MiB one, say) builds the kernel.
 fn lower_on_a_big_stack(model: &Model) -> Result<ModelFunctions, RuntimeError> {
-    if model.lowering_depth_bound() <= LOWER_IN_PLACE {
+    let depth = model.lowering_depth_bound();
+    if depth <= LOWER_IN_PLACE {
         return lower_model(model).map_err(RuntimeError::from);
     }
+    let stack = depth
+        .saturating_mul(STACK_PER_LEVEL)
+        .clamp(MIN_LOWERING_STACK, MAX_LOWERING_STACK);
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("dynlib-lower".into())
-            .stack_size(LOWERING_STACK)
+            .stack_size(stack)
             .spawn_scoped(s, || lower_model(model))
-            .map_err(|e| RuntimeError::Backend(format!("cannot start the lowering thread: {e}")))?
+            .map_err(|e| {
+                RuntimeError::Backend(format!(
+                    "cannot start the thread that lowers this model with the {} MiB of stack \
+                     its expressions need (nested up to {depth} levels deep): {e}; is the \
+                     address space limited (ulimit -v)?",
+                    stack >> 20
+                ))
+            })?
             .join()
             .map_err(|_| RuntimeError::Backend("lowering the model panicked".into()))?
             .map_err(RuntimeError::from)
