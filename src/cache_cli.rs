@@ -249,6 +249,12 @@ pub fn run(command: CacheCommand) -> Result<ExitCode, Box<dyn std::error::Error>
                         say!("cannot unlink: {e}");
                     }
                 }
+                // Directories in a lock's place are never deleted (they may hold someone's
+                // files), so the cache is still not clean: say so, and fail.
+                for (path, _) in cache.planted() {
+                    failed += 1;
+                    say!("left {}: remove it yourself", path.display());
+                }
             }
             // Leftovers of processes that died while writing or deleting (an hour old, so
             // no live writer's temporary directory is touched).

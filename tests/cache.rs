@@ -599,4 +599,14 @@ fn planted_links_are_reported_and_unlinked_and_commands_create_nothing() {
     // The cache still works, and still has the entry.
     s.run(&[]);
     assert!(entry.exists());
+    // A directory in a lock's place is left (it may hold someone's files): the cache is
+    // not clean afterwards, so --delete fails, naming it.
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir(&lock).unwrap();
+    std::fs::write(lock.join("notes.txt"), b"mine").unwrap();
+    let o = s.dynlib(&["cache", "verify", "--delete"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("remove it yourself"), "{text}");
+    assert_eq!(std::fs::read(lock.join("notes.txt")).unwrap(), b"mine");
 }

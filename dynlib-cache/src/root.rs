@@ -84,13 +84,24 @@ fn is_read_only(e: &std::io::Error) -> bool {
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        use std::os::unix::fs::DirBuilderExt;
         if !dir.exists() {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)?;
         }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)?;
+    check_private(dir)
+}
+
+/// Why `dir`, which exists, is not a directory only this user can write, if it is not.
+fn check_private(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
         let meta = std::fs::symlink_metadata(dir)?;
         if !meta.is_dir() {
             return Err(std::io::Error::other(format!(
@@ -112,12 +123,10 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
                 dir.display()
             )));
         }
-        Ok(())
     }
     #[cfg(not(unix))]
-    {
-        std::fs::create_dir_all(dir)
-    }
+    let _ = dir;
+    Ok(())
 }
 
 /// The uid that owns files this process creates: its effective uid.
@@ -159,6 +168,10 @@ pub fn resolve(configured: Option<&Path>) -> Root {
 /// for commands that only look (`dynlib cache path`, `list`, `verify`, a dry run), which
 /// must not leave a `jit` folder behind (under `/`, say, when that is the configured root).
 pub fn locate(configured: Option<&Path>) -> Root {
+    locate_with(configured, fallback_root())
+}
+
+fn locate_with(configured: Option<&Path>, fallback: PathBuf) -> Root {
     if let Some(p) = primary_root(configured) {
         let jit = p.join("jit");
         if dynlib_fs::real_dir(&jit) {
@@ -180,8 +193,16 @@ pub fn locate(configured: Option<&Path>) -> Root {
             ancestor = a.parent();
         }
     }
-    let fallback = fallback_root();
-    if dynlib_fs::real_dir(&fallback.join("jit")) {
+    // The fallback, under the same condition [`resolve`] puts on it: a folder private to
+    // this user, or one a build could create as such.
+    let usable = if fallback.symlink_metadata().is_ok() {
+        check_private(&fallback).is_ok()
+    } else {
+        fallback
+            .parent()
+            .is_some_and(|tmp| tmp.is_dir() && dynlib_fs::os::writable(tmp))
+    };
+    if usable {
         Root::Disk(fallback)
     } else {
         Root::Memory
@@ -243,5 +264,30 @@ mod tests {
             .unwrap_err()
             .contains("disk on fire"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn locating_reports_the_fallback_only_where_a_build_would_use_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A configured root under a file: no build could create it, so the fallback counts.
+        std::fs::write(dir.path().join("file"), b"").unwrap();
+        let configured = dir.path().join("file/root");
+        let at = |fallback: &Path| locate_with(Some(&configured), fallback.to_path_buf());
+        let fallback = dir.path().join("dynlib-cache");
+        // Missing, in a folder this user can write: a build creates it.
+        assert_eq!(at(&fallback), Root::Disk(fallback.clone()));
+        std::fs::create_dir(&fallback).unwrap();
+        std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(at(&fallback), Root::Disk(fallback.clone()));
+        // Another user could plant objects in it: a build refuses it, so looking does too.
+        std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(at(&fallback), Root::Memory);
+        assert!(private_dir(&fallback).is_err());
+        let link = dir.path().join("link");
+        std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink(&fallback, &link).unwrap();
+        assert_eq!(at(&link), Root::Memory);
     }
 }
