@@ -22,6 +22,26 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `n` iterations of the logistic map, written as CSV to `out`.
+fn logistic_csv(n: &str, out: &Path) -> Output {
+    dynlib(&[
+        "run",
+        "builtin://map/logistic",
+        "-n",
+        n,
+        "--format",
+        "csv",
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
+/// The command failed (exit code 1) with an error that says `what`.
+fn fails_saying(o: &Output, what: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    assert!(stderr(o).contains(what), "{}", stderr(o));
+}
+
 const MODEL: &str = "[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x'\n";
 
 #[test]
@@ -31,12 +51,7 @@ fn an_output_that_is_an_input_is_refused_and_the_input_survives() {
     std::fs::write(&model, MODEL).unwrap();
     let m = model.to_str().unwrap();
     let o = dynlib(&["run", m, "--t-end", "1", "-o", m]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("is an input of this run"),
-        "{}",
-        stderr(&o)
-    );
+    fails_saying(&o, "is an input of this run");
     assert_eq!(std::fs::read_to_string(&model).unwrap(), MODEL);
     // Another spelling of the same file, and a hard link to it, are the same file.
     let other = format!("{}/./m.toml", dir.path().display());
@@ -87,20 +102,8 @@ fn outputs_write_through_links_and_never_leave_a_torn_file() {
     std::fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let out = dir.path().join("out.csv");
     std::os::unix::fs::symlink(&victim, &out).unwrap();
-    let run = |n: &str, out: &Path| {
-        dynlib(&[
-            "run",
-            "builtin://map/logistic",
-            "-n",
-            n,
-            "--format",
-            "csv",
-            "-o",
-            out.to_str().unwrap(),
-        ])
-    };
     // As a shell redirection: the link stays, its target gets the output, with its mode.
-    let o = run("3", &out);
+    let o = logistic_csv("3", &out);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::symlink_metadata(&out)
         .unwrap()
@@ -115,16 +118,15 @@ fn outputs_write_through_links_and_never_leave_a_torn_file() {
     // A run that fails before it has anything to write leaves the previous output alone,
     // and no temporary file behind.
     let before = std::fs::read(&out).unwrap();
-    let o = run("0", &out);
+    let o = logistic_csv("0", &out);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(std::fs::read(&out).unwrap(), before);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     // A missing folder is refused before the run, naming it.
-    let o = run("3", &dir.path().join("no/such/out.csv"));
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    let o = logistic_csv("3", &dir.path().join("no/such/out.csv"));
+    fails_saying(&o, "does not exist");
     // Devices and FIFOs are written into, not replaced.
-    let o = run("3", Path::new("/dev/null"));
+    let o = logistic_csv("3", Path::new("/dev/null"));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::metadata("/dev/null")
         .unwrap()
@@ -136,7 +138,7 @@ fn outputs_write_through_links_and_never_leave_a_torn_file() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
     };
-    let o = run("3", &fifo);
+    let o = logistic_csv("3", &fifo);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(reader.join().unwrap().starts_with("t,step,x"));
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
@@ -255,11 +257,14 @@ fn sigint_and_sigterm_stop_a_run_with_its_partial_results() {
 
 #[cfg(unix)]
 #[test]
-fn a_second_signal_kills_at_once() {
+fn a_second_signal_kills_at_once_and_leaves_no_temporary_file() {
     use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
     // A model so slow per step (seconds) that its first step outlasts both signals.
     let slow = "inline:[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x + 1e-9*sum(sin(x*i) for i in range(100000000))'\n";
-    let child = command(&["run", slow, "--t-end", "1e6", "--no-record"])
+    let child = command(&["run", slow, "--t-end", "1e6", "-o"])
+        .arg(&out)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -269,6 +274,11 @@ fn a_second_signal_kills_at_once() {
     signal(&child, libc::SIGINT);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.signal(), Some(libc::SIGINT), "{:?}", o.status);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[cfg(unix)]
@@ -290,13 +300,11 @@ fn fifos_directories_and_devices_are_named_instead_of_hanging() {
         .env("DYNLIB_CONFIG", &fifo)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("FIFO"), "{}", stderr(&o));
+    fails_saying(&o, "FIFO");
     let model_fifo = dir.path().join("m.toml");
     mkfifo(&model_fifo);
     let o = dynlib(&["run", model_fifo.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("FIFO"), "{}", stderr(&o));
+    fails_saying(&o, "FIFO");
     let o = dynlib(&["model", "validate", dir.path().to_str().unwrap()]);
     assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
     let o = dynlib(&["model", "validate", "/dev/zero"]);
@@ -463,12 +471,7 @@ fn export_sources_never_overwrites_the_model_itself() {
         model.to_str().unwrap(),
         dir.path().to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("the model's own file"),
-        "{}",
-        stderr(&o)
-    );
+    fails_saying(&o, "the model's own file");
     assert_eq!(std::fs::read_to_string(&model).unwrap(), text);
     // A file where the folder should be is refused, and kept.
     let o = dynlib(&[
@@ -476,8 +479,7 @@ fn export_sources_never_overwrites_the_model_itself() {
         "builtin://ode/lorenz",
         model.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
+    fails_saying(&o, "not a directory");
     assert_eq!(std::fs::read_to_string(&model).unwrap(), text);
 }
 
@@ -509,16 +511,7 @@ fn outputs_named_by_descriptor_dangling_link_or_folder_path() {
     let link = dir.path().join("latest.csv");
     let target = dir.path().join("run-1.csv");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let o = dynlib(&[
-        "run",
-        "builtin://map/logistic",
-        "-n",
-        "3",
-        "--format",
-        "csv",
-        "-o",
-        link.to_str().unwrap(),
-    ]);
+    let o = logistic_csv("3", &link);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read_to_string(&target)
         .unwrap()
@@ -538,8 +531,7 @@ fn outputs_named_by_descriptor_dangling_link_or_folder_path() {
         "-o",
         &folder,
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("ends with '/'"), "{}", stderr(&o));
+    fails_saying(&o, "ends with '/'");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the run started"
@@ -565,31 +557,6 @@ fn a_fifo_nobody_reads_does_not_outlast_a_sigterm() {
     assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
     assert!(stderr(&o).contains("opening the output"), "{}", stderr(&o));
     assert!(sent.elapsed() < Duration::from_secs(15));
-}
-
-#[cfg(unix)]
-#[test]
-fn a_run_killed_by_a_second_signal_leaves_no_temporary_file() {
-    use std::os::unix::process::ExitStatusExt;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out.json");
-    let slow = "inline:[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x + 1e-9*sum(sin(x*i) for i in range(100000000))'\n";
-    let child = command(&["run", slow, "--t-end", "1e6", "-o"])
-        .arg(&out)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    signal(&child, libc::SIGINT);
-    std::thread::sleep(Duration::from_millis(200));
-    signal(&child, libc::SIGINT);
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.signal(), Some(libc::SIGINT), "{:?}", o.status);
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
 }
 
 #[cfg(target_os = "linux")]
