@@ -23,8 +23,16 @@ macro_rules! grace {
     };
 }
 
+/// Twice [`GRACE`]: how long after the signal an output being written may take.
+macro_rules! twice_grace {
+    () => {
+        6
+    };
+}
+
 /// How long after the first signal the run may take to reach a step boundary, in seconds.
 pub const GRACE: u32 = grace!();
+const _: () = assert!(twice_grace!() == 2 * GRACE);
 
 /// Set once the run has returned: from then on only the output is written, and the alarm
 /// lets it finish.
@@ -53,9 +61,11 @@ pub fn install() -> Interrupt {
     let interrupt = Interrupt::new();
     let armed = std::sync::Arc::new(AtomicBool::new(false));
     for sig in SIGNALS {
-        // Order matters: the default action is taken only if `armed` is already set when
-        // the signal arrives, i.e. from the second signal on; the first one sets it.
-        let installed = signal_hook::flag::register_conditional_default(sig, armed.clone())
+        // Order matters: actions run in the order registered. The default action is taken
+        // only if `armed` is already set when the signal arrives, i.e. from the second
+        // signal on (the first one sets it), and the half-written output goes first.
+        let installed = discard_before_default(sig, armed.clone())
+            .and_then(|_| signal_hook::flag::register_conditional_default(sig, armed.clone()))
             .and_then(|_| signal_hook::flag::register(sig, armed.clone()))
             .and_then(|_| signal_hook::flag::register_usize(sig, interrupt.flag(), sig as usize))
             .and_then(|_| set_alarm_on(sig));
@@ -63,10 +73,58 @@ pub fn install() -> Interrupt {
             tracing::warn!("cannot catch signal {sig} ({e}); a run it interrupts keeps nothing");
         }
     }
+    // Signals that end the process without asking (a closed terminal or ssh session) must
+    // not leave the half-written output behind either; ignored ones (`nohup`) stay ignored.
+    for sig in ENDING {
+        if !ignored(sig) {
+            let always = std::sync::Arc::new(AtomicBool::new(true));
+            let installed = discard_before_default(sig, always.clone())
+                .and_then(|_| signal_hook::flag::register_conditional_default(sig, always));
+            if let Err(e) = installed {
+                tracing::warn!("cannot catch signal {sig} ({e})");
+            }
+        }
+    }
     if let Err(e) = exit_on_alarm() {
         tracing::warn!("cannot catch SIGALRM ({e}); a signal during a build waits for the build");
     }
     interrupt
+}
+
+/// Other signals whose default action ends the process while an output may be written.
+#[cfg(unix)]
+const ENDING: [i32; 2] = [signal_hook::consts::SIGHUP, signal_hook::consts::SIGQUIT];
+#[cfg(not(unix))]
+const ENDING: [i32; 0] = [];
+
+/// True when `sig` is ignored (as `nohup` leaves SIGHUP): catching it would undo that.
+#[cfg(unix)]
+fn ignored(sig: i32) -> bool {
+    // SAFETY: querying the current action only (a null new action).
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+#[cfg(not(unix))]
+fn ignored(_: i32) -> bool {
+    true
+}
+
+/// When `sig` arrives with `ends` set (the process is about to take the default action),
+/// removes the temporary output file being written, if any.
+fn discard_before_default(
+    sig: i32,
+    ends: std::sync::Arc<AtomicBool>,
+) -> std::io::Result<signal_hook::SigId> {
+    let action = move || {
+        if ends.load(Ordering::SeqCst) {
+            crate::sink::discard_partial_output();
+        }
+    };
+    // SAFETY: the action only uses an atomic and unlink(2), both async-signal-safe.
+    unsafe { signal_hook::low_level::register(sig, action) }
 }
 
 /// On the first of the stopping signals, sets an alarm [`GRACE`] seconds ahead.
@@ -105,8 +163,8 @@ fn exit_on_alarm() -> std::io::Result<()> {
         );
         const STILL_WRITING: &str = concat!(
             "dynlib: the output was still not written ",
-            grace!(),
-            " s after the run stopped (nobody reading it?); stopping without it\n"
+            twice_grace!(),
+            " s after the signal (nobody reading it?); stopping without it\n"
         );
         let message = if writing {
             STILL_WRITING

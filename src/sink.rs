@@ -51,8 +51,17 @@ impl Sink {
         let Some(path) = path else {
             return Ok(Sink::Stdout);
         };
-        if path.as_os_str().to_string_lossy().ends_with('/') {
-            return Err(error(path, "the path ends with '/', which names a folder"));
+        if names_a_folder(path) {
+            return Err(error(
+                path,
+                "the path names a folder (it ends with '/', '.' or '..')",
+            ));
+        }
+        match descriptor_named(path) {
+            Some(1) => return Ok(Sink::Stdout),
+            Some(2) => return Ok(Sink::Stderr),
+            Some(fd) => return Sink::descriptor(path, fd),
+            None => {}
         }
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => Err(error(path, "it is a directory")),
@@ -76,6 +85,12 @@ impl Sink {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let target = final_target(path)?;
+                if names_a_folder(&target) {
+                    return Err(error(
+                        path,
+                        format!("it links to {}, which names a folder", target.display()),
+                    ));
+                }
                 let parent = match target.parent() {
                     Some(p) if !p.as_os_str().is_empty() => p,
                     _ => Path::new("."),
@@ -95,10 +110,39 @@ impl Sink {
     /// A file to replace, once its folder is known to take new files (probed by creating
     /// and removing the temporary file it will be written to).
     fn replace(shown: &Path, target: PathBuf) -> Result<Sink, String> {
+        if let Some(why) = cannot_replace(&target) {
+            return Err(error(shown, why));
+        }
         let tmp = temporary_beside(&target).ok_or_else(|| error(shown, "not a file name"))?;
         drop(dynlib_fs::create_new(&tmp).map_err(|e| error(shown, e))?);
         let _ = std::fs::remove_file(&tmp);
         Ok(Sink::Replace { target })
+    }
+
+    /// Writes into the open descriptor `fd` (a duplicate of it), as a shell's `>&N`.
+    fn descriptor(path: &Path, fd: i32) -> Result<Sink, String> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::BorrowedFd;
+            // SAFETY: the descriptor is only borrowed to duplicate it; `fcntl` fails
+            // cleanly (EBADF) when it is not open.
+            if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+                return Err(error(path, format!("descriptor {fd} is not open")));
+            }
+            // SAFETY: checked open just above; the duplicate is ours.
+            let own = unsafe { BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .map_err(|e| error(path, e))?;
+            Ok(Sink::Stream {
+                path: path.to_path_buf(),
+                file: File::from(own),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = fd;
+            Err(error(path, "descriptors are not supported here"))
+        }
     }
 
     /// The path written to, if a file.
@@ -135,26 +179,91 @@ impl Sink {
             }
             Sink::Replace { target } => {
                 let tmp = temporary_beside(&target).expect("checked by prepare");
-                let file = dynlib_fs::create_new(&tmp).map_err(|e| error(&target, e))?;
+                // Registered before the file exists, so a signal that ends the process
+                // at any moment from here removes it.
+                let pending = Pending::new(&tmp);
+                let file = match dynlib_fs::create_new(&tmp) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        pending.keep();
+                        return Err(error(&target, e));
+                    }
+                };
                 if let Ok(m) = std::fs::metadata(&target) {
                     let _ = file.set_permissions(m.permissions());
                 }
-                let pending = Pending::new(&tmp);
                 let mut w = BufWriter::new(file);
-                let done = write(&mut w)
+                write(&mut w)
                     .and_then(|()| w.flush())
                     .and_then(|()| w.get_ref().sync_all())
-                    .and_then(|()| std::fs::rename(&tmp, &target));
-                match done {
-                    Ok(()) => pending.renamed(),
-                    Err(e) => {
-                        drop(pending);
-                        return Err(error(&target, e));
-                    }
-                }
-                Ok(())
+                    .map_err(|e| error(&target, e))?;
+                // Complete: from here on the file is kept whatever happens, so a rename
+                // that fails (or a signal during it) never costs the results.
+                pending.keep();
+                std::fs::rename(&tmp, &target).map_err(|e| {
+                    error(
+                        &target,
+                        format!("{e}; the complete output is kept in {}", tmp.display()),
+                    )
+                })
             }
         }
+    }
+}
+
+/// True when `path` ends in a way that names a directory: `/`, or a last component `.` or
+/// `..` (which `Path::file_name` would silently skip over).
+fn names_a_folder(path: &Path) -> bool {
+    let text = path.as_os_str().as_encoded_bytes();
+    let last = text.rsplit(|&b| b == b'/').next().unwrap_or(text);
+    text.ends_with(b"/") || last == b"." || last == b".."
+}
+
+/// The descriptor a path names by number, as shells and `/dev/fd` do: `/dev/stdout`,
+/// `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N` or `/proc/<this pid>/fd/N`. Written to
+/// directly (keeping its offset and append mode: `-o /dev/fd/3 3>>log` appends); opened
+/// anew and replaced, the file would lose what it had.
+fn descriptor_named(path: &Path) -> Option<i32> {
+    let text = path.to_str()?;
+    match text {
+        "/dev/stdout" => return Some(1),
+        "/dev/stderr" => return Some(2),
+        _ => {}
+    }
+    let own = format!("/proc/{}/fd/", std::process::id());
+    let n = ["/dev/fd/", "/proc/self/fd/", own.as_str()]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok().filter(|&fd| fd > 0)
+}
+
+/// Why `target` exists but this user may not replace it, if so: a file of another user's
+/// in a sticky folder (`/tmp`), which only its owner may rename over or remove. Found
+/// before the run, not when the finished output is renamed.
+fn cannot_replace(target: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let file = std::fs::symlink_metadata(target).ok()?;
+        let folder = std::fs::metadata(target.parent()?).ok()?;
+        let me = dynlib_fs::os::effective_uid()?;
+        let sticky = folder.mode() & 0o1000 != 0;
+        if sticky && me != 0 && file.uid() != me && folder.uid() != me {
+            return Some(format!(
+                "{} belongs to another user, in a folder where only a file's owner may \
+                 replace it; remove it or choose another path",
+                target.display()
+            ));
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = target;
+        None
     }
 }
 
@@ -227,8 +336,8 @@ impl Pending {
         }
     }
 
-    /// The file was renamed into place: nothing to remove.
-    fn renamed(self) {
+    /// The file is complete, or was never created: nothing to remove.
+    fn keep(self) {
         free(PENDING.swap(std::ptr::null_mut(), Ordering::SeqCst));
         std::mem::forget(self);
     }

@@ -588,3 +588,116 @@ fn a_deep_model_builds_under_an_address_space_limit() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("80"));
 }
+
+/// Waits (at most a minute) until `dir` holds a temporary output file, and returns it.
+#[cfg(unix)]
+fn temporary_output_in(dir: &Path) -> std::path::PathBuf {
+    let started = Instant::now();
+    loop {
+        let found = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".tmp"));
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no output written"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_signal_that_kills_while_the_output_is_written_leaves_the_old_file_and_no_temporary() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.csv");
+    for (signals, killed_by) in [
+        (&[libc::SIGINT, libc::SIGINT][..], libc::SIGINT),
+        (&[libc::SIGHUP][..], libc::SIGHUP),
+    ] {
+        std::fs::write(&out, b"old").unwrap();
+        let mut child = command(&[
+            "run",
+            "builtin://map/logistic",
+            "-n",
+            "3000000",
+            "--format",
+            "csv",
+            "-o",
+        ]);
+        child.arg(&out).stderr(Stdio::piped());
+        // As from a terminal, whatever this test runs under (`nohup` ignores SIGHUP).
+        // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut child, || {
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let child = child.spawn().unwrap();
+        temporary_output_in(dir.path());
+        for &sig in signals {
+            signal(&child, sig);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.signal(), Some(killed_by), "{:?}", o.status);
+        assert_eq!(std::fs::read(&out).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn descriptors_named_by_number_are_written_into() {
+    // `-o /dev/fd/3 3>>log`: appended, as the shell redirection asks.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.csv");
+    std::fs::write(&log, b"line1\nline2\n").unwrap();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec '{}' run builtin://map/logistic -n 1 --format csv -o /dev/fd/3 3>>'{}'",
+            env!("CARGO_BIN_EXE_dynlib"),
+            log.display()
+        ))
+        .env("DYNLIB_CONFIG", "/nonexistent/dynlib-config.toml")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("line1\nline2\nt,step,x"), "{text}");
+    // A descriptor that is not open is an error before the run.
+    let o = dynlib(&[
+        "run",
+        "builtin://map/logistic",
+        "-n",
+        "1",
+        "-o",
+        "/dev/fd/57",
+    ]);
+    fails_saying(&o, "descriptor 57 is not open");
+}
+
+#[cfg(unix)]
+#[test]
+fn paths_that_name_folders_are_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing_dot = format!("{}/missing/.", dir.path().display());
+    let link = dir.path().join("out");
+    std::os::unix::fs::symlink("newfile/", &link).unwrap();
+    for out in [missing_dot.as_str(), ".", "..", link.to_str().unwrap()] {
+        let started = Instant::now();
+        let o = dynlib(&["run", "builtin://ode/lorenz", "--t-end", "1e9", "-o", out]);
+        fails_saying(&o, "names a folder");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{out}: the run started"
+        );
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
