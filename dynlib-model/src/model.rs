@@ -246,10 +246,11 @@ impl Model {
     }
 
     /// An upper bound on how deeply lowering this model recurses, in expression levels: the
-    /// deepest equation, event or Jacobian expression plus the heights of every aux and
-    /// function body. Lowering enters each aux and each inlined function at most once on
-    /// any one path (they are acyclic), so no path is deeper. Small for almost every model;
-    /// the runtime gives a model with a large bound a thread with a big stack.
+    /// deepest equation, event, aux or Jacobian expression plus the longest chain of
+    /// function calls below it, counted as the sum of the bodies' heights along the chain
+    /// (each call is inlined inside its caller). Aux are lowered one after another, never
+    /// inside each other, so a long aux chain adds nothing. Small for almost every model;
+    /// the runtime gives a model with a large bound a thread with a bigger stack.
     pub fn lowering_depth_bound(&self) -> usize {
         let mut deepest = 0;
         let mut see = |e: &Expr| deepest = deepest.max(e.height());
@@ -263,13 +264,42 @@ impl Model {
             see(&ev.cond);
             ev.actions.iter().for_each(|a| see(&a.expr));
         }
-        let bodies: usize = self.aux.iter().map(|a| a.expr.height()).sum::<usize>()
-            + self
-                .functions
-                .iter()
-                .map(|f| f.body.height())
-                .sum::<usize>();
-        deepest + bodies
+        self.aux.iter().for_each(|a| see(&a.expr));
+        // The checker has made the calls acyclic and at most MAX_CALL_DEPTH deep, so the
+        // recursion over the call graph is shallow.
+        let callees: Vec<Vec<usize>> = self
+            .functions
+            .iter()
+            .map(|f| {
+                let mut out = Vec::new();
+                f.body.walk(&mut |e| {
+                    if let ExprKind::Call { func, .. } = &e.kind {
+                        if let Res::Function(g) = func.res {
+                            out.push(g);
+                        }
+                    }
+                });
+                out
+            })
+            .collect();
+        fn chain(f: usize, height: &[usize], callees: &[Vec<usize>], memo: &mut [usize]) -> usize {
+            if memo[f] == 0 {
+                let below = callees[f]
+                    .iter()
+                    .map(|&g| chain(g, height, callees, memo))
+                    .max()
+                    .unwrap_or(0);
+                memo[f] = height[f] + below;
+            }
+            memo[f]
+        }
+        let height: Vec<usize> = self.functions.iter().map(|f| f.body.height()).collect();
+        let mut memo = vec![0; self.functions.len()];
+        let calls = (0..self.functions.len())
+            .map(|f| chain(f, &height, &callees, &mut memo))
+            .max()
+            .unwrap_or(0);
+        deepest + calls
     }
 
     /// True when some state has a lag ring.

@@ -658,22 +658,35 @@ fn native(
     // The units are independent (one LLVM context per compilation): obtain them on threads
     // of their own, which cuts the latency of a cold `build` on a multi-core machine.
     let disk = options.disk.as_ref();
+    // LLVM's passes recurse along chains of dependent instructions (reassociation ranks
+    // them recursively): a long aux chain overflows a default 2 MiB stack.
+    let insts = functions
+        .program
+        .functions
+        .iter()
+        .map(|f| f.insts.len())
+        .sum::<usize>();
+    let stack = stack_for(insts, STACK_PER_INSTRUCTION);
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = requests
             .iter()
             .map(|(unit, req)| {
                 let opts = &opts;
-                let handle = scope.spawn(move || {
-                    let mut s = CacheStats::default();
-                    crate::units::obtain(req, disk, opts, &mut s).map(|jit| (jit, s))
-                });
+                let handle = std::thread::Builder::new()
+                    .name(format!("dynlib-{}", unit.name()))
+                    .stack_size(stack)
+                    .spawn_scoped(scope, move || {
+                        let mut s = CacheStats::default();
+                        crate::units::obtain(req, disk, opts, &mut s).map(|jit| (jit, s))
+                    })
+                    .map_err(|e| thread_error("compiles this model", stack, &e));
                 (*unit, handle)
             })
             .collect();
         handles
             .into_iter()
             .map(|(unit, h)| {
-                let r = h.join().unwrap_or_else(|_| {
+                let r = h?.join().unwrap_or_else(|_| {
                     Err(RuntimeError::Jit {
                         unit: unit.name(),
                         message: "the compiling thread panicked".into(),
@@ -712,12 +725,32 @@ fn native(
 /// 512 KiB with everything else on that stack, see `tests/limits.rs`).
 const STACK_PER_LEVEL: usize = 32 << 10;
 
-/// Bounds of the lowering thread's stack. The largest covers the deepest model the checker
-/// accepts (`dynlib_model::check::MAX_CALL_DEPTH` inlined functions, each an expression of
-/// bounded height); only the pages used are ever committed, but the whole size counts
-/// against an address-space limit (`ulimit -v`), so a model gets what its depth needs.
-const MIN_LOWERING_STACK: usize = 8 << 20;
-const MAX_LOWERING_STACK: usize = 512 << 20;
+/// Stack reserved per IR instruction of the model for a thread that compiles it with LLVM:
+/// its deepest recursion follows one chain of dependent instructions, which inlining can
+/// make a few times longer than any one function (the stages of an explicit stepper each
+/// call the right-hand side); measured at well under 100 bytes a link.
+#[cfg(feature = "jit")]
+const STACK_PER_INSTRUCTION: usize = 512;
+
+/// Bounds of a stack sized to a model. The largest covers the deepest model the checker
+/// accepts; only the pages used are ever committed, but the whole size counts against an
+/// address-space limit (`ulimit -v`), so a model gets what its size needs.
+const MIN_STACK: usize = 8 << 20;
+const MAX_STACK: usize = 1 << 30;
+
+/// `units` times `per_unit` bytes, within [`MIN_STACK`] and [`MAX_STACK`].
+fn stack_for(units: usize, per_unit: usize) -> usize {
+    units.saturating_mul(per_unit).clamp(MIN_STACK, MAX_STACK)
+}
+
+/// The error for a thread that `does` what it says and could not start with `stack` bytes.
+fn thread_error(does: &str, stack: usize, e: &std::io::Error) -> RuntimeError {
+    RuntimeError::Backend(format!(
+        "cannot start the thread that {does} with the {} MiB of stack its size needs: {e}; \
+         is the address space limited (ulimit -v)?",
+        stack >> 20
+    ))
+}
 
 /// Models whose [`Model::lowering_depth_bound`] is at most this are lowered on the calling
 /// thread: a few hundred KiB of stack at most, even unoptimised, and no thread to start
@@ -731,22 +764,13 @@ fn lower_on_a_big_stack(model: &Model) -> Result<ModelFunctions, RuntimeError> {
     if depth <= LOWER_IN_PLACE {
         return lower_model(model).map_err(RuntimeError::from);
     }
-    let stack = depth
-        .saturating_mul(STACK_PER_LEVEL)
-        .clamp(MIN_LOWERING_STACK, MAX_LOWERING_STACK);
+    let stack = stack_for(depth, STACK_PER_LEVEL);
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("dynlib-lower".into())
             .stack_size(stack)
             .spawn_scoped(s, || lower_model(model))
-            .map_err(|e| {
-                RuntimeError::Backend(format!(
-                    "cannot start the thread that lowers this model with the {} MiB of stack \
-                     its expressions need (nested up to {depth} levels deep): {e}; is the \
-                     address space limited (ulimit -v)?",
-                    stack >> 20
-                ))
-            })?
+            .map_err(|e| thread_error("lowers this model", stack, &e))?
             .join()
             .map_err(|_| RuntimeError::Backend("lowering the model panicked".into()))?
             .map_err(RuntimeError::from)

@@ -345,6 +345,8 @@ fn long_chains_of_aux_build_and_deep_function_nesting_is_a_model_error() {
     }
     src.push_str("[equations.rhs]\nx='a4999 - x'\n");
     let mut s = sim(&src, "map");
+    // Aux are lowered one after another: the chain's length adds no depth.
+    assert!(s.kernel().model().lowering_depth_bound() <= 8);
     let r = s.run(RunOptions::default().n(2)).unwrap();
     assert_eq!(r.column("x").unwrap().to_f64(), [0.0, 4999.0, 4999.0]);
     // f0 calls f1 ... calls f150: refused before lowering, naming the chain.
