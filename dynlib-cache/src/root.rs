@@ -196,7 +196,9 @@ fn locate_with(configured: Option<&Path>, fallback: PathBuf) -> Root {
     // The fallback, under the same condition [`resolve`] puts on it: a folder private to
     // this user, or one a build could create as such.
     let usable = if fallback.symlink_metadata().is_ok() {
+        let jit = fallback.join("jit");
         check_private(&fallback).is_ok()
+            && (jit.symlink_metadata().is_err() || dynlib_fs::real_dir(&jit))
     } else {
         fallback
             .parent()
@@ -289,5 +291,8 @@ mod tests {
         std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o700)).unwrap();
         std::os::unix::fs::symlink(&fallback, &link).unwrap();
         assert_eq!(at(&link), Root::Memory);
+        // Its `jit` must be a real folder too, as the probe of a build requires.
+        std::fs::write(fallback.join("jit"), b"").unwrap();
+        assert_eq!(at(&fallback), Root::Memory);
     }
 }
