@@ -252,11 +252,11 @@ fn cannot_replace(target: &Path) -> Option<String> {
         let me = dynlib_fs::os::effective_uid()?;
         let sticky = folder.mode() & 0o1000 != 0;
         if sticky && me != 0 && file.uid() != me && folder.uid() != me {
-            return Some(format!(
-                "{} belongs to another user, in a folder where only a file's owner may \
-                 replace it; remove it or choose another path",
-                target.display()
-            ));
+            return Some(
+                "it belongs to another user, in a folder where only a file's owner may \
+                 replace it (sticky, as /tmp); remove it or choose another path"
+                    .to_string(),
+            );
         }
         None
     }

@@ -701,3 +701,36 @@ fn paths_that_name_folders_are_refused_before_the_run() {
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn another_users_file_in_a_sticky_folder_is_refused_before_the_run() {
+    use std::os::unix::fs::PermissionsExt;
+    // Needs a second user: run as root, the command runs as `nobody`.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skipped: needs root and setpriv to act as a second user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let theirs = dir.path().join("theirs.csv");
+    std::fs::write(&theirs, b"old").unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let started = Instant::now();
+    let o = Command::new("/usr/bin/setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_dynlib"))
+        .args(["run", "builtin://ode/lorenz", "--t-end", "1e9", "-o"])
+        .arg(&theirs)
+        .env("DYNLIB_CONFIG", "/nonexistent/dynlib-config.toml")
+        .output()
+        .unwrap();
+    fails_saying(&o, "belongs to another user");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the run started"
+    );
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"old");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
