@@ -137,7 +137,7 @@ fn steppers_list() {
     let o = dynlib(&["steppers", "list"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    for name in ["map", "euler", "rk2", "rk4", "rk45", "ab2", "ab3"] {
+    for name in dynlib::runtime::stepper::registry().iter().map(|s| s.name) {
         assert!(
             out.lines().any(|l| l.starts_with(name)),
             "{name} missing in:\n{out}"

@@ -93,12 +93,20 @@ fn same(a: &RunOutput, b: &RunOutput, what: &str) {
     assert_eq!(a.y_final, b.y_final, "{what}");
 }
 
+/// Every registered ODE stepper.
+fn ode_steppers() -> impl Iterator<Item = &'static str> {
+    dynlib_runtime::stepper::registry()
+        .iter()
+        .filter(|s| s.kind == dynlib_runtime::stepper::StepperKind::Ode)
+        .map(|s| s.name)
+}
+
 #[test]
 fn tiny_buffers_give_identical_results() {
     let opts = LoadOptions::default().with_config(Config::default());
     let ode = Arc::new(load_text(ODE, &opts).unwrap());
     let map = Arc::new(load_text(MAP, &opts).unwrap());
-    for stepper in ["euler", "rk2", "rk4", "rk45", "ab2", "ab3"] {
+    for stepper in ode_steppers() {
         let k = Kernel::build(ode.clone(), Some(stepper)).unwrap();
         for interval in [1, 3] {
             let big = run(&k, 1 << 20, interval);
@@ -125,15 +133,10 @@ fn tiny_buffers_give_identical_results() {
 #[test]
 fn tiny_buffers_with_resume_through_the_session() {
     let opts = dynlib_runtime::SetupOptions::default().config(Config::default());
-    for (model, stepper, first, second) in [
-        (ODE, "euler", 20.0, 60.0),
-        (ODE, "rk2", 20.0, 60.0),
-        (ODE, "rk4", 20.0, 60.0),
-        (ODE, "ab2", 20.0, 60.0),
-        (ODE, "ab3", 20.0, 60.0),
-        (ODE, "rk45", 20.0, 60.0),
-        (MAP, "map", 150.0, 400.0),
-    ] {
+    let cases = ode_steppers()
+        .map(|s| (ODE, s, 20.0, 60.0))
+        .chain([(MAP, "map", 150.0, 400.0)]);
+    for (model, stepper, first, second) in cases {
         let uri = format!("inline:{model}");
         let run = |caps: usize| {
             let mut sim = dynlib_runtime::setup(&uri, opts.clone().stepper(stepper)).unwrap();

@@ -1,0 +1,160 @@
+//! The emission context of a step function and the helpers every emitter shares.
+
+use dynlib_ir::lower::status;
+use dynlib_ir::*;
+
+/// The emission context: the builder, the step function's parameters and model facts.
+pub struct Emit<'f> {
+    /// The builder, positioned in the step function.
+    pub b: FunctionBuilder<'f>,
+    pub(super) t: Value,
+    pub(super) dt: Value,
+    pub(super) y: Value,
+    pub(super) p: Value,
+    pub(super) ring: Value,
+    pub(super) head: Value,
+    pub(super) ws: Vec<Value>,
+    pub(super) sc: Value,
+    pub(super) cfg: Value,
+    pub(super) y_prop: Value,
+    pub(super) out: Value,
+    pub(super) rhs: FuncId,
+    pub(super) rhs_sig: Signature,
+    pub(super) elem: Elem,
+    pub(super) n: usize,
+}
+
+impl Emit<'_> {
+    pub(super) fn idx(&mut self, i: usize) -> Value {
+        self.b.i64(i as i64)
+    }
+
+    /// `arr[i]` as f64 (the reference computes stage arithmetic in float64).
+    pub(super) fn get(&mut self, arr: Value, i: usize) -> Value {
+        let idx = self.idx(i);
+        let raw = self.b.load(arr, idx);
+        self.b.convert(raw, Type::F64)
+    }
+
+    /// `arr[i] = x` (x is f64, stored in the dtype).
+    pub(super) fn set(&mut self, arr: Value, i: usize, x: Value) {
+        let idx = self.idx(i);
+        let raw = self.b.convert(x, self.elem.ty());
+        self.b.store(arr, idx, raw);
+    }
+
+    /// Calls the model's `rhs`; an arithmetic fault in it ends the step at once with
+    /// status `FAULT + mask` (nothing is accepted).
+    pub(super) fn call_rhs(&mut self, t: Value, y: Value, out: Value) {
+        let args = [t, y, out, self.p, self.ring, self.head];
+        let sig = self.rhs_sig.clone();
+        let mask = self.b.call(self.rhs, &sig, &args)[0];
+        let zero = self.b.i32(0);
+        let faulted = self.b.cmp(CmpOp::Ne, mask, zero);
+        let fail = self.b.create_block();
+        let fine = self.b.create_block();
+        self.b.brif(faulted, fail, &[], fine, &[]);
+        self.b.switch_to(fail);
+        let base = self.b.i32(status::FAULT);
+        let code = self.b.add(base, mask);
+        self.b.ret(&[code]);
+        self.b.switch_to(fine);
+    }
+
+    pub(super) fn c(&mut self, x: f64) -> Value {
+        self.b.f64(x)
+    }
+
+    /// `out = [t + h, dt_next, err]`, then return `OK`.
+    pub(super) fn accept(&mut self, t_prop: Value, dt_next: Value, err: Value) {
+        for (i, v) in [t_prop, dt_next, err].into_iter().enumerate() {
+            let idx = self.idx(i);
+            self.b.store(self.out, idx, v);
+        }
+        let ok = self.b.i32(status::OK);
+        self.b.ret(&[ok]);
+    }
+
+    pub(super) fn accept_fixed(&mut self) {
+        let t_prop = self.b.add(self.t, self.dt);
+        let zero = self.c(0.0);
+        self.accept(t_prop, self.dt, zero);
+    }
+
+    /// `dst[i] = y[i] + scale * src[i]` for every state; `scale` is computed by the caller
+    /// in the reference's order.
+    pub(super) fn axpy(&mut self, dst: Value, scale: Value, src: Value) {
+        for i in 0..self.n {
+            let yi = self.get(self.y, i);
+            let ki = self.get(src, i);
+            let term = self.b.mul(scale, ki);
+            let s = self.b.add(yi, term);
+            self.set(dst, i, s);
+        }
+    }
+
+    pub(super) fn copy(&mut self, dst: Value, src: Value) {
+        for i in 0..self.n {
+            let idx = self.idx(i);
+            let raw = self.b.load(src, idx);
+            self.b.store(dst, idx, raw);
+        }
+    }
+
+    /// True when every element of `arr` is finite (`|x| < inf`, false for NaN).
+    pub(super) fn all_finite(&mut self, arr: Value) -> Value {
+        let inf = self.c(f64::INFINITY);
+        let mut acc = self.b.bool(true);
+        for i in 0..self.n {
+            let x = self.get(arr, i);
+            let a = self.b.math(MathFn::Fabs, &[x]);
+            let ok = self.b.cmp(CmpOp::Lt, a, inf);
+            acc = self.b.binary(BinaryOp::And, acc, ok);
+        }
+        acc
+    }
+
+    pub(super) fn cfg(&mut self, i: usize) -> Value {
+        let idx = self.idx(i);
+        self.b.load(self.cfg, idx)
+    }
+}
+
+/// numpy's pairwise sum of `xs` (its `pairwise_sum`: plain loop below 8 items, 8 partial
+/// sums up to 128, halves above), so `mean` matches numpy to the bit.
+pub(super) fn numpy_sum(b: &mut FunctionBuilder, xs: &[Value]) -> Value {
+    let n = xs.len();
+    if n < 8 {
+        let mut acc = b.f64(0.0);
+        for &x in xs {
+            acc = b.add(acc, x);
+        }
+        acc
+    } else if n <= 128 {
+        let mut r: Vec<Value> = xs[..8].to_vec();
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for j in 0..8 {
+                r[j] = b.add(r[j], xs[i + j]);
+            }
+            i += 8;
+        }
+        let a = b.add(r[0], r[1]);
+        let c = b.add(r[2], r[3]);
+        let l = b.add(a, c);
+        let a = b.add(r[4], r[5]);
+        let c = b.add(r[6], r[7]);
+        let rr = b.add(a, c);
+        let mut res = b.add(l, rr);
+        for &x in &xs[i..] {
+            res = b.add(res, x);
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let a = numpy_sum(b, &xs[..n2]);
+        let c = numpy_sum(b, &xs[n2..]);
+        b.add(a, c)
+    }
+}

@@ -1,0 +1,138 @@
+//! The WRMS initial-step heuristic of adaptive steppers (runtime.md §2.6).
+
+use super::emit::numpy_sum;
+use dynlib_ir::lower::{rhs_signature, ModelFunctions};
+use dynlib_ir::*;
+
+/// Signature of the initial-step function: `(t0, t_end, y, p, ring, head, f0, y1, f1, atol,
+/// rtol, max_dt) -> h`; `max_dt` is `+inf` when there is no cap.
+pub fn initial_step_signature(elem: Elem) -> Signature {
+    let d = Type::Ptr(elem);
+    Signature {
+        params: vec![
+            Type::F64,
+            Type::F64,
+            d,
+            d,
+            d,
+            Type::Ptr(Elem::I64),
+            d,
+            d,
+            d,
+            Type::F64,
+            Type::F64,
+            Type::F64,
+        ],
+        returns: vec![Type::F64],
+    }
+}
+
+/// Emits the WRMS initial-step heuristic of adaptive steppers (runtime.md §2.6).
+pub fn emit_initial_step(mf: &mut ModelFunctions, n: usize, order: u32) -> FuncId {
+    let elem = mf.elem;
+    let mut f = Function::new("initial_step", initial_step_signature(elem));
+    {
+        let mut b = FunctionBuilder::new(&mut f);
+        let (t0, t_end, y, p, ring, head) = (
+            b.param(0),
+            b.param(1),
+            b.param(2),
+            b.param(3),
+            b.param(4),
+            b.param(5),
+        );
+        let (f0, y1, f1, atol, rtol, max_dt) = (
+            b.param(6),
+            b.param(7),
+            b.param(8),
+            b.param(9),
+            b.param(10),
+            b.param(11),
+        );
+        let rhs_sig = rhs_signature(elem);
+        let get = |b: &mut FunctionBuilder, arr: Value, i: usize| {
+            let idx = b.i64(i as i64);
+            let raw = b.load(arr, idx);
+            b.convert(raw, Type::F64)
+        };
+        b.call(mf.rhs, &rhs_sig, &[t0, y, f0, p, ring, head]);
+        let y0: Vec<Value> = (0..n).map(|i| get(&mut b, y, i)).collect();
+        let scale: Vec<Value> = y0
+            .iter()
+            .map(|&yi| {
+                let a = b.math(MathFn::Fabs, &[yi]);
+                let r = b.mul(rtol, a);
+                b.add(atol, r)
+            })
+            .collect();
+        let wrms = |b: &mut FunctionBuilder, v: &[Value]| {
+            let sq: Vec<Value> = v
+                .iter()
+                .zip(&scale)
+                .map(|(&x, &s)| {
+                    let q = b.div(x, s);
+                    b.mul(q, q)
+                })
+                .collect();
+            let sum = numpy_sum(b, &sq);
+            let nf = b.f64(n as f64);
+            let mean = b.div(sum, nf);
+            b.math(MathFn::Sqrt, &[mean])
+        };
+        let d0 = wrms(&mut b, &y0);
+        let fv0: Vec<Value> = (0..n).map(|i| get(&mut b, f0, i)).collect();
+        let d1 = wrms(&mut b, &fv0);
+        let tiny = b.f64(1e-5);
+        let small0 = b.cmp(CmpOp::Lt, d0, tiny);
+        let small1 = b.cmp(CmpOp::Lt, d1, tiny);
+        let small = b.binary(BinaryOp::Or, small0, small1);
+        let c001 = b.f64(0.01);
+        let h0a = b.mul(c001, d0);
+        let h0a = b.div(h0a, d1);
+        let span = b.sub(t_end, t0);
+        let span = b.math(MathFn::Fabs, &[span]);
+        let micro = b.f64(1e-6);
+        let less = b.cmp(CmpOp::Lt, span, micro);
+        let h0b = b.select(less, span, micro);
+        let h0 = b.select(small, h0b, h0a);
+        for i in 0..n {
+            let prod = b.mul(h0, fv0[i]);
+            let s = b.add(y0[i], prod);
+            let raw = b.convert(s, elem.ty());
+            let idx = b.i64(i as i64);
+            b.store(y1, idx, raw);
+        }
+        let t1 = b.add(t0, h0);
+        b.call(mf.rhs, &rhs_sig, &[t1, y1, f1, p, ring, head]);
+        let diff: Vec<Value> = (0..n)
+            .map(|i| {
+                let a = get(&mut b, f1, i);
+                b.sub(a, fv0[i])
+            })
+            .collect();
+        let w = wrms(&mut b, &diff);
+        let min_dt = b.f64(1e-16);
+        let bigger = b.cmp(CmpOp::Gt, min_dt, h0);
+        let denom = b.select(bigger, min_dt, h0);
+        let d2 = b.div(w, denom);
+        // max(d1, d2, 1e-15), first maximum wins.
+        let g = b.cmp(CmpOp::Gt, d2, d1);
+        let d = b.select(g, d2, d1);
+        let floor = b.f64(1e-15);
+        let g = b.cmp(CmpOp::Gt, floor, d);
+        let d = b.select(g, floor, d);
+        let one = b.f64(1.0);
+        let expo = b.f64(1.0 / (order as f64 + 1.0));
+        let inv = b.div(one, d);
+        let pw = b.math(MathFn::Pow, &[inv, expo]);
+        let h = b.mul(c001, pw);
+        let capped = b.cmp(CmpOp::Lt, max_dt, h);
+        let h = b.select(capped, max_dt, h);
+        let capped = b.cmp(CmpOp::Lt, span, h);
+        let h = b.select(capped, span, h);
+        let low = b.cmp(CmpOp::Gt, min_dt, h);
+        let h = b.select(low, min_dt, h);
+        b.ret(&[h]);
+    }
+    mf.program.add(f)
+}

@@ -1,0 +1,362 @@
+//! Steppers: a registry of metadata and IR emitters (runtime.md §2).
+//!
+//! A stepper is emitted as one IR function that takes a single step, with this ABI (`D` is
+//! the model dtype's element type, `V` the stepper's number of workspace vectors):
+//!
+//! ```text
+//! step(t: f64, dt: f64, y: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64>,
+//!      ws_0: ptr<D>, ..., ws_{V-1}: ptr<D>, sc: ptr<f64>, cfg: ptr<f64>,
+//!      y_prop: ptr<D>, out: ptr<f64>) -> i32
+//! ```
+//!
+//! `out` receives `[t_prop, dt_next, err_est]`; `sc` holds the stepper's scalar state (the
+//! Adams–Bashforth step index); `cfg` its configuration, in [`StepperSpec::config`] order.
+//! The return value is a [`status`] code. Arithmetic follows the reference's expression
+//! order exactly, so results match it to the bit where libm does.
+//!
+//! Layout: this module holds the metadata ([`StepperSpec`], configuration ranges), the
+//! registry and the step signature; [`emit`] the emission context and the helpers every
+//! emitter shares; one file per stepper or family holds its registry entry (`SPEC`) and its
+//! emitter. Adding a stepper is one new file and one line in `REGISTRY`.
+
+use dynlib_ir::lower::{rhs_signature, status, ModelFunctions};
+use dynlib_ir::*;
+
+mod adams_bashforth;
+pub mod emit;
+mod euler;
+mod heun;
+mod initial_step;
+mod map;
+mod rk2;
+mod rk4;
+mod rk45;
+
+pub use emit::Emit;
+pub use initial_step::{emit_initial_step, initial_step_signature};
+
+/// Whether a stepper integrates ODEs or iterates maps.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StepperKind {
+    /// Continuous time.
+    Ode,
+    /// Discrete time.
+    Map,
+}
+
+impl StepperKind {
+    /// `"ode"` or `"map"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepperKind::Ode => "ode",
+            StepperKind::Map => "map",
+        }
+    }
+}
+
+/// One configuration field with its default and the values it accepts.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct ConfigField {
+    /// The name (also the `[sim]` key and run option that override it).
+    pub name: &'static str,
+    /// The default value.
+    pub default: f64,
+    /// The values it accepts (checked before every run and by `configure`).
+    pub range: ValueRange,
+}
+
+/// An interval of accepted values: `min`..`max`, each end open or closed; `integer` asks
+/// for whole numbers. NaN is never accepted; infinity only as a closed end.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct ValueRange {
+    /// The lower end.
+    pub min: f64,
+    /// True when `min` itself is excluded.
+    pub min_open: bool,
+    /// The upper end.
+    pub max: f64,
+    /// True when `max` itself is excluded.
+    pub max_open: bool,
+    /// True when only whole numbers are accepted.
+    pub integer: bool,
+}
+
+impl ValueRange {
+    /// Finite numbers `>= 0`.
+    pub const NON_NEGATIVE: ValueRange = ValueRange {
+        min: 0.0,
+        min_open: false,
+        max: f64::INFINITY,
+        max_open: true,
+        integer: false,
+    };
+    /// Numbers `> 0`, infinity included (no limit).
+    pub const POSITIVE_OR_INF: ValueRange = ValueRange {
+        min: 0.0,
+        min_open: true,
+        max: f64::INFINITY,
+        max_open: false,
+        integer: false,
+    };
+    /// Numbers in `(0, 1]`.
+    pub const FRACTION: ValueRange = ValueRange {
+        min: 0.0,
+        min_open: true,
+        max: 1.0,
+        max_open: false,
+        integer: false,
+    };
+    /// Finite numbers `>= 1`.
+    pub const AT_LEAST_ONE: ValueRange = ValueRange {
+        min: 1.0,
+        min_open: false,
+        max: f64::INFINITY,
+        max_open: true,
+        integer: false,
+    };
+    /// Whole numbers from 1 to a million.
+    pub const COUNT: ValueRange = ValueRange {
+        min: 1.0,
+        min_open: false,
+        max: 1e6,
+        max_open: false,
+        integer: true,
+    };
+
+    /// True when `v` is accepted.
+    pub fn contains(&self, v: f64) -> bool {
+        let above = if self.min_open {
+            v > self.min
+        } else {
+            v >= self.min
+        };
+        let below = if self.max_open {
+            v < self.max
+        } else {
+            v <= self.max
+        };
+        above && below && (!self.integer || v.fract() == 0.0)
+    }
+
+    /// The range in words, for error messages: `a number in (0, 1]`.
+    pub fn describe(&self) -> String {
+        let what = if self.integer {
+            "a whole number"
+        } else {
+            "a number"
+        };
+        let open = if self.min_open { '(' } else { '[' };
+        let close = if self.max_open { ')' } else { ']' };
+        let max = if self.max == f64::INFINITY {
+            "inf".to_string()
+        } else {
+            self.max.to_string()
+        };
+        format!("{what} in {open}{}, {max}{close}", self.min)
+    }
+}
+
+/// A registered stepper.
+#[derive(Debug)]
+pub struct StepperSpec {
+    /// Canonical name.
+    pub name: &'static str,
+    /// Other accepted names.
+    pub aliases: &'static [&'static str],
+    /// ODE or map.
+    pub kind: StepperKind,
+    /// Order of accuracy.
+    pub order: u32,
+    /// Order of the embedded error estimate (adaptive steppers).
+    pub embedded_order: Option<u32>,
+    /// True when the stepper chooses its own step size.
+    pub adaptive: bool,
+    /// True for implicit methods.
+    pub implicit: bool,
+    /// Method family (`runge-kutta`, `adams-bashforth`, ...).
+    pub family: &'static str,
+    /// Configuration fields, in `cfg` order.
+    pub config: &'static [ConfigField],
+    /// Names of the workspace vectors (each `n_state` long, model dtype).
+    pub vectors: &'static [&'static str],
+    /// Number of f64 scalar workspace slots.
+    pub scalars: usize,
+    /// Rules between configuration fields (beyond each field's range): a message naming
+    /// the field at fault.
+    pub config_rules: fn(&[f64]) -> Result<(), ConfigError>,
+    emit: fn(&mut Emit),
+}
+
+/// A configuration problem: the field at fault and why.
+pub type ConfigError = (&'static str, String);
+
+/// No rules between fields.
+fn no_rules(_: &[f64]) -> Result<(), ConfigError> {
+    Ok(())
+}
+
+/// Every stepper, in the order `dynlib steppers list` shows them.
+static REGISTRY: &[StepperSpec] = &[
+    map::SPEC,
+    euler::SPEC,
+    rk2::SPEC,
+    heun::SPEC,
+    rk4::SPEC,
+    rk45::SPEC,
+    adams_bashforth::AB2,
+    adams_bashforth::AB3,
+];
+
+/// Every registered stepper, sorted by name.
+pub fn registry() -> &'static [StepperSpec] {
+    REGISTRY
+}
+
+/// A stepper by name or alias.
+pub fn lookup(name: &str) -> Option<&'static StepperSpec> {
+    REGISTRY
+        .iter()
+        .find(|s| s.name == name || s.aliases.contains(&name))
+}
+
+/// The stepper a model runs with: `name`, else the model's default (`[sim].stepper`, else
+/// `rk4` / `map`); it must exist and be for the model's kind.
+pub fn resolve(
+    model: &dynlib_model::Model,
+    name: Option<&str>,
+) -> Result<&'static StepperSpec, crate::RuntimeError> {
+    let name = name.unwrap_or_else(|| model.default_stepper());
+    let stepper = lookup(name).ok_or_else(|| crate::RuntimeError::UnknownStepper {
+        name: name.to_string(),
+        known: REGISTRY
+            .iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    let wanted = match model.kind {
+        dynlib_model::ModelKind::Ode => StepperKind::Ode,
+        dynlib_model::ModelKind::Map => StepperKind::Map,
+    };
+    if stepper.kind != wanted {
+        return Err(crate::RuntimeError::StepperKindMismatch {
+            stepper: stepper.name.to_string(),
+            stepper_kind: stepper.kind.as_str(),
+            model_kind: model.kind.as_str(),
+        });
+    }
+    Ok(stepper)
+}
+
+/// Checks a model's `[sim]` stepper settings for `stepper`: each configuration field's
+/// `[sim]` value in its range and the rules between fields; and no `[sim]` key that looks
+/// like a misspelled setting (`rtoll`, `max_factr`: the reference would ignore it, losing
+/// what it meant to set). Keys that are some other stepper's setting are fine (a model can
+/// be run with several steppers). Errors name `[sim].key`.
+pub fn check_sim(
+    model: &dynlib_model::Model,
+    stepper: &StepperSpec,
+) -> Result<(), crate::RuntimeError> {
+    let values: Vec<f64> = stepper
+        .config
+        .iter()
+        .map(|f| model.sim.number(f.name).unwrap_or(f.default))
+        .collect();
+    stepper.check_config(&values).map_err(|(field, message)| {
+        crate::RuntimeError::option(&format!("[sim].{field}"), message)
+    })?;
+    let mut known: Vec<&str> = vec![
+        "t0",
+        "t_end",
+        "dt",
+        "stepper",
+        "record",
+        "atol",
+        "rtol",
+        "max_steps",
+        "stop",
+    ];
+    known.extend(
+        REGISTRY
+            .iter()
+            .flat_map(|s| s.config.iter().map(|f| f.name)),
+    );
+    for (key, _) in &model.sim.extras {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some(meant) = dynlib_model::diag::did_you_mean(key, known.iter().copied()) {
+            return Err(crate::RuntimeError::option(
+                &format!("[sim].{key}"),
+                format!(
+                    "no stepper has this setting (did you mean '{meant}'?); it would be ignored"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl StepperSpec {
+    /// Checks a full configuration (in [`StepperSpec::config`] order): each field in its
+    /// range, then the rules between fields. The error names the field and says why.
+    pub fn check_config(&self, values: &[f64]) -> Result<(), ConfigError> {
+        for (f, &v) in self.config.iter().zip(values) {
+            if !f.range.contains(v) {
+                return Err((f.name, format!("must be {}, got {v}", f.range.describe())));
+            }
+        }
+        (self.config_rules)(values)
+    }
+
+    /// The IR signature of this stepper's step function for dtype element `elem`.
+    pub fn signature(&self, elem: Elem) -> Signature {
+        let d = Type::Ptr(elem);
+        let mut params = vec![Type::F64, Type::F64, d, d, d, Type::Ptr(Elem::I64)];
+        params.extend(self.vectors.iter().map(|_| d));
+        params.extend([
+            Type::Ptr(Elem::F64),
+            Type::Ptr(Elem::F64),
+            d,
+            Type::Ptr(Elem::F64),
+        ]);
+        Signature {
+            params,
+            returns: vec![Type::I32],
+        }
+    }
+
+    /// Emits the step function into `mf.program` for a model with `n` states.
+    pub fn emit(&self, mf: &mut ModelFunctions, n: usize) -> FuncId {
+        let elem = mf.elem;
+        let rhs = mf.rhs;
+        let mut f = Function::new(
+            format!("step_{}", self.name.replace('-', "_")),
+            self.signature(elem),
+        );
+        {
+            let b = FunctionBuilder::new(&mut f);
+            let v = self.vectors.len();
+            let mut e = Emit {
+                t: b.param(0),
+                dt: b.param(1),
+                y: b.param(2),
+                p: b.param(3),
+                ring: b.param(4),
+                head: b.param(5),
+                ws: (0..v).map(|i| b.param(6 + i)).collect(),
+                sc: b.param(6 + v),
+                cfg: b.param(7 + v),
+                y_prop: b.param(8 + v),
+                out: b.param(9 + v),
+                b,
+                rhs,
+                rhs_sig: rhs_signature(elem),
+                elem,
+                n,
+            };
+            (self.emit)(&mut e);
+        }
+        mf.program.add(f)
+    }
+}

@@ -1,0 +1,54 @@
+//! `rk4`: the classical fourth-order Runge–Kutta method.
+
+use super::emit::Emit;
+use super::*;
+
+/// The registry entry.
+pub(super) const SPEC: StepperSpec = StepperSpec {
+    name: "rk4",
+    aliases: &["rk4_classic", "classical_rk4"],
+    kind: StepperKind::Ode,
+    order: 4,
+    embedded_order: None,
+    adaptive: false,
+    implicit: false,
+    family: "runge-kutta",
+    config: &[],
+    vectors: &["k1", "k2", "k3", "k4", "y_stage"],
+    scalars: 0,
+    config_rules: no_rules,
+    emit: emit_rk4,
+};
+
+fn emit_rk4(e: &mut Emit) {
+    let (k1, k2, k3, k4, y_stage) = (e.ws[0], e.ws[1], e.ws[2], e.ws[3], e.ws[4]);
+    e.call_rhs(e.t, e.y, k1);
+    // `0.5 * dt * k` evaluates as `(0.5 * dt) * k`; `t + 0.5 * dt` likewise.
+    let half = e.c(0.5);
+    let half_dt = e.b.mul(half, e.dt);
+    e.axpy(y_stage, half_dt, k1);
+    let t_half = e.b.add(e.t, half_dt);
+    e.call_rhs(t_half, y_stage, k2);
+    e.axpy(y_stage, half_dt, k2);
+    e.call_rhs(t_half, y_stage, k3);
+    let dt = e.dt;
+    e.axpy(y_stage, dt, k3);
+    let t_full = e.b.add(e.t, e.dt);
+    e.call_rhs(t_full, y_stage, k4);
+    let six = e.c(6.0);
+    let dt6 = e.b.div(e.dt, six);
+    let two = e.c(2.0);
+    for i in 0..e.n {
+        let (a, b2, c3, d) = (e.get(k1, i), e.get(k2, i), e.get(k3, i), e.get(k4, i));
+        let b2 = e.b.mul(two, b2);
+        let c3 = e.b.mul(two, c3);
+        let s = e.b.add(a, b2);
+        let s = e.b.add(s, c3);
+        let s = e.b.add(s, d);
+        let term = e.b.mul(dt6, s);
+        let yi = e.get(e.y, i);
+        let r = e.b.add(yi, term);
+        e.set(e.y_prop, i, r);
+    }
+    e.accept_fixed();
+}
