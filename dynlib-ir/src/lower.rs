@@ -40,32 +40,6 @@ use dynlib_model::{Dtype, LogSignal, Model, ModelKind, Phase, Target, Ty};
 use crate::builder::FunctionBuilder;
 use crate::ir::*;
 
-/// Status codes returned by steppers and runners (runtime.md §3.2).
-pub mod status {
-    /// The stepper accepted the step.
-    pub const OK: i32 = 0;
-    /// The stepper failed (Newton, adaptive control); terminal.
-    pub const STEPFAIL: i32 = 2;
-    /// A proposal was not finite; terminal.
-    pub const NAN_DETECTED: i32 = 3;
-    /// The stop condition fired; success.
-    pub const EARLY_EXIT: i32 = 7;
-    /// The horizon was reached or the step cap exhausted; success.
-    pub const DONE: i32 = 9;
-    /// The record buffer is full: grow it and re-enter.
-    pub const GROW_REC: i32 = 10;
-    /// The event buffer is full: grow it and re-enter.
-    pub const GROW_EVT: i32 = 11;
-    /// Time did not advance (`t + dt == t` in floating point); terminal (a `STEPFAIL`
-    /// whose reason the runtime reports).
-    pub const STALLED: i32 = 14;
-    /// An arithmetic fault: `FAULT + mask` with the [`super::fault`] bits of the model
-    /// function that raised it (`FAULT..FAULT_END`); terminal.
-    pub const FAULT: i32 = 16;
-    /// One past the last fault status.
-    pub const FAULT_END: i32 = FAULT + (1 << super::fault::KINDS.len());
-}
-
 /// The bits of a model function's fault mask.
 pub mod fault {
     /// An integer `//` or `%` by zero (Python raises `ZeroDivisionError`).

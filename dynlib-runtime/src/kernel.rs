@@ -319,7 +319,21 @@ impl Kernel {
     /// The least length of each pointer parameter of `role`'s function (`None` for
     /// scalars), from the ABIs in `dynlib_ir::lower` and `crate::stepper`. The runner has
     /// none: its buffers are [`Kernel::run`]'s business.
+    /// The sizes the stepper and runner ABIs measure their arrays in.
+    pub(crate) fn dims(&self) -> crate::abi::Dims {
+        crate::abi::Dims {
+            states: self.model.states.len(),
+            params: self.model.params.len(),
+            aux: self.model.aux.len(),
+            ring: self.functions.lags.ring_len,
+            heads: self.functions.lags.rings.len(),
+            step_scalars: self.stepper.scalars,
+            config: self.stepper.config.len(),
+        }
+    }
+
     fn min_lengths(&self, role: Role) -> Option<Vec<Option<usize>>> {
+        use crate::abi::Abi as _;
         let n = self.model.states.len();
         let np = self.model.params.len();
         let ring = self.functions.lags.ring_len;
@@ -346,31 +360,8 @@ impl Kernel {
             ],
             Role::Jacobian => vec![None, s(n), s(np), s(n * n), s(ring), s(heads)],
             Role::Jvp => vec![None, s(n), s(np), s(n), s(n), s(ring), s(heads)],
-            Role::Stepper => {
-                let mut v = vec![None, None, s(n), s(np), s(ring), s(heads)];
-                v.extend(self.stepper.vectors.iter().map(|_| s(n)));
-                v.extend([
-                    s(self.stepper.scalars.max(1)),
-                    s(self.stepper.config.len()),
-                    s(n),
-                    s(3),
-                ]);
-                v
-            }
-            Role::InitialStep => vec![
-                None,
-                None,
-                s(n),
-                s(np),
-                s(ring),
-                s(heads),
-                s(n),
-                s(n),
-                s(n),
-                None,
-                None,
-                None,
-            ],
+            Role::Stepper => self.stepper.abi().min_lengths(&self.dims()),
+            Role::InitialStep => crate::abi::InitialStepAbi.min_lengths(&self.dims()),
             Role::Runner => return None,
         })
     }

@@ -5,6 +5,7 @@
 //! grows its buffers; [`Sim`] is the user-facing session on top: run options, resume,
 //! transients, results, snapshots and presets.
 
+pub mod abi;
 pub mod error;
 pub mod interrupt;
 pub mod json;

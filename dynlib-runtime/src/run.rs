@@ -2,14 +2,13 @@
 //! (runtime.md §3.6 with the DESIGN.md fixes: growth resumes exactly, nothing replayed).
 
 use dynlib_interp::Machine;
-use dynlib_ir::lower::status;
 use dynlib_ir::Elem;
 use dynlib_ir::{Arg, Scalar};
 use dynlib_model::{ModelKind, Number};
 
+use crate::abi::*;
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
-use crate::runner::*;
 
 /// A vector in the model dtype.
 #[derive(Clone, Debug, PartialEq)]
@@ -428,36 +427,96 @@ struct Buffers {
 }
 
 impl Buffers {
-    fn runner_args(&mut self) -> Vec<Arg<'_>> {
-        let mut a = vec![
-            Arg::PtrF64(&mut self.fctl),
-            Arg::PtrI64(&mut self.ictl),
-            self.y.arg(),
-            self.p.arg(),
-            self.w.ring.arg(),
-            Arg::PtrI64(&mut self.w.head),
-            self.aux.arg(),
-        ];
-        a.extend(self.w.vectors.iter_mut().map(|w| w.arg()));
-        a.extend([
-            Arg::PtrF64(&mut self.w.scalars),
-            Arg::PtrF64(&mut self.cfg),
-            self.y_prop.arg(),
-            Arg::PtrF64(&mut self.sout),
-            Arg::PtrF64(&mut self.rec_t),
-            self.rec_y.arg(),
-            self.rec_aux.arg(),
-            Arg::PtrI64(&mut self.rec_step),
-            Arg::PtrI64(&mut self.evt_code),
-            Arg::PtrI64(&mut self.evt_index),
-            Arg::PtrF64(&mut self.evt_log),
-            Arg::PtrF64(&mut self.scratch),
-            Arg::PtrI64(&mut self.rec_states),
-            Arg::PtrI64(&mut self.rec_aux_idx),
-            Arg::PtrI64(&mut self.iscratch),
-            Arg::PtrI64(&mut self.evt_ilog),
-        ]);
-        a
+    /// Every buffer, in the runner's parameter order ([`RunnerAbi`]); each is lent once.
+    fn runner_args(&mut self, abi: &RunnerAbi) -> Vec<Arg<'_>> {
+        let Buffers {
+            fctl,
+            ictl,
+            y,
+            p,
+            aux,
+            cfg,
+            y_prop,
+            sout,
+            rec_t,
+            rec_y,
+            rec_aux,
+            rec_step,
+            evt_code,
+            evt_index,
+            evt_log,
+            scratch,
+            evt_ilog,
+            iscratch,
+            rec_states,
+            rec_aux_idx,
+            w,
+        } = self;
+        let Workspace {
+            vectors,
+            scalars,
+            ring,
+            head,
+        } = w;
+        let mut fctl = Some(fctl);
+        let mut ictl = Some(ictl);
+        let mut y = Some(y);
+        let mut p = Some(p);
+        let mut aux = Some(aux);
+        let mut cfg = Some(cfg);
+        let mut y_prop = Some(y_prop);
+        let mut sout = Some(sout);
+        let mut rec_t = Some(rec_t);
+        let mut rec_y = Some(rec_y);
+        let mut rec_aux = Some(rec_aux);
+        let mut rec_step = Some(rec_step);
+        let mut evt_code = Some(evt_code);
+        let mut evt_index = Some(evt_index);
+        let mut evt_log = Some(evt_log);
+        let mut scratch = Some(scratch);
+        let mut evt_ilog = Some(evt_ilog);
+        let mut iscratch = Some(iscratch);
+        let mut rec_states = Some(rec_states);
+        let mut rec_aux_idx = Some(rec_aux_idx);
+        let mut scalars = Some(scalars);
+        let mut ring = Some(ring);
+        let mut head = Some(head);
+        let mut work: Vec<Option<&mut DVec>> = vectors.iter_mut().map(Some).collect();
+        macro_rules! lend {
+            ($x:expr) => {
+                $x.take().expect("the runner ABI lists each buffer once")
+            };
+        }
+        use RunnerParam as R;
+        abi.order()
+            .into_iter()
+            .map(|param| match param {
+                R::Fctl => Arg::PtrF64(lend!(fctl)),
+                R::Ictl => Arg::PtrI64(lend!(ictl)),
+                R::Y => lend!(y).arg(),
+                R::P => lend!(p).arg(),
+                R::Ring => lend!(ring).arg(),
+                R::Head => Arg::PtrI64(lend!(head)),
+                R::Aux => lend!(aux).arg(),
+                R::Work(k) => lend!(work[k]).arg(),
+                R::Scalars => Arg::PtrF64(lend!(scalars)),
+                R::Config => Arg::PtrF64(lend!(cfg)),
+                R::YProp => lend!(y_prop).arg(),
+                R::StepOut => Arg::PtrF64(lend!(sout)),
+                R::RecT => Arg::PtrF64(lend!(rec_t)),
+                R::RecY => lend!(rec_y).arg(),
+                R::RecAux => lend!(rec_aux).arg(),
+                R::RecStep => Arg::PtrI64(lend!(rec_step)),
+                R::EvtCode => Arg::PtrI64(lend!(evt_code)),
+                R::EvtIndex => Arg::PtrI64(lend!(evt_index)),
+                R::EvtLog => Arg::PtrF64(lend!(evt_log)),
+                R::Scratch => Arg::PtrF64(lend!(scratch)),
+                R::RecStates => Arg::PtrI64(lend!(rec_states)),
+                R::RecAuxIdx => Arg::PtrI64(lend!(rec_aux_idx)),
+                R::IScratch => Arg::PtrI64(lend!(iscratch)),
+                R::EvtILog => Arg::PtrI64(lend!(evt_ilog)),
+            })
+            .collect()
     }
 }
 
@@ -796,9 +855,12 @@ impl Kernel {
             b.ictl[ICTL_MAX_STEPS as usize] = end;
         };
         chunk_end(&mut b, chunk);
+        let runner_abi = RunnerAbi {
+            vectors: self.stepper.vectors.len(),
+        };
         let status = loop {
             let code = {
-                let mut args = b.runner_args();
+                let mut args = b.runner_args(&runner_abi);
                 let mut out = [Scalar::I32(0)];
                 // SAFETY: every buffer is sized from this kernel's model and the validated
                 // spec (states, parameters, aux, rings, stepper workspace, recorded indices
@@ -1009,20 +1071,32 @@ impl Kernel {
             DVec::zeros(elem, n),
             DVec::zeros(elem, n),
         );
-        let mut args = vec![
-            Arg::F64(spec.t0),
-            Arg::F64(spec.t_end),
-            b.y.arg(),
-            b.p.arg(),
-            b.w.ring.arg(),
-            Arg::PtrI64(&mut b.w.head),
-            f0.arg(),
-            y1.arg(),
-            f1.arg(),
-            Arg::F64(atol),
-            Arg::F64(rtol),
-            Arg::F64(max_dt),
-        ];
+        use InitialStepParam as I;
+        let mut args: Vec<Arg> = Vec::new();
+        let (mut y, mut p, mut ring, mut head) = (
+            Some(&mut b.y),
+            Some(&mut b.p),
+            Some(&mut b.w.ring),
+            Some(&mut b.w.head),
+        );
+        let (mut f0, mut y1, mut f1) = (Some(&mut f0), Some(&mut y1), Some(&mut f1));
+        for param in InitialStepAbi.order() {
+            let once = "the initial-step ABI lists each buffer once";
+            args.push(match param {
+                I::T0 => Arg::F64(spec.t0),
+                I::TEnd => Arg::F64(spec.t_end),
+                I::Y => y.take().expect(once).arg(),
+                I::P => p.take().expect(once).arg(),
+                I::Ring => ring.take().expect(once).arg(),
+                I::Head => Arg::PtrI64(head.take().expect(once)),
+                I::F0 => f0.take().expect(once).arg(),
+                I::Y1 => y1.take().expect(once).arg(),
+                I::F1 => f1.take().expect(once).arg(),
+                I::Atol => Arg::F64(atol),
+                I::Rtol => Arg::F64(rtol),
+                I::MaxDt => Arg::F64(max_dt),
+            });
+        }
         let mut out = [Scalar::F64(0.0)];
         // SAFETY: y, p, the rings and the three work vectors have the model's sizes.
         unsafe { self.invoke(machine, init, &mut args, &mut out)? };

@@ -1,26 +1,14 @@
 //! The ordinary (BASE) runner loop as IR, continuous and discrete (runtime.md §3.3–3.4).
 //!
 //! One runner function per model and stepper, calling the stepper and the model functions
-//! (an inlining pass may merge them). ABI (`D` the dtype element, `V` the stepper's vectors):
-//!
-//! ```text
-//! runner(fctl: ptr<f64>, ictl: ptr<i64>,
-//!        y: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64>, aux: ptr<D>,
-//!        ws_0..ws_{V-1}: ptr<D>, sc: ptr<f64>, cfg: ptr<f64>, y_prop: ptr<D>, sout: ptr<f64>,
-//!        rec_t: ptr<f64>, rec_y: ptr<D>, rec_aux: ptr<D>, rec_step: ptr<i64>,
-//!        evt_code: ptr<i64>, evt_index: ptr<i64>, evt_log: ptr<f64>, scratch: ptr<f64>,
-//!        rec_states: ptr<i64>, rec_aux_idx: ptr<i64>, iscratch: ptr<i64>,
-//!        evt_ilog: ptr<i64>) -> i32
-//! ```
+//! (an inlining pass may merge them). Its parameters, in order, are
+//! [`crate::abi::RunnerAbi`]'s.
 //!
 //! `scratch`/`evt_log` hold the f64 log fields and `iscratch`/`evt_ilog` the integer ones
 //! (`dynlib_ir::lower::log_is_int`: an integer model's values, exact); a float model never
 //! touches the integer pair.
 //!
-//! ```text
-//! ```
-//!
-//! `fctl` = [`FCTL_T`] time, [`FCTL_DT`] step, [`FCTL_T_END`] horizon (ODE), [`FCTL_T_LABEL0`]
+//! `fctl` (slots in [`crate::abi`]) = [`FCTL_T`] time, [`FCTL_DT`] step, [`FCTL_T_END`] horizon (ODE), [`FCTL_T_LABEL0`]
 //! the origin of map time labels. `ictl` = [`ICTL_STEP`] steps taken, [`ICTL_REC`] samples
 //! written, [`ICTL_EVT`] event rows written, [`ICTL_MAX_STEPS`] (ODE cap, map iteration
 //! count), [`ICTL_INTERVAL`] (0: no recording), [`ICTL_CAP_REC`], [`ICTL_CAP_EVT`],
@@ -33,61 +21,12 @@
 //! `GROW_EVT` with nothing half done, the caller grows the buffers and calls again, and the
 //! loop resumes exactly there.
 
-use dynlib_ir::lower::{events_signature, status, update_aux_signature, ModelFunctions};
+use dynlib_ir::lower::{events_signature, update_aux_signature, ModelFunctions};
 use dynlib_ir::*;
 use dynlib_model::{Model, ModelKind, Phase};
 
+use crate::abi::*;
 use crate::stepper::StepperSpec;
-
-/// `fctl` slot: current time.
-pub const FCTL_T: i64 = 0;
-/// `fctl` slot: current step size.
-pub const FCTL_DT: i64 = 1;
-/// `fctl` slot: the horizon (ODE).
-pub const FCTL_T_END: i64 = 2;
-/// `fctl` slot: the origin of map labels `t0 + k dt`.
-pub const FCTL_T_LABEL0: i64 = 3;
-/// Length of `fctl`.
-pub const FCTL_LEN: usize = 4;
-/// `ictl` slot: steps taken in this run.
-pub const ICTL_STEP: i64 = 0;
-/// `ictl` slot: samples written.
-pub const ICTL_REC: i64 = 1;
-/// `ictl` slot: event rows written.
-pub const ICTL_EVT: i64 = 2;
-/// `ictl` slot: step cap (ODE) or iteration count (map).
-pub const ICTL_MAX_STEPS: i64 = 3;
-/// `ictl` slot: record every k steps (0: no recording).
-pub const ICTL_INTERVAL: i64 = 4;
-/// `ictl` slot: record capacity (samples).
-pub const ICTL_CAP_REC: i64 = 5;
-/// `ictl` slot: event capacity (rows).
-pub const ICTL_CAP_EVT: i64 = 6;
-/// `ictl` slot: 0 until the run's initial sample is done.
-pub const ICTL_STARTED: i64 = 7;
-/// `ictl` slot: number of recorded states.
-pub const ICTL_N_REC_STATES: i64 = 8;
-/// `ictl` slot: number of recorded aux.
-pub const ICTL_N_REC_AUX: i64 = 9;
-/// Length of `ictl`.
-pub const ICTL_LEN: usize = 10;
-
-/// The runner's signature for a stepper and dtype element.
-pub fn runner_signature(stepper: &StepperSpec, elem: Elem) -> Signature {
-    let d = Type::Ptr(elem);
-    let (pf, pi) = (Type::Ptr(Elem::F64), Type::Ptr(Elem::I64));
-    let mut params = vec![pf, pi, d, d, d, pi, d];
-    params.extend(stepper.vectors.iter().map(|_| d));
-    params.extend([pf, pf, d, pf]);
-    params.extend([pf, d, d, pi]);
-    params.extend([pi, pi, pf, pf]);
-    params.extend([pi, pi]);
-    params.extend([pi, pi]);
-    Signature {
-        params,
-        returns: vec![Type::I32],
-    }
-}
 
 /// Loop-carried scalars.
 #[derive(Copy, Clone)]
@@ -113,10 +52,13 @@ pub fn emit_runner(
     step_fn: FuncId,
 ) -> FuncId {
     let elem = mf.elem;
-    let sig = runner_signature(stepper, elem);
-    let step_sig = stepper.signature(elem);
+    let abi = RunnerAbi {
+        vectors: stepper.vectors.len(),
+    };
+    let step_abi = stepper.abi();
+    let sig = abi.signature(elem);
+    let step_sig = step_abi.signature(elem);
     let n = model.states.len();
-    let v = stepper.vectors.len();
     let width = mf.max_log_width;
     let has_aux = !model.aux.is_empty();
     let has_stop = model.sim.stop.is_some();
@@ -137,38 +79,32 @@ pub fn emit_runner(
 
     let mut f = Function::new(format!("runner_{}", stepper.name.replace('-', "_")), sig);
     let mut b = FunctionBuilder::new(&mut f);
-    let prm = |b: &FunctionBuilder, i: usize| b.param(i);
+    let prm = |b: &FunctionBuilder, p: RunnerParam| b.param(abi.index(p));
+    use RunnerParam as R;
     let (fctl, ictl, y, p, ring, head, aux) = (
-        prm(&b, 0),
-        prm(&b, 1),
-        prm(&b, 2),
-        prm(&b, 3),
-        prm(&b, 4),
-        prm(&b, 5),
-        prm(&b, 6),
-    );
-    let ws: Vec<Value> = (0..v).map(|k| prm(&b, 7 + k)).collect();
-    let base = 7 + v;
-    let (sc, cfg, y_prop, sout) = (
-        prm(&b, base),
-        prm(&b, base + 1),
-        prm(&b, base + 2),
-        prm(&b, base + 3),
+        prm(&b, R::Fctl),
+        prm(&b, R::Ictl),
+        prm(&b, R::Y),
+        prm(&b, R::P),
+        prm(&b, R::Ring),
+        prm(&b, R::Head),
+        prm(&b, R::Aux),
     );
     let (rec_t, rec_y, rec_aux, rec_step) = (
-        prm(&b, base + 4),
-        prm(&b, base + 5),
-        prm(&b, base + 6),
-        prm(&b, base + 7),
+        prm(&b, R::RecT),
+        prm(&b, R::RecY),
+        prm(&b, R::RecAux),
+        prm(&b, R::RecStep),
     );
     let (evt_code, evt_index, evt_log, scratch) = (
-        prm(&b, base + 8),
-        prm(&b, base + 9),
-        prm(&b, base + 10),
-        prm(&b, base + 11),
+        prm(&b, R::EvtCode),
+        prm(&b, R::EvtIndex),
+        prm(&b, R::EvtLog),
+        prm(&b, R::Scratch),
     );
-    let (rec_states, rec_aux_idx) = (prm(&b, base + 12), prm(&b, base + 13));
-    let (iscratch, evt_ilog) = (prm(&b, base + 14), prm(&b, base + 15));
+    let (y_prop, sout) = (prm(&b, R::YProp), prm(&b, R::StepOut));
+    let (rec_states, rec_aux_idx) = (prm(&b, R::RecStates), prm(&b, R::RecAuxIdx));
+    let (iscratch, evt_ilog) = (prm(&b, R::IScratch), prm(&b, R::EvtILog));
     let int_logs = !model.dtype.is_float();
 
     let fget = |b: &mut FunctionBuilder, slot: i64| {
@@ -424,9 +360,17 @@ pub fn emit_runner(
     };
 
     // --- Step. ---
-    let mut step_args = vec![cur.t, dt, y, p, ring, head];
-    step_args.extend(&ws);
-    step_args.extend([sc, cfg, y_prop, sout]);
+    // The runner's own buffers, in the stepper's parameter order.
+    let step_args: Vec<Value> = step_abi
+        .order()
+        .into_iter()
+        .map(|sp| match (sp, RunnerParam::forwarded(sp)) {
+            (StepParam::T, _) => cur.t,
+            (StepParam::Dt, _) => dt,
+            (_, Some(r)) => prm(&b, r),
+            (_, None) => unreachable!("only t and dt are not forwarded"),
+        })
+        .collect();
     let st = b.call(step_fn, &step_sig, &step_args)[0];
     let ok32 = b.i32(status::OK);
     let accepted = b.cmp(CmpOp::Eq, st, ok32);

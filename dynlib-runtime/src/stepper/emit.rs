@@ -1,7 +1,8 @@
 //! The emission context of a step function and the helpers every emitter shares.
 
-use dynlib_ir::lower::status;
 use dynlib_ir::*;
+
+use crate::abi::status;
 
 /// The emission context: the builder, the step function's parameters and model facts.
 pub struct Emit<'f> {

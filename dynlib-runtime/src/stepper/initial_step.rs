@@ -4,50 +4,30 @@ use super::emit::numpy_sum;
 use dynlib_ir::lower::{rhs_signature, ModelFunctions};
 use dynlib_ir::*;
 
-/// Signature of the initial-step function: `(t0, t_end, y, p, ring, head, f0, y1, f1, atol,
-/// rtol, max_dt) -> h`; `max_dt` is `+inf` when there is no cap.
-pub fn initial_step_signature(elem: Elem) -> Signature {
-    let d = Type::Ptr(elem);
-    Signature {
-        params: vec![
-            Type::F64,
-            Type::F64,
-            d,
-            d,
-            d,
-            Type::Ptr(Elem::I64),
-            d,
-            d,
-            d,
-            Type::F64,
-            Type::F64,
-            Type::F64,
-        ],
-        returns: vec![Type::F64],
-    }
-}
+use crate::abi::{Abi, InitialStepAbi, InitialStepParam as I};
 
 /// Emits the WRMS initial-step heuristic of adaptive steppers (runtime.md §2.6).
 pub fn emit_initial_step(mf: &mut ModelFunctions, n: usize, order: u32) -> FuncId {
     let elem = mf.elem;
-    let mut f = Function::new("initial_step", initial_step_signature(elem));
+    let mut f = Function::new("initial_step", InitialStepAbi.signature(elem));
     {
         let mut b = FunctionBuilder::new(&mut f);
+        let prm = |b: &FunctionBuilder, q: I| b.param(InitialStepAbi.index(q));
         let (t0, t_end, y, p, ring, head) = (
-            b.param(0),
-            b.param(1),
-            b.param(2),
-            b.param(3),
-            b.param(4),
-            b.param(5),
+            prm(&b, I::T0),
+            prm(&b, I::TEnd),
+            prm(&b, I::Y),
+            prm(&b, I::P),
+            prm(&b, I::Ring),
+            prm(&b, I::Head),
         );
         let (f0, y1, f1, atol, rtol, max_dt) = (
-            b.param(6),
-            b.param(7),
-            b.param(8),
-            b.param(9),
-            b.param(10),
-            b.param(11),
+            prm(&b, I::F0),
+            prm(&b, I::Y1),
+            prm(&b, I::F1),
+            prm(&b, I::Atol),
+            prm(&b, I::Rtol),
+            prm(&b, I::MaxDt),
         );
         let rhs_sig = rhs_signature(elem);
         let get = |b: &mut FunctionBuilder, arr: Value, i: usize| {

@@ -1,13 +1,7 @@
 //! Steppers: a registry of metadata and IR emitters (runtime.md §2).
 //!
-//! A stepper is emitted as one IR function that takes a single step, with this ABI (`D` is
-//! the model dtype's element type, `V` the stepper's number of workspace vectors):
-//!
-//! ```text
-//! step(t: f64, dt: f64, y: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64>,
-//!      ws_0: ptr<D>, ..., ws_{V-1}: ptr<D>, sc: ptr<f64>, cfg: ptr<f64>,
-//!      y_prop: ptr<D>, out: ptr<f64>) -> i32
-//! ```
+//! A stepper is emitted as one IR function that takes a single step; its parameters, in
+//! order, are [`StepAbi`]'s.
 //!
 //! `out` receives `[t_prop, dt_next, err_est]`; `sc` holds the stepper's scalar state (the
 //! Adams–Bashforth step index); `cfg` its configuration, in [`StepperSpec::config`] order.
@@ -19,8 +13,10 @@
 //! emitter shares; one file per stepper or family holds its registry entry (`SPEC`) and its
 //! emitter. Adding a stepper is one new file and one line in `REGISTRY`.
 
-use dynlib_ir::lower::{rhs_signature, status, ModelFunctions};
+use dynlib_ir::lower::{rhs_signature, ModelFunctions};
 use dynlib_ir::*;
+
+use crate::abi::{status, Abi, StepAbi, StepParam};
 
 mod adams_bashforth;
 pub mod emit;
@@ -33,7 +29,7 @@ mod rk4;
 mod rk45;
 
 pub use emit::Emit;
-pub use initial_step::{emit_initial_step, initial_step_signature};
+pub use initial_step::emit_initial_step;
 
 /// Whether a stepper integrates ODEs or iterates maps.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -309,21 +305,16 @@ impl StepperSpec {
         (self.config_rules)(values)
     }
 
+    /// The step function's parameters.
+    pub fn abi(&self) -> StepAbi {
+        StepAbi {
+            vectors: self.vectors.len(),
+        }
+    }
+
     /// The IR signature of this stepper's step function for dtype element `elem`.
     pub fn signature(&self, elem: Elem) -> Signature {
-        let d = Type::Ptr(elem);
-        let mut params = vec![Type::F64, Type::F64, d, d, d, Type::Ptr(Elem::I64)];
-        params.extend(self.vectors.iter().map(|_| d));
-        params.extend([
-            Type::Ptr(Elem::F64),
-            Type::Ptr(Elem::F64),
-            d,
-            Type::Ptr(Elem::F64),
-        ]);
-        Signature {
-            params,
-            returns: vec![Type::I32],
-        }
+        self.abi().signature(elem)
     }
 
     /// Emits the step function into `mf.program` for a model with `n` states.
@@ -336,19 +327,22 @@ impl StepperSpec {
         );
         {
             let b = FunctionBuilder::new(&mut f);
-            let v = self.vectors.len();
+            let abi = self.abi();
+            let prm = |p: StepParam| b.param(abi.index(p));
             let mut e = Emit {
-                t: b.param(0),
-                dt: b.param(1),
-                y: b.param(2),
-                p: b.param(3),
-                ring: b.param(4),
-                head: b.param(5),
-                ws: (0..v).map(|i| b.param(6 + i)).collect(),
-                sc: b.param(6 + v),
-                cfg: b.param(7 + v),
-                y_prop: b.param(8 + v),
-                out: b.param(9 + v),
+                t: prm(StepParam::T),
+                dt: prm(StepParam::Dt),
+                y: prm(StepParam::Y),
+                p: prm(StepParam::P),
+                ring: prm(StepParam::Ring),
+                head: prm(StepParam::Head),
+                ws: (0..self.vectors.len())
+                    .map(|k| prm(StepParam::Work(k)))
+                    .collect(),
+                sc: prm(StepParam::Scalars),
+                cfg: prm(StepParam::Config),
+                y_prop: prm(StepParam::YProp),
+                out: prm(StepParam::Out),
                 b,
                 rhs,
                 rhs_sig: rhs_signature(elem),
