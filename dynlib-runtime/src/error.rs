@@ -57,9 +57,44 @@ pub enum RuntimeError {
         /// The time of the last committed step.
         t: f64,
     },
-    /// The backend failed to prepare or execute the kernel.
-    #[error("backend error: {0}")]
-    Backend(String),
+    /// The interpreter refused the kernel's program (a dynlib bug: every lowered program
+    /// verifies).
+    #[error("the interpreter cannot run this kernel: {0}")]
+    Interp(#[from] dynlib_interp::Error),
+    /// The interpreter stopped a call (an index out of range, a wrong argument).
+    #[error("the interpreter stopped: {0}")]
+    Trap(#[from] dynlib_interp::Trap),
+    /// Loading or calling native code failed.
+    #[cfg(feature = "jit")]
+    #[error("native code: {0}")]
+    Native(#[from] dynlib_llvm::Error),
+    /// An array or a list of values of the wrong length for the kernel.
+    #[error("{whose} needs {}{expected} {what}, got {found}", if *.at_least { "at least " } else { "" })]
+    Shape {
+        /// Whose length is wrong (`the run`, `argument 1 of rhs`).
+        whose: String,
+        /// What is counted (`initial state values`, `elements`).
+        what: &'static str,
+        /// The length needed (the least one when `at_least`).
+        expected: usize,
+        /// True when any longer length would do too.
+        at_least: bool,
+        /// The length given.
+        found: usize,
+    },
+    /// A thread the build needs could not be started (the address space is limited).
+    #[error("cannot start the thread that {what} with the {} MiB of stack its size needs: {source}; is the address space limited (ulimit -v)?", .stack >> 20)]
+    Thread {
+        /// What the thread does.
+        what: &'static str,
+        /// The stack it asked for, in bytes.
+        stack: usize,
+        /// Why it could not start.
+        source: std::io::Error,
+    },
+    /// Something that cannot happen did: a bug in dynlib, reported rather than ignored.
+    #[error("internal error (a bug in dynlib; please report it): {0}")]
+    Internal(String),
     /// A name (variable, event, snapshot, preset, ...) that does not exist.
     #[error("unknown {what} '{name}'{hint}; known: {known}")]
     NotFound {

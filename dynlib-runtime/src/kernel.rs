@@ -204,10 +204,7 @@ impl Kernel {
                 &mut cache_stats,
             )?
         } else {
-            Backend::Interp(
-                Interpreter::new(&functions.program)
-                    .map_err(|e| RuntimeError::Backend(e.to_string()))?,
-            )
+            Backend::Interp(Interpreter::new(&functions.program)?)
         };
         Ok(Kernel {
             model,
@@ -383,12 +380,13 @@ impl Kernel {
             RuntimeError::Incompatible("the runner is driven by Kernel::run, not called".into())
         })?;
         if mins.len() != args.len() {
-            return Err(RuntimeError::Incompatible(format!(
-                "{} takes {} arguments, {} were passed",
-                role.name(),
-                mins.len(),
-                args.len()
-            )));
+            return Err(RuntimeError::Shape {
+                whose: role.name().to_string(),
+                what: "arguments",
+                expected: mins.len(),
+                at_least: false,
+                found: args.len(),
+            });
         }
         for (k, (arg, min)) in args.iter().zip(&mins).enumerate() {
             let len = match arg {
@@ -400,10 +398,13 @@ impl Kernel {
             };
             if let (Some(len), Some(min)) = (len, *min) {
                 if len < min {
-                    return Err(RuntimeError::Incompatible(format!(
-                        "argument {k} of {} needs at least {min} elements, got {len}",
-                        role.name()
-                    )));
+                    return Err(RuntimeError::Shape {
+                        whose: format!("argument {k} of {}", role.name()),
+                        what: "elements",
+                        expected: min,
+                        at_least: true,
+                        found: len,
+                    });
                 }
             }
         }
@@ -431,7 +432,7 @@ impl Kernel {
         match &self.backend {
             Backend::Interp(interp) => interp
                 .call_into(machine, func, args, results)
-                .map_err(|e| RuntimeError::Backend(e.to_string())),
+                .map_err(RuntimeError::from),
             #[cfg(feature = "jit")]
             Backend::Native(units) => {
                 let _ = machine;
@@ -439,10 +440,9 @@ impl Kernel {
                     .iter()
                     .map(|(_, j)| j)
                     .find(|j| j.exports(func))
-                    .ok_or_else(|| RuntimeError::Backend(format!("{func} was not compiled")))?;
+                    .ok_or_else(|| RuntimeError::Internal(format!("{func} was not compiled")))?;
                 // SAFETY: forwarded from this function's contract.
-                unsafe { jit.call(func, args, results) }
-                    .map_err(|e| RuntimeError::Backend(e.to_string()))
+                unsafe { jit.call(func, args, results) }.map_err(RuntimeError::from)
             }
         }
     }
@@ -670,7 +670,7 @@ fn native(
                         let mut s = CacheStats::default();
                         crate::units::obtain(req, disk, opts, &mut s).map(|jit| (jit, s))
                     })
-                    .map_err(|e| thread_error("compiles this model", stack, &e));
+                    .map_err(|e| thread_error("compiles this model", stack, e));
                 (*unit, handle)
             })
             .collect();
@@ -734,13 +734,13 @@ fn stack_for(units: usize, per_unit: usize) -> usize {
     units.saturating_mul(per_unit).clamp(MIN_STACK, MAX_STACK)
 }
 
-/// The error for a thread that `does` what it says and could not start with `stack` bytes.
-fn thread_error(does: &str, stack: usize, e: &std::io::Error) -> RuntimeError {
-    RuntimeError::Backend(format!(
-        "cannot start the thread that {does} with the {} MiB of stack its size needs: {e}; \
-         is the address space limited (ulimit -v)?",
-        stack >> 20
-    ))
+/// The error for a thread that does `what` and could not start with `stack` bytes.
+fn thread_error(what: &'static str, stack: usize, source: std::io::Error) -> RuntimeError {
+    RuntimeError::Thread {
+        what,
+        stack,
+        source,
+    }
 }
 
 /// Models whose [`Model::lowering_depth_bound`] is at most this are lowered on the calling
@@ -761,9 +761,9 @@ fn lower_on_a_big_stack(model: &Model) -> Result<ModelFunctions, RuntimeError> {
             .name("dynlib-lower".into())
             .stack_size(stack)
             .spawn_scoped(s, || lower_model(model))
-            .map_err(|e| thread_error("lowers this model", stack, &e))?
+            .map_err(|e| thread_error("lowers this model", stack, e))?
             .join()
-            .map_err(|_| RuntimeError::Backend("lowering the model panicked".into()))?
+            .map_err(|_| RuntimeError::Internal("lowering the model panicked".into()))?
             .map_err(RuntimeError::from)
     })
 }

@@ -369,7 +369,7 @@ impl Results {
             (Some(&a), Some(&b)) => {
                 let tol = spacing(a.abs().max(b.abs()).max(1.0));
                 if b < a - tol {
-                    return Err(RuntimeError::Backend(format!(
+                    return Err(RuntimeError::Internal(format!(
                         "recorded time went backwards when stitching runs ({b} after {a})"
                     )));
                 }

@@ -698,13 +698,17 @@ impl Kernel {
     /// buffers without bounds checks, so nothing unchecked reaches it.
     fn check_spec(&self, spec: &RunSpec) -> Result<(), RuntimeError> {
         let model = &self.model;
-        let shape = |what: &str, expected: usize, found: usize| {
+        let shape = |what: &'static str, expected: usize, found: usize| {
             if expected == found {
                 Ok(())
             } else {
-                Err(RuntimeError::Incompatible(format!(
-                    "the run needs {expected} {what}, got {found}"
-                )))
+                Err(RuntimeError::Shape {
+                    whose: "the run".to_string(),
+                    what,
+                    expected,
+                    at_least: false,
+                    found,
+                })
             }
         };
         shape("initial state values", model.states.len(), spec.y0.len())?;
@@ -870,7 +874,7 @@ impl Kernel {
                 match out[0] {
                     Scalar::I32(c) => c,
                     other => {
-                        return Err(RuntimeError::Backend(format!("runner returned {other:?}")))
+                        return Err(RuntimeError::Internal(format!("runner returned {other:?}")))
                     }
                 }
             };
@@ -935,7 +939,7 @@ impl Kernel {
                     break Status::ArithmeticFault;
                 }
                 other => {
-                    return Err(RuntimeError::Backend(format!(
+                    return Err(RuntimeError::Internal(format!(
                         "runner returned unknown status {other}"
                     )))
                 }
@@ -1102,7 +1106,7 @@ impl Kernel {
         unsafe { self.invoke(machine, init, &mut args, &mut out)? };
         match out.first() {
             Some(Scalar::F64(h)) => Ok(*h),
-            other => Err(RuntimeError::Backend(format!(
+            other => Err(RuntimeError::Internal(format!(
                 "initial_step returned {other:?}"
             ))),
         }

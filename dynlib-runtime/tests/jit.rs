@@ -397,6 +397,18 @@ fn model_functions_and_stepper_are_callable_natively() {
             )
             .unwrap_err();
         assert!(err.to_string().contains("at least 3 elements"), "{err}");
+        assert!(
+            matches!(
+                err,
+                dynlib_runtime::RuntimeError::Shape {
+                    expected: 3,
+                    found: 2,
+                    at_least: true,
+                    ..
+                }
+            ),
+            "a caller can act on the lengths: {err:?}"
+        );
         assert!(k.call(&mut machine, Role::Runner, &mut []).is_err());
     }
     assert_eq!(outs[0], outs[1]);
