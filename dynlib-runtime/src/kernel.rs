@@ -17,7 +17,7 @@ use dynlib_ir::{Arg, Elem, FuncId, Program, Scalar};
 use dynlib_model::Model;
 
 use crate::error::RuntimeError;
-use crate::runner::emit_runner;
+use crate::runner::{emit_runner, RunnerVariant};
 use crate::stepper::{emit_initial_step, StepperSpec};
 use crate::units::CacheStats;
 
@@ -43,7 +43,7 @@ pub enum Role {
     /// The WRMS initial step (adaptive steppers).
     InitialStep,
     /// The runner loop.
-    Runner,
+    Runner(RunnerVariant),
 }
 
 impl Role {
@@ -58,7 +58,7 @@ impl Role {
         Role::Jvp,
         Role::Stepper,
         Role::InitialStep,
-        Role::Runner,
+        Role::Runner(RunnerVariant::Base),
     ];
 
     /// The role's name (`rhs`, `events_pre`, `stepper`, ...), also its file name in
@@ -74,7 +74,7 @@ impl Role {
             Role::Jvp => "jvp",
             Role::Stepper => "stepper",
             Role::InitialStep => "initial_step",
-            Role::Runner => "runner",
+            Role::Runner(_) => "runner",
         }
     }
 
@@ -82,7 +82,9 @@ impl Role {
     pub fn unit(self) -> Unit {
         match self {
             Role::Stepper => Unit::Stepper,
-            Role::InitialStep | Role::Runner => Unit::Runner,
+            // The initial step is compiled with the (one) runner that uses it.
+            Role::InitialStep => Unit::Runner(RunnerVariant::Base),
+            Role::Runner(v) => Unit::Runner(v),
             _ => Unit::Triplets,
         }
     }
@@ -96,19 +98,23 @@ pub enum Unit {
     /// The stepper's single step (with the model functions it calls inlined).
     Stepper,
     /// The runner loop with everything inlined, and the adaptive initial step.
-    Runner,
+    Runner(RunnerVariant),
 }
 
 impl Unit {
     /// Every unit.
-    pub const ALL: [Unit; 3] = [Unit::Triplets, Unit::Stepper, Unit::Runner];
+    pub const ALL: [Unit; 3] = [
+        Unit::Triplets,
+        Unit::Stepper,
+        Unit::Runner(RunnerVariant::Base),
+    ];
 
     /// `triplets`, `stepper` or `runner`.
     pub fn name(self) -> &'static str {
         match self {
             Unit::Triplets => "triplets",
             Unit::Stepper => "stepper",
-            Unit::Runner => "runner",
+            Unit::Runner(_) => "runner",
         }
     }
 }
@@ -183,7 +189,13 @@ impl Kernel {
         let initial_step = stepper
             .adaptive
             .then(|| emit_initial_step(&mut functions, n, stepper.order));
-        let runner = emit_runner(&model, &mut functions, stepper, step_fn);
+        let runner = emit_runner(
+            &model,
+            &mut functions,
+            stepper,
+            step_fn,
+            RunnerVariant::Base,
+        );
         // Both backends run the optimised program; the passes never change a result bit.
         if options.optimize {
             dynlib_ir::passes::optimize(&mut functions.program);
@@ -359,7 +371,7 @@ impl Kernel {
             Role::Jvp => vec![None, s(n), s(np), s(n), s(n), s(ring), s(heads)],
             Role::Stepper => self.stepper.abi().min_lengths(&self.dims()),
             Role::InitialStep => crate::abi::InitialStepAbi.min_lengths(&self.dims()),
-            Role::Runner => return None,
+            Role::Runner(_) => return None,
         })
     }
 
@@ -571,7 +583,7 @@ impl RoleFuncs {
             Role::Jvp => f.jvp,
             Role::Stepper => Some(self.step_fn),
             Role::InitialStep => self.initial_step,
-            Role::Runner => Some(self.runner),
+            Role::Runner(RunnerVariant::Base) => Some(self.runner),
         }
     }
 
@@ -596,9 +608,9 @@ fn unit_request<'a>(
 ) -> Result<crate::units::UnitRequest<'a>, RuntimeError> {
     use dynlib_cache::{Component, Labels};
     let (component, stepper_label, variant) = match unit {
-        Unit::Triplets => (Component::Triplets, "", ""),
-        Unit::Stepper => (Component::Steppers, stepper.name, ""),
-        Unit::Runner => (Component::Runners, stepper.name, "base"),
+        Unit::Triplets => (Component::Triplets, "", None),
+        Unit::Stepper => (Component::Steppers, stepper.name, None),
+        Unit::Runner(v) => (Component::Runners, stepper.name, Some(v)),
     };
     let program = &functions.program;
     let dtype = model.dtype.as_str();
@@ -621,7 +633,7 @@ fn unit_request<'a>(
             model: model.name.clone().unwrap_or_else(|| model.uri.clone()),
             stepper: stepper_label.to_string(),
             dtype: dtype.to_string(),
-            variant: variant.to_string(),
+            variant: variant.map_or("", RunnerVariant::name).to_string(),
         },
     })
 }

@@ -28,6 +28,26 @@ use dynlib_model::{Model, ModelKind, Phase};
 use crate::abi::*;
 use crate::stepper::StepperSpec;
 
+/// A runner variant (runtime.md §3.5): each is its own compiled and cached unit. Only
+/// the ordinary loop exists yet; the fast path and the analysis variants are issue 10.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RunnerVariant {
+    /// The ordinary loop: buffers grown by re-entry, events, lags, recording.
+    Base,
+}
+
+impl RunnerVariant {
+    /// Every variant.
+    pub const ALL: [RunnerVariant; 1] = [RunnerVariant::Base];
+
+    /// Its name in cache keys, `meta.json` and messages (`base`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RunnerVariant::Base => "base",
+        }
+    }
+}
+
 /// Loop-carried scalars.
 #[derive(Copy, Clone)]
 struct Carried {
@@ -44,13 +64,16 @@ impl Carried {
     }
 }
 
-/// Emits the BASE runner for `model` with the stepper `step_fn` (already in the program).
+/// Emits the runner `variant` for `model` with the stepper `step_fn` (already in the
+/// program).
 pub fn emit_runner(
     model: &Model,
     mf: &mut ModelFunctions,
     stepper: &StepperSpec,
     step_fn: FuncId,
+    variant: RunnerVariant,
 ) -> FuncId {
+    let RunnerVariant::Base = variant;
     let elem = mf.elem;
     let abi = RunnerAbi {
         vectors: stepper.vectors.len(),

@@ -99,7 +99,7 @@ pub fn unit_key(
     exports: &[FuncId],
     component: dynlib_cache::Component,
     unit: &str,
-    variant: &str,
+    variant: Option<crate::runner::RunnerVariant>,
     dtype: &str,
     opts: &dynlib_llvm::CodegenOptions,
 ) -> Result<Key, RuntimeError> {
@@ -126,7 +126,8 @@ pub fn unit_key(
             ("ir", ir),
             ("exports", names.join(",")),
             ("unit", unit.to_string()),
-            ("variant", variant.to_string()),
+            // Empty for units that are not runners (as before variants were a type).
+            ("variant", variant.map_or("", |v| v.name()).to_string()),
             ("dtype", dtype.to_string()),
             ("codegen", opts.describe()),
             ("llvm", host.llvm_version.clone()),

@@ -409,7 +409,13 @@ fn model_functions_and_stepper_are_callable_natively() {
             ),
             "a caller can act on the lengths: {err:?}"
         );
-        assert!(k.call(&mut machine, Role::Runner, &mut []).is_err());
+        assert!(k
+            .call(
+                &mut machine,
+                Role::Runner(dynlib_runtime::runner::RunnerVariant::Base),
+                &mut []
+            )
+            .is_err());
     }
     assert_eq!(outs[0], outs[1]);
     assert_eq!(
