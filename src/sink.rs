@@ -114,8 +114,19 @@ impl Sink {
             return Err(error(shown, why));
         }
         let tmp = temporary_beside(&target).ok_or_else(|| error(shown, "not a file name"))?;
-        drop(dynlib_fs::create_new(&tmp).map_err(|e| error(shown, e))?);
-        let _ = std::fs::remove_file(&tmp);
+        // Registered like the real one, so a signal that ends the process meanwhile
+        // removes it; dropping the guard removes it otherwise.
+        let probe = Pending::new(&tmp);
+        match dynlib_fs::create_new(&tmp) {
+            Ok(file) => {
+                drop(file);
+                drop(probe);
+            }
+            Err(e) => {
+                probe.keep();
+                return Err(error(shown, e));
+            }
+        }
         Ok(Sink::Replace { target })
     }
 

@@ -589,7 +589,8 @@ fn a_deep_model_builds_under_an_address_space_limit() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("80"));
 }
 
-/// Waits (at most a minute) until `dir` holds a temporary output file, and returns it.
+/// Waits (at most a minute) until `dir` holds a temporary output file of at least a MB
+/// (being written, not the probe made before the run), and returns it.
 #[cfg(unix)]
 fn temporary_output_in(dir: &Path) -> std::path::PathBuf {
     let started = Instant::now();
@@ -597,7 +598,10 @@ fn temporary_output_in(dir: &Path) -> std::path::PathBuf {
         let found = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .find(|p| p.to_string_lossy().ends_with(".tmp"));
+            .find(|p| {
+                p.to_string_lossy().ends_with(".tmp")
+                    && std::fs::metadata(p).is_ok_and(|m| m.len() > 1 << 20)
+            });
         if let Some(p) = found {
             return p;
         }
