@@ -231,6 +231,52 @@ impl<'f> FunctionBuilder<'f> {
         self.func.results[inst.index()].clone()
     }
 
+    /// Emits `for i in start..end` (`i64`, step 1) with loop-carried values, as a loop in
+    /// the IR rather than `end - start` copies, so code that would grow with n² or n³ (a
+    /// dense LU) stays the size of its body. `body` is called once, with the builder in the
+    /// loop body, the counter and the carried values, and returns the carried values of
+    /// the next iteration (same count and types). Returns the values after the loop, with
+    /// the builder positioned there.
+    pub fn for_range(
+        &mut self,
+        start: Value,
+        end: Value,
+        carried: &[Value],
+        body: impl FnOnce(&mut Self, Value, &[Value]) -> Vec<Value>,
+    ) -> Vec<Value> {
+        let header = self.create_block();
+        let i = self.block_param(header, Type::I64);
+        let state: Vec<Value> = carried
+            .iter()
+            .map(|&v| {
+                let ty = self.ty(v);
+                self.block_param(header, ty)
+            })
+            .collect();
+        let looped = self.create_block();
+        let done = self.create_block();
+        let mut entry = vec![start];
+        entry.extend_from_slice(carried);
+        self.jump(header, &entry);
+        self.switch_to(header);
+        let go = self.cmp(CmpOp::Lt, i, end);
+        self.brif(go, looped, &[], done, &[]);
+        self.switch_to(looped);
+        let next = body(self, i, &state);
+        assert_eq!(
+            next.len(),
+            state.len(),
+            "for_range: the body must return every carried value"
+        );
+        let one = self.i64(1);
+        let i1 = self.add(i, one);
+        let mut back = vec![i1];
+        back.extend(next);
+        self.jump(header, &back);
+        self.switch_to(done);
+        state
+    }
+
     /// Jumps to `block` with `args`.
     pub fn jump(&mut self, block: Block, args: &[Value]) {
         self.push(

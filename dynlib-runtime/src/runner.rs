@@ -188,25 +188,15 @@ pub fn emit_runner(
             (rec_aux_idx, aux, n_rec_aux, rec_aux),
         ] {
             // for k in 0..count: dst[i * count + k] = src[sel[k]]
-            let lh = b.create_block();
-            let k = b.block_param(lh, Type::I64);
-            let lb = b.create_block();
-            let done = b.create_block();
             let z = b.i64(0);
-            b.jump(lh, &[z]);
-            b.switch_to(lh);
-            let go = b.cmp(CmpOp::Lt, k, count);
-            b.brif(go, lb, &[], done, &[]);
-            b.switch_to(lb);
-            let src_idx = b.load(sel, k);
-            let x = b.load(src, src_idx);
-            let row = b.mul(i, count);
-            let at = b.add(row, k);
-            b.store(dst, at, x);
-            let one = b.i64(1);
-            let k1 = b.add(k, one);
-            b.jump(lh, &[k1]);
-            b.switch_to(done);
+            b.for_range(z, count, &[], |b, k, _| {
+                let src_idx = b.load(sel, k);
+                let x = b.load(src, src_idx);
+                let row = b.mul(i, count);
+                let at = b.add(row, k);
+                b.store(dst, at, x);
+                Vec::new()
+            });
         }
     };
 
