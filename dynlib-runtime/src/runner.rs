@@ -100,7 +100,7 @@ pub fn emit_runner(
     let (events_pre, events_post, update_aux) = (mf.events_pre, mf.events_post, mf.update_aux);
     let lags = mf.lags.clone();
 
-    let mut f = Function::new(format!("runner_{}", stepper.name.replace('-', "_")), sig);
+    let mut f = Function::new(stepper.ir_name("runner"), sig);
     let mut b = FunctionBuilder::new(&mut f);
     let prm = |b: &FunctionBuilder, p: RunnerParam| b.param(abi.index(p));
     use RunnerParam as R;
@@ -400,10 +400,7 @@ pub fn emit_runner(
     let t_prop = b.load(sout, i0);
     let dt_next = b.load(sout, i1);
     let inf = b.f64(f64::INFINITY);
-    let finite = |b: &mut FunctionBuilder, x: Value| {
-        let a = b.math(MathFn::Fabs, &[x]);
-        b.cmp(CmpOp::Lt, a, inf)
-    };
+    let finite = |b: &mut FunctionBuilder, x: Value| crate::stepper::emit::finite(b, x, inf);
     let mut ok = finite(&mut b, t_prop);
     let okd = finite(&mut b, dt_next);
     ok = b.binary(BinaryOp::And, ok, okd);

@@ -4,6 +4,19 @@ use dynlib_ir::*;
 
 use crate::abi::status;
 
+/// `arr[i]` converted to f64.
+pub(crate) fn load_f64(b: &mut FunctionBuilder, arr: Value, i: usize) -> Value {
+    let idx = b.i64(i as i64);
+    let raw = b.load(arr, idx);
+    b.convert(raw, Type::F64)
+}
+
+/// `|x| < inf` (`inf` the constant, emitted once by the caller): false for NaN and ±inf.
+pub(crate) fn finite(b: &mut FunctionBuilder, x: Value, inf: Value) -> Value {
+    let a = b.math(MathFn::Fabs, &[x]);
+    b.cmp(CmpOp::Lt, a, inf)
+}
+
 /// The emission context: the builder, the step function's parameters and model facts.
 pub struct Emit<'f> {
     /// The builder, positioned in the step function.
@@ -32,9 +45,23 @@ impl Emit<'_> {
 
     /// `arr[i]` as f64 (the reference computes stage arithmetic in float64).
     pub(super) fn get(&mut self, arr: Value, i: usize) -> Value {
-        let idx = self.idx(i);
-        let raw = self.b.load(arr, idx);
-        self.b.convert(raw, Type::F64)
+        load_f64(&mut self.b, arr, i)
+    }
+
+    /// `c_0 * a_0[i] + c_1 * a_1[i] + ...`, each product `(c * a[i])` and the sum folded
+    /// left to right from the first term, as the reference's expressions evaluate.
+    pub(super) fn lin_comb(&mut self, i: usize, terms: &[(f64, Value)]) -> Value {
+        let mut sum: Option<Value> = None;
+        for &(c, arr) in terms {
+            let c = self.c(c);
+            let x = self.get(arr, i);
+            let term = self.b.mul(c, x);
+            sum = Some(match sum {
+                None => term,
+                Some(acc) => self.b.add(acc, term),
+            });
+        }
+        sum.expect("a linear combination has terms")
     }
 
     /// `arr[i] = x` (x is f64, stored in the dtype).
@@ -108,8 +135,7 @@ impl Emit<'_> {
         let mut acc = self.b.bool(true);
         for i in 0..self.n {
             let x = self.get(arr, i);
-            let a = self.b.math(MathFn::Fabs, &[x]);
-            let ok = self.b.cmp(CmpOp::Lt, a, inf);
+            let ok = finite(&mut self.b, x, inf);
             acc = self.b.binary(BinaryOp::And, acc, ok);
         }
         acc

@@ -1,6 +1,6 @@
 //! The WRMS initial-step heuristic of adaptive steppers (runtime.md §2.6).
 
-use super::emit::numpy_sum;
+use super::emit::{load_f64 as get, numpy_sum};
 use dynlib_ir::lower::{rhs_signature, ModelFunctions};
 use dynlib_ir::*;
 
@@ -30,11 +30,6 @@ pub fn emit_initial_step(mf: &mut ModelFunctions, n: usize, order: u32) -> FuncI
             prm(&b, I::MaxDt),
         );
         let rhs_sig = rhs_signature(elem);
-        let get = |b: &mut FunctionBuilder, arr: Value, i: usize| {
-            let idx = b.i64(i as i64);
-            let raw = b.load(arr, idx);
-            b.convert(raw, Type::F64)
-        };
         b.call(mf.rhs, &rhs_sig, &[t0, y, f0, p, ring, head]);
         let y0: Vec<Value> = (0..n).map(|i| get(&mut b, y, i)).collect();
         let scale: Vec<Value> = y0

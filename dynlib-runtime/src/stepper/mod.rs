@@ -305,6 +305,11 @@ impl StepperSpec {
         (self.config_rules)(values)
     }
 
+    /// The name of this stepper's `prefix` function in the IR (`step_rk45`, `runner_rk4`).
+    pub fn ir_name(&self, prefix: &str) -> String {
+        format!("{prefix}_{}", self.name.replace('-', "_"))
+    }
+
     /// The step function's parameters.
     pub fn abi(&self) -> StepAbi {
         StepAbi {
@@ -321,10 +326,7 @@ impl StepperSpec {
     pub fn emit(&self, mf: &mut ModelFunctions, n: usize) -> FuncId {
         let elem = mf.elem;
         let rhs = mf.rhs;
-        let mut f = Function::new(
-            format!("step_{}", self.name.replace('-', "_")),
-            self.signature(elem),
-        );
+        let mut f = Function::new(self.ir_name("step"), self.signature(elem));
         {
             let b = FunctionBuilder::new(&mut f);
             let abi = self.abi();

@@ -199,17 +199,9 @@ fn emit_rk45(e: &mut Emit) {
                 let k0 = e.get(k[0], i);
                 e.b.mul(ha, k0)
             } else {
-                let mut sum: Option<Value> = None;
-                for (j, &a) in coeffs.iter().enumerate() {
-                    let a = e.c(a);
-                    let kj = e.get(k[j], i);
-                    let term = e.b.mul(a, kj);
-                    sum = Some(match sum {
-                        None => term,
-                        Some(acc) => e.b.add(acc, term),
-                    });
-                }
-                let sum = sum.expect("stage coefficients");
+                let terms: Vec<(f64, Value)> =
+                    coeffs.iter().copied().zip(k.iter().copied()).collect();
+                let sum = e.lin_comb(i, &terms);
                 e.b.mul(h, sum)
             };
             let r = e.b.add(yi, inc);
@@ -225,18 +217,9 @@ fn emit_rk45(e: &mut Emit) {
         e.b.switch_to(cont);
     }
     // Fifth-order solution (b2 = 0 omitted).
+    let weights = [(b1, k[0]), (b3, k[2]), (b4, k[3]), (b5, k[4]), (b6, k[5])];
     for i in 0..e.n {
-        let mut sum: Option<Value> = None;
-        for (j, b) in [(0, b1), (2, b3), (3, b4), (4, b5), (5, b6)] {
-            let bc = e.c(b);
-            let kj = e.get(k[j], i);
-            let term = e.b.mul(bc, kj);
-            sum = Some(match sum {
-                None => term,
-                Some(acc) => e.b.add(acc, term),
-            });
-        }
-        let sum = sum.expect("weights");
+        let sum = e.lin_comb(i, &weights);
         let inc = e.b.mul(h, sum);
         let yi = e.get(e.y, i);
         let r = e.b.add(yi, inc);
@@ -255,27 +238,19 @@ fn emit_rk45(e: &mut Emit) {
 
     // Error norm: sqrt(mean((e_i / sc_i)^2)) written as a power, as the reference does.
     let mut acc = e.c(0.0);
+    let error_weights = [
+        (b1 - bs1, k[0]),
+        (b3 - bs3, k[2]),
+        (b4 - bs4, k[3]),
+        (b5 - bs5, k[4]),
+        (b6 - bs6, k[5]),
+    ];
     for i in 0..e.n {
-        let mut sum: Option<Value> = None;
-        for (j, w) in [
-            (0, b1 - bs1),
-            (2, b3 - bs3),
-            (3, b4 - bs4),
-            (4, b5 - bs5),
-            (5, b6 - bs6),
-        ] {
-            let wc = e.c(w);
-            let kj = e.get(k[j], i);
-            let term = e.b.mul(wc, kj);
-            sum = Some(match sum {
-                None => term,
-                Some(a) => e.b.add(a, term),
-            });
-        }
+        let sum = e.lin_comb(i, &error_weights);
         let bs7c = e.c(bs7);
         let k7 = e.get(k[6], i);
         let last = e.b.mul(bs7c, k7);
-        let diff = e.b.sub(sum.expect("weights"), last);
+        let diff = e.b.sub(sum, last);
         let ad = e.b.math(MathFn::Fabs, &[diff]);
         let ei = e.b.mul(h, ad);
         let yc = e.get(e.y, i);
