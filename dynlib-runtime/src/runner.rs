@@ -64,129 +64,140 @@ impl Carried {
     }
 }
 
-/// Emits the runner `variant` for `model` with the stepper `step_fn` (already in the
-/// program).
-pub fn emit_runner(
-    model: &Model,
-    mf: &mut ModelFunctions,
-    stepper: &StepperSpec,
+/// What the model and stepper decide about the code the runner needs.
+struct Facts {
+    elem: Elem,
+    n: usize,
+    width: usize,
+    has_aux: bool,
+    has_stop: bool,
+    pre_logs: bool,
+    post_logs: bool,
+    has_pre: bool,
+    has_post: bool,
+    is_map: bool,
+    float_state: bool,
+    int_logs: bool,
+}
+
+impl Facts {
+    fn of(model: &Model, mf: &ModelFunctions) -> Facts {
+        let elem = mf.elem;
+        let events = &model.events;
+        Facts {
+            elem,
+            n: model.states.len(),
+            width: mf.max_log_width,
+            has_aux: !model.aux.is_empty(),
+            has_stop: model.sim.stop.is_some(),
+            pre_logs: events
+                .iter()
+                .any(|e| e.phase != Phase::End && !e.log.is_empty()),
+            post_logs: events
+                .iter()
+                .any(|e| e.phase != Phase::Start && !e.log.is_empty()),
+            has_pre: events.iter().any(|e| e.phase != Phase::End),
+            has_post: events.iter().any(|e| e.phase != Phase::Start),
+            is_map: model.kind == ModelKind::Map,
+            float_state: elem == Elem::F64 || elem == Elem::F32,
+            int_logs: !model.dtype.is_float(),
+        }
+    }
+}
+
+/// The control values read from `fctl`/`ictl` on entry, and constants every phase uses.
+struct Control {
+    t_end: Value,
+    t_label0: Value,
+    max_steps: Value,
+    interval: Value,
+    cap_rec: Value,
+    cap_evt: Value,
+    n_rec_states: Value,
+    n_rec_aux: Value,
+    zero_i: Value,
+    one_i: Value,
+    recording: Value,
+}
+
+/// The runner being emitted: the builder, its parameters, the model facts and the exit
+/// block; each phase of the loop is one method, in the order the loop runs them.
+struct Runner<'f, 'm> {
+    b: FunctionBuilder<'f>,
+    abi: RunnerAbi,
+    step_abi: StepAbi,
+    step_sig: Signature,
     step_fn: FuncId,
-    variant: RunnerVariant,
-) -> FuncId {
-    let RunnerVariant::Base = variant;
-    let elem = mf.elem;
-    let abi = RunnerAbi {
-        vectors: stepper.vectors.len(),
-    };
-    let step_abi = stepper.abi();
-    let sig = abi.signature(elem);
-    let step_sig = step_abi.signature(elem);
-    let n = model.states.len();
-    let width = mf.max_log_width;
-    let has_aux = !model.aux.is_empty();
-    let has_stop = model.sim.stop.is_some();
-    let pre_logs = model
-        .events
-        .iter()
-        .any(|e| e.phase != Phase::End && !e.log.is_empty());
-    let post_logs = model
-        .events
-        .iter()
-        .any(|e| e.phase != Phase::Start && !e.log.is_empty());
-    let has_pre = model.events.iter().any(|e| e.phase != Phase::End);
-    let has_post = model.events.iter().any(|e| e.phase != Phase::Start);
-    let is_map = model.kind == ModelKind::Map;
-    let float_state = elem == Elem::F64 || elem == Elem::F32;
-    let (events_pre, events_post, update_aux) = (mf.events_pre, mf.events_post, mf.update_aux);
-    let lags = mf.lags.clone();
+    mf: &'m ModelFunctions,
+    facts: Facts,
+    ctl: Control,
+    exit: Block,
+}
 
-    let mut f = Function::new(stepper.ir_name("runner"), sig);
-    let mut b = FunctionBuilder::new(&mut f);
-    let prm = |b: &FunctionBuilder, p: RunnerParam| b.param(abi.index(p));
-    use RunnerParam as R;
-    let (fctl, ictl, y, p, ring, head, aux) = (
-        prm(&b, R::Fctl),
-        prm(&b, R::Ictl),
-        prm(&b, R::Y),
-        prm(&b, R::P),
-        prm(&b, R::Ring),
-        prm(&b, R::Head),
-        prm(&b, R::Aux),
-    );
-    let (rec_t, rec_y, rec_aux, rec_step) = (
-        prm(&b, R::RecT),
-        prm(&b, R::RecY),
-        prm(&b, R::RecAux),
-        prm(&b, R::RecStep),
-    );
-    let (evt_code, evt_index, evt_log, scratch) = (
-        prm(&b, R::EvtCode),
-        prm(&b, R::EvtIndex),
-        prm(&b, R::EvtLog),
-        prm(&b, R::Scratch),
-    );
-    let (y_prop, sout) = (prm(&b, R::YProp), prm(&b, R::StepOut));
-    let (rec_states, rec_aux_idx) = (prm(&b, R::RecStates), prm(&b, R::RecAuxIdx));
-    let (iscratch, evt_ilog) = (prm(&b, R::IScratch), prm(&b, R::EvtILog));
-    let int_logs = !model.dtype.is_float();
+impl Runner<'_, '_> {
+    fn prm(&self, p: RunnerParam) -> Value {
+        self.b.param(self.abi.index(p))
+    }
 
-    let fget = |b: &mut FunctionBuilder, slot: i64| {
-        let i = b.i64(slot);
-        b.load(fctl, i)
-    };
-    let iget = |b: &mut FunctionBuilder, slot: i64| {
-        let i = b.i64(slot);
-        b.load(ictl, i)
-    };
-    let t_end = fget(&mut b, FCTL_T_END);
-    let t_label0 = fget(&mut b, FCTL_T_LABEL0);
-    let max_steps = iget(&mut b, ICTL_MAX_STEPS);
-    let interval = iget(&mut b, ICTL_INTERVAL);
-    let cap_rec = iget(&mut b, ICTL_CAP_REC);
-    let cap_evt = iget(&mut b, ICTL_CAP_EVT);
-    let n_rec_states = iget(&mut b, ICTL_N_REC_STATES);
-    let n_rec_aux = iget(&mut b, ICTL_N_REC_AUX);
-    let zero_i = b.i64(0);
-    let one_i = b.i64(1);
-    let recording = b.cmp(CmpOp::Gt, interval, zero_i);
+    fn fget(&mut self, slot: i64) -> Value {
+        let fctl = self.prm(RunnerParam::Fctl);
+        let i = self.b.i64(slot);
+        self.b.load(fctl, i)
+    }
 
-    // The exit block writes every cursor back and returns the status.
-    let exit = b.create_block();
-    let ex_status = b.block_param(exit, Type::I32);
-    let ex = Carried {
-        t: b.block_param(exit, Type::F64),
-        dt: b.block_param(exit, Type::F64),
-        step: b.block_param(exit, Type::I64),
-        i: b.block_param(exit, Type::I64),
-        m: b.block_param(exit, Type::I64),
-    };
+    fn iget(&mut self, slot: i64) -> Value {
+        let ictl = self.prm(RunnerParam::Ictl);
+        let i = self.b.i64(slot);
+        self.b.load(ictl, i)
+    }
 
-    let start = Carried {
-        t: fget(&mut b, FCTL_T),
-        dt: fget(&mut b, FCTL_DT),
-        step: iget(&mut b, ICTL_STEP),
-        i: iget(&mut b, ICTL_REC),
-        m: iget(&mut b, ICTL_EVT),
-    };
-    let started = iget(&mut b, ICTL_STARTED);
+    /// Jumps to the exit with status `code` and the cursors `c`.
+    fn exit_with(&mut self, code: i32, c: &Carried) {
+        let st = self.b.i32(code);
+        let mut a = vec![st];
+        a.extend(c.args());
+        self.b.jump(self.exit, &a);
+    }
 
-    let header = b.create_block();
-    let cur = Carried {
-        t: b.block_param(header, Type::F64),
-        dt: b.block_param(header, Type::F64),
-        step: b.block_param(header, Type::I64),
-        i: b.block_param(header, Type::I64),
-        m: b.block_param(header, Type::I64),
-    };
+    /// Exits with `FAULT + mask` when a model function raised an arithmetic fault.
+    fn check_fault(&mut self, mask: Value, c: &Carried) {
+        let b = &mut self.b;
+        let zero = b.i32(0);
+        let faulted = b.cmp(CmpOp::Ne, mask, zero);
+        let fail = b.create_block();
+        let fine = b.create_block();
+        b.brif(faulted, fail, &[], fine, &[]);
+        b.switch_to(fail);
+        let base = b.i32(status::FAULT);
+        let code = b.add(base, mask);
+        let mut a = vec![code];
+        a.extend(c.args());
+        b.jump(self.exit, &a);
+        b.switch_to(fine);
+    }
 
-    // Writes one sample (time, selected states, selected aux, step) at row `i`.
-    let record = |b: &mut FunctionBuilder, t: Value, step: Value, i: Value| {
+    /// Writes one sample (time, selected states, selected aux, step) at row `i`.
+    fn record(&mut self, t: Value, step: Value, i: Value) {
+        use RunnerParam as R;
+        let (rec_t, rec_step) = (self.prm(R::RecT), self.prm(R::RecStep));
+        let selections = [
+            (
+                self.prm(R::RecStates),
+                self.prm(R::Y),
+                self.ctl.n_rec_states,
+                self.prm(R::RecY),
+            ),
+            (
+                self.prm(R::RecAuxIdx),
+                self.prm(R::Aux),
+                self.ctl.n_rec_aux,
+                self.prm(R::RecAux),
+            ),
+        ];
+        let b = &mut self.b;
         b.store(rec_t, i, t);
         b.store(rec_step, i, step);
-        for (sel, src, count, dst) in [
-            (rec_states, y, n_rec_states, rec_y),
-            (rec_aux_idx, aux, n_rec_aux, rec_aux),
-        ] {
+        for (sel, src, count, dst) in selections {
             // for k in 0..count: dst[i * count + k] = src[sel[k]]
             let z = b.i64(0);
             b.for_range(z, count, &[], |b, k, _| {
@@ -198,272 +209,502 @@ pub fn emit_runner(
                 Vec::new()
             });
         }
-    };
+    }
 
-    // --- First call of a run: aux at t0, then the t0 sample. ---
-    let init = b.create_block();
-    let fresh = b.cmp(CmpOp::Eq, started, zero_i);
-    b.brif(fresh, init, &[], header, &start.args());
-    b.switch_to(init);
-    {
+    /// Appends the event row for a fired event with a log; returns the new `m`.
+    fn log_event(&mut self, code: Value, width_v: Value, i: Value, m: Value) -> Value {
+        use RunnerParam as R;
+        let (evt_code, evt_index, evt_log) = (
+            self.prm(R::EvtCode),
+            self.prm(R::EvtIndex),
+            self.prm(R::EvtLog),
+        );
+        let (scratch, iscratch, evt_ilog) = (
+            self.prm(R::Scratch),
+            self.prm(R::IScratch),
+            self.prm(R::EvtILog),
+        );
+        let (width, int_logs) = (self.facts.width, self.facts.int_logs);
+        let b = &mut self.b;
+        let zero32 = b.i32(0);
+        let fired = b.cmp(CmpOp::Ge, code, zero32);
+        let logs = b.cmp(CmpOp::Gt, width_v, zero32);
+        let write = b.binary(BinaryOp::And, fired, logs);
+        let yes = b.create_block();
+        let join = b.create_block();
+        let m_out = b.block_param(join, Type::I64);
+        b.brif(write, yes, &[], join, &[m]);
+        b.switch_to(yes);
+        let code64 = b.convert(code, Type::I64);
+        b.store(evt_code, m, code64);
         let one = b.i64(1);
-        let s = b.i64(ICTL_STARTED);
-        b.store(ictl, s, one);
+        let last = b.sub(i, one);
+        b.store(evt_index, m, last);
+        let w = b.i64(width as i64);
+        let row = b.mul(m, w);
+        for k in 0..width {
+            let kk = b.i64(k as i64);
+            let at = b.add(row, kk);
+            let x = b.load(scratch, kk);
+            b.store(evt_log, at, x);
+            if int_logs {
+                let xi = b.load(iscratch, kk);
+                b.store(evt_ilog, at, xi);
+            }
+        }
+        let m1 = b.add(m, one);
+        b.jump(join, &[m1]);
+        b.switch_to(join);
+        m_out
     }
-    // Exits with `FAULT + mask` when a model function raised an arithmetic fault.
-    let check_fault = |b: &mut FunctionBuilder, mask: Value, c: &Carried| {
-        let zero = b.i32(0);
-        let faulted = b.cmp(CmpOp::Ne, mask, zero);
-        let fail = b.create_block();
-        let fine = b.create_block();
-        b.brif(faulted, fail, &[], fine, &[]);
-        b.switch_to(fail);
-        let base = b.i32(status::FAULT);
-        let code = b.add(base, mask);
-        let mut a = vec![code];
-        a.extend(c.args());
-        b.jump(exit, &a);
-        b.switch_to(fine);
-    };
-    if has_aux {
-        let args = [start.t, y, p, aux, ring, head];
-        let r = b.call(update_aux, &update_aux_signature(elem), &args);
-        check_fault(&mut b, r[1], &start);
-    }
-    let rec0 = b.create_block();
-    let first = b.cmp(CmpOp::Eq, start.step, zero_i);
-    let want0 = b.binary(BinaryOp::And, recording, first);
-    b.brif(want0, rec0, &[], header, &start.args());
-    b.switch_to(rec0);
-    {
-        let full = b.cmp(CmpOp::Ge, start.i, cap_rec);
-        let grow = b.create_block();
-        let write = b.create_block();
-        b.brif(full, grow, &[], write, &[]);
-        b.switch_to(grow);
+
+    /// First call of a run: aux at t0, then the t0 sample (growing the record buffer
+    /// first if it is full); then the loop header.
+    fn first_call(&mut self, start: &Carried, started: Value, header: Block) {
+        use RunnerParam as R;
+        let (y, p, aux, ring, head, ictl) = (
+            self.prm(R::Y),
+            self.prm(R::P),
+            self.prm(R::Aux),
+            self.prm(R::Ring),
+            self.prm(R::Head),
+            self.prm(R::Ictl),
+        );
+        let (zero_i, one_i, recording, cap_rec) = (
+            self.ctl.zero_i,
+            self.ctl.one_i,
+            self.ctl.recording,
+            self.ctl.cap_rec,
+        );
+        let init = self.b.create_block();
+        let fresh = self.b.cmp(CmpOp::Eq, started, zero_i);
+        self.b.brif(fresh, init, &[], header, &start.args());
+        self.b.switch_to(init);
+        {
+            let one = self.b.i64(1);
+            let s = self.b.i64(ICTL_STARTED);
+            self.b.store(ictl, s, one);
+        }
+        if self.facts.has_aux {
+            let args = [start.t, y, p, aux, ring, head];
+            let sig = update_aux_signature(self.facts.elem);
+            let r = self.b.call(self.mf.update_aux, &sig, &args);
+            self.check_fault(r[1], start);
+        }
+        let rec0 = self.b.create_block();
+        let first = self.b.cmp(CmpOp::Eq, start.step, zero_i);
+        let want0 = self.b.binary(BinaryOp::And, recording, first);
+        self.b.brif(want0, rec0, &[], header, &start.args());
+        self.b.switch_to(rec0);
+        let full = self.b.cmp(CmpOp::Ge, start.i, cap_rec);
+        let grow = self.b.create_block();
+        let write = self.b.create_block();
+        self.b.brif(full, grow, &[], write, &[]);
+        self.b.switch_to(grow);
         // Undo the started flag so the t0 sample is written on re-entry.
-        let s = b.i64(ICTL_STARTED);
-        let z = b.i64(0);
-        b.store(ictl, s, z);
-        let st = b.i32(status::GROW_REC);
+        let s = self.b.i64(ICTL_STARTED);
+        let z = self.b.i64(0);
+        self.b.store(ictl, s, z);
+        let st = self.b.i32(status::GROW_REC);
         let mut a = vec![st];
         a.extend(start.args());
-        b.jump(exit, &a);
-        b.switch_to(write);
-        record(&mut b, start.t, start.step, start.i);
-        let i1 = b.add(start.i, one_i);
-        b.jump(header, &[start.t, start.dt, start.step, i1, start.m]);
+        self.b.jump(self.exit, &a);
+        self.b.switch_to(write);
+        self.record(start.t, start.step, start.i);
+        let i1 = self.b.add(start.i, one_i);
+        self.b
+            .jump(header, &[start.t, start.dt, start.step, i1, start.m]);
     }
 
-    // --- Loop header: continue while step < max and (ODE) t < t_end. ---
-    b.switch_to(header);
-    let body = b.create_block();
-    let done = b.create_block();
-    let more = b.cmp(CmpOp::Lt, cur.step, max_steps);
-    let more = if is_map {
-        more
-    } else {
-        let before_end = b.cmp(CmpOp::Lt, cur.t, t_end);
-        b.binary(BinaryOp::And, more, before_end)
-    };
-    b.brif(more, body, &[], done, &[]);
-    b.switch_to(done);
-    {
-        let st = b.i32(status::DONE);
-        let mut a = vec![st];
-        a.extend(cur.args());
-        b.jump(exit, &a);
-    }
-
-    // --- Capacity checks before any work of this iteration. ---
-    b.switch_to(body);
-    let exit_with = |b: &mut FunctionBuilder, code: i32, c: &Carried| {
-        let st = b.i32(code);
-        let mut a = vec![st];
-        a.extend(c.args());
-        b.jump(exit, &a);
-    };
-    let rows = (pre_logs as i64) + (post_logs as i64);
-    if rows > 0 {
-        let need = b.i64(rows);
-        let after = b.add(cur.m, need);
-        let full = b.cmp(CmpOp::Gt, after, cap_evt);
-        let grow = b.create_block();
-        let ok = b.create_block();
-        b.brif(full, grow, &[], ok, &[]);
-        b.switch_to(grow);
-        exit_with(&mut b, status::GROW_EVT, &cur);
-        b.switch_to(ok);
-    }
-    let next_step = b.add(cur.step, one_i);
-    let will_record = {
-        let safe_interval = b.select(recording, interval, one_i);
-        let r = b.binary(BinaryOp::Mod, next_step, safe_interval);
-        let on = b.cmp(CmpOp::Eq, r, zero_i);
-        b.binary(BinaryOp::And, recording, on)
-    };
-    {
-        let full = b.cmp(CmpOp::Ge, cur.i, cap_rec);
-        let blocked = b.binary(BinaryOp::And, will_record, full);
-        let grow = b.create_block();
-        let ok = b.create_block();
-        b.brif(blocked, grow, &[], ok, &[]);
-        b.switch_to(grow);
-        exit_with(&mut b, status::GROW_REC, &cur);
-        b.switch_to(ok);
-    }
-
-    // Appends the event row for a fired event with a log; returns the new m.
-    let log_event =
-        |b: &mut FunctionBuilder, code: Value, width_v: Value, i: Value, m: Value| -> Value {
-            let zero32 = b.i32(0);
-            let fired = b.cmp(CmpOp::Ge, code, zero32);
-            let logs = b.cmp(CmpOp::Gt, width_v, zero32);
-            let write = b.binary(BinaryOp::And, fired, logs);
-            let yes = b.create_block();
-            let join = b.create_block();
-            let m_out = b.block_param(join, Type::I64);
-            b.brif(write, yes, &[], join, &[m]);
-            b.switch_to(yes);
-            let code64 = b.convert(code, Type::I64);
-            b.store(evt_code, m, code64);
-            let one = b.i64(1);
-            let last = b.sub(i, one);
-            b.store(evt_index, m, last);
-            let w = b.i64(width as i64);
-            let row = b.mul(m, w);
-            for k in 0..width {
-                let kk = b.i64(k as i64);
-                let at = b.add(row, kk);
-                let x = b.load(scratch, kk);
-                b.store(evt_log, at, x);
-                if int_logs {
-                    let xi = b.load(iscratch, kk);
-                    b.store(evt_ilog, at, xi);
-                }
-            }
-            let m1 = b.add(m, one);
-            b.jump(join, &[m1]);
-            b.switch_to(join);
-            m_out
+    /// The loop header: continue while step < max and (ODE) t < t_end, else DONE. Leaves
+    /// the builder in the loop body.
+    fn loop_header(&mut self, header: Block, cur: &Carried) {
+        self.b.switch_to(header);
+        let body = self.b.create_block();
+        let done = self.b.create_block();
+        let more = self.b.cmp(CmpOp::Lt, cur.step, self.ctl.max_steps);
+        let more = if self.facts.is_map {
+            more
+        } else {
+            let before_end = self.b.cmp(CmpOp::Lt, cur.t, self.ctl.t_end);
+            self.b.binary(BinaryOp::And, more, before_end)
         };
-
-    // --- Pre-events on (t, y). ---
-    let mut m = cur.m;
-    if has_pre {
-        let r = b.call(
-            events_pre,
-            &events_signature(elem),
-            &[cur.t, y, p, scratch, iscratch, ring, head],
-        );
-        check_fault(&mut b, r[2], &cur);
-        m = log_event(&mut b, r[0], r[1], cur.i, m);
+        self.b.brif(more, body, &[], done, &[]);
+        self.b.switch_to(done);
+        self.exit_with(status::DONE, cur);
+        self.b.switch_to(body);
     }
 
-    // --- Clip to the horizon (ODE). ---
-    let dt = if is_map {
-        cur.dt
-    } else {
-        let remaining = b.sub(t_end, cur.t);
+    /// Before any work of this iteration: the event rows and the record it may write fit,
+    /// else GROW_EVT / GROW_REC with nothing done. Returns (next step, will it record).
+    fn capacity_check(&mut self, cur: &Carried) -> (Value, Value) {
+        let (zero_i, one_i, recording) = (self.ctl.zero_i, self.ctl.one_i, self.ctl.recording);
+        let rows = (self.facts.pre_logs as i64) + (self.facts.post_logs as i64);
+        if rows > 0 {
+            let need = self.b.i64(rows);
+            let after = self.b.add(cur.m, need);
+            let full = self.b.cmp(CmpOp::Gt, after, self.ctl.cap_evt);
+            let grow = self.b.create_block();
+            let ok = self.b.create_block();
+            self.b.brif(full, grow, &[], ok, &[]);
+            self.b.switch_to(grow);
+            self.exit_with(status::GROW_EVT, cur);
+            self.b.switch_to(ok);
+        }
+        let next_step = self.b.add(cur.step, one_i);
+        let will_record = {
+            let b = &mut self.b;
+            let safe_interval = b.select(recording, self.ctl.interval, one_i);
+            let r = b.binary(BinaryOp::Mod, next_step, safe_interval);
+            let on = b.cmp(CmpOp::Eq, r, zero_i);
+            b.binary(BinaryOp::And, recording, on)
+        };
+        let full = self.b.cmp(CmpOp::Ge, cur.i, self.ctl.cap_rec);
+        let blocked = self.b.binary(BinaryOp::And, will_record, full);
+        let grow = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.brif(blocked, grow, &[], ok, &[]);
+        self.b.switch_to(grow);
+        self.exit_with(status::GROW_REC, cur);
+        self.b.switch_to(ok);
+        (next_step, will_record)
+    }
+
+    /// Start-phase events on (t, y); returns the event cursor after their rows.
+    fn pre_events(&mut self, cur: &Carried) -> Value {
+        if !self.facts.has_pre {
+            return cur.m;
+        }
+        use RunnerParam as R;
+        let args = [
+            cur.t,
+            self.prm(R::Y),
+            self.prm(R::P),
+            self.prm(R::Scratch),
+            self.prm(R::IScratch),
+            self.prm(R::Ring),
+            self.prm(R::Head),
+        ];
+        let sig = events_signature(self.facts.elem);
+        let r = self.b.call(self.mf.events_pre, &sig, &args);
+        self.check_fault(r[2], cur);
+        self.log_event(r[0], r[1], cur.i, cur.m)
+    }
+
+    /// The step to try: clipped to the horizon (ODE).
+    fn clip(&mut self, cur: &Carried) -> Value {
+        if self.facts.is_map {
+            return cur.dt;
+        }
+        let b = &mut self.b;
+        let remaining = b.sub(self.ctl.t_end, cur.t);
         let over = b.cmp(CmpOp::Gt, cur.dt, remaining);
         let zero = b.f64(0.0);
         let pos = b.cmp(CmpOp::Gt, remaining, zero);
         let clip = b.binary(BinaryOp::And, over, pos);
         b.select(clip, remaining, cur.dt)
-    };
+    }
 
-    // --- Step. ---
-    // The runner's own buffers, in the stepper's parameter order.
-    let step_args: Vec<Value> = step_abi
-        .order()
-        .into_iter()
-        .map(|sp| match (sp, RunnerParam::forwarded(sp)) {
-            (StepParam::T, _) => cur.t,
-            (StepParam::Dt, _) => dt,
-            (_, Some(r)) => prm(&b, r),
-            (_, None) => unreachable!("only t and dt are not forwarded"),
-        })
-        .collect();
-    let st = b.call(step_fn, &step_sig, &step_args)[0];
-    let ok32 = b.i32(status::OK);
-    let accepted = b.cmp(CmpOp::Eq, st, ok32);
-    let fail = b.create_block();
-    let stepped = b.create_block();
-    b.brif(accepted, stepped, &[], fail, &[]);
-    b.switch_to(fail);
-    b.jump(exit, &[st, cur.t, cur.dt, cur.step, cur.i, m]);
+    /// One call of the stepper; a status other than OK exits with it.
+    fn step(&mut self, cur: &Carried, dt: Value, m: Value) {
+        // The runner's own buffers, in the stepper's parameter order.
+        let step_args: Vec<Value> = self
+            .step_abi
+            .order()
+            .into_iter()
+            .map(|sp| match (sp, RunnerParam::forwarded(sp)) {
+                (StepParam::T, _) => cur.t,
+                (StepParam::Dt, _) => dt,
+                (_, Some(r)) => self.prm(r),
+                (_, None) => unreachable!("only t and dt are not forwarded"),
+            })
+            .collect();
+        let b = &mut self.b;
+        let st = b.call(self.step_fn, &self.step_sig, &step_args)[0];
+        let ok32 = b.i32(status::OK);
+        let accepted = b.cmp(CmpOp::Eq, st, ok32);
+        let fail = b.create_block();
+        let stepped = b.create_block();
+        b.brif(accepted, stepped, &[], fail, &[]);
+        b.switch_to(fail);
+        b.jump(self.exit, &[st, cur.t, cur.dt, cur.step, cur.i, m]);
+        b.switch_to(stepped);
+    }
 
-    // --- Guards. ---
-    b.switch_to(stepped);
-    let i0 = b.i64(0);
-    let i1 = b.i64(1);
-    let t_prop = b.load(sout, i0);
-    let dt_next = b.load(sout, i1);
-    let inf = b.f64(f64::INFINITY);
-    let finite = |b: &mut FunctionBuilder, x: Value| crate::stepper::emit::finite(b, x, inf);
-    let mut ok = finite(&mut b, t_prop);
-    let okd = finite(&mut b, dt_next);
-    ok = b.binary(BinaryOp::And, ok, okd);
-    if float_state {
-        for k in 0..n {
-            let kk = b.i64(k as i64);
-            let raw = b.load(y_prop, kk);
-            let x = b.convert(raw, Type::F64);
-            let okk = finite(&mut b, x);
-            ok = b.binary(BinaryOp::And, ok, okk);
+    /// The proposal must be finite (NAN_DETECTED) and, for ODEs, move time (STALLED).
+    /// Returns (time of the new state, next step size).
+    fn guards(&mut self, cur: &Carried, m: Value, dt: Value, next_step: Value) -> (Value, Value) {
+        let (sout, y_prop) = (self.prm(RunnerParam::StepOut), self.prm(RunnerParam::YProp));
+        let (n, float_state, is_map) = (self.facts.n, self.facts.float_state, self.facts.is_map);
+        let b = &mut self.b;
+        let i0 = b.i64(0);
+        let i1 = b.i64(1);
+        let t_prop = b.load(sout, i0);
+        let dt_next = b.load(sout, i1);
+        let inf = b.f64(f64::INFINITY);
+        let finite = |b: &mut FunctionBuilder, x: Value| crate::stepper::emit::finite(b, x, inf);
+        let mut ok = finite(b, t_prop);
+        let okd = finite(b, dt_next);
+        ok = b.binary(BinaryOp::And, ok, okd);
+        if float_state {
+            for k in 0..n {
+                let kk = b.i64(k as i64);
+                let raw = b.load(y_prop, kk);
+                let x = b.convert(raw, Type::F64);
+                let okk = finite(b, x);
+                ok = b.binary(BinaryOp::And, ok, okk);
+            }
+        }
+        let nan = b.create_block();
+        let fine = b.create_block();
+        b.brif(ok, fine, &[], nan, &[]);
+        b.switch_to(nan);
+        self.exit_with(status::NAN_DETECTED, &Carried { m, ..*cur });
+        self.b.switch_to(fine);
+
+        // A step that does not move time (`t + dt == t` far from 0) would repeat forever.
+        if !is_map {
+            let advances = self.b.cmp(CmpOp::Gt, t_prop, cur.t);
+            let moving = self.b.create_block();
+            let stalled = self.b.create_block();
+            self.b.brif(advances, moving, &[], stalled, &[]);
+            self.b.switch_to(stalled);
+            self.exit_with(status::STALLED, &Carried { m, ..*cur });
+            self.b.switch_to(moving);
+        }
+
+        // The time of the new state: the stepper's for ODEs, the exact label for maps.
+        let t_new = if is_map {
+            let k1 = self.b.convert(next_step, Type::F64);
+            let off = self.b.mul(k1, dt);
+            self.b.add(self.ctl.t_label0, off)
+        } else {
+            t_prop
+        };
+        (t_new, dt_next)
+    }
+
+    /// End-phase events on the proposal; returns the event cursor after their rows.
+    fn post_events(&mut self, cur: &Carried, t_new: Value, m: Value) -> Value {
+        if !self.facts.has_post {
+            return m;
+        }
+        use RunnerParam as R;
+        let args = [
+            t_new,
+            self.prm(R::YProp),
+            self.prm(R::P),
+            self.prm(R::Scratch),
+            self.prm(R::IScratch),
+            self.prm(R::Ring),
+            self.prm(R::Head),
+        ];
+        let sig = events_signature(self.facts.elem);
+        let r = self.b.call(self.mf.events_post, &sig, &args);
+        self.check_fault(r[2], &Carried { m, ..*cur });
+        self.log_event(r[0], r[1], cur.i, m)
+    }
+
+    /// Commits the proposal, updates aux and the stop flag (returned, if the model has
+    /// one); a fault reports the committed step.
+    fn commit(&mut self, committed: &Carried) -> Option<Value> {
+        use RunnerParam as R;
+        let (y, y_prop) = (self.prm(R::Y), self.prm(R::YProp));
+        for k in 0..self.facts.n {
+            let kk = self.b.i64(k as i64);
+            let x = self.b.load(y_prop, kk);
+            self.b.store(y, kk, x);
+        }
+        if !(self.facts.has_aux || self.facts.has_stop) {
+            return None;
+        }
+        let args = [
+            committed.t,
+            y,
+            self.prm(R::P),
+            self.prm(R::Aux),
+            self.prm(R::Ring),
+            self.prm(R::Head),
+        ];
+        let sig = update_aux_signature(self.facts.elem);
+        let r = self.b.call(self.mf.update_aux, &sig, &args);
+        // The state is committed; the failed step's time and count are reported.
+        self.check_fault(r[1], committed);
+        Some(r[0])
+    }
+
+    /// Pushes the committed state into each lag ring.
+    fn lags(&mut self) {
+        use RunnerParam as R;
+        let (y, ring, head) = (self.prm(R::Y), self.prm(R::Ring), self.prm(R::Head));
+        let one_i = self.ctl.one_i;
+        let b = &mut self.b;
+        for (j, r) in self.mf.lags.rings.iter().enumerate() {
+            let jj = b.i64(j as i64);
+            let h = b.load(head, jj);
+            let h1 = b.add(h, one_i);
+            let len = b.i64(r.len as i64);
+            let h2 = b.binary(BinaryOp::Mod, h1, len);
+            b.store(head, jj, h2);
+            let off = b.i64(r.offset as i64);
+            let at = b.add(off, h2);
+            let sk = b.i64(r.state as i64);
+            let x = b.load(y, sk);
+            b.store(ring, at, x);
         }
     }
-    let nan = b.create_block();
-    let fine = b.create_block();
-    b.brif(ok, fine, &[], nan, &[]);
-    b.switch_to(nan);
-    exit_with(&mut b, status::NAN_DETECTED, &Carried { m, ..cur });
-    b.switch_to(fine);
 
-    // A step that does not move time (`t + dt == t` far from 0) would repeat forever.
-    if !is_map {
-        let advances = b.cmp(CmpOp::Gt, t_prop, cur.t);
-        let moving = b.create_block();
-        let stalled = b.create_block();
-        b.brif(advances, moving, &[], stalled, &[]);
-        b.switch_to(stalled);
-        exit_with(&mut b, status::STALLED, &Carried { m, ..cur });
-        b.switch_to(moving);
+    /// Records the new state when due; returns the record cursor after it.
+    fn record_step(
+        &mut self,
+        will_record: Value,
+        t_new: Value,
+        next_step: Value,
+        i: Value,
+    ) -> Value {
+        let rec = self.b.create_block();
+        let after_rec = self.b.create_block();
+        let i_after = self.b.block_param(after_rec, Type::I64);
+        self.b.brif(will_record, rec, &[], after_rec, &[i]);
+        self.b.switch_to(rec);
+        self.record(t_new, next_step, i);
+        let i_next = self.b.add(i, self.ctl.one_i);
+        self.b.jump(after_rec, &[i_next]);
+        self.b.switch_to(after_rec);
+        i_after
     }
 
-    // The time of the new state: the stepper's for ODEs, the exact label for maps.
-    let t_new = if is_map {
-        let k1 = b.convert(next_step, Type::F64);
-        let off = b.mul(k1, dt);
-        b.add(t_label0, off)
-    } else {
-        t_prop
+    /// Back to the header, unless the stop condition fired (EARLY_EXIT, after the record
+    /// so the triggering sample is kept).
+    fn next_iteration(&mut self, stop: Option<Value>, header: Block, next: &Carried) {
+        if let Some(stop) = stop {
+            let early = self.b.create_block();
+            let cont = self.b.create_block();
+            self.b.brif(stop, early, &[], cont, &[]);
+            self.b.switch_to(early);
+            self.exit_with(status::EARLY_EXIT, next);
+            self.b.switch_to(cont);
+        }
+        self.b.jump(header, &next.args());
+    }
+
+    /// The exit block: writes the cursors back and returns the status.
+    fn exit_block(&mut self, status: Value, ex: &Carried) {
+        let (fctl, ictl) = (self.prm(RunnerParam::Fctl), self.prm(RunnerParam::Ictl));
+        let b = &mut self.b;
+        b.switch_to(self.exit);
+        for (slot, v) in [(FCTL_T, ex.t), (FCTL_DT, ex.dt)] {
+            let s = b.i64(slot);
+            b.store(fctl, s, v);
+        }
+        for (slot, v) in [(ICTL_STEP, ex.step), (ICTL_REC, ex.i), (ICTL_EVT, ex.m)] {
+            let s = b.i64(slot);
+            b.store(ictl, s, v);
+        }
+        b.ret(&[status]);
+    }
+}
+
+/// Emits the runner `variant` for `model` with the stepper `step_fn` (already in the
+/// program): a prologue reading the control slots, the first call's t0 work, then the
+/// loop's phases in order.
+pub fn emit_runner(
+    model: &Model,
+    mf: &mut ModelFunctions,
+    stepper: &StepperSpec,
+    step_fn: FuncId,
+    variant: RunnerVariant,
+) -> FuncId {
+    let RunnerVariant::Base = variant;
+    let facts = Facts::of(model, mf);
+    let abi = RunnerAbi {
+        vectors: stepper.vectors.len(),
     };
-
-    // --- Post-events on the proposal. ---
-    if has_post {
-        let r = b.call(
-            events_post,
-            &events_signature(elem),
-            &[t_new, y_prop, p, scratch, iscratch, ring, head],
+    let step_abi = stepper.abi();
+    let mut f = Function::new(stepper.ir_name("runner"), abi.signature(facts.elem));
+    {
+        let mut b = FunctionBuilder::new(&mut f);
+        let (fctl, ictl) = (
+            b.param(abi.index(RunnerParam::Fctl)),
+            b.param(abi.index(RunnerParam::Ictl)),
         );
-        check_fault(&mut b, r[2], &Carried { m, ..cur });
-        m = log_event(&mut b, r[0], r[1], cur.i, m);
-    }
+        let fget = |b: &mut FunctionBuilder, slot: i64| {
+            let i = b.i64(slot);
+            b.load(fctl, i)
+        };
+        let iget = |b: &mut FunctionBuilder, slot: i64| {
+            let i = b.i64(slot);
+            b.load(ictl, i)
+        };
+        let t_end = fget(&mut b, FCTL_T_END);
+        let t_label0 = fget(&mut b, FCTL_T_LABEL0);
+        let max_steps = iget(&mut b, ICTL_MAX_STEPS);
+        let interval = iget(&mut b, ICTL_INTERVAL);
+        let cap_rec = iget(&mut b, ICTL_CAP_REC);
+        let cap_evt = iget(&mut b, ICTL_CAP_EVT);
+        let n_rec_states = iget(&mut b, ICTL_N_REC_STATES);
+        let n_rec_aux = iget(&mut b, ICTL_N_REC_AUX);
+        let zero_i = b.i64(0);
+        let one_i = b.i64(1);
+        let recording = b.cmp(CmpOp::Gt, interval, zero_i);
+        let ctl = Control {
+            t_end,
+            t_label0,
+            max_steps,
+            interval,
+            cap_rec,
+            cap_evt,
+            n_rec_states,
+            n_rec_aux,
+            zero_i,
+            one_i,
+            recording,
+        };
+        let exit = b.create_block();
+        let mut r = Runner {
+            b,
+            abi,
+            step_sig: step_abi.signature(facts.elem),
+            step_abi,
+            step_fn,
+            mf,
+            facts,
+            ctl,
+            exit,
+        };
+        let ex_status = r.b.block_param(exit, Type::I32);
+        let ex = Carried {
+            t: r.b.block_param(exit, Type::F64),
+            dt: r.b.block_param(exit, Type::F64),
+            step: r.b.block_param(exit, Type::I64),
+            i: r.b.block_param(exit, Type::I64),
+            m: r.b.block_param(exit, Type::I64),
+        };
+        let start = Carried {
+            t: r.fget(FCTL_T),
+            dt: r.fget(FCTL_DT),
+            step: r.iget(ICTL_STEP),
+            i: r.iget(ICTL_REC),
+            m: r.iget(ICTL_EVT),
+        };
+        let started = r.iget(ICTL_STARTED);
+        let header = r.b.create_block();
+        let cur = Carried {
+            t: r.b.block_param(header, Type::F64),
+            dt: r.b.block_param(header, Type::F64),
+            step: r.b.block_param(header, Type::I64),
+            i: r.b.block_param(header, Type::I64),
+            m: r.b.block_param(header, Type::I64),
+        };
 
-    // --- Commit, aux and stop, lags. ---
-    for k in 0..n {
-        let kk = b.i64(k as i64);
-        let x = b.load(y_prop, kk);
-        b.store(y, kk, x);
-    }
-    let stop = if has_aux || has_stop {
-        let r = b.call(
-            update_aux,
-            &update_aux_signature(elem),
-            &[t_new, y, p, aux, ring, head],
-        );
-        // The state is committed; the failed step's time and count are reported.
+        r.first_call(&start, started, header);
+        r.loop_header(header, &cur);
+        let (next_step, will_record) = r.capacity_check(&cur);
+        let m = r.pre_events(&cur);
+        let dt = r.clip(&cur);
+        r.step(&cur, dt, m);
+        let (t_new, dt_next) = r.guards(&cur, m, dt, next_step);
+        let m = r.post_events(&cur, t_new, m);
         let committed = Carried {
             t: t_new,
             dt: dt_next,
@@ -471,67 +712,11 @@ pub fn emit_runner(
             i: cur.i,
             m,
         };
-        check_fault(&mut b, r[1], &committed);
-        Some(r[0])
-    } else {
-        None
-    };
-    for (j, r) in lags.rings.iter().enumerate() {
-        let jj = b.i64(j as i64);
-        let h = b.load(head, jj);
-        let h1 = b.add(h, one_i);
-        let len = b.i64(r.len as i64);
-        let h2 = b.binary(BinaryOp::Mod, h1, len);
-        b.store(head, jj, h2);
-        let off = b.i64(r.offset as i64);
-        let at = b.add(off, h2);
-        let sk = b.i64(r.state as i64);
-        let x = b.load(y, sk);
-        b.store(ring, at, x);
+        let stop = r.commit(&committed);
+        r.lags();
+        let i = r.record_step(will_record, t_new, next_step, cur.i);
+        r.next_iteration(stop, header, &Carried { i, ..committed });
+        r.exit_block(ex_status, &ex);
     }
-
-    // --- Record. ---
-    let rec = b.create_block();
-    let after_rec = b.create_block();
-    let i_after = b.block_param(after_rec, Type::I64);
-    b.brif(will_record, rec, &[], after_rec, &[cur.i]);
-    b.switch_to(rec);
-    record(&mut b, t_new, next_step, cur.i);
-    let i_next = b.add(cur.i, one_i);
-    b.jump(after_rec, &[i_next]);
-    b.switch_to(after_rec);
-    let next = Carried {
-        t: t_new,
-        dt: dt_next,
-        step: next_step,
-        i: i_after,
-        m,
-    };
-
-    // --- Stop check after the record, so the triggering sample is kept. ---
-    match stop {
-        Some(stop) => {
-            let early = b.create_block();
-            let cont = b.create_block();
-            b.brif(stop, early, &[], cont, &[]);
-            b.switch_to(early);
-            exit_with(&mut b, status::EARLY_EXIT, &next);
-            b.switch_to(cont);
-            b.jump(header, &next.args());
-        }
-        None => b.jump(header, &next.args()),
-    }
-
-    // --- Exit: write the cursors back. ---
-    b.switch_to(exit);
-    for (slot, v) in [(FCTL_T, ex.t), (FCTL_DT, ex.dt)] {
-        let s = b.i64(slot);
-        b.store(fctl, s, v);
-    }
-    for (slot, v) in [(ICTL_STEP, ex.step), (ICTL_REC, ex.i), (ICTL_EVT, ex.m)] {
-        let s = b.i64(slot);
-        b.store(ictl, s, v);
-    }
-    b.ret(&[ex_status]);
     mf.program.add(f)
 }
