@@ -1201,17 +1201,7 @@ impl<'a> Checker<'a> {
         let n = functions.len();
         let callees: Vec<Vec<usize>> = functions
             .iter()
-            .map(|f| {
-                let mut out = Vec::new();
-                f.body.walk(&mut |e| {
-                    if let ExprKind::Call { func, .. } = &e.kind {
-                        if let Res::Function(j) = func.res {
-                            out.push(j);
-                        }
-                    }
-                });
-                out
-            })
+            .map(|f| f.body.called_functions())
             .collect();
         // Longest chain from each function (1 = calls no function), by an iterative
         // post-order walk: no recursion, however long the chain.

@@ -270,17 +270,7 @@ impl Model {
         let callees: Vec<Vec<usize>> = self
             .functions
             .iter()
-            .map(|f| {
-                let mut out = Vec::new();
-                f.body.walk(&mut |e| {
-                    if let ExprKind::Call { func, .. } = &e.kind {
-                        if let Res::Function(g) = func.res {
-                            out.push(g);
-                        }
-                    }
-                });
-                out
-            })
+            .map(|f| f.body.called_functions())
             .collect();
         fn chain(f: usize, height: &[usize], callees: &[Vec<usize>], memo: &mut [usize]) -> usize {
             if memo[f] == 0 {

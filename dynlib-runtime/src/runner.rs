@@ -261,15 +261,7 @@ impl Runner<'_, '_> {
     /// First call of a run: aux at t0, then the t0 sample (growing the record buffer
     /// first if it is full); then the loop header.
     fn first_call(&mut self, start: &Carried, started: Value, header: Block) {
-        use RunnerParam as R;
-        let (y, p, aux, ring, head, ictl) = (
-            self.prm(R::Y),
-            self.prm(R::P),
-            self.prm(R::Aux),
-            self.prm(R::Ring),
-            self.prm(R::Head),
-            self.prm(R::Ictl),
-        );
+        let ictl = self.prm(RunnerParam::Ictl);
         let (zero_i, one_i, recording, cap_rec) = (
             self.ctl.zero_i,
             self.ctl.one_i,
@@ -286,10 +278,7 @@ impl Runner<'_, '_> {
             self.b.store(ictl, s, one);
         }
         if self.facts.has_aux {
-            let args = [start.t, y, p, aux, ring, head];
-            let sig = update_aux_signature(self.facts.elem);
-            let r = self.b.call(self.mf.update_aux, &sig, &args);
-            self.check_fault(r[1], start);
+            self.update_aux(start.t, start);
         }
         let rec0 = self.b.create_block();
         let first = self.b.cmp(CmpOp::Eq, start.step, zero_i);
@@ -370,15 +359,13 @@ impl Runner<'_, '_> {
         (next_step, will_record)
     }
 
-    /// Start-phase events on (t, y); returns the event cursor after their rows.
-    fn pre_events(&mut self, cur: &Carried) -> Value {
-        if !self.facts.has_pre {
-            return cur.m;
-        }
+    /// Calls the event function `func` on `(t, y)`; a fault exits with the cursors `c`; a
+    /// fired event with a log appends its row. Returns the event cursor after it.
+    fn events(&mut self, func: FuncId, t: Value, y: Value, c: &Carried) -> Value {
         use RunnerParam as R;
         let args = [
-            cur.t,
-            self.prm(R::Y),
+            t,
+            y,
             self.prm(R::P),
             self.prm(R::Scratch),
             self.prm(R::IScratch),
@@ -386,9 +373,36 @@ impl Runner<'_, '_> {
             self.prm(R::Head),
         ];
         let sig = events_signature(self.facts.elem);
-        let r = self.b.call(self.mf.events_pre, &sig, &args);
-        self.check_fault(r[2], cur);
-        self.log_event(r[0], r[1], cur.i, cur.m)
+        let r = self.b.call(func, &sig, &args);
+        self.check_fault(r[2], c);
+        self.log_event(r[0], r[1], c.i, c.m)
+    }
+
+    /// Updates aux (and the stop flag, returned) at time `t` from the committed state; a
+    /// fault exits with the cursors `c`.
+    fn update_aux(&mut self, t: Value, c: &Carried) -> Value {
+        use RunnerParam as R;
+        let args = [
+            t,
+            self.prm(R::Y),
+            self.prm(R::P),
+            self.prm(R::Aux),
+            self.prm(R::Ring),
+            self.prm(R::Head),
+        ];
+        let sig = update_aux_signature(self.facts.elem);
+        let r = self.b.call(self.mf.update_aux, &sig, &args);
+        self.check_fault(r[1], c);
+        r[0]
+    }
+
+    /// Start-phase events on (t, y); returns the event cursor after their rows.
+    fn pre_events(&mut self, cur: &Carried) -> Value {
+        if !self.facts.has_pre {
+            return cur.m;
+        }
+        let y = self.prm(RunnerParam::Y);
+        self.events(self.mf.events_pre, cur.t, y, cur)
     }
 
     /// The step to try: clipped to the horizon (ODE).
@@ -489,48 +503,21 @@ impl Runner<'_, '_> {
         if !self.facts.has_post {
             return m;
         }
-        use RunnerParam as R;
-        let args = [
-            t_new,
-            self.prm(R::YProp),
-            self.prm(R::P),
-            self.prm(R::Scratch),
-            self.prm(R::IScratch),
-            self.prm(R::Ring),
-            self.prm(R::Head),
-        ];
-        let sig = events_signature(self.facts.elem);
-        let r = self.b.call(self.mf.events_post, &sig, &args);
-        self.check_fault(r[2], &Carried { m, ..*cur });
-        self.log_event(r[0], r[1], cur.i, m)
+        let y_prop = self.prm(RunnerParam::YProp);
+        self.events(self.mf.events_post, t_new, y_prop, &Carried { m, ..*cur })
     }
 
     /// Commits the proposal, updates aux and the stop flag (returned, if the model has
     /// one); a fault reports the committed step.
     fn commit(&mut self, committed: &Carried) -> Option<Value> {
-        use RunnerParam as R;
-        let (y, y_prop) = (self.prm(R::Y), self.prm(R::YProp));
+        let (y, y_prop) = (self.prm(RunnerParam::Y), self.prm(RunnerParam::YProp));
         for k in 0..self.facts.n {
             let kk = self.b.i64(k as i64);
             let x = self.b.load(y_prop, kk);
             self.b.store(y, kk, x);
         }
-        if !(self.facts.has_aux || self.facts.has_stop) {
-            return None;
-        }
-        let args = [
-            committed.t,
-            y,
-            self.prm(R::P),
-            self.prm(R::Aux),
-            self.prm(R::Ring),
-            self.prm(R::Head),
-        ];
-        let sig = update_aux_signature(self.facts.elem);
-        let r = self.b.call(self.mf.update_aux, &sig, &args);
-        // The state is committed; the failed step's time and count are reported.
-        self.check_fault(r[1], committed);
-        Some(r[0])
+        // The state is committed; a failed update reports the step's time and count.
+        (self.facts.has_aux || self.facts.has_stop).then(|| self.update_aux(committed.t, committed))
     }
 
     /// Pushes the committed state into each lag ring.

@@ -286,6 +286,19 @@ impl Expr {
         below + 1
     }
 
+    /// The user functions this expression calls (by index, in text order, repeated).
+    pub fn called_functions(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let ExprKind::Call { func, .. } = &e.kind {
+                if let Res::Function(j) = func.res {
+                    out.push(j);
+                }
+            }
+        });
+        out
+    }
+
     /// Calls `f` on this node and every node below it, parents first.
     pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
         f(self);
