@@ -85,42 +85,47 @@ const RK45_CONFIG: &[ConfigField] = &[
     },
 ];
 
+/// The Dormand–Prince tableau: stage coefficients `a[s][j]` of stages 2..6.
+const A: [&[f64]; 5] = [
+    &[1.0 / 5.0],
+    &[3.0 / 40.0, 9.0 / 40.0],
+    &[44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0],
+    &[
+        19372.0 / 6561.0,
+        -25360.0 / 2187.0,
+        64448.0 / 6561.0,
+        -212.0 / 729.0,
+    ],
+    &[
+        9017.0 / 3168.0,
+        -355.0 / 33.0,
+        46732.0 / 5247.0,
+        49.0 / 176.0,
+        -5103.0 / 18656.0,
+    ],
+];
+/// Stage times `c[s]` of stages 2..6.
+const C: [f64; 5] = [1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0, 1.0];
+/// Fifth-order weights of k1, k3, k4, k5, k6 (b2 = b7 = 0), by stage index.
+const B: [(usize, f64); 5] = [
+    (0, 35.0 / 384.0),
+    (2, 500.0 / 1113.0),
+    (3, 125.0 / 192.0),
+    (4, -2187.0 / 6784.0),
+    (5, 11.0 / 84.0),
+];
+/// Fourth-order weights of k1, k3, k4, k5, k6 and k7.
+const B_STAR: [f64; 6] = [
+    5179.0 / 57600.0,
+    7571.0 / 16695.0,
+    393.0 / 640.0,
+    -92097.0 / 339200.0,
+    187.0 / 2100.0,
+    1.0 / 40.0,
+];
+
 /// Dormand–Prince 5(4) with the reference's controller (runtime.md §2.4).
 fn emit_rk45(e: &mut Emit) {
-    const A: [&[f64]; 5] = [
-        &[1.0 / 5.0],
-        &[3.0 / 40.0, 9.0 / 40.0],
-        &[44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0],
-        &[
-            19372.0 / 6561.0,
-            -25360.0 / 2187.0,
-            64448.0 / 6561.0,
-            -212.0 / 729.0,
-        ],
-        &[
-            9017.0 / 3168.0,
-            -355.0 / 33.0,
-            46732.0 / 5247.0,
-            49.0 / 176.0,
-            -5103.0 / 18656.0,
-        ],
-    ];
-    const C: [f64; 5] = [1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0, 1.0];
-    let (b1, b3, b4, b5, b6) = (
-        35.0 / 384.0,
-        500.0 / 1113.0,
-        125.0 / 192.0,
-        -2187.0 / 6784.0,
-        11.0 / 84.0,
-    );
-    let (bs1, bs3, bs4, bs5, bs6, bs7) = (
-        5179.0 / 57600.0,
-        7571.0 / 16695.0,
-        393.0 / 640.0,
-        -92097.0 / 339200.0,
-        187.0 / 2100.0,
-        1.0 / 40.0,
-    );
     let k: Vec<Value> = e.ws[0..7].to_vec();
     let y_stage = e.ws[7];
 
@@ -187,89 +192,10 @@ fn emit_rk45(e: &mut Emit) {
     e.b.jump(header, &[next_attempt, hs, inf]);
 
     e.b.switch_to(body);
-    // Stages 2..6, each followed by a finiteness check.
-    for s in 0..5 {
-        let coeffs = A[s];
-        for i in 0..e.n {
-            let yi = e.get(e.y, i);
-            let inc = if s == 0 {
-                // `h * a21 * k1[i]` is `(h * a21) * k1[i]`.
-                let a = e.c(coeffs[0]);
-                let ha = e.b.mul(h, a);
-                let k0 = e.get(k[0], i);
-                e.b.mul(ha, k0)
-            } else {
-                let terms: Vec<(f64, Value)> =
-                    coeffs.iter().copied().zip(k.iter().copied()).collect();
-                let sum = e.lin_comb(i, &terms);
-                e.b.mul(h, sum)
-            };
-            let r = e.b.add(yi, inc);
-            e.set(y_stage, i, r);
-        }
-        let c = e.c(C[s]);
-        let ch = e.b.mul(c, h);
-        let ts = e.b.add(e.t, ch);
-        e.call_rhs(ts, y_stage, k[s + 1]);
-        let ok = e.all_finite(k[s + 1]);
-        let cont = e.b.create_block();
-        e.b.brif(ok, cont, &[], shrink, &[]);
-        e.b.switch_to(cont);
-    }
-    // Fifth-order solution (b2 = 0 omitted).
-    let weights = [(b1, k[0]), (b3, k[2]), (b4, k[3]), (b5, k[4]), (b6, k[5])];
-    for i in 0..e.n {
-        let sum = e.lin_comb(i, &weights);
-        let inc = e.b.mul(h, sum);
-        let yi = e.get(e.y, i);
-        let r = e.b.add(yi, inc);
-        e.set(e.y_prop, i, r);
-    }
-    let ok = e.all_finite(e.y_prop);
-    let cont = e.b.create_block();
-    e.b.brif(ok, cont, &[], shrink, &[]);
-    e.b.switch_to(cont);
-    let th = e.b.add(e.t, h);
-    e.call_rhs(th, e.y_prop, k[6]);
-    let ok = e.all_finite(k[6]);
-    let cont = e.b.create_block();
-    e.b.brif(ok, cont, &[], shrink, &[]);
-    e.b.switch_to(cont);
+    stages(e, &k, y_stage, h, shrink);
+    solution(e, &k, h, shrink);
 
-    // Error norm: sqrt(mean((e_i / sc_i)^2)) written as a power, as the reference does.
-    let mut acc = e.c(0.0);
-    let error_weights = [
-        (b1 - bs1, k[0]),
-        (b3 - bs3, k[2]),
-        (b4 - bs4, k[3]),
-        (b5 - bs5, k[4]),
-        (b6 - bs6, k[5]),
-    ];
-    for i in 0..e.n {
-        let sum = e.lin_comb(i, &error_weights);
-        let bs7c = e.c(bs7);
-        let k7 = e.get(k[6], i);
-        let last = e.b.mul(bs7c, k7);
-        let diff = e.b.sub(sum, last);
-        let ad = e.b.math(MathFn::Fabs, &[diff]);
-        let ei = e.b.mul(h, ad);
-        let yc = e.get(e.y, i);
-        let yp = e.get(e.y_prop, i);
-        let ayc = e.b.math(MathFn::Fabs, &[yc]);
-        let ayp = e.b.math(MathFn::Fabs, &[yp]);
-        // Python's max keeps the first unless the second is larger.
-        let bigger = e.b.cmp(CmpOp::Gt, ayp, ayc);
-        let m = e.b.select(bigger, ayp, ayc);
-        let rm = e.b.mul(rtol, m);
-        let scale = e.b.add(atol, rm);
-        let q = e.b.div(ei, scale);
-        let q2 = e.b.mul(q, q);
-        acc = e.b.add(acc, q2);
-    }
-    let nf = e.c(e.n as f64);
-    let mean = e.b.div(acc, nf);
-    let half = e.c(0.5);
-    let err = e.b.math(MathFn::Pow, &[mean, half]);
+    let err = error_norm(e, &k, h, atol, rtol);
     let err_abs = e.b.math(MathFn::Fabs, &[err]);
     let finite = e.b.cmp(CmpOp::Lt, err_abs, inf);
     let judged = e.b.create_block();
@@ -320,4 +246,94 @@ fn emit_rk45(e: &mut Emit) {
     fail(e, err);
     e.b.switch_to(retry);
     e.b.jump(header, &[next_attempt, hn, err]);
+}
+
+/// Stages 2..6 at step `h`, each followed by a finiteness check that jumps to `shrink`.
+fn stages(e: &mut Emit, k: &[Value], y_stage: Value, h: Value, shrink: Block) {
+    // Stages 2..6, each followed by a finiteness check.
+    for s in 0..5 {
+        let coeffs = A[s];
+        for i in 0..e.n {
+            let yi = e.get(e.y, i);
+            let inc = if s == 0 {
+                // `h * a21 * k1[i]` is `(h * a21) * k1[i]`.
+                let a = e.c(coeffs[0]);
+                let ha = e.b.mul(h, a);
+                let k0 = e.get(k[0], i);
+                e.b.mul(ha, k0)
+            } else {
+                let terms: Vec<(f64, Value)> =
+                    coeffs.iter().copied().zip(k.iter().copied()).collect();
+                let sum = e.lin_comb(i, &terms);
+                e.b.mul(h, sum)
+            };
+            let r = e.b.add(yi, inc);
+            e.set(y_stage, i, r);
+        }
+        let c = e.c(C[s]);
+        let ch = e.b.mul(c, h);
+        let ts = e.b.add(e.t, ch);
+        e.call_rhs(ts, y_stage, k[s + 1]);
+        let ok = e.all_finite(k[s + 1]);
+        let cont = e.b.create_block();
+        e.b.brif(ok, cont, &[], shrink, &[]);
+        e.b.switch_to(cont);
+    }
+}
+
+/// The fifth-order solution into `y_prop` and `k7 = f(t + h, y_prop)`, both checked finite
+/// (else `shrink`).
+fn solution(e: &mut Emit, k: &[Value], h: Value, shrink: Block) {
+    // Fifth-order solution (b2 = 0 omitted).
+    let weights = B.map(|(j, b)| (b, k[j]));
+    for i in 0..e.n {
+        let sum = e.lin_comb(i, &weights);
+        let inc = e.b.mul(h, sum);
+        let yi = e.get(e.y, i);
+        let r = e.b.add(yi, inc);
+        e.set(e.y_prop, i, r);
+    }
+    let ok = e.all_finite(e.y_prop);
+    let cont = e.b.create_block();
+    e.b.brif(ok, cont, &[], shrink, &[]);
+    e.b.switch_to(cont);
+    let th = e.b.add(e.t, h);
+    e.call_rhs(th, e.y_prop, k[6]);
+    let ok = e.all_finite(k[6]);
+    let cont = e.b.create_block();
+    e.b.brif(ok, cont, &[], shrink, &[]);
+    e.b.switch_to(cont);
+}
+
+/// The error norm `sqrt(mean((e_i / sc_i)^2))`, written as a power as the reference does.
+fn error_norm(e: &mut Emit, k: &[Value], h: Value, atol: Value, rtol: Value) -> Value {
+    // Error norm: sqrt(mean((e_i / sc_i)^2)) written as a power, as the reference does.
+    let mut acc = e.c(0.0);
+    let error_weights: [(f64, Value); 5] = std::array::from_fn(|m| (B[m].1 - B_STAR[m], k[B[m].0]));
+    let bs7 = B_STAR[5];
+    for i in 0..e.n {
+        let sum = e.lin_comb(i, &error_weights);
+        let bs7c = e.c(bs7);
+        let k7 = e.get(k[6], i);
+        let last = e.b.mul(bs7c, k7);
+        let diff = e.b.sub(sum, last);
+        let ad = e.b.math(MathFn::Fabs, &[diff]);
+        let ei = e.b.mul(h, ad);
+        let yc = e.get(e.y, i);
+        let yp = e.get(e.y_prop, i);
+        let ayc = e.b.math(MathFn::Fabs, &[yc]);
+        let ayp = e.b.math(MathFn::Fabs, &[yp]);
+        // Python's max keeps the first unless the second is larger.
+        let bigger = e.b.cmp(CmpOp::Gt, ayp, ayc);
+        let m = e.b.select(bigger, ayp, ayc);
+        let rm = e.b.mul(rtol, m);
+        let scale = e.b.add(atol, rm);
+        let q = e.b.div(ei, scale);
+        let q2 = e.b.mul(q, q);
+        acc = e.b.add(acc, q2);
+    }
+    let nf = e.c(e.n as f64);
+    let mean = e.b.div(acc, nf);
+    let half = e.c(0.5);
+    e.b.math(MathFn::Pow, &[mean, half])
 }
