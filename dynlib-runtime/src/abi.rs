@@ -6,12 +6,14 @@
 //! `ArgumentPurpose`): an enum value, a name, a type and the minimum length of an array.
 //! Everything else is derived from the list — the IR signature ([`Abi::signature`]), the
 //! emitters' parameter reads ([`Abi::index`]), the Rust-side argument lists (built by
-//! walking [`Abi::order`]) and the length checks ([`Abi::min_lengths`]) — so adding a
-//! parameter is one line here.
+//! walking [`Abi::order`]) and the length checks ([`Abi::min_lengths`]). Adding a
+//! parameter is a variant, its place in `order` and its `describe` arm here; the compiler
+//! then asks for its argument in the Rust-side lists (the matches are exhaustive). The
+//! model functions' signatures (`rhs`, events, aux) are lowering's, in `dynlib_ir::lower`.
 
 use dynlib_ir::{Elem, Signature, Type};
 
-/// Status codes returned by the stepper and the runner.
+/// Status codes returned by the stepper and the runner (runtime.md §3.2).
 pub mod status {
     /// The stepper accepted the step.
     pub const OK: i32 = 0;
@@ -101,8 +103,9 @@ impl Ty {
 /// The least length of an array parameter, in terms of the model ([`Dims`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Len {
-    /// A scalar, or an array whose length the run decides (record and event buffers, whose
-    /// capacities the runner reads from `ictl` and checks itself).
+    /// A scalar, or an array whose length the run decides: the record and event buffers
+    /// (capacities in `ictl`, checked by the runner before it writes a row) and the
+    /// recorded indices (`ICTL_N_REC_*` of them).
     Any,
     /// A fixed number of elements.
     Fixed(usize),
@@ -120,6 +123,8 @@ pub enum Len {
     StepScalars,
     /// The stepper's configuration fields.
     Config,
+    /// The widest event log (at least one slot).
+    LogWidth,
 }
 
 /// The sizes [`Len`] is measured in.
@@ -139,6 +144,8 @@ pub struct Dims {
     pub step_scalars: usize,
     /// Stepper configuration fields.
     pub config: usize,
+    /// The widest event log.
+    pub log_width: usize,
 }
 
 impl Len {
@@ -154,6 +161,7 @@ impl Len {
             Len::Heads => d.heads,
             Len::StepScalars => d.step_scalars.max(1),
             Len::Config => d.config,
+            Len::LogWidth => d.log_width.max(1),
         })
     }
 }
@@ -383,8 +391,8 @@ pub enum RunnerParam {
 }
 
 impl RunnerParam {
-    /// The runner's parameter that is passed on as the stepper's `p`, for every step
-    /// parameter but the time and the step size (which the loop computes).
+    /// The runner's own parameter the runner passes as step parameter `p` (for all but
+    /// the time and the step size, which the loop computes).
     pub fn forwarded(p: StepParam) -> Option<RunnerParam> {
         Some(match p {
             StepParam::T | StepParam::Dt => return None,
@@ -455,9 +463,10 @@ impl Abi for RunnerAbi {
             EvtCode => ("evt_code", Ty::PtrI64, Len::Any),
             EvtIndex => ("evt_index", Ty::PtrI64, Len::Any),
             EvtLog => ("evt_log", Ty::PtrF64, Len::Any),
-            Scratch => ("scratch", Ty::PtrF64, Len::Any),
+            Scratch => ("scratch", Ty::PtrF64, Len::LogWidth),
             RecStates => ("rec_states", Ty::PtrI64, Len::Any),
             RecAuxIdx => ("rec_aux_idx", Ty::PtrI64, Len::Any),
+            // Touched by integer models only; a float model may pass it empty.
             IScratch => ("iscratch", Ty::PtrI64, Len::Any),
             EvtILog => ("evt_ilog", Ty::PtrI64, Len::Any),
         }

@@ -64,7 +64,7 @@ pub enum RuntimeError {
     /// The interpreter stopped a call (an index out of range, a wrong argument).
     #[error("the interpreter stopped: {0}")]
     Trap(#[from] dynlib_interp::Trap),
-    /// Loading or calling native code failed.
+    /// Calling native code failed (loading it is [`RuntimeError::Jit`]).
     #[cfg(feature = "jit")]
     #[error("native code: {0}")]
     Native(#[from] dynlib_llvm::Error),

@@ -325,9 +325,6 @@ impl Kernel {
         }
     }
 
-    /// The least length of each pointer parameter of `role`'s function (`None` for
-    /// scalars), from the ABIs in `dynlib_ir::lower` and `crate::stepper`. The runner has
-    /// none: its buffers are [`Kernel::run`]'s business.
     /// The sizes the stepper and runner ABIs measure their arrays in.
     pub(crate) fn dims(&self) -> crate::abi::Dims {
         crate::abi::Dims {
@@ -338,9 +335,14 @@ impl Kernel {
             heads: self.functions.lags.rings.len(),
             step_scalars: self.stepper.scalars,
             config: self.stepper.config.len(),
+            log_width: self.functions.max_log_width,
         }
     }
 
+    /// The least length of each pointer parameter of `role`'s function (`None` for
+    /// scalars): the model functions' from `dynlib_ir::lower`'s signatures, the stepper's
+    /// and the initial step's from [`crate::abi`]. The runner has none here: it is driven
+    /// by [`Kernel::run`] only.
     fn min_lengths(&self, role: Role) -> Option<Vec<Option<usize>>> {
         use crate::abi::Abi as _;
         let n = self.model.states.len();
@@ -401,14 +403,7 @@ impl Kernel {
             });
         }
         for (k, (arg, min)) in args.iter().zip(&mins).enumerate() {
-            let len = match arg {
-                Arg::PtrF64(s) => Some(s.len()),
-                Arg::PtrF32(s) => Some(s.len()),
-                Arg::PtrI64(s) => Some(s.len()),
-                Arg::PtrI32(s) => Some(s.len()),
-                _ => None,
-            };
-            if let (Some(len), Some(min)) = (len, *min) {
+            if let (Some(len), Some(min)) = (arg_len(arg), *min) {
                 if len < min {
                     return Err(RuntimeError::Shape {
                         whose: format!("argument {k} of {}", role.name()),
@@ -778,6 +773,17 @@ fn lower_on_a_big_stack(model: &Model) -> Result<ModelFunctions, RuntimeError> {
             .map_err(|_| RuntimeError::Internal("lowering the model panicked".into()))?
             .map_err(RuntimeError::from)
     })
+}
+
+/// The length of an array argument (`None` for a scalar).
+pub(crate) fn arg_len(arg: &Arg<'_>) -> Option<usize> {
+    match arg {
+        Arg::PtrF64(s) => Some(s.len()),
+        Arg::PtrF32(s) => Some(s.len()),
+        Arg::PtrI64(s) => Some(s.len()),
+        Arg::PtrI32(s) => Some(s.len()),
+        _ => None,
+    }
 }
 
 /// The reference's name for a built model.

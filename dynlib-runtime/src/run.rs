@@ -676,10 +676,17 @@ impl Kernel {
                 .iter()
                 .map(|_| DVec::zeros(elem, n))
                 .collect(),
-            scalars: vec![0.0; self.stepper.scalars.max(1)],
+            scalars: vec![0.0; self.step_scalar_slots()],
             ring,
             head: lags.rings.iter().map(|r| r.len as i64 - 1).collect(),
         }
+    }
+
+    /// The stepper's scalar slots as the ABI sizes them.
+    fn step_scalar_slots(&self) -> usize {
+        crate::abi::Len::StepScalars
+            .min(&self.dims())
+            .expect("a fixed length")
     }
 
     /// True when `w` has this kernel's shapes (vectors, scalar slots, rings, heads).
@@ -688,7 +695,7 @@ impl Kernel {
         let lags = &self.functions.lags;
         w.vectors.len() == self.stepper.vectors.len()
             && w.vectors.iter().all(|v| v.len() == n)
-            && w.scalars.len() == self.stepper.scalars.max(1)
+            && w.scalars.len() == self.step_scalar_slots()
             && w.ring.len() == lags.ring_len
             && w.head.len() == lags.rings.len()
     }
@@ -862,9 +869,19 @@ impl Kernel {
         let runner_abi = RunnerAbi {
             vectors: self.stepper.vectors.len(),
         };
+        let runner_mins = runner_abi.min_lengths(&self.dims());
         let status = loop {
             let code = {
                 let mut args = b.runner_args(&runner_abi);
+                debug_assert!(
+                    args.iter().zip(&runner_mins).all(|(a, min)| {
+                        match (crate::kernel::arg_len(a), min) {
+                            (Some(len), Some(min)) => len >= *min,
+                            _ => true,
+                        }
+                    }),
+                    "a runner buffer is shorter than the runner ABI says"
+                );
                 let mut out = [Scalar::I32(0)];
                 // SAFETY: every buffer is sized from this kernel's model and the validated
                 // spec (states, parameters, aux, rings, stepper workspace, recorded indices

@@ -37,9 +37,6 @@ pub enum RunnerVariant {
 }
 
 impl RunnerVariant {
-    /// Every variant.
-    pub const ALL: [RunnerVariant; 1] = [RunnerVariant::Base];
-
     /// Its name in cache keys, `meta.json` and messages (`base`).
     pub fn name(self) -> &'static str {
         match self {

@@ -203,7 +203,7 @@ static REGISTRY: &[StepperSpec] = &[
     adams_bashforth::AB3,
 ];
 
-/// Every registered stepper, sorted by name.
+/// Every registered stepper, in `REGISTRY` order (as `dynlib steppers list` shows them).
 pub fn registry() -> &'static [StepperSpec] {
     REGISTRY
 }
