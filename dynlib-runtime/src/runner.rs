@@ -45,6 +45,12 @@ impl RunnerVariant {
     }
 }
 
+/// `ctl[slot]`: a control slot.
+fn load_slot(b: &mut FunctionBuilder, ctl: Value, slot: i64) -> Value {
+    let i = b.i64(slot);
+    b.load(ctl, i)
+}
+
 /// Loop-carried scalars.
 #[derive(Copy, Clone)]
 struct Carried {
@@ -138,14 +144,12 @@ impl Runner<'_, '_> {
 
     fn fget(&mut self, slot: i64) -> Value {
         let fctl = self.prm(RunnerParam::Fctl);
-        let i = self.b.i64(slot);
-        self.b.load(fctl, i)
+        load_slot(&mut self.b, fctl, slot)
     }
 
     fn iget(&mut self, slot: i64) -> Value {
         let ictl = self.prm(RunnerParam::Ictl);
-        let i = self.b.i64(slot);
-        self.b.load(ictl, i)
+        load_slot(&mut self.b, ictl, slot)
     }
 
     /// Jumps to the exit with status `code` and the cursors `c`.
@@ -612,14 +616,8 @@ pub fn emit_runner(
             b.param(abi.index(RunnerParam::Fctl)),
             b.param(abi.index(RunnerParam::Ictl)),
         );
-        let fget = |b: &mut FunctionBuilder, slot: i64| {
-            let i = b.i64(slot);
-            b.load(fctl, i)
-        };
-        let iget = |b: &mut FunctionBuilder, slot: i64| {
-            let i = b.i64(slot);
-            b.load(ictl, i)
-        };
+        let fget = |b: &mut FunctionBuilder, slot: i64| load_slot(b, fctl, slot);
+        let iget = |b: &mut FunctionBuilder, slot: i64| load_slot(b, ictl, slot);
         let t_end = fget(&mut b, FCTL_T_END);
         let t_label0 = fget(&mut b, FCTL_T_LABEL0);
         let max_steps = iget(&mut b, ICTL_MAX_STEPS);
