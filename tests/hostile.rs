@@ -208,6 +208,17 @@ fn let_it_run(child: &mut std::process::Child) {
     assert!(child.try_wait().unwrap().is_none(), "the run ended early");
 }
 
+/// Lets the run get under way, sends one SIGTERM, and returns how it ended and how long
+/// it took after the signal.
+#[cfg(unix)]
+fn sigterm_once_under_way(mut child: std::process::Child) -> (Output, Duration) {
+    let_it_run(&mut child);
+    let sent = Instant::now();
+    signal(&child, libc::SIGTERM);
+    let o = child.wait_with_output().unwrap();
+    (o, sent.elapsed())
+}
+
 #[cfg(unix)]
 #[test]
 fn sigint_and_sigterm_stop_a_run_with_its_partial_results() {
@@ -419,15 +430,11 @@ fn one_sigterm_ends_a_run_stuck_in_one_long_step() {
     // One step takes far longer than the grace period: a scheduler's single SIGTERM must
     // still end the process, soon, with the signal's exit code and a reason.
     let slow = "inline:[model]\ntype='ode'\n[states]\nx=1.0\n[equations.rhs]\nx='-x + 1e-9*sum(sin(x*i) for i in range(1000000000))'\n";
-    let mut child = command(&["run", slow, "--t-end", "1e6", "--no-record"])
+    let child = command(&["run", slow, "--t-end", "1e6", "--no-record"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let_it_run(&mut child);
-    let sent = Instant::now();
-    signal(&child, libc::SIGTERM);
-    let o = child.wait_with_output().unwrap();
-    let waited = sent.elapsed();
+    let (o, waited) = sigterm_once_under_way(child);
     assert_eq!(o.status.code(), Some(143), "{:?}", o.status.signal());
     assert!(
         stderr(&o).contains("still running 3 s after the signal"),
@@ -545,18 +552,15 @@ fn a_fifo_nobody_reads_does_not_outlast_a_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("out.csv");
     mkfifo(&fifo);
-    let mut child = command(&["run", "builtin://map/logistic", "-n", "3", "-o"])
+    let child = command(&["run", "builtin://map/logistic", "-n", "3", "-o"])
         .arg(&fifo)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let_it_run(&mut child);
-    let sent = Instant::now();
-    signal(&child, libc::SIGTERM);
-    let o = child.wait_with_output().unwrap();
+    let (o, waited) = sigterm_once_under_way(child);
     assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
     assert!(stderr(&o).contains("opening the output"), "{}", stderr(&o));
-    assert!(sent.elapsed() < Duration::from_secs(15));
+    assert!(waited < Duration::from_secs(15));
 }
 
 #[cfg(target_os = "linux")]

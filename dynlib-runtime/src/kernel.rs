@@ -677,7 +677,11 @@ fn native(
                         let mut s = CacheStats::default();
                         crate::units::obtain(req, disk, opts, &mut s).map(|jit| (jit, s))
                     })
-                    .map_err(|e| thread_error("compiles this model", stack, e));
+                    .map_err(|source| RuntimeError::Thread {
+                        what: "compiles this model",
+                        stack,
+                        source,
+                    });
                 (*unit, handle)
             })
             .collect();
@@ -741,15 +745,6 @@ fn stack_for(units: usize, per_unit: usize) -> usize {
     units.saturating_mul(per_unit).clamp(MIN_STACK, MAX_STACK)
 }
 
-/// The error for a thread that does `what` and could not start with `stack` bytes.
-fn thread_error(what: &'static str, stack: usize, source: std::io::Error) -> RuntimeError {
-    RuntimeError::Thread {
-        what,
-        stack,
-        source,
-    }
-}
-
 /// Models whose [`Model::lowering_depth_bound`] is at most this are lowered on the calling
 /// thread: a few hundred KiB of stack at most, even unoptimised, and no thread to start
 /// (which was a fifth of a small model's build time).
@@ -768,7 +763,11 @@ fn lower_on_a_big_stack(model: &Model) -> Result<ModelFunctions, RuntimeError> {
             .name("dynlib-lower".into())
             .stack_size(stack)
             .spawn_scoped(s, || lower_model(model))
-            .map_err(|e| thread_error("lowers this model", stack, e))?
+            .map_err(|source| RuntimeError::Thread {
+                what: "lowers this model",
+                stack,
+                source,
+            })?
             .join()
             .map_err(|_| RuntimeError::Internal("lowering the model panicked".into()))?
             .map_err(RuntimeError::from)

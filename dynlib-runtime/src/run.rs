@@ -869,17 +869,18 @@ impl Kernel {
         let runner_abi = RunnerAbi {
             vectors: self.stepper.vectors.len(),
         };
-        let runner_mins = runner_abi.min_lengths(&self.dims());
         let status = loop {
             let code = {
                 let mut args = b.runner_args(&runner_abi);
                 debug_assert!(
-                    args.iter().zip(&runner_mins).all(|(a, min)| {
-                        match (crate::kernel::arg_len(a), min) {
-                            (Some(len), Some(min)) => len >= *min,
-                            _ => true,
-                        }
-                    }),
+                    args.iter()
+                        .zip(&runner_abi.min_lengths(&self.dims()))
+                        .all(|(a, min)| {
+                            match (crate::kernel::arg_len(a), min) {
+                                (Some(len), Some(min)) => len >= *min,
+                                _ => true,
+                            }
+                        }),
                     "a runner buffer is shorter than the runner ABI says"
                 );
                 let mut out = [Scalar::I32(0)];

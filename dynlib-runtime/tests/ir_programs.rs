@@ -555,7 +555,7 @@ const SCRATCH: f64 = f64::from_bits(0x7ff8_0000_dead_beef);
 
 /// The calls compared for one case and one input set: (function name, id, arguments) for
 /// every model function (ABIs in dynlib-ir/src/lower.rs) and the single-step function
-/// (ABI in dynlib-runtime/src/stepper.rs).
+/// (ABI in dynlib-runtime/src/abi.rs).
 fn calls_for(c: &Case, k: usize) -> Vec<(&'static str, FuncId, Vec<Param>)> {
     let m = &c.model;
     let f = &c.functions;
