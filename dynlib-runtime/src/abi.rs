@@ -13,6 +13,8 @@
 
 use dynlib_ir::{Elem, Signature, Type};
 
+use crate::workspace::Layout;
+
 /// Status codes returned by the stepper and the runner (runtime.md §3.2).
 pub mod status {
     /// The stepper accepted the step.
@@ -111,6 +113,8 @@ pub enum Len {
     Fixed(usize),
     /// One per state.
     States,
+    /// One per state squared (an n×n matrix).
+    StatesSquared,
     /// One per parameter.
     Params,
     /// One per aux.
@@ -155,6 +159,7 @@ impl Len {
             Len::Any => return None,
             Len::Fixed(k) => k,
             Len::States => d.states,
+            Len::StatesSquared => d.states * d.states,
             Len::Params => d.params,
             Len::Aux => d.aux,
             Len::Ring => d.ring,
@@ -163,6 +168,29 @@ impl Len {
             Len::Config => d.config,
             Len::LogWidth => d.log_width.max(1),
         })
+    }
+}
+
+/// One typed buffer of the stepper workspace ([`Layout`]), by its position in its group.
+/// Each is one parameter of the step function and of the runner.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Buf {
+    /// Vector `k` ([`Layout::vectors`]): one model-dtype value per state.
+    Vector(usize),
+    /// Matrix `k` ([`Layout::matrices`]): n×n model-dtype values, row-major.
+    Matrix(usize),
+    /// Index vector `k` ([`Layout::indices`]): one int64 per state.
+    Index(usize),
+}
+
+impl Buf {
+    /// The parameter's name, type and least length.
+    pub fn describe(self) -> (&'static str, Ty, Len) {
+        match self {
+            Buf::Vector(_) => ("ws", Ty::PtrDtype, Len::States),
+            Buf::Matrix(_) => ("wm", Ty::PtrDtype, Len::StatesSquared),
+            Buf::Index(_) => ("wi", Ty::PtrI64, Len::States),
+        }
     }
 }
 
@@ -221,8 +249,8 @@ pub enum StepParam {
     Ring,
     /// The lag ring heads.
     Head,
-    /// Workspace vector `k` (in `StepperSpec::vectors` order).
-    Work(usize),
+    /// A workspace buffer ([`Layout::buffers`] order).
+    Work(Buf),
     /// The stepper's scalar slots.
     Scalars,
     /// The configuration, in `StepperSpec::config` order.
@@ -233,17 +261,17 @@ pub enum StepParam {
     Out,
 }
 
-/// The step function of a stepper with `vectors` workspace vectors:
+/// The step function of a stepper whose workspace is `layout` (`D` the dtype element):
 ///
 /// ```text
 /// step(t: f64, dt: f64, y: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64>,
-///      ws_0: ptr<D>, ..., ws_{V-1}: ptr<D>, sc: ptr<f64>, cfg: ptr<f64>,
-///      y_prop: ptr<D>, out: ptr<f64>) -> i32
+///      ws_0..ws_{V-1}: ptr<D>, wm_0..wm_{M-1}: ptr<D>, wi_0..wi_{I-1}: ptr<i64>,
+///      sc: ptr<f64>, cfg: ptr<f64>, y_prop: ptr<D>, out: ptr<f64>) -> i32
 /// ```
 #[derive(Copy, Clone, Debug)]
 pub struct StepAbi {
-    /// Number of workspace vectors.
-    pub vectors: usize,
+    /// The stepper's workspace.
+    pub layout: Layout,
 }
 
 impl Abi for StepAbi {
@@ -253,7 +281,7 @@ impl Abi for StepAbi {
     fn order(&self) -> Vec<StepParam> {
         use StepParam::*;
         let mut v = vec![T, Dt, Y, P, Ring, Head];
-        v.extend((0..self.vectors).map(Work));
+        v.extend(self.layout.buffers().map(Work));
         v.extend([Scalars, Config, YProp, Out]);
         v
     }
@@ -267,7 +295,7 @@ impl Abi for StepAbi {
             P => ("p", Ty::PtrDtype, Len::Params),
             Ring => ("ring", Ty::PtrDtype, Len::Ring),
             Head => ("head", Ty::PtrI64, Len::Heads),
-            Work(_) => ("ws", Ty::PtrDtype, Len::States),
+            Work(b) => b.describe(),
             Scalars => ("sc", Ty::PtrF64, Len::StepScalars),
             Config => ("cfg", Ty::PtrF64, Len::Config),
             YProp => ("y_prop", Ty::PtrDtype, Len::States),
@@ -354,8 +382,8 @@ pub enum RunnerParam {
     Head,
     /// The aux values.
     Aux,
-    /// Stepper workspace vector `k`.
-    Work(usize),
+    /// A stepper workspace buffer.
+    Work(Buf),
     /// The stepper's scalar slots.
     Scalars,
     /// The stepper's configuration.
@@ -400,7 +428,7 @@ impl RunnerParam {
             StepParam::P => RunnerParam::P,
             StepParam::Ring => RunnerParam::Ring,
             StepParam::Head => RunnerParam::Head,
-            StepParam::Work(k) => RunnerParam::Work(k),
+            StepParam::Work(b) => RunnerParam::Work(b),
             StepParam::Scalars => RunnerParam::Scalars,
             StepParam::Config => RunnerParam::Config,
             StepParam::YProp => RunnerParam::YProp,
@@ -409,12 +437,12 @@ impl RunnerParam {
     }
 }
 
-/// The runner of a stepper with `vectors` workspace vectors (`D` the dtype element):
+/// The runner of a stepper whose workspace is `layout` (`D` the dtype element):
 ///
 /// ```text
 /// runner(fctl: ptr<f64>, ictl: ptr<i64>,
 ///        y: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64>, aux: ptr<D>,
-///        ws_0..ws_{V-1}: ptr<D>, sc: ptr<f64>, cfg: ptr<f64>, y_prop: ptr<D>, sout: ptr<f64>,
+///        ws_0..ws_{V-1}, wm_0..wm_{M-1}, wi_0..wi_{I-1} (as in [`StepAbi`]), sc: ptr<f64>, cfg: ptr<f64>, y_prop: ptr<D>, sout: ptr<f64>,
 ///        rec_t: ptr<f64>, rec_y: ptr<D>, rec_aux: ptr<D>, rec_step: ptr<i64>,
 ///        evt_code: ptr<i64>, evt_index: ptr<i64>, evt_log: ptr<f64>, scratch: ptr<f64>,
 ///        rec_states: ptr<i64>, rec_aux_idx: ptr<i64>, iscratch: ptr<i64>,
@@ -422,8 +450,8 @@ impl RunnerParam {
 /// ```
 #[derive(Copy, Clone, Debug)]
 pub struct RunnerAbi {
-    /// Number of stepper workspace vectors.
-    pub vectors: usize,
+    /// The stepper's workspace.
+    pub layout: Layout,
 }
 
 impl Abi for RunnerAbi {
@@ -433,7 +461,7 @@ impl Abi for RunnerAbi {
     fn order(&self) -> Vec<RunnerParam> {
         use RunnerParam::*;
         let mut v = vec![Fctl, Ictl, Y, P, Ring, Head, Aux];
-        v.extend((0..self.vectors).map(Work));
+        v.extend(self.layout.buffers().map(Work));
         v.extend([Scalars, Config, YProp, StepOut]);
         v.extend([RecT, RecY, RecAux, RecStep]);
         v.extend([EvtCode, EvtIndex, EvtLog, Scratch]);
@@ -451,7 +479,7 @@ impl Abi for RunnerAbi {
             Ring => ("ring", Ty::PtrDtype, Len::Ring),
             Head => ("head", Ty::PtrI64, Len::Heads),
             Aux => ("aux", Ty::PtrDtype, Len::Aux),
-            Work(_) => ("ws", Ty::PtrDtype, Len::States),
+            Work(b) => b.describe(),
             Scalars => ("sc", Ty::PtrF64, Len::StepScalars),
             Config => ("cfg", Ty::PtrF64, Len::Config),
             YProp => ("y_prop", Ty::PtrDtype, Len::States),
@@ -477,23 +505,68 @@ impl Abi for RunnerAbi {
 mod tests {
     use super::*;
 
+    const NONE: Layout = Layout::EMPTY;
+    const ONE: Layout = Layout {
+        vectors: &["k1"],
+        ..Layout::EMPTY
+    };
+    const EIGHT: Layout = Layout {
+        vectors: &["a", "b", "c", "d", "e", "f", "g", "h"],
+        ..Layout::EMPTY
+    };
+    const IMPLICIT: Layout = Layout {
+        vectors: &["y_nm1"],
+        matrices: &["jac", "m"],
+        indices: &["piv"],
+        scalars: &["step_index"],
+    };
+
     #[test]
     fn every_parameter_has_one_position_and_forwarding_is_type_preserving() {
-        for v in [0, 1, 8] {
-            let runner = RunnerAbi { vectors: v };
+        for (layout, buffers) in [(NONE, 0), (ONE, 1), (EIGHT, 8), (IMPLICIT, 4)] {
+            let runner = RunnerAbi { layout };
             let order = runner.order();
             for (k, &p) in order.iter().enumerate() {
                 assert_eq!(runner.index(p), k, "{p:?}");
             }
-            let step = StepAbi { vectors: v };
+            let step = StepAbi { layout };
             for p in step.order() {
                 if let Some(r) = RunnerParam::forwarded(p) {
                     assert_eq!(StepAbi::describe(p).1, RunnerAbi::describe(r).1, "{p:?}");
                     assert_eq!(StepAbi::describe(p).2, RunnerAbi::describe(r).2, "{p:?}");
                 }
             }
-            assert_eq!(runner.signature(Elem::F32).params.len(), 23 + v);
-            assert_eq!(step.signature(Elem::F32).params.len(), 10 + v);
+            assert_eq!(runner.signature(Elem::F32).params.len(), 23 + buffers);
+            assert_eq!(step.signature(Elem::F32).params.len(), 10 + buffers);
         }
+    }
+
+    #[test]
+    fn typed_buffers_get_their_types_and_lengths() {
+        let step = StepAbi { layout: IMPLICIT };
+        let sig = step.signature(Elem::F32);
+        let at = |p| sig.params[step.index(p)];
+        assert_eq!(at(StepParam::Work(Buf::Vector(0))), Type::Ptr(Elem::F32));
+        assert_eq!(at(StepParam::Work(Buf::Matrix(1))), Type::Ptr(Elem::F32));
+        assert_eq!(at(StepParam::Work(Buf::Index(0))), Type::Ptr(Elem::I64));
+        // Vectors, then matrices, then index vectors, then the scalar slots.
+        let work: Vec<usize> = [
+            Buf::Vector(0),
+            Buf::Matrix(0),
+            Buf::Matrix(1),
+            Buf::Index(0),
+        ]
+        .map(|b| step.index(StepParam::Work(b)))
+        .to_vec();
+        assert_eq!(work, [6, 7, 8, 9]);
+        assert_eq!(step.index(StepParam::Scalars), 10);
+        let d = Dims {
+            states: 5,
+            ..Dims::default()
+        };
+        let lens = step.min_lengths(&d);
+        assert_eq!(lens[7], Some(25));
+        assert_eq!(lens[9], Some(5));
+        assert_eq!(lens[10], Some(1));
     }
 }

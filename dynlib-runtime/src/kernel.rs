@@ -333,7 +333,7 @@ impl Kernel {
             aux: self.model.aux.len(),
             ring: self.functions.lags.ring_len,
             heads: self.functions.lags.rings.len(),
-            step_scalars: self.stepper.scalars,
+            step_scalars: self.stepper.workspace.scalars.len(),
             config: self.stepper.config.len(),
             log_width: self.functions.max_log_width,
         }

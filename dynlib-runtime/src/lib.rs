@@ -17,13 +17,15 @@ pub mod session;
 pub mod sim;
 pub mod stepper;
 pub mod units;
+pub mod workspace;
 
 pub use dynlib_model as model;
 pub use error::RuntimeError;
 pub use interrupt::Interrupt;
 pub use kernel::{BuildOptions, FullModel, Kernel, Role, Unit};
 pub use results::{Column, EventTable, Results, Segment};
-pub use run::{DVec, EventRow, RunOutput, RunSpec, Series, Status, Workspace};
+pub use run::{DVec, EventRow, RunOutput, RunSpec, Series, Status};
 pub use session::{OnConflict, Preset, Snapshot, SnapshotInfo};
 pub use sim::{build, setup, RunOptions, SessionConfig, SessionState, SetupOptions, Sim};
 pub use units::{clear_memory_cache, CacheStats};
+pub use workspace::{Layout, Workspace};

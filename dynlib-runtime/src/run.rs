@@ -9,6 +9,7 @@ use dynlib_model::{ModelKind, Number};
 use crate::abi::*;
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
+pub use crate::workspace::Workspace;
 
 /// A vector in the model dtype.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,7 +156,7 @@ impl DVec {
         (0..self.len()).map(|i| self.get(i)).collect()
     }
 
-    fn arg(&mut self) -> Arg<'_> {
+    pub(crate) fn arg(&mut self) -> Arg<'_> {
         match self {
             DVec::F64(v) => Arg::PtrF64(v),
             DVec::F32(v) => Arg::PtrF32(v),
@@ -342,21 +343,6 @@ pub fn default_memory_limit() -> u64 {
     *LIMIT.get_or_init(|| dynlib_fs::os::physical_memory().map_or(4 << 30, |m| m / 2))
 }
 
-/// What a run carries besides the state: the stepper's workspace (multistep histories, the
-/// Adams–Bashforth step index) and the lag rings. Resuming restores it so a continued run is
-/// the same as one long run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Workspace {
-    /// The stepper's vectors, in [`crate::stepper::StepperSpec::vectors`] order.
-    pub vectors: Vec<DVec>,
-    /// The stepper's scalar slots.
-    pub scalars: Vec<f64>,
-    /// All lag rings, back to back.
-    pub ring: DVec,
-    /// The head of each ring.
-    pub head: Vec<i64>,
-}
-
 /// One logged event row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventRow {
@@ -454,6 +440,8 @@ impl Buffers {
         } = self;
         let Workspace {
             vectors,
+            matrices,
+            indices,
             scalars,
             ring,
             head,
@@ -481,7 +469,9 @@ impl Buffers {
         let mut scalars = Some(scalars);
         let mut ring = Some(ring);
         let mut head = Some(head);
-        let mut work: Vec<Option<&mut DVec>> = vectors.iter_mut().map(Some).collect();
+        let mut vectors: Vec<Option<&mut DVec>> = vectors.iter_mut().map(Some).collect();
+        let mut matrices: Vec<Option<&mut DVec>> = matrices.iter_mut().map(Some).collect();
+        let mut indices: Vec<Option<&mut Vec<i64>>> = indices.iter_mut().map(Some).collect();
         macro_rules! lend {
             ($x:expr) => {
                 $x.take().expect("the runner ABI lists each buffer once")
@@ -498,7 +488,9 @@ impl Buffers {
                 R::Ring => lend!(ring).arg(),
                 R::Head => Arg::PtrI64(lend!(head)),
                 R::Aux => lend!(aux).arg(),
-                R::Work(k) => lend!(work[k]).arg(),
+                R::Work(Buf::Vector(k)) => lend!(vectors[k]).arg(),
+                R::Work(Buf::Matrix(k)) => lend!(matrices[k]).arg(),
+                R::Work(Buf::Index(k)) => Arg::PtrI64(lend!(indices[k])),
                 R::Scalars => Arg::PtrF64(lend!(scalars)),
                 R::Config => Arg::PtrF64(lend!(cfg)),
                 R::YProp => lend!(y_prop).arg(),
@@ -657,47 +649,24 @@ pub(crate) fn spacing(x: f64) -> f64 {
 }
 
 impl Kernel {
-    /// A fresh workspace for a run starting at `y0`: zero histories, every lag slot at the
-    /// initial value and each head at its last slot (runtime.md §3.6).
+    /// A fresh workspace for a run starting at `y0`: zero stepper buffers, every lag slot
+    /// at the initial value and each head at its last slot (runtime.md §3.6).
     pub fn fresh_workspace(&self, y0: &DVec) -> Workspace {
-        let elem = self.elem();
-        let n = self.model.states.len();
         let lags = &self.functions.lags;
-        let mut ring = DVec::zeros(elem, lags.ring_len);
+        let mut w = Workspace::zeros(&self.stepper.workspace, self.elem(), &self.dims());
         for r in &lags.rings {
             for k in 0..r.len {
-                ring.copy_from(r.offset + k, y0, r.state);
+                w.ring.copy_from(r.offset + k, y0, r.state);
             }
         }
-        Workspace {
-            vectors: self
-                .stepper
-                .vectors
-                .iter()
-                .map(|_| DVec::zeros(elem, n))
-                .collect(),
-            scalars: vec![0.0; self.step_scalar_slots()],
-            ring,
-            head: lags.rings.iter().map(|r| r.len as i64 - 1).collect(),
-        }
+        w.head = lags.rings.iter().map(|r| r.len as i64 - 1).collect();
+        w
     }
 
-    /// The stepper's scalar slots as the ABI sizes them.
-    fn step_scalar_slots(&self) -> usize {
-        crate::abi::Len::StepScalars
-            .min(&self.dims())
-            .expect("a fixed length")
-    }
-
-    /// True when `w` has this kernel's shapes (vectors, scalar slots, rings, heads).
-    pub fn workspace_fits(&self, w: &Workspace) -> bool {
-        let n = self.model.states.len();
-        let lags = &self.functions.lags;
-        w.vectors.len() == self.stepper.vectors.len()
-            && w.vectors.iter().all(|v| v.len() == n)
-            && w.scalars.len() == self.step_scalar_slots()
-            && w.ring.len() == lags.ring_len
-            && w.head.len() == lags.rings.len()
+    /// Checks that `w` has this kernel's shapes (each stepper buffer, the scalar slots,
+    /// rings, heads, the dtype); the error names the buffer and `whose` it is.
+    pub fn check_workspace(&self, w: &Workspace, whose: &str) -> Result<(), RuntimeError> {
+        w.check(&self.stepper.workspace, self.elem(), &self.dims(), whose)
     }
 
     /// Checks that `spec` has this kernel's shapes: one value per state and parameter, one
@@ -756,12 +725,10 @@ impl Kernel {
 
         self.check_spec(spec)?;
         let w = match &spec.workspace {
-            Some(w) if !self.workspace_fits(w) => {
-                return Err(RuntimeError::Incompatible(
-                    "the workspace to resume from does not fit this model and stepper".into(),
-                ))
+            Some(w) => {
+                self.check_workspace(w, "the workspace to resume from")?;
+                w.clone()
             }
-            Some(w) => w.clone(),
             None => self.fresh_workspace(&spec.y0),
         };
         let row_bytes = record_row_bytes(elem, nrs, nra);
@@ -867,7 +834,7 @@ impl Kernel {
         };
         chunk_end(&mut b, chunk);
         let runner_abi = RunnerAbi {
-            vectors: self.stepper.vectors.len(),
+            layout: self.stepper.workspace,
         };
         let status = loop {
             let code = {

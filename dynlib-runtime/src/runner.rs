@@ -606,7 +606,7 @@ pub fn emit_runner(
     let RunnerVariant::Base = variant;
     let facts = Facts::of(model, mf);
     let abi = RunnerAbi {
-        vectors: stepper.vectors.len(),
+        layout: stepper.workspace,
     };
     let step_abi = stepper.abi();
     let mut f = Function::new(stepper.ir_name("runner"), abi.signature(facts.elem));

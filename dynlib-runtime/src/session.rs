@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::json::{dvec, float, floats, non_finite, read_dvec, read_float};
 use dynlib_model::Number;
@@ -205,22 +205,8 @@ impl Sim {
         };
         let m = &self.kernel.model;
         let s = &snap.state;
-        let ws = s.workspace.as_ref().map(|w| {
-            let vectors: Map<String, Value> = self
-                .kernel
-                .stepper
-                .vectors
-                .iter()
-                .zip(&w.vectors)
-                .map(|(n, v)| (n.to_string(), dvec(v)))
-                .collect();
-            json!({
-                "vectors": vectors,
-                "scalars": floats(&w.scalars),
-                "ring": dvec(&w.ring),
-                "head": w.head,
-            })
-        });
+        let (layout, dims) = (&self.kernel.stepper.workspace, self.kernel.dims());
+        let ws = s.workspace.as_ref().map(|w| w.to_json(layout, &dims));
         let doc = json!({
             "schema": SNAPSHOT_SCHEMA,
             "name": snap.name,
@@ -308,30 +294,8 @@ impl Sim {
         let workspace = match &doc["workspace"] {
             Value::Null => None,
             w => {
-                let fresh = self.kernel.fresh_workspace(&DVec::zeros(elem, n));
-                let vectors = self
-                    .kernel
-                    .stepper
-                    .vectors
-                    .iter()
-                    .map(|name| {
-                        let key = format!("workspace.vectors.{name}");
-                        values(&w["vectors"][*name], &key, n)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let head = w["head"]
-                    .as_array()
-                    .and_then(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<i64>>>())
-                    .filter(|h| h.len() == fresh.head.len())
-                    .ok_or_else(|| {
-                        err("'workspace.head' must hold one integer per lag ring".into())
-                    })?;
-                Some(Workspace {
-                    vectors,
-                    scalars: vec(&w["scalars"], "workspace.scalars", fresh.scalars.len())?,
-                    ring: values(&w["ring"], "workspace.ring", fresh.ring.len())?,
-                    head,
-                })
+                let (layout, dims) = (&self.kernel.stepper.workspace, self.kernel.dims());
+                Some(Workspace::from_json(w, layout, elem, &dims).map_err(err)?)
             }
         };
         let status = doc["status"]

@@ -49,8 +49,14 @@ log = ["t", "x"]
 "#;
 
 fn run(kernel: &Kernel, caps: usize, interval: u64) -> RunOutput {
+    kernel
+        .run(&mut kernel.machine(), &spec(kernel, caps, interval))
+        .unwrap()
+}
+
+fn spec(kernel: &Kernel, caps: usize, interval: u64) -> RunSpec {
     let m = kernel.model();
-    let spec = RunSpec {
+    RunSpec {
         t0: 0.0,
         t_end: 60.0,
         dt: 0.05,
@@ -78,8 +84,7 @@ fn run(kernel: &Kernel, caps: usize, interval: u64) -> RunOutput {
         cap_evt: caps,
         memory_limit: dynlib_runtime::run::default_memory_limit(),
         interrupt: None,
-    };
-    kernel.run(&mut kernel.machine(), &spec).unwrap()
+    }
 }
 
 fn same(a: &RunOutput, b: &RunOutput, what: &str) {
@@ -184,4 +189,28 @@ fn tiny_buffers_with_resume_through_the_session() {
         }
         assert_eq!(a.y_final, b.y_final, "{stepper}");
     }
+}
+
+#[test]
+fn a_workspace_of_another_shape_is_refused_naming_the_buffer() {
+    let opts = LoadOptions::default().with_config(Config::default());
+    let model = Arc::new(load_text(ODE, &opts).unwrap());
+    let k = Kernel::build(model, Some("rk4")).unwrap();
+    let out = run(&k, 8, 1);
+    let mut resume = spec(&k, 8, 1);
+    resume.workspace = Some(out.workspace.clone());
+    k.run(&mut k.machine(), &resume).unwrap();
+    let mut short = out.workspace.clone();
+    short.vectors[1].resize(1);
+    resume.workspace = Some(short);
+    let err = k.run(&mut k.machine(), &resume).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "vector 'k2' of the workspace to resume from needs 2 values, got 1"
+    );
+    let mut rings = out.workspace;
+    rings.head.push(0);
+    resume.workspace = Some(rings);
+    let err = k.run(&mut k.machine(), &resume).unwrap_err().to_string();
+    assert!(err.starts_with("the lag heads of the workspace"), "{err}");
 }

@@ -585,6 +585,7 @@ fn calls_for(c: &Case, k: usize) -> Vec<(&'static str, FuncId, Vec<Param>)> {
     let v: Vec<f64> = y.iter().rev().map(|&x| 0.5 * x - 0.25).collect();
     let workspaces: Vec<Vec<f64>> = c
         .stepper
+        .workspace
         .vectors
         .iter()
         .map(|_| y0.iter().map(|&x| jitter(x)).collect())
@@ -655,7 +656,7 @@ fn calls_for(c: &Case, k: usize) -> Vec<(&'static str, FuncId, Vec<Param>)> {
     step.extend(workspaces.iter().map(|w| arr(w)));
     // The stepper's scalar state (the Adams–Bashforth step index): a later step, so the
     // history vectors are used.
-    step.push(f64s(vec![k as f64; c.stepper.scalars]));
+    step.push(f64s(vec![k as f64; c.stepper.workspace.scalars.len()]));
     step.push(f64s(c.stepper.config.iter().map(|f| f.default).collect()));
     step.push(out(n));
     step.push(f64s(vec![SCRATCH; 3]));

@@ -355,9 +355,9 @@ fn model_functions_and_stepper_are_callable_natively() {
         )
         .unwrap();
         // One rk45 step.
-        let nv = k.stepper().vectors.len();
+        let nv = k.stepper().workspace.vectors.len();
         let mut ws = vec![[0.0f64; 3]; nv];
-        let mut sc = vec![0.0; k.stepper().scalars.max(1)];
+        let mut sc = vec![0.0; k.stepper().workspace.scalar_slots()];
         let mut cfg: Vec<f64> = k.stepper().config.iter().map(|f| f.default).collect();
         let mut y_prop = [0.0; 3];
         let mut sout = [0.0; 3];

@@ -610,6 +610,49 @@ fn snapshots_round_trip() {
 }
 
 #[test]
+fn snapshot_workspaces_are_checked_buffer_by_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sim(OSC, "ab3");
+    s.run(RunOptions::default().t_end(1.0).dt(0.0625)).unwrap();
+    let path = dir.path().join("ws.json");
+    s.export_snapshot(&path, None).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // Every buffer of the ab3 layout is there under its name.
+    let ws = &doc["workspace"];
+    for name in ["f_nm2", "f_nm1", "f_n", "f_next", "y_stage"] {
+        assert_eq!(ws["vectors"][name].as_array().unwrap().len(), 2, "{name}");
+    }
+    assert_eq!(ws["matrices"], serde_json::json!({}));
+    assert_eq!(ws["scalars"], serde_json::json!([16.0]));
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut d = doc.clone();
+        edit(&mut d);
+        let p = dir.path().join("edited.json");
+        std::fs::write(&p, serde_json::to_string(&d).unwrap()).unwrap();
+        let mut t = sim(OSC, "ab3");
+        t.import_snapshot(&p).map(|()| t.session().clone())
+    };
+    // A short history vector is named, with the file.
+    let err = edited(&|d| d["workspace"]["vectors"]["f_n"] = serde_json::json!([1.0]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("edited.json")
+            && err.contains("'workspace.vectors.f_n' has 1 values, expected 2"),
+        "{err}"
+    );
+    // Files from before matrices and index vectors existed still load, exactly.
+    let old = edited(&|d| {
+        let w = d["workspace"].as_object_mut().unwrap();
+        w.remove("matrices");
+        w.remove("indices");
+    })
+    .unwrap();
+    assert_eq!(&old, s.session());
+}
+
+#[test]
 fn presets_from_the_model_and_files() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = sim(OSC, "rk4");

@@ -15,8 +15,11 @@ pub(super) const AB2: StepperSpec = StepperSpec {
     implicit: false,
     family: "adams-bashforth",
     config: &[],
-    vectors: &["f_prev", "f_curr", "f_next", "y_stage"],
-    scalars: 1,
+    workspace: Layout {
+        vectors: &["f_prev", "f_curr", "f_next", "y_stage"],
+        scalars: &["step_index"],
+        ..Layout::EMPTY
+    },
     config_rules: no_rules,
     emit: emit_ab2,
 };
@@ -32,8 +35,11 @@ pub(super) const AB3: StepperSpec = StepperSpec {
     implicit: false,
     family: "adams-bashforth",
     config: &[],
-    vectors: &["f_nm2", "f_nm1", "f_n", "f_next", "y_stage"],
-    scalars: 1,
+    workspace: Layout {
+        vectors: &["f_nm2", "f_nm1", "f_n", "f_next", "y_stage"],
+        scalars: &["step_index"],
+        ..Layout::EMPTY
+    },
     config_rules: no_rules,
     emit: emit_ab3,
 };
@@ -45,12 +51,18 @@ fn heun_start(e: &mut Emit, fa: Value, fb: Value, y_stage: Value) {
     e.call_rhs(t1, e.y_prop, fb);
 }
 
-/// Increments the step index in `sc[0]`.
+/// Increments the step index slot.
 fn bump_step_index(e: &mut Emit, index: Value) {
     let one = e.c(1.0);
     let next = e.b.add(index, one);
-    let zero = e.idx(0);
-    e.b.store(e.sc, zero, next);
+    let slot = e.idx(e.slot("step_index"));
+    e.b.store(e.sc, slot, next);
+}
+
+/// Loads the step index slot (0 before the first step).
+fn step_index(e: &mut Emit) -> Value {
+    let slot = e.idx(e.slot("step_index"));
+    e.b.load(e.sc, slot)
 }
 
 /// `y_prop = y + dt * (1.5 f_curr - 0.5 f_prev)`, then `f_next = f(t+dt, y_prop)`.
@@ -72,9 +84,8 @@ fn ab2_step(e: &mut Emit, f_curr: Value, f_prev: Value, f_next: Value) {
 }
 
 fn emit_ab2(e: &mut Emit) {
-    let (f_prev, f_curr, f_next, y_stage) = (e.ws[0], e.ws[1], e.ws[2], e.ws[3]);
-    let zero_i = e.idx(0);
-    let index = e.b.load(e.sc, zero_i);
+    let [f_prev, f_curr, f_next, y_stage] = e.bufs(["f_prev", "f_curr", "f_next", "y_stage"]);
+    let index = step_index(e);
     let zero = e.c(0.0);
     let first = e.b.cmp(CmpOp::Eq, index, zero);
     let start = e.b.create_block();
@@ -95,9 +106,9 @@ fn emit_ab2(e: &mut Emit) {
 }
 
 fn emit_ab3(e: &mut Emit) {
-    let (f_nm2, f_nm1, f_n, f_next, y_stage) = (e.ws[0], e.ws[1], e.ws[2], e.ws[3], e.ws[4]);
-    let zero_i = e.idx(0);
-    let index = e.b.load(e.sc, zero_i);
+    let [f_nm2, f_nm1, f_n, f_next, y_stage] =
+        e.bufs(["f_nm2", "f_nm1", "f_n", "f_next", "y_stage"]);
+    let index = step_index(e);
     let (zero, one) = (e.c(0.0), e.c(1.0));
     let first = e.b.cmp(CmpOp::Eq, index, zero);
     let second = e.b.cmp(CmpOp::Eq, index, one);

@@ -27,7 +27,9 @@ pub struct Emit<'f> {
     pub(super) p: Value,
     pub(super) ring: Value,
     pub(super) head: Value,
-    pub(super) ws: Vec<Value>,
+    pub(super) layout: crate::workspace::Layout,
+    /// The workspace buffers' parameters, in [`crate::workspace::Layout::buffers`] order.
+    pub(super) work: Vec<Value>,
     pub(super) sc: Value,
     pub(super) cfg: Value,
     pub(super) y_prop: Value,
@@ -39,6 +41,34 @@ pub struct Emit<'f> {
 }
 
 impl Emit<'_> {
+    /// The workspace buffer called `name` (a vector, matrix or index vector of the
+    /// stepper's layout). Emitters name their buffers, so the layout alone says where each
+    /// one is.
+    pub(super) fn buf(&self, name: &str) -> Value {
+        let b = self
+            .layout
+            .find(name)
+            .unwrap_or_else(|| panic!("the stepper's layout has no buffer '{name}'"));
+        let k = self
+            .layout
+            .buffers()
+            .position(|c| c == b)
+            .expect("a buffer of the layout");
+        self.work[k]
+    }
+
+    /// The buffers called `names`, in that order.
+    pub(super) fn bufs<const N: usize>(&self, names: [&str; N]) -> [Value; N] {
+        names.map(|n| self.buf(n))
+    }
+
+    /// The index in `sc` of scalar slot `name`.
+    pub(super) fn slot(&self, name: &str) -> usize {
+        self.layout
+            .scalar(name)
+            .unwrap_or_else(|| panic!("the stepper's layout has no scalar slot '{name}'"))
+    }
+
     pub(super) fn idx(&mut self, i: usize) -> Value {
         self.b.i64(i as i64)
     }

@@ -14,14 +14,16 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     implicit: false,
     family: "euler",
     config: &[],
-    vectors: &["dy"],
-    scalars: 0,
+    workspace: Layout {
+        vectors: &["dy"],
+        ..Layout::EMPTY
+    },
     config_rules: no_rules,
     emit: emit_euler,
 };
 
 fn emit_euler(e: &mut Emit) {
-    let dy = e.ws[0];
+    let dy = e.buf("dy");
     e.call_rhs(e.t, e.y, dy);
     let dt = e.dt;
     e.axpy(e.y_prop, dt, dy);

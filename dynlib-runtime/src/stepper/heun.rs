@@ -15,8 +15,10 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     implicit: false,
     family: "runge-kutta",
     config: &[],
-    vectors: &["k1", "k2", "y_stage"],
-    scalars: 0,
+    workspace: Layout {
+        vectors: &["k1", "k2", "y_stage"],
+        ..Layout::EMPTY
+    },
     config_rules: no_rules,
     emit: emit_heun,
 };
@@ -44,7 +46,7 @@ pub(super) fn heun_step(e: &mut Emit, k1: Value, k2: Value, y_stage: Value) -> V
 }
 
 fn emit_heun(e: &mut Emit) {
-    let (k1, k2, y_stage) = (e.ws[0], e.ws[1], e.ws[2]);
+    let [k1, k2, y_stage] = e.bufs(["k1", "k2", "y_stage"]);
     heun_step(e, k1, k2, y_stage);
     e.accept_fixed();
 }

@@ -14,8 +14,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     implicit: false,
     family: "iter",
     config: &[],
-    vectors: &[],
-    scalars: 0,
+    workspace: Layout::EMPTY,
     config_rules: no_rules,
     emit: emit_map,
 };

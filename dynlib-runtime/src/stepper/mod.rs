@@ -17,6 +17,7 @@ use dynlib_ir::lower::{rhs_signature, ModelFunctions};
 use dynlib_ir::*;
 
 use crate::abi::{status, Abi, StepAbi, StepParam};
+pub use crate::workspace::Layout;
 
 mod adams_bashforth;
 pub mod emit;
@@ -173,10 +174,8 @@ pub struct StepperSpec {
     pub family: &'static str,
     /// Configuration fields, in `cfg` order.
     pub config: &'static [ConfigField],
-    /// Names of the workspace vectors (each `n_state` long, model dtype).
-    pub vectors: &'static [&'static str],
-    /// Number of f64 scalar workspace slots.
-    pub scalars: usize,
+    /// The buffers it keeps between steps (vectors, matrices, index vectors, scalars).
+    pub workspace: Layout,
     /// Rules between configuration fields (beyond each field's range): a message naming
     /// the field at fault.
     pub config_rules: fn(&[f64]) -> Result<(), ConfigError>,
@@ -313,7 +312,7 @@ impl StepperSpec {
     /// The step function's parameters.
     pub fn abi(&self) -> StepAbi {
         StepAbi {
-            vectors: self.vectors.len(),
+            layout: self.workspace,
         }
     }
 
@@ -338,7 +337,10 @@ impl StepperSpec {
                 p: prm(StepParam::P),
                 ring: prm(StepParam::Ring),
                 head: prm(StepParam::Head),
-                ws: (0..self.vectors.len())
+                layout: self.workspace,
+                work: self
+                    .workspace
+                    .buffers()
                     .map(|k| prm(StepParam::Work(k)))
                     .collect(),
                 sc: prm(StepParam::Scalars),

@@ -14,14 +14,16 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     implicit: false,
     family: "runge-kutta",
     config: &[],
-    vectors: &["k1", "k2", "y_stage"],
-    scalars: 0,
+    workspace: Layout {
+        vectors: &["k1", "k2", "y_stage"],
+        ..Layout::EMPTY
+    },
     config_rules: no_rules,
     emit: emit_rk2,
 };
 
 fn emit_rk2(e: &mut Emit) {
-    let (k1, k2, y_stage) = (e.ws[0], e.ws[1], e.ws[2]);
+    let [k1, k2, y_stage] = e.bufs(["k1", "k2", "y_stage"]);
     e.call_rhs(e.t, e.y, k1);
     let half = e.c(0.5);
     let half_dt = e.b.mul(half, e.dt);

@@ -14,14 +14,16 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     implicit: false,
     family: "runge-kutta",
     config: &[],
-    vectors: &["k1", "k2", "k3", "k4", "y_stage"],
-    scalars: 0,
+    workspace: Layout {
+        vectors: &["k1", "k2", "k3", "k4", "y_stage"],
+        ..Layout::EMPTY
+    },
     config_rules: no_rules,
     emit: emit_rk4,
 };
 
 fn emit_rk4(e: &mut Emit) {
-    let (k1, k2, k3, k4, y_stage) = (e.ws[0], e.ws[1], e.ws[2], e.ws[3], e.ws[4]);
+    let [k1, k2, k3, k4, y_stage] = e.bufs(["k1", "k2", "k3", "k4", "y_stage"]);
     e.call_rhs(e.t, e.y, k1);
     // `0.5 * dt * k` evaluates as `(0.5 * dt) * k`; `t + 0.5 * dt` likewise.
     let half = e.c(0.5);

@@ -14,8 +14,10 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     implicit: false,
     family: "runge-kutta",
     config: RK45_CONFIG,
-    vectors: &["k1", "k2", "k3", "k4", "k5", "k6", "k7", "y_stage"],
-    scalars: 0,
+    workspace: Layout {
+        vectors: &["k1", "k2", "k3", "k4", "k5", "k6", "k7", "y_stage"],
+        ..Layout::EMPTY
+    },
     config_rules: rk45_rules,
     emit: emit_rk45,
 };
@@ -126,8 +128,8 @@ const B_STAR: [f64; 6] = [
 
 /// Dormand–Prince 5(4) with the reference's controller (runtime.md §2.4).
 fn emit_rk45(e: &mut Emit) {
-    let k: Vec<Value> = e.ws[0..7].to_vec();
-    let y_stage = e.ws[7];
+    let k = e.bufs(["k1", "k2", "k3", "k4", "k5", "k6", "k7"]).to_vec();
+    let y_stage = e.buf("y_stage");
 
     let (atol, rtol, safety, min_factor, max_factor) =
         (e.cfg(0), e.cfg(1), e.cfg(2), e.cfg(3), e.cfg(4));
