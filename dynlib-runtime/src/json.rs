@@ -80,7 +80,8 @@ pub fn read_dvec(elem: Elem, v: &Value) -> Result<DVec, String> {
     let mut out = DVec::zeros(elem, items.len());
     for (i, item) in items.iter().enumerate() {
         let x = read_number(item).ok_or_else(|| format!("value {i} is not a number"))?;
-        let x = crate::sim::cast(elem, "value", &format!("[{i}]"), x).map_err(|e| e.to_string())?;
+        let x =
+            crate::options::cast(elem, "value", &format!("[{i}]"), x).map_err(|e| e.to_string())?;
         out.set_number(i, x);
     }
     Ok(out)

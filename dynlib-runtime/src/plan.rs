@@ -1,0 +1,533 @@
+//! A run in three steps: [`resolve`] turns a session's [`SessionCore`] and the
+//! [`RunOptions`] into a [`Plan`], checking every option and mutating nothing;
+//! [`Plan::execute`] runs the transient and the recorded run on a kernel; a session then
+//! commits the outcome ([`Plan::record`] adds it to results, [`Plan::committed`] gives the
+//! session's next core). [`crate::Sim::run`] is exactly these three; a batch resolves one
+//! plan per parameter set from a shared core and executes them on its own threads, with no
+//! session at all.
+
+use dynlib_interp::Machine;
+use dynlib_model::{Model, ModelKind};
+
+use crate::error::RuntimeError;
+use crate::kernel::Kernel;
+use crate::options::{cast, check_time_resolution, Num, RunOptions, MAX_COUNT};
+use crate::results::Results;
+use crate::run::{DVec, RunOutput, RunSpec, Status};
+use crate::state::{Recording, SessionCore, SessionState};
+
+/// Everything one run needs, resolved from a session and the options.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// True when the run continues the session's results.
+    pub resume: bool,
+    /// The state the run starts from (a session's `initial` snapshot is its first seed).
+    pub seed: SessionState,
+    /// The recorded run as it goes without a transient: ODE horizons in session time.
+    pub spec: RunSpec,
+    /// The warm-up before recording: time (ODE) or iterations (map); 0 for none.
+    pub transient: f64,
+    /// What is recorded, and from where recorded time and steps count.
+    pub recording: Recording,
+    /// The horizon as the user gave it (ODE; recorded time, before any shift).
+    pub t_end: f64,
+    /// The step cap (ODE), for the warning when a run stops on it.
+    pub max_steps: u64,
+    /// The nominal step after the run.
+    pub nominal_dt: f64,
+    /// The time shift the run starts with (a resumed run keeps the session's).
+    pub time_shift: f64,
+    /// Added to recorded step numbers (a resumed run counts on from the session's).
+    pub step_offset: i64,
+    /// The recorded segment's name.
+    pub tag: Option<String>,
+}
+
+/// What [`Plan::execute`] produced.
+#[derive(Clone, Debug)]
+pub struct Execution {
+    /// The recorded run. Its samples' and logged events' times are recorded times
+    /// (session time − `time_shift`); `t_final` and the final values are the session's.
+    pub out: RunOutput,
+    /// Session time − recorded time after the run.
+    pub time_shift: f64,
+    /// Steps of the transient that started the recording.
+    pub transient_steps: u64,
+}
+
+/// Resolves a run of `kernel` from `core` with options `o` (runtime.md §1.4): every option
+/// is checked and every default taken, in the reference's order of precedence (the
+/// option, the session's defaults, the model's `[sim]`). Nothing is changed.
+pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Plan, RuntimeError> {
+    let m = &kernel.model;
+    o.check(m.kind)?;
+    let (y, params) = initial_values(kernel, &core.state, o)?;
+    let config = core.merged_config(kernel, &o.stepper_config)?;
+    let d = &core.defaults;
+    let record = o.record.or(d.record).unwrap_or(m.sim.record);
+    let max_steps = o.max_steps.or(d.max_steps).unwrap_or(m.sim.max_steps);
+    let resumed = core.recording.as_ref().filter(|_| o.resume);
+    let (states, aux) = match resumed {
+        Some(r) => (r.states.clone(), r.aux.clone()),
+        None => selection(m, o.record_vars.as_deref())?,
+    };
+    // S5: a resumed run keeps the record interval of the run it continues.
+    let interval = o
+        .record_interval
+        .or(resumed.map(|r| r.interval))
+        .or(d.record_interval)
+        .unwrap_or(1);
+    let dt = o.dt.unwrap_or(core.nominal_dt);
+    let t0 = match (o.resume, resumed) {
+        (true, r) => r.map_or(core.state.t, |r| r.t0),
+        (false, _) => o.t0.unwrap_or(m.sim.t0),
+    };
+    let shift = if o.resume { core.time_shift } else { 0.0 };
+    let transient_steps = resumed.map_or(0, |r| r.transient_steps);
+    let (t_end, iterations) = match m.kind {
+        ModelKind::Ode => (ode_horizon(m, core, o, t0, shift)?, max_steps),
+        ModelKind::Map => (0.0, map_iterations(core, o, t0, dt, max_steps, resumed)?),
+    };
+    let memory_limit = o
+        .memory_limit
+        .unwrap_or_else(crate::run::default_memory_limit);
+    let fixed = !kernel.stepper.adaptive;
+    // A fixed step that cannot move time from where the run starts never will.
+    let start_t = if o.resume { core.state.t } else { t0 };
+    if m.kind == ModelKind::Ode && fixed {
+        check_time_resolution(start_t, t_end + shift, dt)?;
+    }
+    if record {
+        let steps = match m.kind {
+            ModelKind::Map => Some(iterations as f64),
+            ModelKind::Ode if fixed => {
+                Some((((t_end + shift - start_t) / dt).ceil()).min(max_steps as f64))
+            }
+            ModelKind::Ode => None,
+        };
+        let row = crate::run::record_row_bytes(kernel.elem(), states.len(), aux.len());
+        check_record_memory(m, o, steps, interval, row, memory_limit)?;
+    }
+    let seed = if o.resume {
+        let mut s = core.state.clone();
+        if fixed || s.step_count == 0 {
+            s.dt = core.nominal_dt;
+        }
+        s.stepper_config = config.clone();
+        s
+    } else {
+        SessionState {
+            t: t0,
+            y,
+            params,
+            dt,
+            step_count: 0,
+            workspace: None,
+            status: Status::Done,
+            stepper_config: config.clone(),
+        }
+    };
+    let spec = RunSpec {
+        t0: seed.t,
+        t_end: if m.kind == ModelKind::Ode {
+            t_end + shift
+        } else {
+            0.0
+        },
+        dt: seed.dt,
+        max_steps: iterations,
+        record_interval: if record { interval } else { 0 },
+        y0: seed.y.clone(),
+        params: seed.params.clone(),
+        config,
+        explicit_dt: if o.resume { None } else { o.dt },
+        wrms_first_step: !o.resume,
+        workspace: seed.workspace.clone(),
+        rec_states: states.clone(),
+        rec_aux: aux.clone(),
+        cap_rec: o.cap_rec.or(d.cap_rec).unwrap_or(1024),
+        cap_evt: o.cap_evt.or(d.cap_evt).unwrap_or(1),
+        memory_limit,
+        interrupt: o.interrupt.clone(),
+    };
+    let step_offset = if o.resume {
+        (core.state.step_count - transient_steps) as i64
+    } else {
+        0
+    };
+    Ok(Plan {
+        resume: o.resume,
+        transient: if o.resume {
+            0.0
+        } else {
+            o.transient.unwrap_or(0.0)
+        },
+        recording: Recording {
+            states,
+            aux,
+            interval,
+            t0,
+            transient_steps,
+        },
+        t_end,
+        max_steps,
+        nominal_dt: if o.resume { core.nominal_dt } else { dt },
+        time_shift: shift,
+        step_offset,
+        tag: o.tag.clone(),
+        seed,
+        spec,
+    })
+}
+
+/// The run's initial state and parameters: the session's, with the `ic` and `params`
+/// options cast to the model dtype.
+fn initial_values(
+    kernel: &Kernel,
+    state: &SessionState,
+    o: &RunOptions,
+) -> Result<(DVec, DVec), RuntimeError> {
+    let m = &kernel.model;
+    let elem = kernel.elem();
+    let mut y = state.y.clone();
+    for (name, v) in &o.ic {
+        let i = m.state_index(name).ok_or_else(|| {
+            RuntimeError::option(
+                "ic",
+                RuntimeError::not_found("state", name, m.state_names().into_iter()).to_string(),
+            )
+        })?;
+        y.set_number(i, cast(elem, "ic", name, *v)?);
+    }
+    let mut params = state.params.clone();
+    for (name, v) in &o.params {
+        let i = m.param_index(name).ok_or_else(|| {
+            RuntimeError::option(
+                "params",
+                RuntimeError::not_found("parameter", name, m.param_names().into_iter()).to_string(),
+            )
+        })?;
+        params.set_number(i, cast(elem, "params", name, *v)?);
+    }
+    Ok((y, params))
+}
+
+/// Resolves `record_vars` into state and aux indices. A variable named twice is an error
+/// (the reference records it twice, under one column name).
+fn selection(m: &Model, vars: Option<&[String]>) -> Result<(Vec<usize>, Vec<usize>), RuntimeError> {
+    let Some(vars) = vars else {
+        return Ok(((0..m.states.len()).collect(), Vec::new()));
+    };
+    let (mut s, mut a) = (Vec::new(), Vec::new());
+    let mut seen = std::collections::HashSet::new();
+    for v in vars {
+        let (state, aux) = match v.strip_prefix("aux.") {
+            Some(bare) => (None, m.aux_index(bare)),
+            None => (m.state_index(v), m.aux_index(v)),
+        };
+        let twice = |v: &str| {
+            RuntimeError::option(
+                "record_vars",
+                format!(
+                    "names '{v}' twice; each variable is recorded once (its column would be \
+                     ambiguous)"
+                ),
+            )
+        };
+        match (state, aux) {
+            (Some(i), _) if !seen.insert((true, i)) => return Err(twice(v)),
+            (None, Some(i)) if !seen.insert((false, i)) => return Err(twice(v)),
+            (Some(i), _) => s.push(i),
+            (None, Some(i)) => a.push(i),
+            _ => {
+                let mut known: Vec<String> = m.states.iter().map(|x| x.name.clone()).collect();
+                known.extend(m.aux.iter().map(|x| format!("aux.{}", x.name)));
+                return Err(RuntimeError::option(
+                    "record_vars",
+                    RuntimeError::not_found("variable", v, known.iter().map(String::as_str))
+                        .to_string(),
+                ));
+            }
+        }
+    }
+    Ok((s, a))
+}
+
+/// An ODE's horizon `T` (absolute, in recorded time): finite, after `t0`, and after the
+/// session time when resuming.
+fn ode_horizon(
+    m: &Model,
+    core: &SessionCore,
+    o: &RunOptions,
+    t0: f64,
+    shift: f64,
+) -> Result<f64, RuntimeError> {
+    if o.n.is_some() {
+        return Err(RuntimeError::option(
+            "N",
+            "N is for map models; give T (t_end) for an ODE",
+        ));
+    }
+    let t_end = o.t_end.unwrap_or(m.sim.t_end);
+    if !t_end.is_finite() {
+        return Err(RuntimeError::option(
+            "T",
+            format!("must be finite, got {}", Num(t_end)),
+        ));
+    }
+    if o.resume {
+        if t_end + shift <= core.state.t {
+            return Err(RuntimeError::option(
+                "T",
+                format!(
+                    "resuming needs a horizon after the session time {}, got T = {}",
+                    Num(core.state.t - shift),
+                    Num(t_end)
+                ),
+            ));
+        }
+    } else if t_end < t0 {
+        return Err(RuntimeError::option(
+            "T",
+            format!("the horizon {} is before t0 = {}", Num(t_end), Num(t0)),
+        ));
+    }
+    Ok(t_end)
+}
+
+/// A map's iterations in this run: `N` (absolute), or `round((T - t0) / dt)`, else
+/// `max_steps`; a resumed run does what is left of it.
+fn map_iterations(
+    core: &SessionCore,
+    o: &RunOptions,
+    t0: f64,
+    dt: f64,
+    max_steps: u64,
+    resumed: Option<&Recording>,
+) -> Result<u64, RuntimeError> {
+    let n = match (o.n, o.t_end) {
+        (Some(_), Some(_)) => {
+            return Err(RuntimeError::option(
+                "N",
+                "give either N or T for a map, not both",
+            ))
+        }
+        (Some(n), None) => n,
+        (None, Some(t)) => {
+            let n = ((t - t0) / dt).round();
+            if !(n >= 0.0 && n.is_finite()) {
+                return Err(RuntimeError::option(
+                    "T",
+                    format!(
+                        "T = {} gives no iterations from t0 = {} with dt = {}",
+                        Num(t),
+                        Num(t0),
+                        Num(dt)
+                    ),
+                ));
+            }
+            if n > MAX_COUNT as f64 {
+                return Err(RuntimeError::option(
+                    "T",
+                    format!(
+                        "T = {} means {} iterations from t0 = {} with dt = {}, \
+                         more than the {MAX_COUNT} a run can count",
+                        Num(t),
+                        Num(n),
+                        Num(t0),
+                        Num(dt)
+                    ),
+                ));
+            }
+            n as u64
+        }
+        (None, None) => max_steps,
+    };
+    if !o.resume {
+        return Ok(n);
+    }
+    let done = resumed.map_or(0, |r| core.state.step_count - r.transient_steps);
+    if n <= done {
+        return Err(RuntimeError::option(
+            "N",
+            format!("resuming needs N beyond the {done} iterations already done, got N = {n}"),
+        ));
+    }
+    Ok(n - done)
+}
+
+/// Refuses, before it starts, a run that must record more than the memory limit allows
+/// (`steps` when known up front; runs whose length is not known stop at the limit).
+fn check_record_memory(
+    m: &Model,
+    o: &RunOptions,
+    steps: Option<f64>,
+    interval: u64,
+    row: u64,
+    memory_limit: u64,
+) -> Result<(), RuntimeError> {
+    let Some(steps) = steps else {
+        return Ok(());
+    };
+    let samples = (steps / interval as f64).floor() + 1.0;
+    let bytes = samples * row as f64;
+    if bytes <= memory_limit as f64 {
+        return Ok(());
+    }
+    let option = match (m.kind, o.n, o.t_end) {
+        (ModelKind::Map, Some(_), _) => "n",
+        (_, _, Some(_)) => "T",
+        _ => "max_steps",
+    };
+    Err(RuntimeError::option(
+        option,
+        format!(
+            "recording {} samples of {row} bytes needs {} bytes, more than the memory limit of \
+             {memory_limit} bytes; record less often (record_interval), fewer variables \
+             (record_vars), or not at all",
+            Num(samples),
+            Num(bytes)
+        ),
+    ))
+}
+
+impl Plan {
+    /// Runs the plan on `kernel`: the transient without recording (a failure there is
+    /// [`RuntimeError::RunFailed`]), then the recorded run from where it ended. A recorded
+    /// run that fails is an `Ok` execution with its status: what it recorded is kept.
+    pub fn execute(
+        &self,
+        kernel: &Kernel,
+        machine: &mut Machine,
+    ) -> Result<Execution, RuntimeError> {
+        let mut spec = self.spec.clone();
+        let mut time_shift = self.time_shift;
+        let mut transient_steps = self.recording.transient_steps;
+        if self.transient > 0.0 {
+            let mut warm = self.spec.clone();
+            warm.record_interval = 0;
+            match kernel.model.kind {
+                ModelKind::Ode => warm.t_end = self.seed.t + self.transient,
+                ModelKind::Map => warm.max_steps = self.transient as u64,
+            }
+            let out = kernel.run(machine, &warm)?;
+            if !out.status.is_success() {
+                return Err(RuntimeError::RunFailed {
+                    status: out.status,
+                    reason: Some(format!(
+                        "during the transient{}",
+                        out.warnings
+                            .first()
+                            .map(|w| format!(": {w}"))
+                            .unwrap_or_default()
+                    )),
+                    t: out.t_final,
+                });
+            }
+            spec.t0 = out.t_final;
+            spec.y0 = out.y_final;
+            spec.params = out.params_final;
+            spec.dt = self.nominal_dt;
+            spec.workspace = Some(out.workspace);
+            time_shift = out.t_final - self.recording.t0;
+            transient_steps = out.steps;
+            if kernel.model.kind == ModelKind::Ode {
+                spec.t_end = self.t_end + time_shift;
+            }
+        }
+        let mut out = kernel.run(machine, &spec)?;
+        Results::unshift(&kernel.model, &mut out, time_shift);
+        Ok(Execution {
+            out,
+            time_shift,
+            transient_steps,
+        })
+    }
+
+    /// Empty results with this plan's columns, for a fresh run (or a batch's).
+    pub fn new_results(&self, kernel: &Kernel) -> Results {
+        Results::new(
+            kernel.model.clone(),
+            &self.recording.states,
+            &self.recording.aux,
+        )
+    }
+
+    /// Adds the recorded run to `results` (a resumed run's to the session's): samples and
+    /// events in recorded time, step numbers counted on, warnings, the final values.
+    pub fn record(
+        &self,
+        kernel: &Kernel,
+        ex: &Execution,
+        results: &mut Results,
+    ) -> Result<(), RuntimeError> {
+        let (m, out) = (&kernel.model, &ex.out);
+        results.stitch(out, self.step_offset, self.resume, self.tag.as_deref())?;
+        if m.kind == ModelKind::Ode && out.steps >= self.max_steps && out.status == Status::Done {
+            results.warnings.push(format!(
+                "the run stopped after max_steps = {} steps at t = {}, before T = {}",
+                self.max_steps,
+                Num(out.t_final - ex.time_shift),
+                Num(self.t_end)
+            ));
+        }
+        results.warnings.extend(out.warnings.iter().cloned());
+        results.t_final = out.t_final;
+        results.y_final = out.y_final.clone();
+        results.params_final = out.params_final.clone();
+        results.step_count = self.step_count_after(ex);
+        Ok(())
+    }
+
+    /// The session's step count after the run: a resumed run counts on, a fresh one
+    /// counts from its transient.
+    fn step_count_after(&self, ex: &Execution) -> u64 {
+        let before = if self.resume {
+            self.seed.step_count
+        } else {
+            ex.transient_steps
+        };
+        before + ex.out.steps
+    }
+
+    /// The session state after the run.
+    fn next_state(&self, ex: &Execution) -> SessionState {
+        let out = &ex.out;
+        SessionState {
+            t: out.t_final,
+            y: out.y_final.clone(),
+            params: out.params_final.clone(),
+            dt: out.dt_final,
+            step_count: self.step_count_after(ex),
+            workspace: Some(out.workspace.clone()),
+            status: out.status,
+            stepper_config: self.spec.config.clone(),
+        }
+    }
+
+    /// The session's core after the run: its final state, the nominal step, the time
+    /// shift and the recording a later resume continues; the defaults stay `core`'s.
+    pub fn committed(&self, core: &SessionCore, ex: &Execution) -> SessionCore {
+        SessionCore {
+            state: self.next_state(ex),
+            nominal_dt: self.nominal_dt,
+            time_shift: ex.time_shift,
+            defaults: core.defaults.clone(),
+            recording: Some(Recording {
+                transient_steps: ex.transient_steps,
+                ..self.recording.clone()
+            }),
+        }
+    }
+
+    /// The run's failure, if it failed: [`RuntimeError::RunFailed`] with the status, the
+    /// reason and the time in recorded time.
+    pub fn failure(&self, ex: &Execution) -> Option<RuntimeError> {
+        let out = &ex.out;
+        (!out.status.is_success()).then(|| RuntimeError::RunFailed {
+            status: out.status,
+            reason: out.warnings.first().cloned(),
+            t: out.t_final - ex.time_shift,
+        })
+    }
+}
