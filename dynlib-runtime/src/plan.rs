@@ -108,15 +108,9 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         let row = crate::run::record_row_bytes(kernel.elem(), states.len(), aux.len());
         check_record_memory(m, o, steps, interval, row, memory_limit)?;
     }
-    let seed = if o.resume {
-        let mut s = core.state.clone();
-        if fixed || s.step_count == 0 {
-            s.dt = core.nominal_dt;
-        }
-        s.stepper_config = config.clone();
-        s
-    } else {
-        SessionState {
+    let seed = match o.resume {
+        true => resumed_seed(core, fixed, config.clone()),
+        false => SessionState {
             t: t0,
             y,
             params,
@@ -125,7 +119,7 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
             workspace: None,
             status: Status::Done,
             stepper_config: config.clone(),
-        }
+        },
     };
     let spec = RunSpec {
         t0: seed.t,
@@ -178,6 +172,17 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         seed,
         spec,
     })
+}
+
+/// A resumed run starts where the session is, with the nominal step when the stepper's
+/// step is fixed or nothing ran yet (an adaptive stepper continues with its last step).
+fn resumed_seed(core: &SessionCore, fixed: bool, config: Vec<f64>) -> SessionState {
+    let mut s = core.state.clone();
+    if fixed || s.step_count == 0 {
+        s.dt = core.nominal_dt;
+    }
+    s.stepper_config = config;
+    s
 }
 
 /// The run's initial state and parameters: the session's, with the `ic` and `params`

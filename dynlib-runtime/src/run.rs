@@ -648,6 +648,178 @@ pub(crate) fn spacing(x: f64) -> f64 {
     f64::from_bits(a.to_bits() + 1) - a
 }
 
+/// What one run's record samples and event rows hold, and what they cost.
+struct Rows {
+    /// Recorded states per sample.
+    nrs: usize,
+    /// Recorded aux per sample.
+    nra: usize,
+    /// f64 log fields per event row (at least one).
+    width: usize,
+    /// Integer log fields per event row (integer models only; else 0).
+    iwidth: usize,
+    row_bytes: u64,
+    evt_bytes: u64,
+}
+
+impl Rows {
+    fn of(kernel: &Kernel, spec: &RunSpec) -> Rows {
+        let width = kernel.functions.max_log_width.max(1);
+        // Integer log fields exist only in integer models (dynlib_ir::lower::log_is_int).
+        let iwidth = if kernel.model.dtype.is_float() {
+            0
+        } else {
+            width
+        };
+        let (nrs, nra) = (spec.rec_states.len(), spec.rec_aux.len());
+        Rows {
+            nrs,
+            nra,
+            width,
+            iwidth,
+            row_bytes: record_row_bytes(kernel.elem(), nrs, nra),
+            evt_bytes: event_row_bytes(width + iwidth),
+        }
+    }
+
+    /// The bytes of `rec` samples and `evt` event rows.
+    fn footprint(&self, rec: usize, evt: usize) -> u64 {
+        (rec as u64)
+            .saturating_mul(self.row_bytes)
+            .saturating_add((evt as u64).saturating_mul(self.evt_bytes))
+    }
+}
+
+impl Buffers {
+    /// Every buffer of a run of `kernel`: the state and workspace from `spec` and `w`, the
+    /// record and event buffers at the spec's initial capacities (refused past the memory
+    /// limit, or when they cannot be allocated).
+    fn new(
+        kernel: &Kernel,
+        spec: &RunSpec,
+        rows: &Rows,
+        w: Workspace,
+    ) -> Result<Buffers, RuntimeError> {
+        let elem = kernel.elem();
+        let n = kernel.model.states.len();
+        let cap_rec = spec.cap_rec.max(1);
+        let cap_evt = spec.cap_evt.max(1);
+        let (nrs, nra, width, iwidth) = (rows.nrs, rows.nra, rows.width, rows.iwidth);
+        let bytes = rows.footprint(cap_rec, cap_evt);
+        if bytes > spec.memory_limit {
+            return Err(RuntimeError::option(
+                "cap_rec/cap_evt",
+                format!(
+                    "initial buffers of {cap_rec} samples and {cap_evt} event rows need {bytes} \
+                     bytes, more than the memory limit of {} bytes",
+                    spec.memory_limit
+                ),
+            ));
+        }
+        let alloc_failed = || {
+            RuntimeError::option(
+                "cap_rec/cap_evt",
+                format!(
+                    "cannot allocate initial buffers of {cap_rec} samples and {cap_evt} event rows"
+                ),
+            )
+        };
+        let mut b = Buffers {
+            fctl: vec![0.0; FCTL_LEN],
+            ictl: vec![0; ICTL_LEN],
+            y: spec.y0.clone(),
+            p: spec.params.clone(),
+            w,
+            aux: DVec::zeros(elem, kernel.model.aux.len()),
+            cfg: spec.config.clone(),
+            y_prop: DVec::zeros(elem, n),
+            sout: vec![0.0; STEP_OUT_LEN],
+            rec_t: try_zeros(buffer_len(cap_rec, 1)?).ok_or_else(alloc_failed)?,
+            rec_y: DVec::try_zeros(elem, buffer_len(cap_rec, nrs)?).ok_or_else(alloc_failed)?,
+            rec_aux: DVec::try_zeros(elem, buffer_len(cap_rec, nra)?).ok_or_else(alloc_failed)?,
+            rec_step: try_zeros(cap_rec).ok_or_else(alloc_failed)?,
+            evt_code: try_zeros(buffer_len(cap_evt, 1)?).ok_or_else(alloc_failed)?,
+            evt_index: try_zeros(cap_evt).ok_or_else(alloc_failed)?,
+            evt_log: try_zeros(buffer_len(cap_evt, width)?).ok_or_else(alloc_failed)?,
+            scratch: vec![0.0; width],
+            evt_ilog: try_zeros(buffer_len(cap_evt, iwidth)?.max(1)).ok_or_else(alloc_failed)?,
+            iscratch: vec![0; width],
+            rec_states: spec.rec_states.iter().map(|&i| i as i64).collect(),
+            rec_aux_idx: spec.rec_aux.iter().map(|&i| i as i64).collect(),
+        };
+        if b.cfg.is_empty() {
+            b.cfg.push(0.0);
+        }
+        Ok(b)
+    }
+}
+
+/// Fills the control slots for the run's first call: time, first step, horizon, the
+/// label origin, the record interval, capacities and recorded counts. Returns the step cap.
+fn set_controls(
+    b: &mut Buffers,
+    spec: &RunSpec,
+    rows: &Rows,
+    dt0: f64,
+) -> Result<i64, RuntimeError> {
+    b.fctl[FCTL_T as usize] = spec.t0;
+    b.fctl[FCTL_DT as usize] = dt0;
+    b.fctl[FCTL_T_END as usize] = spec.t_end;
+    b.fctl[FCTL_T_LABEL0 as usize] = spec.t0;
+    let count = |option: &str, what: &str, v: u64| {
+        i64::try_from(v).map_err(|_| {
+            RuntimeError::option(
+                option,
+                format!("{v}{what} cannot be counted (at most {})", i64::MAX),
+            )
+        })
+    };
+    let max_steps = count("max_steps", " steps", spec.max_steps)?;
+    b.ictl[ICTL_INTERVAL as usize] = count("record_interval", "", spec.record_interval)?;
+    b.ictl[ICTL_CAP_REC as usize] = b.rec_step.len() as i64;
+    b.ictl[ICTL_CAP_EVT as usize] = b.evt_index.len() as i64;
+    b.ictl[ICTL_N_REC_STATES as usize] = rows.nrs as i64;
+    b.ictl[ICTL_N_REC_AUX as usize] = rows.nra as i64;
+    Ok(max_steps)
+}
+
+/// The status a final runner code means, with the reason when the status alone does not
+/// say it.
+fn terminal(code: i32, b: &Buffers) -> Result<(Status, Option<String>), RuntimeError> {
+    Ok(match code {
+        status::DONE => (Status::Done, None),
+        status::EARLY_EXIT => (Status::EarlyExit, None),
+        status::NAN_DETECTED => (Status::NanDetected, None),
+        status::STEPFAIL => (Status::StepFail, None),
+        status::STALLED => {
+            let t = b.fctl[FCTL_T as usize];
+            let why = format!(
+                "time no longer advances at t = {t}: t + dt == t for dt = {} (a step smaller \
+                 than half the spacing of floating-point numbers near t, {}); use a larger dt \
+                 or start nearer 0",
+                b.fctl[FCTL_DT as usize],
+                spacing(t)
+            );
+            (Status::StepFail, Some(why))
+        }
+        code if (status::FAULT..status::FAULT_END).contains(&code) => {
+            let why = format!(
+                "arithmetic fault at t = {} (step {}): {}; the run stops here rather than go \
+                 on with a meaningless number",
+                b.fctl[FCTL_T as usize],
+                b.ictl[ICTL_STEP as usize],
+                dynlib_ir::lower::fault::describe(code - status::FAULT),
+            );
+            (Status::ArithmeticFault, Some(why))
+        }
+        other => {
+            return Err(RuntimeError::Internal(format!(
+                "runner returned unknown status {other}"
+            )))
+        }
+    })
+}
+
 impl Kernel {
     /// A fresh workspace for a run starting at `y0`: zero stepper buffers, every lag slot
     /// at the initial value and each head at its last slot (runtime.md §3.6).
@@ -713,16 +885,6 @@ impl Kernel {
 
     /// Runs the kernel from `spec.y0` to the horizon, growing buffers as needed.
     pub fn run(&self, machine: &mut Machine, spec: &RunSpec) -> Result<RunOutput, RuntimeError> {
-        let model = &self.model;
-        let elem = self.elem();
-        let n = model.states.len();
-        let width = self.functions.max_log_width.max(1);
-        // Integer log fields exist only in integer models (dynlib_ir::lower::log_is_int).
-        let iwidth = if model.dtype.is_float() { 0 } else { width };
-        let cap_rec = spec.cap_rec.max(1);
-        let cap_evt = spec.cap_evt.max(1);
-        let (nrs, nra) = (spec.rec_states.len(), spec.rec_aux.len());
-
         self.check_spec(spec)?;
         let w = match &spec.workspace {
             Some(w) => {
@@ -731,95 +893,30 @@ impl Kernel {
             }
             None => self.fresh_workspace(&spec.y0),
         };
-        let row_bytes = record_row_bytes(elem, nrs, nra);
-        let evt_bytes = event_row_bytes(width + iwidth);
-        let footprint = |rec: usize, evt: usize| {
-            (rec as u64)
-                .saturating_mul(row_bytes)
-                .saturating_add((evt as u64).saturating_mul(evt_bytes))
-        };
-        if footprint(cap_rec, cap_evt) > spec.memory_limit {
-            return Err(RuntimeError::option(
-                "cap_rec/cap_evt",
-                format!(
-                    "initial buffers of {cap_rec} samples and {cap_evt} event rows need {} bytes, \
-                     more than the memory limit of {} bytes",
-                    footprint(cap_rec, cap_evt),
-                    spec.memory_limit
-                ),
-            ));
-        }
-        let alloc_failed = || {
-            RuntimeError::option(
-                "cap_rec/cap_evt",
-                format!(
-                    "cannot allocate initial buffers of {cap_rec} samples and {cap_evt} event rows"
-                ),
-            )
-        };
-        let mut b = Buffers {
-            fctl: vec![0.0; FCTL_LEN],
-            ictl: vec![0; ICTL_LEN],
-            y: spec.y0.clone(),
-            p: spec.params.clone(),
-            w,
-            aux: DVec::zeros(elem, model.aux.len()),
-            cfg: spec.config.clone(),
-            y_prop: DVec::zeros(elem, n),
-            sout: vec![0.0; 3],
-            rec_t: try_zeros(buffer_len(cap_rec, 1)?).ok_or_else(alloc_failed)?,
-            rec_y: DVec::try_zeros(elem, buffer_len(cap_rec, nrs)?).ok_or_else(alloc_failed)?,
-            rec_aux: DVec::try_zeros(elem, buffer_len(cap_rec, nra)?).ok_or_else(alloc_failed)?,
-            rec_step: try_zeros(cap_rec).ok_or_else(alloc_failed)?,
-            evt_code: try_zeros(buffer_len(cap_evt, 1)?).ok_or_else(alloc_failed)?,
-            evt_index: try_zeros(cap_evt).ok_or_else(alloc_failed)?,
-            evt_log: try_zeros(buffer_len(cap_evt, width)?).ok_or_else(alloc_failed)?,
-            scratch: vec![0.0; width],
-            evt_ilog: try_zeros(buffer_len(cap_evt, iwidth)?.max(1)).ok_or_else(alloc_failed)?,
-            iscratch: vec![0; width],
-            rec_states: spec.rec_states.iter().map(|&i| i as i64).collect(),
-            rec_aux_idx: spec.rec_aux.iter().map(|&i| i as i64).collect(),
-        };
-        if b.cfg.is_empty() {
-            b.cfg.push(0.0);
-        }
-
-        let dt0 = match (model.kind, self.initial_step) {
+        let rows = Rows::of(self, spec);
+        let mut b = Buffers::new(self, spec, &rows, w)?;
+        let dt0 = match (self.model.kind, self.initial_step) {
             (ModelKind::Ode, Some(init)) if spec.wrms_first_step => {
                 self.initial_dt(machine, &mut b, init, spec)?
             }
             _ => spec.dt,
         };
-        b.fctl[FCTL_T as usize] = spec.t0;
-        b.fctl[FCTL_DT as usize] = dt0;
-        b.fctl[FCTL_T_END as usize] = spec.t_end;
-        b.fctl[FCTL_T_LABEL0 as usize] = spec.t0;
-        let max_steps = i64::try_from(spec.max_steps).map_err(|_| {
-            RuntimeError::option(
-                "max_steps",
-                format!(
-                    "{} steps cannot be counted (at most {})",
-                    spec.max_steps,
-                    i64::MAX
-                ),
-            )
-        })?;
-        let interval = i64::try_from(spec.record_interval).map_err(|_| {
-            RuntimeError::option(
-                "record_interval",
-                format!(
-                    "{} cannot be counted (at most {})",
-                    spec.record_interval,
-                    i64::MAX
-                ),
-            )
-        })?;
-        b.ictl[ICTL_INTERVAL as usize] = interval;
-        b.ictl[ICTL_CAP_REC as usize] = cap_rec as i64;
-        b.ictl[ICTL_CAP_EVT as usize] = cap_evt as i64;
-        b.ictl[ICTL_N_REC_STATES as usize] = nrs as i64;
-        b.ictl[ICTL_N_REC_AUX as usize] = nra as i64;
+        let max_steps = set_controls(&mut b, spec, &rows, dt0)?;
+        let (status, warnings) = self.drive(machine, &mut b, spec, &rows, max_steps)?;
+        Ok(self.output(b, &rows, status, warnings, dt0))
+    }
 
+    /// Calls the runner until it ends the run: grows a full buffer and re-enters, checks
+    /// the interrupt at each chunk's end and re-enters, and turns the final status code
+    /// into a [`Status`] with the reason, if it needs one.
+    fn drive(
+        &self,
+        machine: &mut Machine,
+        b: &mut Buffers,
+        spec: &RunSpec,
+        rows: &Rows,
+        max_steps: i64,
+    ) -> Result<(Status, Vec<String>), RuntimeError> {
         // The runner is called in chunks of steps, so the interrupt is seen within about
         // CHUNK_TARGET; a chunk's end is a re-entry like a growth, invisible in the results.
         let mut warnings = Vec::new();
@@ -832,45 +929,14 @@ impl Kernel {
                 .min(max_steps);
             b.ictl[ICTL_MAX_STEPS as usize] = end;
         };
-        chunk_end(&mut b, chunk);
-        let runner_abi = RunnerAbi {
-            layout: self.stepper.workspace,
-        };
+        chunk_end(b, chunk);
         let status = loop {
-            let code = {
-                let mut args = b.runner_args(&runner_abi);
-                debug_assert!(
-                    args.iter()
-                        .zip(&runner_abi.min_lengths(&self.dims()))
-                        .all(|(a, min)| {
-                            match (crate::kernel::arg_len(a), min) {
-                                (Some(len), Some(min)) => len >= *min,
-                                _ => true,
-                            }
-                        }),
-                    "a runner buffer is shorter than the runner ABI says"
-                );
-                let mut out = [Scalar::I32(0)];
-                // SAFETY: every buffer is sized from this kernel's model and the validated
-                // spec (states, parameters, aux, rings, stepper workspace, recorded indices
-                // in range), the capacities in `ictl` are the buffers' lengths, and the
-                // runner checks a row fits before writing it (it returns GROW_* instead).
-                unsafe { self.invoke(machine, self.runner, &mut args, &mut out)? };
-                match out[0] {
-                    Scalar::I32(c) => c,
-                    other => {
-                        return Err(RuntimeError::Internal(format!("runner returned {other:?}")))
-                    }
-                }
-            };
-            match code {
+            match self.call_runner(machine, b)? {
                 status::GROW_REC => {
                     let need = b.ictl[ICTL_REC as usize] as usize + 1;
                     let cap = grown(b.rec_t.len(), need)?;
-                    let evt_cap = b.evt_code.len();
-                    if let Err(why) =
-                        self.grow_records(&mut b, cap, nrs, nra, footprint(cap, evt_cap), spec)
-                    {
+                    let bytes = rows.footprint(cap, b.evt_code.len());
+                    if let Err(why) = self.grow_records(b, cap, rows.nrs, rows.nra, bytes, spec) {
                         warnings.push(why);
                         break Status::MemoryLimit;
                     }
@@ -878,15 +944,13 @@ impl Kernel {
                 status::GROW_EVT => {
                     let need = b.ictl[ICTL_EVT as usize] as usize + 2;
                     let cap = grown(b.evt_code.len(), need)?;
-                    let rec_cap = b.rec_step.len();
-                    if let Err(why) =
-                        grow_events(&mut b, cap, (width, iwidth), footprint(rec_cap, cap), spec)
-                    {
+                    let bytes = rows.footprint(b.rec_step.len(), cap);
+                    if let Err(why) = grow_events(b, cap, (rows.width, rows.iwidth), bytes, spec) {
                         warnings.push(why);
                         break Status::MemoryLimit;
                     }
                 }
-                status::DONE if self.chunk_ended(&b, max_steps, spec) => {
+                status::DONE if self.chunk_ended(b, max_steps, spec) => {
                     if spec.interrupt.as_ref().is_some_and(|i| i.is_requested()) {
                         warnings.push(format!(
                             "the run was interrupted at t = {} after {} steps",
@@ -896,41 +960,57 @@ impl Kernel {
                     }
                     chunk = next_chunk(chunk, chunk_start.elapsed());
                     chunk_start = std::time::Instant::now();
-                    chunk_end(&mut b, chunk);
+                    chunk_end(b, chunk);
                 }
-                status::DONE => break Status::Done,
-                status::EARLY_EXIT => break Status::EarlyExit,
-                status::NAN_DETECTED => break Status::NanDetected,
-                status::STEPFAIL => break Status::StepFail,
-                status::STALLED => {
-                    let t = b.fctl[FCTL_T as usize];
-                    warnings.push(format!(
-                        "time no longer advances at t = {t}: t + dt == t for dt = {} \
-                         (a step smaller than half the spacing of floating-point numbers \
-                         near t, {}); use a larger dt or start nearer 0",
-                        b.fctl[FCTL_DT as usize],
-                        spacing(t)
-                    ));
-                    break Status::StepFail;
-                }
-                code if (status::FAULT..status::FAULT_END).contains(&code) => {
-                    warnings.push(format!(
-                        "arithmetic fault at t = {} (step {}): {}; the run stops here rather \
-                         than go on with a meaningless number",
-                        b.fctl[FCTL_T as usize],
-                        b.ictl[ICTL_STEP as usize],
-                        dynlib_ir::lower::fault::describe(code - status::FAULT),
-                    ));
-                    break Status::ArithmeticFault;
-                }
-                other => {
-                    return Err(RuntimeError::Internal(format!(
-                        "runner returned unknown status {other}"
-                    )))
+                code => {
+                    let (status, why) = terminal(code, b)?;
+                    warnings.extend(why);
+                    break status;
                 }
             }
         };
+        Ok((status, warnings))
+    }
 
+    /// One call of the runner with every buffer; returns its status code.
+    fn call_runner(&self, machine: &mut Machine, b: &mut Buffers) -> Result<i32, RuntimeError> {
+        let abi = RunnerAbi {
+            layout: self.stepper.workspace,
+        };
+        let mut args = b.runner_args(&abi);
+        debug_assert!(
+            args.iter()
+                .zip(&abi.min_lengths(&self.dims()))
+                .all(|(a, min)| match (crate::kernel::arg_len(a), min) {
+                    (Some(len), Some(min)) => len >= *min,
+                    _ => true,
+                }),
+            "a runner buffer is shorter than the runner ABI says"
+        );
+        let mut out = [Scalar::I32(0)];
+        // SAFETY: every buffer is sized from this kernel's model and the validated spec
+        // (states, parameters, aux, rings, stepper workspace, recorded indices in range),
+        // the capacities in `ictl` are the buffers' lengths, and the runner checks a row
+        // fits before writing it (it returns GROW_* instead).
+        unsafe { self.invoke(machine, self.runner, &mut args, &mut out)? };
+        match out[0] {
+            Scalar::I32(c) => Ok(c),
+            other => Err(RuntimeError::Internal(format!("runner returned {other:?}"))),
+        }
+    }
+
+    /// The run's results from its buffers: the recorded samples as series, the logged
+    /// event rows with their values typed, the final state.
+    fn output(
+        &self,
+        b: Buffers,
+        rows: &Rows,
+        status: Status,
+        warnings: Vec<String>,
+        dt0: f64,
+    ) -> RunOutput {
+        let model = &self.model;
+        let (nrs, nra, width) = (rows.nrs, rows.nra, rows.width);
         let i = b.ictl[ICTL_REC as usize] as usize;
         let m = b.ictl[ICTL_EVT as usize] as usize;
         let steps = b.ictl[ICTL_STEP as usize] as u64;
@@ -961,7 +1041,7 @@ impl Kernel {
                 }
             })
             .collect();
-        Ok(RunOutput {
+        RunOutput {
             status,
             t: b.rec_t[..i].to_vec(),
             step: b.rec_step[..i].to_vec(),
@@ -975,7 +1055,7 @@ impl Kernel {
             params_final: b.p,
             workspace: b.w,
             warnings,
-        })
+        }
     }
 
     /// True when a `DONE` exit is only the end of a chunk: steps and (ODE) time remain.

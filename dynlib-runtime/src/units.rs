@@ -201,28 +201,7 @@ pub(crate) fn obtain(
     let entry = disk.entry_dir(&req.key);
     // A read-only cache serves what it has; the rest is compiled and kept in memory (the
     // root's resolution already warned once).
-    let lock = if disk.is_read_only() {
-        None
-    } else {
-        match disk.lock(&req.key) {
-            Ok(lock) => Some(lock),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                dynlib_cache::root::warn_once(format!(
-                    "dynlib did not wait for the cache entry {} any longer: {e} (a stopped or \
-                     hung process?); compiling it in memory",
-                    entry.display()
-                ));
-                None
-            }
-            Err(e) => {
-                dynlib_cache::root::warn_once(format!(
-                    "dynlib disk cache disabled for {}: cannot take its lock ({e}); compiling in memory",
-                    entry.display()
-                ));
-                None
-            }
-        }
-    };
+    let lock = build_lock(disk, &req.key, &entry);
     // Under the lock, look again: another process may have built (or repaired) the entry
     // while we waited.
     if lock.is_some() {
@@ -232,26 +211,7 @@ pub(crate) fn obtain(
         };
     }
     if let Some(reason) = corrupt.take() {
-        // Without the lock (read-only cache, or a holder that never let go) the entry is
-        // left for its owner to repair.
-        let removed = match lock {
-            Some(_) => disk.remove(&req.key),
-            None => Err(std::io::Error::other("its build lock is not held")),
-        };
-        match removed {
-            Ok(()) => {
-                stats.recovered += 1;
-                dynlib_cache::root::warn_once(format!(
-                    "dynlib cache entry {} is corrupt: {reason}; it was deleted and rebuilt",
-                    entry.display()
-                ));
-            }
-            Err(e) => dynlib_cache::root::warn_once(format!(
-                "dynlib cache entry {} is corrupt ({reason}) and cannot be deleted ({e}); \
-                 the unit is compiled in memory",
-                entry.display()
-            )),
-        }
+        discard_corrupt(disk, &req.key, &entry, &reason, lock.is_some(), stats);
     }
     stats.misses += 1;
     let object = compile()?;
@@ -268,4 +228,69 @@ pub(crate) fn obtain(
     let jit = Arc::new(object.load().map_err(fail)?);
     memory_put(&digest, &jit);
     Ok(jit)
+}
+
+/// The build lock of `key`'s entry, or `None` when the cache is read-only (it serves what
+/// it has; the rest is compiled and kept in memory, and the root's resolution already
+/// warned once) or the lock cannot be had (warned once: the unit is compiled in memory).
+#[cfg(feature = "jit")]
+fn build_lock(
+    disk: &DiskCache,
+    key: &Key,
+    entry: &std::path::Path,
+) -> Option<dynlib_cache::CacheLock> {
+    if disk.is_read_only() {
+        return None;
+    }
+    match disk.lock(key) {
+        Ok(lock) => Some(lock),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            dynlib_cache::root::warn_once(format!(
+                "dynlib did not wait for the cache entry {} any longer: {e} (a stopped or \
+                 hung process?); compiling it in memory",
+                entry.display()
+            ));
+            None
+        }
+        Err(e) => {
+            dynlib_cache::root::warn_once(format!(
+                "dynlib disk cache disabled for {}: cannot take its lock ({e}); compiling in memory",
+                entry.display()
+            ));
+            None
+        }
+    }
+}
+
+/// Deletes a corrupt entry so it is rebuilt, when we hold its lock; without the lock
+/// (read-only cache, or a holder that never let go) it is left for its owner to repair.
+/// Either way says so once.
+#[cfg(feature = "jit")]
+fn discard_corrupt(
+    disk: &DiskCache,
+    key: &Key,
+    entry: &std::path::Path,
+    reason: &str,
+    locked: bool,
+    stats: &mut CacheStats,
+) {
+    let removed = if locked {
+        disk.remove(key)
+    } else {
+        Err(std::io::Error::other("its build lock is not held"))
+    };
+    match removed {
+        Ok(()) => {
+            stats.recovered += 1;
+            dynlib_cache::root::warn_once(format!(
+                "dynlib cache entry {} is corrupt: {reason}; it was deleted and rebuilt",
+                entry.display()
+            ));
+        }
+        Err(e) => dynlib_cache::root::warn_once(format!(
+            "dynlib cache entry {} is corrupt ({reason}) and cannot be deleted ({e}); \
+             the unit is compiled in memory",
+            entry.display()
+        )),
+    }
 }
