@@ -81,8 +81,11 @@ fn options(k: f64) -> RunOptions {
 
 #[test]
 fn a_plan_without_a_session_gives_what_a_session_run_gives() {
-    for stepper in ["rk4", "rk45", "ab3"] {
-        let k = kernel(stepper);
+    let steppers = dynlib_runtime::stepper::registry()
+        .iter()
+        .filter(|s| s.kind == dynlib_runtime::stepper::StepperKind::Ode);
+    for stepper in steppers {
+        let k = kernel(stepper.name);
         let core = SessionCore::new(&k);
         for stiffness in [2.0, 4.0, 9.0] {
             let alone = run_alone(&k, &core, &options(stiffness));

@@ -2,7 +2,10 @@
 
 use dynlib_ir::*;
 
-use crate::abi::status;
+use dynlib_ir::lower::{rhs_signature, ModelFunctions};
+
+use super::StepperSpec;
+use crate::abi::{status, Abi, StepParam};
 
 /// `arr[i]` converted to f64.
 pub(crate) fn load_f64(b: &mut FunctionBuilder, arr: Value, i: usize) -> Value {
@@ -15,6 +18,45 @@ pub(crate) fn load_f64(b: &mut FunctionBuilder, arr: Value, i: usize) -> Value {
 pub(crate) fn finite(b: &mut FunctionBuilder, x: Value, inf: Value) -> Value {
     let a = b.math(MathFn::Fabs, &[x]);
     b.cmp(CmpOp::Lt, a, inf)
+}
+
+impl StepperSpec {
+    /// Emits the step function into `mf.program` for a model with `n` states.
+    pub fn emit(&self, mf: &mut ModelFunctions, n: usize) -> FuncId {
+        let elem = mf.elem;
+        let rhs = mf.rhs;
+        let mut f = Function::new(self.ir_name("step"), self.signature(elem));
+        {
+            let b = FunctionBuilder::new(&mut f);
+            let abi = self.abi();
+            let prm = |p: StepParam| b.param(abi.index(p));
+            let mut e = Emit {
+                t: prm(StepParam::T),
+                dt: prm(StepParam::Dt),
+                y: prm(StepParam::Y),
+                p: prm(StepParam::P),
+                ring: prm(StepParam::Ring),
+                head: prm(StepParam::Head),
+                layout: self.workspace,
+                work: self
+                    .workspace
+                    .buffers()
+                    .map(|k| prm(StepParam::Work(k)))
+                    .collect(),
+                sc: prm(StepParam::Scalars),
+                cfg: prm(StepParam::Config),
+                y_prop: prm(StepParam::YProp),
+                out: prm(StepParam::Out),
+                b,
+                rhs,
+                rhs_sig: rhs_signature(elem),
+                elem,
+                n,
+            };
+            (self.emit)(&mut e);
+        }
+        mf.program.add(f)
+    }
 }
 
 /// The emission context: the builder, the step function's parameters and model facts.

@@ -8,15 +8,14 @@
 //! The return value is a [`status`] code. Arithmetic follows the reference's expression
 //! order exactly, so results match it to the bit where libm does.
 //!
-//! Layout: this module holds the metadata ([`StepperSpec`], configuration ranges), the
-//! registry and the step signature; [`emit`] the emission context and the helpers every
-//! emitter shares; one file per stepper or family holds its registry entry (`SPEC`) and its
+//! Layout: this module holds the metadata ([`StepperSpec`], configuration ranges, the
+//! workspace [`Layout`]) and the registry; the step signature is [`crate::abi`]'s; [`emit`]
+//! holds [`StepperSpec::emit`], the emission context and the helpers every emitter shares; one file per stepper or family holds its registry entry (`SPEC`) and its
 //! emitter. Adding a stepper is one new file and one line in `REGISTRY`.
 
-use dynlib_ir::lower::{rhs_signature, ModelFunctions};
 use dynlib_ir::*;
 
-use crate::abi::{status, Abi, StepAbi, StepParam};
+use crate::abi::{status, Abi, StepAbi};
 pub use crate::workspace::Layout;
 
 mod adams_bashforth;
@@ -319,42 +318,5 @@ impl StepperSpec {
     /// The IR signature of this stepper's step function for dtype element `elem`.
     pub fn signature(&self, elem: Elem) -> Signature {
         self.abi().signature(elem)
-    }
-
-    /// Emits the step function into `mf.program` for a model with `n` states.
-    pub fn emit(&self, mf: &mut ModelFunctions, n: usize) -> FuncId {
-        let elem = mf.elem;
-        let rhs = mf.rhs;
-        let mut f = Function::new(self.ir_name("step"), self.signature(elem));
-        {
-            let b = FunctionBuilder::new(&mut f);
-            let abi = self.abi();
-            let prm = |p: StepParam| b.param(abi.index(p));
-            let mut e = Emit {
-                t: prm(StepParam::T),
-                dt: prm(StepParam::Dt),
-                y: prm(StepParam::Y),
-                p: prm(StepParam::P),
-                ring: prm(StepParam::Ring),
-                head: prm(StepParam::Head),
-                layout: self.workspace,
-                work: self
-                    .workspace
-                    .buffers()
-                    .map(|k| prm(StepParam::Work(k)))
-                    .collect(),
-                sc: prm(StepParam::Scalars),
-                cfg: prm(StepParam::Config),
-                y_prop: prm(StepParam::YProp),
-                out: prm(StepParam::Out),
-                b,
-                rhs,
-                rhs_sig: rhs_signature(elem),
-                elem,
-                n,
-            };
-            (self.emit)(&mut e);
-        }
-        mf.program.add(f)
     }
 }
