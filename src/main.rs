@@ -172,7 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 dynlib::runtime::stepper::check_sim(&model, stepper)?;
                 if model.kind == dynlib::model::ModelKind::Ode && !stepper.adaptive {
                     let s = &model.sim;
-                    dynlib::runtime::sim::check_time_resolution(s.t0, s.t_end, s.dt)
+                    dynlib::runtime::options::check_time_resolution(s.t0, s.t_end, s.dt)
                         .map_err(|e| format!("[sim]: {e}"))?;
                 }
                 say!("{}", model.summary());

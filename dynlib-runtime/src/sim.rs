@@ -4,7 +4,7 @@
 //! [`crate::options`].
 //!
 //! ```no_run
-//! use dynlib_runtime::sim::{setup, RunOptions, SetupOptions};
+//! use dynlib_runtime::{setup, RunOptions, SetupOptions};
 //! let mut sim = setup("builtin://ode/vanderpol", &SetupOptions::default().stepper("rk4"))?;
 //! sim.run(&RunOptions::default().t_end(20.0))?;
 //! let x = sim.results()?.series("x")?;
@@ -39,7 +39,7 @@ use dynlib_model::{load, Config, LoadOptions, ModelKind, Number};
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
 use crate::options::cast;
-pub use crate::options::{check_time_resolution, RunOptions, SessionConfig, SetupOptions};
+use crate::options::{RunOptions, SessionConfig, SetupOptions};
 use crate::plan::{Execution, Plan};
 use crate::preset::{OnConflict, Preset, Presets};
 use crate::results::Results;

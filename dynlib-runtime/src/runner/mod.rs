@@ -1,4 +1,10 @@
-//! The ordinary (BASE) runner loop as IR, continuous and discrete (runtime.md §3.3–3.4).
+//! Runner loops as IR, continuous and discrete (runtime.md §3.3–3.4).
+//!
+//! This module holds what every variant shares: the emission context ([`Runner`]) whose
+//! methods are the loop's phases (first call, loop header, capacity check, pre events,
+//! clipping, step, guards, post events, commit, lags, record, next iteration, exit) and
+//! [`emit_runner`]. Each [`RunnerVariant`] composes the phases in its own file (`base.rs`:
+//! the ordinary loop); adding a variant is its file and its arm in `emit_runner`.
 //!
 //! One runner function per model and stepper, calling the stepper and the model functions
 //! (an inlining pass may merge them). Its parameters, in order, are
@@ -27,6 +33,8 @@ use dynlib_model::{Model, ModelKind, Phase};
 
 use crate::abi::*;
 use crate::stepper::StepperSpec;
+
+mod base;
 
 /// A runner variant (runtime.md §3.5): each is its own compiled and cached unit. Only
 /// the ordinary loop exists yet; the fast path and the analysis variants are issue 10.
@@ -594,8 +602,8 @@ impl Runner<'_, '_> {
 }
 
 /// Emits the runner `variant` for `model` with the stepper `step_fn` (already in the
-/// program): a prologue reading the control slots, the first call's t0 work, then the
-/// loop's phases in order.
+/// program): the prologue reading the control slots and the exit block's parameters are
+/// shared; the variant's file composes the phases in between.
 pub fn emit_runner(
     model: &Model,
     mf: &mut ModelFunctions,
@@ -603,7 +611,6 @@ pub fn emit_runner(
     step_fn: FuncId,
     variant: RunnerVariant,
 ) -> FuncId {
-    let RunnerVariant::Base = variant;
     let facts = Facts::of(model, mf);
     let abi = RunnerAbi {
         layout: stepper.workspace,
@@ -670,34 +677,9 @@ pub fn emit_runner(
             m: r.iget(ICTL_EVT),
         };
         let started = r.iget(ICTL_STARTED);
-        let header = r.b.create_block();
-        let cur = Carried {
-            t: r.b.block_param(header, Type::F64),
-            dt: r.b.block_param(header, Type::F64),
-            step: r.b.block_param(header, Type::I64),
-            i: r.b.block_param(header, Type::I64),
-            m: r.b.block_param(header, Type::I64),
-        };
-
-        r.first_call(&start, started, header);
-        r.loop_header(header, &cur);
-        let (next_step, will_record) = r.capacity_check(&cur);
-        let m = r.pre_events(&cur);
-        let dt = r.clip(&cur);
-        r.step(&cur, dt, m);
-        let (t_new, dt_next) = r.guards(&cur, m, dt, next_step);
-        let m = r.post_events(&cur, t_new, m);
-        let committed = Carried {
-            t: t_new,
-            dt: dt_next,
-            step: next_step,
-            i: cur.i,
-            m,
-        };
-        let stop = r.commit(&committed);
-        r.lags();
-        let i = r.record_step(will_record, t_new, next_step, cur.i);
-        r.next_iteration(stop, header, &Carried { i, ..committed });
+        match variant {
+            RunnerVariant::Base => base::compose(&mut r, &start, started),
+        }
         r.exit_block(ex_status, &ex);
     }
     mf.program.add(f)
