@@ -193,28 +193,45 @@ fn initial_values(
     o: &RunOptions,
 ) -> Result<(DVec, DVec), RuntimeError> {
     let m = &kernel.model;
-    let elem = kernel.elem();
     let mut y = state.y.clone();
-    for (name, v) in &o.ic {
-        let i = m.state_index(name).ok_or_else(|| {
-            RuntimeError::option(
-                "ic",
-                RuntimeError::not_found("state", name, m.state_names().into_iter()).to_string(),
-            )
-        })?;
-        y.set_number(i, cast(elem, "ic", name, *v)?);
-    }
+    overrides(
+        kernel,
+        &mut y,
+        &o.ic,
+        ("ic", "state"),
+        |n| m.state_index(n),
+        m.state_names(),
+    )?;
     let mut params = state.params.clone();
-    for (name, v) in &o.params {
-        let i = m.param_index(name).ok_or_else(|| {
-            RuntimeError::option(
-                "params",
-                RuntimeError::not_found("parameter", name, m.param_names().into_iter()).to_string(),
-            )
-        })?;
-        params.set_number(i, cast(elem, "params", name, *v)?);
-    }
+    overrides(
+        kernel,
+        &mut params,
+        &o.params,
+        ("params", "parameter"),
+        |n| m.param_index(n),
+        m.param_names(),
+    )?;
     Ok((y, params))
+}
+
+/// Writes `values` by name into `into`, cast to the model dtype; an unknown name is an
+/// error of `option` naming the `kind` of variable it should be and the known ones.
+fn overrides(
+    kernel: &Kernel,
+    into: &mut DVec,
+    values: &[(String, dynlib_model::Number)],
+    (option, kind): (&str, &'static str),
+    index: impl Fn(&str) -> Option<usize>,
+    known: Vec<&str>,
+) -> Result<(), RuntimeError> {
+    for (name, v) in values {
+        let i = index(name).ok_or_else(|| {
+            let why = RuntimeError::not_found(kind, name, known.iter().copied());
+            RuntimeError::option(option, why.to_string())
+        })?;
+        into.set_number(i, cast(kernel.elem(), option, name, *v)?);
+    }
+    Ok(())
 }
 
 /// Resolves `record_vars` into state and aux indices. A variable named twice is an error

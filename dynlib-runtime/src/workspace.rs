@@ -140,24 +140,13 @@ impl Workspace {
                 })
             }
         };
-        shape(
-            "the stepper vectors".into(),
-            "buffers",
-            layout.vectors.len(),
-            self.vectors.len(),
-        )?;
-        shape(
-            "the stepper matrices".into(),
-            "buffers",
-            layout.matrices.len(),
-            self.matrices.len(),
-        )?;
-        shape(
-            "the stepper index vectors".into(),
-            "buffers",
-            layout.indices.len(),
-            self.indices.len(),
-        )?;
+        for (group, expected, found) in [
+            ("vectors", layout.vectors.len(), self.vectors.len()),
+            ("matrices", layout.matrices.len(), self.matrices.len()),
+            ("index vectors", layout.indices.len(), self.indices.len()),
+        ] {
+            shape(format!("the stepper {group}"), "buffers", expected, found)?;
+        }
         for (name, v) in layout.vectors.iter().zip(&self.vectors) {
             shape(format!("vector '{name}'"), "values", n, v.len())?;
         }

@@ -9,26 +9,8 @@ use dynlib_runtime::{
     resolve, Kernel, Results, RunOptions, RuntimeError, SessionCore, SetupOptions, Sim,
 };
 
-const OSC: &str = r#"
-[model]
-type = "ode"
-[states]
-x = 1.0
-v = 0.0
-[params]
-k = 4.0
-c = 0.1
-[equations.rhs]
-x = "v"
-v = "-k*x - c*v"
-[aux]
-energy = "0.5*v*v + 0.5*k*x*x"
-prev_x = "lag_x(1)"
-[events.upcross]
-phase = "end"
-cond = "cross_up(x, 0.0)"
-log = ["t", "x", "v", "aux:energy"]
-"#;
+mod common;
+use common::OSC;
 
 fn kernel(stepper: &str) -> Arc<Kernel> {
     let options = SetupOptions::default()

@@ -7,48 +7,15 @@ use dynlib_runtime::{
     OnConflict, RunOptions, RuntimeError, SessionConfig, SetupOptions, Sim, Status,
 };
 
+mod common;
+use common::OSC;
+
 fn sim(model: &str, stepper: &str) -> Sim {
     let options = SetupOptions::default()
         .stepper(stepper)
         .config(Config::default());
     dynlib_runtime::setup(&format!("inline:{model}"), options).unwrap()
 }
-
-const OSC: &str = r#"
-[model]
-type = "ode"
-[states]
-x = 1.0
-v = 0.0
-[params]
-k = 4.0
-c = 0.1
-[equations.rhs]
-x = "v"
-v = "-k*x - c*v"
-[aux]
-energy = "0.5*v*v + 0.5*k*x*x"
-prev_x = "lag_x(1)"
-[events.upcross]
-phase = "end"
-cond = "cross_up(x, 0.0)"
-log = ["t", "x", "v", "aux:energy"]
-tags = ["cross"]
-[events.downcross]
-phase = "end"
-cond = "cross_down(x, 0.0)"
-log = ["t", "v"]
-tags = ["cross"]
-[events.kick]
-phase = "start"
-cond = "t >= 3.0 and t < 3.0 + 0.06"
-action = "v = v + 1.0"
-log = ["t", "v"]
-[presets.stiff.params]
-k = 9.0
-[presets.moved.states]
-x = 2.0
-"#;
 
 #[test]
 fn events_log_by_name_and_by_tag_with_global_codes() {
