@@ -164,6 +164,8 @@ pub struct Kernel {
     pub(crate) initial_step: Option<FuncId>,
     backend: Backend,
     cache_stats: CacheStats,
+    /// Unique in the process: plans and session cores remember the kernel they belong to.
+    id: u64,
 }
 
 impl Kernel {
@@ -218,6 +220,7 @@ impl Kernel {
         } else {
             Backend::Interp(Interpreter::new(&functions.program)?)
         };
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(Kernel {
             model,
             stepper,
@@ -227,6 +230,7 @@ impl Kernel {
             initial_step,
             backend,
             cache_stats,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -323,6 +327,11 @@ impl Kernel {
             #[cfg(feature = "jit")]
             Backend::Native(_) => "llvm",
         }
+    }
+
+    /// This kernel's identity in the process (no two kernels share one).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The sizes the stepper and runner ABIs measure their arrays in.

@@ -294,7 +294,7 @@ impl RunOptions {
     }
 }
 
-/// Persistent session defaults ([`Sim::configure`]); they apply to every later run that does
+/// Persistent session defaults ([`crate::Sim::configure`]); they apply to every later run that does
 /// not give the option itself.
 #[derive(Clone, Debug, Default)]
 pub struct SessionConfig {

@@ -1,58 +1,69 @@
 //! A run in three steps: [`resolve`] turns a session's [`SessionCore`] and the
 //! [`RunOptions`] into a [`Plan`], checking every option and mutating nothing;
-//! [`Plan::execute`] runs the transient and the recorded run on a kernel; a session then
-//! commits the outcome ([`Plan::record`] adds it to results, [`Plan::committed`] gives the
-//! session's next core). [`crate::Sim::run`] is exactly these three; a batch resolves one
-//! plan per parameter set from a shared core and executes them on its own threads, with no
-//! session at all.
+//! [`Plan::execute`] runs the transient and the recorded run on the plan's kernel and
+//! returns an [`Execution`] that owns the plan; a session then commits the outcome
+//! ([`Execution::record`] adds it to results, [`Execution::committed`] gives the session's
+//! next core). [`crate::Sim::run`] is exactly these three; a batch resolves one plan per
+//! parameter set from a shared core and executes them on its own threads, with no session
+//! at all. A plan remembers its kernel and results their model, so a plan cannot run on
+//! another kernel nor an execution be recorded into another model's results.
+
+use std::sync::Arc;
 
 use dynlib_interp::Machine;
 use dynlib_model::{Model, ModelKind};
 
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
-use crate::options::{cast, check_time_resolution, Num, RunOptions, MAX_COUNT};
+use crate::options::{cast, check_time_resolution, Num, RunOptions, SessionConfig, MAX_COUNT};
 use crate::results::Results;
 use crate::run::{DVec, RunOutput, RunSpec, Status};
 use crate::state::{Recording, SessionCore, SessionState};
 
-/// Everything one run needs, resolved from a session and the options.
+/// Everything one run needs, resolved from a session and the options, for one kernel.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The kernel it was resolved for ([`Kernel::id`]).
+    kernel: u64,
+    /// The kernel's model (what the results name their columns after).
+    model: Arc<Model>,
     /// True when the run continues the session's results.
-    pub resume: bool,
+    resume: bool,
     /// The state the run starts from (a session's `initial` snapshot is its first seed).
-    pub seed: SessionState,
+    seed: SessionState,
     /// The recorded run as it goes without a transient: ODE horizons in session time.
-    pub spec: RunSpec,
+    spec: RunSpec,
     /// The warm-up before recording: time (ODE) or iterations (map); 0 for none.
-    pub transient: f64,
+    transient: f64,
     /// What is recorded, and from where recorded time and steps count.
-    pub recording: Recording,
+    recording: Recording,
     /// The horizon as the user gave it (ODE; recorded time, before any shift).
-    pub t_end: f64,
+    t_end: f64,
     /// The step cap (ODE), for the warning when a run stops on it.
-    pub max_steps: u64,
+    max_steps: u64,
     /// The nominal step after the run.
-    pub nominal_dt: f64,
+    nominal_dt: f64,
     /// The time shift the run starts with (a resumed run keeps the session's).
-    pub time_shift: f64,
+    time_shift: f64,
     /// Added to recorded step numbers (a resumed run counts on from the session's).
-    pub step_offset: i64,
+    step_offset: i64,
     /// The recorded segment's name.
-    pub tag: Option<String>,
+    tag: Option<String>,
+    /// The session defaults, carried to the committed core.
+    defaults: SessionConfig,
 }
 
-/// What [`Plan::execute`] produced.
+/// A plan that ran: the plan and what its recorded run produced.
 #[derive(Clone, Debug)]
 pub struct Execution {
+    plan: Plan,
     /// The recorded run. Its samples' and logged events' times are recorded times
     /// (session time − `time_shift`); `t_final` and the final values are the session's.
-    pub out: RunOutput,
+    out: RunOutput,
     /// Session time − recorded time after the run.
-    pub time_shift: f64,
+    time_shift: f64,
     /// Steps of the transient that started the recording.
-    pub transient_steps: u64,
+    transient_steps: u64,
 }
 
 /// Resolves a run of `kernel` from `core` with options `o` (runtime.md §1.4): every option
@@ -60,6 +71,7 @@ pub struct Execution {
 /// option, the session's defaults, the model's `[sim]`). Nothing is changed.
 pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Plan, RuntimeError> {
     let m = &kernel.model;
+    core.check(kernel)?;
     o.check(m.kind)?;
     let (y, params) = initial_values(kernel, &core.state, o)?;
     let config = core.merged_config(kernel, &o.stepper_config)?;
@@ -150,6 +162,9 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         0
     };
     Ok(Plan {
+        kernel: kernel.id(),
+        model: kernel.model.clone(),
+        defaults: core.defaults.clone(),
         resume: o.resume,
         transient: if o.resume {
             0.0
@@ -414,14 +429,45 @@ fn check_record_memory(
 }
 
 impl Plan {
-    /// Runs the plan on `kernel`: the transient without recording (a failure there is
-    /// [`RuntimeError::RunFailed`]), then the recorded run from where it ended. A recorded
-    /// run that fails is an `Ok` execution with its status: what it recorded is kept.
+    /// True when the run continues the session's results.
+    pub fn resume(&self) -> bool {
+        self.resume
+    }
+
+    /// The state the run starts from.
+    pub fn seed(&self) -> &SessionState {
+        &self.seed
+    }
+
+    /// The recorded run's spec (as it goes without a transient).
+    pub fn spec(&self) -> &RunSpec {
+        &self.spec
+    }
+
+    /// What is recorded.
+    pub fn recording(&self) -> &Recording {
+        &self.recording
+    }
+
+    /// The nominal step after the run.
+    pub fn nominal_dt(&self) -> f64 {
+        self.nominal_dt
+    }
+
+    /// Runs the plan on `kernel` (the one it was resolved for): the transient without
+    /// recording (a failure there is [`RuntimeError::RunFailed`]), then the recorded run
+    /// from where it ended. A recorded run that fails is an `Ok` execution whose
+    /// [`Execution::failure`] says so: what it recorded is kept.
     pub fn execute(
-        &self,
+        self,
         kernel: &Kernel,
         machine: &mut Machine,
     ) -> Result<Execution, RuntimeError> {
+        if self.kernel != kernel.id() {
+            return Err(RuntimeError::Incompatible(
+                "the plan was resolved for another kernel".into(),
+            ));
+        }
         let mut spec = self.spec.clone();
         let mut time_shift = self.time_shift;
         let mut transient_steps = self.recording.transient_steps;
@@ -460,96 +506,121 @@ impl Plan {
         let mut out = kernel.run(machine, &spec)?;
         Results::unshift(&kernel.model, &mut out, time_shift);
         Ok(Execution {
+            plan: self,
             out,
             time_shift,
             transient_steps,
         })
     }
+}
 
-    /// Empty results with this plan's columns, for a fresh run (or a batch's).
-    pub fn new_results(&self, kernel: &Kernel) -> Results {
-        Results::new(
-            kernel.model.clone(),
-            &self.recording.states,
-            &self.recording.aux,
-        )
+impl Execution {
+    /// The plan that ran.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The recorded run. Its samples' and logged events' times are recorded times
+    /// (session time − [`Execution::time_shift`]); `t_final` and the final values are the
+    /// session's.
+    pub fn output(&self) -> &RunOutput {
+        &self.out
+    }
+
+    /// Session time − recorded time after the run (the transient's length, or the shift a
+    /// resumed run continued).
+    pub fn time_shift(&self) -> f64 {
+        self.time_shift
+    }
+
+    /// Empty results with the plan's columns, for a fresh run (or a batch's).
+    pub fn new_results(&self) -> Results {
+        let r = &self.plan.recording;
+        Results::new(self.plan.model.clone(), &r.states, &r.aux)
+    }
+
+    /// The run's results on their own: [`Execution::new_results`] with the run recorded.
+    pub fn results(&self) -> Results {
+        let mut results = self.new_results();
+        self.record(&mut results)
+            .expect("fresh results of the plan's own columns take its run");
+        results
     }
 
     /// Adds the recorded run to `results` (a resumed run's to the session's): samples and
-    /// events in recorded time, step numbers counted on, warnings, the final values.
-    pub fn record(
-        &self,
-        kernel: &Kernel,
-        ex: &Execution,
-        results: &mut Results,
-    ) -> Result<(), RuntimeError> {
-        let (m, out) = (&kernel.model, &ex.out);
-        results.stitch(out, self.step_offset, self.resume, self.tag.as_deref())?;
-        if m.kind == ModelKind::Ode && out.steps >= self.max_steps && out.status == Status::Done {
+    /// events in recorded time, step numbers counted on, warnings, the final values. The
+    /// results must be of the plan's model and columns; on any error they are unchanged.
+    pub fn record(&self, results: &mut Results) -> Result<(), RuntimeError> {
+        let (plan, out) = (&self.plan, &self.out);
+        let r = &plan.recording;
+        if !Arc::ptr_eq(results.model(), &plan.model) || !results.has_columns(&r.states, &r.aux) {
+            return Err(RuntimeError::Incompatible(
+                "the results record other variables or another model than the plan".into(),
+            ));
+        }
+        let m = &plan.model;
+        results.stitch(out, plan.step_offset, plan.resume, plan.tag.as_deref())?;
+        if m.kind == ModelKind::Ode && out.steps >= plan.max_steps && out.status == Status::Done {
             results.warnings.push(format!(
                 "the run stopped after max_steps = {} steps at t = {}, before T = {}",
-                self.max_steps,
-                Num(out.t_final - ex.time_shift),
-                Num(self.t_end)
+                plan.max_steps,
+                Num(out.t_final - self.time_shift),
+                Num(plan.t_end)
             ));
         }
         results.warnings.extend(out.warnings.iter().cloned());
         results.t_final = out.t_final;
         results.y_final = out.y_final.clone();
         results.params_final = out.params_final.clone();
-        results.step_count = self.step_count_after(ex);
+        results.step_count = self.step_count_after();
         Ok(())
     }
 
     /// The session's step count after the run: a resumed run counts on, a fresh one
     /// counts from its transient.
-    fn step_count_after(&self, ex: &Execution) -> u64 {
-        let before = if self.resume {
-            self.seed.step_count
+    fn step_count_after(&self) -> u64 {
+        let before = if self.plan.resume {
+            self.plan.seed.step_count
         } else {
-            ex.transient_steps
+            self.transient_steps
         };
-        before + ex.out.steps
-    }
-
-    /// The session state after the run.
-    fn next_state(&self, ex: &Execution) -> SessionState {
-        let out = &ex.out;
-        SessionState {
-            t: out.t_final,
-            y: out.y_final.clone(),
-            params: out.params_final.clone(),
-            dt: out.dt_final,
-            step_count: self.step_count_after(ex),
-            workspace: Some(out.workspace.clone()),
-            status: out.status,
-            stepper_config: self.spec.config.clone(),
-        }
+        before + self.out.steps
     }
 
     /// The session's core after the run: its final state, the nominal step, the time
-    /// shift and the recording a later resume continues; the defaults stay `core`'s.
-    pub fn committed(&self, core: &SessionCore, ex: &Execution) -> SessionCore {
+    /// shift, the recording a later resume continues, and the defaults it was resolved with.
+    pub fn committed(&self) -> SessionCore {
+        let (plan, out) = (&self.plan, &self.out);
         SessionCore {
-            state: self.next_state(ex),
-            nominal_dt: self.nominal_dt,
-            time_shift: ex.time_shift,
-            defaults: core.defaults.clone(),
+            state: SessionState {
+                t: out.t_final,
+                y: out.y_final.clone(),
+                params: out.params_final.clone(),
+                dt: out.dt_final,
+                step_count: self.step_count_after(),
+                workspace: Some(out.workspace.clone()),
+                status: out.status,
+                stepper_config: plan.spec.config.clone(),
+            },
+            nominal_dt: plan.nominal_dt,
+            time_shift: self.time_shift,
+            defaults: plan.defaults.clone(),
             recording: Some(Recording {
-                transient_steps: ex.transient_steps,
-                ..self.recording.clone()
+                transient_steps: self.transient_steps,
+                ..plan.recording.clone()
             }),
+            kernel: plan.kernel,
         }
     }
 
     /// The run's failure, if it failed: [`RuntimeError::RunFailed`] with the status, the
     /// reason and the time in recorded time.
-    pub fn failure(&self, ex: &Execution) -> Option<RuntimeError> {
-        let out = &ex.out;
+    pub fn failure(&self) -> Option<RuntimeError> {
+        let out = &self.out;
         (!out.status.is_success()).then(|| RuntimeError::RunFailed {
             status: out.status,
             reason: out.warnings.first().cloned(),
-            t: out.t_final - ex.time_shift,
+            t: out.t_final - self.time_shift,
         })
     }
 }

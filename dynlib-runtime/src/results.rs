@@ -164,11 +164,7 @@ pub struct Results {
 impl Results {
     /// Empty results for recording `states` and `aux` (indices into the model's lists).
     pub(crate) fn new(model: Arc<Model>, states: &[usize], aux: &[usize]) -> Results {
-        let mut names: Vec<String> = states
-            .iter()
-            .map(|&i| model.states[i].name.clone())
-            .collect();
-        names.extend(aux.iter().map(|&i| model.aux[i].name.clone()));
+        let names = Results::column_names(&model, states, aux);
         let elem = dynlib_ir::lower::elem_of(model.dtype);
         Results {
             columns: vec![Series::empty(elem); names.len()],
@@ -185,6 +181,26 @@ impl Results {
             step_count: 0,
             model,
         }
+    }
+
+    /// The columns' names for recording `states` and `aux`: states, then aux.
+    fn column_names(model: &Model, states: &[usize], aux: &[usize]) -> Vec<String> {
+        let mut names: Vec<String> = states
+            .iter()
+            .map(|&i| model.states[i].name.clone())
+            .collect();
+        names.extend(aux.iter().map(|&i| model.aux[i].name.clone()));
+        names
+    }
+
+    /// True when these results record exactly `states` and then `aux`.
+    pub(crate) fn has_columns(&self, states: &[usize], aux: &[usize]) -> bool {
+        self.names == Results::column_names(&self.model, states, aux)
+    }
+
+    /// The model the results belong to.
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
     }
 
     /// Number of samples.

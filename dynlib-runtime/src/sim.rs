@@ -40,7 +40,7 @@ use crate::error::RuntimeError;
 use crate::kernel::Kernel;
 use crate::options::cast;
 use crate::options::{RunOptions, SessionConfig, SetupOptions};
-use crate::plan::{Execution, Plan};
+use crate::plan::Execution;
 use crate::preset::{OnConflict, Preset, Presets};
 use crate::results::Results;
 use crate::snapshot::{Snapshot, SnapshotInfo};
@@ -206,14 +206,11 @@ impl Sim {
 
     /// Sets persistent defaults for later runs. Nothing changes if any value is invalid.
     pub fn configure(&mut self, c: &SessionConfig) -> Result<(), RuntimeError> {
-        let mut core = self.core.clone();
-        core.configure(&self.kernel, c)?;
-        self.core = core;
-        Ok(())
+        self.core.configure(&self.kernel, c)
     }
 
     /// Runs the model (runtime.md §1.4): [`crate::plan::resolve`], then
-    /// [`Plan::execute`], then the commit. Every option is checked before anything
+    /// [`crate::plan::Plan::execute`], then the commit. Every option is checked before anything
     /// changes: an invalid option returns an error and leaves the session as it was.
     pub fn run(&mut self, o: impl AsRef<RunOptions>) -> Result<&Results, RuntimeError> {
         let kernel = self.kernel.clone();
@@ -222,32 +219,32 @@ impl Sim {
             self.snapshots.push(Snapshot::new(
                 "initial",
                 "the seed of the first run",
-                plan.seed.clone(),
+                plan.seed().clone(),
                 0.0,
-                plan.nominal_dt,
+                plan.nominal_dt(),
             ));
         }
         let ex = plan.execute(&kernel, &mut self.machine)?;
-        self.commit(&plan, &ex)?;
-        match plan.failure(&ex) {
+        self.commit(&ex)?;
+        match ex.failure() {
             Some(e) => Err(e),
             None => self.results(),
         }
     }
 
     /// Adds a run's outcome to the results (a resumed run's to the ones it continues) and
-    /// makes its final state the session's.
-    fn commit(&mut self, plan: &Plan, ex: &Execution) -> Result<(), RuntimeError> {
-        let kernel = &self.kernel;
-        match self.results.as_mut().filter(|_| plan.resume) {
-            Some(results) => plan.record(kernel, ex, results)?,
+    /// makes its final state the session's. Results are changed only when the run's
+    /// samples fit them (`record` checks before it writes), so nothing held is lost.
+    fn commit(&mut self, ex: &Execution) -> Result<(), RuntimeError> {
+        match self.results.as_mut().filter(|_| ex.plan().resume()) {
+            Some(results) => ex.record(results)?,
             None => {
-                let mut results = plan.new_results(kernel);
-                plan.record(kernel, ex, &mut results)?;
+                let mut results = ex.new_results();
+                ex.record(&mut results)?;
                 self.results = Some(results);
             }
         }
-        self.core = plan.committed(&self.core, ex);
+        self.core = ex.committed();
         Ok(())
     }
 

@@ -2,7 +2,8 @@
 //! ([`SessionState`], which snapshots copy) and the rest a run reads ([`SessionCore`]: the
 //! nominal step, the transient's time shift, the persistent defaults, the recording that a
 //! resumed run continues). [`crate::plan::resolve`] reads a core and never changes it; a
-//! [`crate::Sim`] owns one, and a batch can share one read-only across its runs.
+//! [`crate::Sim`] owns one, and a batch can share one read-only across its runs. The
+//! bounded read and atomic write of session files (snapshots, presets) are here too.
 
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
@@ -59,6 +60,8 @@ pub struct SessionCore {
     pub defaults: SessionConfig,
     /// The recording a resumed run continues (`None`: no results to continue).
     pub recording: Option<Recording>,
+    /// The kernel this core belongs to ([`Kernel::id`]).
+    pub(crate) kernel: u64,
 }
 
 impl SessionCore {
@@ -92,11 +95,68 @@ impl SessionCore {
             time_shift: 0.0,
             defaults: SessionConfig::default(),
             recording: None,
+            kernel: kernel.id(),
         }
+    }
+
+    /// Checks that this core belongs to `kernel` and has its shapes: one value per state and
+    /// parameter in the model dtype, one per stepper configuration field, a workspace of the
+    /// stepper's layout, recorded indices that exist, a transient within the step count.
+    /// [`crate::plan::resolve`] calls it first: the fields are public, and native code
+    /// indexes without bounds checks.
+    pub fn check(&self, kernel: &Kernel) -> Result<(), RuntimeError> {
+        if self.kernel != kernel.id() {
+            return Err(RuntimeError::Incompatible(
+                "the session core belongs to another kernel (make one with SessionCore::new)"
+                    .into(),
+            ));
+        }
+        let m = &kernel.model;
+        let s = &self.state;
+        let whose = "the session core";
+        for (what, expected, found) in [
+            ("state values", m.states.len(), s.y.len()),
+            ("parameter values", m.params.len(), s.params.len()),
+            (
+                "stepper configuration values",
+                kernel.stepper.config.len(),
+                s.stepper_config.len(),
+            ),
+        ] {
+            if expected != found {
+                return Err(RuntimeError::Shape {
+                    whose: whose.into(),
+                    what,
+                    expected,
+                    at_least: false,
+                    found,
+                });
+            }
+        }
+        if s.y.elem() != kernel.elem() || s.params.elem() != kernel.elem() {
+            return Err(RuntimeError::Incompatible(format!(
+                "the values of {whose} are not in the model's dtype {}",
+                m.dtype.as_str()
+            )));
+        }
+        if let Some(w) = &s.workspace {
+            kernel.check_workspace(w, "the session core's workspace")?;
+        }
+        if let Some(r) = &self.recording {
+            let bad = r.states.iter().any(|&i| i >= m.states.len())
+                || r.aux.iter().any(|&i| i >= m.aux.len());
+            if bad || r.transient_steps > s.step_count {
+                return Err(RuntimeError::Incompatible(format!(
+                    "the recording of {whose} does not fit its model or step count"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Sets persistent defaults for later runs. Nothing changes if any value is invalid.
     pub fn configure(&mut self, kernel: &Kernel, c: &SessionConfig) -> Result<(), RuntimeError> {
+        self.check(kernel)?;
         if let Some(dt) = c.dt {
             check_dt(dt)?;
         }
@@ -118,7 +178,7 @@ impl SessionCore {
 
     /// The stored stepper configuration with `overrides` merged on (fixing the reference's
     /// C1: earlier overrides are kept), checked.
-    pub fn merged_config(
+    pub(crate) fn merged_config(
         &self,
         kernel: &Kernel,
         overrides: &[(String, f64)],

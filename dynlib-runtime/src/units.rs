@@ -199,8 +199,6 @@ pub(crate) fn obtain(
         Err(problem) => problem,
     };
     let entry = disk.entry_dir(&req.key);
-    // A read-only cache serves what it has; the rest is compiled and kept in memory (the
-    // root's resolution already warned once).
     let lock = build_lock(disk, &req.key, &entry);
     // Under the lock, look again: another process may have built (or repaired) the entry
     // while we waited.

@@ -17,7 +17,8 @@ use crate::json::{dvec, floats, read_dvec, read_float};
 use crate::run::DVec;
 
 /// The buffers a stepper keeps between steps, by name, grouped by type. Every name is
-/// unique within its group; emitters look buffers up by name ([`crate::stepper::Emit`]).
+/// unique across all groups (checked for every registered stepper by a test); emitters look
+/// buffers up by name ([`crate::stepper::Emit`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// Vectors of one value per state, in the model dtype (stages, histories).
@@ -175,7 +176,8 @@ impl Workspace {
             Ok(())
         } else {
             Err(RuntimeError::Incompatible(format!(
-                "the values of {whose} are not in the model's dtype {elem:?}"
+                "the values of {whose} are not in the model's dtype {}",
+                dtype_name(elem)
             )))
         }
     }
@@ -196,14 +198,23 @@ impl Workspace {
                     .collect(),
             )
         };
-        json!({
+        let mut doc = json!({
             "vectors": named(layout.vectors, self.vectors.iter().map(dvec).collect()),
-            "matrices": named(layout.matrices, self.matrices.iter().map(rows).collect()),
-            "indices": named(layout.indices, self.indices.iter().map(|i| json!(i)).collect()),
             "scalars": floats(&self.scalars),
             "ring": dvec(&self.ring),
             "head": self.head,
-        })
+        });
+        // Written only when the layout has them, so the files of steppers without any are
+        // what they were before these buffers existed.
+        if !layout.matrices.is_empty() {
+            doc["matrices"] =
+                named(layout.matrices, self.matrices.iter().map(rows).collect()).into();
+        }
+        if !layout.indices.is_empty() {
+            let values = self.indices.iter().map(|i| json!(i)).collect();
+            doc["indices"] = named(layout.indices, values).into();
+        }
+        doc
     }
 
     /// Reads what [`Workspace::to_json`] wrote, checking every shape against `layout` and
@@ -271,14 +282,17 @@ impl Workspace {
                 Ok(v)
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let scalars = w["scalars"]
-            .as_array()
-            .and_then(|a| a.iter().map(read_float).collect::<Option<Vec<f64>>>())
-            .ok_or("'workspace.scalars' must be an array of numbers")?;
-        sized("workspace.scalars", layout.scalar_slots(), scalars.len())?;
         let head = integers(&w["head"])
             .filter(|h| h.len() == dims.heads)
             .ok_or("'workspace.head' must hold one integer per lag ring")?;
+        let scalars = w["scalars"]
+            .as_array()
+            .ok_or("'workspace.scalars' must be an array")?
+            .iter()
+            .map(read_float)
+            .collect::<Option<Vec<f64>>>()
+            .ok_or("'workspace.scalars' must hold numbers")?;
+        sized("workspace.scalars", layout.scalar_slots(), scalars.len())?;
         Ok(Workspace {
             vectors,
             matrices,
@@ -287,6 +301,16 @@ impl Workspace {
             ring: values(&w["ring"], "workspace.ring", dims.ring)?,
             head,
         })
+    }
+}
+
+/// The dtype an element type stands for, as models spell it.
+fn dtype_name(elem: Elem) -> &'static str {
+    match elem {
+        Elem::F64 => "float64",
+        Elem::F32 => "float32",
+        Elem::I64 => "int64",
+        Elem::I32 => "int32",
     }
 }
 
@@ -389,7 +413,7 @@ mod tests {
         let e = sample()
             .check(&IMPLICIT, Elem::F32, &dims(3), "it")
             .unwrap_err();
-        assert!(e.to_string().contains("dtype"), "{e}");
+        assert!(e.to_string().ends_with("dtype float32"), "{e}");
     }
 
     #[test]
@@ -398,6 +422,14 @@ mod tests {
         let d = dims(3);
         let doc = w.to_json(&IMPLICIT, &d);
         assert_eq!(doc["matrices"]["jac"][1][1], "nan");
+        // A layout without matrices or index vectors writes no keys for them.
+        let plain = Layout {
+            vectors: &["k1"],
+            ..Layout::EMPTY
+        };
+        let doc = Workspace::zeros(&plain, Elem::F64, &d).to_json(&plain, &d);
+        assert!(doc.get("matrices").is_none() && doc.get("indices").is_none());
+        let doc = sample().to_json(&IMPLICIT, &d);
         assert_eq!(doc["indices"]["piv"], json!([2, 0, 1]));
         let text = serde_json::to_string(&doc).unwrap();
         let back: Value = serde_json::from_str(&text).unwrap();
@@ -444,6 +476,22 @@ mod tests {
         assert_eq!(
             fails(&|d| d["scalars"] = json!([1])),
             "'workspace.scalars' has 1 values, expected 2"
+        );
+        assert_eq!(
+            fails(&|d| d["scalars"] = json!({})),
+            "'workspace.scalars' must be an array"
+        );
+        assert_eq!(
+            fails(&|d| d["scalars"] = json!([1, "x"])),
+            "'workspace.scalars' must hold numbers"
+        );
+        // The heads are checked before the scalars, as they always were.
+        assert_eq!(
+            fails(&|d| {
+                d["scalars"] = json!([]);
+                d["head"] = json!([1]);
+            }),
+            "'workspace.head' must hold one integer per lag ring"
         );
     }
 }

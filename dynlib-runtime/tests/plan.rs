@@ -1,6 +1,7 @@
 //! Runs without a session: `resolve` a plan from a shared core, `execute` it on a kernel,
 //! `record` it into results — what a batch does — give what `Sim::run` gives, bit for bit,
-//! also across threads, and resuming through `Plan::committed` equals a session's resume.
+//! also across threads, and resuming through `Execution::committed` equals a session's
+//! resume. Plans, cores and results of another kernel are refused.
 
 use std::sync::Arc;
 
@@ -23,10 +24,8 @@ fn kernel(stepper: &str) -> Arc<Kernel> {
 fn run_alone(k: &Kernel, core: &SessionCore, o: &RunOptions) -> Results {
     let plan = resolve(k, core, o).unwrap();
     let ex = plan.execute(k, &mut k.machine()).unwrap();
-    assert!(plan.failure(&ex).is_none());
-    let mut results = plan.new_results(k);
-    plan.record(k, &ex, &mut results).unwrap();
-    results
+    assert!(ex.failure().is_none());
+    ex.results()
 }
 
 fn bits(r: &Results) -> Vec<Vec<u64>> {
@@ -113,14 +112,13 @@ fn resuming_through_committed_cores_equals_a_session_resume() {
     let core = SessionCore::new(&k);
     let plan = resolve(&k, &core, &first).unwrap();
     let ex = plan.execute(&k, &mut k.machine()).unwrap();
-    let mut results = plan.new_results(&k);
-    plan.record(&k, &ex, &mut results).unwrap();
-    let core = plan.committed(&core, &ex);
+    let mut results = ex.results();
+    let core = ex.committed();
     let plan = resolve(&k, &core, &second).unwrap();
-    assert!(plan.resume);
+    assert!(plan.resume());
     let ex = plan.execute(&k, &mut k.machine()).unwrap();
-    plan.record(&k, &ex, &mut results).unwrap();
-    let core = plan.committed(&core, &ex);
+    ex.record(&mut results).unwrap();
+    let core = ex.committed();
     // With one.
     let mut s = Sim::new(k.clone());
     s.run(first).unwrap();
@@ -155,4 +153,42 @@ fn resolving_a_bad_plan_says_what_and_leaves_the_core_alone() {
     // And a session run with the same options fails the same way, changing nothing.
     assert!(s.run(RunOptions::default().t_end(0.5).resume()).is_err());
     assert_eq!(s.session(), &before);
+}
+
+#[test]
+fn plans_cores_and_results_of_another_kernel_are_refused() {
+    let (a, b) = (kernel("rk4"), kernel("heun"));
+    let core_a = SessionCore::new(&a);
+    let o = RunOptions::default().t_end(1.0);
+    // A core of another kernel, even one of the same shapes.
+    let err = resolve(&b, &core_a, &o).unwrap_err();
+    assert!(err.to_string().contains("another kernel"), "{err}");
+    // A plan run on another kernel.
+    let plan = resolve(&a, &core_a, &o).unwrap();
+    let err = plan.clone().execute(&b, &mut b.machine()).unwrap_err();
+    assert!(err.to_string().contains("another kernel"), "{err}");
+    // An execution recorded into results of other columns or another model.
+    let ex = plan.execute(&a, &mut a.machine()).unwrap();
+    let plan_b = resolve(&b, &SessionCore::new(&b), &o).unwrap();
+    let mut foreign = plan_b.execute(&b, &mut b.machine()).unwrap().results();
+    let before = foreign.t.clone();
+    let err = ex.record(&mut foreign).unwrap_err();
+    assert!(err.to_string().contains("another model"), "{err}");
+    assert_eq!(foreign.t, before, "refused results are unchanged");
+    let only_x = resolve(&a, &core_a, &o.clone().record_vars(&["x"])).unwrap();
+    let mut narrow = only_x.execute(&a, &mut a.machine()).unwrap().results();
+    assert!(ex.record(&mut narrow).is_err());
+    // A core edited out of shape is an error, never a panic.
+    let mut bent = SessionCore::new(&a);
+    bent.state.stepper_config = vec![1.0; 3];
+    let err = resolve(&a, &bent, &o).unwrap_err();
+    assert!(matches!(err, RuntimeError::Shape { .. }), "{err}");
+    let mut bent = SessionCore::new(&a);
+    bent.state.y.resize(1);
+    let err = resolve(&a, &bent, &o.clone().ic("v", 1.0)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the session core needs 2 state values, got 1"),
+        "{err}"
+    );
 }

@@ -1,6 +1,6 @@
 //! Runner loops as IR, continuous and discrete (runtime.md §3.3–3.4).
 //!
-//! This module holds what every variant shares: the emission context ([`Runner`]) whose
+//! This module holds what every variant shares: the emission context (`Runner`) whose
 //! methods are the loop's phases (first call, loop header, capacity check, pre events,
 //! clipping, step, guards, post events, commit, lags, record, next iteration, exit) and
 //! [`emit_runner`]. Each [`RunnerVariant`] composes the phases in its own file (`base.rs`:

@@ -320,3 +320,26 @@ impl StepperSpec {
         self.abi().signature(elem)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workspace_name_is_unique_and_found() {
+        for s in registry() {
+            let l = &s.workspace;
+            let mut seen = std::collections::HashSet::new();
+            for b in l.buffers() {
+                let name = l.name(b);
+                assert!(seen.insert(name), "{}: buffer '{name}' twice", s.name);
+                assert_eq!(l.find(name), Some(b), "{}: '{name}'", s.name);
+            }
+            let mut slots = std::collections::HashSet::new();
+            for (k, &name) in l.scalars.iter().enumerate() {
+                assert!(slots.insert(name), "{}: scalar slot '{name}' twice", s.name);
+                assert_eq!(l.scalar(name), Some(k), "{}: '{name}'", s.name);
+            }
+        }
+    }
+}
