@@ -92,6 +92,10 @@ pub enum RuntimeError {
         /// Why it could not start.
         source: std::io::Error,
     },
+    /// A batch was cancelled before this run of it started (runs under way stop with
+    /// `USER_BREAK` and keep their results instead).
+    #[error("cancelled before it started")]
+    Cancelled,
     /// Something that cannot happen did: a bug in dynlib, reported rather than ignored.
     #[error("internal error (a bug in dynlib; please report it): {0}")]
     Internal(String),

@@ -6,6 +6,7 @@
 //! transients, results, snapshots and presets.
 
 pub mod abi;
+pub mod batch;
 pub mod error;
 pub mod interrupt;
 pub mod json;
@@ -23,6 +24,7 @@ pub mod stepper;
 pub mod units;
 pub mod workspace;
 
+pub use batch::{run_batch, BatchOptions, BatchRun, Progress};
 pub use dynlib_model as model;
 pub use error::RuntimeError;
 pub use interrupt::Interrupt;
