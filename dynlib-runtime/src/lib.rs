@@ -21,6 +21,7 @@ pub mod sim;
 pub mod snapshot;
 pub mod state;
 pub mod stepper;
+pub mod sweep;
 pub mod units;
 pub mod workspace;
 
@@ -37,5 +38,6 @@ pub use run::{DVec, EventRow, RunOutput, RunSpec, Series, Status};
 pub use sim::{build, setup, Sim};
 pub use snapshot::{Snapshot, SnapshotInfo};
 pub use state::{Recording, SessionCore, SessionState};
+pub use sweep::{linspace, sweep, Axis, Grid, Stat, Sweep};
 pub use units::{clear_memory_cache, CacheStats};
 pub use workspace::{Layout, Workspace};

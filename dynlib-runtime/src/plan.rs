@@ -454,6 +454,11 @@ impl Plan {
         self.nominal_dt
     }
 
+    /// The model of the kernel it was resolved for.
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
     /// Runs the plan on `kernel` (the one it was resolved for): the transient without
     /// recording (a failure there is [`RuntimeError::RunFailed`]), then the recorded run
     /// from where it ended. A recorded run that fails is an `Ok` execution whose

@@ -1,0 +1,180 @@
+//! Sweeps against the reference's worked example (analysis.md §1.9: the logistic map's
+//! scalar and trajectory sweeps, to the bit), on any thread count and both backends;
+//! shards that concatenate into the whole sweep; a two-parameter grid; failures as NaN.
+
+use std::sync::Arc;
+
+use dynlib_model::Config;
+use dynlib_runtime::{
+    linspace, sweep, Axis, BatchOptions, Grid, Kernel, RunOptions, SessionCore, SetupOptions, Stat,
+    Status,
+};
+use serde_json::Value;
+
+fn golden() -> Value {
+    let path = format!(
+        "{}/../tests/data/golden/sweeps_ex1.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn logistic(jit: bool) -> Arc<Kernel> {
+    let o = SetupOptions::default().jit(jit).config(Config::default());
+    dynlib_runtime::build("builtin://map/logistic", o).unwrap()
+}
+
+fn r_grid(values: Vec<f64>) -> Grid {
+    Grid::new(vec![("r".into(), Axis::Values(values))]).unwrap()
+}
+
+#[test]
+fn the_scalar_sweep_gives_the_references_numbers() {
+    let g = golden();
+    let s = &g["scalar"];
+    let r = linspace(2.5, 4.0, 50);
+    let base = RunOptions::default()
+        .n(1000)
+        .transient(500.0)
+        .record_vars(&["x"]);
+    let mut backends = vec![false];
+    if cfg!(feature = "jit") {
+        backends.push(true);
+    }
+    for jit in backends {
+        let k = logistic(jit);
+        let core = SessionCore::new(&k);
+        let grid = r_grid(r.clone());
+        for threads in [1, 2] {
+            let batch = BatchOptions::default().threads(threads);
+            let sw = sweep(&k, &core, &grid, &base, 0..grid.len(), &batch).unwrap();
+            assert_eq!(sw.scalar("x", Stat::Final).unwrap(), floats(&s["final"]));
+            let idx: Vec<usize> = s["indices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap() as usize)
+                .collect();
+            for stat in [Stat::Mean, Stat::Max, Stat::Min] {
+                let all = sw.scalar("x", stat).unwrap();
+                let picked: Vec<f64> = idx.iter().map(|&i| all[i]).collect();
+                assert_eq!(picked, floats(&s[stat.name()]), "{} jit={jit}", stat.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_trajectory_sweep_gives_the_references_samples() {
+    let g = golden();
+    let tr = &g["trajectory"];
+    let k = logistic(false);
+    let grid = r_grid(floats(&tr["values"]));
+    let base = RunOptions::default()
+        .n(20)
+        .transient(100.0)
+        .record_interval(1)
+        .record_vars(&["x"]);
+    let sw = sweep(
+        &k,
+        &SessionCore::new(&k),
+        &grid,
+        &base,
+        0..4,
+        &BatchOptions::default(),
+    )
+    .unwrap();
+    let runs: Vec<_> = sw.results().into_iter().map(Option::unwrap).collect();
+    for r in &runs {
+        assert_eq!(r.len(), 21);
+        assert_eq!(&r.t[..3], floats(&tr["t_first"]).as_slice());
+        assert_eq!(r.t[20], tr["t_last"].as_f64().unwrap());
+    }
+    let x = |i: usize| runs[i].series("x").unwrap().to_vec();
+    assert_eq!(&x(1)[..2], floats(&tr["r3.2_first"]).as_slice());
+    assert_eq!(&x(2)[..4], floats(&tr["r3.5_cycle"]).as_slice());
+    assert_eq!(&x(3)[..3], floats(&tr["r3.9_first"]).as_slice());
+    let finals: Vec<f64> = (0..4).map(|i| x(i)[20]).collect();
+    assert_eq!(finals, floats(&tr["final"]));
+    assert_eq!(sw.scalar("x", Stat::Final).unwrap(), floats(&tr["final"]));
+}
+
+#[test]
+fn shards_concatenate_into_the_whole_sweep_on_a_two_parameter_grid() {
+    let model = r#"inline:
+[model]
+type = "ode"
+[states]
+x = 1.0
+v = 0.0
+[params]
+k = 1.0
+c = 0.1
+[equations.rhs]
+x = "v"
+v = "-k*x - c*v"
+"#;
+    let k = dynlib_runtime::build(
+        model,
+        SetupOptions::default()
+            .stepper("rk4")
+            .config(Config::default()),
+    )
+    .unwrap();
+    let core = SessionCore::new(&k);
+    let grid = Grid::new(vec![
+        ("k".into(), Axis::parse("1:4:4").unwrap()),
+        ("c".into(), Axis::parse("0,0.1,0.5").unwrap()),
+    ])
+    .unwrap();
+    assert_eq!(grid.len(), 12);
+    let base = RunOptions::default().t_end(3.0).dt(0.01);
+    let batch = BatchOptions::default();
+    let whole = sweep(&k, &core, &grid, &base, 0..12, &batch).unwrap();
+    let whole_x = whole.scalar("x", Stat::Final).unwrap();
+    let mut joined = Vec::new();
+    for s in 0..3 {
+        let part = sweep(&k, &core, &grid, &base, grid.shard(s, 3).unwrap(), &batch).unwrap();
+        joined.extend(part.scalar("x", Stat::Final).unwrap());
+    }
+    assert_eq!(
+        joined.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        whole_x.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    // Each point ran with its own parameters: point 5 is k = 2, c = 0.5, as one run gives.
+    assert_eq!(grid.point(5), [2.0, 0.5]);
+    let mut one = dynlib_runtime::Sim::new(k.clone());
+    let r = one
+        .run(base.clone().param("k", 2.0).param("c", 0.5))
+        .unwrap();
+    assert_eq!(whole_x[5], *r.series("x").unwrap().last().unwrap());
+}
+
+#[test]
+fn failed_points_are_nan_with_their_status_and_bad_sweeps_are_refused() {
+    let k = logistic(false);
+    let core = SessionCore::new(&k);
+    // r = 4.5 diverges: the reference returned its last finite value; here it is NaN.
+    let grid = r_grid(vec![3.0, 4.5]);
+    let base = RunOptions::default().n(50).record_vars(&["x"]);
+    let sw = sweep(&k, &core, &grid, &base, 0..2, &BatchOptions::default()).unwrap();
+    let y = sw.scalar("x", Stat::Final).unwrap();
+    assert!(y[0].is_finite() && y[1].is_nan(), "{y:?}");
+    assert_eq!(sw.statuses()[1], Ok(Status::NanDetected));
+    assert!(sw.scalar("y", Stat::Final).is_err());
+    let bad = r_grid(vec![1.0]);
+    let renamed = Grid::new(vec![("rr".into(), Axis::Values(vec![1.0]))]).unwrap();
+    let e = sweep(&k, &core, &renamed, &base, 0..1, &BatchOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("did you mean 'r'"), "{e}");
+    assert!(sweep(&k, &core, &bad, &base, 0..2, &BatchOptions::default()).is_err());
+    // The core was not changed by any of it.
+    assert_eq!(core.state.y.to_f64(), [0.1]);
+}
