@@ -4,6 +4,7 @@ mod cache_cli;
 mod output;
 mod signals;
 mod sink;
+mod sweep_cli;
 
 /// `println!` for the CLI: control characters are escaped
 /// (`dynlib::model::diag::printable`), so no model or cache entry can send escape sequences
@@ -34,6 +35,9 @@ struct Cli {
 enum Command {
     /// Run a model and print its results (summary, JSON or CSV).
     Run(Box<output::RunArgs>),
+    /// Run a model once per point of a parameter grid, on every core (bifurcation data,
+    /// parameter scans), optionally one shard of the grid.
+    Sweep(Box<sweep_cli::SweepArgs>),
     /// Write the IR of a built model (model functions, stepper, runner) into DIR; with --jit
     /// also the LLVM IR and assembly of each compiled unit.
     ExportSources {
@@ -145,6 +149,15 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     _ => 1,
                 };
                 return Ok(ExitCode::from(code));
+            }
+        }
+        Command::Sweep(args) => {
+            let interrupt = signals::install();
+            if sweep_cli::run(&args, &interrupt)? {
+                eprintln!(
+                    "dynlib: the sweep was interrupted; the points that finished are written"
+                );
+                return Ok(ExitCode::from(signals::exit_code(&interrupt)));
             }
         }
         Command::ExportSources {

@@ -101,7 +101,7 @@ pub enum Format {
 }
 
 /// `NAME=VALUE` where VALUE is an integer (kept exact, all 64 bits) or a float.
-fn exact_assignment(s: &str) -> Result<(String, Number), String> {
+pub(crate) fn exact_assignment(s: &str) -> Result<(String, Number), String> {
     let (name, _) = assignment(s)?;
     let value = s.split_once('=').map(|(_, v)| v.trim()).unwrap_or_default();
     let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
@@ -151,7 +151,7 @@ pub fn run(
     let start = Instant::now();
     let mut sim = dynlib::setup(&args.uri, &setup)?;
     if let Some(out) = sink.path() {
-        refuse_input_as_output(out, &sim, &config)?;
+        refuse_input_as_output(out, sim.model(), &config)?;
     }
     let build_s = start.elapsed().as_secs_f64();
     let ready_s = PROCESS_START
@@ -204,12 +204,12 @@ pub fn run(
 
 /// Refuses an output path that is one of the run's inputs (the model, a mod file, the
 /// configuration file): writing the results there would destroy it.
-fn refuse_input_as_output(
+pub(crate) fn refuse_input_as_output(
     out: &std::path::Path,
-    sim: &Sim,
+    model: &dynlib::Model,
     config: &dynlib::Config,
 ) -> Result<(), RuntimeError> {
-    let files = sim.model().sources.files();
+    let files = model.sources.files();
     let inputs = files
         .iter()
         .filter_map(|f| f.path.as_deref().map(std::path::Path::new))

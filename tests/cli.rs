@@ -410,3 +410,120 @@ fn export_sources_writes_parsable_ir() {
     let program = dynlib_ir::parse_program(&text).expect("the exported program parses");
     assert_eq!(dynlib_ir::print_program(&program), text);
 }
+
+#[test]
+fn sweep_json_has_the_grid_statuses_and_statistics() {
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/logistic",
+        "--param",
+        "r=2.5:4.0:50",
+        "-n",
+        "1000",
+        "--transient",
+        "500",
+        "--stat",
+        "final",
+        "--threads",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["params"], serde_json::json!(["r"]));
+    assert_eq!(v["points"], 50);
+    let r = v["grid"]["r"].as_array().unwrap();
+    assert_eq!(
+        (r[16].as_f64(), r[49].as_f64()),
+        (Some(2.989795918367347), Some(4.0))
+    );
+    assert!(v["status"].as_array().unwrap().iter().all(|s| s == "DONE"));
+    // The reference's worked example (analysis.md §1.9): r = 4.0 ends at 0.0916944...
+    let x = v["stats"]["x"].as_array().unwrap();
+    assert_eq!(x[49].as_f64(), Some(0.09169440499610215));
+    assert_eq!(x[0].as_f64(), Some(0.6000000000000001));
+}
+
+#[test]
+fn sweep_shards_concatenate_into_the_whole_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |extra: &[&str], out: &std::path::Path| {
+        let mut a = vec![
+            "sweep",
+            "builtin://ode/vanderpol",
+            "--param",
+            "mu=0.5:2.0:4",
+            "--param",
+            "mu2=1,2",
+            "--t-end",
+            "2",
+            "--dt",
+            "0.05",
+            "--record-interval",
+            "10",
+        ];
+        a.extend_from_slice(extra);
+        let mut o = a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        o.push("-o".into());
+        o.push(out.display().to_string());
+        o
+    };
+    // vanderpol has one parameter: the second axis must be refused by name.
+    let whole = dir.path().join("whole.csv");
+    let a = args(&[], &whole);
+    let o = dynlib(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("mu2"), "{}", stderr(&o));
+    // One axis: three shards, concatenated without their headers, are the whole file.
+    let run = |extra: &[&str], out: &std::path::Path| {
+        let mut a = args(extra, out);
+        let i = a.iter().position(|s| s == "mu2=1,2").unwrap();
+        a.drain(i - 1..=i);
+        let o = dynlib(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let all = run(&[], &whole);
+    let mut joined = String::new();
+    for s in 0..3 {
+        let part = dir.path().join(format!("shard-{s}.csv"));
+        let text = run(&["--shard", &format!("{s}/3")], &part);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        if s == 0 {
+            joined.push_str(header);
+            joined.push('\n');
+        }
+        for l in lines {
+            joined.push_str(l);
+            joined.push('\n');
+        }
+    }
+    assert_eq!(joined, all);
+    assert!(all.starts_with("point,mu,status,t,step,x,y\n"), "{all}");
+    assert_eq!(all.lines().count(), 1 + 4 * 5);
+}
+
+#[test]
+fn sweep_refuses_bad_axes_and_shards() {
+    for (args, says) in [
+        (vec!["--param", "r=1:2"], "neither START:STOP:COUNT"),
+        (vec!["--param", "r=1:2:0"], "at least 1"),
+        (
+            vec!["--param", "r=1:2:3", "--shard", "3/3"],
+            "I counts from 0",
+        ),
+        (vec!["--param", "q=1,2"], "unknown parameter 'q'; known: r"),
+        (
+            vec!["--param", "r=1,2", "-o", "/tmp/x.parquet"],
+            "use .json or .csv",
+        ),
+    ] {
+        let mut a = vec!["sweep", "builtin://map/logistic", "-n", "10"];
+        a.extend(args);
+        let o = dynlib(&a);
+        assert!(!o.status.success(), "{a:?}");
+        assert!(stderr(&o).contains(says), "{a:?}: {}", stderr(&o));
+    }
+}

@@ -1,0 +1,495 @@
+//! `dynlib sweep`: one run per point of a parameter grid, on every core, written as a
+//! summary, JSON or CSV (by `--format`, or by the `-o` file's extension).
+//!
+//! CSV has one row per grid point and sample (`point`, the swept parameters, `status`,
+//! `t`, `step`, the recorded variables), or with `--stat` one row per point with the
+//! statistic of each variable. `point` is the index in the whole grid, so the CSV files of
+//! `--shard 0/N` .. `--shard N-1/N` concatenated (without their repeated header lines) are
+//! exactly the unsharded file.
+
+use std::io::{self, IsTerminal, Write};
+use std::time::Instant;
+
+use dynlib::runtime::json::{float as num, number};
+use dynlib::runtime::{sweep, Axis, BatchOptions, Grid, SessionCore, Stat, Sweep};
+use dynlib::{Number, RunOptions, RuntimeError, SetupOptions};
+use serde_json::{json, Value};
+
+use crate::output::{exact_assignment, refuse_input_as_output};
+use crate::sink::Sink;
+
+/// `dynlib sweep` options.
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// The model URI.
+    pub uri: String,
+    /// A swept parameter (repeatable: the grid is the Cartesian product, the last
+    /// parameter varying fastest): NAME=START:STOP:COUNT (numpy.linspace's values) or
+    /// NAME=v1,v2,...
+    #[arg(long = "param", value_name = "NAME=AXIS", required = true, value_parser = axis_arg)]
+    pub params: Vec<(String, Axis)>,
+    /// Set an initial state for every run (repeatable).
+    #[arg(long = "ic", value_name = "NAME=V", value_parser = exact_assignment)]
+    pub ic: Vec<(String, Number)>,
+    /// Stepper name or alias.
+    #[arg(long)]
+    pub stepper: Option<String>,
+    /// Compile the kernel with LLVM.
+    #[arg(long)]
+    pub jit: bool,
+    /// Keep compiled objects in the disk cache (with --jit).
+    #[arg(long)]
+    pub disk_cache: bool,
+    /// A mod URI to apply (repeatable, applied in order).
+    #[arg(long = "mod", value_name = "URI")]
+    pub mods: Vec<String>,
+    /// Absolute end time (ODE; for maps N = round((T - t0)/dt)).
+    #[arg(
+        long,
+        value_name = "T",
+        conflicts_with = "n",
+        allow_hyphen_values = true
+    )]
+    pub t_end: Option<f64>,
+    /// Iterations after the transient (maps).
+    #[arg(short = 'n', long = "n", value_name = "N")]
+    pub n: Option<u64>,
+    /// Step (ODE) or label spacing (map).
+    #[arg(long, allow_hyphen_values = true)]
+    pub dt: Option<f64>,
+    /// Warm up before recording: time (ODE) or iterations (map).
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    pub transient: Option<f64>,
+    /// Record every K steps.
+    #[arg(long, value_name = "K")]
+    pub record_interval: Option<u64>,
+    /// What to record, comma separated: state names and aux.NAME (default: all states).
+    #[arg(long, value_name = "a,b,aux.c", value_delimiter = ',')]
+    pub record_vars: Option<Vec<String>>,
+    /// Reduce each recorded variable to one number per point.
+    #[arg(long, value_enum)]
+    pub stat: Option<StatArg>,
+    /// Worker threads (default: one per core); results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Compute only shard I of N (I counts from 0): a contiguous slice of the grid's
+    /// points, for batch schedulers' job arrays.
+    #[arg(long, value_name = "I/N", value_parser = shard_arg)]
+    pub shard: Option<(usize, usize)>,
+    /// Write the output to FILE (its format from the extension: .json or .csv).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Output format (default: from the -o extension, else summary).
+    #[arg(long, value_enum)]
+    pub format: Option<SweepFormat>,
+}
+
+/// `--stat`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatArg {
+    /// The last sample.
+    Final,
+    /// The mean of the samples.
+    Mean,
+    /// The largest sample.
+    Max,
+    /// The smallest sample.
+    Min,
+}
+
+/// How `dynlib sweep` writes its results.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepFormat {
+    /// A few lines for people.
+    Summary,
+    /// One JSON object: the grid, each point's status and statistics or samples.
+    Json,
+    /// Rows for data frames (see the module docs).
+    Csv,
+}
+
+fn axis_arg(s: &str) -> Result<(String, Axis), String> {
+    let (name, spec) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=START:STOP:COUNT or NAME=v1,v2,..., got '{s}'"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("the parameter name is missing in '{s}'"));
+    }
+    Ok((name.to_string(), Axis::parse(spec)?))
+}
+
+fn shard_arg(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("expected I/N with 0 <= I < N (I counts from 0), got '{s}'");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The format: `--format`, else the output file's extension, else a summary.
+fn format_of(args: &SweepArgs) -> Result<SweepFormat, RuntimeError> {
+    if let Some(f) = args.format {
+        return Ok(f);
+    }
+    let Some(path) = &args.output else {
+        return Ok(SweepFormat::Summary);
+    };
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Ok(SweepFormat::Json),
+        Some("csv") => Ok(SweepFormat::Csv),
+        other => Err(RuntimeError::option(
+            "output",
+            format!(
+                "cannot tell the format of {} from its extension {}: use .json or .csv, or \
+                 give --format",
+                path.display(),
+                other.map_or("(none)".to_string(), |e| format!(".{e}"))
+            ),
+        )),
+    }
+}
+
+/// Runs the sweep and writes it; returns the exit code's cause when the sweep was
+/// interrupted (its finished points are written all the same).
+pub fn run(
+    args: &SweepArgs,
+    interrupt: &dynlib::runtime::Interrupt,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let format = format_of(args)?;
+    let grid = Grid::new(args.params.clone())?;
+    let points = match args.shard {
+        Some((i, n)) => grid.shard(i, n)?,
+        None => 0..grid.len(),
+    };
+    let config = dynlib::Config::load()?;
+    let mut setup = SetupOptions::default()
+        .jit(args.jit)
+        .disk_cache(args.disk_cache)
+        .config(config.clone());
+    setup.stepper = args.stepper.clone();
+    setup.mods = args.mods.clone();
+    let sink = Sink::prepare(args.output.as_deref())?;
+    let start = Instant::now();
+    let kernel = dynlib::build(&args.uri, &setup)?;
+    if let Some(out) = sink.path() {
+        refuse_input_as_output(out, kernel.model(), &config)?;
+    }
+    let build_s = start.elapsed().as_secs_f64();
+    let base = RunOptions {
+        t_end: args.t_end,
+        n: args.n,
+        dt: args.dt,
+        transient: args.transient,
+        record_interval: args.record_interval,
+        record_vars: args.record_vars.clone(),
+        ic: args.ic.clone(),
+        ..RunOptions::default()
+    };
+    let mut batch = BatchOptions::default().interrupt(interrupt);
+    batch.threads = args.threads;
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| Bar::new(points.len()));
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        batch = batch.progress(move |p| bar.show(p.done, p.total));
+    }
+    let start = Instant::now();
+    let core = SessionCore::new(&kernel);
+    let sw = sweep(&kernel, &core, &grid, &base, points, &batch)?;
+    if bar.is_some() {
+        eprint!("\r\x1b[2K");
+    }
+    crate::signals::run_finished();
+    let run_s = start.elapsed().as_secs_f64();
+    let stat = args.stat.map(|s| match s {
+        StatArg::Final => Stat::Final,
+        StatArg::Mean => Stat::Mean,
+        StatArg::Max => Stat::Max,
+        StatArg::Min => Stat::Min,
+    });
+    let vars = recorded_vars(&kernel, args);
+    let info = Info {
+        uri: &kernel.model().uri,
+        stepper: kernel.stepper().name,
+        backend: kernel.backend_name(),
+        shard: args.shard,
+        timing: [build_s, run_s],
+    };
+    match format {
+        SweepFormat::Json => sink.write(|w| write_json(w, &sw, &vars, stat, &info))?,
+        SweepFormat::Csv => sink.write(|w| write_csv(w, &sw, &vars, stat))?,
+        SweepFormat::Summary => {
+            let text = summary(&sw, &vars, stat, &info);
+            let text = if matches!(sink, Sink::Stdout) {
+                dynlib::model::diag::printable(&text).into_owned()
+            } else {
+                text
+            };
+            sink.write(|w| w.write_all(text.as_bytes()))?
+        }
+    }
+    Ok(interrupt.is_requested())
+}
+
+/// What the outputs say about the sweep besides its points.
+struct Info<'a> {
+    uri: &'a str,
+    stepper: &'static str,
+    backend: &'static str,
+    shard: Option<(usize, usize)>,
+    /// `[build_s, run_s]`.
+    timing: [f64; 2],
+}
+
+/// The recorded variables' names, as `record_vars` gives them (default: every state).
+fn recorded_vars(kernel: &dynlib::Kernel, args: &SweepArgs) -> Vec<String> {
+    match &args.record_vars {
+        Some(v) => v.clone(),
+        None => kernel
+            .model()
+            .state_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}
+
+/// A point's status: the run's (`DONE`, `NAN_DETECTED`...) or why it did not run.
+fn status(sw: &Sweep, k: usize) -> String {
+    match &sw.runs()[k] {
+        Ok(ex) => ex.output().status.name().to_string(),
+        Err(RuntimeError::Cancelled) => "CANCELLED".to_string(),
+        Err(e) => format!("ERROR: {e}"),
+    }
+}
+
+/// Each variable's statistic per point.
+fn stats(sw: &Sweep, vars: &[String], stat: Stat) -> Result<Vec<Vec<f64>>, RuntimeError> {
+    vars.iter().map(|v| sw.scalar(v, stat)).collect()
+}
+
+fn write_json(
+    w: &mut dyn Write,
+    sw: &Sweep,
+    vars: &[String],
+    stat: Option<Stat>,
+    info: &Info,
+) -> io::Result<()> {
+    let grid = sw.grid();
+    let points = sw.points();
+    let axes: serde_json::Map<String, Value> = grid
+        .names()
+        .iter()
+        .enumerate()
+        .map(|(a, name)| {
+            let values: Vec<Value> = points.clone().map(|i| num(grid.point(i)[a])).collect();
+            (name.clone(), Value::Array(values))
+        })
+        .collect();
+    let statuses: Vec<String> = (0..sw.runs().len()).map(|k| status(sw, k)).collect();
+    let mut doc = json!({
+        "model": info.uri,
+        "stepper": info.stepper,
+        "backend": info.backend,
+        "params": grid.names(),
+        "points": grid.len(),
+        "shard": info.shard.map(|(i, n)| json!({"index": i, "count": n})),
+        "first_point": points.start,
+        "grid": axes,
+        "status": statuses,
+        "timing": {"build_s": info.timing[0], "run_s": info.timing[1]},
+    });
+    match stat {
+        Some(stat) => {
+            let values = stats(sw, vars, stat).map_err(io::Error::other)?;
+            let per_var: serde_json::Map<String, Value> = vars
+                .iter()
+                .zip(values)
+                .map(|(v, xs)| (v.clone(), Value::Array(xs.into_iter().map(num).collect())))
+                .collect();
+            doc["stat"] = json!(stat.name());
+            doc["stats"] = Value::Object(per_var);
+        }
+        None => {
+            let runs: Vec<Value> = sw
+                .results()
+                .into_iter()
+                .map(|r| match r {
+                    None => Value::Null,
+                    Some(r) => {
+                        let series: serde_json::Map<String, Value> = r
+                            .all_series()
+                            .map(|(n, c)| {
+                                let xs: Vec<Value> =
+                                    (0..c.len()).map(|i| number(c.number(i))).collect();
+                                (n.to_string(), Value::Array(xs))
+                            })
+                            .collect();
+                        json!({
+                            "t": r.t.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+                            "step": r.step,
+                            "series": series,
+                        })
+                    }
+                })
+                .collect();
+            doc["runs"] = Value::Array(runs);
+        }
+    }
+    serde_json::to_writer(&mut *w, &doc).map_err(io::Error::other)?;
+    w.write_all(b"\n")
+}
+
+fn write_csv(w: &mut dyn Write, sw: &Sweep, vars: &[String], stat: Option<Stat>) -> io::Result<()> {
+    let grid = sw.grid();
+    w.write_all(b"point")?;
+    for name in grid.names() {
+        write!(w, ",{name}")?;
+    }
+    w.write_all(b",status")?;
+    if stat.is_none() {
+        w.write_all(b",t,step")?;
+    }
+    for v in vars {
+        write!(w, ",{v}")?;
+    }
+    w.write_all(b"\n")?;
+    let prefix = |w: &mut dyn Write, k: usize| -> io::Result<()> {
+        let i = sw.points().start + k;
+        write!(w, "{i}")?;
+        for x in grid.point(i) {
+            write!(w, ",{x}")?;
+        }
+        write!(w, ",{}", csv_field(&status(sw, k)))
+    };
+    match stat {
+        Some(stat) => {
+            let values = stats(sw, vars, stat).map_err(io::Error::other)?;
+            for k in 0..sw.runs().len() {
+                prefix(w, k)?;
+                for xs in &values {
+                    write!(w, ",{}", xs[k])?;
+                }
+                w.write_all(b"\n")?;
+            }
+        }
+        None => {
+            for (k, r) in sw.results().into_iter().enumerate() {
+                let Some(r) = r else { continue };
+                let cols: Vec<_> = r.all_series().map(|(_, c)| c).collect();
+                for s in 0..r.len() {
+                    prefix(w, k)?;
+                    write!(w, ",{},{}", r.t[s], r.step[s])?;
+                    for c in &cols {
+                        write!(w, ",{}", c.number(s))?;
+                    }
+                    w.write_all(b"\n")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn summary(sw: &Sweep, vars: &[String], stat: Option<Stat>, info: &Info) -> String {
+    use std::fmt::Write as _;
+    let grid = sw.grid();
+    let mut s = String::new();
+    let backend = if info.backend == "llvm" {
+        "native code, LLVM"
+    } else {
+        "interpreter"
+    };
+    let _ = writeln!(s, "model    {}", info.uri);
+    let _ = writeln!(s, "stepper  {} ({backend})", info.stepper);
+    let axes: Vec<String> = grid
+        .names()
+        .iter()
+        .enumerate()
+        .map(|(a, n)| format!("{n} ({} values)", grid.axis(a).len()))
+        .collect();
+    let _ = writeln!(s, "grid     {} points: {}", grid.len(), axes.join(" x "));
+    if let Some((i, n)) = info.shard {
+        let p = sw.points();
+        let _ = writeln!(s, "shard    {i} of {n}: points {} .. {}", p.start, p.end);
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for k in 0..sw.runs().len() {
+        let st = status(sw, k);
+        match counts.iter_mut().find(|(n, _)| *n == st) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((st, 1)),
+        }
+    }
+    for (st, c) in counts {
+        let _ = writeln!(s, "status   {st}: {c} points");
+    }
+    if let Some(stat) = stat {
+        if let Ok(values) = stats(sw, vars, stat) {
+            for (v, xs) in vars.iter().zip(values) {
+                let finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+                let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let _ = writeln!(
+                    s,
+                    "{}      {v}: {} .. {} over {} points",
+                    stat.name(),
+                    Number::Float(lo),
+                    Number::Float(hi),
+                    finite.len()
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "time     build {:.3} s, sweep {:.3} s",
+        info.timing[0], info.timing[1]
+    );
+    s
+}
+
+/// A one-line progress display on standard error (a terminal), redrawn at most ten times
+/// a second.
+#[derive(Clone)]
+struct Bar(std::sync::Arc<std::sync::Mutex<Instant>>);
+
+impl Bar {
+    fn new(_total: usize) -> Bar {
+        Bar(std::sync::Arc::new(std::sync::Mutex::new(
+            Instant::now() - std::time::Duration::from_secs(1),
+        )))
+    }
+
+    fn show(&self, done: usize, total: usize) {
+        let Ok(mut last) = self.0.lock() else { return };
+        if done < total && last.elapsed().as_millis() < 100 {
+            return;
+        }
+        *last = Instant::now();
+        let width = 30;
+        let filled = (done * width) / total.max(1);
+        eprint!(
+            "\r\x1b[2Ksweep [{}{}] {done}/{total}",
+            "#".repeat(filled),
+            "-".repeat(width - filled)
+        );
+        let _ = std::io::stderr().flush();
+    }
+}
