@@ -109,7 +109,8 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
     if m.kind == ModelKind::Ode && fixed {
         check_time_resolution(start_t, t_end + shift, dt)?;
     }
-    if record {
+    // The samples a run records when its length is known up front (maps, fixed steps).
+    let samples = if record {
         let steps = match m.kind {
             ModelKind::Map => Some(iterations as f64),
             ModelKind::Ode if fixed => {
@@ -117,9 +118,12 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
             }
             ModelKind::Ode => None,
         };
-        let row = crate::run::record_row_bytes(kernel.elem(), states.len(), aux.len());
-        check_record_memory(m, o, steps, interval, row, memory_limit)?;
-    }
+        steps.map(|steps| (steps / interval as f64).floor() + 1.0)
+    } else {
+        None
+    };
+    let row = crate::run::record_row_bytes(kernel.elem(), states.len(), aux.len());
+    check_record_memory(m, o, samples, row, memory_limit)?;
     let seed = match o.resume {
         true => resumed_seed(core, fixed, config.clone()),
         false => SessionState {
@@ -151,7 +155,10 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         workspace: seed.workspace.clone(),
         rec_states: states.clone(),
         rec_aux: aux.clone(),
-        cap_rec: o.cap_rec.or(d.cap_rec).unwrap_or(1024),
+        cap_rec: o
+            .cap_rec
+            .or(d.cap_rec)
+            .unwrap_or_else(|| record_capacity(samples, row, memory_limit)),
         cap_evt: o.cap_evt.or(d.cap_evt).unwrap_or(1),
         memory_limit,
         interrupt: o.interrupt.clone(),
@@ -393,20 +400,32 @@ fn map_iterations(
     Ok(n - done)
 }
 
+/// The record buffer a run starts with: room for every sample when their number is known
+/// (plus one for a last sliver step, runtime.md R4), so such a run never stops to grow its
+/// buffers; else 1024 samples, grown geometrically. Growth never changes a result, only
+/// what it costs.
+fn record_capacity(samples: Option<f64>, row: u64, memory_limit: u64) -> usize {
+    match samples {
+        Some(n) => {
+            let room = (memory_limit.saturating_sub(1 << 12) / row.max(1)) as f64;
+            (n + 1.0).min(room).max(1.0) as usize
+        }
+        None => 1024,
+    }
+}
+
 /// Refuses, before it starts, a run that must record more than the memory limit allows
-/// (`steps` when known up front; runs whose length is not known stop at the limit).
+/// (`samples` when known up front; runs whose length is not known stop at the limit).
 fn check_record_memory(
     m: &Model,
     o: &RunOptions,
-    steps: Option<f64>,
-    interval: u64,
+    samples: Option<f64>,
     row: u64,
     memory_limit: u64,
 ) -> Result<(), RuntimeError> {
-    let Some(steps) = steps else {
+    let Some(samples) = samples else {
         return Ok(());
     };
-    let samples = (steps / interval as f64).floor() + 1.0;
     let bytes = samples * row as f64;
     if bytes <= memory_limit as f64 {
         return Ok(());
@@ -479,6 +498,7 @@ impl Plan {
         if self.transient > 0.0 {
             let mut warm = self.spec.clone();
             warm.record_interval = 0;
+            warm.cap_rec = 1;
             match kernel.model.kind {
                 ModelKind::Ode => warm.t_end = self.seed.t + self.transient,
                 ModelKind::Map => warm.max_steps = self.transient as u64,
@@ -552,6 +572,15 @@ impl Execution {
         results
     }
 
+    /// [`Execution::results`] without copying the samples: the execution is used up.
+    pub fn into_results(self) -> Results {
+        let mut results = self.new_results();
+        self.finish(&mut results);
+        let Execution { plan, out, .. } = self;
+        results.take_first(out, plan.step_offset, plan.tag.as_deref());
+        results
+    }
+
     /// Adds the recorded run to `results` (a resumed run's to the session's): samples and
     /// events in recorded time, step numbers counted on, warnings, the final values. The
     /// results must be of the plan's model and columns; on any error they are unchanged.
@@ -563,9 +592,18 @@ impl Execution {
                 "the results record other variables or another model than the plan".into(),
             ));
         }
-        let m = &plan.model;
         results.stitch(out, plan.step_offset, plan.resume, plan.tag.as_deref())?;
-        if m.kind == ModelKind::Ode && out.steps >= plan.max_steps && out.status == Status::Done {
+        self.finish(results);
+        Ok(())
+    }
+
+    /// What a recorded run adds to results besides its samples: warnings, final values.
+    fn finish(&self, results: &mut Results) {
+        let (plan, out) = (&self.plan, &self.out);
+        if plan.model.kind == ModelKind::Ode
+            && out.steps >= plan.max_steps
+            && out.status == Status::Done
+        {
             results.warnings.push(format!(
                 "the run stopped after max_steps = {} steps at t = {}, before T = {}",
                 plan.max_steps,
@@ -578,7 +616,6 @@ impl Execution {
         results.y_final = out.y_final.clone();
         results.params_final = out.params_final.clone();
         results.step_count = self.step_count_after();
-        Ok(())
     }
 
     /// The session's step count after the run: a resumed run counts on, a fresh one

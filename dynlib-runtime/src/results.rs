@@ -418,6 +418,45 @@ impl Results {
             }
             self.events.push(e);
         }
+        self.push_segment(rec_start, evt_start, resume, tag);
+        self.status = out.status;
+        Ok(())
+    }
+
+    /// Takes a fresh run's output into these results, which hold nothing yet: the samples
+    /// are moved, not copied ([`Results::stitch`] for results that hold samples).
+    pub(crate) fn take_first(&mut self, out: RunOutput, step_offset: i64, tag: Option<&str>) {
+        debug_assert!(self.t.is_empty() && self.events.is_empty() && self.segments.is_empty());
+        let RunOutput {
+            t,
+            mut step,
+            states,
+            aux,
+            events,
+            status,
+            ..
+        } = out;
+        if step_offset != 0 {
+            step.iter_mut().for_each(|s| *s += step_offset);
+        }
+        (self.t, self.step, self.events) = (t, step, events);
+        debug_assert_eq!(states.len() + aux.len(), self.columns.len());
+        for (col, series) in self.columns.iter_mut().zip(states.into_iter().chain(aux)) {
+            *col = series;
+        }
+        self.push_segment(0, 0, false, tag);
+        self.status = status;
+    }
+
+    /// Records the samples and events added from `rec_start` and `evt_start` as a segment
+    /// (a run that recorded nothing adds none).
+    fn push_segment(
+        &mut self,
+        rec_start: usize,
+        evt_start: usize,
+        resume: bool,
+        tag: Option<&str>,
+    ) {
         let added = self.t.len() - rec_start;
         if added > 0 {
             let id = self.segments.len();
@@ -442,8 +481,6 @@ impl Results {
                 resume,
             });
         }
-        self.status = out.status;
-        Ok(())
     }
 
     /// Shifts recorded times and logged `t` fields back by `shift` (a transient's length).

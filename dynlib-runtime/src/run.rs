@@ -552,12 +552,35 @@ fn elem_bytes(elem: Elem) -> u64 {
 }
 
 /// A `Vec` of `n` zeros, or `None` when the allocation fails (never an abort).
-fn try_zeros<T: Clone + Default>(n: usize) -> Option<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).ok()?;
-    v.resize(n, T::default());
-    Some(v)
+fn try_zeros<T: Zero>(n: usize) -> Option<Vec<T>> {
+    if n == 0 || std::mem::size_of::<T>() == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<T>(n).ok()?;
+    // SAFETY: the layout has a nonzero size; all-zero bytes are a valid T (`Zero`), so the
+    // n elements are initialised; the pointer comes from the global allocator with this
+    // layout, as `Vec::from_raw_parts` requires.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout) as *mut T;
+        if p.is_null() {
+            return None;
+        }
+        Some(Vec::from_raw_parts(p, n, n))
+    }
 }
+
+/// Element types whose all-zero bytes are the value 0, so zeroed memory is a vector of
+/// zeros: allocated zeroed by the system (large buffers come as untouched zero pages,
+/// faulted in only where the runner writes) instead of written with zeros.
+///
+/// # Safety
+/// All-zero bytes must be a valid value of the type.
+unsafe trait Zero: Copy + Default {}
+// SAFETY: all-zero bits are 0 (or +0.0) for these.
+unsafe impl Zero for f64 {}
+unsafe impl Zero for f32 {}
+unsafe impl Zero for i64 {}
+unsafe impl Zero for i32 {}
 
 /// Grows `v` to `n` elements, or `None` (leaving it as it was) when the allocation fails.
 fn try_grow<T: Clone + Default>(v: &mut Vec<T>, n: usize) -> Option<()> {
@@ -1014,11 +1037,24 @@ impl Kernel {
         let i = b.ictl[ICTL_REC as usize] as usize;
         let m = b.ictl[ICTL_EVT as usize] as usize;
         let steps = b.ictl[ICTL_STEP as usize] as u64;
+        // Sample r's values are row r of `count` (row-major): column k is every count-th.
+        fn strided<T: Copy, U>(
+            v: &[T],
+            count: usize,
+            k: usize,
+            rows: usize,
+            f: impl Fn(T) -> U,
+        ) -> Vec<U> {
+            v[..rows * count]
+                .chunks_exact(count)
+                .map(|row| f(row[k]))
+                .collect()
+        }
         let column = |buf: &DVec, count: usize, k: usize| match buf {
-            DVec::F64(v) => Series::Float((0..i).map(|r| v[r * count + k]).collect()),
-            DVec::F32(v) => Series::Float((0..i).map(|r| v[r * count + k] as f64).collect()),
-            DVec::I64(v) => Series::Int((0..i).map(|r| v[r * count + k]).collect()),
-            DVec::I32(v) => Series::Int((0..i).map(|r| v[r * count + k] as i64).collect()),
+            DVec::F64(v) => Series::Float(strided(v, count, k, i, |x| x)),
+            DVec::F32(v) => Series::Float(strided(v, count, k, i, |x| x as f64)),
+            DVec::I64(v) => Series::Int(strided(v, count, k, i, |x| x)),
+            DVec::I32(v) => Series::Int(strided(v, count, k, i, |x| x as i64)),
         };
         let events = (0..m)
             .map(|r| {
@@ -1041,12 +1077,18 @@ impl Kernel {
                 }
             })
             .collect();
+        let states = (0..nrs).map(|k| column(&b.rec_y, nrs, k)).collect();
+        let aux = (0..nra).map(|k| column(&b.rec_aux, nra, k)).collect();
+        // The time and step buffers are the results' own: moved, not copied.
+        let (mut t, mut step) = (b.rec_t, b.rec_step);
+        t.truncate(i);
+        step.truncate(i);
         RunOutput {
             status,
-            t: b.rec_t[..i].to_vec(),
-            step: b.rec_step[..i].to_vec(),
-            states: (0..nrs).map(|k| column(&b.rec_y, nrs, k)).collect(),
-            aux: (0..nra).map(|k| column(&b.rec_aux, nra, k)).collect(),
+            t,
+            step,
+            states,
+            aux,
             events,
             steps,
             t_final: b.fctl[FCTL_T as usize],

@@ -225,27 +225,25 @@ impl Sim {
             ));
         }
         let ex = plan.execute(&kernel, &mut self.machine)?;
-        self.commit(&ex)?;
-        match ex.failure() {
+        match self.commit(ex)? {
             Some(e) => Err(e),
             None => self.results(),
         }
     }
 
-    /// Adds a run's outcome to the results (a resumed run's to the ones it continues) and
-    /// makes its final state the session's. Results are changed only when the run's
-    /// samples fit them (`record` checks before it writes), so nothing held is lost.
-    fn commit(&mut self, ex: &Execution) -> Result<(), RuntimeError> {
+    /// Adds a run's outcome to the results (a resumed run's to the ones it continues; a
+    /// fresh run's samples are moved, not copied) and makes its final state the session's.
+    /// Results are changed only when the run's samples fit them (`record` checks before it
+    /// writes), so nothing held is lost. Returns the run's failure, if it failed.
+    fn commit(&mut self, ex: Execution) -> Result<Option<RuntimeError>, RuntimeError> {
+        let failure = ex.failure();
+        let core = ex.committed();
         match self.results.as_mut().filter(|_| ex.plan().resume()) {
             Some(results) => ex.record(results)?,
-            None => {
-                let mut results = ex.new_results();
-                ex.record(&mut results)?;
-                self.results = Some(results);
-            }
+            None => self.results = Some(ex.into_results()),
         }
-        self.core = ex.committed();
-        Ok(())
+        self.core = core;
+        Ok(failure)
     }
 
     /// Writes state and parameter values by name (states first, then parameters), cast to the
