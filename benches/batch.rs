@@ -42,7 +42,10 @@ fn sweeps(c: &mut Criterion) {
             "logistic_10000",
             kernel("builtin://map/logistic", "map"),
             Grid::new(vec![("r".into(), Axis::parse("2.5:4.0:10000").unwrap())]).unwrap(),
-            RunOptions::default().n(1000).transient(1000.0).record_vars(&["x"]),
+            RunOptions::default()
+                .n(1000)
+                .transient(1000.0)
+                .record_vars(&["x"]),
         ),
         (
             "lorenz_256",

@@ -16,3 +16,27 @@ for jit in (False, True):
         sim.reset()
         t = time.perf_counter(); sim.run(T=100.0, dt=0.01); best = min(best, time.perf_counter() - t)
     print(f"reference jit={jit}: lorenz rk4 10^4 steps {best*1e3:.2f} ms = {best/1e4*1e6:.3f} us/step")
+
+# The sweeps benches/batch.rs measures (best of 3, after a warm-up sweep that compiles):
+# the logistic map over 10,000 values of r (1,000 iterations after a 1,000-iteration
+# transient) and Lorenz over 256 values of rho (RK4, dt = 0.001, T = 100, every 100th step).
+import numpy as np
+from dynlib.analysis import sweep
+
+def best_of(f, n=3):
+    f()
+    best = 1e9
+    for _ in range(n):
+        t = time.perf_counter(); f(); best = min(best, time.perf_counter() - t)
+    return best
+
+logistic = dynlib.setup("builtin://map/logistic", jit=True)
+rs = np.linspace(2.5, 4.0, 10000)
+b = best_of(lambda: sweep.scalar_sweep(logistic, param="r", values=rs, var="x", N=1000, transient=1000))
+print(f"reference jit=True: logistic scalar sweep 10,000 r {b*1e3:.1f} ms")
+
+lorenz = dynlib.setup("builtin://ode/lorenz", stepper="rk4", jit=True)
+rhos = np.linspace(0.0, 200.0, 256)
+b = best_of(lambda: sweep.scalar_sweep(lorenz, param="rho", values=rhos, var="x", T=100.0, dt=0.001,
+                                       record_interval=100, max_steps=200000))
+print(f"reference jit=True: lorenz scalar sweep 256 rho {b*1e3:.1f} ms")

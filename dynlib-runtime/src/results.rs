@@ -7,7 +7,7 @@ use std::sync::Arc;
 use dynlib_model::Model;
 
 use crate::error::RuntimeError;
-use crate::run::{spacing, DVec, EventRow, RunOutput, Series, Status};
+use crate::run::{spacing, Block, DVec, EventRow, RunOutput, Series, Status};
 
 /// One run's contribution to the results.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,8 +143,10 @@ pub struct Results {
     /// Recorded step numbers (counted from the start of the recording, transient excluded).
     pub step: Vec<i64>,
     names: Vec<String>,
-    /// Recorded series, in recording order (states, then aux); see [`Results::names`].
-    columns: Vec<Series>,
+    /// Recorded states' series, in recording order; see [`Results::names`].
+    states: Block,
+    /// Recorded aux series, after the states in [`Results::names`].
+    aux: Block,
     /// Logged event rows, with stitched record indices.
     pub events: Vec<EventRow>,
     /// One segment per run that recorded at least one sample.
@@ -167,7 +169,8 @@ impl Results {
         let names = Results::column_names(&model, states, aux);
         let elem = dynlib_ir::lower::elem_of(model.dtype);
         Results {
-            columns: vec![Series::empty(elem); names.len()],
+            states: Block::empty(elem, states.len()),
+            aux: Block::empty(elem, aux.len()),
             names,
             status: Status::Done,
             t: Vec::new(),
@@ -239,9 +242,9 @@ impl Results {
     /// integer model's series are ints ([`Results::int_series`], [`Results::column`]): asking
     /// for them as floats is an error rather than a silent rounding above 2**53.
     pub fn series(&self, name: &str) -> Result<&[f64], RuntimeError> {
-        match &self.columns[self.position(name)?] {
-            Series::Float(v) => Ok(v),
-            Series::Int(_) => Err(RuntimeError::Incompatible(format!(
+        match self.col(self.position(name)?) {
+            Column::Float(v) => Ok(v),
+            Column::Int(_) => Err(RuntimeError::Incompatible(format!(
                 "'{name}' is a series of the integer model ({}): read it exactly with \
                  int_series(\"{name}\") or column(\"{name}\")",
                 self.model.dtype.as_str()
@@ -251,9 +254,9 @@ impl Results {
 
     /// A recorded series of an integer model, exactly.
     pub fn int_series(&self, name: &str) -> Result<&[i64], RuntimeError> {
-        match &self.columns[self.position(name)?] {
-            Series::Int(v) => Ok(v),
-            Series::Float(_) => Err(RuntimeError::Incompatible(format!(
+        match self.col(self.position(name)?) {
+            Column::Int(v) => Ok(v),
+            Column::Float(_) => Err(RuntimeError::Incompatible(format!(
                 "'{name}' is a series of the float model ({}): read it with series(\"{name}\")",
                 self.model.dtype.as_str()
             ))),
@@ -262,7 +265,15 @@ impl Results {
 
     /// A recorded series as the model computed it, whatever its dtype.
     pub fn column(&self, name: &str) -> Result<Column<'_>, RuntimeError> {
-        Ok((&self.columns[self.position(name)?]).into())
+        Ok(self.col(self.position(name)?))
+    }
+
+    /// Recorded series `k` (states, then aux).
+    fn col(&self, k: usize) -> Column<'_> {
+        match k.checked_sub(self.states.cols()) {
+            None => self.states.column(k),
+            Some(a) => self.aux.column(a),
+        }
     }
 
     /// Every recorded series with its name, in recording order.
@@ -270,7 +281,7 @@ impl Results {
         self.names
             .iter()
             .map(String::as_str)
-            .zip(self.columns.iter().map(Column::from))
+            .zip((0..self.names.len()).map(|k| self.col(k)))
     }
 
     /// The rows logged by one event.
@@ -398,16 +409,8 @@ impl Results {
         self.t.extend_from_slice(&out.t[skip.min(out.t.len())..]);
         self.step
             .extend(out.step.iter().skip(skip).map(|s| s + step_offset));
-        let (ns, na) = (out.states.len(), out.aux.len());
-        debug_assert_eq!(ns + na, self.columns.len());
-        for (k, col) in self.columns.iter_mut().enumerate() {
-            let src = if k < ns {
-                &out.states[k]
-            } else {
-                &out.aux[k - ns]
-            };
-            col.extend_from(src, skip);
-        }
+        self.states.append(&out.states, skip);
+        self.aux.append(&out.aux, skip);
         let shift = prev_n as i64 - skip as i64;
         for e in &out.events {
             let mut e = e.clone();
@@ -440,10 +443,11 @@ impl Results {
             step.iter_mut().for_each(|s| *s += step_offset);
         }
         (self.t, self.step, self.events) = (t, step, events);
-        debug_assert_eq!(states.len() + aux.len(), self.columns.len());
-        for (col, series) in self.columns.iter_mut().zip(states.into_iter().chain(aux)) {
-            *col = series;
-        }
+        debug_assert_eq!(
+            (states.cols(), aux.cols()),
+            (self.states.cols(), self.aux.cols())
+        );
+        (self.states, self.aux) = (states, aux);
         self.push_segment(0, 0, false, tag);
         self.status = status;
     }

@@ -220,14 +220,175 @@ impl Series {
             Series::Int(v) => v.iter().map(|&x| x as f64).collect(),
         }
     }
+}
 
-    /// Appends `other`'s samples from `skip` on (both of the same kind).
-    pub(crate) fn extend_from(&mut self, other: &Series, skip: usize) {
-        match (self, other) {
-            (Series::Float(a), Series::Float(b)) => a.extend_from_slice(&b[skip.min(b.len())..]),
-            (Series::Int(a), Series::Int(b)) => a.extend_from_slice(&b[skip.min(b.len())..]),
-            _ => debug_assert!(false, "series of different kinds"),
+/// Recorded series in their final layout, one column after another: column k is
+/// `data[k * stride..][..rows]`. The runner writes its samples straight into this layout
+/// (its record buffer, with the capacity as the stride), and results keep the buffer, so a
+/// run's series are borrowed without a copy or a conversion (float32 and int32 models'
+/// values are widened once).
+#[derive(Clone, Debug)]
+pub struct Block {
+    data: Series,
+    stride: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl Block {
+    /// No samples of `cols` columns of values of `elem`.
+    pub fn empty(elem: Elem, cols: usize) -> Block {
+        Block {
+            data: Series::empty(elem),
+            stride: 0,
+            rows: 0,
+            cols,
         }
+    }
+
+    /// A runner's record buffer of `cols` columns with `stride` rows of room, `rows` of
+    /// them written. Widening (float32, int32) compacts as it goes; a buffer with much
+    /// room to spare is compacted in place (no new memory).
+    pub(crate) fn from_buffer(buf: DVec, stride: usize, rows: usize, cols: usize) -> Block {
+        fn widen<T: Copy, U>(
+            v: &[T],
+            stride: usize,
+            rows: usize,
+            cols: usize,
+            f: impl Fn(T) -> U,
+        ) -> Vec<U> {
+            (0..cols)
+                .flat_map(|k| v[k * stride..k * stride + rows].iter().map(|&x| f(x)))
+                .collect()
+        }
+        let (data, stride) = match buf {
+            DVec::F64(v) => (Series::Float(v), stride),
+            DVec::I64(v) => (Series::Int(v), stride),
+            DVec::F32(v) => (
+                Series::Float(widen(&v, stride, rows, cols, |x| x as f64)),
+                rows,
+            ),
+            DVec::I32(v) => (
+                Series::Int(widen(&v, stride, rows, cols, |x| x as i64)),
+                rows,
+            ),
+        };
+        let mut b = Block {
+            data,
+            stride,
+            rows,
+            cols,
+        };
+        if b.stride > b.rows + b.rows / 8 + 64 {
+            b.compact();
+        }
+        b
+    }
+
+    /// Moves the columns together (stride = rows) and frees the room after them.
+    fn compact(&mut self) {
+        fn go<T: Copy>(v: &mut Vec<T>, stride: usize, rows: usize, cols: usize) {
+            for k in 1..cols {
+                v.copy_within(k * stride..k * stride + rows, k * rows);
+            }
+            v.truncate(rows * cols);
+            v.shrink_to_fit();
+        }
+        match &mut self.data {
+            Series::Float(v) => go(v, self.stride, self.rows, self.cols),
+            Series::Int(v) => go(v, self.stride, self.rows, self.cols),
+        }
+        self.stride = self.rows;
+    }
+
+    /// Samples per column.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Column `k`, borrowed.
+    pub fn column(&self, k: usize) -> crate::results::Column<'_> {
+        assert!(k < self.cols, "column {k} of {}", self.cols);
+        let at = k * self.stride;
+        match &self.data {
+            Series::Float(v) => crate::results::Column::Float(&v[at..at + self.rows]),
+            Series::Int(v) => crate::results::Column::Int(&v[at..at + self.rows]),
+        }
+    }
+
+    /// Appends `other`'s rows from `skip` on (same columns, same kind). The room grows
+    /// geometrically, so appending many runs costs linear time.
+    pub(crate) fn append(&mut self, other: &Block, skip: usize) {
+        debug_assert_eq!(self.cols, other.cols);
+        let add = other.rows.saturating_sub(skip);
+        if add == 0 || self.cols == 0 {
+            self.rows += add;
+            return;
+        }
+        let need = self.rows + add;
+        if need > self.stride {
+            let stride = need.max(self.stride * 2);
+            fn regrid<T: Copy + Default>(
+                v: &[T],
+                old: usize,
+                new: usize,
+                rows: usize,
+                cols: usize,
+            ) -> Vec<T> {
+                let mut out = vec![T::default(); new * cols];
+                for k in 0..cols {
+                    out[k * new..k * new + rows].copy_from_slice(&v[k * old..k * old + rows]);
+                }
+                out
+            }
+            self.data = match &self.data {
+                Series::Float(v) => {
+                    Series::Float(regrid(v, self.stride, stride, self.rows, self.cols))
+                }
+                Series::Int(v) => Series::Int(regrid(v, self.stride, stride, self.rows, self.cols)),
+            };
+            self.stride = stride;
+        }
+        fn copy<T: Copy>(
+            dst: &mut [T],
+            src: &[T],
+            b: (usize, usize, usize),
+            o: (usize, usize),
+            skip: usize,
+            add: usize,
+        ) {
+            let (stride, rows, cols) = b;
+            let (ostride, _) = o;
+            for k in 0..cols {
+                let from = &src[k * ostride + skip..k * ostride + skip + add];
+                dst[k * stride + rows..k * stride + rows + add].copy_from_slice(from);
+            }
+        }
+        let geometry = (self.stride, self.rows, self.cols);
+        match (&mut self.data, &other.data) {
+            (Series::Float(d), Series::Float(s)) => {
+                copy(d, s, geometry, (other.stride, other.rows), skip, add)
+            }
+            (Series::Int(d), Series::Int(s)) => {
+                copy(d, s, geometry, (other.stride, other.rows), skip, add)
+            }
+            _ => debug_assert!(false, "blocks of different kinds"),
+        }
+        self.rows = need;
+    }
+}
+
+/// Equal when the columns hold the same samples (the room after them does not count).
+impl PartialEq for Block {
+    fn eq(&self, other: &Block) -> bool {
+        self.cols == other.cols
+            && self.rows == other.rows
+            && (0..self.cols).all(|k| self.column(k) == other.column(k))
     }
 }
 
@@ -364,10 +525,10 @@ pub struct RunOutput {
     pub t: Vec<f64>,
     /// Recorded step numbers.
     pub step: Vec<i64>,
-    /// Recorded states: `states[k]` is the series of `rec_states[k]`.
-    pub states: Vec<Series>,
-    /// Recorded aux series.
-    pub aux: Vec<Series>,
+    /// Recorded states: column k is the series of `rec_states[k]`.
+    pub states: Block,
+    /// Recorded aux series: column k is the series of `rec_aux[k]`.
+    pub aux: Block,
     /// Logged event rows, in order.
     pub events: Vec<EventRow>,
     /// Steps taken.
@@ -599,12 +760,36 @@ impl DVec {
         })
     }
 
-    fn try_grow(&mut self, n: usize) -> Option<()> {
+    /// Moves `cols` column-major columns of `rows` samples from a stride of `old` to one of
+    /// `new` (a buffer of `len` elements), or `None` (unchanged) when allocation fails.
+    fn try_regrid(
+        &mut self,
+        old: usize,
+        new: usize,
+        rows: usize,
+        cols: usize,
+        len: usize,
+    ) -> Option<()> {
+        fn go<T: Zero>(
+            v: &mut Vec<T>,
+            old: usize,
+            new: usize,
+            rows: usize,
+            cols: usize,
+            len: usize,
+        ) -> Option<()> {
+            let mut out = try_zeros::<T>(len)?;
+            for k in 0..cols {
+                out[k * new..k * new + rows].copy_from_slice(&v[k * old..k * old + rows]);
+            }
+            *v = out;
+            Some(())
+        }
         match self {
-            DVec::F64(v) => try_grow(v, n),
-            DVec::F32(v) => try_grow(v, n),
-            DVec::I64(v) => try_grow(v, n),
-            DVec::I32(v) => try_grow(v, n),
+            DVec::F64(v) => go(v, old, new, rows, cols, len),
+            DVec::F32(v) => go(v, old, new, rows, cols, len),
+            DVec::I64(v) => go(v, old, new, rows, cols, len),
+            DVec::I32(v) => go(v, old, new, rows, cols, len),
         }
     }
 }
@@ -1037,25 +1222,6 @@ impl Kernel {
         let i = b.ictl[ICTL_REC as usize] as usize;
         let m = b.ictl[ICTL_EVT as usize] as usize;
         let steps = b.ictl[ICTL_STEP as usize] as u64;
-        // Sample r's values are row r of `count` (row-major): column k is every count-th.
-        fn strided<T: Copy, U>(
-            v: &[T],
-            count: usize,
-            k: usize,
-            rows: usize,
-            f: impl Fn(T) -> U,
-        ) -> Vec<U> {
-            v[..rows * count]
-                .chunks_exact(count)
-                .map(|row| f(row[k]))
-                .collect()
-        }
-        let column = |buf: &DVec, count: usize, k: usize| match buf {
-            DVec::F64(v) => Series::Float(strided(v, count, k, i, |x| x)),
-            DVec::F32(v) => Series::Float(strided(v, count, k, i, |x| x as f64)),
-            DVec::I64(v) => Series::Int(strided(v, count, k, i, |x| x)),
-            DVec::I32(v) => Series::Int(strided(v, count, k, i, |x| x as i64)),
-        };
         let events = (0..m)
             .map(|r| {
                 let event = b.evt_code[r] as usize;
@@ -1077,8 +1243,10 @@ impl Kernel {
                 }
             })
             .collect();
-        let states = (0..nrs).map(|k| column(&b.rec_y, nrs, k)).collect();
-        let aux = (0..nra).map(|k| column(&b.rec_aux, nra, k)).collect();
+        // The runner wrote each column at `k * capacity + row`: the buffers are the results'.
+        let cap = b.rec_step.len();
+        let states = Block::from_buffer(b.rec_y, cap, i, nrs);
+        let aux = Block::from_buffer(b.rec_aux, cap, i, nra);
         // The time and step buffers are the results' own: moved, not copied.
         let (mut t, mut step) = (b.rec_t, b.rec_step);
         t.truncate(i);
@@ -1140,10 +1308,12 @@ impl Kernel {
             ))
         })()
         .map_err(|e| refuse(e.to_string()))?;
+        // The recorded columns move to their new places (column k at k * cap).
+        let (old, rows) = (have, b.ictl[ICTL_REC as usize] as usize);
         let grown = try_grow(&mut b.rec_t, lens.0)
             .and_then(|()| try_grow(&mut b.rec_step, cap))
-            .and_then(|()| b.rec_y.try_grow(lens.1))
-            .and_then(|()| b.rec_aux.try_grow(lens.2));
+            .and_then(|()| b.rec_y.try_regrid(old, cap, rows, nrs, lens.1))
+            .and_then(|()| b.rec_aux.try_regrid(old, cap, rows, nra, lens.2));
         if grown.is_none() {
             return Err(refuse(format!(
                 "allocating {bytes} bytes for {cap} samples failed"
@@ -1217,5 +1387,58 @@ impl Kernel {
                 "initial_step returned {other:?}"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Column;
+
+    /// A column-major buffer of `cols` columns, `stride` rows of room, `rows` written:
+    /// sample r of column k is `10 * k + r`.
+    fn buffer(stride: usize, rows: usize, cols: usize) -> DVec {
+        let mut v = vec![-1.0; stride * cols];
+        for k in 0..cols {
+            for r in 0..rows {
+                v[k * stride + r] = (10 * k + r) as f64;
+            }
+        }
+        DVec::F64(v)
+    }
+
+    fn col(b: &Block, k: usize) -> Vec<f64> {
+        b.column(k).to_f64()
+    }
+
+    #[test]
+    fn blocks_keep_columns_contiguous_through_appends_and_compaction() {
+        let a = Block::from_buffer(buffer(8, 3, 2), 8, 3, 2);
+        assert_eq!((a.rows(), a.cols()), (3, 2));
+        assert_eq!(col(&a, 1), [10.0, 11.0, 12.0]);
+        // Appending past the room regrids; `skip` drops the first rows of the other block.
+        let mut b = a.clone();
+        let more = Block::from_buffer(buffer(6, 6, 2), 6, 6, 2);
+        b.append(&more, 1);
+        assert_eq!(col(&b, 0), [0.0, 1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(col(&b, 1), [10.0, 11.0, 12.0, 11.0, 12.0, 13.0, 14.0, 15.0]);
+        // Appending within the room writes in place.
+        let mut c = Block::from_buffer(buffer(8, 2, 2), 8, 2, 2);
+        c.append(&a, 0);
+        assert_eq!(col(&c, 1), [10.0, 11.0, 10.0, 11.0, 12.0]);
+        // A buffer with much room left is compacted; equality ignores the room.
+        let big = Block::from_buffer(buffer(1000, 3, 2), 1000, 3, 2);
+        assert_eq!(big, a);
+        assert_eq!(big.stride, 3);
+        // float32 values are widened exactly, int32 to int64.
+        let f32s = DVec::F32(vec![0.1, 0.2, 9.0, 0.3, 0.4, 9.0]);
+        let w = Block::from_buffer(f32s, 3, 2, 2);
+        assert_eq!(w.column(1), Column::Float(&[0.3f32 as f64, 0.4f32 as f64]));
+        let i32s = DVec::I32(vec![1, 2, 0, -3, 4, 0]);
+        assert_eq!(Block::from_buffer(i32s, 3, 2, 2).column(1), Column::Int(&[-3, 4]));
+        // No columns at all.
+        let mut none = Block::empty(Elem::F64, 0);
+        none.append(&Block::from_buffer(DVec::F64(vec![]), 5, 4, 0), 1);
+        assert_eq!(none.rows(), 3);
     }
 }

@@ -409,7 +409,7 @@ impl Sweep {
 
 /// The recorded series of `var` (a state, an aux, or `aux.NAME`) in an execution's output,
 /// as `record_vars` resolves names (a state first, then an aux).
-fn recorded<'a>(ex: &'a crate::plan::Execution, var: &str) -> Option<&'a crate::run::Series> {
+fn recorded<'a>(ex: &'a crate::plan::Execution, var: &str) -> Option<crate::results::Column<'a>> {
     let m = ex.plan().model();
     let r = ex.plan().recording();
     let out = ex.output();
@@ -422,10 +422,13 @@ fn recorded<'a>(ex: &'a crate::plan::Execution, var: &str) -> Option<&'a crate::
             .states
             .iter()
             .position(|&k| k == i)
-            .map(|k| &out.states[k]);
+            .map(|k| out.states.column(k));
     }
     let i = m.aux_index(var.strip_prefix("aux.").unwrap_or(var))?;
-    r.aux.iter().position(|&k| k == i).map(|k| &out.aux[k])
+    r.aux
+        .iter()
+        .position(|&k| k == i)
+        .map(|k| out.aux.column(k))
 }
 
 #[cfg(test)]

@@ -185,7 +185,8 @@ impl Runner<'_, '_> {
         b.switch_to(fine);
     }
 
-    /// Writes one sample (time, selected states, selected aux, step) at row `i`.
+    /// Writes one sample (time, selected states, selected aux, step) at row `i`; the
+    /// recorded states and aux are column-major, column k at `k * capacity`.
     fn record(&mut self, t: Value, step: Value, i: Value) {
         use RunnerParam as R;
         let (rec_t, rec_step) = (self.prm(R::RecT), self.prm(R::RecStep));
@@ -206,14 +207,16 @@ impl Runner<'_, '_> {
         let b = &mut self.b;
         b.store(rec_t, i, t);
         b.store(rec_step, i, step);
+        let cap = self.ctl.cap_rec;
         for (sel, src, count, dst) in selections {
-            // for k in 0..count: dst[i * count + k] = src[sel[k]]
+            // for k in 0..count: dst[k * cap + i] = src[sel[k]] (column-major: each
+            // recorded series is contiguous, as the results keep it)
             let z = b.i64(0);
             b.for_range(z, count, &[], |b, k, _| {
                 let src_idx = b.load(sel, k);
                 let x = b.load(src, src_idx);
-                let row = b.mul(i, count);
-                let at = b.add(row, k);
+                let col = b.mul(k, cap);
+                let at = b.add(col, i);
                 b.store(dst, at, x);
                 Vec::new()
             });
