@@ -63,6 +63,9 @@ pub struct SweepArgs {
     /// Record every K steps.
     #[arg(long, value_name = "K")]
     pub record_interval: Option<u64>,
+    /// Step cap of each run (ODE).
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u64>,
     /// What to record, comma separated: state names and aux.NAME (default: all states).
     #[arg(long, value_name = "a,b,aux.c", value_delimiter = ',')]
     pub record_vars: Option<Vec<String>>,
@@ -187,6 +190,7 @@ pub fn run(
         dt: args.dt,
         transient: args.transient,
         record_interval: args.record_interval,
+        max_steps: args.max_steps,
         record_vars: args.record_vars.clone(),
         ic: args.ic.clone(),
         ..RunOptions::default()

@@ -742,3 +742,69 @@ fn another_users_file_in_a_sticky_folder_is_refused_before_the_run() {
     assert_eq!(std::fs::read(&theirs).unwrap(), b"old");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_a_sweep_and_writes_the_points_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep.json");
+    // 64 points of 10^7 steps each: far more than the test waits for.
+    let args = [
+        "sweep",
+        "builtin://ode/lorenz",
+        "--param",
+        "rho=20:30:64",
+        "--t-end",
+        "1e4",
+        "--dt",
+        "0.001",
+        "--max-steps",
+        "20000000",
+        "--stat",
+        "final",
+        "--threads",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let child = command(&args).stderr(Stdio::piped()).spawn().unwrap();
+    // Under way once the batch's two worker threads exist (a loaded machine may take a
+    // while to start the process at all).
+    let tasks = format!("/proc/{}/task", child.id());
+    let start = Instant::now();
+    while std::fs::read_dir(&tasks).map_or(0, |d| d.count()) < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the sweep never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (o, took) = sigterm_once_under_way(child);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        o.status.code(),
+        Some(143),
+        "{:?}: {}",
+        o.status.signal(),
+        stderr(&o)
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let status: Vec<&str> = v["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(status.len(), 64);
+    // The runs under way stopped at a step boundary; the rest never started.
+    assert!(
+        status.contains(&"USER_BREAK") && status.contains(&"CANCELLED"),
+        "{status:?}"
+    );
+    assert!(status
+        .iter()
+        .all(|s| ["DONE", "USER_BREAK", "CANCELLED"].contains(s)));
+}

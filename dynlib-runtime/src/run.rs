@@ -1435,7 +1435,10 @@ mod tests {
         let w = Block::from_buffer(f32s, 3, 2, 2);
         assert_eq!(w.column(1), Column::Float(&[0.3f32 as f64, 0.4f32 as f64]));
         let i32s = DVec::I32(vec![1, 2, 0, -3, 4, 0]);
-        assert_eq!(Block::from_buffer(i32s, 3, 2, 2).column(1), Column::Int(&[-3, 4]));
+        assert_eq!(
+            Block::from_buffer(i32s, 3, 2, 2).column(1),
+            Column::Int(&[-3, 4])
+        );
         // No columns at all.
         let mut none = Block::empty(Elem::F64, 0);
         none.append(&Block::from_buffer(DVec::F64(vec![]), 5, 4, 0), 1);
