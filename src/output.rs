@@ -19,12 +19,9 @@ use dynlib::{Results, RunOptions, RuntimeError, SetupOptions, Sim};
 
 use crate::sink::Sink;
 
-/// The options of `dynlib run`.
+/// How `dynlib run` and `dynlib sweep` build their model.
 #[derive(Args, Debug)]
-#[command(allow_negative_numbers = true)]
-pub struct RunArgs {
-    /// The model URI: builtin://kind/name, a path, TAG://rel/path, or "inline: ...".
-    pub uri: String,
+pub struct BuildArgs {
     /// Stepper name or alias (default: the model's [sim].stepper, else rk4 / map).
     #[arg(long)]
     pub stepper: Option<String>,
@@ -37,6 +34,30 @@ pub struct RunArgs {
     /// A mod URI to apply (repeatable, applied in order).
     #[arg(long = "mod", value_name = "URI")]
     pub mods: Vec<String>,
+}
+
+impl BuildArgs {
+    /// The setup options these arguments ask for, with `config`.
+    pub fn setup(&self, config: &dynlib::Config) -> SetupOptions {
+        let mut setup = SetupOptions::default()
+            .jit(self.jit)
+            .disk_cache(self.disk_cache)
+            .config(config.clone());
+        setup.stepper = self.stepper.clone();
+        setup.mods = self.mods.clone();
+        setup
+    }
+}
+
+/// The options of `dynlib run`.
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct RunArgs {
+    /// The model URI: builtin://kind/name, a path, TAG://rel/path, or "inline: ...".
+    pub uri: String,
+    /// How to build the model.
+    #[command(flatten)]
+    pub build: BuildArgs,
     /// Compute in this dtype instead of [model].dtype (float64, float32, int64, int32).
     #[arg(long)]
     pub dtype: Option<String>,
@@ -139,14 +160,9 @@ pub fn run(
     args: &RunArgs,
     interrupt: &dynlib::runtime::Interrupt,
 ) -> Result<Option<RuntimeError>, Box<dyn std::error::Error>> {
-    let mut setup = SetupOptions::default()
-        .jit(args.jit)
-        .disk_cache(args.disk_cache);
-    setup.stepper = args.stepper.clone();
-    setup.mods = args.mods.clone();
-    setup.dtype = args.dtype.clone();
     let config = dynlib::Config::load()?;
-    setup.config = Some(config.clone());
+    let mut setup = args.build.setup(&config);
+    setup.dtype = args.dtype.clone();
     let sink = Sink::prepare(args.output.as_deref())?;
     let start = Instant::now();
     let mut sim = dynlib::setup(&args.uri, &setup)?;

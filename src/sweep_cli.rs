@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use dynlib::runtime::json::{float as num, number};
 use dynlib::runtime::{sweep, Axis, BatchOptions, Grid, SessionCore, Stat, Sweep};
-use dynlib::{Number, RunOptions, RuntimeError, SetupOptions};
+use dynlib::{Number, RunOptions, RuntimeError};
 use serde_json::{json, Value};
 
 use crate::output::{exact_assignment, refuse_input_as_output};
@@ -31,18 +31,9 @@ pub struct SweepArgs {
     /// Set an initial state for every run (repeatable).
     #[arg(long = "ic", value_name = "NAME=V", value_parser = exact_assignment)]
     pub ic: Vec<(String, Number)>,
-    /// Stepper name or alias.
-    #[arg(long)]
-    pub stepper: Option<String>,
-    /// Compile the kernel with LLVM.
-    #[arg(long)]
-    pub jit: bool,
-    /// Keep compiled objects in the disk cache (with --jit).
-    #[arg(long)]
-    pub disk_cache: bool,
-    /// A mod URI to apply (repeatable, applied in order).
-    #[arg(long = "mod", value_name = "URI")]
-    pub mods: Vec<String>,
+    /// How to build the model.
+    #[command(flatten)]
+    pub build: crate::output::BuildArgs,
     /// Absolute end time (ODE; for maps N = round((T - t0)/dt)).
     #[arg(
         long,
@@ -171,12 +162,7 @@ pub fn run(
         None => 0..grid.len(),
     };
     let config = dynlib::Config::load()?;
-    let mut setup = SetupOptions::default()
-        .jit(args.jit)
-        .disk_cache(args.disk_cache)
-        .config(config.clone());
-    setup.stepper = args.stepper.clone();
-    setup.mods = args.mods.clone();
+    let setup = args.build.setup(&config);
     let sink = Sink::prepare(args.output.as_deref())?;
     let start = Instant::now();
     let kernel = dynlib::build(&args.uri, &setup)?;

@@ -12,7 +12,7 @@ use dynlib_runtime::{
 };
 
 mod common;
-use common::OSC;
+use common::{bits, OSC};
 
 fn kernel(stepper: &str, jit: bool) -> Arc<Kernel> {
     let options = SetupOptions::default()
@@ -20,20 +20,6 @@ fn kernel(stepper: &str, jit: bool) -> Arc<Kernel> {
         .jit(jit)
         .config(Config::default());
     dynlib_runtime::build(&format!("inline:{OSC}"), options).unwrap()
-}
-
-fn bits(r: &Results) -> Vec<Vec<u64>> {
-    let mut all = vec![r.t.iter().map(|x| x.to_bits()).collect::<Vec<_>>()];
-    for name in r.names() {
-        all.push(
-            r.series(name)
-                .unwrap()
-                .iter()
-                .map(|x| x.to_bits())
-                .collect(),
-        );
-    }
-    all
 }
 
 /// Twelve runs that differ in a parameter and an initial state, with events and a transient.

@@ -11,7 +11,7 @@ use dynlib_runtime::{
 };
 
 mod common;
-use common::OSC;
+use common::{bits, OSC};
 
 fn kernel(stepper: &str) -> Arc<Kernel> {
     let options = SetupOptions::default()
@@ -26,20 +26,6 @@ fn run_alone(k: &Kernel, core: &SessionCore, o: &RunOptions) -> Results {
     let ex = plan.execute(k, &mut k.machine()).unwrap();
     assert!(ex.failure().is_none());
     ex.results()
-}
-
-fn bits(r: &Results) -> Vec<Vec<u64>> {
-    let mut all = vec![r.t.iter().map(|x| x.to_bits()).collect::<Vec<_>>()];
-    for name in r.names() {
-        all.push(
-            r.series(name)
-                .unwrap()
-                .iter()
-                .map(|x| x.to_bits())
-                .collect(),
-        );
-    }
-    all
 }
 
 fn same(a: &Results, b: &Results) {

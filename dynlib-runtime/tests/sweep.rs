@@ -11,6 +11,9 @@ use dynlib_runtime::{
 };
 use serde_json::Value;
 
+mod common;
+use common::OSC;
+
 fn golden() -> Value {
     let path = format!(
         "{}/../tests/data/golden/sweeps_ex1.json",
@@ -109,21 +112,8 @@ fn the_trajectory_sweep_gives_the_references_samples() {
 
 #[test]
 fn shards_concatenate_into_the_whole_sweep_on_a_two_parameter_grid() {
-    let model = r#"inline:
-[model]
-type = "ode"
-[states]
-x = 1.0
-v = 0.0
-[params]
-k = 1.0
-c = 0.1
-[equations.rhs]
-x = "v"
-v = "-k*x - c*v"
-"#;
     let k = dynlib_runtime::build(
-        model,
+        &format!("inline:{OSC}"),
         SetupOptions::default()
             .stepper("rk4")
             .config(Config::default()),

@@ -1,4 +1,22 @@
-//! Models shared by the runtime's test files.
+//! Models and helpers shared by the runtime's test files.
+
+use dynlib_runtime::Results;
+
+/// Every recorded series of `r`, times first, as bits: equal only when every sample is.
+#[allow(dead_code)]
+pub fn bits(r: &Results) -> Vec<Vec<u64>> {
+    let mut all = vec![r.t.iter().map(|x| x.to_bits()).collect::<Vec<_>>()];
+    for name in r.names() {
+        all.push(
+            r.series(name)
+                .unwrap()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect(),
+        );
+    }
+    all
+}
 
 /// A damped oscillator with aux (one of them a lag), logged crossing events, a start-phase
 /// kick that changes a state, and two presets: most of what a session touches.
