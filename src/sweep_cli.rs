@@ -225,7 +225,10 @@ pub fn run(
             sink.write(|w| w.write_all(text.as_bytes()))?
         }
     }
-    Ok(interrupt.is_requested())
+    // Interrupted when the signal stopped a point, not when it came after the last one.
+    let stopped = (0..sw.runs().len())
+        .any(|k| ["CANCELLED", "USER_BREAK"].contains(&status(&sw, k).as_str()));
+    Ok(interrupt.is_requested() && stopped)
 }
 
 /// What the outputs say about the sweep besides its points.
@@ -238,16 +241,20 @@ struct Info<'a> {
     timing: [f64; 2],
 }
 
-/// The recorded variables' names, as `record_vars` gives them (default: every state).
+/// The recorded variables' names as `record_vars` gives them (default: every state), in
+/// recording order: the states, then the aux (as the results hold them).
 fn recorded_vars(kernel: &dynlib::Kernel, args: &SweepArgs) -> Vec<String> {
+    let m = kernel.model();
     match &args.record_vars {
-        Some(v) => v.clone(),
-        None => kernel
-            .model()
-            .state_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        Some(v) => {
+            let is_state = |n: &String| !n.starts_with("aux.") && m.state_index(n).is_some();
+            let states = v.iter().filter(|n| is_state(n));
+            states
+                .chain(v.iter().filter(|n| !is_state(n)))
+                .cloned()
+                .collect()
+        }
+        None => m.state_names().iter().map(|s| s.to_string()).collect(),
     }
 }
 
@@ -256,6 +263,8 @@ fn status(sw: &Sweep, k: usize) -> String {
     match &sw.runs()[k] {
         Ok(ex) => ex.output().status.name().to_string(),
         Err(RuntimeError::Cancelled) => "CANCELLED".to_string(),
+        // A transient that failed or was interrupted.
+        Err(RuntimeError::RunFailed { status, .. }) => status.name().to_string(),
         Err(e) => format!("ERROR: {e}"),
     }
 }
@@ -372,13 +381,25 @@ fn write_csv(w: &mut dyn Write, sw: &Sweep, vars: &[String], stat: Option<Stat>)
         }
         None => {
             for (k, r) in sw.results().into_iter().enumerate() {
-                let Some(r) = r else { continue };
+                // A point without samples still has its row, with its status.
+                let r = match r {
+                    Some(r) if !r.is_empty() => r,
+                    _ => {
+                        prefix(w, k)?;
+                        writeln!(w, ",,{}", ",".repeat(vars.len()))?;
+                        continue;
+                    }
+                };
                 let cols: Vec<_> = r.all_series().map(|(_, c)| c).collect();
                 for s in 0..r.len() {
                     prefix(w, k)?;
                     write!(w, ",{},{}", r.t[s], r.step[s])?;
+                    // Floats as `dynlib run`'s CSV writes them (Rust's shortest form).
                     for c in &cols {
-                        write!(w, ",{}", c.number(s))?;
+                        match c {
+                            dynlib::runtime::Column::Float(v) => write!(w, ",{}", v[s])?,
+                            dynlib::runtime::Column::Int(v) => write!(w, ",{}", v[s])?,
+                        }
                     }
                     w.write_all(b"\n")?;
                 }
@@ -436,14 +457,17 @@ fn summary(sw: &Sweep, vars: &[String], stat: Option<Stat>, info: &Info) -> Stri
                 let finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
                 let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let _ = writeln!(
-                    s,
-                    "{}      {v}: {} .. {} over {} points",
-                    stat.name(),
-                    Number::Float(lo),
-                    Number::Float(hi),
-                    finite.len()
-                );
+                let range = if finite.is_empty() {
+                    "no finite values".to_string()
+                } else {
+                    format!(
+                        "{} .. {} over {} points",
+                        Number::Float(lo),
+                        Number::Float(hi),
+                        finite.len()
+                    )
+                };
+                let _ = writeln!(s, "{:<8} {v}: {range}", stat.name());
             }
         }
     }

@@ -527,3 +527,43 @@ fn sweep_refuses_bad_axes_and_shards() {
         assert!(stderr(&o).contains(says), "{a:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn sweep_csv_headers_follow_the_columns_and_bad_options_fail_the_sweep() {
+    // Aux named before a state: the columns are states first, then aux, and so is the header.
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/ikeda",
+        "--param",
+        "u=0.5,0.9",
+        "-n",
+        "2",
+        "--record-vars",
+        "aux.r2,x",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("point,u,status,t,step,x,aux.r2"));
+    // The first sample: x = 0.1, y = 0, so r2 = 0.01.
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        first,
+        ["0", "0.5", "DONE", "0", "0", "0.1", "0.010000000000000002"]
+    );
+    // Options wrong for every point are the sweep's error (exit 1), not one per point.
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/logistic",
+        "--param",
+        "r=1,2",
+        "-n",
+        "5",
+        "--record-vars",
+        "q",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("'q'"), "{}", stderr(&o));
+}

@@ -11,9 +11,11 @@
 //! A run that cannot start (a bad option) or that fails is reported for that run alone: an
 //! `Err`, or an [`Execution`] whose [`Execution::failure`] says why (its partial results are
 //! kept). [`BatchOptions::interrupt`] cancels the batch: runs under way stop at their next
-//! chunk boundary with `USER_BREAK`, runs not yet started are [`RuntimeError::Cancelled`].
+//! chunk boundary with `USER_BREAK` (a run still in its transient is an `Err` of
+//! [`RuntimeError::RunFailed`] with that status), runs not yet started are
+//! [`RuntimeError::Cancelled`]. A run whose options carry an interrupt of their own
+//! watches that one instead.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -100,7 +102,8 @@ pub fn run_batch(
         .thread_name(|i| format!("dynlib-batch-{i}"))
         .build()
         .map_err(|e| RuntimeError::Internal(format!("cannot start the batch's threads: {e}")))?;
-    let done = AtomicUsize::new(0);
+    // Counted and reported under one lock, so the callback sees 1, 2, ... in order.
+    let done = std::sync::Mutex::new(0usize);
     let total = runs.len();
     let one = |machine: &mut dynlib_interp::Machine, o: &RunOptions| -> BatchRun {
         let outcome = match &options.interrupt {
@@ -112,8 +115,12 @@ pub fn run_batch(
             _ => resolve(kernel, core, o).and_then(|plan| plan.execute(kernel, machine)),
         };
         if let Some(report) = &options.progress {
-            let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-            report(Progress { done, total });
+            let mut count = done.lock().unwrap_or_else(|e| e.into_inner());
+            *count += 1;
+            report(Progress {
+                done: *count,
+                total,
+            });
         }
         outcome
     };

@@ -155,10 +155,14 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         workspace: seed.workspace.clone(),
         rec_states: states.clone(),
         rec_aux: aux.clone(),
-        cap_rec: o
-            .cap_rec
-            .or(d.cap_rec)
-            .unwrap_or_else(|| record_capacity(samples, row, memory_limit)),
+        cap_rec: o.cap_rec.or(d.cap_rec).unwrap_or_else(|| {
+            // What the event buffers' initial rows take is not room for samples.
+            let width = kernel.functions.max_log_width.max(1);
+            let iwidth = if m.dtype.is_float() { 0 } else { width };
+            let evt_row = crate::run::event_row_bytes(width + iwidth);
+            let evt = o.cap_evt.or(d.cap_evt).unwrap_or(1) as u64 * evt_row;
+            record_capacity(samples, row, memory_limit.saturating_sub(evt))
+        }),
         cap_evt: o.cap_evt.or(d.cap_evt).unwrap_or(1),
         memory_limit,
         interrupt: o.interrupt.clone(),
@@ -404,15 +408,20 @@ fn map_iterations(
 /// (plus one for a last sliver step, runtime.md R4), so such a run never stops to grow its
 /// buffers; else 1024 samples, grown geometrically. Growth never changes a result, only
 /// what it costs.
-fn record_capacity(samples: Option<f64>, row: u64, memory_limit: u64) -> usize {
+fn record_capacity(samples: Option<f64>, row: u64, room_bytes: u64) -> usize {
     match samples {
         Some(n) => {
-            let room = (memory_limit.saturating_sub(1 << 12) / row.max(1)) as f64;
-            (n + 1.0).min(room).max(1.0) as usize
+            let room = (room_bytes / row.max(1)) as f64;
+            (n + 1.0).min(room).min(UP_FRONT as f64).max(1.0) as usize
         }
         None => 1024,
     }
 }
+
+/// The most samples a record buffer is sized for up front (16 Mi rows); longer runs grow
+/// from there, so a run that stops early never reserved more (under `ulimit -v` or strict
+/// overcommit a reservation can fail).
+const UP_FRONT: usize = 1 << 24;
 
 /// Refuses, before it starts, a run that must record more than the memory limit allows
 /// (`samples` when known up front; runs whose length is not known stop at the limit).
@@ -577,7 +586,7 @@ impl Execution {
         let mut results = self.new_results();
         self.finish(&mut results);
         let Execution { plan, out, .. } = self;
-        results.take_first(out, plan.step_offset, plan.tag.as_deref());
+        results.take_first(out, plan.step_offset, plan.resume, plan.tag.as_deref());
         results
     }
 

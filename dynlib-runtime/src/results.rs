@@ -428,7 +428,13 @@ impl Results {
 
     /// Takes a fresh run's output into these results, which hold nothing yet: the samples
     /// are moved, not copied ([`Results::stitch`] for results that hold samples).
-    pub(crate) fn take_first(&mut self, out: RunOutput, step_offset: i64, tag: Option<&str>) {
+    pub(crate) fn take_first(
+        &mut self,
+        out: RunOutput,
+        step_offset: i64,
+        resume: bool,
+        tag: Option<&str>,
+    ) {
         debug_assert!(self.t.is_empty() && self.events.is_empty() && self.segments.is_empty());
         let RunOutput {
             t,
@@ -448,7 +454,7 @@ impl Results {
             (self.states.cols(), self.aux.cols())
         );
         (self.states, self.aux) = (states, aux);
-        self.push_segment(0, 0, false, tag);
+        self.push_segment(0, 0, resume, tag);
         self.status = status;
     }
 

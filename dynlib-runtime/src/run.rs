@@ -701,7 +701,7 @@ pub fn record_row_bytes(elem: Elem, states: usize, aux: usize) -> u64 {
 }
 
 /// Bytes one event row takes: code, record index and the log values.
-fn event_row_bytes(width: usize) -> u64 {
+pub(crate) fn event_row_bytes(width: usize) -> u64 {
     16 + 8 * width as u64
 }
 
@@ -760,37 +760,36 @@ impl DVec {
         })
     }
 
-    /// Moves `cols` column-major columns of `rows` samples from a stride of `old` to one of
-    /// `new` (a buffer of `len` elements), or `None` (unchanged) when allocation fails.
+    /// A copy with `cols` column-major columns of `rows` samples moved from a stride of
+    /// `old` to one of `new` (a buffer of `len` elements), or `None` when allocation fails.
     fn try_regrid(
-        &mut self,
+        &self,
         old: usize,
         new: usize,
         rows: usize,
         cols: usize,
         len: usize,
-    ) -> Option<()> {
+    ) -> Option<DVec> {
         fn go<T: Zero>(
-            v: &mut Vec<T>,
+            v: &[T],
             old: usize,
             new: usize,
             rows: usize,
             cols: usize,
             len: usize,
-        ) -> Option<()> {
+        ) -> Option<Vec<T>> {
             let mut out = try_zeros::<T>(len)?;
             for k in 0..cols {
                 out[k * new..k * new + rows].copy_from_slice(&v[k * old..k * old + rows]);
             }
-            *v = out;
-            Some(())
+            Some(out)
         }
-        match self {
-            DVec::F64(v) => go(v, old, new, rows, cols, len),
-            DVec::F32(v) => go(v, old, new, rows, cols, len),
-            DVec::I64(v) => go(v, old, new, rows, cols, len),
-            DVec::I32(v) => go(v, old, new, rows, cols, len),
-        }
+        Some(match self {
+            DVec::F64(v) => DVec::F64(go(v, old, new, rows, cols, len)?),
+            DVec::F32(v) => DVec::F32(go(v, old, new, rows, cols, len)?),
+            DVec::I64(v) => DVec::I64(go(v, old, new, rows, cols, len)?),
+            DVec::I32(v) => DVec::I32(go(v, old, new, rows, cols, len)?),
+        })
     }
 }
 
@@ -1244,13 +1243,17 @@ impl Kernel {
             })
             .collect();
         // The runner wrote each column at `k * capacity + row`: the buffers are the results'.
-        let cap = b.rec_step.len();
+        let cap = b.ictl[ICTL_CAP_REC as usize] as usize;
         let states = Block::from_buffer(b.rec_y, cap, i, nrs);
         let aux = Block::from_buffer(b.rec_aux, cap, i, nra);
         // The time and step buffers are the results' own: moved, not copied.
         let (mut t, mut step) = (b.rec_t, b.rec_step);
         t.truncate(i);
         step.truncate(i);
+        if t.capacity() > i + i / 8 + 64 {
+            t.shrink_to_fit();
+            step.shrink_to_fit();
+        }
         RunOutput {
             status,
             t,
@@ -1308,12 +1311,21 @@ impl Kernel {
             ))
         })()
         .map_err(|e| refuse(e.to_string()))?;
-        // The recorded columns move to their new places (column k at k * cap).
+        // The recorded columns move to their new places (column k at k * cap). Every new
+        // buffer is made before any is swapped in, so a failed allocation leaves the
+        // buffers as they were (and consistent with `ICTL_CAP_REC`).
         let (old, rows) = (have, b.ictl[ICTL_REC as usize] as usize);
-        let grown = try_grow(&mut b.rec_t, lens.0)
-            .and_then(|()| try_grow(&mut b.rec_step, cap))
-            .and_then(|()| b.rec_y.try_regrid(old, cap, rows, nrs, lens.1))
-            .and_then(|()| b.rec_aux.try_regrid(old, cap, rows, nra, lens.2));
+        let grown = (|| {
+            let rec_y = b.rec_y.try_regrid(old, cap, rows, nrs, lens.1)?;
+            let rec_aux = b.rec_aux.try_regrid(old, cap, rows, nra, lens.2)?;
+            let mut rec_t = std::mem::take(&mut b.rec_t);
+            let mut rec_step = std::mem::take(&mut b.rec_step);
+            let ok = try_grow(&mut rec_t, lens.0).and_then(|()| try_grow(&mut rec_step, cap));
+            (b.rec_t, b.rec_step) = (rec_t, rec_step);
+            ok?;
+            (b.rec_y, b.rec_aux) = (rec_y, rec_aux);
+            Some(())
+        })();
         if grown.is_none() {
             return Err(refuse(format!(
                 "allocating {bytes} bytes for {cap} samples failed"

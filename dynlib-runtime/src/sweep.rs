@@ -51,6 +51,10 @@ pub fn linspace(start: f64, stop: f64, count: usize) -> Vec<f64> {
     v
 }
 
+/// The most values one axis may have (their values are held in memory; a grid of several
+/// axes may have many more points, each shard computing only its own).
+pub const MAX_AXIS: usize = 100_000_000;
+
 /// One axis of a grid: the values one parameter takes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Axis {
@@ -94,6 +98,11 @@ impl Axis {
                 })?;
                 if count == 0 {
                     return Err(format!("the count must be at least 1 (in '{spec}')"));
+                }
+                if count > MAX_AXIS {
+                    return Err(format!(
+                        "{count} values are more than the {MAX_AXIS} an axis may have (in '{spec}')"
+                    ));
                 }
                 let (start, stop) = (number(start)?, number(stop)?);
                 if !start.is_finite() || !stop.is_finite() {
@@ -327,6 +336,15 @@ pub fn sweep(
             ));
         }
     }
+    // Options wrong for every point (a variable that is not recorded, an unknown initial
+    // state) are the sweep's error, not one per point.
+    if !points.is_empty() {
+        let mut first = base.clone();
+        for (name, v) in grid.names().iter().zip(grid.point(points.start)) {
+            first = first.param(name, v);
+        }
+        crate::plan::resolve(kernel, core, &first)?;
+    }
     if points.end > grid.len() || points.start > points.end {
         return Err(RuntimeError::option(
             "shard",
@@ -372,6 +390,8 @@ impl Sweep {
             .iter()
             .map(|r| match r {
                 Ok(ex) => Ok(ex.output().status),
+                // A transient that failed (or was interrupted) has a status too.
+                Err(RuntimeError::RunFailed { status, .. }) => Ok(*status),
                 Err(e) => Err(e.to_string()),
             })
             .collect()

@@ -418,3 +418,25 @@ fn shallow_models_lower_in_place_within_a_small_stack() {
         .join()
         .expect("built and ran within 512 KiB of stack");
 }
+
+#[test]
+fn a_run_that_fits_its_memory_limit_exactly_is_not_refused_by_its_own_sizing() {
+    // 32,768 samples of 24 bytes (t, step, x) are 786,432 bytes: within 788,000, also with
+    // the event buffer's first row, however the record buffer is sized up front.
+    for cap_evt in [None, Some(8)] {
+        let mut s = sim("builtin://map/logistic", "map");
+        let mut o = RunOptions::default().n(32767).memory_limit(788_000);
+        if let Some(c) = cap_evt {
+            o = o.capacities(1024, c);
+        }
+        let r = s.run(o).unwrap();
+        assert_eq!((r.status, r.len()), (Status::Done, 32768));
+    }
+}
+
+#[test]
+fn a_resume_without_results_to_continue_is_still_a_resumed_segment() {
+    let mut s = sim("builtin://map/logistic", "map");
+    let r = s.run(RunOptions::default().n(10).resume()).unwrap();
+    assert!(r.segments[0].resume);
+}
