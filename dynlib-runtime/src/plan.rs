@@ -79,16 +79,7 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
     let record = o.record.or(d.record).unwrap_or(m.sim.record);
     let max_steps = o.max_steps.or(d.max_steps).unwrap_or(m.sim.max_steps);
     let resumed = core.recording.as_ref().filter(|_| o.resume);
-    let (states, aux) = match resumed {
-        Some(r) => (r.states.clone(), r.aux.clone()),
-        None => selection(m, o.record_vars.as_deref())?,
-    };
-    // S5: a resumed run keeps the record interval of the run it continues.
-    let interval = o
-        .record_interval
-        .or(resumed.map(|r| r.interval))
-        .or(d.record_interval)
-        .unwrap_or(1);
+    let (states, aux, interval) = what_to_record(m, o, d, resumed)?;
     let dt = o.dt.unwrap_or(core.nominal_dt);
     let t0 = match (o.resume, resumed) {
         (true, r) => r.map_or(core.state.t, |r| r.t0),
@@ -110,20 +101,19 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         check_time_resolution(start_t, t_end + shift, dt)?;
     }
     // The samples a run records when its length is known up front (maps, fixed steps).
-    let samples = if record {
-        let steps = match m.kind {
-            ModelKind::Map => Some(iterations as f64),
-            ModelKind::Ode if fixed => {
-                Some((((t_end + shift - start_t) / dt).ceil()).min(max_steps as f64))
-            }
-            ModelKind::Ode => None,
-        };
-        steps.map(|steps| (steps / interval as f64).floor() + 1.0)
-    } else {
-        None
+    let steps = match m.kind {
+        ModelKind::Map => Some(iterations as f64),
+        ModelKind::Ode if fixed => {
+            Some((((t_end + shift - start_t) / dt).ceil()).min(max_steps as f64))
+        }
+        ModelKind::Ode => None,
     };
+    let samples = steps
+        .filter(|_| record)
+        .map(|steps| (steps / interval as f64).floor() + 1.0);
     let row = crate::run::record_row_bytes(kernel.elem(), states.len(), aux.len());
     check_record_memory(m, o, samples, row, memory_limit)?;
+    let cap_evt = o.cap_evt.or(d.cap_evt).unwrap_or(1);
     let seed = match o.resume {
         true => resumed_seed(core, fixed, config.clone()),
         false => SessionState {
@@ -156,14 +146,10 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         rec_states: states.clone(),
         rec_aux: aux.clone(),
         cap_rec: o.cap_rec.or(d.cap_rec).unwrap_or_else(|| {
-            // What the event buffers' initial rows take is not room for samples.
-            let width = kernel.functions.max_log_width.max(1);
-            let iwidth = if m.dtype.is_float() { 0 } else { width };
-            let evt_row = crate::run::event_row_bytes(width + iwidth);
-            let evt = o.cap_evt.or(d.cap_evt).unwrap_or(1) as u64 * evt_row;
+            let evt = cap_evt as u64 * event_row_bytes(kernel);
             record_capacity(samples, row, memory_limit.saturating_sub(evt))
         }),
-        cap_evt: o.cap_evt.or(d.cap_evt).unwrap_or(1),
+        cap_evt,
         memory_limit,
         interrupt: o.interrupt.clone(),
     };
@@ -198,6 +184,26 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         seed,
         spec,
     })
+}
+
+/// The recorded states and aux and the record interval: a resumed run keeps those of the
+/// run it continues (the interval too: S5), unless the interval is given.
+fn what_to_record(
+    m: &Model,
+    o: &RunOptions,
+    d: &SessionConfig,
+    resumed: Option<&Recording>,
+) -> Result<(Vec<usize>, Vec<usize>, u64), RuntimeError> {
+    let (states, aux) = match resumed {
+        Some(r) => (r.states.clone(), r.aux.clone()),
+        None => selection(m, o.record_vars.as_deref())?,
+    };
+    let interval = o
+        .record_interval
+        .or(resumed.map(|r| r.interval))
+        .or(d.record_interval)
+        .unwrap_or(1);
+    Ok((states, aux, interval))
 }
 
 /// A resumed run starts where the session is, with the nominal step when the stepper's
@@ -416,6 +422,18 @@ fn record_capacity(samples: Option<f64>, row: u64, room_bytes: u64) -> usize {
         }
         None => 1024,
     }
+}
+
+/// The bytes of one event row of `kernel`'s runs (what the initial event buffer takes is
+/// not room for samples).
+fn event_row_bytes(kernel: &Kernel) -> u64 {
+    let width = kernel.functions.max_log_width.max(1);
+    let iwidth = if kernel.model.dtype.is_float() {
+        0
+    } else {
+        width
+    };
+    crate::run::event_row_bytes(width + iwidth)
 }
 
 /// The most samples a record buffer is sized for up front (16 Mi rows); longer runs grow
