@@ -49,6 +49,25 @@ impl BuildArgs {
     }
 }
 
+/// The horizon and step of `dynlib run` and `dynlib sweep`.
+#[derive(Args, Debug)]
+pub struct HorizonArgs {
+    /// Absolute end time (ODE; for maps N = round((T - t0)/dt)).
+    #[arg(
+        long,
+        value_name = "T",
+        conflicts_with = "n",
+        allow_hyphen_values = true
+    )]
+    pub t_end: Option<f64>,
+    /// Absolute number of iterations (maps; after the transient).
+    #[arg(short = 'n', long = "n", value_name = "N")]
+    pub n: Option<u64>,
+    /// Step (ODE) or label spacing (map).
+    #[arg(long, allow_hyphen_values = true)]
+    pub dt: Option<f64>,
+}
+
 /// The options of `dynlib run`.
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -61,20 +80,9 @@ pub struct RunArgs {
     /// Compute in this dtype instead of [model].dtype (float64, float32, int64, int32).
     #[arg(long)]
     pub dtype: Option<String>,
-    /// Absolute end time (ODE; for maps N = round((T - t0)/dt)).
-    #[arg(
-        long,
-        value_name = "T",
-        conflicts_with = "n",
-        allow_hyphen_values = true
-    )]
-    pub t_end: Option<f64>,
-    /// Absolute number of iterations (maps).
-    #[arg(short = 'n', long = "n", value_name = "N")]
-    pub n: Option<u64>,
-    /// Step (ODE) or label spacing (map).
-    #[arg(long, allow_hyphen_values = true)]
-    pub dt: Option<f64>,
+    /// How long and with what step.
+    #[command(flatten)]
+    pub horizon: HorizonArgs,
     /// Start time.
     #[arg(long, allow_hyphen_values = true)]
     pub t0: Option<f64>,
@@ -177,9 +185,9 @@ pub fn run(
         .as_secs_f64();
     let o = RunOptions {
         t0: args.t0,
-        t_end: args.t_end,
-        n: args.n,
-        dt: args.dt,
+        t_end: args.horizon.t_end,
+        n: args.horizon.n,
+        dt: args.horizon.dt,
         max_steps: args.max_steps,
         record: args.no_record.then_some(false),
         record_interval: args.record_interval,

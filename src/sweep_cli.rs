@@ -34,20 +34,9 @@ pub struct SweepArgs {
     /// How to build the model.
     #[command(flatten)]
     pub build: crate::output::BuildArgs,
-    /// Absolute end time (ODE; for maps N = round((T - t0)/dt)).
-    #[arg(
-        long,
-        value_name = "T",
-        conflicts_with = "n",
-        allow_hyphen_values = true
-    )]
-    pub t_end: Option<f64>,
-    /// Iterations after the transient (maps).
-    #[arg(short = 'n', long = "n", value_name = "N")]
-    pub n: Option<u64>,
-    /// Step (ODE) or label spacing (map).
-    #[arg(long, allow_hyphen_values = true)]
-    pub dt: Option<f64>,
+    /// How long and with what step.
+    #[command(flatten)]
+    pub horizon: crate::output::HorizonArgs,
     /// Warm up before recording: time (ODE) or iterations (map).
     #[arg(long, value_name = "X", allow_hyphen_values = true)]
     pub transient: Option<f64>,
@@ -171,9 +160,9 @@ pub fn run(
     }
     let build_s = start.elapsed().as_secs_f64();
     let base = RunOptions {
-        t_end: args.t_end,
-        n: args.n,
-        dt: args.dt,
+        t_end: args.horizon.t_end,
+        n: args.horizon.n,
+        dt: args.horizon.dt,
         transient: args.transient,
         record_interval: args.record_interval,
         max_steps: args.max_steps,
