@@ -65,15 +65,11 @@ fn step_index(e: &mut Emit) -> Value {
     e.b.load(e.sc, slot)
 }
 
-/// `y_prop = y + dt * (1.5 f_curr - 0.5 f_prev)`, then `f_next = f(t+dt, y_prop)`.
-fn ab2_step(e: &mut Emit, f_curr: Value, f_prev: Value, f_next: Value) {
-    let (c15, c05) = (e.c(1.5), e.c(0.5));
+/// `y_prop[i] = y[i] + dt * slope(i)` for every state, then `f_next = f(t+dt, y_prop)`:
+/// the step both methods take, `slope` their combination of the history.
+fn advance(e: &mut Emit, f_next: Value, slope: impl Fn(&mut Emit, usize) -> Value) {
     for i in 0..e.n {
-        let fc = e.get(f_curr, i);
-        let fp = e.get(f_prev, i);
-        let a = e.b.mul(c15, fc);
-        let b = e.b.mul(c05, fp);
-        let d = e.b.sub(a, b);
+        let d = slope(e, i);
         let term = e.b.mul(e.dt, d);
         let yi = e.get(e.y, i);
         let r = e.b.add(yi, term);
@@ -81,6 +77,18 @@ fn ab2_step(e: &mut Emit, f_curr: Value, f_prev: Value, f_next: Value) {
     }
     let t1 = e.b.add(e.t, e.dt);
     e.call_rhs(t1, e.y_prop, f_next);
+}
+
+/// `y_prop = y + dt * (1.5 f_curr - 0.5 f_prev)`, then `f_next = f(t+dt, y_prop)`.
+fn ab2_step(e: &mut Emit, f_curr: Value, f_prev: Value, f_next: Value) {
+    let (c15, c05) = (e.c(1.5), e.c(0.5));
+    advance(e, f_next, |e, i| {
+        let fc = e.get(f_curr, i);
+        let fp = e.get(f_prev, i);
+        let a = e.b.mul(c15, fc);
+        let b = e.b.mul(c05, fp);
+        e.b.sub(a, b)
+    });
 }
 
 fn emit_ab2(e: &mut Emit) {
@@ -136,7 +144,8 @@ fn emit_ab3(e: &mut Emit) {
 
     e.b.switch_to(steady);
     let (c23, c16, c5) = (e.c(23.0 / 12.0), e.c(16.0 / 12.0), e.c(5.0 / 12.0));
-    for i in 0..e.n {
+    // y_prop = y + dt * (23/12 f_n - 16/12 f_nm1 + 5/12 f_nm2)
+    advance(e, f_next, |e, i| {
         let a = e.get(f_n, i);
         let b = e.get(f_nm1, i);
         let c = e.get(f_nm2, i);
@@ -144,14 +153,8 @@ fn emit_ab3(e: &mut Emit) {
         let b = e.b.mul(c16, b);
         let c = e.b.mul(c5, c);
         let s = e.b.sub(a, b);
-        let s = e.b.add(s, c);
-        let term = e.b.mul(e.dt, s);
-        let yi = e.get(e.y, i);
-        let r = e.b.add(yi, term);
-        e.set(e.y_prop, i, r);
-    }
-    let t1 = e.b.add(e.t, e.dt);
-    e.call_rhs(t1, e.y_prop, f_next);
+        e.b.add(s, c)
+    });
     e.copy(f_nm2, f_nm1);
     e.copy(f_nm1, f_n);
     e.copy(f_n, f_next);

@@ -126,6 +126,16 @@ const B_STAR: [f64; 6] = [
     1.0 / 40.0,
 ];
 
+/// The controller's raw step factor `safety * (1 / err) ** p` (reciprocal, then power, as
+/// the reference computes it): p = 0.2 to grow after an accepted step, 0.25 to shrink
+/// after a rejected one.
+fn step_factor(e: &mut Emit, safety: Value, one: Value, err: Value, p: f64) -> Value {
+    let inv = e.b.div(one, err);
+    let p = e.c(p);
+    let pw = e.b.math(MathFn::Pow, &[inv, p]);
+    e.b.mul(safety, pw)
+}
+
 /// Dormand–Prince 5(4) with the reference's controller (runtime.md §2.4).
 fn emit_rk45(e: &mut Emit) {
     let k = e.bufs(["k1", "k2", "k3", "k4", "k5", "k6", "k7"]).to_vec();
@@ -215,10 +225,7 @@ fn emit_rk45(e: &mut Emit) {
     e.b.switch_to(accept_block);
     let zero = e.c(0.0);
     let positive = e.b.cmp(CmpOp::Gt, err, zero);
-    let inv = e.b.div(one, err);
-    let p02 = e.c(0.2);
-    let pw = e.b.math(MathFn::Pow, &[inv, p02]);
-    let factor = e.b.mul(safety, pw);
+    let factor = step_factor(e, safety, one, err, 0.2);
     // max(min_factor, min(factor, max_factor)) with Python's first-wins ties.
     let over = e.b.cmp(CmpOp::Lt, max_factor, factor);
     let capped = e.b.select(over, max_factor, factor);
@@ -233,10 +240,7 @@ fn emit_rk45(e: &mut Emit) {
     e.accept(t_prop, dt_next, err);
 
     e.b.switch_to(reject_block);
-    let inv = e.b.div(one, err);
-    let p025 = e.c(0.25);
-    let pw = e.b.math(MathFn::Pow, &[inv, p025]);
-    let factor = e.b.mul(safety, pw);
+    let factor = step_factor(e, safety, one, err, 0.25);
     let under = e.b.cmp(CmpOp::Gt, factor, min_factor);
     let factor = e.b.select(under, factor, min_factor);
     let hn = e.b.mul(h, factor);
