@@ -1045,7 +1045,12 @@ impl Kernel {
     /// Checks that `w` has this kernel's shapes (each stepper buffer, the scalar slots,
     /// rings, heads, the dtype); the error names the buffer and `whose` it is.
     pub fn check_workspace(&self, w: &Workspace, whose: &str) -> Result<(), RuntimeError> {
-        w.check(&self.stepper.workspace, self.elem(), &self.dims(), whose)
+        w.check(
+            &self.stepper.workspace,
+            self.model.dtype,
+            &self.dims(),
+            whose,
+        )
     }
 
     /// Checks that `spec` has this kernel's shapes: one value per state and parameter, one

@@ -9,6 +9,7 @@
 //! pivots declares them by name and nothing else changes.
 
 use dynlib_ir::Elem;
+use dynlib_model::Dtype;
 use serde_json::{json, Map, Value};
 
 use crate::abi::{Buf, Dims};
@@ -117,16 +118,17 @@ impl Workspace {
         }
     }
 
-    /// Checks that this workspace has `layout`'s shapes for a model of `dims` in `elem`;
+    /// Checks that this workspace has `layout`'s shapes for a model of `dims` in `dtype`;
     /// the error names the buffer (`whose` says where the workspace came from). Native
     /// code indexes these buffers without bounds checks, so nothing unchecked reaches it.
     pub fn check(
         &self,
         layout: &Layout,
-        elem: Elem,
+        dtype: Dtype,
         dims: &Dims,
         whose: &str,
     ) -> Result<(), RuntimeError> {
+        let elem = dynlib_ir::lower::elem_of(dtype);
         let n = dims.states;
         let shape = |what: String, unit: &'static str, expected: usize, found: usize| {
             if expected == found {
@@ -166,18 +168,18 @@ impl Workspace {
             dims.heads,
             self.head.len(),
         )?;
-        let dtype = self
+        let same_dtype = self
             .vectors
             .iter()
             .chain(&self.matrices)
             .chain([&self.ring])
             .all(|v| v.elem() == elem);
-        if dtype {
+        if same_dtype {
             Ok(())
         } else {
             Err(RuntimeError::Incompatible(format!(
                 "the values of {whose} are not in the model's dtype {}",
-                dtype_name(elem)
+                dtype.as_str()
             )))
         }
     }
@@ -304,16 +306,6 @@ impl Workspace {
     }
 }
 
-/// The dtype an element type stands for, as models spell it.
-fn dtype_name(elem: Elem) -> &'static str {
-    match elem {
-        Elem::F64 => "float64",
-        Elem::F32 => "float32",
-        Elem::I64 => "int64",
-        Elem::I32 => "int32",
-    }
-}
-
 /// A JSON array of integers.
 fn integers(v: &Value) -> Option<Vec<i64>> {
     v.as_array()?.iter().map(Value::as_i64).collect()
@@ -369,7 +361,7 @@ mod tests {
         assert_eq!(w.indices, vec![vec![0; 3]]);
         assert_eq!(w.scalars.len(), 2);
         assert_eq!((w.ring.len(), w.head.len()), (4, 2));
-        w.check(&IMPLICIT, Elem::F32, &dims(3), "x").unwrap();
+        w.check(&IMPLICIT, Dtype::Float32, &dims(3), "x").unwrap();
         // A layout without scalars still passes one slot.
         let bare = Workspace::zeros(&Layout::EMPTY, Elem::F64, &dims(0));
         assert_eq!(bare.scalars, vec![0.0]);
@@ -394,7 +386,7 @@ mod tests {
         let e = w
             .check(
                 &IMPLICIT,
-                Elem::F64,
+                Dtype::Float64,
                 &dims(3),
                 "the workspace to resume from",
             )
@@ -406,12 +398,14 @@ mod tests {
         );
         let mut w = sample();
         w.indices.clear();
-        let e = w.check(&IMPLICIT, Elem::F64, &dims(3), "it").unwrap_err();
+        let e = w
+            .check(&IMPLICIT, Dtype::Float64, &dims(3), "it")
+            .unwrap_err();
         assert!(e
             .to_string()
             .starts_with("the stepper index vectors of it needs 1 buffers"));
         let e = sample()
-            .check(&IMPLICIT, Elem::F32, &dims(3), "it")
+            .check(&IMPLICIT, Dtype::Float32, &dims(3), "it")
             .unwrap_err();
         assert!(e.to_string().ends_with("dtype float32"), "{e}");
     }
