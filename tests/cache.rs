@@ -539,6 +539,7 @@ fn keys_change_with_what_is_compiled_and_nothing_else() {
             dynlib_cache::Component::Runners,
             "runner",
             variant,
+            None,
             "float64",
             &opts,
         )

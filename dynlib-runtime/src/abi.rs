@@ -34,6 +34,9 @@ pub mod status {
     /// Time did not advance (`t + dt == t` in floating point); terminal (a `STEPFAIL`
     /// whose reason the runtime reports).
     pub const STALLED: i32 = 14;
+    /// The observers' trace buffer is full: grow it and re-enter (the reference's
+    /// `TRACE_OVERFLOW` ends the run instead; here a trace never loses a row).
+    pub const GROW_TRACE: i32 = 15;
     /// An arithmetic fault: `FAULT + mask` with the `dynlib_ir::lower::fault` bits of the
     /// model function that raised it (`FAULT..FAULT_END`); terminal.
     pub const FAULT: i32 = 16;
@@ -71,8 +74,14 @@ pub const ICTL_STARTED: i64 = 7;
 pub const ICTL_N_REC_STATES: i64 = 8;
 /// `ictl` slot: number of recorded aux.
 pub const ICTL_N_REC_AUX: i64 = 9;
+/// `ictl` slot: trace rows written (analysis runners).
+pub const ICTL_TRACE: i64 = 10;
+/// `ictl` slot: trace capacity (rows).
+pub const ICTL_TRACE_CAP: i64 = 11;
+/// `ictl` slot: a trace row is due every k steps (0: no trace).
+pub const ICTL_TRACE_STRIDE: i64 = 12;
 /// Length of `ictl`.
-pub const ICTL_LEN: usize = 10;
+pub const ICTL_LEN: usize = 13;
 
 /// Length of the stepper's `out`: `[t_prop, dt_next, err_est]`.
 pub const STEP_OUT_LEN: usize = 3;
@@ -416,6 +425,12 @@ pub enum RunnerParam {
     IScratch,
     /// Integer log fields of logged rows (integer models).
     EvtILog,
+    /// Observer vector `k` (analysis runners): one model-dtype value per state.
+    Analysis(usize),
+    /// The observers' outputs (analysis runners).
+    AnalysisOut,
+    /// The observers' trace rows (analysis runners), `[t, step, columns...]` each.
+    Trace,
 }
 
 impl RunnerParam {
@@ -448,10 +463,26 @@ impl RunnerParam {
 ///        rec_states: ptr<i64>, rec_aux_idx: ptr<i64>, iscratch: ptr<i64>,
 ///        evt_ilog: ptr<i64>) -> i32
 /// ```
+///
+/// An analysis runner (observers compiled in) appends `av_0..av_{A-1}: ptr<D>` (the
+/// observers' vectors), `aout: ptr<f64>` and `trace: ptr<f64>`.
 #[derive(Copy, Clone, Debug)]
 pub struct RunnerAbi {
     /// The stepper's workspace.
     pub layout: Layout,
+    /// The observers' vectors, when the runner runs observers (`None`: no observer
+    /// parameters at all).
+    pub analysis: Option<usize>,
+}
+
+impl RunnerAbi {
+    /// The runner without observers of a stepper whose workspace is `layout`.
+    pub fn plain(layout: Layout) -> RunnerAbi {
+        RunnerAbi {
+            layout,
+            analysis: None,
+        }
+    }
 }
 
 impl Abi for RunnerAbi {
@@ -466,6 +497,10 @@ impl Abi for RunnerAbi {
         v.extend([RecT, RecY, RecAux, RecStep]);
         v.extend([EvtCode, EvtIndex, EvtLog, Scratch]);
         v.extend([RecStates, RecAuxIdx, IScratch, EvtILog]);
+        if let Some(vectors) = self.analysis {
+            v.extend((0..vectors).map(Analysis));
+            v.extend([AnalysisOut, Trace]);
+        }
         v
     }
 
@@ -497,6 +532,11 @@ impl Abi for RunnerAbi {
             // Touched by integer models only; a float model may pass it empty.
             IScratch => ("iscratch", Ty::PtrI64, Len::Any),
             EvtILog => ("evt_ilog", Ty::PtrI64, Len::Any),
+            Analysis(_) => ("av", Ty::PtrDtype, Len::States),
+            // Sized by the observers (outputs) and by the run (trace rows, checked by the
+            // runner against `ICTL_TRACE_CAP` before a row is due).
+            AnalysisOut => ("aout", Ty::PtrF64, Len::Any),
+            Trace => ("trace", Ty::PtrF64, Len::Any),
         }
     }
 }
@@ -524,7 +564,7 @@ mod tests {
     #[test]
     fn every_parameter_has_one_position_and_forwarding_is_type_preserving() {
         for (layout, buffers) in [(NONE, 0), (ONE, 1), (EIGHT, 8), (IMPLICIT, 4)] {
-            let runner = RunnerAbi { layout };
+            let runner = RunnerAbi::plain(layout);
             let order = runner.order();
             for (k, &p) in order.iter().enumerate() {
                 assert_eq!(runner.index(p), k, "{p:?}");

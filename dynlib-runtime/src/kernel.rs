@@ -17,8 +17,9 @@ use dynlib_ir::{Arg, Elem, FuncId, Program, Scalar};
 use dynlib_model::Model;
 
 use crate::error::RuntimeError;
-use crate::runner::{emit_runner, RunnerVariant};
-use crate::stepper::{emit_initial_step, StepperSpec};
+use crate::observer::Observers;
+use crate::runner::{emit_runner, Observed, RunnerVariant};
+use crate::stepper::{emit_initial_step, StepperSpec, TangentMode};
 use crate::units::CacheStats;
 
 /// A function of a kernel, by what it does.
@@ -48,7 +49,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order [`Kernel::sources`] lists them.
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::Rhs,
         Role::InvRhs,
         Role::EventsPre,
@@ -59,6 +60,7 @@ impl Role {
         Role::Stepper,
         Role::InitialStep,
         Role::Runner(RunnerVariant::Base),
+        Role::Runner(RunnerVariant::Analysis),
     ];
 
     /// The role's name (`rhs`, `events_pre`, `stepper`, ...), also its file name in
@@ -74,7 +76,8 @@ impl Role {
             Role::Jvp => "jvp",
             Role::Stepper => "stepper",
             Role::InitialStep => "initial_step",
-            Role::Runner(_) => "runner",
+            Role::Runner(RunnerVariant::Base) => "runner",
+            Role::Runner(RunnerVariant::Analysis) => "runner_analysis",
         }
     }
 
@@ -103,18 +106,20 @@ pub enum Unit {
 
 impl Unit {
     /// Every unit.
-    pub const ALL: [Unit; 3] = [
+    pub const ALL: [Unit; 4] = [
         Unit::Triplets,
         Unit::Stepper,
         Unit::Runner(RunnerVariant::Base),
+        Unit::Runner(RunnerVariant::Analysis),
     ];
 
-    /// `triplets`, `stepper` or `runner`.
+    /// `triplets`, `stepper`, `runner` or `runner_analysis`.
     pub fn name(self) -> &'static str {
         match self {
             Unit::Triplets => "triplets",
             Unit::Stepper => "stepper",
-            Unit::Runner(_) => "runner",
+            Unit::Runner(RunnerVariant::Base) => "runner",
+            Unit::Runner(RunnerVariant::Analysis) => "runner_analysis",
         }
     }
 }
@@ -130,6 +135,9 @@ pub struct BuildOptions {
     /// The disk cache for compiled units (`jit` only); `None` writes nothing to disk. The
     /// in-process cache is always used.
     pub disk: Option<dynlib_cache::DiskCache>,
+    /// Observers to compile into an analysis runner beside the ordinary one: the kernel's
+    /// fresh runs then run them ([`crate::observer`]).
+    pub observers: Option<Observers>,
 }
 
 impl Default for BuildOptions {
@@ -138,6 +146,7 @@ impl Default for BuildOptions {
             jit: false,
             optimize: true,
             disk: None,
+            observers: None,
         }
     }
 }
@@ -162,6 +171,8 @@ pub struct Kernel {
     pub(crate) step_fn: FuncId,
     pub(crate) runner: FuncId,
     pub(crate) initial_step: Option<FuncId>,
+    /// The analysis runner, the observers compiled into it and its observer vectors.
+    pub(crate) analysis: Option<(FuncId, Observers, usize)>,
     backend: Backend,
     cache_stats: CacheStats,
     /// Unique in the process: plans and session cores remember the kernel they belong to.
@@ -191,13 +202,31 @@ impl Kernel {
         let initial_step = stepper
             .adaptive
             .then(|| emit_initial_step(&mut functions, n, stepper.order));
-        let runner = emit_runner(
-            &model,
-            &mut functions,
-            stepper,
-            step_fn,
-            RunnerVariant::Base,
-        );
+        let runner = emit_runner(&model, &mut functions, stepper, step_fn, None);
+        let analysis = match &options.observers {
+            Some(obs) => {
+                let tangents = check_observers(&model, stepper, &functions, obs)?;
+                let (combined, frozen) = (
+                    tangents
+                        .contains(&TangentMode::Combined)
+                        .then(|| stepper.emit_tangent(&mut functions, n, TangentMode::Combined))
+                        .flatten(),
+                    tangents
+                        .contains(&TangentMode::Frozen)
+                        .then(|| stepper.emit_tangent(&mut functions, n, TangentMode::Frozen))
+                        .flatten(),
+                );
+                let observed = Observed {
+                    observers: obs,
+                    combined,
+                    frozen,
+                };
+                let vectors = observed.vectors(n, stepper);
+                let f = emit_runner(&model, &mut functions, stepper, step_fn, Some(observed));
+                Some((f, obs.clone(), vectors))
+            }
+            None => None,
+        };
         // Both backends run the optimised program; the passes never change a result bit.
         if options.optimize {
             dynlib_ir::passes::optimize(&mut functions.program);
@@ -206,6 +235,7 @@ impl Kernel {
             step_fn,
             initial_step,
             runner,
+            analysis: analysis.as_ref().map(|a| a.0),
         };
         let mut cache_stats = CacheStats::default();
         let backend = if options.jit {
@@ -228,6 +258,7 @@ impl Kernel {
             step_fn,
             runner,
             initial_step,
+            analysis,
             backend,
             cache_stats,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -247,6 +278,7 @@ impl Kernel {
                 self.stepper,
                 &self.functions,
                 &roles,
+                self.observers(),
                 unit,
                 &opts,
             )
@@ -275,7 +307,19 @@ impl Kernel {
             step_fn: self.step_fn,
             initial_step: self.initial_step,
             runner: self.runner,
+            analysis: self.analysis.as_ref().map(|a| a.0),
         }
+    }
+
+    /// The observers compiled into this kernel's analysis runner.
+    pub fn observers(&self) -> Option<&Observers> {
+        self.analysis.as_ref().map(|a| &a.1)
+    }
+
+    /// The units this kernel has: the model functions, the stepper, the ordinary runner
+    /// and, with observers, the analysis runner.
+    pub fn units(&self) -> Vec<Unit> {
+        self.roles().units()
     }
 
     /// The model.
@@ -489,7 +533,7 @@ impl Kernel {
         if let Backend::Native(_) = &self.backend {
             let opts = dynlib_llvm::CodegenOptions::default();
             let mut out = Vec::new();
-            for unit in Unit::ALL {
+            for unit in self.units() {
                 let exports = self.unit_exports(unit);
                 let fail = |e: dynlib_llvm::Error| RuntimeError::Jit {
                     unit: unit.name(),
@@ -573,6 +617,7 @@ struct RoleFuncs {
     step_fn: FuncId,
     initial_step: Option<FuncId>,
     runner: FuncId,
+    analysis: Option<FuncId>,
 }
 
 impl RoleFuncs {
@@ -588,7 +633,15 @@ impl RoleFuncs {
             Role::Stepper => Some(self.step_fn),
             Role::InitialStep => self.initial_step,
             Role::Runner(RunnerVariant::Base) => Some(self.runner),
+            Role::Runner(RunnerVariant::Analysis) => self.analysis,
         }
+    }
+
+    fn units(&self) -> Vec<Unit> {
+        Unit::ALL
+            .into_iter()
+            .filter(|&u| u != Unit::Runner(RunnerVariant::Analysis) || self.analysis.is_some())
+            .collect()
     }
 
     fn unit_exports(&self, f: &ModelFunctions, unit: Unit) -> Vec<FuncId> {
@@ -602,11 +655,13 @@ impl RoleFuncs {
 
 /// What compiling `unit` means: its program, exports, cache key and labels.
 #[cfg(feature = "jit")]
+#[allow(clippy::too_many_arguments)]
 fn unit_request<'a>(
     model: &Model,
     stepper: &StepperSpec,
     functions: &'a ModelFunctions,
     roles: &RoleFuncs,
+    observers: Option<&Observers>,
     unit: Unit,
     opts: &dynlib_llvm::CodegenOptions,
 ) -> Result<crate::units::UnitRequest<'a>, RuntimeError> {
@@ -619,12 +674,17 @@ fn unit_request<'a>(
     let program = &functions.program;
     let dtype = model.dtype.as_str();
     let exports = roles.unit_exports(functions, unit);
+    let observers = match unit {
+        Unit::Runner(RunnerVariant::Analysis) => observers.map(Observers::signature),
+        _ => None,
+    };
     let key = crate::units::unit_key(
         program,
         &exports,
         component,
         unit.name(),
         variant,
+        observers.as_deref(),
         dtype,
         opts,
     )?;
@@ -653,12 +713,21 @@ fn native(
     stats: &mut CacheStats,
 ) -> Result<Backend, RuntimeError> {
     let opts = dynlib_llvm::CodegenOptions::default();
-    let requests = Unit::ALL
+    let requests = roles
+        .units()
         .iter()
         .map(|&unit| {
             Ok((
                 unit,
-                unit_request(model, stepper, functions, roles, unit, &opts)?,
+                unit_request(
+                    model,
+                    stepper,
+                    functions,
+                    roles,
+                    options.observers.as_ref(),
+                    unit,
+                    &opts,
+                )?,
             ))
         })
         .collect::<Result<Vec<_>, RuntimeError>>()?;
@@ -729,6 +798,71 @@ fn native(
     _: &mut CacheStats,
 ) -> Result<Backend, RuntimeError> {
     Err(RuntimeError::JitUnavailable)
+}
+
+/// Checks that `obs` can observe `model` run by `stepper` (runtime.md §4.1 `Sim.run`
+/// validation) and returns the tangent steps they need.
+fn check_observers(
+    model: &Model,
+    stepper: &StepperSpec,
+    functions: &ModelFunctions,
+    obs: &Observers,
+) -> Result<Vec<TangentMode>, RuntimeError> {
+    let refuse = |why: String| Err(RuntimeError::option("observers", why));
+    let req = obs
+        .requirements(model.kind)
+        .map_err(|e| RuntimeError::option("observers", e))?;
+    let names = obs
+        .modules()
+        .iter()
+        .map(|m| m.key())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !model.dtype.is_float() {
+        return refuse(format!(
+            "{names} need a floating-point model; this one computes in {}",
+            model.dtype.as_str()
+        ));
+    }
+    if req.jvp && functions.jvp.is_none() {
+        return refuse(format!(
+            "{names} need the model's Jacobian: declare [equations.jacobian]"
+        ));
+    }
+    if req.fixed_step && stepper.adaptive {
+        return refuse(format!(
+            "{names} need a fixed step; the stepper {} is adaptive",
+            stepper.name
+        ));
+    }
+    let n = model.states.len();
+    for m in obs.modules() {
+        m.check(n)
+            .map_err(|e| RuntimeError::option("observers", format!("{}: {e}", m.key())))?;
+    }
+    let mut modes = Vec::new();
+    for m in obs.modules() {
+        if let Some(mode) = m.requirements(model.kind).tangent {
+            if !stepper.variational {
+                let supported: Vec<&str> = crate::stepper::registry()
+                    .iter()
+                    .filter(|s| s.variational)
+                    .map(|s| s.name)
+                    .collect();
+                return refuse(format!(
+                    "{} needs a stepper that steps tangents (runtime.md §2.7); {} does not. \
+                     Use {}",
+                    m.key(),
+                    stepper.name,
+                    supported.join(", ")
+                ));
+            }
+            if !modes.contains(&mode) {
+                modes.push(mode);
+            }
+        }
+    }
+    Ok(modes)
 }
 
 /// Stack reserved per level of [`Model::lowering_depth_bound`] when lowering runs on its own

@@ -27,9 +27,18 @@ pub struct SetupOptions {
     pub config: Option<Config>,
     /// The dtype to compute in, overriding `[model].dtype` (ODEs need a float type).
     pub dtype: Option<String>,
+    /// Observers compiled into the kernel's analysis runner: every fresh run of the
+    /// kernel runs them ([`crate::observer`]).
+    pub observers: Option<crate::observer::Observers>,
 }
 
 impl SetupOptions {
+    /// Compiles `observers` into the kernel.
+    pub fn observers(mut self, observers: crate::observer::Observers) -> Self {
+        self.observers = Some(observers);
+        self
+    }
+
     /// Chooses the stepper.
     pub fn stepper(mut self, name: impl Into<String>) -> Self {
         self.stepper = Some(name.into());

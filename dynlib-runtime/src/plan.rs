@@ -114,6 +114,14 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
     let row = crate::run::record_row_bytes(kernel.elem(), states.len(), aux.len());
     check_record_memory(m, o, samples, row, memory_limit)?;
     let cap_evt = o.cap_evt.or(d.cap_evt).unwrap_or(1);
+    let observe = kernel.observers().is_some();
+    if observe && o.resume {
+        return Err(RuntimeError::option(
+            "resume",
+            "a kernel with observers runs fresh runs only (the observers' state does not \
+             carry over a resume); run again without resume",
+        ));
+    }
     let seed = match o.resume {
         true => resumed_seed(core, fixed, config.clone()),
         false => SessionState {
@@ -152,6 +160,16 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         cap_evt,
         memory_limit,
         interrupt: o.interrupt.clone(),
+        observe,
+        // The observers trace at the record interval (runtime.md §4.2: the run's
+        // record_interval, else every step).
+        trace_stride: if observe { interval } else { 0 },
+        cap_trace: match steps {
+            Some(steps) if observe => {
+                ((steps / interval as f64).floor() + 2.0).min(UP_FRONT as f64) as usize
+            }
+            _ => 1024,
+        },
     };
     let step_offset = if o.resume {
         (core.state.step_count - transient_steps) as i64
@@ -526,6 +544,8 @@ impl Plan {
             let mut warm = self.spec.clone();
             warm.record_interval = 0;
             warm.cap_rec = 1;
+            // Observers never see the warm-up (runtime.md §1.4 step 9).
+            warm.observe = false;
             match kernel.model.kind {
                 ModelKind::Ode => warm.t_end = self.seed.t + self.transient,
                 ModelKind::Map => warm.max_steps = self.transient as u64,
@@ -643,6 +663,8 @@ impl Execution {
         results.y_final = out.y_final.clone();
         results.params_final = out.params_final.clone();
         results.step_count = self.step_count_after();
+        results.variant = out.variant;
+        results.observers = out.observers.clone();
     }
 
     /// The session's step count after the run: a resumed run counts on, a fresh one

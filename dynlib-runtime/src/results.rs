@@ -161,6 +161,11 @@ pub struct Results {
     pub params_final: DVec,
     /// Steps taken by the session, transients included.
     pub step_count: u64,
+    /// The runner variant of the last run (`base`, `analysis`).
+    pub variant: crate::runner::RunnerVariant,
+    /// The observers' results of the last run (empty without observers); trace times are
+    /// recorded times.
+    pub observers: Vec<crate::observer::ObserverResult>,
 }
 
 impl Results {
@@ -178,6 +183,8 @@ impl Results {
             events: Vec::new(),
             segments: Vec::new(),
             warnings: Vec::new(),
+            variant: crate::runner::RunnerVariant::Base,
+            observers: Vec::new(),
             t_final: 0.0,
             y_final: DVec::zeros(elem, 0),
             params_final: DVec::zeros(elem, 0),
@@ -493,12 +500,15 @@ impl Results {
         }
     }
 
-    /// Shifts recorded times and logged `t` fields back by `shift` (a transient's length).
+    /// Shifts recorded times, trace times and logged `t` fields back by `shift` (a transient's length).
     pub(crate) fn unshift(model: &Model, out: &mut RunOutput, shift: f64) {
         if shift == 0.0 {
             return;
         }
         for t in &mut out.t {
+            *t -= shift;
+        }
+        for t in out.observers.iter_mut().flat_map(|o| &mut o.trace_t) {
             *t -= shift;
         }
         for e in &mut out.events {

@@ -9,6 +9,8 @@ use dynlib_model::{ModelKind, Number};
 use crate::abi::*;
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
+use crate::observer::ObserverResult;
+use crate::runner::RunnerVariant;
 pub use crate::workspace::Workspace;
 
 /// A vector in the model dtype.
@@ -486,6 +488,8 @@ pub struct RunSpec {
     pub cap_rec: usize,
     /// Initial event capacity (rows).
     pub cap_evt: usize,
+    /// Initial trace capacity (rows; analysis runs).
+    pub cap_trace: usize,
     /// The most the record and event buffers may take together, in bytes; a run that
     /// would need more stops with [`Status::MemoryLimit`] and keeps what it recorded.
     /// [`default_memory_limit`] is half the machine's memory.
@@ -493,6 +497,11 @@ pub struct RunSpec {
     /// Checked between chunks of steps: once requested, the run stops with
     /// [`Status::UserBreak`].
     pub interrupt: Option<crate::Interrupt>,
+    /// Run the kernel's observers (its analysis runner); false for a kernel without
+    /// observers, and for a transient (observers never see the warm-up).
+    pub observe: bool,
+    /// A trace row every k steps (observers with traces; 0: none).
+    pub trace_stride: u64,
 }
 
 /// Half the physical memory of this machine (4 GiB when the system does not say): the
@@ -546,6 +555,10 @@ pub struct RunOutput {
     /// Why the run stopped, when the status alone does not say (time that no longer
     /// advances, the memory limit, an interrupt).
     pub warnings: Vec<String>,
+    /// The runner variant that ran it.
+    pub variant: RunnerVariant,
+    /// Each observer's outputs and trace, in the kernel's order (empty without observers).
+    pub observers: Vec<ObserverResult>,
 }
 
 /// Every buffer the runner touches.
@@ -571,6 +584,10 @@ struct Buffers {
     iscratch: Vec<i64>,
     rec_states: Vec<i64>,
     rec_aux_idx: Vec<i64>,
+    /// The observers' vectors, outputs and trace rows (analysis runs only).
+    avec: Vec<DVec>,
+    aout: Vec<f64>,
+    trace: Vec<f64>,
 }
 
 impl Buffers {
@@ -598,6 +615,9 @@ impl Buffers {
             rec_states,
             rec_aux_idx,
             w,
+            avec,
+            aout,
+            trace,
         } = self;
         let Workspace {
             vectors,
@@ -633,6 +653,9 @@ impl Buffers {
         let mut vectors: Vec<Option<&mut DVec>> = vectors.iter_mut().map(Some).collect();
         let mut matrices: Vec<Option<&mut DVec>> = matrices.iter_mut().map(Some).collect();
         let mut indices: Vec<Option<&mut Vec<i64>>> = indices.iter_mut().map(Some).collect();
+        let mut avec: Vec<Option<&mut DVec>> = avec.iter_mut().map(Some).collect();
+        let mut aout = Some(aout);
+        let mut trace = Some(trace);
         macro_rules! lend {
             ($x:expr) => {
                 $x.take().expect("the runner ABI lists each buffer once")
@@ -668,6 +691,9 @@ impl Buffers {
                 R::RecAuxIdx => Arg::PtrI64(lend!(rec_aux_idx)),
                 R::IScratch => Arg::PtrI64(lend!(iscratch)),
                 R::EvtILog => Arg::PtrI64(lend!(evt_ilog)),
+                R::Analysis(k) => lend!(avec[k]).arg(),
+                R::AnalysisOut => Arg::PtrF64(lend!(aout)),
+                R::Trace => Arg::PtrF64(lend!(trace)),
             })
             .collect()
     }
@@ -867,6 +893,8 @@ struct Rows {
     iwidth: usize,
     row_bytes: u64,
     evt_bytes: u64,
+    /// f64 values per trace row (analysis runs; else 0).
+    trace_width: usize,
 }
 
 impl Rows {
@@ -886,6 +914,10 @@ impl Rows {
             iwidth,
             row_bytes: record_row_bytes(kernel.elem(), nrs, nra),
             evt_bytes: event_row_bytes(width + iwidth),
+            trace_width: kernel
+                .observers()
+                .filter(|_| spec.observe)
+                .map_or(0, |o| o.layout(kernel.model.states.len()).trace_width()),
         }
     }
 
@@ -953,7 +985,28 @@ impl Buffers {
             iscratch: vec![0; width],
             rec_states: spec.rec_states.iter().map(|&i| i as i64).collect(),
             rec_aux_idx: spec.rec_aux.iter().map(|&i| i as i64).collect(),
+            avec: Vec::new(),
+            aout: Vec::new(),
+            trace: Vec::new(),
         };
+        if let Some(obs) = kernel.observers().filter(|_| spec.observe) {
+            let layout = obs.layout(n);
+            let mut vectors = vec![vec![0.0; n]; kernel.analysis_vectors()];
+            let mut outputs = vec![0.0; layout.total_outputs.max(1)];
+            for (k, m) in obs.modules().iter().enumerate() {
+                let (v0, o0) = (layout.vectors[k], layout.outputs[k]);
+                m.initialise(
+                    kernel.model.kind,
+                    &mut vectors[v0..v0 + m.vectors(n)],
+                    &mut outputs[o0..o0 + m.outputs().len()],
+                );
+            }
+            b.avec = vectors.iter().map(|v| DVec::from_f64(elem, v)).collect();
+            b.aout = outputs;
+            let rows = spec.cap_trace.max(1);
+            b.trace =
+                try_zeros(buffer_len(rows, layout.trace_width())?).ok_or_else(alloc_failed)?;
+        }
         if b.cfg.is_empty() {
             b.cfg.push(0.0);
         }
@@ -987,6 +1040,11 @@ fn set_controls(
     b.ictl[ICTL_CAP_EVT as usize] = b.evt_index.len() as i64;
     b.ictl[ICTL_N_REC_STATES as usize] = rows.nrs as i64;
     b.ictl[ICTL_N_REC_AUX as usize] = rows.nra as i64;
+    if !b.aout.is_empty() {
+        b.ictl[ICTL_TRACE_STRIDE as usize] =
+            count("record_interval", " (the trace stride)", spec.trace_stride)?;
+        b.ictl[ICTL_TRACE_CAP as usize] = (b.trace.len() / rows.trace_width.max(1)) as i64;
+    }
     Ok(max_steps)
 }
 
@@ -1153,6 +1211,24 @@ impl Kernel {
                         break Status::MemoryLimit;
                     }
                 }
+                status::GROW_TRACE => {
+                    let rows_now = b.trace.len() / rows.trace_width.max(1);
+                    let need = b.ictl[ICTL_TRACE as usize] as usize + 1;
+                    let cap = grown(rows_now, need)?;
+                    let len = buffer_len(cap, rows.trace_width)?;
+                    let bytes = (len as u64 * 8)
+                        .saturating_add(rows.footprint(b.rec_step.len(), b.evt_code.len()));
+                    if bytes > spec.memory_limit || try_grow(&mut b.trace, len).is_none() {
+                        warnings.push(format!(
+                            "the observers' trace stopped at {rows_now} rows: growing it to {cap} \
+                             rows would pass the memory limit of {} bytes; trace less often \
+                             (record_interval)",
+                            spec.memory_limit
+                        ));
+                        break Status::MemoryLimit;
+                    }
+                    b.ictl[ICTL_TRACE_CAP as usize] = cap as i64;
+                }
                 status::GROW_EVT => {
                     let need = b.ictl[ICTL_EVT as usize] as usize + 2;
                     let cap = grown(b.evt_code.len(), need)?;
@@ -1186,8 +1262,14 @@ impl Kernel {
 
     /// One call of the runner with every buffer; returns its status code.
     fn call_runner(&self, machine: &mut Machine, b: &mut Buffers) -> Result<i32, RuntimeError> {
+        let analysis = !b.aout.is_empty();
         let abi = RunnerAbi {
             layout: self.stepper.workspace,
+            analysis: analysis.then(|| self.analysis_vectors()),
+        };
+        let runner = match (analysis, &self.analysis) {
+            (true, Some((f, _, _))) => *f,
+            _ => self.runner,
         };
         let mut args = b.runner_args(&abi);
         debug_assert!(
@@ -1204,7 +1286,7 @@ impl Kernel {
         // (states, parameters, aux, rings, stepper workspace, recorded indices in range),
         // the capacities in `ictl` are the buffers' lengths, and the runner checks a row
         // fits before writing it (it returns GROW_* instead).
-        unsafe { self.invoke(machine, self.runner, &mut args, &mut out)? };
+        unsafe { self.invoke(machine, runner, &mut args, &mut out)? };
         match out[0] {
             Scalar::I32(c) => Ok(c),
             other => Err(RuntimeError::Internal(format!("runner returned {other:?}"))),
@@ -1247,6 +1329,12 @@ impl Kernel {
                 }
             })
             .collect();
+        let observers = self.observer_results(&b, rows.trace_width);
+        let variant = if b.aout.is_empty() {
+            RunnerVariant::Base
+        } else {
+            RunnerVariant::Analysis
+        };
         // The runner wrote each column at `k * capacity + row`: the buffers are the results'.
         let cap = b.ictl[ICTL_CAP_REC as usize] as usize;
         let states = Block::from_buffer(b.rec_y, cap, i, nrs);
@@ -1273,7 +1361,48 @@ impl Kernel {
             params_final: b.p,
             workspace: b.w,
             warnings,
+            variant,
+            observers,
         }
+    }
+
+    /// The observers' vectors beside the stepper's (0 without observers).
+    pub(crate) fn analysis_vectors(&self) -> usize {
+        self.analysis.as_ref().map_or(0, |a| a.2)
+    }
+
+    /// Each observer's outputs and trace rows, from the analysis buffers.
+    fn observer_results(&self, b: &Buffers, width: usize) -> Vec<ObserverResult> {
+        let Some(obs) = self.observers().filter(|_| !b.aout.is_empty()) else {
+            return Vec::new();
+        };
+        let layout = obs.layout(self.model.states.len());
+        let rows = b.ictl[ICTL_TRACE as usize] as usize;
+        let at = |r: usize, c: usize| b.trace[r * width + c];
+        obs.modules()
+            .iter()
+            .enumerate()
+            .map(|(k, m)| {
+                let names = m.outputs();
+                let o0 = layout.outputs[k];
+                let trace_names = m.traces();
+                let c0 = 2 + layout.traces[k];
+                ObserverResult {
+                    key: m.key().to_string(),
+                    outputs: names
+                        .into_iter()
+                        .enumerate()
+                        .map(|(j, n)| (n, b.aout[o0 + j]))
+                        .collect(),
+                    trace: (0..trace_names.len())
+                        .map(|c| (0..rows).map(|r| at(r, c0 + c)).collect())
+                        .collect(),
+                    trace_t: (0..rows).map(|r| at(r, 0)).collect(),
+                    trace_step: (0..rows).map(|r| at(r, 1) as i64).collect(),
+                    trace_names,
+                }
+            })
+            .collect()
     }
 
     /// True when a `DONE` exit is only the end of a chunk: steps and (ODE) time remain.

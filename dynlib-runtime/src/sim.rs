@@ -121,6 +121,7 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
     let build = crate::kernel::BuildOptions {
         jit: options.jit,
         disk,
+        observers: options.observers.clone(),
         ..Default::default()
     };
     // `[sim]` stepper settings are checked once, here (before anything is compiled), so a

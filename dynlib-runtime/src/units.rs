@@ -91,8 +91,8 @@ pub(crate) struct UnitRequest<'a> {
 }
 
 /// The key of a unit: `exports` of `program` (with everything they call) compiled as
-/// `unit` (`triplets`, `stepper`, `runner`) of `variant` for `dtype` with `opts` on this
-/// machine's LLVM.
+/// `unit` (`triplets`, `stepper`, `runner`) of `variant` (with `observers`, their
+/// signature, for an analysis runner) for `dtype` with `opts` on this machine's LLVM.
 #[cfg(feature = "jit")]
 pub fn unit_key(
     program: &Program,
@@ -100,6 +100,7 @@ pub fn unit_key(
     component: dynlib_cache::Component,
     unit: &str,
     variant: Option<crate::runner::RunnerVariant>,
+    observers: Option<&str>,
     dtype: &str,
     opts: &dynlib_llvm::CodegenOptions,
 ) -> Result<Key, RuntimeError> {
@@ -120,9 +121,11 @@ pub fn unit_key(
         .iter()
         .map(|&id| format!("{}#{}", program.func(id).name, id.0))
         .collect();
+    // Analysis runners only: the observers' signature (the other keys stay as they were).
+    let observers = observers.map(|o| ("observers", o.to_string()));
     Ok(Key::new(
         component,
-        [
+        observers.into_iter().chain([
             ("ir", ir),
             ("exports", names.join(",")),
             ("unit", unit.to_string()),
@@ -135,7 +138,7 @@ pub fn unit_key(
             ("triple", host.triple.clone()),
             ("cpu", host.cpu.clone()),
             ("features", host.features.clone()),
-        ],
+        ]),
     ))
 }
 

@@ -84,6 +84,9 @@ fn spec(kernel: &Kernel, caps: usize, interval: u64) -> RunSpec {
         cap_evt: caps,
         memory_limit: dynlib_runtime::run::default_memory_limit(),
         interrupt: None,
+        observe: false,
+        trace_stride: 0,
+        cap_trace: 0,
     }
 }
 

@@ -1,4 +1,5 @@
-//! The ordinary (BASE) loop: every phase, in order, for every step.
+//! The ordinary loop (BASE, and ANALYSIS with the observers' phases): every phase, in
+//! order, for every step.
 
 use dynlib_ir::*;
 
@@ -19,6 +20,7 @@ pub(super) fn compose(r: &mut Runner, start: &Carried, started: Value) {
     r.loop_header(header, &cur);
     let (next_step, will_record) = r.capacity_check(&cur);
     let m = r.pre_events(&cur);
+    r.pre_hooks(&Carried { m, ..cur });
     let dt = r.clip(&cur);
     r.step(&cur, dt, m);
     let (t_new, dt_next) = r.guards(&cur, m, dt, next_step);
@@ -32,6 +34,7 @@ pub(super) fn compose(r: &mut Runner, start: &Carried, started: Value) {
     };
     let stop = r.commit(&committed);
     r.lags();
+    r.post_hooks(t_new, dt, &committed);
     let i = r.record_step(will_record, t_new, next_step, cur.i);
     r.next_iteration(stop, header, &Carried { i, ..committed });
 }

@@ -32,25 +32,69 @@ use dynlib_ir::*;
 use dynlib_model::{Model, ModelKind, Phase};
 
 use crate::abi::*;
+use crate::observer::{ObserverLayout, Observers};
 use crate::stepper::StepperSpec;
 
 mod base;
+mod hooks;
 
-/// A runner variant (runtime.md §3.5): each is its own compiled and cached unit. Only
-/// the ordinary loop exists yet; the fast path and the analysis variants are issue 10.
+/// A runner variant (runtime.md §3.5): each is its own compiled and cached unit.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RunnerVariant {
     /// The ordinary loop: buffers grown by re-entry, events, lags, recording.
     Base,
+    /// The ordinary loop with observers' hooks compiled in (and, for an observer that
+    /// advances a tangent with the state, the stepper's combined tangent step in place of
+    /// the stepper); the kernel's [`Observers`] are part of its key.
+    Analysis,
 }
 
 impl RunnerVariant {
-    /// Its name in cache keys, `meta.json` and messages (`base`).
+    /// Its name in cache keys, `meta.json`, results and messages (`base`, `analysis`).
     pub fn name(self) -> &'static str {
         match self {
             RunnerVariant::Base => "base",
+            RunnerVariant::Analysis => "analysis",
         }
     }
+}
+
+/// The observers an analysis runner runs, with the tangent steps they use (emitted by
+/// the stepper, [`StepperSpec::emit_tangent`]).
+#[derive(Copy, Clone)]
+pub struct Observed<'o> {
+    /// The observers.
+    pub observers: &'o Observers,
+    /// The combined state-and-tangent step, when an observer needs it.
+    pub combined: Option<FuncId>,
+    /// The frozen tangent step, when an observer needs it.
+    pub frozen: Option<FuncId>,
+}
+
+impl Observed<'_> {
+    /// The analysis vectors of the runner: every module's, then the tangent steps' twins
+    /// of the stepper's workspace vectors (shared, scratch only).
+    pub fn vectors(&self, n: usize, stepper: &StepperSpec) -> usize {
+        let twins = if self.combined.is_some() || self.frozen.is_some() {
+            stepper.workspace.vectors.len()
+        } else {
+            0
+        };
+        self.observers.layout(n).total_vectors + twins
+    }
+}
+
+/// What the analysis phases need while the runner is emitted.
+struct Analysis<'o> {
+    observed: Observed<'o>,
+    layout: ObserverLayout,
+    kind: dynlib_model::ModelKind,
+    /// The first analysis vector after the modules': the twins.
+    twins: std::ops::Range<usize>,
+    /// The absolute vectors `v` and `v_prop` of the module that needs the combined step.
+    combined_vectors: Option<(usize, usize)>,
+    /// `ICTL_TRACE_STRIDE`.
+    stride: Value,
 }
 
 /// `ctl[slot]`: a control slot.
@@ -143,6 +187,7 @@ struct Runner<'f, 'm> {
     facts: Facts,
     ctl: Control,
     exit: Block,
+    analysis: Option<Analysis<'m>>,
 }
 
 impl Runner<'_, '_> {
@@ -368,6 +413,7 @@ impl Runner<'_, '_> {
         self.b.switch_to(grow);
         self.exit_with(status::GROW_REC, cur);
         self.b.switch_to(ok);
+        self.trace_check(cur, next_step);
         (next_step, will_record)
     }
 
@@ -431,22 +477,39 @@ impl Runner<'_, '_> {
         b.select(clip, remaining, cur.dt)
     }
 
-    /// One call of the stepper; a status other than OK exits with it.
-    fn step(&mut self, cur: &Carried, dt: Value, m: Value) {
-        // The runner's own buffers, in the stepper's parameter order.
-        let step_args: Vec<Value> = self
-            .step_abi
+    /// The runner's own buffers, in the stepper's parameter order, for a step from `t`
+    /// with step `dt`.
+    fn step_args(&self, t: Value, dt: Value) -> Vec<Value> {
+        self.step_abi
             .order()
             .into_iter()
             .map(|sp| match (sp, RunnerParam::forwarded(sp)) {
-                (StepParam::T, _) => cur.t,
+                (StepParam::T, _) => t,
                 (StepParam::Dt, _) => dt,
                 (_, Some(r)) => self.prm(r),
                 (_, None) => unreachable!("only t and dt are not forwarded"),
             })
-            .collect();
+            .collect()
+    }
+
+    /// One call of the stepper (or of its combined tangent step, when an observer
+    /// advances a tangent with the state); a status other than OK exits with it.
+    fn step(&mut self, cur: &Carried, dt: Value, m: Value) {
+        let mut step_args = self.step_args(cur.t, dt);
+        let (func, sig) = match self.combined_step() {
+            Some((func, vectors)) => {
+                step_args.extend(vectors);
+                let mut sig = self.step_sig.clone();
+                sig.params.extend(
+                    std::iter::repeat(Type::Ptr(self.facts.elem))
+                        .take(step_args.len() - sig.params.len()),
+                );
+                (func, sig)
+            }
+            None => (self.step_fn, self.step_sig.clone()),
+        };
         let b = &mut self.b;
-        let st = b.call(self.step_fn, &self.step_sig, &step_args)[0];
+        let st = b.call(func, &sig, &step_args)[0];
         let ok32 = b.i32(status::OK);
         let accepted = b.cmp(CmpOp::Eq, st, ok32);
         let fail = b.create_block();
@@ -612,14 +675,20 @@ pub fn emit_runner(
     mf: &mut ModelFunctions,
     stepper: &StepperSpec,
     step_fn: FuncId,
-    variant: RunnerVariant,
+    observed: Option<Observed<'_>>,
 ) -> FuncId {
     let facts = Facts::of(model, mf);
+    let n = model.states.len();
     let abi = RunnerAbi {
         layout: stepper.workspace,
+        analysis: observed.map(|o| o.vectors(n, stepper)),
     };
     let step_abi = stepper.abi();
-    let mut f = Function::new(stepper.ir_name("runner"), abi.signature(facts.elem));
+    let name = match observed {
+        None => stepper.ir_name("runner"),
+        Some(_) => stepper.ir_name("runner_analysis"),
+    };
+    let mut f = Function::new(name, abi.signature(facts.elem));
     {
         let mut b = FunctionBuilder::new(&mut f);
         let (fctl, ictl) = (
@@ -653,6 +722,31 @@ pub fn emit_runner(
             recording,
         };
         let exit = b.create_block();
+        let analysis = observed.map(|o| {
+            let layout = o.observers.layout(n);
+            let modules = layout.total_vectors;
+            let combined_vectors = o.combined.map(|_| {
+                let (k, _) = o
+                    .observers
+                    .modules()
+                    .iter()
+                    .enumerate()
+                    .find(|(_, m)| {
+                        m.requirements(model.kind).tangent
+                            == Some(crate::stepper::TangentMode::Combined)
+                    })
+                    .expect("a combined step is emitted for a module that needs it");
+                (layout.vectors[k], layout.vectors[k] + 1)
+            });
+            Analysis {
+                twins: modules..o.vectors(n, stepper),
+                layout,
+                kind: model.kind,
+                combined_vectors,
+                stride: iget(&mut b, ICTL_TRACE_STRIDE),
+                observed: o,
+            }
+        });
         let mut r = Runner {
             b,
             abi,
@@ -663,6 +757,7 @@ pub fn emit_runner(
             facts,
             ctl,
             exit,
+            analysis,
         };
         let ex_status = r.b.block_param(exit, Type::I32);
         let ex = Carried {
@@ -680,9 +775,7 @@ pub fn emit_runner(
             m: r.iget(ICTL_EVT),
         };
         let started = r.iget(ICTL_STARTED);
-        match variant {
-            RunnerVariant::Base => base::compose(&mut r, &start, started),
-        }
+        base::compose(&mut r, &start, started);
         r.exit_block(ex_status, &ex);
     }
     mf.program.add(f)

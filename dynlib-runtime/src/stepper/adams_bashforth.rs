@@ -21,6 +21,7 @@ pub(super) const AB2: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
+    variational: false,
     emit: emit_ab2,
 };
 
@@ -41,6 +42,7 @@ pub(super) const AB3: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
+    variational: false,
     emit: emit_ab3,
 };
 

@@ -2,7 +2,7 @@
 
 use dynlib_ir::*;
 
-use dynlib_ir::lower::{rhs_signature, ModelFunctions};
+use dynlib_ir::lower::{jvp_signature, rhs_signature, ModelFunctions};
 
 use super::StepperSpec;
 use crate::abi::{status, Abi, StepParam};
@@ -20,12 +20,90 @@ pub(crate) fn finite(b: &mut FunctionBuilder, x: Value, inf: Value) -> Value {
     b.cmp(CmpOp::Lt, a, inf)
 }
 
+/// How a tangent step is emitted (runtime.md §2.7): the stepper's own emitter runs with
+/// every state vector twinned by a tangent vector, so the tangent is integrated by exactly
+/// the scheme (and the floating-point order) of the state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TangentMode {
+    /// State and tangent together (the runner calls it instead of the stepper): the
+    /// Jacobian-vector product at each stage's time and state.
+    Combined,
+    /// The tangent alone, with the Jacobian frozen at the step's start `(t, y)` for every
+    /// stage; the state is not touched.
+    Frozen,
+}
+
+impl TangentMode {
+    /// The function's name prefix.
+    fn prefix(self) -> &'static str {
+        match self {
+            TangentMode::Combined => "tangent",
+            TangentMode::Frozen => "tangent_frozen",
+        }
+    }
+}
+
+/// The tangent twins of a tangent step: `v` of `y`, `v_prop` of `y_prop`, one twin per
+/// workspace vector, and the model's JVP.
+pub(super) struct Tangent {
+    v: Value,
+    v_prop: Value,
+    twins: Vec<Value>,
+    jvp: FuncId,
+    jvp_sig: Signature,
+    mode: TangentMode,
+}
+
 impl StepperSpec {
     /// Emits the step function into `mf.program` for a model with `n` states.
     pub fn emit(&self, mf: &mut ModelFunctions, n: usize) -> FuncId {
+        let f = self.emit_function(mf, n, None);
+        mf.program.add(f)
+    }
+
+    /// The tangent step in `mode`, when the stepper supports one and the model declares a
+    /// Jacobian: the step function's parameters followed by `v`, `v_prop` and one twin
+    /// per workspace vector (all `ptr<D>`, one value per state) — see
+    /// [`StepperSpec::tangent_vectors`].
+    pub fn emit_tangent(
+        &self,
+        mf: &mut ModelFunctions,
+        n: usize,
+        mode: TangentMode,
+    ) -> Option<FuncId> {
+        if !self.variational {
+            return None;
+        }
+        let f = self.emit_function(mf, n, Some((mf.jvp?, mode)));
+        Some(mf.program.add(f))
+    }
+
+    /// The vectors a tangent step takes after the step function's parameters: `v`,
+    /// `v_prop` and the workspace vectors' twins.
+    pub fn tangent_vectors(&self) -> usize {
+        2 + self.workspace.vectors.len()
+    }
+
+    fn emit_function(
+        &self,
+        mf: &ModelFunctions,
+        n: usize,
+        tangent: Option<(FuncId, TangentMode)>,
+    ) -> Function {
         let elem = mf.elem;
         let rhs = mf.rhs;
-        let mut f = Function::new(self.ir_name("step"), self.signature(elem));
+        let mut sig = self.signature(elem);
+        let name = match tangent {
+            None => self.ir_name("step"),
+            Some((_, mode)) => {
+                let extra = self.tangent_vectors();
+                sig.params
+                    .extend(std::iter::repeat(Type::Ptr(elem)).take(extra));
+                self.ir_name(mode.prefix())
+            }
+        };
+        let base = sig.params.len() - tangent.map_or(0, |_| self.tangent_vectors());
+        let mut f = Function::new(name, sig);
         {
             let b = FunctionBuilder::new(&mut f);
             let abi = self.abi();
@@ -52,10 +130,21 @@ impl StepperSpec {
                 rhs_sig: rhs_signature(elem),
                 elem,
                 n,
+                tangent: None,
             };
+            e.tangent = tangent.map(|(jvp, mode)| Tangent {
+                v: e.b.param(base),
+                v_prop: e.b.param(base + 1),
+                twins: (0..self.workspace.vectors.len())
+                    .map(|k| e.b.param(base + 2 + k))
+                    .collect(),
+                jvp,
+                jvp_sig: jvp_signature(elem),
+                mode,
+            });
             (self.emit)(&mut e);
         }
-        mf.program.add(f)
+        f
     }
 }
 
@@ -80,6 +169,9 @@ pub struct Emit<'f> {
     pub(super) rhs_sig: Signature,
     pub(super) elem: Elem,
     pub(super) n: usize,
+    /// Set when emitting a tangent step: every state-vector operation is repeated on the
+    /// vectors' twins.
+    pub(super) tangent: Option<Tangent>,
 }
 
 impl Emit<'_> {
@@ -143,12 +235,61 @@ impl Emit<'_> {
         self.b.store(arr, idx, raw);
     }
 
-    /// Calls the model's `rhs`; an arithmetic fault in it ends the step at once with
-    /// status `FAULT + mask` (nothing is accepted).
+    /// True unless this is a frozen tangent step (which leaves the state alone).
+    fn steps_state(&self) -> bool {
+        self.tangent
+            .as_ref()
+            .is_none_or(|t| t.mode == TangentMode::Combined)
+    }
+
+    /// The tangent twin of state vector `buf` (`y`, `y_prop` or a workspace vector).
+    fn twin(&self, buf: Value) -> Value {
+        let t = self.tangent.as_ref().expect("a tangent step");
+        if buf == self.y {
+            return t.v;
+        }
+        if buf == self.y_prop {
+            return t.v_prop;
+        }
+        let k = self.work[..t.twins.len()]
+            .iter()
+            .position(|&w| w == buf)
+            .expect("a state vector of the stepper has a twin");
+        t.twins[k]
+    }
+
+    /// Calls the model's `rhs` (and in a tangent step the JVP on the twins: at the same
+    /// stage, or frozen at the step's start); an arithmetic fault in either ends the step at
+    /// once with status `FAULT + mask` (nothing is accepted).
     pub(super) fn call_rhs(&mut self, t: Value, y: Value, out: Value) {
-        let args = [t, y, out, self.p, self.ring, self.head];
-        let sig = self.rhs_sig.clone();
-        let mask = self.b.call(self.rhs, &sig, &args)[0];
+        if self.steps_state() {
+            let args = [t, y, out, self.p, self.ring, self.head];
+            let sig = self.rhs_sig.clone();
+            let mask = self.b.call(self.rhs, &sig, &args)[0];
+            self.fault_exit(mask);
+        }
+        if let Some(tg) = &self.tangent {
+            let (tj, yj) = match tg.mode {
+                TangentMode::Combined => (t, y),
+                TangentMode::Frozen => (self.t, self.y),
+            };
+            let (jvp, sig) = (tg.jvp, tg.jvp_sig.clone());
+            let args = [
+                tj,
+                yj,
+                self.p,
+                self.twin(y),
+                self.twin(out),
+                self.ring,
+                self.head,
+            ];
+            let mask = self.b.call(jvp, &sig, &args)[0];
+            self.fault_exit(mask);
+        }
+    }
+
+    /// Returns `FAULT + mask` when `mask` (a model function's fault bits) is not zero.
+    fn fault_exit(&mut self, mask: Value) {
         let zero = self.b.i32(0);
         let faulted = self.b.cmp(CmpOp::Ne, mask, zero);
         let fail = self.b.create_block();
@@ -176,20 +317,65 @@ impl Emit<'_> {
     }
 
     pub(super) fn accept_fixed(&mut self) {
+        if !self.steps_state() {
+            let ok = self.b.i32(status::OK);
+            self.b.ret(&[ok]);
+            return;
+        }
         let t_prop = self.b.add(self.t, self.dt);
         let zero = self.c(0.0);
         self.accept(t_prop, self.dt, zero);
     }
 
-    /// `dst[i] = y[i] + scale * src[i]` for every state; `scale` is computed by the caller
-    /// in the reference's order.
+    /// `dst[i] = y[i] + scale * src[i]` for every state (and on the twins in a tangent
+    /// step); `scale` is computed by the caller in the reference's order.
     pub(super) fn axpy(&mut self, dst: Value, scale: Value, src: Value) {
-        for i in 0..self.n {
-            let yi = self.get(self.y, i);
-            let ki = self.get(src, i);
-            let term = self.b.mul(scale, ki);
-            let s = self.b.add(yi, term);
-            self.set(dst, i, s);
+        self.combine(dst, scale, &[(1.0, src)]);
+    }
+
+    /// `dst[i] = y[i] + scale * (w_0 * a_0[i] + w_1 * a_1[i] + ...)` for every state (and
+    /// on the twins in a tangent step): the terms loaded in order, weights of 1 not
+    /// multiplied, the sum folded left to right, as the reference's expressions evaluate.
+    pub(super) fn combine(&mut self, dst: Value, scale: Value, terms: &[(f64, Value)]) {
+        let weights: Vec<Option<Value>> = terms
+            .iter()
+            .map(|&(w, _)| (w != 1.0).then(|| self.c(w)))
+            .collect();
+        let mut passes = Vec::new();
+        if self.steps_state() {
+            passes.push((dst, self.y, terms.to_vec()));
+        }
+        if self.tangent.is_some() {
+            let twins = terms.iter().map(|&(w, a)| (w, self.twin(a))).collect();
+            passes.push((self.twin(dst), self.twin(self.y), twins));
+        }
+        for (dst, base, terms) in passes {
+            for i in 0..self.n {
+                // A single term loads `y[i]` first (order of loads never changes a value,
+                // but it keeps the emitted IR of the plain steppers as it was).
+                let early = (terms.len() == 1).then(|| self.get(base, i));
+                let xs: Vec<Value> = terms.iter().map(|&(_, a)| self.get(a, i)).collect();
+                let weighted: Vec<Value> = xs
+                    .into_iter()
+                    .zip(&weights)
+                    .map(|(x, w)| match w {
+                        Some(w) => self.b.mul(*w, x),
+                        None => x,
+                    })
+                    .collect();
+                let mut sum: Option<Value> = None;
+                for x in weighted {
+                    sum = Some(match sum {
+                        None => x,
+                        Some(acc) => self.b.add(acc, x),
+                    });
+                }
+                let sum = sum.expect("a combination has terms");
+                let term = self.b.mul(scale, sum);
+                let yi = early.unwrap_or_else(|| self.get(base, i));
+                let r = self.b.add(yi, term);
+                self.set(dst, i, r);
+            }
         }
     }
 

@@ -19,6 +19,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
+    variational: true,
     emit: emit_euler,
 };
 

@@ -20,6 +20,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
+    variational: false,
     emit: emit_heun,
 };
 

@@ -16,6 +16,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     config: &[],
     workspace: Layout::EMPTY,
     config_rules: no_rules,
+    variational: false,
     emit: emit_map,
 };
 

@@ -28,7 +28,7 @@ mod rk2;
 mod rk4;
 mod rk45;
 
-pub use emit::Emit;
+pub use emit::{Emit, TangentMode};
 pub use initial_step::emit_initial_step;
 
 /// Whether a stepper integrates ODEs or iterates maps.
@@ -178,6 +178,10 @@ pub struct StepperSpec {
     /// Rules between configuration fields (beyond each field's range): a message naming
     /// the field at fault.
     pub config_rules: fn(&[f64]) -> Result<(), ConfigError>,
+    /// True when its emitter can also carry a tangent vector (runtime.md §2.7): a step of
+    /// the state and a tangent together (the Lyapunov observers' combined mode) or a step
+    /// of the tangent alone with the Jacobian frozen at the step's start.
+    pub variational: bool,
     emit: fn(&mut Emit),
 }
 

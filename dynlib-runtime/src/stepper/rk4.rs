@@ -19,6 +19,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
+    variational: true,
     emit: emit_rk4,
 };
 
@@ -39,18 +40,6 @@ fn emit_rk4(e: &mut Emit) {
     e.call_rhs(t_full, y_stage, k4);
     let six = e.c(6.0);
     let dt6 = e.b.div(e.dt, six);
-    let two = e.c(2.0);
-    for i in 0..e.n {
-        let (a, b2, c3, d) = (e.get(k1, i), e.get(k2, i), e.get(k3, i), e.get(k4, i));
-        let b2 = e.b.mul(two, b2);
-        let c3 = e.b.mul(two, c3);
-        let s = e.b.add(a, b2);
-        let s = e.b.add(s, c3);
-        let s = e.b.add(s, d);
-        let term = e.b.mul(dt6, s);
-        let yi = e.get(e.y, i);
-        let r = e.b.add(yi, term);
-        e.set(e.y_prop, i, r);
-    }
+    e.combine(e.y_prop, dt6, &[(1.0, k1), (2.0, k2), (2.0, k3), (1.0, k4)]);
     e.accept_fixed();
 }

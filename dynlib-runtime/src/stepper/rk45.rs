@@ -19,6 +19,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: rk45_rules,
+    variational: false,
     emit: emit_rk45,
 };
 

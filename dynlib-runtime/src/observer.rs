@@ -1,0 +1,711 @@
+//! Observers: analyses compiled into the runner loop (runtime.md §4).
+//!
+//! An observer is an IR emitter behind the [`Observer`] trait: it declares what it needs
+//! (the model's Jacobian-vector product, a fixed step, a tangent step of the stepper), how
+//! many state-sized vectors, outputs and trace columns it keeps, and emits a pre-step and a
+//! post-step hook into the analysis runner at the reference's positions (pre: after the
+//! start-phase events, before the step is clipped, with the unclipped step; post: after the
+//! commit, the aux update and the lag push, with the clipped step and the committed step
+//! number). Because hooks are IR in the runner, they run on either backend, inline, and a
+//! runner compiled with one observer configuration is its own cached unit (the
+//! configuration's [`Observers::signature`] enters its key). A user-defined observer
+//! implements the trait; [`LyapunovMle`] and [`LyapunovSpectrum`] are the built-in ones,
+//! and [`Observers`] combines several (runtime.md §4.1 `CombinedObserver`).
+//!
+//! Decisions that differ from the reference: observers' vectors are initialised before the
+//! run (not by a step-0 branch of the pre hook), their outputs and arithmetic are float64
+//! whatever the model dtype, a full trace buffer grows like the record buffer (no
+//! `TRACE_OVERFLOW`, no lost rows), each trace row carries its time and step, and the
+//! maximum exponent reported is `log_growth / denom` (analysis.md A6: the reference
+//! reports the last trace value, which differs when the run does not end on a trace step).
+
+use std::sync::Arc;
+
+use dynlib_ir::lower::jvp_signature;
+use dynlib_ir::*;
+use dynlib_model::ModelKind;
+
+use crate::abi::status;
+use crate::stepper::TangentMode;
+
+/// What an observer needs from the model, the stepper and the runner.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Requirements {
+    /// The model's Jacobian-vector product (`[equations.jacobian]`).
+    pub jvp: bool,
+    /// A fixed-step stepper.
+    pub fixed_step: bool,
+    /// A tangent step of the stepper: `Combined` makes the runner advance the state and
+    /// the observer's vectors 0 (`v`) and 1 (`v_prop`) together, instead of calling the
+    /// stepper; `Frozen` lets the hooks call [`Hook::tangent_step`].
+    pub tangent: Option<TangentMode>,
+}
+
+/// An analysis compiled into the runner. `kind` is the model's kind (flows and maps are
+/// observed differently); `n` its number of states.
+pub trait Observer: Send + Sync + std::fmt::Debug {
+    /// A short unique name (`lyapunov_mle`): the key of its results.
+    fn key(&self) -> &str;
+    /// Everything that shapes the code it emits, for the unit key (its key and settings).
+    fn signature(&self) -> String;
+    /// What it needs.
+    fn requirements(&self, kind: ModelKind) -> Requirements;
+    /// How many state-sized vectors (model dtype) it keeps between steps.
+    fn vectors(&self, n: usize) -> usize;
+    /// The names of its outputs (float64 values it accumulates).
+    fn outputs(&self) -> Vec<String>;
+    /// The names of its trace columns (empty: no trace).
+    fn traces(&self) -> Vec<String>;
+    /// Checks its settings against a model of `n` states.
+    fn check(&self, n: usize) -> Result<(), String> {
+        let _ = n;
+        Ok(())
+    }
+    /// The vectors' values before the run (`vectors[k]` has `n` zeros) and the outputs'.
+    fn initialise(&self, kind: ModelKind, vectors: &mut [Vec<f64>], outputs: &mut [f64]);
+    /// Emits the pre-step hook.
+    fn emit_pre(&self, h: &mut Hook<'_, '_>);
+    /// Emits the post-step hook; returns a bool value that is true when the hook wrote its
+    /// trace columns of this step's row (`None`: it never traces).
+    fn emit_post(&self, h: &mut Hook<'_, '_>) -> Option<Value>;
+}
+
+/// Observers compiled together into one runner, in order: their vectors, outputs and
+/// trace columns are concatenated, and all modules tracing in one step share its row.
+#[derive(Clone, Debug)]
+pub struct Observers {
+    modules: Vec<Arc<dyn Observer>>,
+}
+
+impl Observers {
+    /// Combines `modules`: their keys must be unique and at most one may make the runner
+    /// advance a tangent with the state.
+    pub fn new(modules: Vec<Arc<dyn Observer>>) -> Result<Observers, String> {
+        if modules.is_empty() {
+            return Err("no observer given".into());
+        }
+        let mut keys = std::collections::HashSet::new();
+        for m in &modules {
+            if !keys.insert(m.key().to_string()) {
+                return Err(format!("the observer '{}' is given twice", m.key()));
+            }
+        }
+        Ok(Observers { modules })
+    }
+
+    /// One observer.
+    pub fn one(module: impl Observer + 'static) -> Observers {
+        Observers {
+            modules: vec![Arc::new(module)],
+        }
+    }
+
+    /// The modules, in order.
+    pub fn modules(&self) -> &[Arc<dyn Observer>] {
+        &self.modules
+    }
+
+    /// What shapes the analysis runner's code: each module's signature, in order.
+    pub fn signature(&self) -> String {
+        self.modules
+            .iter()
+            .map(|m| m.signature())
+            .collect::<Vec<_>>()
+            .join("+")
+    }
+
+    /// The requirements of all modules together; an error when two need the runner's
+    /// combined tangent step.
+    pub fn requirements(&self, kind: ModelKind) -> Result<Requirements, String> {
+        let mut r = Requirements::default();
+        let mut frozen = false;
+        for m in &self.modules {
+            let q = m.requirements(kind);
+            r.jvp |= q.jvp;
+            r.fixed_step |= q.fixed_step;
+            match q.tangent {
+                Some(TangentMode::Combined) if r.tangent == Some(TangentMode::Combined) => {
+                    return Err(format!(
+                        "at most one observer may advance a tangent with the state; '{}' is \
+                         the second",
+                        m.key()
+                    ))
+                }
+                Some(TangentMode::Combined) => r.tangent = Some(TangentMode::Combined),
+                Some(TangentMode::Frozen) => frozen = true,
+                None => {}
+            }
+        }
+        if frozen && r.tangent.is_none() {
+            r.tangent = Some(TangentMode::Frozen);
+        }
+        Ok(r)
+    }
+
+    /// Where each module's vectors, outputs and trace columns start, and the totals.
+    pub fn layout(&self, n: usize) -> ObserverLayout {
+        let mut l = ObserverLayout::default();
+        for m in &self.modules {
+            l.vectors.push(l.total_vectors);
+            l.outputs.push(l.total_outputs);
+            l.traces.push(l.total_traces);
+            l.total_vectors += m.vectors(n);
+            l.total_outputs += m.outputs().len();
+            l.total_traces += m.traces().len();
+        }
+        l
+    }
+}
+
+/// Offsets of each module's parts in the runner's observer buffers.
+#[derive(Clone, Debug, Default)]
+pub struct ObserverLayout {
+    /// First vector of each module.
+    pub vectors: Vec<usize>,
+    /// First output of each module.
+    pub outputs: Vec<usize>,
+    /// First trace column of each module (after the row's time and step).
+    pub traces: Vec<usize>,
+    /// Vectors of all modules.
+    pub total_vectors: usize,
+    /// Outputs of all modules.
+    pub total_outputs: usize,
+    /// Trace columns of all modules.
+    pub total_traces: usize,
+}
+
+impl ObserverLayout {
+    /// The width of a trace row: time, step, then every module's columns.
+    pub fn trace_width(&self) -> usize {
+        2 + self.total_traces
+    }
+}
+
+/// The emission context of one hook: the runner's builder, the step's values, the module's
+/// vectors, outputs and trace columns. Arithmetic is float64.
+pub struct Hook<'a, 'f> {
+    pub(crate) b: &'a mut FunctionBuilder<'f>,
+    pub(crate) t: Value,
+    pub(crate) dt: Value,
+    pub(crate) step: Value,
+    pub(crate) y: Value,
+    pub(crate) p: Value,
+    pub(crate) ring: Value,
+    pub(crate) head: Value,
+    pub(crate) vectors: Vec<Value>,
+    pub(crate) aout: Value,
+    pub(crate) out_base: usize,
+    pub(crate) trace: Value,
+    pub(crate) trace_row: Value,
+    pub(crate) trace_width: usize,
+    pub(crate) trace_base: usize,
+    pub(crate) trace_due: Value,
+    pub(crate) n: usize,
+    pub(crate) elem: Elem,
+    pub(crate) kind: ModelKind,
+    pub(crate) jvp: Option<FuncId>,
+    /// The frozen tangent step and the arguments before `v`, `w` and after them (twins).
+    pub(crate) tangent: Option<(FuncId, Signature, Vec<Value>, Vec<Value>)>,
+    /// Where a fault goes: the runner's exit and the arguments after the status.
+    pub(crate) fault_exit: (Block, Vec<Value>),
+}
+
+impl<'f> Hook<'_, 'f> {
+    /// The builder, positioned in the hook.
+    pub fn builder(&mut self) -> &mut FunctionBuilder<'f> {
+        self.b
+    }
+
+    /// The time: the step's start (pre) or the committed state's (post).
+    pub fn t(&self) -> Value {
+        self.t
+    }
+
+    /// The step: unclipped (pre) or as taken (post).
+    pub fn dt(&self) -> Value {
+        self.dt
+    }
+
+    /// Steps taken: before the step (pre) or after it (post).
+    pub fn step(&self) -> Value {
+        self.step
+    }
+
+    /// The state pointer: before the step (pre) or the committed state (post).
+    pub fn y(&self) -> Value {
+        self.y
+    }
+
+    /// The number of states.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Whether the model is a flow or a map.
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    /// The module's vector `k` (a pointer to `n` model-dtype values).
+    pub fn vector(&self, k: usize) -> Value {
+        self.vectors[k]
+    }
+
+    /// `vec[i]` as f64.
+    pub fn get(&mut self, vec: Value, i: usize) -> Value {
+        crate::stepper::emit::load_f64(self.b, vec, i)
+    }
+
+    /// `vec[i] = x` (f64, stored in the model dtype).
+    pub fn set(&mut self, vec: Value, i: usize, x: Value) {
+        let idx = self.b.i64(i as i64);
+        let raw = self.b.convert(x, self.elem.ty());
+        self.b.store(vec, idx, raw);
+    }
+
+    /// The module's output `k`.
+    pub fn output(&mut self, k: usize) -> Value {
+        let idx = self.b.i64((self.out_base + k) as i64);
+        self.b.load(self.aout, idx)
+    }
+
+    /// Sets the module's output `k`.
+    pub fn set_output(&mut self, k: usize, x: Value) {
+        let idx = self.b.i64((self.out_base + k) as i64);
+        self.b.store(self.aout, idx, x);
+    }
+
+    /// `output(k) += x`.
+    pub fn add_output(&mut self, k: usize, x: Value) {
+        let o = self.output(k);
+        let s = self.b.add(o, x);
+        self.set_output(k, s);
+    }
+
+    /// True when this step is a trace step (post hook: the committed step is a multiple
+    /// of the trace stride).
+    pub fn trace_due(&self) -> Value {
+        self.trace_due
+    }
+
+    /// Writes the module's trace column `col` of this step's row; call it only under
+    /// [`Hook::trace_due`] (the runner made room for the row) and report the write.
+    pub fn write_trace(&mut self, col: usize, x: Value) {
+        let w = self.b.i64(self.trace_width as i64);
+        let row = self.b.mul(self.trace_row, w);
+        let c = self.b.i64((2 + self.trace_base + col) as i64);
+        let at = self.b.add(row, c);
+        self.b.store(self.trace, at, x);
+    }
+
+    /// `out = J(t, y) · v` with the model's Jacobian (all pointers to `n` values); a fault
+    /// ends the run with it.
+    pub fn jvp(&mut self, t: Value, y: Value, v: Value, out: Value) {
+        let jvp = self
+            .jvp
+            .expect("an observer that needs the JVP declares it");
+        let args = [t, y, self.p, v, out, self.ring, self.head];
+        let mask = self.b.call(jvp, &jvp_signature(self.elem), &args)[0];
+        self.check(mask, status::FAULT);
+    }
+
+    /// `w` = `v` advanced over this step by the stepper's scheme with the Jacobian frozen
+    /// at the step's start (pre hook only; needs `Requirements::tangent = Frozen`).
+    pub fn tangent_step(&mut self, v: Value, w: Value) {
+        let (f, sig, before, twins) = self
+            .tangent
+            .clone()
+            .expect("an observer that takes tangent steps requires them");
+        let mut args = before;
+        args.extend([v, w]);
+        args.extend(twins);
+        let st = self.b.call(f, &sig, &args)[0];
+        // The tangent step returns OK or FAULT + mask.
+        let ok = self.b.i32(status::OK);
+        let failed = self.b.cmp(CmpOp::Ne, st, ok);
+        self.exit_if(failed, st);
+    }
+
+    /// Exits the run with `base + mask` when `mask` is not zero.
+    fn check(&mut self, mask: Value, base: i32) {
+        let zero = self.b.i32(0);
+        let faulted = self.b.cmp(CmpOp::Ne, mask, zero);
+        let b0 = self.b.i32(base);
+        let code = self.b.add(b0, mask);
+        self.exit_if(faulted, code);
+    }
+
+    fn exit_if(&mut self, cond: Value, code: Value) {
+        let fail = self.b.create_block();
+        let fine = self.b.create_block();
+        self.b.brif(cond, fail, &[], fine, &[]);
+        self.b.switch_to(fail);
+        let mut a = vec![code];
+        a.extend(self.fault_exit.1.iter().copied());
+        self.b.jump(self.fault_exit.0, &a);
+        self.b.switch_to(fine);
+    }
+
+    /// `sqrt(sum_i vec[i]^2)`, summed in order from 0.
+    pub fn norm(&mut self, vec: Value) -> Value {
+        let mut acc = self.b.f64(0.0);
+        for i in 0..self.n {
+            let x = self.get(vec, i);
+            let sq = self.b.mul(x, x);
+            acc = self.b.add(acc, sq);
+        }
+        self.b.math(MathFn::Sqrt, &[acc])
+    }
+
+    /// Emits `body` under `cond`; the value it returns (a bool) is the result when `cond`
+    /// holds, else false.
+    pub fn when(&mut self, cond: Value, body: impl FnOnce(&mut Self) -> Value) -> Value {
+        let yes = self.b.create_block();
+        let join = self.b.create_block();
+        let out = self.b.block_param(join, Type::Bool);
+        let no = self.b.bool(false);
+        self.b.brif(cond, yes, &[], join, &[no]);
+        self.b.switch_to(yes);
+        let v = body(self);
+        self.b.jump(join, &[v]);
+        self.b.switch_to(join);
+        out
+    }
+
+    /// What one step adds to an exponent's denominator: the step (flows) or 1 (maps).
+    fn denominator_step(&mut self) -> Value {
+        match self.kind {
+            ModelKind::Ode => self.dt,
+            ModelKind::Map => self.b.f64(1.0),
+        }
+    }
+
+    /// `x / d`, with a denominator `<= 0` taken as 1 (as the reference's traces do).
+    fn per(&mut self, x: Value, d: Value) -> Value {
+        let zero = self.b.f64(0.0);
+        let one = self.b.f64(1.0);
+        let bad = self.b.cmp(CmpOp::Le, d, zero);
+        let d = self.b.select(bad, one, d);
+        self.b.div(x, d)
+    }
+}
+
+/// The `variational_mode` output: 1 combined, 2 tangent-only, 0 maps.
+fn variational_mode(kind: ModelKind, flow: TangentMode) -> f64 {
+    match (kind, flow) {
+        (ModelKind::Map, _) => 0.0,
+        (ModelKind::Ode, TangentMode::Combined) => 1.0,
+        (ModelKind::Ode, TangentMode::Frozen) => 2.0,
+    }
+}
+
+/// The maximum Lyapunov exponent (runtime.md §4.2): one tangent vector `v`, advanced with
+/// the state (flows: the stepper's combined tangent step; maps: `J(y_new) · v` after each
+/// iteration, as the reference does), renormalised every step; `log_growth` accumulates
+/// `ln |w|` and `denom` the time (flows) or iterations (maps). Outputs `log_growth`,
+/// `denom`, `steps`, `variational_mode`; trace column `mle` = `log_growth / denom`.
+#[derive(Clone, Debug, Default)]
+pub struct LyapunovMle;
+
+impl Observer for LyapunovMle {
+    fn key(&self) -> &str {
+        "lyapunov_mle"
+    }
+
+    fn signature(&self) -> String {
+        "lyapunov_mle/1".into()
+    }
+
+    fn requirements(&self, kind: ModelKind) -> Requirements {
+        Requirements {
+            jvp: true,
+            fixed_step: true,
+            tangent: (kind == ModelKind::Ode).then_some(TangentMode::Combined),
+        }
+    }
+
+    fn vectors(&self, _: usize) -> usize {
+        2
+    }
+
+    fn outputs(&self) -> Vec<String> {
+        ["log_growth", "denom", "steps", "variational_mode"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn traces(&self) -> Vec<String> {
+        vec!["mle".into()]
+    }
+
+    fn initialise(&self, kind: ModelKind, vectors: &mut [Vec<f64>], outputs: &mut [f64]) {
+        if let Some(x) = vectors[0].first_mut() {
+            *x = 1.0;
+        }
+        outputs[3] = variational_mode(kind, TangentMode::Combined);
+    }
+
+    fn emit_pre(&self, _: &mut Hook<'_, '_>) {}
+
+    fn emit_post(&self, h: &mut Hook<'_, '_>) -> Option<Value> {
+        let (v, w) = (h.vector(0), h.vector(1));
+        if h.kind() == ModelKind::Map {
+            let (t, y) = (h.t(), h.y());
+            h.jvp(t, y, v, w);
+        }
+        let norm = h.norm(w);
+        let zero = h.b.f64(0.0);
+        let grew = h.b.cmp(CmpOp::Ne, norm, zero);
+        // A vector that collapsed to zero adds nothing (the reference returns early).
+        Some(h.when(grew, |h| {
+            let one = h.b.f64(1.0);
+            let inv = h.b.div(one, norm);
+            for i in 0..h.n() {
+                let x = h.get(w, i);
+                let x = h.b.mul(x, inv);
+                h.set(v, i, x);
+            }
+            let ln = h.b.math(MathFn::Log, &[norm]);
+            h.add_output(0, ln);
+            let d = h.denominator_step();
+            h.add_output(1, d);
+            let one = h.b.f64(1.0);
+            h.add_output(2, one);
+            let due = h.trace_due();
+            h.when(due, |h| {
+                let (g, d) = (h.output(0), h.output(1));
+                let mle = h.per(g, d);
+                h.write_trace(0, mle);
+                h.b.bool(true)
+            })
+        }))
+    }
+}
+
+/// The first `k` Lyapunov exponents (runtime.md §4.3): `k` tangent vectors, advanced each
+/// step (flows: by the stepper's tangent step with the Jacobian frozen at the step's
+/// start; maps: `J(y_new) · v_j`), re-orthonormalised by modified Gram–Schmidt, a column
+/// that collapses re-seeded with `e_(j mod n)`; `log_r_j` accumulates `ln r_jj`. Outputs
+/// `log_r0..`, `denom`, `steps`, `variational_mode`; traces `lyap0..` = `log_r_j / denom`.
+#[derive(Clone, Debug)]
+pub struct LyapunovSpectrum {
+    k: usize,
+    /// `n × k` initial basis, by columns (`None`: the first `k` unit vectors).
+    basis: Option<Vec<Vec<f64>>>,
+}
+
+impl LyapunovSpectrum {
+    /// The first `k` exponents (1 ≤ k ≤ n, checked when the kernel is built).
+    pub fn new(k: usize) -> LyapunovSpectrum {
+        LyapunovSpectrum { k, basis: None }
+    }
+
+    /// Starts from the basis `columns` (`k` columns of `n` values) instead of `e_0..e_(k-1)`.
+    pub fn with_basis(columns: Vec<Vec<f64>>) -> LyapunovSpectrum {
+        LyapunovSpectrum {
+            k: columns.len(),
+            basis: Some(columns),
+        }
+    }
+
+    /// The number of exponents.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    fn check_against(&self, n: usize) -> Result<(), String> {
+        if self.k < 1 || self.k > n {
+            return Err(format!(
+                "k must be between 1 and the number of states ({n}), got {}",
+                self.k
+            ));
+        }
+        if let Some(cols) = &self.basis {
+            if let Some(c) = cols.iter().find(|c| c.len() != n) {
+                return Err(format!(
+                    "each basis column needs {n} values (one per state), got {}",
+                    c.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Observer for LyapunovSpectrum {
+    fn key(&self) -> &str {
+        "lyapunov_spectrum"
+    }
+
+    fn signature(&self) -> String {
+        format!("lyapunov_spectrum/1(k={})", self.k)
+    }
+
+    fn requirements(&self, kind: ModelKind) -> Requirements {
+        Requirements {
+            jvp: true,
+            fixed_step: true,
+            tangent: (kind == ModelKind::Ode).then_some(TangentMode::Frozen),
+        }
+    }
+
+    /// `V` (k columns) then `W` (k columns).
+    fn vectors(&self, _: usize) -> usize {
+        2 * self.k
+    }
+
+    fn outputs(&self) -> Vec<String> {
+        let mut v: Vec<String> = (0..self.k).map(|j| format!("log_r{j}")).collect();
+        v.extend(["denom", "steps", "variational_mode"].map(String::from));
+        v
+    }
+
+    fn traces(&self) -> Vec<String> {
+        (0..self.k).map(|j| format!("lyap{j}")).collect()
+    }
+
+    fn check(&self, n: usize) -> Result<(), String> {
+        self.check_against(n)
+    }
+
+    fn initialise(&self, kind: ModelKind, vectors: &mut [Vec<f64>], outputs: &mut [f64]) {
+        for j in 0..self.k {
+            match &self.basis {
+                Some(cols) => vectors[j].copy_from_slice(&cols[j]),
+                None => vectors[j][j] = 1.0,
+            }
+        }
+        outputs[self.k + 2] = variational_mode(kind, TangentMode::Frozen);
+    }
+
+    fn emit_pre(&self, h: &mut Hook<'_, '_>) {
+        if h.kind() == ModelKind::Ode {
+            for j in 0..self.k {
+                let (v, w) = (h.vector(j), h.vector(self.k + j));
+                h.tangent_step(v, w);
+            }
+        }
+    }
+
+    fn emit_post(&self, h: &mut Hook<'_, '_>) -> Option<Value> {
+        let (k, n) = (self.k, h.n());
+        let cols: Vec<(Value, Value)> = (0..k).map(|j| (h.vector(j), h.vector(k + j))).collect();
+        if h.kind() == ModelKind::Map {
+            let (t, y) = (h.t(), h.y());
+            for &(v, w) in &cols {
+                h.jvp(t, y, v, w);
+            }
+        }
+        for j in 0..k {
+            let wj = cols[j].1;
+            for &(_, wi) in &cols[..j] {
+                let mut dot = h.b.f64(0.0);
+                for r in 0..n {
+                    let a = h.get(wi, r);
+                    let c = h.get(wj, r);
+                    let pr = h.b.mul(a, c);
+                    dot = h.b.add(dot, pr);
+                }
+                for r in 0..n {
+                    let a = h.get(wi, r);
+                    let pr = h.b.mul(dot, a);
+                    let x = h.get(wj, r);
+                    let x = h.b.sub(x, pr);
+                    h.set(wj, r, x);
+                }
+            }
+            let norm = h.norm(wj);
+            let zero = h.b.f64(0.0);
+            let one = h.b.f64(1.0);
+            let collapsed = h.b.cmp(CmpOp::Eq, norm, zero);
+            for r in 0..n {
+                let x = h.get(wj, r);
+                let seed = if r == j % n { one } else { zero };
+                let x = h.b.select(collapsed, seed, x);
+                h.set(wj, r, x);
+            }
+            let norm = h.b.select(collapsed, one, norm);
+            let ln = h.b.math(MathFn::Log, &[norm]);
+            h.add_output(j, ln);
+            let inv = h.b.div(one, norm);
+            for r in 0..n {
+                let x = h.get(wj, r);
+                let x = h.b.mul(x, inv);
+                h.set(wj, r, x);
+            }
+        }
+        for &(v, w) in &cols {
+            for r in 0..n {
+                let x = h.get(w, r);
+                h.set(v, r, x);
+            }
+        }
+        let one = h.b.f64(1.0);
+        h.add_output(k + 1, one);
+        let d = h.denominator_step();
+        h.add_output(k, d);
+        let due = h.trace_due();
+        Some(h.when(due, |h| {
+            let d = h.output(k);
+            for j in 0..k {
+                let g = h.output(j);
+                let x = h.per(g, d);
+                h.write_trace(j, x);
+            }
+            h.b.bool(true)
+        }))
+    }
+}
+
+/// One observer's results from a run: its outputs by name and its trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObserverResult {
+    /// The observer's key.
+    pub key: String,
+    /// Output names and values, in the observer's order.
+    pub outputs: Vec<(String, f64)>,
+    /// Trace column names.
+    pub trace_names: Vec<String>,
+    /// Time of each trace row (recorded time).
+    pub trace_t: Vec<f64>,
+    /// Step of each trace row (counted from the recorded run's start).
+    pub trace_step: Vec<i64>,
+    /// Trace columns: `trace[c][row]`.
+    pub trace: Vec<Vec<f64>>,
+}
+
+impl ObserverResult {
+    /// The output `name`.
+    pub fn output(&self, name: &str) -> Option<f64> {
+        self.outputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, v)| v)
+    }
+
+    /// The trace column `name`.
+    pub fn trace(&self, name: &str) -> Option<&[f64]> {
+        let c = self.trace_names.iter().position(|n| n == name)?;
+        Some(&self.trace[c])
+    }
+
+    /// The maximum exponent of [`LyapunovMle`]: `log_growth / denom` (analysis.md A6).
+    pub fn mle(&self) -> Option<f64> {
+        let g = self.output("log_growth")?;
+        let d = self.output("denom")?;
+        Some(g / if d > 0.0 { d } else { 1.0 })
+    }
+
+    /// The exponents of [`LyapunovSpectrum`]: `log_r_j / denom`.
+    pub fn spectrum(&self) -> Option<Vec<f64>> {
+        let d = self.output("denom")?;
+        let d = if d > 0.0 { d } else { 1.0 };
+        let logs: Vec<f64> = self
+            .outputs
+            .iter()
+            .filter(|(n, _)| n.starts_with("log_r"))
+            .map(|&(_, v)| v / d)
+            .collect();
+        (!logs.is_empty()).then_some(logs)
+    }
+}

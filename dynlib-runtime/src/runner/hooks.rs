@@ -1,0 +1,175 @@
+//! The analysis phases: the observers' pre- and post-step hooks, the combined tangent
+//! step in place of the stepper, and the trace's room check (runtime.md §3.5, §4.1).
+//! Every phase is a no-op in a runner without observers.
+
+use dynlib_ir::*;
+
+use super::{Carried, Runner};
+use crate::abi::*;
+use crate::observer::Hook;
+
+impl<'f> Runner<'f, '_> {
+    /// The combined state-and-tangent step and its vectors after the step arguments
+    /// (`v`, `v_prop`, the twins), when an observer needs it.
+    pub(super) fn combined_step(&self) -> Option<(FuncId, Vec<Value>)> {
+        let a = self.analysis.as_ref()?;
+        let func = a.observed.combined?;
+        let (v, v_prop) = a.combined_vectors?;
+        let mut vectors = vec![self.analysis_vector(v), self.analysis_vector(v_prop)];
+        vectors.extend(a.twins.clone().map(|k| self.analysis_vector(k)));
+        Some((func, vectors))
+    }
+
+    fn analysis_vector(&self, k: usize) -> Value {
+        self.prm(RunnerParam::Analysis(k))
+    }
+
+    /// Before any work of the iteration: a trace row due at `next_step` fits, else
+    /// GROW_TRACE with nothing done.
+    pub(super) fn trace_check(&mut self, cur: &Carried, next_step: Value) {
+        let Some(a) = &self.analysis else { return };
+        if a.layout.total_traces == 0 {
+            return;
+        }
+        let stride = a.stride;
+        let due = self.trace_due(stride, next_step);
+        let count = self.iget(ICTL_TRACE);
+        let cap = self.iget(ICTL_TRACE_CAP);
+        let full = self.b.cmp(CmpOp::Ge, count, cap);
+        let blocked = self.b.binary(BinaryOp::And, due, full);
+        let grow = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.brif(blocked, grow, &[], ok, &[]);
+        self.b.switch_to(grow);
+        self.exit_with(status::GROW_TRACE, cur);
+        self.b.switch_to(ok);
+    }
+
+    /// `stride > 0 && step % stride == 0`.
+    fn trace_due(&mut self, stride: Value, step: Value) -> Value {
+        let (zero, one) = (self.ctl.zero_i, self.ctl.one_i);
+        let b = &mut self.b;
+        let on = b.cmp(CmpOp::Gt, stride, zero);
+        let safe = b.select(on, stride, one);
+        let r = b.binary(BinaryOp::Mod, step, safe);
+        let at = b.cmp(CmpOp::Eq, r, zero);
+        b.binary(BinaryOp::And, on, at)
+    }
+
+    /// A hook context for module `k` at (t, dt, step) on state `y`; `due` says whether a
+    /// trace row is due.
+    fn hook(
+        &mut self,
+        k: usize,
+        at: (Value, Value, Value),
+        due: Value,
+        c: &Carried,
+    ) -> Hook<'_, 'f> {
+        use RunnerParam as R;
+        let a = self
+            .analysis
+            .as_ref()
+            .expect("hooks run in analysis runners");
+        let module = &a.observed.observers.modules()[k];
+        let first = a.layout.vectors[k];
+        let vectors: Vec<Value> = (first..first + module.vectors(self.facts.n))
+            .map(|v| self.prm(R::Analysis(v)))
+            .collect();
+        let twins: Vec<Value> = a.twins.clone().map(|v| self.prm(R::Analysis(v))).collect();
+        let tangent = a.observed.frozen.map(|f| {
+            let mut sig = self.step_sig.clone();
+            sig.params
+                .extend(std::iter::repeat(Type::Ptr(self.facts.elem)).take(2 + twins.len()));
+            (f, sig, self.step_args(at.0, at.1), twins)
+        });
+        let (out_base, trace_base, width) = (
+            a.layout.outputs[k],
+            a.layout.traces[k],
+            a.layout.trace_width(),
+        );
+        let kind = a.kind;
+        let trace_row = {
+            let ictl = self.prm(R::Ictl);
+            let s = self.b.i64(ICTL_TRACE);
+            self.b.load(ictl, s)
+        };
+        Hook {
+            t: at.0,
+            dt: at.1,
+            step: at.2,
+            y: self.prm(R::Y),
+            p: self.prm(R::P),
+            ring: self.prm(R::Ring),
+            head: self.prm(R::Head),
+            vectors,
+            aout: self.prm(R::AnalysisOut),
+            out_base,
+            trace: self.prm(R::Trace),
+            trace_row,
+            trace_width: width,
+            trace_base,
+            trace_due: due,
+            n: self.facts.n,
+            elem: self.facts.elem,
+            kind,
+            jvp: self.mf.jvp,
+            tangent,
+            fault_exit: (self.exit, c.args().to_vec()),
+            b: &mut self.b,
+        }
+    }
+
+    fn modules(&self) -> usize {
+        self.analysis
+            .as_ref()
+            .map_or(0, |a| a.observed.observers.modules().len())
+    }
+
+    /// Every module's pre-step hook at (t, unclipped dt, steps before the step).
+    pub(super) fn pre_hooks(&mut self, cur: &Carried) {
+        for k in 0..self.modules() {
+            let no = self.b.bool(false);
+            let module = self.analysis.as_ref().unwrap().observed.observers.modules()[k].clone();
+            let mut h = self.hook(k, (cur.t, cur.dt, cur.step), no, cur);
+            module.emit_pre(&mut h);
+        }
+    }
+
+    /// Every module's post-step hook at (time of the committed state, the step taken,
+    /// steps after it); then the trace row's time and step, and the row count, when a
+    /// module wrote the row.
+    pub(super) fn post_hooks(&mut self, t_new: Value, dt: Value, committed: &Carried) {
+        let Some(stride) = self.analysis.as_ref().map(|a| a.stride) else {
+            return;
+        };
+        let due = self.trace_due(stride, committed.step);
+        let mut wrote = self.b.bool(false);
+        for k in 0..self.modules() {
+            let module = self.analysis.as_ref().unwrap().observed.observers.modules()[k].clone();
+            let mut h = self.hook(k, (t_new, dt, committed.step), due, committed);
+            if let Some(w) = module.emit_post(&mut h) {
+                wrote = self.b.binary(BinaryOp::Or, wrote, w);
+            }
+        }
+        let width = self.analysis.as_ref().unwrap().layout.trace_width();
+        let (ictl, trace) = (self.prm(RunnerParam::Ictl), self.prm(RunnerParam::Trace));
+        let b = &mut self.b;
+        let yes = b.create_block();
+        let join = b.create_block();
+        b.brif(wrote, yes, &[], join, &[]);
+        b.switch_to(yes);
+        let s = b.i64(ICTL_TRACE);
+        let row = b.load(ictl, s);
+        let w = b.i64(width as i64);
+        let at = b.mul(row, w);
+        b.store(trace, at, t_new);
+        let one = b.i64(1);
+        let at1 = b.add(at, one);
+        let step = b.convert(committed.step, Type::F64);
+        b.store(trace, at1, step);
+        let next = b.add(row, one);
+        b.store(ictl, s, next);
+        b.jump(join, &[]);
+        b.switch_to(join);
+    }
+}

@@ -1,0 +1,364 @@
+//! Observers compiled into the analysis runner: the Lyapunov exponents of the reference's
+//! worked examples (runtime.md §4.2–4.3), the same bits on both backends, combined
+//! observers, and the errors for models and steppers they cannot observe.
+
+use dynlib_model::Config;
+use dynlib_runtime::{
+    LyapunovMle, LyapunovSpectrum, Observer, ObserverResult, Observers, RunOptions, RuntimeError,
+    SetupOptions, Sim,
+};
+use std::sync::Arc;
+
+fn sim(uri: &str, stepper: Option<&str>, jit: bool, obs: Observers) -> Result<Sim, RuntimeError> {
+    let mut o = SetupOptions::default()
+        .jit(jit)
+        .config(Config::default())
+        .observers(obs);
+    if let Some(s) = stepper {
+        o = o.stepper(s);
+    }
+    dynlib_runtime::setup(uri, o)
+}
+
+fn run(
+    uri: &str,
+    stepper: Option<&str>,
+    jit: bool,
+    obs: Observers,
+    o: RunOptions,
+) -> Vec<ObserverResult> {
+    let mut s = sim(uri, stepper, jit, obs).unwrap();
+    let r = s.run(o).unwrap();
+    assert_eq!(r.variant.name(), "analysis");
+    r.observers.clone()
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * b.abs()
+}
+
+fn backends() -> Vec<bool> {
+    if cfg!(feature = "jit") {
+        vec![false, true]
+    } else {
+        vec![false]
+    }
+}
+
+#[test]
+fn logistic_map_mle_is_the_reference_s() {
+    // runtime.md §4.2: r = 4, x0 = 0.4, N = 1000.
+    for jit in backends() {
+        let o = run(
+            "builtin://map/logistic",
+            None,
+            jit,
+            Observers::one(LyapunovMle),
+            RunOptions::default().n(1000).param("r", 4.0).ic("x", 0.4),
+        );
+        let mle = &o[0];
+        assert_eq!(mle.key, "lyapunov_mle");
+        assert!(
+            close(mle.mle().unwrap(), 0.6923541382413867, 1e-9),
+            "{mle:?}"
+        );
+        assert!(close(
+            mle.output("log_growth").unwrap(),
+            692.3541382413867,
+            1e-9
+        ));
+        assert_eq!(mle.output("denom"), Some(1000.0));
+        assert_eq!(mle.output("steps"), Some(1000.0));
+        assert_eq!(mle.output("variational_mode"), Some(0.0));
+        // A trace row every step (record_interval 1), the last equal to the exponent.
+        let trace = mle.trace("mle").unwrap();
+        assert_eq!(trace.len(), 1000);
+        assert_eq!(mle.trace_step[..3], [1, 2, 3]);
+        assert_eq!(*trace.last().unwrap(), mle.mle().unwrap());
+    }
+}
+
+#[test]
+fn lorenz_mle_with_rk4_is_the_reference_s() {
+    // runtime.md §4.2: sigma 10, rho 28, beta 8/3, x = y = z = 1, rk4, dt 0.01, T 20,
+    // trace stride 100 (the record interval).
+    for jit in backends() {
+        let o = run(
+            "builtin://ode/lorenz",
+            Some("rk4"),
+            jit,
+            Observers::one(LyapunovMle),
+            RunOptions::default()
+                .t_end(20.0)
+                .dt(0.01)
+                .record_interval(100)
+                .ic("x", 1.0)
+                .ic("y", 1.0)
+                .ic("z", 1.0)
+                .param("sigma", 10.0)
+                .param("rho", 28.0)
+                .param("beta", 8.0 / 3.0),
+        );
+        let mle = &o[0];
+        assert!(
+            close(mle.mle().unwrap(), 0.34868949342070366, 1e-9),
+            "{mle:?}"
+        );
+        assert_eq!(mle.output("variational_mode"), Some(1.0));
+        assert_eq!(mle.trace("mle").unwrap().len(), 20);
+        assert_eq!(*mle.trace_step.last().unwrap(), 2000);
+        assert_eq!(
+            *mle.trace("mle").unwrap().last().unwrap(),
+            mle.mle().unwrap()
+        );
+    }
+}
+
+#[test]
+fn henon_spectrum_sums_to_the_log_of_the_contraction() {
+    // The Hénon map contracts areas by |det J| = b = 0.3 each step: the exponents sum to
+    // ln 0.3.
+    for jit in backends() {
+        let o = run(
+            "builtin://map/henon",
+            None,
+            jit,
+            Observers::one(LyapunovSpectrum::new(2)),
+            RunOptions::default().n(5000).record_interval(1000),
+        );
+        let s = o[0].spectrum().unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(close(s[0] + s[1], 0.3f64.ln(), 1e-9), "{s:?}");
+        // The known exponents of the classic attractor (a = 1.4, b = 0.3).
+        assert!((s[0] - 0.419).abs() < 0.01, "{s:?}");
+        assert_eq!(o[0].trace("lyap1").unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn both_backends_give_the_same_bits() {
+    if !cfg!(feature = "jit") {
+        return;
+    }
+    let cases: Vec<(&str, Option<&str>, Observers, RunOptions)> = vec![
+        (
+            "builtin://ode/lorenz",
+            Some("rk4"),
+            Observers::new(vec![
+                Arc::new(LyapunovMle) as Arc<dyn Observer>,
+                Arc::new(LyapunovSpectrum::new(3)),
+            ])
+            .unwrap(),
+            RunOptions::default().t_end(5.0).dt(0.01).record_interval(7),
+        ),
+        (
+            "builtin://ode/vanderpol",
+            Some("rk2"),
+            Observers::one(LyapunovSpectrum::new(2)),
+            RunOptions::default().t_end(3.0).dt(0.01).transient(1.0),
+        ),
+        (
+            "builtin://ode/duffing",
+            Some("euler"),
+            Observers::one(LyapunovMle),
+            RunOptions::default()
+                .t_end(3.0)
+                .dt(0.001)
+                .record_interval(10),
+        ),
+        (
+            "builtin://map/henon",
+            None,
+            Observers::one(LyapunovMle),
+            RunOptions::default().n(300),
+        ),
+    ];
+    for (uri, stepper, obs, o) in cases {
+        let a = run(uri, stepper, false, obs.clone(), o.clone());
+        let b = run(uri, stepper, true, obs, o);
+        let bits = |r: &[ObserverResult]| -> Vec<u64> {
+            r.iter()
+                .flat_map(|o| {
+                    o.outputs
+                        .iter()
+                        .map(|x| x.1)
+                        .chain(o.trace.iter().flatten().copied())
+                        .chain(o.trace_t.iter().copied())
+                        .map(f64::to_bits)
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        assert_eq!(bits(&a), bits(&b), "{uri}");
+        assert!(!a[0].trace_t.is_empty(), "{uri}");
+    }
+}
+
+#[test]
+fn observers_leave_the_trajectory_alone_and_combine() {
+    // The analysis runner records exactly what the ordinary one records; combined
+    // observers each give what they give alone; trace rows of the same step are shared.
+    let o = RunOptions::default().t_end(4.0).dt(0.01).record_interval(5);
+    let plain = {
+        let mut s = dynlib_runtime::setup(
+            "builtin://ode/lorenz",
+            SetupOptions::default().config(Config::default()),
+        )
+        .unwrap();
+        let r = s.run(o.clone()).unwrap();
+        assert_eq!(r.variant.name(), "base");
+        assert!(r.observers.is_empty());
+        r.clone()
+    };
+    let both = Observers::new(vec![
+        Arc::new(LyapunovMle) as Arc<dyn Observer>,
+        Arc::new(LyapunovSpectrum::new(2)),
+    ])
+    .unwrap();
+    let mut s = sim("builtin://ode/lorenz", None, false, both).unwrap();
+    let r = s.run(o.clone()).unwrap().clone();
+    assert_eq!(common_bits(&r), common_bits(&plain));
+    let alone_mle = run(
+        "builtin://ode/lorenz",
+        None,
+        false,
+        Observers::one(LyapunovMle),
+        o.clone(),
+    );
+    let alone_spec = run(
+        "builtin://ode/lorenz",
+        None,
+        false,
+        Observers::one(LyapunovSpectrum::new(2)),
+        o,
+    );
+    assert_eq!(r.observers[0], alone_mle[0]);
+    assert_eq!(r.observers[1], alone_spec[0]);
+    assert_eq!(r.observers[0].trace_t, r.observers[1].trace_t);
+    assert_eq!(r.observers[0].trace_t.len(), 80);
+    // A transient shifts trace times back like sample times, and observers skip it.
+    let mut s = sim(
+        "builtin://ode/lorenz",
+        None,
+        false,
+        Observers::one(LyapunovMle),
+    )
+    .unwrap();
+    let r = s
+        .run(
+            RunOptions::default()
+                .t_end(1.0)
+                .dt(0.01)
+                .transient(2.0)
+                .record_interval(10),
+        )
+        .unwrap();
+    let mle = &r.observers[0];
+    // The recorded second only (100 steps of 0.01, and the sliver the time shift leaves).
+    assert!(
+        (mle.output("denom").unwrap() - 1.0).abs() < 1e-12,
+        "{mle:?}"
+    );
+    assert_eq!(mle.output("steps"), Some(101.0));
+    assert!((mle.trace_t[0] - 0.1).abs() < 1e-12, "{:?}", mle.trace_t);
+}
+
+fn common_bits(r: &dynlib_runtime::Results) -> Vec<Vec<u64>> {
+    let mut all = vec![r.t.iter().map(|x| x.to_bits()).collect::<Vec<_>>()];
+    for name in r.names() {
+        all.push(
+            r.series(name)
+                .unwrap()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect(),
+        );
+    }
+    all
+}
+
+#[test]
+fn a_trace_longer_than_its_first_buffer_grows_and_loses_nothing() {
+    // Runs sized up front never grow; a trace buffer of 3 rows must grow (GROW_TRACE and
+    // re-entry) to the same rows, bit for bit.
+    for jit in backends() {
+        let s = sim(
+            "builtin://map/logistic",
+            None,
+            jit,
+            Observers::one(LyapunovMle),
+        )
+        .unwrap();
+        let kernel = s.kernel().clone();
+        let o = RunOptions::default()
+            .n(500)
+            .param("r", 3.9)
+            .record_interval(2);
+        let plan = dynlib_runtime::resolve(&kernel, s.core(), &o).unwrap();
+        let mut small = plan.spec().clone();
+        small.cap_trace = 3;
+        let mut m = kernel.machine();
+        let grown = kernel.run(&mut m, &small).unwrap();
+        let sized = kernel.run(&mut m, plan.spec()).unwrap();
+        assert_eq!(grown.observers, sized.observers);
+        assert_eq!(grown.observers[0].trace("mle").unwrap().len(), 250);
+        assert_eq!(*grown.observers[0].trace_step.last().unwrap(), 500);
+    }
+}
+
+#[test]
+fn models_and_steppers_observers_cannot_run_on_are_refused() {
+    let err = |uri: &str, stepper: Option<&str>, obs: Observers| {
+        sim(uri, stepper, false, obs)
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    let e = err(
+        "builtin://ode/lorenz",
+        Some("rk45"),
+        Observers::one(LyapunovMle),
+    );
+    assert!(e.contains("fixed step") && e.contains("rk45"), "{e}");
+    let e = err(
+        "builtin://ode/lorenz",
+        Some("ab2"),
+        Observers::one(LyapunovMle),
+    );
+    assert!(e.contains("euler, rk2, rk4"), "{e}");
+    let e = err(
+        "builtin://ode/hodgkin-huxley",
+        None,
+        Observers::one(LyapunovMle),
+    );
+    assert!(e.contains("[equations.jacobian]"), "{e}");
+    let e = err(
+        "builtin://map/henon",
+        None,
+        Observers::one(LyapunovSpectrum::new(3)),
+    );
+    assert!(
+        e.contains("k must be between 1 and the number of states (2)"),
+        "{e}"
+    );
+    let e = Observers::new(vec![
+        Arc::new(LyapunovMle) as Arc<dyn Observer>,
+        Arc::new(LyapunovMle),
+    ])
+    .unwrap_err();
+    assert!(e.contains("twice"), "{e}");
+    // A resume would restart the observers' accumulators: refused, not silently wrong.
+    let mut s = sim(
+        "builtin://map/logistic",
+        None,
+        false,
+        Observers::one(LyapunovMle),
+    )
+    .unwrap();
+    s.run(RunOptions::default().n(10)).unwrap();
+    let e = s
+        .run(RunOptions::default().n(20).resume())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fresh runs"), "{e}");
+}
