@@ -538,8 +538,7 @@ fn keys_change_with_what_is_compiled_and_nothing_else() {
             &exports,
             dynlib_cache::Component::Runners,
             "runner",
-            variant,
-            None,
+            variant.map(|v| (v, None)),
             "float64",
             &opts,
         )
@@ -548,7 +547,7 @@ fn keys_change_with_what_is_compiled_and_nothing_else() {
         .to_string()
     };
     assert_eq!(key(Some(RunnerVariant::Base)), base[2]);
-    // (Only the base variant exists yet: a unit keyed without one stands for another.)
+    // A unit keyed without a variant stands for another.
     assert_ne!(key(None), base[2]);
 }
 

@@ -683,8 +683,7 @@ fn unit_request<'a>(
         &exports,
         component,
         unit.name(),
-        variant,
-        observers.as_deref(),
+        variant.map(|v| (v, observers.as_deref())),
         dtype,
         opts,
     )?;

@@ -91,16 +91,15 @@ pub(crate) struct UnitRequest<'a> {
 }
 
 /// The key of a unit: `exports` of `program` (with everything they call) compiled as
-/// `unit` (`triplets`, `stepper`, `runner`) of `variant` (with `observers`, their
-/// signature, for an analysis runner) for `dtype` with `opts` on this machine's LLVM.
+/// `unit` (`triplets`, `stepper`, `runner`) — for a runner, of its variant and (analysis
+/// runners) its observers' signature — for `dtype` with `opts` on this machine's LLVM.
 #[cfg(feature = "jit")]
 pub fn unit_key(
     program: &Program,
     exports: &[FuncId],
     component: dynlib_cache::Component,
     unit: &str,
-    variant: Option<crate::runner::RunnerVariant>,
-    observers: Option<&str>,
+    runner: Option<(crate::runner::RunnerVariant, Option<&str>)>,
     dtype: &str,
     opts: &dynlib_llvm::CodegenOptions,
 ) -> Result<Key, RuntimeError> {
@@ -121,8 +120,11 @@ pub fn unit_key(
         .iter()
         .map(|&id| format!("{}#{}", program.func(id).name, id.0))
         .collect();
+    let variant = runner.map(|r| r.0);
     // Analysis runners only: the observers' signature (the other keys stay as they were).
-    let observers = observers.map(|o| ("observers", o.to_string()));
+    let observers = runner
+        .and_then(|r| r.1)
+        .map(|o| ("observers", o.to_string()));
     Ok(Key::new(
         component,
         observers.into_iter().chain([

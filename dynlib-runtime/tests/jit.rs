@@ -14,7 +14,7 @@ use dynlib_ir::{Arg, Scalar};
 use dynlib_model::uri::builtin_models;
 use dynlib_model::{Config, ModelKind};
 use dynlib_runtime::stepper::{registry, StepperKind};
-use dynlib_runtime::{Role, RunOptions, RuntimeError, SetupOptions, Sim, Unit};
+use dynlib_runtime::{Role, RunOptions, RuntimeError, SetupOptions, Sim};
 
 /// An event row: the event, its record index, and each value as (is an int, bits).
 type LoggedRow = (usize, i64, Vec<(bool, u64)>);

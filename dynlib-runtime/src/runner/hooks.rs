@@ -77,10 +77,12 @@ impl<'f> Runner<'f, '_> {
             .collect();
         let twins: Vec<Value> = a.twins.clone().map(|v| self.prm(R::Analysis(v))).collect();
         let tangent = a.observed.frozen.map(|f| {
-            let mut sig = self.step_sig.clone();
-            sig.params
-                .extend(std::iter::repeat(Type::Ptr(self.facts.elem)).take(2 + twins.len()));
-            (f, sig, self.step_args(at.0, at.1), twins)
+            (
+                f,
+                self.tangent_sig.clone(),
+                self.step_args(at.0, at.1),
+                twins,
+            )
         });
         let (out_base, trace_base, width) = (
             a.layout.outputs[k],

@@ -182,6 +182,8 @@ struct Runner<'f, 'm> {
     abi: RunnerAbi,
     step_abi: StepAbi,
     step_sig: Signature,
+    /// The signature of the stepper's tangent steps.
+    tangent_sig: Signature,
     step_fn: FuncId,
     mf: &'m ModelFunctions,
     facts: Facts,
@@ -499,12 +501,7 @@ impl Runner<'_, '_> {
         let (func, sig) = match self.combined_step() {
             Some((func, vectors)) => {
                 step_args.extend(vectors);
-                let mut sig = self.step_sig.clone();
-                sig.params.extend(
-                    std::iter::repeat(Type::Ptr(self.facts.elem))
-                        .take(step_args.len() - sig.params.len()),
-                );
-                (func, sig)
+                (func, self.tangent_sig.clone())
             }
             None => (self.step_fn, self.step_sig.clone()),
         };
@@ -751,6 +748,7 @@ pub fn emit_runner(
             b,
             abi,
             step_sig: step_abi.signature(facts.elem),
+            tangent_sig: stepper.tangent_signature(facts.elem),
             step_abi,
             step_fn,
             mf,

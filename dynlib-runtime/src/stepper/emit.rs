@@ -92,15 +92,9 @@ impl StepperSpec {
     ) -> Function {
         let elem = mf.elem;
         let rhs = mf.rhs;
-        let mut sig = self.signature(elem);
-        let name = match tangent {
-            None => self.ir_name("step"),
-            Some((_, mode)) => {
-                let extra = self.tangent_vectors();
-                sig.params
-                    .extend(std::iter::repeat(Type::Ptr(elem)).take(extra));
-                self.ir_name(mode.prefix())
-            }
+        let (name, sig) = match tangent {
+            None => (self.ir_name("step"), self.signature(elem)),
+            Some((_, mode)) => (self.ir_name(mode.prefix()), self.tangent_signature(elem)),
         };
         let base = sig.params.len() - tangent.map_or(0, |_| self.tangent_vectors());
         let mut f = Function::new(name, sig);

@@ -323,6 +323,15 @@ impl StepperSpec {
     pub fn signature(&self, elem: Elem) -> Signature {
         self.abi().signature(elem)
     }
+
+    /// The signature of [`StepperSpec::emit_tangent`]'s functions: the step's, then
+    /// [`StepperSpec::tangent_vectors`] model-dtype vectors.
+    pub fn tangent_signature(&self, elem: Elem) -> Signature {
+        let mut sig = self.signature(elem);
+        sig.params
+            .extend(std::iter::repeat_n(Type::Ptr(elem), self.tangent_vectors()));
+        sig
+    }
 }
 
 #[cfg(test)]
