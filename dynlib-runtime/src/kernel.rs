@@ -49,7 +49,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order [`Kernel::sources`] lists them.
-    pub const ALL: [Role; 11] = [
+    pub const ALL: [Role; 13] = [
         Role::Rhs,
         Role::InvRhs,
         Role::EventsPre,
@@ -60,7 +60,9 @@ impl Role {
         Role::Stepper,
         Role::InitialStep,
         Role::Runner(RunnerVariant::Base),
+        Role::Runner(RunnerVariant::Fastpath),
         Role::Runner(RunnerVariant::Analysis),
+        Role::Runner(RunnerVariant::FastpathAnalysis),
     ];
 
     /// The role's name (`rhs`, `events_pre`, `stepper`, ...), also its file name in
@@ -76,8 +78,7 @@ impl Role {
             Role::Jvp => "jvp",
             Role::Stepper => "stepper",
             Role::InitialStep => "initial_step",
-            Role::Runner(RunnerVariant::Base) => "runner",
-            Role::Runner(RunnerVariant::Analysis) => "runner_analysis",
+            Role::Runner(v) => v.stem(),
         }
     }
 
@@ -106,20 +107,22 @@ pub enum Unit {
 
 impl Unit {
     /// Every unit.
-    pub const ALL: [Unit; 4] = [
+    pub const ALL: [Unit; 6] = [
         Unit::Triplets,
         Unit::Stepper,
         Unit::Runner(RunnerVariant::Base),
+        Unit::Runner(RunnerVariant::Fastpath),
         Unit::Runner(RunnerVariant::Analysis),
+        Unit::Runner(RunnerVariant::FastpathAnalysis),
     ];
 
-    /// `triplets`, `stepper`, `runner` or `runner_analysis`.
+    /// `triplets`, `stepper`, or the runner variant's stem (`runner`, `runner_fastpath`,
+    /// ...).
     pub fn name(self) -> &'static str {
         match self {
             Unit::Triplets => "triplets",
             Unit::Stepper => "stepper",
-            Unit::Runner(RunnerVariant::Base) => "runner",
-            Unit::Runner(RunnerVariant::Analysis) => "runner_analysis",
+            Unit::Runner(v) => v.stem(),
         }
     }
 }
@@ -155,7 +158,24 @@ impl Default for BuildOptions {
 enum Backend {
     Interp(Interpreter),
     #[cfg(feature = "jit")]
-    Native(Vec<(Unit, std::sync::Arc<dynlib_llvm::Jit>)>),
+    Native(Native),
+}
+
+/// A unit compiled on first use: the loaded code, or why it could not be had.
+#[cfg(feature = "jit")]
+type LazyUnit = std::sync::OnceLock<Result<Arc<dynlib_llvm::Jit>, String>>;
+
+/// Native code: the model functions and the stepper are compiled when the kernel is
+/// built; each runner variant the first time a run needs it (a kernel has up to four, a
+/// run uses one or two), through the same in-process and disk caches, once however many
+/// threads ask at once.
+#[cfg(feature = "jit")]
+struct Native {
+    units: Vec<(Unit, Arc<dynlib_llvm::Jit>)>,
+    lazy: Vec<(Unit, LazyUnit)>,
+    disk: Option<dynlib_cache::DiskCache>,
+    /// What the caches did for the lazily compiled units.
+    stats: std::sync::Mutex<CacheStats>,
 }
 
 /// The model functions, stepper, runner and initial-step function of one model, as IR and
@@ -169,10 +189,12 @@ pub struct Kernel {
     pub(crate) stepper: &'static StepperSpec,
     pub(crate) functions: ModelFunctions,
     pub(crate) step_fn: FuncId,
-    pub(crate) runner: FuncId,
     pub(crate) initial_step: Option<FuncId>,
-    /// The analysis runner, the observers compiled into it and its observer vectors.
-    pub(crate) analysis: Option<(FuncId, Observers, usize)>,
+    /// Each runner variant the kernel has: BASE and FASTPATH, and with observers the
+    /// analysis pair.
+    pub(crate) runners: Vec<(RunnerVariant, FuncId)>,
+    /// The observers compiled into the analysis runners and their vectors.
+    pub(crate) analysis: Option<(Observers, usize)>,
     backend: Backend,
     cache_stats: CacheStats,
     /// Unique in the process: plans and session cores remember the kernel they belong to.
@@ -202,28 +224,35 @@ impl Kernel {
         let initial_step = stepper
             .adaptive
             .then(|| emit_initial_step(&mut functions, n, stepper.order));
-        let runner = emit_runner(&model, &mut functions, stepper, step_fn, None);
+        let mut runners = Vec::new();
+        for v in [RunnerVariant::Base, RunnerVariant::Fastpath] {
+            runners.push((
+                v,
+                emit_runner(&model, &mut functions, stepper, step_fn, v, None),
+            ));
+        }
         let analysis = match &options.observers {
             Some(obs) => {
                 let tangents = check_observers(&model, stepper, &functions, obs)?;
-                let (combined, frozen) = (
+                let mut tangent = |mode| {
                     tangents
-                        .contains(&TangentMode::Combined)
-                        .then(|| stepper.emit_tangent(&mut functions, n, TangentMode::Combined))
-                        .flatten(),
-                    tangents
-                        .contains(&TangentMode::Frozen)
-                        .then(|| stepper.emit_tangent(&mut functions, n, TangentMode::Frozen))
-                        .flatten(),
-                );
+                        .contains(&mode)
+                        .then(|| stepper.emit_tangent(&mut functions, n, mode))
+                        .flatten()
+                };
+                let (combined, frozen) =
+                    (tangent(TangentMode::Combined), tangent(TangentMode::Frozen));
                 let observed = Observed {
                     observers: obs,
                     combined,
                     frozen,
                 };
-                let vectors = observed.vectors(n, stepper);
-                let f = emit_runner(&model, &mut functions, stepper, step_fn, Some(observed));
-                Some((f, obs.clone(), vectors))
+                for v in [RunnerVariant::Analysis, RunnerVariant::FastpathAnalysis] {
+                    let f =
+                        emit_runner(&model, &mut functions, stepper, step_fn, v, Some(observed));
+                    runners.push((v, f));
+                }
+                Some((obs.clone(), observed.vectors(n, stepper)))
             }
             None => None,
         };
@@ -234,8 +263,7 @@ impl Kernel {
         let roles = RoleFuncs {
             step_fn,
             initial_step,
-            runner,
-            analysis: analysis.as_ref().map(|a| a.0),
+            runners: runners.clone(),
         };
         let mut cache_stats = CacheStats::default();
         let backend = if options.jit {
@@ -256,8 +284,8 @@ impl Kernel {
             stepper,
             functions,
             step_fn,
-            runner,
             initial_step,
+            runners,
             analysis,
             backend,
             cache_stats,
@@ -291,9 +319,15 @@ impl Kernel {
         }
     }
 
-    /// What the in-process and disk caches did while this kernel was built (all zero for
-    /// an interpreted kernel).
+    /// What the in-process and disk caches did for this kernel's units (all zero for an
+    /// interpreted kernel): those compiled when it was built, and the runners compiled
+    /// since for the runs that needed them.
     pub fn cache_stats(&self) -> CacheStats {
+        #[cfg(feature = "jit")]
+        if let Backend::Native(n) = &self.backend {
+            let lazy = *n.stats.lock().unwrap_or_else(|e| e.into_inner());
+            return self.cache_stats.plus(lazy);
+        }
         self.cache_stats
     }
 
@@ -306,14 +340,22 @@ impl Kernel {
         RoleFuncs {
             step_fn: self.step_fn,
             initial_step: self.initial_step,
-            runner: self.runner,
-            analysis: self.analysis.as_ref().map(|a| a.0),
+            runners: self.runners.clone(),
         }
     }
 
-    /// The observers compiled into this kernel's analysis runner.
+    /// The observers compiled into this kernel's analysis runners.
     pub fn observers(&self) -> Option<&Observers> {
-        self.analysis.as_ref().map(|a| &a.1)
+        self.analysis.as_ref().map(|a| &a.0)
+    }
+
+    /// The function of runner `variant` (`None`: the kernel has no such runner; the
+    /// analysis pair exists with observers only).
+    pub(crate) fn runner(&self, variant: RunnerVariant) -> Option<FuncId> {
+        self.runners
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|&(_, f)| f)
     }
 
     /// The units this kernel has: the model functions, the stepper, the ordinary runner
@@ -360,7 +402,10 @@ impl Kernel {
             && match &self.backend {
                 Backend::Interp(_) => false,
                 #[cfg(feature = "jit")]
-                Backend::Native(units) => units.iter().any(|(u, _)| *u == role.unit()),
+                Backend::Native(n) => {
+                    n.units.iter().any(|(u, _)| *u == role.unit())
+                        || n.lazy.iter().any(|(u, _)| *u == role.unit())
+                }
             }
     }
 
@@ -494,17 +539,50 @@ impl Kernel {
                 .call_into(machine, func, args, results)
                 .map_err(RuntimeError::from),
             #[cfg(feature = "jit")]
-            Backend::Native(units) => {
+            Backend::Native(n) => {
                 let _ = machine;
-                let jit = units
-                    .iter()
-                    .map(|(_, j)| j)
-                    .find(|j| j.exports(func))
-                    .ok_or_else(|| RuntimeError::Internal(format!("{func} was not compiled")))?;
+                let jit = self.native_unit(n, func)?;
                 // SAFETY: forwarded from this function's contract.
                 unsafe { jit.call(func, args, results) }.map_err(RuntimeError::from)
             }
         }
+    }
+
+    /// The loaded unit that exports `func`, compiling a runner's unit on its first use.
+    #[cfg(feature = "jit")]
+    fn native_unit(&self, n: &Native, func: FuncId) -> Result<Arc<dynlib_llvm::Jit>, RuntimeError> {
+        if let Some((_, jit)) = n.units.iter().find(|(_, j)| j.exports(func)) {
+            return Ok(jit.clone());
+        }
+        let (unit, cell) = n
+            .lazy
+            .iter()
+            .find(|(u, _)| self.unit_exports(*u).contains(&func))
+            .ok_or_else(|| RuntimeError::Internal(format!("{func} is in no unit")))?;
+        cell.get_or_init(|| {
+            let opts = dynlib_llvm::CodegenOptions::default();
+            let req = unit_request(
+                &self.model,
+                self.stepper,
+                &self.functions,
+                &self.roles(),
+                self.observers(),
+                *unit,
+                &opts,
+            )
+            .map_err(|e| e.to_string())?;
+            let mut got = obtain_all(&self.functions, vec![(*unit, req)], n.disk.as_ref(), &opts)
+                .map_err(|e| e.to_string())?;
+            let (_, jit, s) = got.pop().expect("one unit asked, one obtained");
+            let mut stats = n.stats.lock().unwrap_or_else(|e| e.into_inner());
+            *stats = stats.plus(s);
+            Ok(jit)
+        })
+        .clone()
+        .map_err(|message| RuntimeError::Jit {
+            unit: unit.name(),
+            message,
+        })
     }
 
     /// The IR text of every function, by role: `rhs`, `inv_rhs`, `events_pre`,
@@ -612,12 +690,11 @@ impl Kernel {
 }
 
 /// The ids of the functions the emitters add besides the model functions.
-#[derive(Copy, Clone)]
+#[derive(Clone)]
 struct RoleFuncs {
     step_fn: FuncId,
     initial_step: Option<FuncId>,
-    runner: FuncId,
-    analysis: Option<FuncId>,
+    runners: Vec<(RunnerVariant, FuncId)>,
 }
 
 impl RoleFuncs {
@@ -632,15 +709,17 @@ impl RoleFuncs {
             Role::Jvp => f.jvp,
             Role::Stepper => Some(self.step_fn),
             Role::InitialStep => self.initial_step,
-            Role::Runner(RunnerVariant::Base) => Some(self.runner),
-            Role::Runner(RunnerVariant::Analysis) => self.analysis,
+            Role::Runner(v) => self.runners.iter().find(|r| r.0 == v).map(|r| r.1),
         }
     }
 
     fn units(&self) -> Vec<Unit> {
         Unit::ALL
             .into_iter()
-            .filter(|&u| u != Unit::Runner(RunnerVariant::Analysis) || self.analysis.is_some())
+            .filter(|&u| match u {
+                Unit::Runner(v) => self.runners.iter().any(|r| r.0 == v),
+                _ => true,
+            })
             .collect()
     }
 
@@ -675,7 +754,7 @@ fn unit_request<'a>(
     let dtype = model.dtype.as_str();
     let exports = roles.unit_exports(functions, unit);
     let observers = match unit {
-        Unit::Runner(RunnerVariant::Analysis) => observers.map(Observers::signature),
+        Unit::Runner(v) if v.observes() => observers.map(Observers::signature),
         _ => None,
     };
     let key = crate::units::unit_key(
@@ -701,7 +780,8 @@ fn unit_request<'a>(
     })
 }
 
-/// Finds or compiles and loads every unit, through the in-process and disk caches.
+/// Finds or compiles and loads the model functions' and the stepper's units, through the
+/// in-process and disk caches; the runners' units wait for their first run.
 #[cfg(feature = "jit")]
 fn native(
     model: &Model,
@@ -712,8 +792,11 @@ fn native(
     stats: &mut CacheStats,
 ) -> Result<Backend, RuntimeError> {
     let opts = dynlib_llvm::CodegenOptions::default();
-    let requests = roles
+    let (eager, lazy): (Vec<Unit>, Vec<Unit>) = roles
         .units()
+        .into_iter()
+        .partition(|u| !matches!(u, Unit::Runner(_)));
+    let requests = eager
         .iter()
         .map(|&unit| {
             Ok((
@@ -730,9 +813,32 @@ fn native(
             ))
         })
         .collect::<Result<Vec<_>, RuntimeError>>()?;
-    // The units are independent (one LLVM context per compilation): obtain them on threads
-    // of their own, which cuts the latency of a cold `build` on a multi-core machine.
-    let disk = options.disk.as_ref();
+    let mut units = Vec::new();
+    for (unit, jit, s) in obtain_all(functions, requests, options.disk.as_ref(), &opts)? {
+        *stats = stats.plus(s);
+        units.push((unit, jit));
+    }
+    Ok(Backend::Native(Native {
+        units,
+        lazy: lazy
+            .into_iter()
+            .map(|u| (u, std::sync::OnceLock::new()))
+            .collect(),
+        disk: options.disk.clone(),
+        stats: Default::default(),
+    }))
+}
+
+/// Obtains `requests` (from the caches, else by compiling), each on a thread of its own:
+/// the units are independent (one LLVM context per compilation), which cuts the latency
+/// of a cold build on a multi-core machine, and each thread's stack is sized to the model.
+#[cfg(feature = "jit")]
+fn obtain_all(
+    functions: &ModelFunctions,
+    requests: Vec<(Unit, crate::units::UnitRequest<'_>)>,
+    disk: Option<&dynlib_cache::DiskCache>,
+    opts: &dynlib_llvm::CodegenOptions,
+) -> Result<Vec<(Unit, Arc<dynlib_llvm::Jit>, CacheStats)>, RuntimeError> {
     // LLVM's passes recurse along chains of dependent instructions (reassociation ranks
     // them recursively): a long aux chain overflows a default 2 MiB stack.
     let insts = functions
@@ -742,11 +848,10 @@ fn native(
         .map(|f| f.insts.len())
         .sum::<usize>();
     let stack = stack_for(insts, STACK_PER_INSTRUCTION);
-    let results: Vec<_> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = requests
             .iter()
             .map(|(unit, req)| {
-                let opts = &opts;
                 let handle = std::thread::Builder::new()
                     .name(format!("dynlib-{}", unit.name()))
                     .stack_size(stack)
@@ -774,17 +879,7 @@ fn native(
                 r.map(|(jit, s)| (unit, jit, s))
             })
             .collect()
-    });
-    let mut units = Vec::new();
-    for r in results {
-        let (unit, jit, s) = r?;
-        stats.hits += s.hits;
-        stats.misses += s.misses;
-        stats.compiled += s.compiled;
-        stats.recovered += s.recovered;
-        units.push((unit, jit));
-    }
-    Ok(Backend::Native(units))
+    })
 }
 
 #[cfg(not(feature = "jit"))]

@@ -131,6 +131,10 @@ pub struct RunOptions {
     pub memory_limit: Option<u64>,
     /// Stops the run at the next chunk boundary once requested (status `USER_BREAK`).
     pub interrupt: Option<crate::Interrupt>,
+    /// The fast path (a runner loop without capacity checks; the same results): `None`
+    /// takes it whenever the run can (a fixed-step stepper, no event that logs), `false`
+    /// never, `true` insists (an error says why a run cannot).
+    pub fastpath: Option<bool>,
 }
 
 impl RunOptions {
@@ -234,6 +238,12 @@ impl RunOptions {
     /// Watches `interrupt`: once it is requested the run stops with `USER_BREAK`.
     pub fn interrupt(mut self, interrupt: &crate::Interrupt) -> Self {
         self.interrupt = Some(interrupt.clone());
+        self
+    }
+
+    /// Takes (`true`) or avoids (`false`) the fast path instead of choosing.
+    pub fn fastpath(mut self, on: bool) -> Self {
+        self.fastpath = Some(on);
         self
     }
 }

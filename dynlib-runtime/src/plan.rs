@@ -115,6 +115,7 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
     check_record_memory(m, o, samples, row, memory_limit)?;
     let cap_evt = o.cap_evt.or(d.cap_evt).unwrap_or(1);
     let observe = kernel.observers().is_some();
+    let fastpath = choose_fastpath(kernel, o.fastpath)?;
     if observe && o.resume {
         return Err(RuntimeError::option(
             "resume",
@@ -164,6 +165,7 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         // The observers trace at the record interval (runtime.md §4.2: the run's
         // record_interval, else every step).
         trace_stride: if observe { interval } else { 0 },
+        fastpath,
         cap_trace: match steps {
             Some(steps) if observe => {
                 ((steps / interval as f64).floor() + 2.0).min(UP_FRONT as f64) as usize
@@ -202,6 +204,40 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         seed,
         spec,
     })
+}
+
+/// Whether the run takes the fast path (runtime.md §3.9's gate, as far as it matters
+/// here): a fixed-step stepper, whose runs have a known length so their buffers are sized
+/// up front, and no event that logs (event rows cannot be counted before the run). `want`
+/// is the user's choice; insisting on a run that cannot is an error that says why.
+fn choose_fastpath(kernel: &Kernel, want: Option<bool>) -> Result<bool, RuntimeError> {
+    let why_not = if kernel.stepper.adaptive {
+        Some(format!(
+            "the stepper {} is adaptive (its runs' lengths are not known up front)",
+            kernel.stepper.name
+        ))
+    } else {
+        kernel
+            .model
+            .events
+            .iter()
+            .find(|e| !e.log.is_empty())
+            .map(|e| {
+                format!(
+                    "the event '{}' logs rows (their number is not known up front)",
+                    e.name
+                )
+            })
+    };
+    match (want, why_not) {
+        (Some(false), _) => Ok(false),
+        (_, None) => Ok(true),
+        (None, Some(_)) => Ok(false),
+        (Some(true), Some(why)) => Err(RuntimeError::option(
+            "fastpath",
+            format!("this run cannot take the fast path: {why}"),
+        )),
+    }
 }
 
 /// The recorded states and aux and the record interval: a resumed run keeps those of the

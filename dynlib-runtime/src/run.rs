@@ -502,6 +502,16 @@ pub struct RunSpec {
     pub observe: bool,
     /// A trace row every k steps (observers with traces; 0: none).
     pub trace_stride: u64,
+    /// Run the fast-path variant (no capacity checks in the loop; same results).
+    pub fastpath: bool,
+}
+
+/// A buffer the driver grows.
+#[derive(Copy, Clone, Debug)]
+enum Grow {
+    Records,
+    Events,
+    Trace,
 }
 
 /// Half the physical memory of this machine (4 GiB when the system does not say): the
@@ -1172,13 +1182,16 @@ impl Kernel {
             _ => spec.dt,
         };
         let max_steps = set_controls(&mut b, spec, &rows, dt0)?;
-        let (status, warnings) = self.drive(machine, &mut b, spec, &rows, max_steps)?;
-        Ok(self.output(b, &rows, status, warnings, dt0))
+        let variant = RunnerVariant::of(spec.observe, spec.fastpath);
+        let (status, warnings) = self.drive(machine, &mut b, spec, &rows, max_steps, variant)?;
+        Ok(self.output(b, &rows, status, warnings, dt0, variant))
     }
 
-    /// Calls the runner until it ends the run: grows a full buffer and re-enters, checks
-    /// the interrupt at each chunk's end and re-enters, and turns the final status code
-    /// into a [`Status`] with the reason, if it needs one.
+    /// Calls the runner `variant` until it ends the run: grows a full buffer and
+    /// re-enters, checks the interrupt at each chunk's end and re-enters, and turns the
+    /// final status code into a [`Status`] with the reason, if it needs one. A fast-path
+    /// runner checks no capacity: each of its calls ends before it could write a row that
+    /// does not fit ([`Kernel::fast_room`]), and buffers grow between calls.
     fn drive(
         &self,
         machine: &mut Machine,
@@ -1186,57 +1199,42 @@ impl Kernel {
         spec: &RunSpec,
         rows: &Rows,
         max_steps: i64,
+        variant: RunnerVariant,
     ) -> Result<(Status, Vec<String>), RuntimeError> {
         // The runner is called in chunks of steps, so the interrupt is seen within about
         // CHUNK_TARGET; a chunk's end is a re-entry like a growth, invisible in the results.
         let mut warnings = Vec::new();
         let mut chunk = FIRST_CHUNK;
         let mut chunk_start = std::time::Instant::now();
-        let chunk_end = |b: &mut Buffers, chunk: u64| {
+        let chunk_end = |b: &Buffers, chunk: u64| {
             let step = b.ictl[ICTL_STEP as usize];
-            let end = step
-                .saturating_add(chunk.min(i64::MAX as u64) as i64)
-                .min(max_steps);
-            b.ictl[ICTL_MAX_STEPS as usize] = end;
+            step.saturating_add(chunk.min(i64::MAX as u64) as i64)
+                .min(max_steps)
         };
-        chunk_end(b, chunk);
+        let mut target = chunk_end(b, chunk);
+        let fast = !variant.checks_capacity();
         let status = loop {
-            match self.call_runner(machine, b)? {
-                status::GROW_REC => {
-                    let need = b.ictl[ICTL_REC as usize] as usize + 1;
-                    let cap = grown(b.rec_t.len(), need)?;
-                    let bytes = rows.footprint(cap, b.evt_code.len());
-                    if let Err(why) = self.grow_records(b, cap, rows.nrs, rows.nra, bytes, spec) {
+            let mut end = target;
+            if fast {
+                match self.fast_room(b, rows, spec) {
+                    Ok(room) => end = end.min(b.ictl[ICTL_STEP as usize].saturating_add(room)),
+                    Err(why) => {
                         warnings.push(why);
                         break Status::MemoryLimit;
                     }
                 }
-                status::GROW_TRACE => {
-                    let rows_now = b.trace.len() / rows.trace_width.max(1);
-                    let need = b.ictl[ICTL_TRACE as usize] as usize + 1;
-                    let cap = grown(rows_now, need)?;
-                    let len = buffer_len(cap, rows.trace_width)?;
-                    let bytes = (len as u64 * 8)
-                        .saturating_add(rows.footprint(b.rec_step.len(), b.evt_code.len()));
-                    if bytes > spec.memory_limit || try_grow(&mut b.trace, len).is_none() {
-                        warnings.push(format!(
-                            "the observers' trace stopped at {rows_now} rows: growing it to {cap} \
-                             rows would pass the memory limit of {} bytes; trace less often \
-                             (record_interval)",
-                            spec.memory_limit
-                        ));
-                        break Status::MemoryLimit;
-                    }
-                    b.ictl[ICTL_TRACE_CAP as usize] = cap as i64;
-                }
-                status::GROW_EVT => {
-                    let need = b.ictl[ICTL_EVT as usize] as usize + 2;
-                    let cap = grown(b.evt_code.len(), need)?;
-                    let bytes = rows.footprint(b.rec_step.len(), cap);
-                    if let Err(why) = grow_events(b, cap, (rows.width, rows.iwidth), bytes, spec) {
-                        warnings.push(why);
-                        break Status::MemoryLimit;
-                    }
+            }
+            b.ictl[ICTL_MAX_STEPS as usize] = end;
+            let grown = match self.call_runner(machine, b, variant)? {
+                status::GROW_REC => self.grow(b, Grow::Records, 1, rows, spec),
+                status::GROW_EVT => self.grow(b, Grow::Events, 2, rows, spec),
+                status::GROW_TRACE => self.grow(b, Grow::Trace, 1, rows, spec),
+                // A fast-path call that stopped short of its chunk for room: grow, go on.
+                status::DONE
+                    if self.chunk_ended(b, max_steps, spec)
+                        && b.ictl[ICTL_STEP as usize] < target =>
+                {
+                    Ok(())
                 }
                 status::DONE if self.chunk_ended(b, max_steps, spec) => {
                     if spec.interrupt.as_ref().is_some_and(|i| i.is_requested()) {
@@ -1248,29 +1246,153 @@ impl Kernel {
                     }
                     chunk = next_chunk(chunk, chunk_start.elapsed());
                     chunk_start = std::time::Instant::now();
-                    chunk_end(b, chunk);
+                    target = chunk_end(b, chunk);
+                    Ok(())
                 }
                 code => {
                     let (status, why) = terminal(code, b)?;
                     warnings.extend(why);
                     break status;
                 }
+            };
+            if let Err(why) = grown {
+                warnings.push(why);
+                break Status::MemoryLimit;
             }
         };
         Ok((status, warnings))
     }
 
+    /// Grows the buffer `what` (doubling until `more` rows beyond those written fit),
+    /// unless that passes the memory limit or the allocation fails: then says why, the
+    /// buffers as they were.
+    fn grow(
+        &self,
+        b: &mut Buffers,
+        what: Grow,
+        more: usize,
+        rows: &Rows,
+        spec: &RunSpec,
+    ) -> Result<(), String> {
+        let too_big = |e: RuntimeError| e.to_string();
+        match what {
+            Grow::Records => {
+                let need = b.ictl[ICTL_REC as usize] as usize + more;
+                let cap = grown(b.rec_t.len(), need).map_err(too_big)?;
+                let bytes = rows.footprint(cap, b.evt_code.len());
+                self.grow_records(b, cap, rows.nrs, rows.nra, bytes, spec)
+            }
+            Grow::Events => {
+                let need = b.ictl[ICTL_EVT as usize] as usize + more;
+                let cap = grown(b.evt_code.len(), need).map_err(too_big)?;
+                let bytes = rows.footprint(b.rec_step.len(), cap);
+                grow_events(b, cap, (rows.width, rows.iwidth), bytes, spec)
+            }
+            Grow::Trace => {
+                let rows_now = b.trace.len() / rows.trace_width.max(1);
+                let need = b.ictl[ICTL_TRACE as usize] as usize + more;
+                let cap = grown(rows_now, need).map_err(too_big)?;
+                let len = buffer_len(cap, rows.trace_width).map_err(too_big)?;
+                let bytes = (len as u64 * 8)
+                    .saturating_add(rows.footprint(b.rec_step.len(), b.evt_code.len()));
+                if bytes > spec.memory_limit || try_grow(&mut b.trace, len).is_none() {
+                    return Err(format!(
+                        "the observers' trace stopped at {rows_now} rows: growing it to {cap} \
+                         rows would pass the memory limit of {} bytes; trace less often \
+                         (record_interval)",
+                        spec.memory_limit
+                    ));
+                }
+                b.ictl[ICTL_TRACE_CAP as usize] = cap as i64;
+                Ok(())
+            }
+        }
+    }
+
+    /// The most steps a fast-path call may take from here with every row it can write
+    /// fitting (at least one: a buffer that has no room for the next step's rows grows
+    /// first). Each step writes at most one sample (every `record_interval`-th), one trace
+    /// row (every trace-stride-th) and one event row per logging phase; the first call
+    /// also writes the t0 sample.
+    fn fast_room(&self, b: &mut Buffers, rows: &Rows, spec: &RunSpec) -> Result<i64, String> {
+        // Steps c after `step` that write at most `left` rows due every `every` steps:
+        // floor((step + c) / every) - floor(step / every) <= left.
+        let room = |step: i64, every: i64, left: i64| -> i64 {
+            if every <= 0 {
+                return i64::MAX;
+            }
+            if left < 0 {
+                return 0;
+            }
+            let (step, every, left) = (step as i128, every as i128, left as i128);
+            let c = (step / every + left + 1) * every - 1 - step;
+            c.min(i64::MAX as i128) as i64
+        };
+        loop {
+            let ctl = |slot: i64| b.ictl[slot as usize];
+            let step = ctl(ICTL_STEP);
+            let t0_sample = (ctl(ICTL_STARTED) == 0 && step == 0 && ctl(ICTL_INTERVAL) > 0) as i64;
+            let rec = room(
+                step,
+                ctl(ICTL_INTERVAL),
+                ctl(ICTL_CAP_REC) - ctl(ICTL_REC) - t0_sample,
+            );
+            let per_step = self.logging_phases() as i64;
+            let evt = if per_step == 0 {
+                i64::MAX
+            } else {
+                (ctl(ICTL_CAP_EVT) - ctl(ICTL_EVT)) / per_step
+            };
+            let trace = if b.trace.is_empty() {
+                i64::MAX
+            } else {
+                room(
+                    step,
+                    ctl(ICTL_TRACE_STRIDE),
+                    ctl(ICTL_TRACE_CAP) - ctl(ICTL_TRACE),
+                )
+            };
+            let most = rec.min(evt).min(trace);
+            if most > 0 {
+                return Ok(most);
+            }
+            // Room for the next step's rows (and the t0 sample, if it is still to come).
+            let (what, more) = if rec == 0 {
+                (Grow::Records, 1 + t0_sample as usize)
+            } else if evt == 0 {
+                (Grow::Events, per_step as usize)
+            } else {
+                (Grow::Trace, 1)
+            };
+            self.grow(b, what, more, rows, spec)?;
+        }
+    }
+
+    /// How many of the event phases (start, end) log rows.
+    fn logging_phases(&self) -> usize {
+        let logs = |phase: dynlib_model::Phase| {
+            self.model
+                .events
+                .iter()
+                .any(|e| e.phase != phase && !e.log.is_empty())
+        };
+        logs(dynlib_model::Phase::End) as usize + logs(dynlib_model::Phase::Start) as usize
+    }
+
     /// One call of the runner with every buffer; returns its status code.
-    fn call_runner(&self, machine: &mut Machine, b: &mut Buffers) -> Result<i32, RuntimeError> {
-        let analysis = !b.aout.is_empty();
+    fn call_runner(
+        &self,
+        machine: &mut Machine,
+        b: &mut Buffers,
+        variant: RunnerVariant,
+    ) -> Result<i32, RuntimeError> {
         let abi = RunnerAbi {
             layout: self.stepper.workspace,
-            analysis: analysis.then(|| self.analysis_vectors()),
+            analysis: variant.observes().then(|| self.analysis_vectors()),
         };
-        let runner = match (analysis, &self.analysis) {
-            (true, Some((f, _, _))) => *f,
-            _ => self.runner,
-        };
+        let runner = self.runner(variant).ok_or_else(|| {
+            RuntimeError::Internal(format!("this kernel has no {} runner", variant.name()))
+        })?;
         let mut args = b.runner_args(&abi);
         debug_assert!(
             args.iter()
@@ -1284,8 +1406,9 @@ impl Kernel {
         let mut out = [Scalar::I32(0)];
         // SAFETY: every buffer is sized from this kernel's model and the validated spec
         // (states, parameters, aux, rings, stepper workspace, recorded indices in range),
-        // the capacities in `ictl` are the buffers' lengths, and the runner checks a row
-        // fits before writing it (it returns GROW_* instead).
+        // the capacities in `ictl` are the buffers' lengths, and either the runner checks a
+        // row fits before writing it (it returns GROW_* instead) or, on the fast path, the
+        // call's step limit leaves room for every row it can write (`fast_room`).
         unsafe { self.invoke(machine, runner, &mut args, &mut out)? };
         match out[0] {
             Scalar::I32(c) => Ok(c),
@@ -1302,6 +1425,7 @@ impl Kernel {
         status: Status,
         warnings: Vec<String>,
         dt0: f64,
+        variant: RunnerVariant,
     ) -> RunOutput {
         let model = &self.model;
         let (nrs, nra, width) = (rows.nrs, rows.nra, rows.width);
@@ -1330,11 +1454,6 @@ impl Kernel {
             })
             .collect();
         let observers = self.observer_results(&b, rows.trace_width);
-        let variant = if b.aout.is_empty() {
-            RunnerVariant::Base
-        } else {
-            RunnerVariant::Analysis
-        };
         // The runner wrote each column at `k * capacity + row`: the buffers are the results'.
         let cap = b.ictl[ICTL_CAP_REC as usize] as usize;
         let states = Block::from_buffer(b.rec_y, cap, i, nrs);
@@ -1368,7 +1487,7 @@ impl Kernel {
 
     /// The observers' vectors beside the stepper's (0 without observers).
     pub(crate) fn analysis_vectors(&self) -> usize {
-        self.analysis.as_ref().map_or(0, |a| a.2)
+        self.analysis.as_ref().map_or(0, |a| a.1)
     }
 
     /// Each observer's outputs and trace rows, from the analysis buffers.

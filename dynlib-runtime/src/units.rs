@@ -44,6 +44,18 @@ pub struct CacheStats {
     pub recovered: u32,
 }
 
+impl CacheStats {
+    /// Both counts added.
+    pub fn plus(self, o: CacheStats) -> CacheStats {
+        CacheStats {
+            hits: self.hits + o.hits,
+            misses: self.misses + o.misses,
+            compiled: self.compiled + o.compiled,
+            recovered: self.recovered + o.recovered,
+        }
+    }
+}
+
 /// How many loaded units the in-process cache keeps (least recently used go first).
 pub const MEMORY_CACHE_UNITS: usize = 64;
 

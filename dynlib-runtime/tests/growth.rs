@@ -85,6 +85,7 @@ fn spec(kernel: &Kernel, caps: usize, interval: u64) -> RunSpec {
         memory_limit: dynlib_runtime::run::default_memory_limit(),
         interrupt: None,
         observe: false,
+        fastpath: false,
         trace_stride: 0,
         cap_trace: 0,
     }

@@ -38,23 +38,77 @@ use crate::stepper::StepperSpec;
 mod base;
 mod hooks;
 
-/// A runner variant (runtime.md §3.5): each is its own compiled and cached unit.
+/// A runner variant (runtime.md §3.5): each is its own compiled and cached unit, and a
+/// run gives the same bits through every variant that can run it (they compose the same
+/// phases; DESIGN.md R8: all use the BASE ordering).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RunnerVariant {
-    /// The ordinary loop: buffers grown by re-entry, events, lags, recording.
+    /// The ordinary loop: before each iteration it checks that the rows it may write fit,
+    /// else returns `GROW_*` for the caller to grow the buffers and re-enter.
     Base,
-    /// The ordinary loop with observers' hooks compiled in (and, for an observer that
-    /// advances a tangent with the state, the stepper's combined tangent step in place of
-    /// the stepper); the kernel's [`Observers`] are part of its key.
+    /// The loop without capacity checks: the caller sizes each call (its chunk of steps)
+    /// so that every row it can write fits ([`crate::run`]); used for fixed-step runs
+    /// without logged events, whose record buffers are sized up front.
+    Fastpath,
+    /// BASE with the observers' hooks compiled in (and, for an observer that advances a
+    /// tangent with the state, the stepper's combined tangent step in place of the
+    /// stepper); the kernel's observers are part of its key.
     Analysis,
+    /// FASTPATH with the observers' hooks.
+    FastpathAnalysis,
 }
 
 impl RunnerVariant {
-    /// Its name in cache keys, `meta.json`, results and messages (`base`, `analysis`).
+    /// Every variant.
+    pub const ALL: [RunnerVariant; 4] = [
+        RunnerVariant::Base,
+        RunnerVariant::Fastpath,
+        RunnerVariant::Analysis,
+        RunnerVariant::FastpathAnalysis,
+    ];
+
+    /// Its name in cache keys, `meta.json`, results and messages (`base`, `fastpath`,
+    /// `analysis`, `fastpath_analysis`).
     pub fn name(self) -> &'static str {
         match self {
             RunnerVariant::Base => "base",
+            RunnerVariant::Fastpath => "fastpath",
             RunnerVariant::Analysis => "analysis",
+            RunnerVariant::FastpathAnalysis => "fastpath_analysis",
+        }
+    }
+
+    /// True for the variants that run observers.
+    pub fn observes(self) -> bool {
+        matches!(
+            self,
+            RunnerVariant::Analysis | RunnerVariant::FastpathAnalysis
+        )
+    }
+
+    /// True for the variants that check capacity before each iteration.
+    pub fn checks_capacity(self) -> bool {
+        matches!(self, RunnerVariant::Base | RunnerVariant::Analysis)
+    }
+
+    /// The variant with (`observe`) or without observers and with or without checks.
+    pub fn of(observe: bool, fast: bool) -> RunnerVariant {
+        match (observe, fast) {
+            (false, false) => RunnerVariant::Base,
+            (false, true) => RunnerVariant::Fastpath,
+            (true, false) => RunnerVariant::Analysis,
+            (true, true) => RunnerVariant::FastpathAnalysis,
+        }
+    }
+
+    /// The IR function's (and its exported file's) name stem: `runner`, `runner_fastpath`,
+    /// `runner_analysis`, `runner_fastpath_analysis`.
+    pub fn stem(self) -> &'static str {
+        match self {
+            RunnerVariant::Base => "runner",
+            RunnerVariant::Fastpath => "runner_fastpath",
+            RunnerVariant::Analysis => "runner_analysis",
+            RunnerVariant::FastpathAnalysis => "runner_fastpath_analysis",
         }
     }
 }
@@ -190,6 +244,8 @@ struct Runner<'f, 'm> {
     ctl: Control,
     exit: Block,
     analysis: Option<Analysis<'m>>,
+    /// False for the fast-path variants: no capacity checks (the caller sized the call).
+    checks: bool,
 }
 
 impl Runner<'_, '_> {
@@ -344,6 +400,13 @@ impl Runner<'_, '_> {
         let want0 = self.b.binary(BinaryOp::And, recording, first);
         self.b.brif(want0, rec0, &[], header, &start.args());
         self.b.switch_to(rec0);
+        if !self.checks {
+            self.record(start.t, start.step, start.i);
+            let i1 = self.b.add(start.i, one_i);
+            self.b
+                .jump(header, &[start.t, start.dt, start.step, i1, start.m]);
+            return;
+        }
         let full = self.b.cmp(CmpOp::Ge, start.i, cap_rec);
         let grow = self.b.create_block();
         let write = self.b.create_block();
@@ -388,7 +451,7 @@ impl Runner<'_, '_> {
     fn capacity_check(&mut self, cur: &Carried) -> (Value, Value) {
         let (zero_i, one_i, recording) = (self.ctl.zero_i, self.ctl.one_i, self.ctl.recording);
         let rows = (self.facts.pre_logs as i64) + (self.facts.post_logs as i64);
-        if rows > 0 {
+        if rows > 0 && self.checks {
             let need = self.b.i64(rows);
             let after = self.b.add(cur.m, need);
             let full = self.b.cmp(CmpOp::Gt, after, self.ctl.cap_evt);
@@ -407,6 +470,9 @@ impl Runner<'_, '_> {
             let on = b.cmp(CmpOp::Eq, r, zero_i);
             b.binary(BinaryOp::And, recording, on)
         };
+        if !self.checks {
+            return (next_step, will_record);
+        }
         let full = self.b.cmp(CmpOp::Ge, cur.i, self.ctl.cap_rec);
         let blocked = self.b.binary(BinaryOp::And, will_record, full);
         let grow = self.b.create_block();
@@ -672,8 +738,14 @@ pub fn emit_runner(
     mf: &mut ModelFunctions,
     stepper: &StepperSpec,
     step_fn: FuncId,
+    variant: RunnerVariant,
     observed: Option<Observed<'_>>,
 ) -> FuncId {
+    assert_eq!(
+        variant.observes(),
+        observed.is_some(),
+        "observers exactly for the analysis variants"
+    );
     let facts = Facts::of(model, mf);
     let n = model.states.len();
     let abi = RunnerAbi {
@@ -681,10 +753,7 @@ pub fn emit_runner(
         analysis: observed.map(|o| o.vectors(n, stepper)),
     };
     let step_abi = stepper.abi();
-    let name = match observed {
-        None => stepper.ir_name("runner"),
-        Some(_) => stepper.ir_name("runner_analysis"),
-    };
+    let name = stepper.ir_name(variant.stem());
     let mut f = Function::new(name, abi.signature(facts.elem));
     {
         let mut b = FunctionBuilder::new(&mut f);
@@ -756,6 +825,7 @@ pub fn emit_runner(
             ctl,
             exit,
             analysis,
+            checks: variant.checks_capacity(),
         };
         let ex_status = r.b.block_param(exit, Type::I32);
         let ex = Carried {

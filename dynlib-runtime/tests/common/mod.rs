@@ -20,6 +20,7 @@ pub fn bits(r: &Results) -> Vec<Vec<u64>> {
 
 /// A damped oscillator with aux (one of them a lag), logged crossing events, a start-phase
 /// kick that changes a state, and two presets: most of what a session touches.
+#[allow(dead_code)]
 pub const OSC: &str = r#"
 [model]
 type = "ode"
