@@ -34,6 +34,17 @@ pub struct BuildArgs {
     /// A mod URI to apply (repeatable, applied in order).
     #[arg(long = "mod", value_name = "URI")]
     pub mods: Vec<String>,
+    /// Compute the maximum Lyapunov exponent along each run (the model needs
+    /// [equations.jacobian]; flows a fixed-step euler, rk2 or rk4).
+    #[arg(long)]
+    pub lyapunov: bool,
+    /// With --lyapunov: the first K exponents (the spectrum) instead of the maximum one.
+    #[arg(long, value_name = "K", requires = "lyapunov")]
+    pub k: Option<usize>,
+    /// Run the ordinary loop even where the fast path could (the same results; for
+    /// comparisons).
+    #[arg(long)]
+    pub no_fastpath: bool,
 }
 
 impl BuildArgs {
@@ -45,8 +56,35 @@ impl BuildArgs {
             .config(config.clone());
         setup.stepper = self.stepper.clone();
         setup.mods = self.mods.clone();
+        if self.lyapunov {
+            use dynlib::runtime::{LyapunovMle, LyapunovSpectrum, Observers};
+            setup.observers = Some(match self.k {
+                Some(k) => Observers::one(LyapunovSpectrum::new(k)),
+                None => Observers::one(LyapunovMle),
+            });
+        }
         setup
     }
+
+    /// The runs' fast-path choice: automatic, or never with `--no-fastpath`.
+    pub fn fastpath(&self) -> Option<bool> {
+        self.no_fastpath.then_some(false)
+    }
+}
+
+/// The Lyapunov exponent(s) of a run's observers: the maximum exponent as a number, the
+/// spectrum as an array (`null` when the run has none).
+pub(crate) fn lyapunov_json(observers: &[dynlib::runtime::ObserverResult]) -> Value {
+    observers
+        .iter()
+        .find_map(|o| match o.key.as_str() {
+            "lyapunov_mle" => o.mle().map(num),
+            "lyapunov_spectrum" => o
+                .spectrum()
+                .map(|s| Value::Array(s.into_iter().map(num).collect())),
+            _ => None,
+        })
+        .unwrap_or(Value::Null)
 }
 
 /// The horizon and step of `dynlib run` and `dynlib sweep`.
@@ -197,6 +235,7 @@ pub fn run(
         params: args.params.clone(),
         stepper_config: args.stepper_config.clone(),
         interrupt: Some(interrupt.clone()),
+        fastpath: args.build.fastpath(),
         ..RunOptions::default()
     };
     let start = Instant::now();
@@ -290,6 +329,7 @@ fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> 
         ("model", json!(m.uri)),
         ("stepper", json!(k.stepper().name)),
         ("backend", json!(k.backend_name())),
+        ("runner", json!(res.variant.name())),
         ("status", json!(res.status.name())),
         ("steps", json!(res.step_count)),
     ] {
@@ -345,7 +385,40 @@ fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> 
     }
     w.write_all(b"},")?;
     let cache = k.cache_stats();
+    let observers: Map<String, Value> = res
+        .observers
+        .iter()
+        .map(|o| {
+            let outputs: Map<String, Value> = o
+                .outputs
+                .iter()
+                .map(|(n, v)| (n.clone(), num(*v)))
+                .collect();
+            let trace: Map<String, Value> = o
+                .trace_names
+                .iter()
+                .zip(&o.trace)
+                .map(|(n, xs)| {
+                    (
+                        n.clone(),
+                        Value::Array(xs.iter().map(|&x| num(x)).collect()),
+                    )
+                })
+                .collect();
+            let v = json!({
+                "outputs": outputs,
+                "trace": {
+                    "t": o.trace_t.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+                    "step": o.trace_step,
+                    "columns": trace,
+                },
+            });
+            (o.key.clone(), v)
+        })
+        .collect();
     for (name, v) in [
+        ("lyapunov", lyapunov_json(&res.observers)),
+        ("observers", Value::Object(observers)),
         ("warnings", json!(res.warnings)),
         (
             "timing",
@@ -410,7 +483,12 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
     } else {
         "interpreter"
     };
-    let _ = writeln!(s, "stepper  {} ({backend})", k.stepper().name);
+    let _ = writeln!(
+        s,
+        "stepper  {} ({backend}, {} runner)",
+        k.stepper().name,
+        res.variant.name()
+    );
     let _ = writeln!(s, "status   {}", res.status.name());
     let span = match (res.t.first(), res.t.last()) {
         (Some(&a), Some(&b)) => format!(", t = {} .. {}", Number::Float(a), Number::Float(b)),
@@ -428,6 +506,15 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
     }
     for (name, count) in res.event_counts() {
         let _ = writeln!(s, "event    {name}: {count} rows");
+    }
+    for o in &res.observers {
+        if let Some(mle) = o.mle().filter(|_| o.key == "lyapunov_mle") {
+            let _ = writeln!(s, "lyapunov maximum exponent {}", Number::Float(mle));
+        }
+        if let Some(sp) = o.spectrum() {
+            let xs: Vec<String> = sp.iter().map(|&x| Number::Float(x).to_string()).collect();
+            let _ = writeln!(s, "lyapunov spectrum {}", xs.join(", "));
+        }
     }
     for w in &res.warnings {
         let _ = writeln!(s, "warning  {w}");

@@ -168,6 +168,9 @@ pub fn run(
         max_steps: args.max_steps,
         record_vars: args.record_vars.clone(),
         ic: args.ic.clone(),
+        // A Lyapunov sweep records nothing unless asked (analysis.md A7).
+        record: (args.build.lyapunov && args.record_vars.is_none()).then_some(false),
+        fastpath: args.build.fastpath(),
         ..RunOptions::default()
     };
     let mut batch = BatchOptions::default().interrupt(interrupt);
@@ -193,17 +196,22 @@ pub fn run(
         StatArg::Max => Stat::Max,
         StatArg::Min => Stat::Min,
     });
-    let vars = recorded_vars(&kernel, args);
+    let vars = if base.record == Some(false) {
+        Vec::new()
+    } else {
+        recorded_vars(&kernel, args)
+    };
     let info = Info {
         uri: &kernel.model().uri,
         stepper: kernel.stepper().name,
         backend: kernel.backend_name(),
         shard: args.shard,
         timing: [build_s, run_s],
+        lyapunov: args.build.lyapunov.then_some(args.build.k),
     };
     match format {
         SweepFormat::Json => sink.write(|w| write_json(w, &sw, &vars, stat, &info))?,
-        SweepFormat::Csv => sink.write(|w| write_csv(w, &sw, &vars, stat))?,
+        SweepFormat::Csv => sink.write(|w| write_csv(w, &sw, &vars, stat, &info))?,
         SweepFormat::Summary => {
             let text = summary(&sw, &vars, stat, &info);
             let text = if matches!(sink, Sink::Stdout) {
@@ -228,6 +236,33 @@ struct Info<'a> {
     shard: Option<(usize, usize)>,
     /// `[build_s, run_s]`.
     timing: [f64; 2],
+    /// `--lyapunov`, with `--k`.
+    lyapunov: Option<Option<usize>>,
+}
+
+impl Info<'_> {
+    /// The Lyapunov columns: `mle`, or `lyap0..lyap{k-1}`; none without `--lyapunov`.
+    fn lyapunov_names(&self) -> Vec<String> {
+        match self.lyapunov {
+            None => Vec::new(),
+            Some(None) => vec!["mle".into()],
+            Some(Some(k)) => (0..k).map(|j| format!("lyap{j}")).collect(),
+        }
+    }
+
+    /// Each Lyapunov column's values per point (NaN where a run failed).
+    fn lyapunov_values(&self, sw: &Sweep) -> Vec<Vec<f64>> {
+        match self.lyapunov {
+            None => Vec::new(),
+            Some(None) => vec![sw.mle()],
+            Some(Some(k)) => {
+                let rows = sw.spectrum(k);
+                (0..k)
+                    .map(|j| rows.iter().map(|r| r[j]).collect())
+                    .collect()
+            }
+        }
+    }
 }
 
 /// The recorded variables' names as `record_vars` gives them (default: every state), in
@@ -294,7 +329,22 @@ fn write_json(
         "status": statuses,
         "timing": {"build_s": info.timing[0], "run_s": info.timing[1]},
     });
+    if info.lyapunov.is_some() {
+        // Per point: the maximum exponent, or the spectrum; null where the run failed.
+        let ok = sw.statuses();
+        let per_point: Vec<Value> = sw
+            .observers()
+            .into_iter()
+            .zip(ok)
+            .map(|(o, st)| match st {
+                Ok(st) if st.is_success() => crate::output::lyapunov_json(o),
+                _ => Value::Null,
+            })
+            .collect();
+        doc["lyapunov"] = Value::Array(per_point);
+    }
     match stat {
+        None if vars.is_empty() => {}
         Some(stat) => {
             let values = stats(sw, vars, stat).map_err(io::Error::other)?;
             let per_var: serde_json::Map<String, Value> = vars
@@ -335,17 +385,31 @@ fn write_json(
     w.write_all(b"\n")
 }
 
-fn write_csv(w: &mut dyn Write, sw: &Sweep, vars: &[String], stat: Option<Stat>) -> io::Result<()> {
+fn write_csv(
+    w: &mut dyn Write,
+    sw: &Sweep,
+    vars: &[String],
+    stat: Option<Stat>,
+    info: &Info,
+) -> io::Result<()> {
     let grid = sw.grid();
+    // One row per point with --stat, or when nothing is recorded (a Lyapunov sweep);
+    // else one per sample.
+    let per_point = stat.is_some() || vars.is_empty();
+    let lyap = if per_point {
+        info.lyapunov_names()
+    } else {
+        Vec::new()
+    };
     w.write_all(b"point")?;
     for name in grid.names() {
         write!(w, ",{name}")?;
     }
     w.write_all(b",status")?;
-    if stat.is_none() {
+    if !per_point {
         w.write_all(b",t,step")?;
     }
-    for v in vars {
+    for v in vars.iter().chain(&lyap) {
         write!(w, ",{v}")?;
     }
     w.write_all(b"\n")?;
@@ -357,18 +421,23 @@ fn write_csv(w: &mut dyn Write, sw: &Sweep, vars: &[String], stat: Option<Stat>)
         }
         write!(w, ",{}", csv_field(&status(sw, k)))
     };
-    match stat {
-        Some(stat) => {
-            let values = stats(sw, vars, stat).map_err(io::Error::other)?;
-            for k in 0..sw.runs().len() {
-                prefix(w, k)?;
-                for xs in &values {
-                    write!(w, ",{}", xs[k])?;
-                }
-                w.write_all(b"\n")?;
+    if per_point {
+        let mut values = match stat {
+            Some(stat) => stats(sw, vars, stat).map_err(io::Error::other)?,
+            None => Vec::new(),
+        };
+        values.extend(info.lyapunov_values(sw));
+        for k in 0..sw.runs().len() {
+            prefix(w, k)?;
+            for xs in &values {
+                write!(w, ",{}", xs[k])?;
             }
+            w.write_all(b"\n")?;
         }
-        None => {
+        return Ok(());
+    }
+    {
+        {
             for (k, r) in sw.results().into_iter().enumerate() {
                 // A point without samples still has its row, with its status.
                 let r = match r {
@@ -443,22 +512,12 @@ fn summary(sw: &Sweep, vars: &[String], stat: Option<Stat>, info: &Info) -> Stri
     if let Some(stat) = stat {
         if let Ok(values) = stats(sw, vars, stat) {
             for (v, xs) in vars.iter().zip(values) {
-                let finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-                let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let range = if finite.is_empty() {
-                    "no finite values".to_string()
-                } else {
-                    format!(
-                        "{} .. {} over {} points",
-                        Number::Float(lo),
-                        Number::Float(hi),
-                        finite.len()
-                    )
-                };
-                let _ = writeln!(s, "{:<8} {v}: {range}", stat.name());
+                let _ = writeln!(s, "{:<8} {v}: {}", stat.name(), range_of(&xs));
             }
         }
+    }
+    for (name, xs) in info.lyapunov_names().iter().zip(info.lyapunov_values(sw)) {
+        let _ = writeln!(s, "lyapunov {name}: {}", range_of(&xs));
     }
     let _ = writeln!(
         s,
@@ -466,6 +525,22 @@ fn summary(sw: &Sweep, vars: &[String], stat: Option<Stat>, info: &Info) -> Stri
         info.timing[0], info.timing[1]
     );
     s
+}
+
+/// `lo .. hi over N points` of the finite values, or `no finite values`.
+fn range_of(xs: &[f64]) -> String {
+    let finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    if finite.is_empty() {
+        return "no finite values".to_string();
+    }
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        "{} .. {} over {} points",
+        Number::Float(lo),
+        Number::Float(hi),
+        finite.len()
+    )
 }
 
 /// A one-line progress display on standard error (a terminal), redrawn at most ten times

@@ -172,12 +172,28 @@ fn run_json_has_every_documented_key() {
     ]);
     let v = json(&o);
     for key in [
-        "model", "stepper", "backend", "status", "steps", "t", "step", "series", "final", "events",
-        "timing", "cache",
+        "model",
+        "stepper",
+        "backend",
+        "runner",
+        "status",
+        "steps",
+        "t",
+        "step",
+        "series",
+        "final",
+        "events",
+        "lyapunov",
+        "observers",
+        "timing",
+        "cache",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     assert_eq!(v["backend"], "interp");
+    // A fixed-step run without logged events takes the fast path, and says so.
+    assert_eq!(v["runner"], "fastpath");
+    assert_eq!(v["lyapunov"], serde_json::Value::Null);
     assert_eq!(v["status"], "DONE");
     assert_eq!(v["steps"], 11);
     assert_eq!(v["t"].as_array().unwrap().len(), 12);
@@ -566,4 +582,95 @@ fn sweep_csv_headers_follow_the_columns_and_bad_options_fail_the_sweep() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stderr(&o).contains("'q'"), "{}", stderr(&o));
+}
+
+#[test]
+fn lyapunov_exponents_through_run_and_sweep() {
+    // runtime.md §4.2's Lorenz number, through `dynlib run`.
+    let o = dynlib(&[
+        "run",
+        "builtin://ode/lorenz",
+        "--t-end",
+        "20",
+        "--dt",
+        "0.01",
+        "--record-interval",
+        "100",
+        "--lyapunov",
+        "--format",
+        "json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["runner"], "fastpath_analysis");
+    assert_eq!(v["lyapunov"].as_f64().unwrap(), 0.34868949342070366);
+    let mle = &v["observers"]["lyapunov_mle"];
+    assert_eq!(mle["trace"]["columns"]["mle"].as_array().unwrap().len(), 20);
+    assert_eq!(mle["outputs"]["variational_mode"], 1.0);
+    let o = dynlib(&[
+        "run",
+        "builtin://ode/lorenz",
+        "--t-end",
+        "1",
+        "--no-fastpath",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json(&o)["runner"], "base");
+    // A Lyapunov sweep: the exponents per point (analysis.md §1.4's rules), nothing
+    // recorded; the spectrum with --k; as CSV one row per point.
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/logistic",
+        "--param",
+        "r=3.5:4:6",
+        "-n",
+        "1000",
+        "--transient",
+        "500",
+        "--lyapunov",
+        "--format",
+        "json",
+    ]);
+    let v = json(&o);
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/data/golden/lyapunov_sweeps.json").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["lyapunov"], golden["logistic"]["mle"]);
+    assert!(v.get("runs").is_none(), "nothing recorded: {v}");
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/henon",
+        "--param",
+        "a=1.2,1.4",
+        "-n",
+        "2000",
+        "--lyapunov",
+        "--k",
+        "2",
+        "--format",
+        "csv",
+    ]);
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "point,a,status,lyap0,lyap1");
+    let want = &golden["henon"]["spectrum"];
+    assert_eq!(
+        lines[2],
+        format!("1,1.4,DONE,{},{}", want[1][0], want[1][1])
+    );
+    // --k needs --lyapunov; a model without a Jacobian is refused with the reason.
+    assert_eq!(
+        dynlib(&["run", "builtin://ode/lorenz", "--k", "2"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let o = dynlib(&["run", "builtin://ode/hodgkin-huxley", "--lyapunov"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("[equations.jacobian]"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -163,8 +163,9 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         interrupt: o.interrupt.clone(),
         observe,
         // The observers trace at the record interval (runtime.md §4.2: the run's
-        // record_interval, else every step).
-        trace_stride: if observe { interval } else { 0 },
+        // record_interval, else every step); a run that records nothing traces nothing
+        // (a Lyapunov sweep wants the exponents, not their history: analysis.md A7).
+        trace_stride: if observe && record { interval } else { 0 },
         fastpath,
         cap_trace: match steps {
             Some(steps) if observe => {

@@ -406,6 +406,54 @@ impl Sweep {
             .collect()
     }
 
+    /// Each point's observer results (the kernel's observers; empty for a point that did
+    /// not run).
+    pub fn observers(&self) -> Vec<&[crate::observer::ObserverResult]> {
+        self.runs
+            .iter()
+            .map(|r| r.as_ref().map_or(&[][..], |ex| &ex.output().observers[..]))
+            .collect()
+    }
+
+    /// The maximum Lyapunov exponent per point (a kernel built with
+    /// [`crate::observer::LyapunovMle`]): NaN where the run failed or did not run.
+    pub fn mle(&self) -> Vec<f64> {
+        self.exponents("lyapunov_mle", |o| o.mle().map(|x| vec![x]))
+            .into_iter()
+            .map(|v| v[0])
+            .collect()
+    }
+
+    /// The first `k` Lyapunov exponents per point (a kernel built with
+    /// [`crate::observer::LyapunovSpectrum`]): NaNs where the run failed or did not run.
+    pub fn spectrum(&self, k: usize) -> Vec<Vec<f64>> {
+        self.exponents("lyapunov_spectrum", |o| o.spectrum())
+            .into_iter()
+            .map(|mut v| {
+                v.resize(k, f64::NAN);
+                v
+            })
+            .collect()
+    }
+
+    fn exponents(
+        &self,
+        key: &str,
+        of: impl Fn(&crate::observer::ObserverResult) -> Option<Vec<f64>>,
+    ) -> Vec<Vec<f64>> {
+        self.runs
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .ok()
+                    .filter(|ex| ex.output().status.is_success())
+                    .and_then(|ex| ex.output().observers.iter().find(|o| o.key == key))
+                    .and_then(&of)
+                    .unwrap_or_else(|| vec![f64::NAN])
+            })
+            .collect()
+    }
+
     /// The statistic of recorded variable `var` (a state, an aux or `aux.NAME`) per point:
     /// NaN where the run failed, did not run, or recorded nothing. A variable that is not
     /// recorded is an error.

@@ -168,3 +168,86 @@ fn failed_points_are_nan_with_their_status_and_bad_sweeps_are_refused() {
     // The core was not changed by any of it.
     assert_eq!(core.state.y.to_f64(), [0.1]);
 }
+
+fn lyapunov_golden() -> Value {
+    let path = format!(
+        "{}/../tests/data/golden/lyapunov_sweeps.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The reference's Lyapunov sweeps (analysis.md §1.4–1.5, made by
+/// tools/golden_lyapunov_sweeps.py with its Numba path): the same exponents to the bit,
+/// on both backends, recording nothing.
+#[test]
+fn lyapunov_sweeps_give_the_references_exponents() {
+    use dynlib_runtime::{LyapunovMle, LyapunovSpectrum, Observers};
+    let g = lyapunov_golden();
+    let mut backends = vec![false];
+    if cfg!(feature = "jit") {
+        backends.push(true);
+    }
+    let build = |uri: &str, obs: Observers, jit: bool| {
+        let o = SetupOptions::default()
+            .jit(jit)
+            .config(Config::default())
+            .observers(obs);
+        dynlib_runtime::build(uri, o).unwrap()
+    };
+    let run = |k: &Arc<Kernel>, name: &str, values: Vec<f64>, base: RunOptions| {
+        let grid = Grid::new(vec![(name.into(), Axis::Values(values))]).unwrap();
+        let batch = BatchOptions::default().threads(2);
+        let n = grid.len();
+        sweep(
+            k,
+            &SessionCore::new(k),
+            &grid,
+            &base.record(false),
+            0..n,
+            &batch,
+        )
+        .unwrap()
+    };
+    for jit in backends {
+        let k = build("builtin://map/logistic", Observers::one(LyapunovMle), jit);
+        let sw = run(
+            &k,
+            "r",
+            linspace(3.5, 4.0, 6),
+            RunOptions::default().n(1000).transient(500.0),
+        );
+        assert_eq!(sw.mle(), floats(&g["logistic"]["mle"]));
+        let growth: Vec<f64> = sw
+            .observers()
+            .iter()
+            .map(|o| o[0].output("log_growth").unwrap())
+            .collect();
+        assert_eq!(growth, floats(&g["logistic"]["log_growth"]));
+        // Recording nothing traces nothing.
+        assert!(sw.observers()[0][0].trace_t.is_empty());
+
+        let k = build(
+            "builtin://map/henon",
+            Observers::one(LyapunovSpectrum::new(2)),
+            jit,
+        );
+        let sw = run(&k, "a", vec![1.2, 1.4], RunOptions::default().n(2000));
+        let want: Vec<Vec<f64>> = g["henon"]["spectrum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
+        assert_eq!(sw.spectrum(2), want);
+
+        let k = build("builtin://ode/lorenz", Observers::one(LyapunovMle), jit);
+        let sw = run(
+            &k,
+            "rho",
+            linspace(20.0, 30.0, 3),
+            RunOptions::default().t_end(20.0).dt(0.01),
+        );
+        assert_eq!(sw.mle(), floats(&g["lorenz"]["mle"]));
+    }
+}
