@@ -1,6 +1,7 @@
 //! The `dynlib` command line.
 
 mod cache_cli;
+mod columnar;
 mod output;
 mod signals;
 mod sink;

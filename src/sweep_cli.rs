@@ -1,11 +1,13 @@
 //! `dynlib sweep`: one run per point of a parameter grid, on every core, written as a
-//! summary, JSON or CSV (by `--format`, or by the `-o` file's extension).
+//! summary, JSON, CSV, Parquet or Arrow (by `--format`, or by the `-o` file's extension).
 //!
 //! CSV has one row per grid point and sample (`point`, the swept parameters, `status`,
-//! `t`, `step`, the recorded variables), or with `--stat` one row per point with the
-//! statistic of each variable. `point` is the index in the whole grid, so the CSV files of
-//! `--shard 0/N` .. `--shard N-1/N` concatenated (without their repeated header lines) are
-//! exactly the unsharded file.
+//! `t`, `step`, the recorded variables), or with `--stat` (or `--lyapunov` recording
+//! nothing) one row per point with the statistic of each variable and the exponents.
+//! `point` is the index in the whole grid, so the CSV files of `--shard 0/N` ..
+//! `--shard N-1/N` concatenated (without their repeated header lines) are exactly the
+//! unsharded file. Parquet and Arrow files hold the same rows and columns (one row group
+//! or record batch per point), so the shards' files read together are the whole sweep.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::Instant;
@@ -15,6 +17,7 @@ use dynlib::runtime::{sweep, Axis, BatchOptions, Grid, SessionCore, Stat, Sweep}
 use dynlib::{Number, RunOptions, RuntimeError};
 use serde_json::{json, Value};
 
+use crate::columnar::{Col, Kind};
 use crate::output::{exact_assignment, refuse_input_as_output};
 use crate::sink::Sink;
 
@@ -59,7 +62,8 @@ pub struct SweepArgs {
     /// points, for batch schedulers' job arrays.
     #[arg(long, value_name = "I/N", value_parser = shard_arg)]
     pub shard: Option<(usize, usize)>,
-    /// Write the output to FILE (its format from the extension: .json or .csv).
+    /// Write the output to FILE (its format from the extension: .json, .csv, .parquet or
+    /// .arrow).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     /// Output format (default: from the -o extension, else summary).
@@ -89,6 +93,10 @@ pub enum SweepFormat {
     Json,
     /// Rows for data frames (see the module docs).
     Csv,
+    /// The CSV's rows and columns as Apache Parquet (one row group per point).
+    Parquet,
+    /// The CSV's rows and columns as an Arrow IPC file (one record batch per point).
+    Arrow,
 }
 
 fn axis_arg(s: &str) -> Result<(String, Axis), String> {
@@ -126,11 +134,13 @@ fn format_of(args: &SweepArgs) -> Result<SweepFormat, RuntimeError> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("json") => Ok(SweepFormat::Json),
         Some("csv") => Ok(SweepFormat::Csv),
+        Some("parquet") => Ok(SweepFormat::Parquet),
+        Some("arrow" | "feather") => Ok(SweepFormat::Arrow),
         other => Err(RuntimeError::option(
             "output",
             format!(
-                "cannot tell the format of {} from its extension {}: use .json or .csv, or \
-                 give --format",
+                "cannot tell the format of {} from its extension {}: use .json, .csv, \
+                 .parquet or .arrow, or give --format",
                 path.display(),
                 other.map_or("(none)".to_string(), |e| format!(".{e}"))
             ),
@@ -208,10 +218,20 @@ pub fn run(
         shard: args.shard,
         timing: [build_s, run_s],
         lyapunov: args.build.lyapunov.then_some(args.build.k),
+        int_model: !kernel.model().dtype.is_float(),
     };
     match format {
         SweepFormat::Json => sink.write(|w| write_json(w, &sw, &vars, stat, &info))?,
         SweepFormat::Csv => sink.write(|w| write_csv(w, &sw, &vars, stat, &info))?,
+        SweepFormat::Parquet | SweepFormat::Arrow => {
+            let kind = match format {
+                SweepFormat::Parquet => Kind::Parquet,
+                _ => Kind::Arrow,
+            };
+            let (names, tables) = tables(&sw, &vars, stat, &info)?;
+            let bytes = crate::columnar::encode(kind, &names, tables)?;
+            sink.write(|w| w.write_all(&bytes))?
+        }
         SweepFormat::Summary => {
             let text = summary(&sw, &vars, stat, &info);
             let text = if matches!(sink, Sink::Stdout) {
@@ -238,6 +258,8 @@ struct Info<'a> {
     timing: [f64; 2],
     /// `--lyapunov`, with `--k`.
     lyapunov: Option<Option<usize>>,
+    /// The model computes in an integer dtype (its recorded columns are integers).
+    int_model: bool,
 }
 
 impl Info<'_> {
@@ -465,6 +487,79 @@ fn write_csv(
         }
     }
     Ok(())
+}
+
+/// The CSV's columns, as one table per point (its rows): the point, the swept
+/// parameters, the status, then per sample `t`, `step` and the recorded variables (a point
+/// without samples has one row with nulls and NaNs), or with `--stat` or a Lyapunov sweep
+/// that records nothing, one row with the statistics and the exponents.
+fn tables(
+    sw: &Sweep,
+    vars: &[String],
+    stat: Option<Stat>,
+    info: &Info,
+) -> Result<(Vec<String>, Vec<Vec<Col>>), RuntimeError> {
+    let grid = sw.grid();
+    let per_point = stat.is_some() || vars.is_empty();
+    let mut names = vec!["point".to_string()];
+    names.extend(grid.names().iter().cloned());
+    names.push("status".into());
+    if !per_point {
+        names.extend(["t".to_string(), "step".to_string()]);
+    }
+    names.extend(vars.iter().cloned());
+    let mut per_point_values = Vec::new();
+    if per_point {
+        names.extend(info.lyapunov_names());
+        if let Some(stat) = stat {
+            per_point_values = stats(sw, vars, stat)?;
+        }
+        per_point_values.extend(info.lyapunov_values(sw));
+    }
+    let results = if per_point { Vec::new() } else { sw.results() };
+    let tables = (0..sw.runs().len())
+        .map(|k| {
+            let i = sw.points().start + k;
+            let rows = match results.get(k) {
+                Some(Some(r)) if !r.is_empty() => r.len(),
+                _ => 1,
+            };
+            let mut cols = vec![Col::U64(vec![i as u64; rows])];
+            cols.extend(grid.point(i).into_iter().map(|x| Col::F64(vec![x; rows])));
+            cols.push(Col::Str(vec![status(sw, k); rows]));
+            if per_point {
+                cols.extend(per_point_values.iter().map(|xs| Col::F64(vec![xs[k]])));
+                return cols;
+            }
+            match &results[k] {
+                Some(r) if !r.is_empty() => {
+                    cols.push(Col::F64(r.t.clone()));
+                    cols.push(Col::I64(r.step.iter().map(|&s| Some(s)).collect()));
+                    for (_, c) in r.all_series() {
+                        cols.push(match c {
+                            dynlib::runtime::Column::Float(v) => Col::F64(v.to_vec()),
+                            dynlib::runtime::Column::Int(v) => {
+                                Col::I64(v.iter().map(|&x| Some(x)).collect())
+                            }
+                        });
+                    }
+                }
+                _ => {
+                    cols.push(Col::F64(vec![f64::NAN]));
+                    cols.push(Col::I64(vec![None]));
+                    for _ in vars {
+                        cols.push(if info.int_model {
+                            Col::I64(vec![None])
+                        } else {
+                            Col::F64(vec![f64::NAN])
+                        });
+                    }
+                }
+            }
+            cols
+        })
+        .collect();
+    Ok((names, tables))
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break.

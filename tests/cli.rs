@@ -532,8 +532,8 @@ fn sweep_refuses_bad_axes_and_shards() {
         ),
         (vec!["--param", "q=1,2"], "unknown parameter 'q'; known: r"),
         (
-            vec!["--param", "r=1,2", "-o", "/tmp/x.parquet"],
-            "use .json or .csv",
+            vec!["--param", "r=1,2", "-o", "/tmp/x.pq"],
+            "use .json, .csv, .parquet or .arrow",
         ),
     ] {
         let mut a = vec!["sweep", "builtin://map/logistic", "-n", "10"];
@@ -673,4 +673,163 @@ fn lyapunov_exponents_through_run_and_sweep() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Reads a Parquet or Arrow file into its column names and, per column, every value as
+/// text (floats in Rust's shortest form, as the CSV writes them; nulls empty).
+#[cfg(feature = "columnar")]
+fn read_columnar(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+    let batches: Vec<RecordBatch> = if path.extension().unwrap() == "parquet" {
+        let f = std::fs::File::open(path).unwrap();
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    } else {
+        let f = std::fs::File::open(path).unwrap();
+        arrow_ipc::reader::FileReader::try_new(f, None)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let schema = batches[0].schema();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut cols = vec![Vec::new(); names.len()];
+    for b in &batches {
+        for (c, col) in b.columns().iter().enumerate() {
+            let any = col.as_any();
+            for i in 0..col.len() {
+                cols[c].push(if col.is_null(i) {
+                    String::new()
+                } else if let Some(a) = any.downcast_ref::<Float64Array>() {
+                    a.value(i).to_string()
+                } else if let Some(a) = any.downcast_ref::<Int64Array>() {
+                    a.value(i).to_string()
+                } else if let Some(a) = any.downcast_ref::<UInt64Array>() {
+                    a.value(i).to_string()
+                } else {
+                    any.downcast_ref::<StringArray>()
+                        .unwrap()
+                        .value(i)
+                        .to_string()
+                });
+            }
+        }
+    }
+    (names, cols)
+}
+
+#[cfg(feature = "columnar")]
+#[test]
+fn sweep_parquet_and_arrow_files_hold_the_csv_rows_and_shards_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = |out: &std::path::Path, extra: &[&str]| {
+        let mut a = vec![
+            "sweep",
+            "builtin://ode/lorenz",
+            "--param",
+            "rho=20:30:3",
+            "--param",
+            "sigma=9,10",
+            "--t-end",
+            "1",
+            "--dt",
+            "0.05",
+            "--record-interval",
+            "4",
+            "--record-vars",
+            "x,z",
+        ];
+        a.extend_from_slice(extra);
+        let out = out.display().to_string();
+        a.extend(["-o", &out]);
+        let o = dynlib(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let csv = dir.path().join("s.csv");
+    sweep(&csv, &[]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    for ext in ["parquet", "arrow"] {
+        let path = dir.path().join(format!("s.{ext}"));
+        sweep(&path, &[]);
+        let (names, cols) = read_columnar(&path);
+        assert_eq!(names, header, "{ext}");
+        assert_eq!(cols[0].len(), rows.len(), "{ext}");
+        for (r, row) in rows.iter().enumerate() {
+            let got: Vec<&String> = cols.iter().map(|c| &c[r]).collect();
+            assert_eq!(got, row.iter().collect::<Vec<_>>(), "{ext} row {r}");
+        }
+        // Three shards' files read one after the other are the whole sweep.
+        let mut joined: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+        for s in 0..3 {
+            let part = dir.path().join(format!("part{s}.{ext}"));
+            sweep(&part, &["--shard", &format!("{s}/3")]);
+            let (n, c) = read_columnar(&part);
+            assert_eq!(n, names);
+            for (j, col) in c.into_iter().enumerate() {
+                joined[j].extend(col);
+            }
+        }
+        assert_eq!(joined, cols, "{ext} shards");
+    }
+    // A Lyapunov sweep recording nothing: one row per point with the exponent.
+    let path = dir.path().join("mle.parquet");
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/logistic",
+        "--param",
+        "r=3.5:4:6",
+        "-n",
+        "1000",
+        "--transient",
+        "500",
+        "--lyapunov",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (names, cols) = read_columnar(&path);
+    assert_eq!(names, ["point", "r", "status", "mle"]);
+    assert_eq!(cols[3][5], "0.6931258422435592");
+    // An extension that says nothing is refused before anything runs.
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/logistic",
+        "--param",
+        "r=3:4:2",
+        "-n",
+        "5",
+        "-o",
+        "/tmp/x.feath",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(".parquet or .arrow"), "{}", stderr(&o));
+}
+
+#[cfg(not(feature = "columnar"))]
+#[test]
+fn columnar_output_without_the_feature_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.parquet");
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/logistic",
+        "--param",
+        "r=3:4:2",
+        "-n",
+        "5",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("`columnar` feature"), "{}", stderr(&o));
+    assert!(!out.exists());
 }
