@@ -12,8 +12,12 @@
 //!   checks that the hand-written loop's final state equals the JIT's bit for bit, so both
 //!   really compute the same thing. Target: jit within 1.1 × hand_written.
 //! - `steady/*/jit_every_step`: the `jit` run recording every step (10^6 samples).
-//! - `compile/lorenz_rk4`: from the `build()` call to a ready kernel (model load, lowering,
-//!   IR passes, LLVM compilation of the three units, loading). The in-process cache is
+//! - `steady/*/jit_base`, `jit_every_step_base`: the same two runs through the ordinary
+//!   loop instead of the fast path (the default for them): what the fast path saves.
+//! - `steady/*/jit_lyapunov`: the `jit` run computing the maximum Lyapunov exponent.
+//! - `compile/lorenz_rk4`: from the `build()` call to the first result (model load,
+//!   lowering, IR passes, LLVM compilation of the model functions and the stepper, then of
+//!   the runner the first run takes, loading, a 10-step run). The in-process cache is
 //!   emptied before every iteration and no disk cache is used, so every iteration is a cold
 //!   compile. Target: under 50 ms.
 //!
@@ -155,6 +159,37 @@ fn steady(c: &mut Criterion) {
             jit.run(&every_step).unwrap().len()
         })
     });
+    // The same two runs through the ordinary (BASE) loop, which checks buffer room before
+    // every step: what the fast path (the default for this run) saves.
+    group.bench_function("jit_base", |b| {
+        let base = options.clone().fastpath(false);
+        b.iter(|| {
+            jit.reset("initial").unwrap();
+            jit.run(&base).unwrap().len()
+        })
+    });
+    group.bench_function("jit_every_step_base", |b| {
+        let base = every_step.clone().fastpath(false);
+        b.iter(|| {
+            jit.reset("initial").unwrap();
+            jit.run(&base).unwrap().len()
+        })
+    });
+    // The run with the maximum Lyapunov exponent computed along it (the combined tangent
+    // step: the JVP at every RK4 stage, a renormalisation per step).
+    let mut lyapunov = dynlib::setup(
+        "builtin://ode/lorenz",
+        SetupOptions::default().stepper("rk4").jit(true).observers(
+            dynlib::runtime::Observers::one(dynlib::runtime::LyapunovMle),
+        ),
+    )
+    .unwrap();
+    group.bench_function("jit_lyapunov", |b| {
+        b.iter(|| {
+            lyapunov.reset("initial").unwrap();
+            lyapunov.run(&options).unwrap().len()
+        })
+    });
     group.bench_function("interp", |b| {
         b.iter(|| {
             interp.reset("initial").unwrap();
@@ -167,14 +202,20 @@ fn steady(c: &mut Criterion) {
 fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.sample_size(20);
+    // To the first result: the build compiles the model functions and the stepper, the
+    // first run the runner it takes.
     group.bench_function("lorenz_rk4", |b| {
         b.iter(|| {
             dynlib::runtime::clear_memory_cache();
-            dynlib::build(
+            let k = dynlib::build(
                 "builtin://ode/lorenz",
                 SetupOptions::default().stepper("rk4").jit(true),
             )
-            .unwrap()
+            .unwrap();
+            let mut sim = dynlib::Sim::new(k);
+            sim.run(RunOptions::default().t_end(0.01).dt(0.001))
+                .unwrap()
+                .len()
         })
     });
     group.finish();

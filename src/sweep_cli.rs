@@ -13,7 +13,7 @@ use std::io::{self, IsTerminal, Write};
 use std::time::Instant;
 
 use dynlib::runtime::json::{float as num, number};
-use dynlib::runtime::{sweep, Axis, BatchOptions, Grid, SessionCore, Stat, Sweep};
+use dynlib::runtime::{sweep_keeping, Axis, BatchOptions, Grid, Keep, SessionCore, Stat, Sweep};
 use dynlib::{Number, RunOptions, RuntimeError};
 use serde_json::{json, Value};
 
@@ -192,14 +192,6 @@ pub fn run(
         let bar = bar.clone();
         batch = batch.progress(move |p| bar.show(p.done, p.total));
     }
-    let start = Instant::now();
-    let core = SessionCore::new(&kernel);
-    let sw = sweep(&kernel, &core, &grid, &base, points, &batch)?;
-    if bar.is_some() {
-        eprint!("\r\x1b[2K");
-    }
-    crate::signals::run_finished();
-    let run_s = start.elapsed().as_secs_f64();
     let stat = args.stat.map(|s| match s {
         StatArg::Final => Stat::Final,
         StatArg::Mean => Stat::Mean,
@@ -211,6 +203,22 @@ pub fn run(
     } else {
         recorded_vars(&kernel, args)
     };
+    // Output of one row per point needs no samples: each run is reduced as it ends.
+    let keep = match stat {
+        Some(stat) => Keep::Stats {
+            vars: vars.clone(),
+            stat,
+        },
+        None => Keep::Runs,
+    };
+    let start = Instant::now();
+    let core = SessionCore::new(&kernel);
+    let sw = sweep_keeping(&kernel, &core, &grid, &base, points, &batch, &keep)?;
+    if bar.is_some() {
+        eprint!("\r\x1b[2K");
+    }
+    crate::signals::run_finished();
+    let run_s = start.elapsed().as_secs_f64();
     let info = Info {
         uri: &kernel.model().uri,
         stepper: kernel.stepper().name,

@@ -92,6 +92,20 @@ pub fn run_batch(
     runs: &[RunOptions],
     options: &BatchOptions,
 ) -> Result<Vec<BatchRun>, RuntimeError> {
+    run_batch_map(kernel, core, runs, options, |_, run| run)
+}
+
+/// [`run_batch`], with each run's outcome handed to `keep` (with the run's index) on its
+/// worker as soon as the run ends, and what `keep` returns collected instead: a sweep that
+/// wants one number per run keeps that number, not the run's samples, so its memory does
+/// not grow with the runs' length times their number.
+pub fn run_batch_map<R: Send>(
+    kernel: &Kernel,
+    core: &SessionCore,
+    runs: &[RunOptions],
+    options: &BatchOptions,
+    keep: impl Fn(usize, BatchRun) -> R + Sync,
+) -> Result<Vec<R>, RuntimeError> {
     let threads = match options.threads {
         Some(0) => return Err(RuntimeError::option("threads", "must be at least 1")),
         Some(n) => n,
@@ -126,7 +140,11 @@ pub fn run_batch(
     };
     Ok(pool.install(|| {
         runs.par_iter()
-            .map_init(|| kernel.machine(), |machine, o| one(machine, o))
+            .enumerate()
+            .map_init(
+                || kernel.machine(),
+                |machine, (i, o)| keep(i, one(machine, o)),
+            )
             .collect()
     }))
 }

@@ -165,10 +165,10 @@ enum Backend {
 #[cfg(feature = "jit")]
 type LazyUnit = std::sync::OnceLock<Result<Arc<dynlib_llvm::Jit>, String>>;
 
-/// Native code: the model functions and the stepper are compiled when the kernel is
-/// built; each runner variant the first time a run needs it (a kernel has up to four, a
-/// run uses one or two), through the same in-process and disk caches, once however many
-/// threads ask at once.
+/// Native code: the model functions, the stepper and the runner variant its runs are
+/// expected to take are compiled when the kernel is built; each other runner variant the
+/// first time a run needs it (a kernel has up to four, a run uses one or two), through the
+/// same in-process and disk caches, once however many threads ask at once.
 #[cfg(feature = "jit")]
 struct Native {
     units: Vec<(Unit, Arc<dynlib_llvm::Jit>)>,
@@ -780,8 +780,9 @@ fn unit_request<'a>(
     })
 }
 
-/// Finds or compiles and loads the model functions' and the stepper's units, through the
-/// in-process and disk caches; the runners' units wait for their first run.
+/// Finds or compiles and loads the model functions', the stepper's and the expected
+/// runner's units, through the in-process and disk caches; the other runners' units wait
+/// for their first run.
 #[cfg(feature = "jit")]
 fn native(
     model: &Model,
@@ -792,10 +793,16 @@ fn native(
     stats: &mut CacheStats,
 ) -> Result<Backend, RuntimeError> {
     let opts = dynlib_llvm::CodegenOptions::default();
+    // The runner the kernel's runs will take compiles with the other units, in parallel
+    // (a first run waits for nothing); the other variants when a run first needs them.
+    let expected = Unit::Runner(RunnerVariant::of(
+        options.observers.is_some(),
+        crate::plan::fastpath_refusal(model, stepper).is_none(),
+    ));
     let (eager, lazy): (Vec<Unit>, Vec<Unit>) = roles
         .units()
         .into_iter()
-        .partition(|u| !matches!(u, Unit::Runner(_)));
+        .partition(|&u| !matches!(u, Unit::Runner(_)) || u == expected);
     let requests = eager
         .iter()
         .map(|&unit| {

@@ -26,7 +26,7 @@ pub mod sweep;
 pub mod units;
 pub mod workspace;
 
-pub use batch::{run_batch, BatchOptions, BatchRun, Progress};
+pub use batch::{run_batch, run_batch_map, BatchOptions, BatchRun, Progress};
 pub use dynlib_model as model;
 pub use error::RuntimeError;
 pub use interrupt::Interrupt;
@@ -40,6 +40,6 @@ pub use run::{Block, DVec, EventRow, RunOutput, RunSpec, Series, Status};
 pub use sim::{build, setup, Sim};
 pub use snapshot::{Snapshot, SnapshotInfo};
 pub use state::{Recording, SessionCore, SessionState};
-pub use sweep::{linspace, sweep, Axis, Grid, Stat, Sweep};
+pub use sweep::{linspace, sweep, sweep_keeping, Axis, Grid, Keep, Stat, Sweep};
 pub use units::{clear_memory_cache, CacheStats};
 pub use workspace::{Layout, Workspace};

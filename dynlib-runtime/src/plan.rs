@@ -212,24 +212,7 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
 /// up front, and no event that logs (event rows cannot be counted before the run). `want`
 /// is the user's choice; insisting on a run that cannot is an error that says why.
 fn choose_fastpath(kernel: &Kernel, want: Option<bool>) -> Result<bool, RuntimeError> {
-    let why_not = if kernel.stepper.adaptive {
-        Some(format!(
-            "the stepper {} is adaptive (its runs' lengths are not known up front)",
-            kernel.stepper.name
-        ))
-    } else {
-        kernel
-            .model
-            .events
-            .iter()
-            .find(|e| !e.log.is_empty())
-            .map(|e| {
-                format!(
-                    "the event '{}' logs rows (their number is not known up front)",
-                    e.name
-                )
-            })
-    };
+    let why_not = fastpath_refusal(&kernel.model, kernel.stepper);
     match (want, why_not) {
         (Some(false), _) => Ok(false),
         (_, None) => Ok(true),
@@ -239,6 +222,25 @@ fn choose_fastpath(kernel: &Kernel, want: Option<bool>) -> Result<bool, RuntimeE
             format!("this run cannot take the fast path: {why}"),
         )),
     }
+}
+
+/// Why runs of `model` with `stepper` cannot take the fast path (`None`: they can).
+pub(crate) fn fastpath_refusal(
+    model: &Model,
+    stepper: &crate::stepper::StepperSpec,
+) -> Option<String> {
+    if stepper.adaptive {
+        return Some(format!(
+            "the stepper {} is adaptive (its runs' lengths are not known up front)",
+            stepper.name
+        ));
+    }
+    model.events.iter().find(|e| !e.log.is_empty()).map(|e| {
+        format!(
+            "the event '{}' logs rows (their number is not known up front)",
+            e.name
+        )
+    })
 }
 
 /// The recorded states and aux and the record interval: a resumed run keeps those of the
@@ -739,6 +741,16 @@ impl Execution {
             }),
             kernel: plan.kernel,
         }
+    }
+
+    /// Drops the recorded samples (times, steps, states, aux), keeping everything else
+    /// (status, events, final state, observers): for a caller that has reduced them.
+    pub fn drop_samples(&mut self) {
+        let out = &mut self.out;
+        out.t = Vec::new();
+        out.step = Vec::new();
+        out.states = crate::run::Block::empty(out.y_final.elem(), out.states.cols());
+        out.aux = crate::run::Block::empty(out.y_final.elem(), out.aux.cols());
     }
 
     /// The run's failure, if it failed: [`RuntimeError::RunFailed`] with the status, the

@@ -18,7 +18,7 @@
 
 use std::ops::Range;
 
-use crate::batch::{run_batch, BatchOptions, BatchRun};
+use crate::batch::{run_batch_map, BatchOptions, BatchRun};
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
 use crate::options::RunOptions;
@@ -314,6 +314,24 @@ pub struct Sweep {
     grid: Grid,
     points: Range<usize>,
     runs: Vec<BatchRun>,
+    /// The statistics reduced as the runs ended, when their samples were not kept.
+    stats: Option<(Vec<String>, Stat, Vec<Vec<f64>>)>,
+}
+
+/// What a sweep keeps of each run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Keep {
+    /// Everything: the samples too ([`Sweep::results`], trajectory output).
+    Runs,
+    /// The statistic of each of `vars` per point, computed on the worker as each run
+    /// ends; the samples are dropped there (status, events, final state and observers
+    /// stay), so a sweep's memory does not grow with its runs' length.
+    Stats {
+        /// Recorded variables (states, aux, `aux.NAME`).
+        vars: Vec<String>,
+        /// The statistic.
+        stat: Stat,
+    },
 }
 
 /// Runs `base` at every point of `points` (a range of the grid's points, all of them or one
@@ -326,6 +344,19 @@ pub fn sweep(
     base: &RunOptions,
     points: Range<usize>,
     batch: &BatchOptions,
+) -> Result<Sweep, RuntimeError> {
+    sweep_keeping(kernel, core, grid, base, points, batch, &Keep::Runs)
+}
+
+/// [`sweep`], keeping of each run what `keep` says.
+pub fn sweep_keeping(
+    kernel: &Kernel,
+    core: &SessionCore,
+    grid: &Grid,
+    base: &RunOptions,
+    points: Range<usize>,
+    batch: &BatchOptions,
+    keep: &Keep,
 ) -> Result<Sweep, RuntimeError> {
     let m = &kernel.model;
     for name in grid.names() {
@@ -343,7 +374,14 @@ pub fn sweep(
         for (name, v) in grid.names().iter().zip(grid.point(points.start)) {
             first = first.param(name, v);
         }
-        crate::plan::resolve(kernel, core, &first)?;
+        let plan = crate::plan::resolve(kernel, core, &first)?;
+        if let Keep::Stats { vars, .. } = keep {
+            for v in vars {
+                if recorded_index(m, plan.recording(), v).is_none() {
+                    return Err(not_recorded(v));
+                }
+            }
+        }
     }
     if points.end > grid.len() || points.start > points.end {
         return Err(RuntimeError::option(
@@ -361,11 +399,51 @@ pub fn sweep(
             o
         })
         .collect();
+    let outcomes = run_batch_map(kernel, core, &runs, batch, |_, mut run| {
+        let Keep::Stats { vars, stat } = keep else {
+            return (run, Vec::new());
+        };
+        let stats = vars
+            .iter()
+            .map(|v| match &run {
+                Ok(ex) => point_stat(ex, v, *stat).unwrap_or(f64::NAN),
+                Err(_) => f64::NAN,
+            })
+            .collect();
+        if let Ok(ex) = &mut run {
+            ex.drop_samples();
+        }
+        (run, stats)
+    })?;
+    let (runs, per_point): (Vec<BatchRun>, Vec<Vec<f64>>) = outcomes.into_iter().unzip();
+    let stats = match keep {
+        Keep::Runs => None,
+        Keep::Stats { vars, stat } => {
+            let by_var = (0..vars.len())
+                .map(|j| per_point.iter().map(|p| p[j]).collect())
+                .collect();
+            Some((vars.clone(), *stat, by_var))
+        }
+    };
     Ok(Sweep {
         grid: grid.clone(),
         points,
-        runs: run_batch(kernel, core, &runs, batch)?,
+        runs,
+        stats,
     })
+}
+
+fn not_recorded(var: &str) -> RuntimeError {
+    RuntimeError::option("stat", format!("'{var}' is not recorded by the sweep"))
+}
+
+/// The statistic of `var` over one run's samples: NaN for a run that failed.
+fn point_stat(ex: &crate::plan::Execution, var: &str, stat: Stat) -> Result<f64, RuntimeError> {
+    let series = recorded(ex, var).ok_or_else(|| not_recorded(var))?;
+    if !ex.output().status.is_success() {
+        return Ok(f64::NAN);
+    }
+    Ok(stat.of(&series.to_f64()))
 }
 
 impl Sweep {
@@ -398,7 +476,8 @@ impl Sweep {
     }
 
     /// Each run's results (`None` for a run that did not run); a failed run's are its
-    /// partial results.
+    /// partial results. A sweep that kept only statistics ([`Keep::Stats`]) has results
+    /// without samples.
     pub fn results(&self) -> Vec<Option<Results>> {
         self.runs
             .iter()
@@ -458,18 +537,26 @@ impl Sweep {
     /// NaN where the run failed, did not run, or recorded nothing. A variable that is not
     /// recorded is an error.
     pub fn scalar(&self, var: &str, stat: Stat) -> Result<Vec<f64>, RuntimeError> {
+        if let Some((vars, kept, values)) = &self.stats {
+            return match vars.iter().position(|v| v == var) {
+                Some(j) if *kept == stat => Ok(values[j].clone()),
+                _ => Err(RuntimeError::option(
+                    "stat",
+                    format!(
+                        "the sweep kept only the {} of {} (its samples were dropped as each \
+                         run ended), not the {} of '{var}'",
+                        kept.name(),
+                        vars.join(", "),
+                        stat.name()
+                    ),
+                )),
+            };
+        }
         self.runs
             .iter()
-            .map(|r| {
-                let Ok(ex) = r else { return Ok(f64::NAN) };
-                let out = ex.output();
-                let series = recorded(ex, var).ok_or_else(|| {
-                    RuntimeError::option("stat", format!("'{var}' is not recorded by the sweep"))
-                })?;
-                if !out.status.is_success() {
-                    return Ok(f64::NAN);
-                }
-                Ok(stat.of(&series.to_f64()))
+            .map(|r| match r {
+                Ok(ex) => point_stat(ex, var, stat),
+                Err(_) => Ok(f64::NAN),
             })
             .collect()
     }
@@ -478,25 +565,28 @@ impl Sweep {
 /// The recorded series of `var` (a state, an aux, or `aux.NAME`) in an execution's output,
 /// as `record_vars` resolves names (a state first, then an aux).
 fn recorded<'a>(ex: &'a crate::plan::Execution, var: &str) -> Option<crate::results::Column<'a>> {
-    let m = ex.plan().model();
-    let r = ex.plan().recording();
     let out = ex.output();
+    match recorded_index(ex.plan().model(), ex.plan().recording(), var)? {
+        (true, k) => Some(out.states.column(k)),
+        (false, k) => Some(out.aux.column(k)),
+    }
+}
+
+/// Where `var` is in a recording: (a state?, its column).
+fn recorded_index(
+    m: &dynlib_model::Model,
+    r: &crate::state::Recording,
+    var: &str,
+) -> Option<(bool, usize)> {
     let state = match var.strip_prefix("aux.") {
         Some(_) => None,
         None => m.state_index(var),
     };
     if let Some(i) = state {
-        return r
-            .states
-            .iter()
-            .position(|&k| k == i)
-            .map(|k| out.states.column(k));
+        return r.states.iter().position(|&k| k == i).map(|k| (true, k));
     }
     let i = m.aux_index(var.strip_prefix("aux.").unwrap_or(var))?;
-    r.aux
-        .iter()
-        .position(|&k| k == i)
-        .map(|k| out.aux.column(k))
+    r.aux.iter().position(|&k| k == i).map(|k| (false, k))
 }
 
 #[cfg(test)]

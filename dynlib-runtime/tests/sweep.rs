@@ -251,3 +251,42 @@ fn lyapunov_sweeps_give_the_references_exponents() {
         assert_eq!(sw.mle(), floats(&g["lorenz"]["mle"]));
     }
 }
+
+/// A sweep that keeps only statistics gives the numbers of one that keeps everything,
+/// drops the samples as runs end, and refuses a statistic it did not keep.
+#[test]
+fn a_sweep_keeping_statistics_drops_samples_and_gives_the_same_numbers() {
+    use dynlib_runtime::{sweep_keeping, Keep};
+    let k = logistic(false);
+    let core = SessionCore::new(&k);
+    let grid = r_grid(linspace(2.5, 4.0, 50));
+    let base = RunOptions::default()
+        .n(1000)
+        .transient(500.0)
+        .record_vars(&["x"]);
+    let batch = BatchOptions::default().threads(2);
+    let all = sweep(&k, &core, &grid, &base, 0..50, &batch).unwrap();
+    let keep = Keep::Stats {
+        vars: vec!["x".into()],
+        stat: Stat::Mean,
+    };
+    let kept = sweep_keeping(&k, &core, &grid, &base, 0..50, &batch, &keep).unwrap();
+    assert_eq!(
+        kept.scalar("x", Stat::Mean).unwrap(),
+        all.scalar("x", Stat::Mean).unwrap()
+    );
+    assert!(kept
+        .results()
+        .iter()
+        .all(|r| r.as_ref().unwrap().is_empty()));
+    assert_eq!(kept.statuses(), all.statuses());
+    let e = kept.scalar("x", Stat::Max).unwrap_err().to_string();
+    assert!(e.contains("kept only the mean of x"), "{e}");
+    // A variable the runs do not record is the sweep's error, before anything runs.
+    let keep = Keep::Stats {
+        vars: vec!["y".into()],
+        stat: Stat::Final,
+    };
+    let e = sweep_keeping(&k, &core, &grid, &base, 0..50, &batch, &keep).unwrap_err();
+    assert!(e.to_string().contains("'y' is not recorded"), "{e}");
+}

@@ -192,17 +192,22 @@ fn observers_run_through_both_analysis_variants_with_the_same_bits() {
 fn batches_equal_sim_runs_through_every_variant() {
     for jit in backends() {
         for (observers, fast) in [(false, false), (false, true), (true, false), (true, true)] {
+            // Observers need a Jacobian (Lorenz); the plain variants run the model with
+            // events and a lag.
             let mut o = SetupOptions::default().jit(jit).config(Config::default());
-            if observers {
+            let (uri, param) = if observers {
                 o = o.observers(Observers::one(LyapunovMle));
-            }
-            let k = dynlib_runtime::build("builtin://ode/lorenz", o).unwrap();
+                ("builtin://ode/lorenz".to_string(), "rho")
+            } else {
+                (format!("inline:{KICKED}"), "k")
+            };
+            let k = dynlib_runtime::build(&uri, o).unwrap();
             let runs: Vec<RunOptions> = (0..6)
                 .map(|i| {
                     RunOptions::default()
-                        .t_end(1.0)
+                        .t_end(1.5)
                         .dt(0.01)
-                        .param("rho", 20.0 + i as f64)
+                        .param(param, 3.0 + i as f64)
                         .transient(0.25)
                         .fastpath(fast)
                 })
