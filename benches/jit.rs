@@ -16,15 +16,18 @@
 //!   loop instead of the fast path (the default for them): what the fast path saves.
 //! - `steady/*/jit_lyapunov`: the `jit` run computing the maximum Lyapunov exponent.
 //! - `compile/lorenz_rk4`: from the `build()` call to the first result (model load,
-//!   lowering, IR passes, LLVM compilation of the model functions and the stepper, then of
-//!   the runner the first run takes, loading, a 10-step run). The in-process cache is
+//!   lowering, IR passes, LLVM compilation of the model functions, the stepper and the
+//!   runner variant its runs take, in parallel, loading, a 10-step run). The in-process cache is
 //!   emptied before every iteration and no disk cache is used, so every iteration is a cold
 //!   compile. Target: under 50 ms.
 //!
-//! Measured on the project's machine (2 cores) on 2026-11-30: hand_written 19.0 ms, jit
-//! 16.5 ms (0.87 × the hand-written loop; 16.5 ns per step), interp 130.9 ms (about 8 × the
-//! JIT), compile 35.2 ms. For scale, the issue quotes about 93 ns per step for the Python
-//! reference with Numba and about 3.5 s for its compilation.
+//! Measured on the project's machine (2 cores) on 2026-12-02: hand_written 21.3 ms, jit
+//! 18.7 ms (the fast path; 0.88 × the hand-written loop, which also clips and checks every
+//! step), jit_base 21.9 ms, jit_every_step 21.6 ms (1.16 × jit), jit_every_step_base
+//! 25.0 ms, jit_lyapunov 40.8 ms, interp 292 ms, compile (to the first result) 141 ms
+//! (35 ms on 2026-11-30: compile latency on this shared machine has been 85-140 ms since
+//! 2026-12-01 in every tree measured, old ones too). The Python reference with Numba:
+//! 155 ns per step (`tools/bench_reference.py`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -202,8 +205,8 @@ fn steady(c: &mut Criterion) {
 fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.sample_size(20);
-    // To the first result: the build compiles the model functions and the stepper, the
-    // first run the runner it takes.
+    // To the first result: the build compiles the model functions, the stepper and the
+    // runner the run takes.
     group.bench_function("lorenz_rk4", |b| {
         b.iter(|| {
             dynlib::runtime::clear_memory_cache();
