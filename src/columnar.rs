@@ -1,7 +1,8 @@
 //! Columnar files that pandas, polars, DuckDB and Arrow read without dynlib: Parquet
 //! (`.parquet`) and the Arrow IPC file format (`.arrow`). A file is a sequence of tables
-//! with one schema (for a sweep: one table per grid point), written as one record batch
-//! (Arrow) or row group (Parquet) each, uncompressed.
+//! with one schema (for a sweep's samples: one table per grid point; its per-point rows:
+//! one table), written as one record batch (Arrow) or row group (Parquet) each,
+//! uncompressed.
 
 /// One column's values.
 #[derive(Clone, Debug)]
@@ -19,6 +20,17 @@ pub enum Col {
 }
 
 impl Col {
+    /// Appends `other`'s values (of the same type).
+    pub fn append(&mut self, other: Col) {
+        match (self, other) {
+            (Col::U64(a), Col::U64(b)) => a.extend(b),
+            (Col::I64(a), Col::I64(b)) => a.extend(b),
+            (Col::F64(a), Col::F64(b)) => a.extend(b),
+            (Col::Str(a), Col::Str(b)) => a.extend(b),
+            _ => panic!("columns of different types"),
+        }
+    }
+
     #[cfg_attr(not(feature = "columnar"), allow(dead_code))]
     fn len(&self) -> usize {
         match self {
@@ -30,6 +42,22 @@ impl Col {
     }
 }
 
+/// A column's type (the schema, also for a file without rows).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ColType {
+    /// Unsigned 64-bit integers.
+    U64,
+    /// Signed 64-bit integers, nullable.
+    I64,
+    /// 64-bit floats.
+    F64,
+    /// UTF-8 strings.
+    Str,
+}
+
+/// A file's contents: its fields (name and type) and its tables (a column per field).
+pub type Tables = (Vec<(String, ColType)>, Vec<Vec<Col>>);
+
 /// Which columnar format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -39,33 +67,32 @@ pub enum Kind {
     Arrow,
 }
 
-/// The bytes of a file of `kind` holding `tables` (each `(name, column)` in the same
-/// order and types; at least the header when there is no table). `names` are the
-/// columns' names, used when `tables` is empty.
+/// The bytes of a file of `kind` with the columns `fields` holding `tables` (each a column
+/// per field, of its type): the schema is the fields', so a file without rows (an empty
+/// shard) reads together with the others.
 #[cfg(feature = "columnar")]
-pub fn encode(kind: Kind, names: &[String], tables: Vec<Vec<Col>>) -> Result<Vec<u8>, String> {
+pub fn encode(
+    kind: Kind,
+    fields: &[(String, ColType)],
+    tables: Vec<Vec<Col>>,
+) -> Result<Vec<u8>, String> {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
     use arrow_schema::{DataType, Field, Schema};
 
-    let kinds: Vec<DataType> = match tables.first() {
-        Some(t) => t
-            .iter()
-            .map(|c| match c {
-                Col::U64(_) => DataType::UInt64,
-                Col::I64(_) => DataType::Int64,
-                Col::F64(_) => DataType::Float64,
-                Col::Str(_) => DataType::Utf8,
-            })
-            .collect(),
-        None => vec![DataType::Float64; names.len()],
-    };
     let schema = Arc::new(Schema::new(
-        names
+        fields
             .iter()
-            .zip(&kinds)
-            .map(|(n, k)| Field::new(n, k.clone(), *k == DataType::Int64))
+            .map(|(n, t)| {
+                let (k, nullable) = match t {
+                    ColType::U64 => (DataType::UInt64, false),
+                    ColType::I64 => (DataType::Int64, true),
+                    ColType::F64 => (DataType::Float64, false),
+                    ColType::Str => (DataType::Utf8, false),
+                };
+                Field::new(n, k, nullable)
+            })
             .collect::<Vec<_>>(),
     ));
     let fail = |e: &dyn std::fmt::Display| format!("cannot encode the table: {e}");
@@ -116,7 +143,7 @@ pub fn encode(kind: Kind, names: &[String], tables: Vec<Vec<Col>>) -> Result<Vec
 
 /// Without the `columnar` feature there is no writer.
 #[cfg(not(feature = "columnar"))]
-pub fn encode(kind: Kind, _: &[String], _: Vec<Vec<Col>>) -> Result<Vec<u8>, String> {
+pub fn encode(kind: Kind, _: &[(String, ColType)], _: Vec<Vec<Col>>) -> Result<Vec<u8>, String> {
     Err(format!(
         "this dynlib was built without the `columnar` feature: no {kind:?} output; use .csv or \
          .json, or rebuild with the default features"

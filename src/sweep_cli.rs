@@ -17,7 +17,7 @@ use dynlib::runtime::{sweep_keeping, Axis, BatchOptions, Grid, Keep, SessionCore
 use dynlib::{Number, RunOptions, RuntimeError};
 use serde_json::{json, Value};
 
-use crate::columnar::{Col, Kind};
+use crate::columnar::{Col, ColType, Kind, Tables};
 use crate::output::{exact_assignment, refuse_input_as_output};
 use crate::sink::Sink;
 
@@ -179,7 +179,8 @@ pub fn run(
         record_vars: args.record_vars.clone(),
         ic: args.ic.clone(),
         // A Lyapunov sweep records nothing unless asked (analysis.md A7).
-        record: (args.build.lyapunov && args.record_vars.is_none()).then_some(false),
+        record: (args.build.lyapunov && args.record_vars.is_none() && args.stat.is_none())
+            .then_some(false),
         fastpath: args.build.fastpath(),
         ..RunOptions::default()
     };
@@ -236,8 +237,8 @@ pub fn run(
                 SweepFormat::Parquet => Kind::Parquet,
                 _ => Kind::Arrow,
             };
-            let (names, tables) = tables(&sw, &vars, stat, &info)?;
-            let bytes = crate::columnar::encode(kind, &names, tables)?;
+            let (fields, tables) = tables(&sw, &vars, stat, &info)?;
+            let bytes = crate::columnar::encode(kind, &fields, tables)?;
             sink.write(|w| w.write_all(&bytes))?
         }
         SweepFormat::Summary => {
@@ -426,11 +427,7 @@ fn write_csv(
     // One row per point with --stat, or when nothing is recorded (a Lyapunov sweep);
     // else one per sample.
     let per_point = stat.is_some() || vars.is_empty();
-    let lyap = if per_point {
-        info.lyapunov_names()
-    } else {
-        Vec::new()
-    };
+    let lyap = info.lyapunov_names();
     w.write_all(b"point")?;
     for name in grid.names() {
         write!(w, ",{name}")?;
@@ -466,81 +463,106 @@ fn write_csv(
         }
         return Ok(());
     }
-    {
-        {
-            for (k, r) in sw.results().into_iter().enumerate() {
-                // A point without samples still has its row, with its status.
-                let r = match r {
-                    Some(r) if !r.is_empty() => r,
-                    _ => {
-                        prefix(w, k)?;
-                        writeln!(w, ",,{}", ",".repeat(vars.len()))?;
-                        continue;
-                    }
-                };
-                let cols: Vec<_> = r.all_series().map(|(_, c)| c).collect();
-                for s in 0..r.len() {
-                    prefix(w, k)?;
-                    write!(w, ",{},{}", r.t[s], r.step[s])?;
-                    // Floats as `dynlib run`'s CSV writes them (Rust's shortest form).
-                    for c in &cols {
-                        match c {
-                            dynlib::runtime::Column::Float(v) => write!(w, ",{}", v[s])?,
-                            dynlib::runtime::Column::Int(v) => write!(w, ",{}", v[s])?,
-                        }
-                    }
-                    w.write_all(b"\n")?;
+    let exponents = info.lyapunov_values(sw);
+    for (k, r) in sw.results().into_iter().enumerate() {
+        let mut tail = String::new();
+        for xs in &exponents {
+            tail.push_str(&format!(",{}", xs[k]));
+        }
+        // A point without samples still has its row, with its status.
+        let r = match r {
+            Some(r) if !r.is_empty() => r,
+            _ => {
+                prefix(w, k)?;
+                writeln!(w, ",,{}{tail}", ",".repeat(vars.len()))?;
+                continue;
+            }
+        };
+        let cols: Vec<_> = r.all_series().map(|(_, c)| c).collect();
+        for s in 0..r.len() {
+            prefix(w, k)?;
+            write!(w, ",{},{}", r.t[s], r.step[s])?;
+            // Floats as `dynlib run`'s CSV writes them (Rust's shortest form).
+            for c in &cols {
+                match c {
+                    dynlib::runtime::Column::Float(v) => write!(w, ",{}", v[s])?,
+                    dynlib::runtime::Column::Int(v) => write!(w, ",{}", v[s])?,
                 }
             }
+            writeln!(w, "{tail}")?;
         }
     }
     Ok(())
 }
 
-/// The CSV's columns, as one table per point (its rows): the point, the swept
-/// parameters, the status, then per sample `t`, `step` and the recorded variables (a point
-/// without samples has one row with nulls and NaNs), or with `--stat` or a Lyapunov sweep
-/// that records nothing, one row with the statistics and the exponents.
+/// The CSV's columns, with their types, and its rows as tables: one per point with its
+/// samples (the point, the swept parameters, the status, `t`, `step`, the recorded
+/// variables, then the exponents repeated on each row; a point without samples has one
+/// row with nulls and NaNs), or with `--stat` or a Lyapunov sweep that records nothing, one
+/// table of one row per point with the statistics and the exponents.
 fn tables(
     sw: &Sweep,
     vars: &[String],
     stat: Option<Stat>,
     info: &Info,
-) -> Result<(Vec<String>, Vec<Vec<Col>>), RuntimeError> {
+) -> Result<Tables, RuntimeError> {
     let grid = sw.grid();
     let per_point = stat.is_some() || vars.is_empty();
-    let mut names = vec!["point".to_string()];
-    names.extend(grid.names().iter().cloned());
-    names.push("status".into());
+    let var_type = if per_point || !info.int_model {
+        ColType::F64
+    } else {
+        ColType::I64
+    };
+    let mut fields = vec![("point".to_string(), ColType::U64)];
+    fields.extend(grid.names().iter().map(|n| (n.clone(), ColType::F64)));
+    fields.push(("status".into(), ColType::Str));
     if !per_point {
-        names.extend(["t".to_string(), "step".to_string()]);
+        fields.extend([
+            ("t".to_string(), ColType::F64),
+            ("step".to_string(), ColType::I64),
+        ]);
     }
-    names.extend(vars.iter().cloned());
-    let mut per_point_values = Vec::new();
+    fields.extend(vars.iter().map(|v| (v.clone(), var_type)));
+    fields.extend(info.lyapunov_names().into_iter().map(|n| (n, ColType::F64)));
+    let exponents = info.lyapunov_values(sw);
+    let prefix = |k: usize, rows: usize| {
+        let i = sw.points().start + k;
+        let mut cols = vec![Col::U64(vec![i as u64; rows])];
+        cols.extend(grid.point(i).into_iter().map(|x| Col::F64(vec![x; rows])));
+        cols.push(Col::Str(vec![status(sw, k); rows]));
+        cols
+    };
     if per_point {
-        names.extend(info.lyapunov_names());
-        if let Some(stat) = stat {
-            per_point_values = stats(sw, vars, stat)?;
+        let mut values = match stat {
+            Some(stat) => stats(sw, vars, stat)?,
+            None => Vec::new(),
+        };
+        values.extend(exponents);
+        // One table: a row group per point would be all footer.
+        let n = sw.runs().len();
+        let mut cols: Vec<Col> = fields.iter().map(|_| Col::F64(Vec::new())).collect();
+        cols[0] = Col::U64(Vec::with_capacity(n));
+        cols[1 + grid.names().len()] = Col::Str(Vec::with_capacity(n));
+        for k in 0..n {
+            for (c, part) in cols.iter_mut().zip(prefix(k, 1)) {
+                c.append(part);
+            }
         }
-        per_point_values.extend(info.lyapunov_values(sw));
+        for (c, xs) in cols[2 + grid.names().len()..].iter_mut().zip(values) {
+            *c = Col::F64(xs);
+        }
+        return Ok((fields, vec![cols]));
     }
-    let results = if per_point { Vec::new() } else { sw.results() };
+    let results = sw.results();
     let tables = (0..sw.runs().len())
         .map(|k| {
-            let i = sw.points().start + k;
-            let rows = match results.get(k) {
-                Some(Some(r)) if !r.is_empty() => r.len(),
-                _ => 1,
+            let (rows, r) = match &results[k] {
+                Some(r) if !r.is_empty() => (r.len(), Some(r)),
+                _ => (1, None),
             };
-            let mut cols = vec![Col::U64(vec![i as u64; rows])];
-            cols.extend(grid.point(i).into_iter().map(|x| Col::F64(vec![x; rows])));
-            cols.push(Col::Str(vec![status(sw, k); rows]));
-            if per_point {
-                cols.extend(per_point_values.iter().map(|xs| Col::F64(vec![xs[k]])));
-                return cols;
-            }
-            match &results[k] {
-                Some(r) if !r.is_empty() => {
+            let mut cols = prefix(k, rows);
+            match r {
+                Some(r) => {
                     cols.push(Col::F64(r.t.clone()));
                     cols.push(Col::I64(r.step.iter().map(|&s| Some(s)).collect()));
                     for (_, c) in r.all_series() {
@@ -552,22 +574,22 @@ fn tables(
                         });
                     }
                 }
-                _ => {
+                None => {
                     cols.push(Col::F64(vec![f64::NAN]));
                     cols.push(Col::I64(vec![None]));
                     for _ in vars {
-                        cols.push(if info.int_model {
-                            Col::I64(vec![None])
-                        } else {
-                            Col::F64(vec![f64::NAN])
+                        cols.push(match var_type {
+                            ColType::I64 => Col::I64(vec![None]),
+                            _ => Col::F64(vec![f64::NAN]),
                         });
                     }
                 }
             }
+            cols.extend(exponents.iter().map(|xs| Col::F64(vec![xs[k]; rows])));
             cols
         })
         .collect();
-    Ok((names, tables))
+    Ok((fields, tables))
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break.

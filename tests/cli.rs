@@ -679,25 +679,31 @@ fn lyapunov_exponents_through_run_and_sweep() {
 /// text (floats in Rust's shortest form, as the CSV writes them; nulls empty).
 #[cfg(feature = "columnar")]
 fn read_columnar(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let (fields, cols) = read_columnar_typed(path);
+    (fields.into_iter().map(|f| f.0).collect(), cols)
+}
+
+/// [`read_columnar`] with each column's Arrow type, from the file's schema (so a file
+/// without rows has one too).
+#[cfg(feature = "columnar")]
+fn read_columnar_typed(path: &std::path::Path) -> (Vec<(String, String)>, Vec<Vec<String>>) {
     use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
-    let batches: Vec<RecordBatch> = if path.extension().unwrap() == "parquet" {
-        let f = std::fs::File::open(path).unwrap();
-        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-            .unwrap()
-            .build()
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+    let f = std::fs::File::open(path).unwrap();
+    let (schema, batches): (_, Vec<RecordBatch>) = if path.extension().unwrap() == "parquet" {
+        let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+        let schema = b.schema().clone();
+        (schema, b.build().unwrap().map(Result::unwrap).collect())
     } else {
-        let f = std::fs::File::open(path).unwrap();
-        arrow_ipc::reader::FileReader::try_new(f, None)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+        let r = arrow_ipc::reader::FileReader::try_new(f, None).unwrap();
+        let schema = r.schema();
+        (schema, r.map(Result::unwrap).collect())
     };
-    let schema = batches[0].schema();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let mut cols = vec![Vec::new(); names.len()];
+    let fields: Vec<(String, String)> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().to_string()))
+        .collect();
+    let mut cols = vec![Vec::new(); fields.len()];
     for b in &batches {
         for (c, col) in b.columns().iter().enumerate() {
             let any = col.as_any();
@@ -719,7 +725,7 @@ fn read_columnar(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
             }
         }
     }
-    (names, cols)
+    (fields, cols)
 }
 
 #[cfg(feature = "columnar")]
@@ -767,18 +773,22 @@ fn sweep_parquet_and_arrow_files_hold_the_csv_rows_and_shards_add_up() {
             let got: Vec<&String> = cols.iter().map(|c| &c[r]).collect();
             assert_eq!(got, row.iter().collect::<Vec<_>>(), "{ext} row {r}");
         }
-        // Three shards' files read one after the other are the whole sweep.
-        let mut joined: Vec<Vec<String>> = vec![Vec::new(); names.len()];
-        for s in 0..3 {
-            let part = dir.path().join(format!("part{s}.{ext}"));
-            sweep(&part, &["--shard", &format!("{s}/3")]);
-            let (n, c) = read_columnar(&part);
-            assert_eq!(n, names);
-            for (j, col) in c.into_iter().enumerate() {
-                joined[j].extend(col);
+        // Shards' files read one after the other are the whole sweep; with more shards
+        // than points some are empty, and have the same schema.
+        let (whole_fields, _) = read_columnar_typed(&path);
+        for shards in [3, 8] {
+            let mut joined: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+            for s in 0..shards {
+                let part = dir.path().join(format!("part{s}of{shards}.{ext}"));
+                sweep(&part, &["--shard", &format!("{s}/{shards}")]);
+                let (f, c) = read_columnar_typed(&part);
+                assert_eq!(f, whole_fields, "{ext} shard {s}/{shards}");
+                for (j, col) in c.into_iter().enumerate() {
+                    joined[j].extend(col);
+                }
             }
+            assert_eq!(joined, cols, "{ext} {shards} shards");
         }
-        assert_eq!(joined, cols, "{ext} shards");
     }
     // A Lyapunov sweep recording nothing: one row per point with the exponent.
     let path = dir.path().join("mle.parquet");
@@ -799,6 +809,51 @@ fn sweep_parquet_and_arrow_files_hold_the_csv_rows_and_shards_add_up() {
     let (names, cols) = read_columnar(&path);
     assert_eq!(names, ["point", "r", "status", "mle"]);
     assert_eq!(cols[3][5], "0.6931258422435592");
+    // Recording as well: the exponent on every sample row; with --stat, the statistic
+    // and the exponent per point (--stat records the states).
+    let path = dir.path().join("mle-x.csv");
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/logistic",
+        "--param",
+        "r=3.5:4:6",
+        "-n",
+        "1000",
+        "--transient",
+        "500",
+        "--lyapunov",
+        "--record-vars",
+        "x",
+        "--record-interval",
+        "500",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "point,r,status,t,step,x,mle");
+    assert_eq!(lines.len(), 1 + 6 * 3);
+    assert!(lines[18].ends_with(",0.6931258422435592"), "{}", lines[18]);
+    let o = dynlib(&[
+        "sweep",
+        "builtin://map/logistic",
+        "--param",
+        "r=3.5:4:6",
+        "-n",
+        "1000",
+        "--transient",
+        "500",
+        "--lyapunov",
+        "--stat",
+        "mean",
+        "--format",
+        "csv",
+    ]);
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "point,r,status,x,mle");
+    assert!(lines[6].ends_with(",0.6931258422435592"), "{}", lines[6]);
     // An extension that says nothing is refused before anything runs.
     let o = dynlib(&[
         "sweep",

@@ -161,14 +161,16 @@ enum Backend {
     Native(Native),
 }
 
-/// A unit compiled on first use: the loaded code, or why it could not be had.
+/// A unit compiled on first use. A failure is not kept: the next run that needs the unit
+/// tries again (a lock that timed out, a thread that could not start, may do next time).
 #[cfg(feature = "jit")]
-type LazyUnit = std::sync::OnceLock<Result<Arc<dynlib_llvm::Jit>, String>>;
+type LazyUnit = std::sync::Mutex<Option<Arc<dynlib_llvm::Jit>>>;
 
 /// Native code: the model functions, the stepper and the runner variant its runs are
 /// expected to take are compiled when the kernel is built; each other runner variant the
 /// first time a run needs it (a kernel has up to four, a run uses one or two), through the
-/// same in-process and disk caches, once however many threads ask at once.
+/// same in-process and disk caches, once however many threads ask at once (they wait for
+/// the one compiling).
 #[cfg(feature = "jit")]
 struct Native {
     units: Vec<(Unit, Arc<dynlib_llvm::Jit>)>,
@@ -358,8 +360,8 @@ impl Kernel {
             .map(|&(_, f)| f)
     }
 
-    /// The units this kernel has: the model functions, the stepper, the ordinary runner
-    /// and, with observers, the analysis runner.
+    /// The units this kernel has: the model functions, the stepper, the BASE and FASTPATH
+    /// runners and, with observers, the analysis pair.
     pub fn units(&self) -> Vec<Unit> {
         self.roles().units()
     }
@@ -559,30 +561,33 @@ impl Kernel {
             .iter()
             .find(|(u, _)| self.unit_exports(*u).contains(&func))
             .ok_or_else(|| RuntimeError::Internal(format!("{func} is in no unit")))?;
-        cell.get_or_init(|| {
-            let opts = dynlib_llvm::CodegenOptions::default();
-            let req = unit_request(
-                &self.model,
-                self.stepper,
-                &self.functions,
-                &self.roles(),
-                self.observers(),
-                *unit,
-                &opts,
-            )
-            .map_err(|e| e.to_string())?;
-            let mut got = obtain_all(&self.functions, vec![(*unit, req)], n.disk.as_ref(), &opts)
-                .map_err(|e| e.to_string())?;
-            let (_, jit, s) = got.pop().expect("one unit asked, one obtained");
-            let mut stats = n.stats.lock().unwrap_or_else(|e| e.into_inner());
-            *stats = stats.plus(s);
-            Ok(jit)
-        })
-        .clone()
-        .map_err(|message| RuntimeError::Jit {
+        // Held while compiling, so threads that need the unit meanwhile wait for it.
+        let mut slot = cell.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(jit) = &*slot {
+            return Ok(jit.clone());
+        }
+        let fail = |message: String| RuntimeError::Jit {
             unit: unit.name(),
             message,
-        })
+        };
+        let opts = dynlib_llvm::CodegenOptions::default();
+        let req = unit_request(
+            &self.model,
+            self.stepper,
+            &self.functions,
+            &self.roles(),
+            self.observers(),
+            *unit,
+            &opts,
+        )?;
+        let mut got = obtain_all(&self.functions, vec![(*unit, req)], n.disk.as_ref(), &opts)?;
+        let (_, jit, s) = got
+            .pop()
+            .ok_or_else(|| fail("no unit was obtained".into()))?;
+        let mut stats = n.stats.lock().unwrap_or_else(|e| e.into_inner());
+        *stats = stats.plus(s);
+        *slot = Some(jit.clone());
+        Ok(jit)
     }
 
     /// The IR text of every function, by role: `rhs`, `inv_rhs`, `events_pre`,
@@ -827,10 +832,7 @@ fn native(
     }
     Ok(Backend::Native(Native {
         units,
-        lazy: lazy
-            .into_iter()
-            .map(|u| (u, std::sync::OnceLock::new()))
-            .collect(),
+        lazy: lazy.into_iter().map(|u| (u, LazyUnit::default())).collect(),
         disk: options.disk.clone(),
         stats: Default::default(),
     }))

@@ -43,7 +43,16 @@ pub struct Requirements {
 
 /// An analysis compiled into the runner. `kind` is the model's kind (flows and maps are
 /// observed differently); `n` its number of states.
-pub trait Observer: Send + Sync + std::fmt::Debug {
+///
+/// # Safety
+///
+/// The hooks become native code that indexes its buffers without bounds checks. An
+/// implementation must touch only its own vectors (indices below `n`), outputs (below
+/// `outputs().len()`) and trace columns (below `traces().len()`, and only on a step where
+/// [`Hook::trace_due`] holds), through the [`Hook`]'s methods; anything it emits directly
+/// with [`Hook::builder`] must stay within the same bounds. `Hook`'s methods check their
+/// indices as the code is emitted (a panic at build time, never a wild write).
+pub unsafe trait Observer: Send + Sync + std::fmt::Debug {
     /// A short unique name (`lyapunov_mle`): the key of its results.
     fn key(&self) -> &str;
     /// Everything that shapes the code it emits, for the unit key (its key and settings).
@@ -195,6 +204,9 @@ pub struct Hook<'a, 'f> {
     pub(crate) vectors: Vec<Value>,
     pub(crate) aout: Value,
     pub(crate) out_base: usize,
+    /// The module's outputs and trace columns (what its indices are checked against).
+    pub(crate) out_len: usize,
+    pub(crate) trace_len: usize,
     pub(crate) trace: Value,
     pub(crate) trace_row: Value,
     pub(crate) trace_width: usize,
@@ -251,26 +263,59 @@ impl<'f> Hook<'_, 'f> {
         self.vectors[k]
     }
 
-    /// `vec[i]` as f64.
+    /// `vec[i]` as f64 (`vec` one of the module's vectors or the state, `i < n`).
     pub fn get(&mut self, vec: Value, i: usize) -> Value {
+        self.check_vector(vec, i);
         crate::stepper::emit::load_f64(self.b, vec, i)
     }
 
-    /// `vec[i] = x` (f64, stored in the model dtype).
+    /// `vec[i] = x` (f64, stored in the model dtype; `vec` one of the module's vectors).
     pub fn set(&mut self, vec: Value, i: usize, x: Value) {
+        assert!(
+            self.vectors.contains(&vec),
+            "an observer writes only its own vectors"
+        );
+        self.check_vector(vec, i);
         let idx = self.b.i64(i as i64);
         let raw = self.b.convert(x, self.elem.ty());
         self.b.store(vec, idx, raw);
     }
 
+    fn check_vector(&self, vec: Value, i: usize) {
+        assert!(
+            i < self.n && (vec == self.y || self.vectors.contains(&vec)),
+            "an observer reads its own vectors and the state, within the {} states",
+            self.n
+        );
+    }
+
+    /// `v` is read (one of the module's vectors or the state), `out` written (the
+    /// module's).
+    fn check_pair(&self, v: Value, out: Value) {
+        assert!(
+            (v == self.y || self.vectors.contains(&v)) && self.vectors.contains(&out),
+            "an observer passes its own vectors (or the state, to read)"
+        );
+    }
+
+    fn check_output(&self, k: usize) {
+        assert!(
+            k < self.out_len,
+            "output {k} of an observer with {} outputs",
+            self.out_len
+        );
+    }
+
     /// The module's output `k`.
     pub fn output(&mut self, k: usize) -> Value {
+        self.check_output(k);
         let idx = self.b.i64((self.out_base + k) as i64);
         self.b.load(self.aout, idx)
     }
 
     /// Sets the module's output `k`.
     pub fn set_output(&mut self, k: usize, x: Value) {
+        self.check_output(k);
         let idx = self.b.i64((self.out_base + k) as i64);
         self.b.store(self.aout, idx, x);
     }
@@ -289,8 +334,14 @@ impl<'f> Hook<'_, 'f> {
     }
 
     /// Writes the module's trace column `col` of this step's row; call it only under
-    /// [`Hook::trace_due`] (the runner made room for the row) and report the write.
+    /// [`Hook::trace_due`] (the runner makes room for a row on due steps only) and report
+    /// the write from [`Observer::emit_post`].
     pub fn write_trace(&mut self, col: usize, x: Value) {
+        assert!(
+            col < self.trace_len,
+            "trace column {col} of an observer with {} columns",
+            self.trace_len
+        );
         let w = self.b.i64(self.trace_width as i64);
         let row = self.b.mul(self.trace_row, w);
         let c = self.b.i64((2 + self.trace_base + col) as i64);
@@ -301,6 +352,11 @@ impl<'f> Hook<'_, 'f> {
     /// `out = J(t, y) · v` with the model's Jacobian (all pointers to `n` values); a fault
     /// ends the run with it.
     pub fn jvp(&mut self, t: Value, y: Value, v: Value, out: Value) {
+        self.check_pair(v, out);
+        assert!(
+            y == self.y || self.vectors.contains(&y),
+            "the JVP is taken at the state or at one of the observer's vectors"
+        );
         let jvp = self
             .jvp
             .expect("an observer that needs the JVP declares it");
@@ -312,6 +368,7 @@ impl<'f> Hook<'_, 'f> {
     /// `w` = `v` advanced over this step by the stepper's scheme with the Jacobian frozen
     /// at the step's start (pre hook only; needs `Requirements::tangent = Frozen`).
     pub fn tangent_step(&mut self, v: Value, w: Value) {
+        self.check_pair(v, w);
         let (f, sig, before, twins) = self
             .tangent
             .clone()
@@ -407,7 +464,9 @@ fn variational_mode(kind: ModelKind, flow: TangentMode) -> f64 {
 #[derive(Clone, Debug, Default)]
 pub struct LyapunovMle;
 
-impl Observer for LyapunovMle {
+// SAFETY: the hooks use only `Hook`'s checked accessors on their two vectors, four
+// outputs and one trace column, the trace under `trace_due`.
+unsafe impl Observer for LyapunovMle {
     fn key(&self) -> &str {
         "lyapunov_mle"
     }
@@ -532,7 +591,8 @@ impl LyapunovSpectrum {
     }
 }
 
-impl Observer for LyapunovSpectrum {
+// SAFETY: as for `LyapunovMle`: 2k vectors, k + 3 outputs, k trace columns.
+unsafe impl Observer for LyapunovSpectrum {
     fn key(&self) -> &str {
         "lyapunov_spectrum"
     }

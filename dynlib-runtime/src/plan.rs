@@ -167,11 +167,11 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         // (a Lyapunov sweep wants the exponents, not their history: analysis.md A7).
         trace_stride: if observe && record { interval } else { 0 },
         fastpath,
+        // Room for every trace row when their number is known; none without a trace.
         cap_trace: match steps {
-            Some(steps) if observe => {
-                ((steps / interval as f64).floor() + 2.0).min(UP_FRONT as f64) as usize
-            }
-            _ => 1024,
+            _ if !(observe && record) => 1,
+            Some(steps) => ((steps / interval as f64).floor() + 2.0).min(UP_FRONT as f64) as usize,
+            None => 1024,
         },
     };
     let step_offset = if o.resume {
@@ -743,12 +743,18 @@ impl Execution {
         }
     }
 
-    /// Drops the recorded samples (times, steps, states, aux), keeping everything else
-    /// (status, events, final state, observers): for a caller that has reduced them.
+    /// Drops what grows with the run's length — the recorded samples (times, steps,
+    /// states, aux) and the observers' traces — keeping the status, the logged events, the
+    /// final state and the observers' outputs: for a caller that has reduced them.
     pub fn drop_samples(&mut self) {
         let out = &mut self.out;
         out.t = Vec::new();
         out.step = Vec::new();
+        for o in &mut out.observers {
+            o.trace_t = Vec::new();
+            o.trace_step = Vec::new();
+            o.trace.iter_mut().for_each(|c| *c = Vec::new());
+        }
         out.states = crate::run::Block::empty(out.y_final.elem(), out.states.cols());
         out.aux = crate::run::Block::empty(out.y_final.elem(), out.aux.cols());
     }

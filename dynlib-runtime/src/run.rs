@@ -1141,6 +1141,12 @@ impl Kernel {
         };
         shape("initial state values", model.states.len(), spec.y0.len())?;
         shape("parameter values", model.params.len(), spec.params.len())?;
+        if spec.observe && self.observers().is_none() {
+            return Err(RuntimeError::option(
+                "observe",
+                "this kernel has no observers; build it with SetupOptions::observers",
+            ));
+        }
         if spec.y0.elem() != self.elem() || spec.params.elem() != self.elem() {
             return Err(RuntimeError::Incompatible(format!(
                 "the run's values are {:?}, the model computes in {}",
@@ -1215,7 +1221,8 @@ impl Kernel {
         let fast = !variant.checks_capacity();
         let status = loop {
             let mut end = target;
-            if fast {
+            // A call that takes no step writes at most the t0 sample, which always fits.
+            if fast && self.chunk_ended(b, end, spec) {
                 match self.fast_room(b, rows, spec) {
                     Ok(room) => end = end.min(b.ictl[ICTL_STEP as usize].saturating_add(room)),
                     Err(why) => {
@@ -1524,7 +1531,8 @@ impl Kernel {
             .collect()
     }
 
-    /// True when a `DONE` exit is only the end of a chunk: steps and (ODE) time remain.
+    /// True when steps remain before `max_steps` and (ODE) the horizon: after a `DONE`
+    /// exit, when it was only the end of a chunk; before a call, when it will take a step.
     fn chunk_ended(&self, b: &Buffers, max_steps: i64, spec: &RunSpec) -> bool {
         let step = b.ictl[ICTL_STEP as usize];
         step < max_steps

@@ -362,3 +362,83 @@ fn models_and_steppers_observers_cannot_run_on_are_refused() {
         .to_string();
     assert!(e.contains("fresh runs"), "{e}");
 }
+
+/// A user-defined observer: counts steps, and claims a trace row on every step while
+/// writing its column only on due steps. The runner writes rows on due steps only, so the
+/// trace has one row per `record_interval` steps whatever a hook reports.
+#[derive(Debug)]
+struct Counter {
+    bad_column: bool,
+}
+
+// SAFETY: one output and one trace column through `Hook`'s checked accessors, the trace
+// under `trace_due` (the `bad_column` case is caught by those checks at build time).
+unsafe impl Observer for Counter {
+    fn key(&self) -> &str {
+        "counter"
+    }
+    fn signature(&self) -> String {
+        format!("counter/{}", self.bad_column)
+    }
+    fn requirements(&self, _: dynlib_model::ModelKind) -> dynlib_runtime::observer::Requirements {
+        Default::default()
+    }
+    fn vectors(&self, _: usize) -> usize {
+        0
+    }
+    fn outputs(&self) -> Vec<String> {
+        vec!["steps".into()]
+    }
+    fn traces(&self) -> Vec<String> {
+        vec!["count".into()]
+    }
+    fn initialise(&self, _: dynlib_model::ModelKind, _: &mut [Vec<f64>], _: &mut [f64]) {}
+    fn emit_pre(&self, _: &mut dynlib_runtime::observer::Hook<'_, '_>) {}
+    fn emit_post(
+        &self,
+        h: &mut dynlib_runtime::observer::Hook<'_, '_>,
+    ) -> Option<dynlib_ir::Value> {
+        let one = h.builder().f64(1.0);
+        h.add_output(0, one);
+        let due = h.trace_due();
+        let col = if self.bad_column { 1 } else { 0 };
+        h.when(due, |h| {
+            let n = h.output(0);
+            h.write_trace(col, n);
+            h.builder().bool(true)
+        });
+        Some(h.builder().bool(true))
+    }
+}
+
+#[test]
+fn a_user_observer_runs_and_its_trace_rows_come_only_on_due_steps() {
+    for jit in backends() {
+        let o = run(
+            "builtin://ode/expdecay",
+            Some("euler"),
+            jit,
+            Observers::one(Counter { bad_column: false }),
+            RunOptions::default()
+                .t_end(1.0)
+                .dt(0.001)
+                .record_interval(7),
+        );
+        assert_eq!(o[0].output("steps"), Some(1000.0));
+        let rows = o[0].trace("count").unwrap();
+        assert_eq!(rows.len(), 1000 / 7);
+        assert_eq!(rows[0], 7.0);
+        assert_eq!(o[0].trace_step[1], 14);
+    }
+}
+
+#[test]
+#[should_panic(expected = "trace column 1 of an observer with 1 columns")]
+fn an_observer_writing_past_its_columns_is_stopped_when_it_is_emitted() {
+    let _ = sim(
+        "builtin://ode/expdecay",
+        Some("euler"),
+        false,
+        Observers::one(Counter { bad_column: true }),
+    );
+}

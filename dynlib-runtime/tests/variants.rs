@@ -236,3 +236,22 @@ fn batches_equal_sim_runs_through_every_variant() {
         }
     }
 }
+
+#[test]
+fn a_run_without_steps_needs_no_more_room_on_the_fast_path() {
+    // One sample's room, and a memory limit that allows no more: both loops write the t0
+    // sample and end DONE (the fast path grows nothing for steps it does not take).
+    let k = kernel(&format!("inline:{KICKED}"), Some("rk4"), false);
+    let o = RunOptions {
+        memory_limit: Some(60),
+        ..RunOptions::default().t_end(0.0).capacities(1, 1)
+    };
+    for fast in [false, true] {
+        let mut s = Sim::new(k.clone());
+        let r = s
+            .run(o.clone().fastpath(fast))
+            .unwrap_or_else(|e| panic!("fast path {fast}: {e}"));
+        assert_eq!(r.status.name(), "DONE", "fast path: {fast}");
+        assert_eq!(r.len(), 1);
+    }
+}

@@ -89,6 +89,7 @@ impl<'f> Runner<'f, '_> {
             a.layout.traces[k],
             a.layout.trace_width(),
         );
+        let (out_len, trace_len) = (module.outputs().len(), module.traces().len());
         let kind = a.kind;
         let trace_row = {
             let ictl = self.prm(R::Ictl);
@@ -106,6 +107,8 @@ impl<'f> Runner<'f, '_> {
             vectors,
             aout: self.prm(R::AnalysisOut),
             out_base,
+            out_len,
+            trace_len,
             trace: self.prm(R::Trace),
             trace_row,
             trace_width: width,
@@ -153,9 +156,16 @@ impl<'f> Runner<'f, '_> {
                 wrote = self.b.binary(BinaryOp::Or, wrote, w);
             }
         }
-        let width = self.analysis.as_ref().unwrap().layout.trace_width();
+        let layout = &self.analysis.as_ref().unwrap().layout;
+        if layout.total_traces == 0 {
+            return;
+        }
+        let width = layout.trace_width();
         let (ictl, trace) = (self.prm(RunnerParam::Ictl), self.prm(RunnerParam::Trace));
         let b = &mut self.b;
+        // Rows only on due steps, whatever a hook reports: the room for them is made for
+        // due steps (`trace_check`, and the fast path's `fast_room`).
+        let wrote = b.binary(BinaryOp::And, wrote, due);
         let yes = b.create_block();
         let join = b.create_block();
         b.brif(wrote, yes, &[], join, &[]);

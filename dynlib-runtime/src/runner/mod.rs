@@ -46,9 +46,10 @@ pub enum RunnerVariant {
     /// The ordinary loop: before each iteration it checks that the rows it may write fit,
     /// else returns `GROW_*` for the caller to grow the buffers and re-enter.
     Base,
-    /// The loop without capacity checks: the caller sizes each call (its chunk of steps)
-    /// so that every row it can write fits ([`crate::run`]); used for fixed-step runs
-    /// without logged events, whose record buffers are sized up front.
+    /// The loop without capacity checks: the driver bounds each call's steps so that every
+    /// row it can write fits, growing buffers between calls (`Kernel::fast_room` in
+    /// [`crate::run`]); chosen for fixed-step runs without logged events, whose record
+    /// buffers are sized up front, so they rarely grow at all.
     Fastpath,
     /// BASE with the observers' hooks compiled in (and, for an observer that advances a
     /// tangent with the state, the stepper's combined tangent step in place of the
