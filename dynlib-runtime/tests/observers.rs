@@ -9,6 +9,9 @@ use dynlib_runtime::{
 };
 use std::sync::Arc;
 
+mod common;
+use common::bits;
+
 fn sim(uri: &str, stepper: Option<&str>, jit: bool, obs: Observers) -> Result<Sim, RuntimeError> {
     let mut o = SetupOptions::default()
         .jit(jit)
@@ -217,7 +220,7 @@ fn observers_leave_the_trajectory_alone_and_combine() {
     .unwrap();
     let mut s = sim("builtin://ode/lorenz", None, false, both).unwrap();
     let r = s.run(o.clone()).unwrap().clone();
-    assert_eq!(common_bits(&r), common_bits(&plain));
+    assert_eq!(bits(&r), bits(&plain));
     let alone_mle = run(
         "builtin://ode/lorenz",
         None,
@@ -261,20 +264,6 @@ fn observers_leave_the_trajectory_alone_and_combine() {
     );
     assert_eq!(mle.output("steps"), Some(101.0));
     assert!((mle.trace_t[0] - 0.1).abs() < 1e-12, "{:?}", mle.trace_t);
-}
-
-fn common_bits(r: &dynlib_runtime::Results) -> Vec<Vec<u64>> {
-    let mut all = vec![r.t.iter().map(|x| x.to_bits()).collect::<Vec<_>>()];
-    for name in r.names() {
-        all.push(
-            r.series(name)
-                .unwrap()
-                .iter()
-                .map(|x| x.to_bits())
-                .collect(),
-        );
-    }
-    all
 }
 
 #[test]

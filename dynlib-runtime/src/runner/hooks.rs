@@ -37,23 +37,13 @@ impl<'f> Runner<'f, '_> {
         let cap = self.iget(ICTL_TRACE_CAP);
         let full = self.b.cmp(CmpOp::Ge, count, cap);
         let blocked = self.b.binary(BinaryOp::And, due, full);
-        let grow = self.b.create_block();
-        let ok = self.b.create_block();
-        self.b.brif(blocked, grow, &[], ok, &[]);
-        self.b.switch_to(grow);
-        self.exit_with(status::GROW_TRACE, cur);
-        self.b.switch_to(ok);
+        self.exit_if(blocked, status::GROW_TRACE, cur);
     }
 
     /// `stride > 0 && step % stride == 0`.
     fn trace_due(&mut self, stride: Value, step: Value) -> Value {
-        let (zero, one) = (self.ctl.zero_i, self.ctl.one_i);
-        let b = &mut self.b;
-        let on = b.cmp(CmpOp::Gt, stride, zero);
-        let safe = b.select(on, stride, one);
-        let r = b.binary(BinaryOp::Mod, step, safe);
-        let at = b.cmp(CmpOp::Eq, r, zero);
-        b.binary(BinaryOp::And, on, at)
+        let on = self.b.cmp(CmpOp::Gt, stride, self.ctl.zero_i);
+        self.due(on, stride, step)
     }
 
     /// A hook context for module `k` at (t, dt, step) on state `y`; `due` says whether a

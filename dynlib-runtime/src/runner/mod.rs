@@ -450,40 +450,44 @@ impl Runner<'_, '_> {
     /// Before any work of this iteration: the event rows and the record it may write fit,
     /// else GROW_EVT / GROW_REC with nothing done. Returns (next step, will it record).
     fn capacity_check(&mut self, cur: &Carried) -> (Value, Value) {
-        let (zero_i, one_i, recording) = (self.ctl.zero_i, self.ctl.one_i, self.ctl.recording);
+        let (one_i, recording) = (self.ctl.one_i, self.ctl.recording);
         let rows = (self.facts.pre_logs as i64) + (self.facts.post_logs as i64);
         if rows > 0 && self.checks {
             let need = self.b.i64(rows);
             let after = self.b.add(cur.m, need);
             let full = self.b.cmp(CmpOp::Gt, after, self.ctl.cap_evt);
-            let grow = self.b.create_block();
-            let ok = self.b.create_block();
-            self.b.brif(full, grow, &[], ok, &[]);
-            self.b.switch_to(grow);
-            self.exit_with(status::GROW_EVT, cur);
-            self.b.switch_to(ok);
+            self.exit_if(full, status::GROW_EVT, cur);
         }
         let next_step = self.b.add(cur.step, one_i);
-        let will_record = {
-            let b = &mut self.b;
-            let safe_interval = b.select(recording, self.ctl.interval, one_i);
-            let r = b.binary(BinaryOp::Mod, next_step, safe_interval);
-            let on = b.cmp(CmpOp::Eq, r, zero_i);
-            b.binary(BinaryOp::And, recording, on)
-        };
+        let will_record = self.due(recording, self.ctl.interval, next_step);
         if !self.checks {
             return (next_step, will_record);
         }
         let full = self.b.cmp(CmpOp::Ge, cur.i, self.ctl.cap_rec);
         let blocked = self.b.binary(BinaryOp::And, will_record, full);
-        let grow = self.b.create_block();
-        let ok = self.b.create_block();
-        self.b.brif(blocked, grow, &[], ok, &[]);
-        self.b.switch_to(grow);
-        self.exit_with(status::GROW_REC, cur);
-        self.b.switch_to(ok);
+        self.exit_if(blocked, status::GROW_REC, cur);
         self.trace_check(cur, next_step);
         (next_step, will_record)
+    }
+
+    /// `on && step % every == 0` (`on` says `every > 0`; a zero `every` divides nothing).
+    fn due(&mut self, on: Value, every: Value, step: Value) -> Value {
+        let (zero_i, one_i) = (self.ctl.zero_i, self.ctl.one_i);
+        let b = &mut self.b;
+        let safe = b.select(on, every, one_i);
+        let r = b.binary(BinaryOp::Mod, step, safe);
+        let at = b.cmp(CmpOp::Eq, r, zero_i);
+        b.binary(BinaryOp::And, on, at)
+    }
+
+    /// Exits with status `code` and the cursors `c` when `cond` holds.
+    fn exit_if(&mut self, cond: Value, code: i32, c: &Carried) {
+        let exit = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.brif(cond, exit, &[], ok, &[]);
+        self.b.switch_to(exit);
+        self.exit_with(code, c);
+        self.b.switch_to(ok);
     }
 
     /// Calls the event function `func` on `(t, y)`; a fault exits with the cursors `c`; a
