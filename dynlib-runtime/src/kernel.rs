@@ -904,67 +904,79 @@ fn native(
 }
 
 /// Checks that `obs` can observe `model` run by `stepper` (runtime.md §4.1 `Sim.run`
-/// validation) and returns the tangent steps they need.
+/// validation), each observer by name, and returns the tangent steps they need.
 fn check_observers(
     model: &Model,
     stepper: &StepperSpec,
     functions: &ModelFunctions,
     obs: &Observers,
 ) -> Result<Vec<TangentMode>, RuntimeError> {
-    let refuse = |why: String| Err(RuntimeError::option("observers", why));
-    let req = obs
-        .requirements(model.kind)
-        .map_err(|e| RuntimeError::option("observers", e))?;
-    let names = obs
-        .modules()
-        .iter()
-        .map(|m| m.key())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if !model.dtype.is_float() {
-        return refuse(format!(
-            "{names} need a floating-point model; this one computes in {}",
-            model.dtype.as_str()
-        ));
-    }
-    if req.jvp && functions.jvp.is_none() {
-        return refuse(format!(
-            "{names} need the model's Jacobian: declare [equations.jacobian]"
-        ));
-    }
-    if req.fixed_step && stepper.adaptive {
-        return refuse(format!(
-            "{names} need a fixed step; the stepper {} is adaptive",
-            stepper.name
-        ));
-    }
+    let refuse = |key: &str, why: String| {
+        Err(RuntimeError::option(
+            "observers",
+            format!("the observer {key} {why}"),
+        ))
+    };
+    let tangent_steppers = || {
+        crate::stepper::registry()
+            .iter()
+            .filter(|s| s.variational)
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let n = model.states.len();
-    for m in obs.modules() {
-        m.check(n)
-            .map_err(|e| RuntimeError::option("observers", format!("{}: {e}", m.key())))?;
-    }
     let mut modes = Vec::new();
     for m in obs.modules() {
-        if let Some(mode) = m.requirements(model.kind).tangent {
-            if !stepper.variational {
-                let supported: Vec<&str> = crate::stepper::registry()
-                    .iter()
-                    .filter(|s| s.variational)
-                    .map(|s| s.name)
-                    .collect();
-                return refuse(format!(
-                    "{} needs a stepper that steps tangents (runtime.md §2.7); {} does not. \
-                     Use {}",
-                    m.key(),
+        let key = m.key();
+        let q = m.requirements(model.kind);
+        if !model.dtype.is_float() {
+            return refuse(
+                key,
+                format!(
+                    "needs a floating-point model; this one computes in {}",
+                    model.dtype.as_str()
+                ),
+            );
+        }
+        if q.jvp && functions.jvp.is_none() {
+            return refuse(
+                key,
+                "needs the model's Jacobian; declare it in [equations.jacobian]".into(),
+            );
+        }
+        if q.fixed_step && stepper.adaptive {
+            return refuse(
+                key,
+                format!(
+                    "needs a fixed step; the stepper {} is adaptive (use {})",
                     stepper.name,
-                    supported.join(", ")
-                ));
+                    tangent_steppers()
+                ),
+            );
+        }
+        if let Err(e) = m.check(n) {
+            return refuse(key, e);
+        }
+        if let Some(mode) = q.tangent {
+            if !stepper.variational {
+                return refuse(
+                    key,
+                    format!(
+                        "needs a stepper that advances a tangent vector with its own scheme; \
+                         {} does not (use {})",
+                        stepper.name,
+                        tangent_steppers()
+                    ),
+                );
             }
             if !modes.contains(&mode) {
                 modes.push(mode);
             }
         }
     }
+    obs.requirements(model.kind)
+        .map_err(|e| RuntimeError::option("observers", e))?;
     Ok(modes)
 }
 

@@ -575,14 +575,14 @@ impl LyapunovSpectrum {
     fn check_against(&self, n: usize) -> Result<(), String> {
         if self.k < 1 || self.k > n {
             return Err(format!(
-                "k must be between 1 and the number of states ({n}), got {}",
+                "needs k between 1 and the number of states ({n}), got {}",
                 self.k
             ));
         }
         if let Some(cols) = &self.basis {
             if let Some(c) = cols.iter().find(|c| c.len() != n) {
                 return Err(format!(
-                    "each basis column needs {n} values (one per state), got {}",
+                    "needs {n} values (one per state) in each basis column, got {}",
                     c.len()
                 ));
             }

@@ -327,7 +327,7 @@ fn models_and_steppers_observers_cannot_run_on_are_refused() {
         Observers::one(LyapunovSpectrum::new(3)),
     );
     assert!(
-        e.contains("k must be between 1 and the number of states (2)"),
+        e.contains("needs k between 1 and the number of states (2)"),
         "{e}"
     );
     let e = Observers::new(vec![
