@@ -55,8 +55,12 @@ pub enum ColType {
     Str,
 }
 
-/// A file's contents: its fields (name and type) and its tables (a column per field).
-pub type Tables = (Vec<(String, ColType)>, Vec<Vec<Col>>);
+/// A file's contents: its fields (name and type) and its tables (a column per field),
+/// made one at a time as they are written.
+pub type Tables<'a> = (
+    Vec<(String, ColType)>,
+    Box<dyn Iterator<Item = Vec<Col>> + 'a>,
+);
 
 /// Which columnar format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -67,15 +71,17 @@ pub enum Kind {
     Arrow,
 }
 
-/// The bytes of a file of `kind` with the columns `fields` holding `tables` (each a column
-/// per field, of its type): the schema is the fields', so a file without rows (an empty
-/// shard) reads together with the others.
+/// Writes a file of `kind` with the columns `fields` holding `tables` (each a column per
+/// field, of its type) to `out`, one table at a time: what is held in memory is one
+/// table and its encoding, not the file. The schema is the fields', so a file without rows
+/// (an empty shard) reads together with the others.
 #[cfg(feature = "columnar")]
-pub fn encode(
+pub fn write(
     kind: Kind,
     fields: &[(String, ColType)],
-    tables: Vec<Vec<Col>>,
-) -> Result<Vec<u8>, String> {
+    tables: impl Iterator<Item = Vec<Col>>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
@@ -95,8 +101,8 @@ pub fn encode(
             })
             .collect::<Vec<_>>(),
     ));
-    let fail = |e: &dyn std::fmt::Display| format!("cannot encode the table: {e}");
-    let batches = tables.into_iter().map(|cols| {
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write the table: {e}");
+    let mut batches = tables.map(|cols| {
         let rows = cols.first().map_or(0, Col::len);
         debug_assert!(cols.iter().all(|c| c.len() == rows));
         let arrays: Vec<ArrayRef> = cols
@@ -112,11 +118,10 @@ pub fn encode(
             .collect();
         RecordBatch::try_new(schema.clone(), arrays).map_err(|e| fail(&e))
     });
-    let mut bytes = Vec::new();
     match kind {
         Kind::Arrow => {
-            let mut w = arrow_ipc::writer::FileWriter::try_new(&mut bytes, &schema)
-                .map_err(|e| fail(&e))?;
+            let mut w =
+                arrow_ipc::writer::FileWriter::try_new(out, &schema).map_err(|e| fail(&e))?;
             for b in batches {
                 w.write(&b?).map_err(|e| fail(&e))?;
             }
@@ -127,23 +132,36 @@ pub fn encode(
                 .set_compression(parquet::basic::Compression::UNCOMPRESSED)
                 .set_created_by(format!("dynlib {}", env!("CARGO_PKG_VERSION")))
                 .build();
+            // The writer wants a `Send` sink; it writes into this buffer, which is passed
+            // on to `out` after every row group (the writer counts offsets itself).
             let mut w =
-                parquet::arrow::ArrowWriter::try_new(&mut bytes, schema.clone(), Some(props))
+                parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
                     .map_err(|e| fail(&e))?;
-            for b in batches {
+            let mut pass_on = |w: &mut parquet::arrow::ArrowWriter<Vec<u8>>| {
+                let bytes = std::mem::take(w.inner_mut());
+                out.write_all(&bytes).map_err(|e| fail(&e))
+            };
+            for b in batches.by_ref() {
                 w.write(&b?).map_err(|e| fail(&e))?;
                 // One row group per table: a reader can skip points it does not want.
                 w.flush().map_err(|e| fail(&e))?;
+                pass_on(&mut w)?;
             }
-            w.close().map_err(|e| fail(&e))?;
+            let rest = w.into_inner().map_err(|e| fail(&e))?;
+            out.write_all(&rest).map_err(|e| fail(&e))?;
         }
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// Without the `columnar` feature there is no writer.
 #[cfg(not(feature = "columnar"))]
-pub fn encode(kind: Kind, _: &[(String, ColType)], _: Vec<Vec<Col>>) -> Result<Vec<u8>, String> {
+pub fn write(
+    kind: Kind,
+    _: &[(String, ColType)],
+    _: impl Iterator<Item = Vec<Col>>,
+    _: &mut dyn std::io::Write,
+) -> Result<(), String> {
     Err(format!(
         "this dynlib was built without the `columnar` feature: no {kind:?} output; use .csv or \
          .json, or rebuild with the default features"

@@ -238,8 +238,14 @@ pub fn run(
                 _ => Kind::Arrow,
             };
             let (fields, tables) = tables(&sw, &vars, stat, &info)?;
-            let bytes = crate::columnar::encode(kind, &fields, tables)?;
-            sink.write(|w| w.write_all(&bytes))?
+            let mut failed = None;
+            sink.write(|w| {
+                crate::columnar::write(kind, &fields, tables, w).map_err(|e| {
+                    failed = Some(e.clone());
+                    io::Error::other(e)
+                })
+            })
+            .map_err(|e| failed.unwrap_or(e))?
         }
         SweepFormat::Summary => {
             let text = summary(&sw, &vars, stat, &info);
@@ -464,7 +470,8 @@ fn write_csv(
         return Ok(());
     }
     let exponents = info.lyapunov_values(sw);
-    for (k, r) in sw.results().into_iter().enumerate() {
+    for k in 0..sw.runs().len() {
+        let r = sw.result(k);
         let mut tail = String::new();
         for xs in &exponents {
             tail.push_str(&format!(",{}", xs[k]));
@@ -500,12 +507,12 @@ fn write_csv(
 /// variables, then the exponents repeated on each row; a point without samples has one
 /// row with nulls and NaNs), or with `--stat` or a Lyapunov sweep that records nothing, one
 /// table of one row per point with the statistics and the exponents.
-fn tables(
-    sw: &Sweep,
-    vars: &[String],
+fn tables<'a>(
+    sw: &'a Sweep,
+    vars: &'a [String],
     stat: Option<Stat>,
     info: &Info,
-) -> Result<Tables, RuntimeError> {
+) -> Result<Tables<'a>, RuntimeError> {
     let grid = sw.grid();
     let per_point = stat.is_some() || vars.is_empty();
     let var_type = if per_point || !info.int_model {
@@ -551,45 +558,43 @@ fn tables(
         for (c, xs) in cols[2 + grid.names().len()..].iter_mut().zip(values) {
             *c = Col::F64(xs);
         }
-        return Ok((fields, vec![cols]));
+        return Ok((fields, Box::new(std::iter::once(cols))));
     }
-    let results = sw.results();
-    let tables = (0..sw.runs().len())
-        .map(|k| {
-            let (rows, r) = match &results[k] {
-                Some(r) if !r.is_empty() => (r.len(), Some(r)),
-                _ => (1, None),
-            };
-            let mut cols = prefix(k, rows);
-            match r {
-                Some(r) => {
-                    cols.push(Col::F64(r.t.clone()));
-                    cols.push(Col::I64(r.step.iter().map(|&s| Some(s)).collect()));
-                    for (_, c) in r.all_series() {
-                        cols.push(match c {
-                            dynlib::runtime::Column::Float(v) => Col::F64(v.to_vec()),
-                            dynlib::runtime::Column::Int(v) => {
-                                Col::I64(v.iter().map(|&x| Some(x)).collect())
-                            }
-                        });
-                    }
-                }
-                None => {
-                    cols.push(Col::F64(vec![f64::NAN]));
-                    cols.push(Col::I64(vec![None]));
-                    for _ in vars {
-                        cols.push(match var_type {
-                            ColType::I64 => Col::I64(vec![None]),
-                            _ => Col::F64(vec![f64::NAN]),
-                        });
-                    }
+    let tables = (0..sw.runs().len()).map(move |k| {
+        let result = sw.result(k);
+        let (rows, r) = match &result {
+            Some(r) if !r.is_empty() => (r.len(), Some(r)),
+            _ => (1, None),
+        };
+        let mut cols = prefix(k, rows);
+        match r {
+            Some(r) => {
+                cols.push(Col::F64(r.t.clone()));
+                cols.push(Col::I64(r.step.iter().map(|&s| Some(s)).collect()));
+                for (_, c) in r.all_series() {
+                    cols.push(match c {
+                        dynlib::runtime::Column::Float(v) => Col::F64(v.to_vec()),
+                        dynlib::runtime::Column::Int(v) => {
+                            Col::I64(v.iter().map(|&x| Some(x)).collect())
+                        }
+                    });
                 }
             }
-            cols.extend(exponents.iter().map(|xs| Col::F64(vec![xs[k]; rows])));
-            cols
-        })
-        .collect();
-    Ok((fields, tables))
+            None => {
+                cols.push(Col::F64(vec![f64::NAN]));
+                cols.push(Col::I64(vec![None]));
+                for _ in vars {
+                    cols.push(match var_type {
+                        ColType::I64 => Col::I64(vec![None]),
+                        _ => Col::F64(vec![f64::NAN]),
+                    });
+                }
+            }
+        }
+        cols.extend(exponents.iter().map(|xs| Col::F64(vec![xs[k]; rows])));
+        cols
+    });
+    Ok((fields, Box::new(tables)))
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break.

@@ -479,10 +479,13 @@ impl Sweep {
     /// partial results. A sweep that kept only statistics ([`Keep::Stats`]) has results
     /// without samples.
     pub fn results(&self) -> Vec<Option<Results>> {
-        self.runs
-            .iter()
-            .map(|r| r.as_ref().ok().map(|ex| ex.results()))
-            .collect()
+        (0..self.runs.len()).map(|k| self.result(k)).collect()
+    }
+
+    /// [`Sweep::results`] of the `k`-th point that ran (`None`: it did not run), alone: a
+    /// writer that takes the points one by one holds one point's copy at a time.
+    pub fn result(&self, k: usize) -> Option<Results> {
+        self.runs.get(k)?.as_ref().ok().map(|ex| ex.results())
     }
 
     /// Each point's observer results (the kernel's observers; empty for a point that did
