@@ -319,6 +319,23 @@ fn recorded_vars(kernel: &dynlib::Kernel, args: &SweepArgs) -> Vec<String> {
     }
 }
 
+/// The runner variants the points ran through (one name: every point of a sweep takes
+/// the same one), as JSON: the name, or a list when they differ, null when none ran.
+fn runners(sw: &Sweep) -> Value {
+    let mut names: Vec<&str> = Vec::new();
+    for r in sw.runs().iter().flatten() {
+        let name = r.output().variant.name();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    match names.as_slice() {
+        [] => Value::Null,
+        [one] => json!(one),
+        many => json!(many),
+    }
+}
+
 /// A point's status: the run's (`DONE`, `NAN_DETECTED`...) or why it did not run.
 fn status(sw: &Sweep, k: usize) -> String {
     match &sw.runs()[k] {
@@ -358,6 +375,7 @@ fn write_json(
         "model": info.uri,
         "stepper": info.stepper,
         "backend": info.backend,
+        "runner": runners(sw),
         "params": grid.names(),
         "points": grid.len(),
         "shard": info.shard.map(|(i, n)| json!({"index": i, "count": n})),

@@ -637,6 +637,7 @@ fn lyapunov_exponents_through_run_and_sweep() {
     )
     .unwrap();
     assert_eq!(v["lyapunov"], golden["logistic"]["mle"]);
+    assert_eq!(v["runner"], "fastpath_analysis");
     assert!(v.get("runs").is_none(), "nothing recorded: {v}");
     let o = dynlib(&[
         "sweep",
