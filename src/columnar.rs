@@ -81,7 +81,8 @@ pub fn write(
     fields: &[(String, ColType)],
     tables: impl Iterator<Item = Vec<Col>>,
     out: &mut dyn std::io::Write,
-) -> Result<(), String> {
+) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
@@ -101,7 +102,27 @@ pub fn write(
             })
             .collect::<Vec<_>>(),
     ));
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write the table: {e}");
+    // The writers' errors: an I/O error of `out` keeps its kind (a closed pipe ends the
+    // output quietly, a full disk is reported with the file's name); anything else is an
+    // encoding error.
+    fn fail(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        let e = e.into();
+        match e.downcast::<Error>() {
+            Ok(io) => *io,
+            Err(other) => Error::new(
+                ErrorKind::InvalidData,
+                format!("cannot encode the table: {other}"),
+            ),
+        }
+    }
+    let fail_arrow = |e: arrow_schema::ArrowError| match e {
+        arrow_schema::ArrowError::IoError(_, io) => io,
+        other => fail(other),
+    };
+    let fail_parquet = |e: parquet::errors::ParquetError| match e {
+        parquet::errors::ParquetError::External(inner) => fail(inner),
+        other => fail(other),
+    };
     let mut batches = tables.map(|cols| {
         let rows = cols.first().map_or(0, Col::len);
         debug_assert!(cols.iter().all(|c| c.len() == rows));
@@ -116,16 +137,15 @@ pub fn write(
                 }
             })
             .collect();
-        RecordBatch::try_new(schema.clone(), arrays).map_err(|e| fail(&e))
+        RecordBatch::try_new(schema.clone(), arrays).map_err(fail_arrow)
     });
     match kind {
         Kind::Arrow => {
-            let mut w =
-                arrow_ipc::writer::FileWriter::try_new(out, &schema).map_err(|e| fail(&e))?;
+            let mut w = arrow_ipc::writer::FileWriter::try_new(out, &schema).map_err(fail_arrow)?;
             for b in batches {
-                w.write(&b?).map_err(|e| fail(&e))?;
+                w.write(&b?).map_err(fail_arrow)?;
             }
-            w.finish().map_err(|e| fail(&e))?;
+            w.finish().map_err(fail_arrow)?;
         }
         Kind::Parquet => {
             let props = parquet::file::properties::WriterProperties::builder()
@@ -136,19 +156,16 @@ pub fn write(
             // on to `out` after every row group (the writer counts offsets itself).
             let mut w =
                 parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
-                    .map_err(|e| fail(&e))?;
-            let mut pass_on = |w: &mut parquet::arrow::ArrowWriter<Vec<u8>>| {
-                let bytes = std::mem::take(w.inner_mut());
-                out.write_all(&bytes).map_err(|e| fail(&e))
-            };
+                    .map_err(fail_parquet)?;
             for b in batches.by_ref() {
-                w.write(&b?).map_err(|e| fail(&e))?;
+                w.write(&b?).map_err(fail_parquet)?;
                 // One row group per table: a reader can skip points it does not want.
-                w.flush().map_err(|e| fail(&e))?;
-                pass_on(&mut w)?;
+                w.flush().map_err(fail_parquet)?;
+                let bytes = std::mem::take(w.inner_mut());
+                out.write_all(&bytes)?;
             }
-            let rest = w.into_inner().map_err(|e| fail(&e))?;
-            out.write_all(&rest).map_err(|e| fail(&e))?;
+            let rest = w.into_inner().map_err(fail_parquet)?;
+            out.write_all(&rest)?;
         }
     }
     Ok(())
@@ -161,9 +178,9 @@ pub fn write(
     _: &[(String, ColType)],
     _: impl Iterator<Item = Vec<Col>>,
     _: &mut dyn std::io::Write,
-) -> Result<(), String> {
-    Err(format!(
+) -> std::io::Result<()> {
+    Err(std::io::Error::other(format!(
         "this dynlib was built without the `columnar` feature: no {kind:?} output; use .csv or \
          .json, or rebuild with the default features"
-    ))
+    )))
 }

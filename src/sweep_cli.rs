@@ -182,6 +182,8 @@ pub fn run(
         record: (args.build.lyapunov && args.record_vars.is_none() && args.stat.is_none())
             .then_some(false),
         fastpath: args.build.fastpath(),
+        // No output of a sweep shows the observers' traces.
+        trace: Some(false),
         ..RunOptions::default()
     };
     let mut batch = BatchOptions::default().interrupt(interrupt);
@@ -238,14 +240,7 @@ pub fn run(
                 _ => Kind::Arrow,
             };
             let (fields, tables) = tables(&sw, &vars, stat, &info)?;
-            let mut failed = None;
-            sink.write(|w| {
-                crate::columnar::write(kind, &fields, tables, w).map_err(|e| {
-                    failed = Some(e.clone());
-                    io::Error::other(e)
-                })
-            })
-            .map_err(|e| failed.unwrap_or(e))?
+            sink.write(|w| crate::columnar::write(kind, &fields, tables, w))?
         }
         SweepFormat::Summary => {
             let text = summary(&sw, &vars, stat, &info);

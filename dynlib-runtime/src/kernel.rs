@@ -579,8 +579,13 @@ impl Kernel {
             self.observers(),
             *unit,
             &opts,
-        )?;
-        let mut got = obtain_all(&self.functions, vec![(*unit, req)], n.disk.as_ref(), &opts)?;
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        let mut got = obtain_all(&self.functions, vec![(*unit, req)], n.disk.as_ref(), &opts)
+            .map_err(|e| match e {
+                RuntimeError::Jit { .. } => e,
+                other => fail(other.to_string()),
+            })?;
         let (_, jit, s) = got
             .pop()
             .ok_or_else(|| fail("no unit was obtained".into()))?;
@@ -951,7 +956,12 @@ fn check_observers(
                 format!(
                     "needs a fixed step; the stepper {} is adaptive (use {})",
                     stepper.name,
-                    tangent_steppers()
+                    crate::stepper::registry()
+                        .iter()
+                        .filter(|s| !s.adaptive && s.kind == stepper.kind)
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
         }

@@ -333,20 +333,24 @@ impl<'f> Hook<'_, 'f> {
         self.trace_due
     }
 
-    /// Writes the module's trace column `col` of this step's row; call it only under
-    /// [`Hook::trace_due`] (the runner makes room for a row on due steps only) and report
-    /// the write from [`Observer::emit_post`].
+    /// Writes the module's trace column `col` of this step's row, on a trace step only
+    /// (the store is guarded by [`Hook::trace_due`]: the runner makes room for a row on due
+    /// steps only); report the write from [`Observer::emit_post`].
     pub fn write_trace(&mut self, col: usize, x: Value) {
         assert!(
             col < self.trace_len,
             "trace column {col} of an observer with {} columns",
             self.trace_len
         );
-        let w = self.b.i64(self.trace_width as i64);
-        let row = self.b.mul(self.trace_row, w);
-        let c = self.b.i64((2 + self.trace_base + col) as i64);
-        let at = self.b.add(row, c);
-        self.b.store(self.trace, at, x);
+        let due = self.trace_due;
+        self.when(due, |h| {
+            let w = h.b.i64(h.trace_width as i64);
+            let row = h.b.mul(h.trace_row, w);
+            let c = h.b.i64((2 + h.trace_base + col) as i64);
+            let at = h.b.add(row, c);
+            h.b.store(h.trace, at, x);
+            h.b.bool(true)
+        });
     }
 
     /// `out = J(t, y) · v` with the model's Jacobian (all pointers to `n` values); a fault

@@ -131,6 +131,10 @@ pub struct RunOptions {
     pub memory_limit: Option<u64>,
     /// Stops the run at the next chunk boundary once requested (status `USER_BREAK`).
     pub interrupt: Option<crate::Interrupt>,
+    /// The observers' trace (a kernel with observers): `None` or `true` traces at the
+    /// record interval when the run records, `false` never (the outputs are all that is
+    /// kept).
+    pub trace: Option<bool>,
     /// The fast path (a runner loop without capacity checks; the same results): `None`
     /// takes it whenever the run can (a fixed-step stepper, no event that logs), `false`
     /// never, `true` insists (an error says why a run cannot).
@@ -238,6 +242,13 @@ impl RunOptions {
     /// Watches `interrupt`: once it is requested the run stops with `USER_BREAK`.
     pub fn interrupt(mut self, interrupt: &crate::Interrupt) -> Self {
         self.interrupt = Some(interrupt.clone());
+        self
+    }
+
+    /// Keeps (`true`, the default when recording) or leaves out (`false`) the observers'
+    /// trace.
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = Some(on);
         self
     }
 

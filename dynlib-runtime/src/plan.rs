@@ -115,6 +115,21 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
     check_record_memory(m, o, samples, row, memory_limit)?;
     let cap_evt = o.cap_evt.or(d.cap_evt).unwrap_or(1);
     let observe = kernel.observers().is_some();
+    // A trace when the observers have trace columns, the run records and it is not
+    // turned off: a run that records nothing traces nothing (a Lyapunov sweep wants the
+    // exponents, not their history: analysis.md A7).
+    let traced = kernel
+        .observers()
+        .is_some_and(|obs| obs.layout(m.states.len()).total_traces > 0)
+        && record
+        && o.trace != Some(false);
+    if observe && o.resume {
+        return Err(RuntimeError::option(
+            "resume",
+            "a kernel with observers runs fresh runs only (the observers' state does not \
+             carry over a resume); run again without resume",
+        ));
+    }
     let fastpath = choose_fastpath(kernel, o.fastpath)?;
     if observe && o.resume {
         return Err(RuntimeError::option(
@@ -163,14 +178,16 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         interrupt: o.interrupt.clone(),
         observe,
         // The observers trace at the record interval (runtime.md §4.2: the run's
-        // record_interval, else every step); a run that records nothing traces nothing
-        // (a Lyapunov sweep wants the exponents, not their history: analysis.md A7).
-        trace_stride: if observe && record { interval } else { 0 },
+        // record_interval, else every step).
+        trace_stride: if traced { interval } else { 0 },
         fastpath,
-        // Room for every trace row when their number is known; none without a trace.
+        // Room for every trace row when their number is known (up to TRACE_UP_FRONT rows;
+        // more grow); one row (never written) without a trace.
         cap_trace: match steps {
-            _ if !(observe && record) => 1,
-            Some(steps) => ((steps / interval as f64).floor() + 2.0).min(UP_FRONT as f64) as usize,
+            _ if !traced => 1,
+            Some(steps) => {
+                ((steps / interval as f64).floor() + 2.0).min(TRACE_UP_FRONT as f64) as usize
+            }
             None => 1024,
         },
     };
@@ -497,6 +514,10 @@ fn event_row_bytes(kernel: &Kernel) -> u64 {
 /// from there, so a run that stops early never reserved more (under `ulimit -v` or strict
 /// overcommit a reservation can fail).
 const UP_FRONT: usize = 1 << 24;
+
+/// The most trace rows sized up front (1 Mi: 24 MiB for one trace column); longer traces
+/// grow, within the memory limit.
+const TRACE_UP_FRONT: usize = 1 << 20;
 
 /// Refuses, before it starts, a run that must record more than the memory limit allows
 /// (`samples` when known up front; runs whose length is not known stop at the limit).

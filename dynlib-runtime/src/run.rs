@@ -506,6 +506,12 @@ pub struct RunSpec {
     pub fastpath: bool,
 }
 
+/// The bytes the observers' trace buffer takes (counted against the memory limit with the
+/// record and event buffers).
+fn trace_bytes(b: &Buffers) -> u64 {
+    (b.trace.len() as u64).saturating_mul(8)
+}
+
 /// A buffer the driver grows.
 #[derive(Copy, Clone, Debug)]
 enum Grow {
@@ -1014,8 +1020,24 @@ impl Buffers {
             b.avec = vectors.iter().map(|v| DVec::from_f64(elem, v)).collect();
             b.aout = outputs;
             let rows = spec.cap_trace.max(1);
-            b.trace =
-                try_zeros(buffer_len(rows, layout.trace_width())?).ok_or_else(alloc_failed)?;
+            let len = buffer_len(rows, layout.trace_width())?;
+            let trace_bytes = (len as u64).saturating_mul(8);
+            let refuse = |why: String| {
+                RuntimeError::option(
+                    "cap_trace",
+                    format!(
+                        "the observers' trace of {rows} rows ({trace_bytes} bytes) {why}; \
+                         trace less often (record_interval)"
+                    ),
+                )
+            };
+            if trace_bytes.saturating_add(bytes) > spec.memory_limit {
+                return Err(refuse(format!(
+                    "and the other buffers pass the memory limit of {} bytes",
+                    spec.memory_limit
+                )));
+            }
+            b.trace = try_zeros(len).ok_or_else(|| refuse("cannot be allocated".into()))?;
         }
         if b.cfg.is_empty() {
             b.cfg.push(0.0);
@@ -1286,13 +1308,17 @@ impl Kernel {
             Grow::Records => {
                 let need = b.ictl[ICTL_REC as usize] as usize + more;
                 let cap = grown(b.rec_t.len(), need).map_err(too_big)?;
-                let bytes = rows.footprint(cap, b.evt_code.len());
+                let bytes = rows
+                    .footprint(cap, b.evt_code.len())
+                    .saturating_add(trace_bytes(b));
                 self.grow_records(b, cap, rows.nrs, rows.nra, bytes, spec)
             }
             Grow::Events => {
                 let need = b.ictl[ICTL_EVT as usize] as usize + more;
                 let cap = grown(b.evt_code.len(), need).map_err(too_big)?;
-                let bytes = rows.footprint(b.rec_step.len(), cap);
+                let bytes = rows
+                    .footprint(b.rec_step.len(), cap)
+                    .saturating_add(trace_bytes(b));
                 grow_events(b, cap, (rows.width, rows.iwidth), bytes, spec)
             }
             Grow::Trace => {

@@ -431,3 +431,25 @@ fn an_observer_writing_past_its_columns_is_stopped_when_it_is_emitted() {
         Observers::one(Counter { bad_column: true }),
     );
 }
+
+#[test]
+fn a_run_can_leave_the_trace_out_and_keep_the_same_outputs() {
+    let o = RunOptions::default().t_end(2.0).dt(0.01);
+    let with = run(
+        "builtin://ode/lorenz",
+        None,
+        false,
+        Observers::one(LyapunovMle),
+        o.clone(),
+    );
+    let without = run(
+        "builtin://ode/lorenz",
+        None,
+        false,
+        Observers::one(LyapunovMle),
+        o.trace(false),
+    );
+    assert_eq!(with[0].outputs, without[0].outputs);
+    assert_eq!(with[0].trace("mle").unwrap().len(), 200);
+    assert!(without[0].trace("mle").unwrap().is_empty());
+}
