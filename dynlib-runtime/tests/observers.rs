@@ -453,3 +453,31 @@ fn a_run_can_leave_the_trace_out_and_keep_the_same_outputs() {
     assert_eq!(with[0].trace("mle").unwrap().len(), 200);
     assert!(without[0].trace("mle").unwrap().is_empty());
 }
+
+#[test]
+fn a_shared_trace_row_holds_nan_where_an_observer_wrote_nothing() {
+    // The counter writes every due step; the MLE of a map whose tangent collapses (the
+    // logistic map at its superstable point r = 2, x = 0.5: J = r - 2 r x = 0) writes no
+    // row of its own, so its column of the counter's rows is NaN.
+    let obs = Observers::new(vec![
+        Arc::new(LyapunovMle) as Arc<dyn Observer>,
+        Arc::new(Counter { bad_column: false }),
+    ])
+    .unwrap();
+    for jit in backends() {
+        let o = run(
+            "builtin://map/logistic",
+            None,
+            jit,
+            obs.clone(),
+            RunOptions::default().n(10).param("r", 2.0).ic("x", 0.5),
+        );
+        assert_eq!(o[1].trace("count").unwrap().len(), 10);
+        assert!(
+            o[0].trace("mle").unwrap().iter().all(|x| x.is_nan()),
+            "{:?}",
+            o[0]
+        );
+        assert_eq!(o[0].output("steps"), Some(0.0));
+    }
+}

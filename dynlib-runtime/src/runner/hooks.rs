@@ -130,6 +130,36 @@ impl<'f> Runner<'f, '_> {
         }
     }
 
+    /// On a trace step, fills the row's columns with NaN before the hooks run, so a
+    /// module that does not write its columns of a row another module writes leaves NaN
+    /// there, not a number that looks real (the row is in the buffer: room was made for
+    /// it).
+    fn blank_trace_row(&mut self, due: Value) {
+        let layout = &self.analysis.as_ref().expect("analysis runner").layout;
+        if layout.total_traces == 0 {
+            return;
+        }
+        let width = layout.trace_width();
+        let (ictl, trace) = (self.prm(RunnerParam::Ictl), self.prm(RunnerParam::Trace));
+        let b = &mut self.b;
+        let yes = b.create_block();
+        let join = b.create_block();
+        b.brif(due, yes, &[], join, &[]);
+        b.switch_to(yes);
+        let s = b.i64(ICTL_TRACE);
+        let row = b.load(ictl, s);
+        let w = b.i64(width as i64);
+        let at = b.mul(row, w);
+        let nan = b.f64(f64::NAN);
+        for c in 2..width {
+            let cc = b.i64(c as i64);
+            let i = b.add(at, cc);
+            b.store(trace, i, nan);
+        }
+        b.jump(join, &[]);
+        b.switch_to(join);
+    }
+
     /// Every module's post-step hook at (time of the committed state, the step taken,
     /// steps after it); then the trace row's time and step, and the row count, when a
     /// module wrote the row.
@@ -138,6 +168,7 @@ impl<'f> Runner<'f, '_> {
             return;
         };
         let due = self.trace_due(stride, committed.step);
+        self.blank_trace_row(due);
         let mut wrote = self.b.bool(false);
         for k in 0..self.modules() {
             let module = self.analysis.as_ref().unwrap().observed.observers.modules()[k].clone();
