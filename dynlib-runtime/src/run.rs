@@ -4,7 +4,7 @@
 use dynlib_interp::Machine;
 use dynlib_ir::Elem;
 use dynlib_ir::{Arg, Scalar};
-use dynlib_model::{ModelKind, Number};
+use dynlib_model::{ModelKind, Number, Phase};
 
 use crate::abi::*;
 use crate::error::RuntimeError;
@@ -911,6 +911,8 @@ struct Rows {
     evt_bytes: u64,
     /// f64 values per trace row (analysis runs; else 0).
     trace_width: usize,
+    /// Event phases that log rows: the most event rows one step writes.
+    log_phases: usize,
 }
 
 impl Rows {
@@ -930,6 +932,10 @@ impl Rows {
             iwidth,
             row_bytes: record_row_bytes(kernel.elem(), nrs, nra),
             evt_bytes: event_row_bytes(width + iwidth),
+            log_phases: [Phase::Start, Phase::End]
+                .into_iter()
+                .filter(|&p| crate::runner::logs_in(&kernel.model, p))
+                .count(),
             trace_width: kernel
                 .observers()
                 .filter(|_| spec.observe)
@@ -1370,7 +1376,7 @@ impl Kernel {
                 ctl(ICTL_INTERVAL),
                 ctl(ICTL_CAP_REC) - ctl(ICTL_REC) - t0_sample,
             );
-            let per_step = self.logging_phases() as i64;
+            let per_step = rows.log_phases as i64;
             let evt = if per_step == 0 {
                 i64::MAX
             } else {
@@ -1399,17 +1405,6 @@ impl Kernel {
             };
             self.grow(b, what, more, rows, spec)?;
         }
-    }
-
-    /// How many of the event phases (start, end) log rows.
-    fn logging_phases(&self) -> usize {
-        let logs = |phase: dynlib_model::Phase| {
-            self.model
-                .events
-                .iter()
-                .any(|e| e.phase != phase && !e.log.is_empty())
-        };
-        logs(dynlib_model::Phase::End) as usize + logs(dynlib_model::Phase::Start) as usize
     }
 
     /// One call of the runner with every buffer; returns its status code.

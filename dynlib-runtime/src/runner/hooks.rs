@@ -130,45 +130,52 @@ impl<'f> Runner<'f, '_> {
         }
     }
 
-    /// On a trace step, fills the row's columns with NaN before the hooks run, so a
-    /// module that does not write its columns of a row another module writes leaves NaN
-    /// there, not a number that looks real (the row is in the buffer: room was made for
-    /// it).
-    fn blank_trace_row(&mut self, due: Value) {
-        let layout = &self.analysis.as_ref().expect("analysis runner").layout;
-        if layout.total_traces == 0 {
-            return;
-        }
-        let width = layout.trace_width();
-        let (ictl, trace) = (self.prm(RunnerParam::Ictl), self.prm(RunnerParam::Trace));
+    /// Emits `body` under `cond` with the current trace row: `body(b, row, at)` gets the
+    /// row index (`ICTL_TRACE`) and the index of its first value in the trace buffer.
+    fn in_trace_row(&mut self, cond: Value, body: impl FnOnce(&mut FunctionBuilder, Value, Value)) {
+        let width = self
+            .analysis
+            .as_ref()
+            .expect("analysis runner")
+            .layout
+            .trace_width();
+        let ictl = self.prm(RunnerParam::Ictl);
         let b = &mut self.b;
         let yes = b.create_block();
         let join = b.create_block();
-        b.brif(due, yes, &[], join, &[]);
+        b.brif(cond, yes, &[], join, &[]);
         b.switch_to(yes);
         let s = b.i64(ICTL_TRACE);
         let row = b.load(ictl, s);
         let w = b.i64(width as i64);
         let at = b.mul(row, w);
-        let nan = b.f64(f64::NAN);
-        for c in 2..width {
-            let cc = b.i64(c as i64);
-            let i = b.add(at, cc);
-            b.store(trace, i, nan);
-        }
+        body(b, row, at);
         b.jump(join, &[]);
         b.switch_to(join);
     }
 
     /// Every module's post-step hook at (time of the committed state, the step taken,
     /// steps after it); then the trace row's time and step, and the row count, when a
-    /// module wrote the row.
+    /// module wrote the row. On a trace step the row's columns start as NaN, so a module
+    /// that does not write its columns of a row another module writes leaves NaN there,
+    /// not a number that looks real (room was made for the row on due steps).
     pub(super) fn post_hooks(&mut self, t_new: Value, dt: Value, committed: &Carried) {
-        let Some(stride) = self.analysis.as_ref().map(|a| a.stride) else {
+        let Some(a) = self.analysis.as_ref() else {
             return;
         };
+        let (stride, traced, width) = (a.stride, a.layout.total_traces > 0, a.layout.trace_width());
         let due = self.trace_due(stride, committed.step);
-        self.blank_trace_row(due);
+        let trace = self.prm(RunnerParam::Trace);
+        if traced {
+            self.in_trace_row(due, |b, _, at| {
+                let nan = b.f64(f64::NAN);
+                for c in 2..width {
+                    let cc = b.i64(c as i64);
+                    let i = b.add(at, cc);
+                    b.store(trace, i, nan);
+                }
+            });
+        }
         let mut wrote = self.b.bool(false);
         for k in 0..self.modules() {
             let module = self.analysis.as_ref().unwrap().observed.observers.modules()[k].clone();
@@ -177,32 +184,23 @@ impl<'f> Runner<'f, '_> {
                 wrote = self.b.binary(BinaryOp::Or, wrote, w);
             }
         }
-        let layout = &self.analysis.as_ref().unwrap().layout;
-        if layout.total_traces == 0 {
+        if !traced {
             return;
         }
-        let width = layout.trace_width();
-        let (ictl, trace) = (self.prm(RunnerParam::Ictl), self.prm(RunnerParam::Trace));
-        let b = &mut self.b;
         // Rows only on due steps, whatever a hook reports: the room for them is made for
         // due steps (`trace_check`, and the fast path's `fast_room`).
-        let wrote = b.binary(BinaryOp::And, wrote, due);
-        let yes = b.create_block();
-        let join = b.create_block();
-        b.brif(wrote, yes, &[], join, &[]);
-        b.switch_to(yes);
-        let s = b.i64(ICTL_TRACE);
-        let row = b.load(ictl, s);
-        let w = b.i64(width as i64);
-        let at = b.mul(row, w);
-        b.store(trace, at, t_new);
-        let one = b.i64(1);
-        let at1 = b.add(at, one);
-        let step = b.convert(committed.step, Type::F64);
-        b.store(trace, at1, step);
-        let next = b.add(row, one);
-        b.store(ictl, s, next);
-        b.jump(join, &[]);
-        b.switch_to(join);
+        let wrote = self.b.binary(BinaryOp::And, wrote, due);
+        let ictl = self.prm(RunnerParam::Ictl);
+        let step = committed.step;
+        self.in_trace_row(wrote, |b, row, at| {
+            b.store(trace, at, t_new);
+            let one = b.i64(1);
+            let at1 = b.add(at, one);
+            let step = b.convert(step, Type::F64);
+            b.store(trace, at1, step);
+            let next = b.add(row, one);
+            let s = b.i64(ICTL_TRACE);
+            b.store(ictl, s, next);
+        });
     }
 }

@@ -200,12 +200,8 @@ impl Facts {
             width: mf.max_log_width,
             has_aux: !model.aux.is_empty(),
             has_stop: model.sim.stop.is_some(),
-            pre_logs: events
-                .iter()
-                .any(|e| e.phase != Phase::End && !e.log.is_empty()),
-            post_logs: events
-                .iter()
-                .any(|e| e.phase != Phase::Start && !e.log.is_empty()),
+            pre_logs: logs_in(model, Phase::Start),
+            post_logs: logs_in(model, Phase::End),
             has_pre: events.iter().any(|e| e.phase != Phase::End),
             has_post: events.iter().any(|e| e.phase != Phase::Start),
             is_map: model.kind == ModelKind::Map,
@@ -213,6 +209,22 @@ impl Facts {
             int_logs: !model.dtype.is_float(),
         }
     }
+}
+
+/// True when an event that runs in `phase` (start-phase events run before the step,
+/// end-phase after; events of both phases in both) logs rows: each such phase writes at
+/// most one event row per step, which the runner's room checks and the fast path's
+/// `fast_room` both count.
+pub(crate) fn logs_in(model: &Model, phase: Phase) -> bool {
+    let runs_in = |e: Phase| match phase {
+        Phase::Start => e != Phase::End,
+        Phase::End => e != Phase::Start,
+        Phase::Both => true,
+    };
+    model
+        .events
+        .iter()
+        .any(|e| runs_in(e.phase) && !e.log.is_empty())
 }
 
 /// The control values read from `fctl`/`ictl` on entry, and constants every phase uses.
