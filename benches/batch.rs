@@ -67,18 +67,23 @@ fn sweeps(c: &mut Criterion) {
     ];
     for (name, k, grid, base) in &cases {
         let core = SessionCore::new(k);
-        for n in [1, threads()] {
-            let batch = BatchOptions::default().threads(n);
-            group.bench_function(format!("{name}/threads_{n}"), |b| {
+        let all = threads();
+        // The sweeps as they run by default (runs packed into lanes), on one thread and on
+        // every core; and on every core with each run alone, the baseline lanes beat.
+        for (n, lanes, label) in [(1, None, ""), (all, None, ""), (all, Some(1), "_alone")] {
+            let mut batch = BatchOptions::default().threads(n);
+            batch.lanes = lanes;
+            group.bench_function(format!("{name}/threads_{n}{label}"), |b| {
                 // As `dynlib sweep --stat` runs it: each run reduced as it ends.
                 let keep = Keep::Stats {
                     vars: vec!["x".into()],
                     stat: dynlib::runtime::Stat::Final,
                 };
-                b.iter(|| {
+                b.iter_with_large_drop(|| {
                     let sw =
                         sweep_keeping(k, &core, grid, base, 0..grid.len(), &batch, &keep).unwrap();
-                    black_box(sw.scalar("x", dynlib::runtime::Stat::Final).unwrap())
+                    black_box(sw.scalar("x", dynlib::runtime::Stat::Final).unwrap());
+                    sw
                 })
             });
         }

@@ -58,6 +58,11 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core); results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Advance N points side by side in one run (1: each point alone; default: 8 for small
+    /// models when the sweep has enough points and the model and stepper allow it);
+    /// results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub lanes: Option<usize>,
     /// Compute only shard I of N (I counts from 0): a contiguous slice of the grid's
     /// points, for batch schedulers' job arrays.
     #[arg(long, value_name = "I/N", value_parser = shard_arg)]
@@ -188,6 +193,7 @@ pub fn run(
     };
     let mut batch = BatchOptions::default().interrupt(interrupt);
     batch.threads = args.threads;
+    batch.lanes = args.lanes;
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| Bar::new(points.len()));
@@ -331,6 +337,20 @@ fn runners(sw: &Sweep) -> Value {
     }
 }
 
+/// How the points ran side by side: the widest pack and how many points ran in packs.
+fn lanes(sw: &Sweep) -> Value {
+    let widths: Vec<usize> = sw
+        .runs()
+        .iter()
+        .flatten()
+        .map(|r| r.output().lanes)
+        .collect();
+    json!({
+        "width": widths.iter().copied().max().unwrap_or(1),
+        "packed_points": widths.iter().filter(|&&w| w > 1).count(),
+    })
+}
+
 /// A point's status: the run's (`DONE`, `NAN_DETECTED`...) or why it did not run.
 fn status(sw: &Sweep, k: usize) -> String {
     match &sw.runs()[k] {
@@ -371,6 +391,7 @@ fn write_json(
         "stepper": info.stepper,
         "backend": info.backend,
         "runner": runners(sw),
+        "lanes": lanes(sw),
         "params": grid.names(),
         "points": grid.len(),
         "shard": info.shard.map(|(i, n)| json!({"index": i, "count": n})),
@@ -630,6 +651,16 @@ fn summary(sw: &Sweep, vars: &[String], stat: Option<Stat>, info: &Info) -> Stri
     };
     let _ = writeln!(s, "model    {}", info.uri);
     let _ = writeln!(s, "stepper  {} ({backend})", info.stepper);
+    let l = lanes(sw);
+    if l["packed_points"].as_u64().unwrap_or(0) > 0 {
+        let _ = writeln!(
+            s,
+            "lanes    {} points side by side ({} of {} points)",
+            l["width"],
+            l["packed_points"],
+            sw.runs().len()
+        );
+    }
     let axes: Vec<String> = grid
         .names()
         .iter()

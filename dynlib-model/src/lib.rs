@@ -17,6 +17,7 @@ pub mod config;
 pub mod diag;
 mod error;
 pub mod expr;
+mod lanes;
 mod load;
 pub mod model;
 pub mod mods;

@@ -16,6 +16,7 @@
 //! [`RuntimeError::Cancelled`]. A run whose options carry an interrupt of their own
 //! watches that one instead.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -24,8 +25,10 @@ use crate::error::RuntimeError;
 use crate::interrupt::Interrupt;
 use crate::kernel::Kernel;
 use crate::options::RunOptions;
-use crate::plan::{resolve, Execution};
+use crate::plan::{lanes, resolve, Execution, Plan};
+use crate::run::Status;
 use crate::state::SessionCore;
+use dynlib_interp::Machine;
 
 /// How far a batch is: `done` of `total` runs have finished (in any order).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -48,6 +51,11 @@ pub struct BatchOptions {
     pub progress: Option<ProgressFn>,
     /// Cancels the batch when requested.
     pub interrupt: Option<Interrupt>,
+    /// Runs packed side by side into one run of a replicated model ([`lanes`]): `None`
+    /// packs by default where it pays (see [`run_batch_map`]), `Some(1)` never, `Some(w)`
+    /// packs `w` runs at a time and is an error for a kernel that cannot. Results do not
+    /// depend on it, bit for bit.
+    pub lanes: Option<usize>,
 }
 
 impl std::fmt::Debug for BatchOptions {
@@ -56,6 +64,7 @@ impl std::fmt::Debug for BatchOptions {
             .field("threads", &self.threads)
             .field("progress", &self.progress.as_ref().map(|_| "Fn"))
             .field("interrupt", &self.interrupt)
+            .field("lanes", &self.lanes)
             .finish()
     }
 }
@@ -70,6 +79,12 @@ impl BatchOptions {
     /// Calls `f` after each run.
     pub fn progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Packs `width` runs at a time into lanes (1: never; see [`BatchOptions::lanes`]).
+    pub fn lanes(mut self, width: usize) -> Self {
+        self.lanes = Some(width);
         self
     }
 
@@ -106,28 +121,46 @@ pub fn run_batch_map<R: Send>(
     options: &BatchOptions,
     keep: impl Fn(usize, BatchRun) -> R + Sync,
 ) -> Result<Vec<R>, RuntimeError> {
+    run_batch_of(
+        kernel,
+        core,
+        runs.len(),
+        |i| Cow::Borrowed(&runs[i]),
+        options,
+        keep,
+    )
+}
+
+/// [`run_batch_map`] over `count` runs whose options `options_of(i)` makes on the worker
+/// that runs them (a sweep's ten thousand points are not built one by one first).
+pub(crate) fn run_batch_of<'a, R: Send>(
+    kernel: &Kernel,
+    core: &SessionCore,
+    count: usize,
+    options_of: impl Fn(usize) -> Cow<'a, RunOptions> + Sync,
+    options: &BatchOptions,
+    keep: impl Fn(usize, BatchRun) -> R + Sync,
+) -> Result<Vec<R>, RuntimeError> {
     let threads = match options.threads {
         Some(0) => return Err(RuntimeError::option("threads", "must be at least 1")),
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    let lane = lane_kernel(kernel, count, options.lanes, || {
+        (count > 0)
+            .then(|| resolve(kernel, core, &options_of(0)).ok())
+            .flatten()
+    })?;
+    let width = lane.as_ref().map_or(1, |(w, _)| *w);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.min(runs.len().max(1)))
+        .num_threads(threads.min(count.div_ceil(width).max(1)))
         .thread_name(|i| format!("dynlib-batch-{i}"))
         .build()
         .map_err(|e| RuntimeError::Internal(format!("cannot start the batch's threads: {e}")))?;
     // Counted and reported under one lock, so the callback sees 1, 2, ... in order.
     let done = std::sync::Mutex::new(0usize);
-    let total = runs.len();
-    let one = |machine: &mut dynlib_interp::Machine, o: &RunOptions| -> BatchRun {
-        let outcome = match &options.interrupt {
-            Some(stop) if stop.is_requested() => Err(RuntimeError::Cancelled),
-            Some(stop) if o.interrupt.is_none() => {
-                let o = o.clone().interrupt(stop);
-                resolve(kernel, core, &o).and_then(|plan| plan.execute(kernel, machine))
-            }
-            _ => resolve(kernel, core, o).and_then(|plan| plan.execute(kernel, machine)),
-        };
+    let total = count;
+    let finish = |i: usize, outcome: BatchRun| -> R {
         if let Some(report) = &options.progress {
             let mut count = done.lock().unwrap_or_else(|e| e.into_inner());
             *count += 1;
@@ -136,15 +169,109 @@ pub fn run_batch_map<R: Send>(
                 total,
             });
         }
-        outcome
+        keep(i, outcome)
     };
-    Ok(pool.install(|| {
-        runs.par_iter()
-            .enumerate()
-            .map_init(
-                || kernel.machine(),
-                |machine, (i, o)| keep(i, one(machine, o)),
-            )
+    let plan = |o: &RunOptions| -> Result<Plan, RuntimeError> {
+        match &options.interrupt {
+            Some(stop) if stop.is_requested() => Err(RuntimeError::Cancelled),
+            Some(stop) if o.interrupt.is_none() => {
+                resolve(kernel, core, &o.clone().interrupt(stop))
+            }
+            _ => resolve(kernel, core, o),
+        }
+    };
+    // A group of `width` runs is packed into one run of the lane kernel when their plans
+    // allow; otherwise (and for the last, shorter group) its runs go one by one.
+    let group = |machine: &mut Machine, start: usize| -> Vec<R> {
+        let end = (start + width).min(count);
+        let plans: Vec<Result<Plan, RuntimeError>> =
+            (start..end).map(|i| plan(&options_of(i))).collect();
+        let single = |machine: &mut Machine, plans: Vec<Result<Plan, RuntimeError>>| -> Vec<R> {
+            (start..)
+                .zip(plans)
+                .map(|(i, p)| finish(i, p.and_then(|p| p.execute(kernel, machine))))
+                .collect()
+        };
+        let Some((_, lk)) = lane.as_ref().filter(|_| end - start == width) else {
+            return single(machine, plans);
+        };
+        if plans.iter().any(Result::is_err) {
+            return single(machine, plans);
+        }
+        let ok: Vec<Plan> = plans.into_iter().flatten().collect();
+        let Some(packed) = lanes::pack(&ok, kernel, lk) else {
+            return single(machine, ok.into_iter().map(Ok).collect());
+        };
+        match packed.execute(lk, machine) {
+            // Whatever else ended the packed run may be one lane's doing (a NaN, a fault,
+            // the memory limit): each run then goes alone and ends as it would.
+            Ok(ex) if matches!(ex.output().status, Status::Done | Status::UserBreak) => (start..)
+                .zip(lanes::unpack(ex, ok, kernel))
+                .map(|(i, ex)| finish(i, Ok(ex)))
+                .collect(),
+            _ => single(machine, ok.into_iter().map(Ok).collect()),
+        }
+    };
+    let starts: Vec<usize> = (0..count).step_by(width).collect();
+    let grouped: Vec<Vec<R>> = pool.install(|| {
+        starts
+            .par_iter()
+            .map_init(|| kernel.machine(), |machine, &start| group(machine, start))
             .collect()
-    }))
+    });
+    Ok(grouped.into_iter().flatten().collect())
 }
+
+/// The lane kernel a batch of `runs` runs packs them into, with its width: `want` lanes
+/// (1: none; insisting on lanes the kernel cannot run is an error that says why), or by
+/// default [`lanes::default_width`] when the kernel can run lanes, the batch has at least
+/// [`AUTO_LANES_GROUPS`] groups of that width, and for native code without a disk cache
+/// the runs take [`AUTO_LANES_NATIVE_STEPS`] steps together (the lane kernel is built, and
+/// for native code compiled, once per kernel: a short batch would not repay it; the
+/// first run's plan gives the steps of each). A default
+/// lane kernel that cannot be built leaves the runs to go one by one.
+fn lane_kernel(
+    kernel: &Kernel,
+    runs: usize,
+    want: Option<usize>,
+    first: impl FnOnce() -> Option<Plan>,
+) -> Result<Option<(usize, Arc<Kernel>)>, RuntimeError> {
+    let why_not = lanes::refusal(kernel);
+    // Native code without a disk cache compiles the lane kernel in every process: worth it
+    // for a batch of many steps.
+    let worth = |plan: Option<Plan>| {
+        !kernel.is_native() || kernel.has_disk_cache() || {
+            let steps = plan.map_or(0.0, |p| p.steps_estimate());
+            steps * runs as f64 >= AUTO_LANES_NATIVE_STEPS
+        }
+    };
+    match want {
+        Some(0) => Err(RuntimeError::option(
+            "lanes",
+            "must be at least 1 (1: no lanes)",
+        )),
+        Some(1) => Ok(None),
+        Some(w) => match why_not {
+            Some(why) => Err(RuntimeError::option(
+                "lanes",
+                format!("these runs cannot run in lanes: {why}"),
+            )),
+            None => Ok(Some((w, kernel.lane_kernel(w)?))),
+        },
+        None => {
+            let w = lanes::default_width(kernel.model().states.len());
+            if why_not.is_some() || w < 2 || runs < AUTO_LANES_GROUPS * w || !worth(first()) {
+                return Ok(None);
+            }
+            Ok(kernel.lane_kernel(w).ok().map(|k| (w, k)))
+        }
+    }
+}
+
+/// The fewest groups of lanes a batch needs before it packs its runs by default.
+pub const AUTO_LANES_GROUPS: usize = 8;
+
+/// The fewest steps (all runs together) for which a batch of native code packs its runs
+/// by default when the kernel has no disk cache: compiling the lane kernel costs about
+/// what 10⁷ steps save (some 150 ms); with a disk cache it is compiled once, ever.
+pub const AUTO_LANES_NATIVE_STEPS: f64 = 1e7;

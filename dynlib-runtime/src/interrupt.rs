@@ -56,6 +56,11 @@ impl Interrupt {
         self.0.store(0, Ordering::SeqCst);
     }
 
+    /// True when both are the same request (clones of one interrupt).
+    pub fn same_as(&self, other: &Interrupt) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The atomic word itself, for registering with a signal handler: any nonzero value
     /// is a request.
     pub fn flag(&self) -> Arc<AtomicUsize> {

@@ -199,6 +199,11 @@ pub struct Kernel {
     pub(crate) analysis: Option<(Observers, usize)>,
     backend: Backend,
     cache_stats: CacheStats,
+    /// How it was built (without observers): its lane kernels are built alike.
+    build: BuildOptions,
+    /// Its lane kernels by width, each built the first time a batch packs runs that wide
+    /// ([`crate::plan::lanes`]).
+    lanes: std::sync::Mutex<Vec<(usize, Arc<Kernel>)>>,
     /// Unique in the process: plans and session cores remember the kernel they belong to.
     id: u64,
 }
@@ -291,8 +296,45 @@ impl Kernel {
             analysis,
             backend,
             cache_stats,
+            build: BuildOptions {
+                observers: None,
+                ..options.clone()
+            },
+            lanes: std::sync::Mutex::new(Vec::new()),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// True when it runs native code.
+    pub fn is_native(&self) -> bool {
+        self.backend_name() == "llvm"
+    }
+
+    /// True when its compiled units live in a disk cache too.
+    pub fn has_disk_cache(&self) -> bool {
+        self.build.jit && self.build.disk.is_some()
+    }
+
+    /// This kernel's model replicated `width` times side by side, built like this kernel
+    /// (backend, passes, disk cache) the first time it is asked for and kept: the kernel
+    /// a batch packs `width` runs into ([`crate::plan::lanes`]). Threads asking at once
+    /// wait for the one building it. The caller has checked
+    /// [`crate::plan::lanes::refusal`].
+    pub(crate) fn lane_kernel(&self, width: usize) -> Result<Arc<Kernel>, RuntimeError> {
+        let mut built = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, k)) = built.iter().find(|(w, _)| *w == width) {
+            return Ok(k.clone());
+        }
+        let model = self.model.lanes(width).map_err(|why| {
+            RuntimeError::option("lanes", format!("these runs cannot run in lanes: {why}"))
+        })?;
+        let k = Arc::new(Kernel::build_with(
+            Arc::new(model),
+            Some(self.stepper.name),
+            &self.build,
+        )?);
+        built.push((width, k.clone()));
+        Ok(k)
     }
 
     /// The cache key of `unit`: what the in-process and disk caches file it under (a digest

@@ -8,6 +8,8 @@
 //! at all. A plan remembers its kernel and results their model, so a plan cannot run on
 //! another kernel nor an execution be recorded into another model's results.
 
+pub mod lanes;
+
 use std::sync::Arc;
 
 use dynlib_interp::Machine;
@@ -56,10 +58,11 @@ pub struct Plan {
 /// A plan that ran: the plan and what its recorded run produced.
 #[derive(Clone, Debug)]
 pub struct Execution {
-    plan: Plan,
+    // Boxed, so an execution is a few words: batches and sweeps move thousands of them.
+    plan: Box<Plan>,
     /// The recorded run. Its samples' and logged events' times are recorded times
     /// (session time − `time_shift`); `t_final` and the final values are the session's.
-    out: RunOutput,
+    out: Box<RunOutput>,
     /// Session time − recorded time after the run.
     time_shift: f64,
     /// Steps of the transient that started the recording.
@@ -558,6 +561,21 @@ impl Plan {
         self.resume
     }
 
+    /// About how many steps the run takes, transient included: exact for maps and fixed
+    /// steps (unless the run stops early), the step cap for adaptive steppers.
+    pub fn steps_estimate(&self) -> f64 {
+        let s = &self.spec;
+        let fixed = match self.model.kind {
+            ModelKind::Map => s.max_steps as f64 + self.transient,
+            ModelKind::Ode => ((s.t_end - s.t0) / s.dt).ceil() + (self.transient / s.dt).ceil(),
+        };
+        if fixed.is_finite() {
+            fixed.min(s.max_steps as f64 + self.transient / s.dt)
+        } else {
+            s.max_steps as f64
+        }
+    }
+
     /// The state the run starts from.
     pub fn seed(&self) -> &SessionState {
         &self.seed
@@ -638,8 +656,8 @@ impl Plan {
         let mut out = kernel.run(machine, &spec)?;
         Results::unshift(&kernel.model, &mut out, time_shift);
         Ok(Execution {
-            plan: self,
-            out,
+            plan: Box::new(self),
+            out: Box::new(out),
             time_shift,
             transient_steps,
         })
@@ -684,7 +702,7 @@ impl Execution {
         let mut results = self.new_results();
         self.finish(&mut results);
         let Execution { plan, out, .. } = self;
-        results.take_first(out, plan.step_offset, plan.resume, plan.tag.as_deref());
+        results.take_first(*out, plan.step_offset, plan.resume, plan.tag.as_deref());
         results
     }
 

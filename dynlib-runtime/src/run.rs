@@ -323,6 +323,27 @@ impl Block {
         }
     }
 
+    /// A block of columns `cols` of this one, in that order (compact: stride = rows).
+    pub(crate) fn select(&self, cols: &[usize]) -> Block {
+        fn go<T: Copy>(v: &[T], stride: usize, rows: usize, cols: &[usize]) -> Vec<T> {
+            let mut out = Vec::with_capacity(rows * cols.len());
+            for &k in cols {
+                out.extend_from_slice(&v[k * stride..k * stride + rows]);
+            }
+            out
+        }
+        let data = match &self.data {
+            Series::Float(v) => Series::Float(go(v, self.stride, self.rows, cols)),
+            Series::Int(v) => Series::Int(go(v, self.stride, self.rows, cols)),
+        };
+        Block {
+            data,
+            stride: self.rows,
+            rows: self.rows,
+            cols: cols.len(),
+        }
+    }
+
     /// Appends `other`'s rows from `skip` on (same columns, same kind). The room grows
     /// geometrically, so appending many runs costs linear time.
     pub(crate) fn append(&mut self, other: &Block, skip: usize) {
@@ -573,6 +594,10 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// The runner variant that ran it.
     pub variant: RunnerVariant,
+    /// How many runs were advanced side by side in the run that computed this one (1:
+    /// alone; more in a batch that packed runs into lanes, [`crate::plan::lanes`]). The
+    /// numbers are the same either way.
+    pub lanes: usize,
     /// Each observer's outputs and trace, in the kernel's order (empty without observers).
     pub observers: Vec<ObserverResult>,
 }
@@ -1509,6 +1534,7 @@ impl Kernel {
             workspace: b.w,
             warnings,
             variant,
+            lanes: 1,
             observers,
         }
     }

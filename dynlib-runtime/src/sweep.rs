@@ -18,7 +18,7 @@
 
 use std::ops::Range;
 
-use crate::batch::{run_batch_map, BatchOptions, BatchRun};
+use crate::batch::{run_batch_of, BatchOptions, BatchRun};
 use crate::error::RuntimeError;
 use crate::kernel::Kernel;
 use crate::options::RunOptions;
@@ -389,32 +389,37 @@ pub fn sweep_keeping(
             format!("points {points:?} are not in the grid of {}", grid.len()),
         ));
     }
-    let runs: Vec<RunOptions> = points
-        .clone()
-        .map(|i| {
-            let mut o = base.clone();
-            for (name, v) in grid.names().iter().zip(grid.point(i)) {
-                o = o.param(name, v);
-            }
-            o
-        })
-        .collect();
-    let outcomes = run_batch_map(kernel, core, &runs, batch, |_, mut run| {
-        let Keep::Stats { vars, stat } = keep else {
-            return (run, Vec::new());
-        };
-        let stats = vars
-            .iter()
-            .map(|v| match &run {
-                Ok(ex) => point_stat(ex, v, *stat).unwrap_or(f64::NAN),
-                Err(_) => f64::NAN,
-            })
-            .collect();
-        if let Ok(ex) = &mut run {
-            ex.drop_samples();
+    let start = points.start;
+    let options_of = |k: usize| {
+        let mut o = base.clone();
+        for (name, v) in grid.names().iter().zip(grid.point(start + k)) {
+            o = o.param(name, v);
         }
-        (run, stats)
-    })?;
+        std::borrow::Cow::Owned(o)
+    };
+    let outcomes = run_batch_of(
+        kernel,
+        core,
+        points.len(),
+        options_of,
+        batch,
+        |_, mut run| {
+            let Keep::Stats { vars, stat } = keep else {
+                return (run, Vec::new());
+            };
+            let stats = vars
+                .iter()
+                .map(|v| match &run {
+                    Ok(ex) => point_stat(ex, v, *stat).unwrap_or(f64::NAN),
+                    Err(_) => f64::NAN,
+                })
+                .collect();
+            if let Ok(ex) = &mut run {
+                ex.drop_samples();
+            }
+            (run, stats)
+        },
+    )?;
     let (runs, per_point): (Vec<BatchRun>, Vec<Vec<f64>>) = outcomes.into_iter().unzip();
     let stats = match keep {
         Keep::Runs => None,

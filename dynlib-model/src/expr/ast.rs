@@ -381,3 +381,17 @@ impl Expr {
         }
     }
 }
+
+impl Expr {
+    /// Calls `f` on every identifier in this expression (names and called functions), in
+    /// text order. Recursive like [`Clone`]: the parser bounds the tree's height so that
+    /// this stays within a thread's default stack.
+    pub fn for_each_ident_mut(&mut self, f: &mut impl FnMut(&mut Ident)) {
+        match &mut self.kind {
+            ExprKind::Name(id) => f(id),
+            ExprKind::Call { func, .. } => f(func),
+            _ => {}
+        }
+        self.for_each_child_mut(|c| c.for_each_ident_mut(f));
+    }
+}

@@ -22,6 +22,7 @@ pub(super) const AB2: StepperSpec = StepperSpec {
     },
     config_rules: no_rules,
     variational: false,
+    lanes: true,
     emit: emit_ab2,
 };
 
@@ -43,6 +44,7 @@ pub(super) const AB3: StepperSpec = StepperSpec {
     },
     config_rules: no_rules,
     variational: false,
+    lanes: true,
     emit: emit_ab3,
 };
 

@@ -20,6 +20,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     },
     config_rules: no_rules,
     variational: true,
+    lanes: true,
     emit: emit_euler,
 };
 

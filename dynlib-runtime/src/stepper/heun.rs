@@ -21,6 +21,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     },
     config_rules: no_rules,
     variational: false,
+    lanes: true,
     emit: emit_heun,
 };
 

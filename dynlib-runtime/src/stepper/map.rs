@@ -17,6 +17,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     workspace: Layout::EMPTY,
     config_rules: no_rules,
     variational: false,
+    lanes: true,
     emit: emit_map,
 };
 

@@ -182,6 +182,10 @@ pub struct StepperSpec {
     /// the state and a tangent together (the Lyapunov observers' combined mode) or a step
     /// of the tangent alone with the Jacobian frozen at the step's start.
     pub variational: bool,
+    /// True when its step treats every state component on its own (no norm, no error
+    /// estimate, nothing summed across components): runs packed side by side into one
+    /// state vector ([`crate::lanes`]) then advance exactly as each would alone.
+    pub lanes: bool,
     emit: fn(&mut Emit),
 }
 

@@ -20,6 +20,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     },
     config_rules: rk45_rules,
     variational: false,
+    lanes: false,
     emit: emit_rk45,
 };
 
