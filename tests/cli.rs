@@ -462,6 +462,51 @@ fn sweep_json_has_the_grid_statuses_and_statistics() {
 }
 
 #[test]
+fn sweep_lanes_give_the_same_statistics_and_say_how_the_points_ran() {
+    let run = |lanes: &str| {
+        let o = dynlib(&[
+            "sweep",
+            "builtin://map/logistic",
+            "--param",
+            "r=2.5:4.0:50",
+            "-n",
+            "300",
+            "--stat",
+            "mean",
+            "--lanes",
+            lanes,
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        json(&o)
+    };
+    let (alone, packed) = (run("1"), run("8"));
+    assert_eq!(alone["stats"], packed["stats"]);
+    assert_eq!(
+        alone["lanes"],
+        serde_json::json!({"width": 1, "packed_points": 0})
+    );
+    // 50 points in lanes of 8: six packs, two points alone.
+    assert_eq!(
+        packed["lanes"],
+        serde_json::json!({"width": 8, "packed_points": 48})
+    );
+    let o = dynlib(&[
+        "sweep",
+        "builtin://ode/lorenz",
+        "--param",
+        "rho=1:2:4",
+        "--stepper",
+        "rk45",
+        "--lanes",
+        "4",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("rk45 couples"), "{}", stderr(&o));
+}
+
+#[test]
 fn sweep_shards_concatenate_into_the_whole_sweep() {
     let dir = tempfile::tempdir().unwrap();
     let args = |extra: &[&str], out: &std::path::Path| {
