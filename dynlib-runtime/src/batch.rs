@@ -212,14 +212,38 @@ pub(crate) fn run_batch_of<'a, R: Send>(
             _ => single(machine, ok.into_iter().map(Ok).collect()),
         }
     };
-    let starts: Vec<usize> = (0..count).step_by(width).collect();
-    let grouped: Vec<Vec<R>> = pool.install(|| {
-        starts
-            .par_iter()
-            .map_init(|| kernel.machine(), |machine, &start| group(machine, start))
+    if lane.is_none() {
+        // Each run alone: no groups to gather.
+        return Ok(pool.install(|| {
+            (0..count)
+                .into_par_iter()
+                .map_init(
+                    || kernel.machine(),
+                    |machine, i| {
+                        let run = plan(&options_of(i)).and_then(|p| p.execute(kernel, machine));
+                        finish(i, run)
+                    },
+                )
+                .collect()
+        }));
+    }
+    // Each group fills its own slots; the runs are then gathered in parallel too (tens of
+    // thousands of outcomes are megabytes: moving them on one thread would not scale).
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(count).collect();
+    Ok(pool.install(|| {
+        slots.par_chunks_mut(width).enumerate().for_each_init(
+            || kernel.machine(),
+            |machine, (g, chunk)| {
+                for (slot, r) in chunk.iter_mut().zip(group(machine, g * width)) {
+                    *slot = Some(r);
+                }
+            },
+        );
+        slots
+            .into_par_iter()
+            .map(|r| r.expect("every group fills its slots"))
             .collect()
-    });
-    Ok(grouped.into_iter().flatten().collect())
+    }))
 }
 
 /// The lane kernel a batch of `runs` runs packs them into, with its width: `want` lanes

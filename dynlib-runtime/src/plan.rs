@@ -59,10 +59,10 @@ pub struct Plan {
 #[derive(Clone, Debug)]
 pub struct Execution {
     // Boxed, so an execution is a few words: batches and sweeps move thousands of them.
-    plan: Box<Plan>,
+    plan: Plan,
     /// The recorded run. Its samples' and logged events' times are recorded times
     /// (session time − `time_shift`); `t_final` and the final values are the session's.
-    out: Box<RunOutput>,
+    out: RunOutput,
     /// Session time − recorded time after the run.
     time_shift: f64,
     /// Steps of the transient that started the recording.
@@ -656,8 +656,8 @@ impl Plan {
         let mut out = kernel.run(machine, &spec)?;
         Results::unshift(&kernel.model, &mut out, time_shift);
         Ok(Execution {
-            plan: Box::new(self),
-            out: Box::new(out),
+            plan: self,
+            out,
             time_shift,
             transient_steps,
         })
@@ -702,7 +702,7 @@ impl Execution {
         let mut results = self.new_results();
         self.finish(&mut results);
         let Execution { plan, out, .. } = self;
-        results.take_first(*out, plan.step_offset, plan.resume, plan.tag.as_deref());
+        results.take_first(out, plan.step_offset, plan.resume, plan.tag.as_deref());
         results
     }
 

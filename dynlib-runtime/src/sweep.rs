@@ -17,6 +17,7 @@
 //!   the whole sweep.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::batch::{run_batch_of, BatchOptions, BatchRun};
 use crate::error::RuntimeError;
@@ -397,35 +398,40 @@ pub fn sweep_keeping(
         }
         std::borrow::Cow::Owned(o)
     };
-    let outcomes = run_batch_of(
-        kernel,
-        core,
-        points.len(),
-        options_of,
-        batch,
-        |_, mut run| {
-            let Keep::Stats { vars, stat } = keep else {
-                return (run, Vec::new());
+    // Each point's statistics are written where they belong as its run ends (as bits in
+    // atomics: no lock, and the runs come back without a second pass to split them off).
+    let vars: &[String] = match keep {
+        Keep::Stats { vars, .. } => vars,
+        Keep::Runs => &[],
+    };
+    let count = points.len();
+    let slots: Vec<AtomicU64> = (0..vars.len() * count).map(|_| AtomicU64::new(0)).collect();
+    let runs = run_batch_of(kernel, core, count, options_of, batch, |k, mut run| {
+        let Keep::Stats { vars, stat } = keep else {
+            return run;
+        };
+        for (j, v) in vars.iter().enumerate() {
+            let x = match &run {
+                Ok(ex) => point_stat(ex, v, *stat).unwrap_or(f64::NAN),
+                Err(_) => f64::NAN,
             };
-            let stats = vars
-                .iter()
-                .map(|v| match &run {
-                    Ok(ex) => point_stat(ex, v, *stat).unwrap_or(f64::NAN),
-                    Err(_) => f64::NAN,
-                })
-                .collect();
-            if let Ok(ex) = &mut run {
-                ex.drop_samples();
-            }
-            (run, stats)
-        },
-    )?;
-    let (runs, per_point): (Vec<BatchRun>, Vec<Vec<f64>>) = outcomes.into_iter().unzip();
+            slots[j * count + k].store(x.to_bits(), Ordering::Relaxed);
+        }
+        if let Ok(ex) = &mut run {
+            ex.drop_samples();
+        }
+        run
+    })?;
     let stats = match keep {
         Keep::Runs => None,
         Keep::Stats { vars, stat } => {
             let by_var = (0..vars.len())
-                .map(|j| per_point.iter().map(|p| p[j]).collect())
+                .map(|j| {
+                    slots[j * count..(j + 1) * count]
+                        .iter()
+                        .map(|x| f64::from_bits(x.load(Ordering::Relaxed)))
+                        .collect()
+                })
                 .collect();
             Some((vars.clone(), *stat, by_var))
         }

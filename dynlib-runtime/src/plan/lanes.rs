@@ -166,8 +166,8 @@ pub(crate) fn unpack(ex: Execution, plans: Vec<Plan>, kernel: &Kernel) -> Vec<Ex
             };
             debug_assert_eq!(workspace.vectors.first().map_or(n, DVec::len), n);
             Execution {
-                plan: Box::new(plan),
-                out: Box::new(RunOutput {
+                plan,
+                out: RunOutput {
                     status: out.status,
                     t: out.t.clone(),
                     step: out.step.clone(),
@@ -184,7 +184,7 @@ pub(crate) fn unpack(ex: Execution, plans: Vec<Plan>, kernel: &Kernel) -> Vec<Ex
                     variant: out.variant,
                     lanes: width,
                     observers: Vec::new(),
-                }),
+                },
                 time_shift: ex.time_shift,
                 transient_steps: ex.transient_steps,
             }
