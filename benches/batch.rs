@@ -15,12 +15,17 @@
 //!   (`Kernel::run` with a prepared spec): the difference per run is the batch machinery's
 //!   cost (resolving options into a plan, results). Target: under 2 µs.
 //!
+//! The sweeps run as `dynlib sweep --stat` runs them: each run reduced as it ends
+//! (`Keep::Stats`), the points packed 8 at a time into lanes (the default; the `_alone`
+//! cases pack nothing, the baseline lanes are measured against). The time to free a
+//! sweep's per-point results afterwards is left out (`iter_with_large_drop`): a user keeps
+//! them.
+//!
 //! The targets: at least 1.8x from 1 to 2 threads on the sweeps, and 10x the
-//! reference (`tools/bench_reference.py`). Measured on 2026-12-02 (2 cores): logistic
-//! 259 ms on 1 thread, 142 ms on 2 (1.82x; the reference 5,617 ms, 40x); Lorenz 479 ms and
-//! 248 ms (1.93x; the reference 1,171 ms, 4.7x: not 10x); the batch machinery 1.9 µs per
-//! run. The sweeps reduce each run as it ends (`Keep::Stats`), as `dynlib sweep --stat`
-//! does.
+//! reference (`tools/bench_reference.py`). Measured on 2026-12-02 (2 cores, medians of
+//! three runs): logistic 58.0 ms on 1 thread, 30.5 ms on 2 (1.90x; each point alone on 2
+//! threads 95 ms; the reference 6,773 ms the same day, 222x); Lorenz 76.0 ms and 38.8 ms
+//! (1.96x; alone 223 ms; the reference 1,264 ms, 33x); the batch machinery 1.5 µs per run.
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -15,6 +15,12 @@
 //! [`RuntimeError::RunFailed`] with that status), runs not yet started are
 //! [`RuntimeError::Cancelled`]. A run whose options carry an interrupt of their own
 //! watches that one instead.
+//!
+//! Runs that differ only in their initial states and parameters go side by side in
+//! **lanes** ([`crate::plan::lanes`], [`BatchOptions::lanes`]): a group of them is one run
+//! of the model replicated as many times, which advances them together and gives each the
+//! bits it gives alone; a group whose packed run fails (possibly one lane's doing) runs
+//! its plans one by one, so a failure still stays with its run.
 
 use std::borrow::Cow;
 use std::sync::Arc;
