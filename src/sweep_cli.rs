@@ -58,9 +58,11 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core); results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Advance N points side by side in one run (1: each point alone; default: 8 for small
-    /// models when the sweep has enough points and the model and stepper allow it);
-    /// results do not depend on it.
+    /// Advance N points side by side in one run (1: each point alone; at most 64). Default:
+    /// 8 up to 16 states, 4 up to 64, when the stepper is fixed-step explicit, the model has
+    /// no events or stop condition, the sweep has at least 8 such groups, and with --jit
+    /// but no --disk-cache the points take 10^7 steps together (the replicated model is
+    /// compiled too, within the sweep's time). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub lanes: Option<usize>,
     /// Compute only shard I of N (I counts from 0): a contiguous slice of the grid's

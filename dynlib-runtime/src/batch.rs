@@ -58,9 +58,11 @@ pub struct BatchOptions {
     /// Cancels the batch when requested.
     pub interrupt: Option<Interrupt>,
     /// Runs packed side by side into one run of a replicated model ([`lanes`]): `None`
-    /// packs by default where it pays (see [`run_batch_map`]), `Some(1)` never, `Some(w)`
-    /// packs `w` runs at a time and is an error for a kernel that cannot. Results do not
-    /// depend on it, bit for bit.
+    /// packs by default where it pays (the kernel can, the batch has at least
+    /// [`AUTO_LANES_GROUPS`] groups of [`lanes::default_width`], and native code without a
+    /// disk cache has [`AUTO_LANES_NATIVE_STEPS`] steps to do), `Some(1)` never, `Some(w)`
+    /// packs `w` runs at a time (at most [`lanes::MAX_WIDTH`]) and is an error for a kernel
+    /// that cannot. Results do not depend on it, bit for bit.
     pub lanes: Option<usize>,
 }
 
@@ -105,8 +107,9 @@ impl BatchOptions {
 pub type BatchRun = Result<Execution, RuntimeError>;
 
 /// Runs `runs` on `kernel`, each resolved from `core` (see the module docs). Errors only
-/// when the thread pool cannot be started or `threads` is 0; everything about a run is in
-/// its own [`BatchRun`].
+/// when the thread pool cannot be started, `threads` is 0, or the lanes asked for cannot be
+/// (0, too many, a kernel that cannot run lanes, a lane kernel that fails to build);
+/// everything about a run is in its own [`BatchRun`].
 pub fn run_batch(
     kernel: &Kernel,
     core: &SessionCore,
@@ -195,7 +198,15 @@ pub(crate) fn run_batch_of<'a, R: Send>(
         let single = |machine: &mut Machine, plans: Vec<Result<Plan, RuntimeError>>| -> Vec<R> {
             (start..)
                 .zip(plans)
-                .map(|(i, p)| finish(i, p.and_then(|p| p.execute(kernel, machine))))
+                .map(|(i, p)| {
+                    // A run not started when the batch is cancelled is cancelled, here too.
+                    let cancelled = options.interrupt.as_ref().is_some_and(|s| s.is_requested());
+                    let run = match p {
+                        Ok(_) if cancelled => Err(RuntimeError::Cancelled),
+                        p => p.and_then(|p| p.execute(kernel, machine)),
+                    };
+                    finish(i, run)
+                })
                 .collect()
         };
         let Some((_, lk)) = lane.as_ref().filter(|_| end - start == width) else {
@@ -209,8 +220,8 @@ pub(crate) fn run_batch_of<'a, R: Send>(
             return single(machine, ok.into_iter().map(Ok).collect());
         };
         match packed.execute(lk, machine) {
-            // Whatever else ended the packed run may be one lane's doing (a NaN, a fault,
-            // the memory limit): each run then goes alone and ends as it would.
+            // Whatever else ended the packed run may be one lane's doing (a NaN, a fault):
+            // each run then goes alone and ends as it would.
             Ok(ex) if matches!(ex.output().status, Status::Done | Status::UserBreak) => (start..)
                 .zip(lanes::unpack(ex, ok, kernel))
                 .map(|(i, ex)| finish(i, Ok(ex)))
@@ -281,6 +292,15 @@ fn lane_kernel(
             "must be at least 1 (1: no lanes)",
         )),
         Some(1) => Ok(None),
+        Some(w) if w > lanes::MAX_WIDTH => Err(RuntimeError::option(
+            "lanes",
+            format!(
+                "{w} lanes are more than the {} a pack may have",
+                lanes::MAX_WIDTH
+            ),
+        )),
+        // No group would be full: nothing to pack, nothing to build.
+        Some(w) if w > runs => Ok(None),
         Some(w) => match why_not {
             Some(why) => Err(RuntimeError::option(
                 "lanes",

@@ -58,7 +58,6 @@ pub struct Plan {
 /// A plan that ran: the plan and what its recorded run produced.
 #[derive(Clone, Debug)]
 pub struct Execution {
-    // Boxed, so an execution is a few words: batches and sweeps move thousands of them.
     plan: Plan,
     /// The recorded run. Its samples' and logged events' times are recorded times
     /// (session time − `time_shift`); `t_final` and the final values are the session's.
@@ -562,17 +561,22 @@ impl Plan {
     }
 
     /// About how many steps the run takes, transient included: exact for maps and fixed
-    /// steps (unless the run stops early), the step cap for adaptive steppers.
+    /// steps (unless the run stops early); an adaptive stepper's run counted as if its
+    /// step stayed `dt`.
     pub fn steps_estimate(&self) -> f64 {
         let s = &self.spec;
-        let fixed = match self.model.kind {
+        match self.model.kind {
+            // A map's transient counts iterations.
             ModelKind::Map => s.max_steps as f64 + self.transient,
-            ModelKind::Ode => ((s.t_end - s.t0) / s.dt).ceil() + (self.transient / s.dt).ceil(),
-        };
-        if fixed.is_finite() {
-            fixed.min(s.max_steps as f64 + self.transient / s.dt)
-        } else {
-            s.max_steps as f64
+            ModelKind::Ode => {
+                let run = ((s.t_end - s.t0) / s.dt).ceil().min(s.max_steps as f64);
+                let warm = (self.transient / s.dt).ceil().min(s.max_steps as f64);
+                if (run + warm).is_finite() {
+                    run + warm
+                } else {
+                    s.max_steps as f64
+                }
+            }
         }
     }
 

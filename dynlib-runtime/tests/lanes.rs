@@ -415,3 +415,38 @@ fn sweeps_pack_their_points_and_give_the_same_numbers() {
         );
     }
 }
+
+#[test]
+fn memory_limits_end_runs_as_they_end_alone() {
+    // Limits near what the runs need, and buffers that must grow: outcomes that depend on
+    // buffer sizes (a pack's differ) are never packed, so each run ends as it ends alone.
+    let k = kernel("builtin://map/logistic", "map", false);
+    let cases = [
+        RunOptions::default().n(100).memory_limit(2430),
+        RunOptions::default()
+            .n(100)
+            .capacities(1, 1)
+            .memory_limit(3000),
+        RunOptions::default()
+            .n(50)
+            .capacities(100, 1)
+            .memory_limit(2000),
+        RunOptions::default().n(100).capacities(1, 1),
+        RunOptions::default().n(100).memory_limit(1 << 20),
+    ];
+    for (c, base) in cases.into_iter().enumerate() {
+        let runs: Vec<RunOptions> = (0..8)
+            .map(|i| base.clone().param("r", 3.0 + 0.1 * i as f64))
+            .collect();
+        let packed = same_with_lanes(&k, &runs, 8, &format!("case {c}"));
+        // Only the last (every sample fits from the start, far within the limit) packs.
+        assert_eq!(packed, if c == 4 { 8 } else { 0 }, "case {c}");
+    }
+    let core = SessionCore::new(&k);
+    let runs = varied(&k, RunOptions::default().n(10), 8);
+    let e = run_batch(&k, &core, &runs, &BatchOptions::default().lanes(65)).unwrap_err();
+    assert!(e.to_string().contains("more than the 64"), "{e}");
+    // Wider than the batch: nothing to pack, nothing refused.
+    let out = run_batch(&k, &core, &runs, &BatchOptions::default().lanes(9)).unwrap();
+    assert!(out.iter().all(|r| r.as_ref().unwrap().output().lanes == 1));
+}

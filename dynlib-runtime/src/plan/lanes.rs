@@ -16,8 +16,10 @@
 //!   record interval, horizon), which [`pack`] checks field by field.
 //!
 //! What depends on one lane's values ends the packed run for all of them: a NaN, an
-//! arithmetic fault, the memory limit. The batch then runs those plans one by one
-//! ([`crate::batch`]), so such a run's outcome is exactly its own.
+//! arithmetic fault. The batch then runs those plans one by one ([`crate::batch`]), so
+//! such a run's outcome is exactly its own. What depends on the buffers' sizes (which a
+//! pack's differ from) never arises: only runs that hold every sample in the buffers they
+//! start with, well within their memory limit, are packed ([`LANE_RECORD_BYTES`]).
 //!
 //! [`StepperSpec::lanes`]: crate::stepper::StepperSpec::lanes
 
@@ -40,6 +42,9 @@ pub fn default_width(states: usize) -> usize {
         _ => 1,
     }
 }
+
+/// The widest pack a batch may ask for.
+pub const MAX_WIDTH: usize = 64;
 
 /// Why `kernel`'s runs cannot be packed into lanes (`None`: they can).
 pub fn refusal(kernel: &Kernel) -> Option<String> {
@@ -83,6 +88,7 @@ pub(crate) fn pack(plans: &[Plan], kernel: &Kernel, lane: &Kernel) -> Option<Pla
         || plans
             .iter()
             .any(|p| p.kernel != kernel.id() || !alike(first, p))
+        || !fits_up_front(first, kernel)
     {
         return None;
     }
@@ -190,6 +196,36 @@ pub(crate) fn unpack(ex: Execution, plans: Vec<Plan>, kernel: &Kernel) -> Vec<Ex
             }
         })
         .collect()
+}
+
+/// The most a lane's record buffer may take for its run to be packed: a pack holds its
+/// lanes' samples together (and briefly twice, while unpacking), so packing is kept to runs
+/// whose samples are small; larger runs go alone, each within its own memory limit.
+pub const LANE_RECORD_BYTES: u64 = 64 << 20;
+
+/// True when the run `p` (alone) holds every sample in the buffers it starts with, and
+/// those take at most half its memory limit and [`LANE_RECORD_BYTES`]: such a run never
+/// grows its buffers, so it never meets its memory limit, and neither does its pack — an
+/// outcome that depends on buffer sizes (which a pack's differ from) is never packed.
+fn fits_up_front(p: &Plan, kernel: &Kernel) -> bool {
+    let s = &p.spec;
+    let steps = match p.model.kind {
+        dynlib_model::ModelKind::Map => s.max_steps as f64,
+        dynlib_model::ModelKind::Ode => ((s.t_end - s.t0) / s.dt).ceil().min(s.max_steps as f64),
+    };
+    // Every sample, with one spare row for a last sliver step (runtime.md R4).
+    let samples = match s.record_interval {
+        0 => 1.0,
+        k => (steps / k as f64).floor() + 2.0,
+    };
+    let row = crate::run::record_row_bytes(kernel.elem(), s.rec_states.len(), s.rec_aux.len());
+    // Event rows as wide as the widest log, float and integer logs both.
+    let evt = crate::run::event_row_bytes(2 * kernel.functions.max_log_width.max(1));
+    let bytes = (s.cap_rec as f64) * row as f64 + (s.cap_evt as f64) * evt as f64;
+    steps.is_finite()
+        && s.cap_rec as f64 >= samples
+        && bytes * 2.0 <= s.memory_limit as f64
+        && bytes <= LANE_RECORD_BYTES as f64
 }
 
 /// True when `a` and `b` are the same run but for their initial states and parameters,

@@ -184,7 +184,7 @@ pub struct StepperSpec {
     pub variational: bool,
     /// True when its step treats every state component on its own (no norm, no error
     /// estimate, nothing summed across components): runs packed side by side into one
-    /// state vector ([`crate::lanes`]) then advance exactly as each would alone.
+    /// state vector ([`crate::plan::lanes`]) then advance exactly as each would alone.
     pub lanes: bool,
     emit: fn(&mut Emit),
 }
