@@ -25,7 +25,8 @@
 //! reference (`tools/bench_reference.py`). Measured on 2026-12-02 (2 cores, medians of
 //! three runs): logistic 58.0 ms on 1 thread, 30.5 ms on 2 (1.90x; each point alone on 2
 //! threads 95 ms; the reference 6,773 ms the same day, 222x); Lorenz 76.0 ms and 38.8 ms
-//! (1.96x; alone 223 ms; the reference 1,264 ms, 33x); the batch machinery 1.5 µs per run.
+//! (1.96x; alone 223 ms; the reference 1,264 ms, 33x); the batch machinery
+//! 1.65 µs per run (median of three; 1.69 µs for the tree before lanes in the same runs).
 
 use std::hint::black_box;
 use std::sync::Arc;
