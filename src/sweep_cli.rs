@@ -340,17 +340,9 @@ fn runners(sw: &Sweep) -> Value {
 }
 
 /// How the points ran side by side: the widest pack and how many points ran in packs.
-fn lanes(sw: &Sweep) -> Value {
-    let widths: Vec<usize> = sw
-        .runs()
-        .iter()
-        .flatten()
-        .map(|r| r.output().lanes)
-        .collect();
-    json!({
-        "width": widths.iter().copied().max().unwrap_or(1),
-        "packed_points": widths.iter().filter(|&&w| w > 1).count(),
-    })
+fn lanes(sw: &Sweep) -> (usize, usize) {
+    let widths = sw.runs().iter().flatten().map(|r| r.output().lanes);
+    widths.fold((1, 0), |(w, n), l| (w.max(l), n + (l > 1) as usize))
 }
 
 /// A point's status: the run's (`DONE`, `NAN_DETECTED`...) or why it did not run.
@@ -388,12 +380,13 @@ fn write_json(
         })
         .collect();
     let statuses: Vec<String> = (0..sw.runs().len()).map(|k| status(sw, k)).collect();
+    let (width, packed) = lanes(sw);
     let mut doc = json!({
         "model": info.uri,
         "stepper": info.stepper,
         "backend": info.backend,
         "runner": runners(sw),
-        "lanes": lanes(sw),
+        "lanes": {"width": width, "packed_points": packed},
         "params": grid.names(),
         "points": grid.len(),
         "shard": info.shard.map(|(i, n)| json!({"index": i, "count": n})),
@@ -653,13 +646,11 @@ fn summary(sw: &Sweep, vars: &[String], stat: Option<Stat>, info: &Info) -> Stri
     };
     let _ = writeln!(s, "model    {}", info.uri);
     let _ = writeln!(s, "stepper  {} ({backend})", info.stepper);
-    let l = lanes(sw);
-    if l["packed_points"].as_u64().unwrap_or(0) > 0 {
+    let (width, packed) = lanes(sw);
+    if packed > 0 {
         let _ = writeln!(
             s,
-            "lanes    {} points side by side ({} of {} points)",
-            l["width"],
-            l["packed_points"],
+            "lanes    {width} points side by side ({packed} of {} points)",
             sw.runs().len()
         );
     }

@@ -21,16 +21,8 @@ impl Model {
         if width == 0 {
             return Err("a model needs at least one lane".into());
         }
-        if let Some(e) = self.events.first() {
-            return Err(format!(
-                "the model has events ('{}'): each run fires its own",
-                e.name
-            ));
-        }
-        if self.sim.stop.is_some() {
-            return Err(
-                "the model has a stop condition ([sim].stop): each run stops on its own".into(),
-            );
+        if let Some(why) = self.lanes_refusal() {
+            return Err(why);
         }
         let lane_of = |e: &Expr, l: usize| {
             let mut e = e.clone();
@@ -53,64 +45,54 @@ impl Model {
             });
             e
         };
-        let vars = |vs: &[Var]| -> Vec<Var> {
-            vs.iter()
-                .flat_map(|v| {
-                    (0..width).map(move |l| Var {
-                        name: format!("{}#{l}", v.name),
-                        value: v.value,
-                    })
-                })
+        // Item i of lane l at i * width + l.
+        fn replicate<T, U>(items: &[T], width: usize, copy: impl Fn(&T, usize) -> U) -> Vec<U> {
+            items
+                .iter()
+                .flat_map(|x| (0..width).map(move |l| (x, l)))
+                .map(|(x, l)| copy(x, l))
                 .collect()
+        }
+        let var = |v: &Var, l: usize| Var {
+            name: format!("{}#{l}", v.name),
+            value: v.value,
         };
         let mut m = self.clone();
-        m.states = vars(&self.states);
-        m.params = vars(&self.params);
-        m.equations = self
-            .equations
-            .iter()
-            .flat_map(|eq| {
-                (0..width).map(move |l| Equation {
-                    state: eq.state * width + l,
-                    expr: lane_of(&eq.expr, l),
-                })
-            })
-            .collect();
-        m.aux = self
-            .aux
-            .iter()
-            .flat_map(|a| {
-                (0..width).map(move |l| Aux {
-                    name: format!("{}#{l}", a.name),
-                    expr: lane_of(&a.expr, l),
-                })
-            })
-            .collect();
-        m.aux_order = self
-            .aux_order
-            .iter()
-            .flat_map(|&a| (0..width).map(move |l| a * width + l))
-            .collect();
-        m.functions = self
-            .functions
-            .iter()
-            .flat_map(|f| {
-                (0..width).map(move |l| Function {
-                    name: format!("{}#{l}", f.name),
-                    args: f.args.clone(),
-                    body: lane_of(&f.body, l),
-                })
-            })
-            .collect();
-        m.lag_depths = self
-            .lag_depths
-            .iter()
-            .flat_map(|&d| std::iter::repeat_n(d, width))
-            .collect();
+        m.states = replicate(&self.states, width, var);
+        m.params = replicate(&self.params, width, var);
+        m.equations = replicate(&self.equations, width, |eq, l| Equation {
+            state: eq.state * width + l,
+            expr: lane_of(&eq.expr, l),
+        });
+        m.aux = replicate(&self.aux, width, |a, l| Aux {
+            name: format!("{}#{l}", a.name),
+            expr: lane_of(&a.expr, l),
+        });
+        m.aux_order = replicate(&self.aux_order, width, |&a, l| a * width + l);
+        m.functions = replicate(&self.functions, width, |f, l| Function {
+            name: format!("{}#{l}", f.name),
+            args: f.args.clone(),
+            body: lane_of(&f.body, l),
+        });
+        m.lag_depths = replicate(&self.lag_depths, width, |&d, _| d);
         m.inverse = None;
         m.jacobian = None;
         m.tag_index = Vec::new();
         m.presets = Vec::new();
         Ok(m)
+    }
+
+    /// Why this model cannot be replicated into lanes (`None`: it can): events or a stop
+    /// condition, whose firing would couple the lanes' runs.
+    pub fn lanes_refusal(&self) -> Option<String> {
+        if let Some(e) = self.events.first() {
+            return Some(format!(
+                "the model has events ('{}'): each run fires its own",
+                e.name
+            ));
+        }
+        self.sim.stop.as_ref().map(|_| {
+            "the model has a stop condition ([sim].stop): each run stops on its own".to_string()
+        })
     }
 }

@@ -560,23 +560,31 @@ impl Plan {
         self.resume
     }
 
-    /// About how many steps the run takes, transient included: exact for maps and fixed
+    /// The steps of the recorded run (without the transient): exact for maps and fixed
     /// steps (unless the run stops early); an adaptive stepper's run counted as if its
     /// step stayed `dt`.
-    pub fn steps_estimate(&self) -> f64 {
+    pub fn run_steps(&self) -> f64 {
         let s = &self.spec;
         match self.model.kind {
+            ModelKind::Map => s.max_steps as f64,
+            ModelKind::Ode => ((s.t_end - s.t0) / s.dt).ceil().min(s.max_steps as f64),
+        }
+    }
+
+    /// About how many steps the run takes, transient included ([`Plan::run_steps`] plus
+    /// the warm-up's).
+    pub fn steps_estimate(&self) -> f64 {
+        let s = &self.spec;
+        let warm = match self.model.kind {
             // A map's transient counts iterations.
-            ModelKind::Map => s.max_steps as f64 + self.transient,
-            ModelKind::Ode => {
-                let run = ((s.t_end - s.t0) / s.dt).ceil().min(s.max_steps as f64);
-                let warm = (self.transient / s.dt).ceil().min(s.max_steps as f64);
-                if (run + warm).is_finite() {
-                    run + warm
-                } else {
-                    s.max_steps as f64
-                }
-            }
+            ModelKind::Map => self.transient,
+            ModelKind::Ode => (self.transient / s.dt).ceil().min(s.max_steps as f64),
+        };
+        let steps = self.run_steps() + warm;
+        if steps.is_finite() {
+            steps
+        } else {
+            s.max_steps as f64
         }
     }
 

@@ -75,7 +75,7 @@ pub fn refusal(kernel: &Kernel) -> Option<String> {
             stepper.name
         ));
     }
-    kernel.model.lanes(1).err()
+    kernel.model.lanes_refusal()
 }
 
 /// `plans` (all of `kernel`, all packable: see [`refusal`]) as one plan of `lane`, the
@@ -209,10 +209,7 @@ pub const LANE_RECORD_BYTES: u64 = 64 << 20;
 /// outcome that depends on buffer sizes (which a pack's differ from) is never packed.
 fn fits_up_front(p: &Plan, kernel: &Kernel) -> bool {
     let s = &p.spec;
-    let steps = match p.model.kind {
-        dynlib_model::ModelKind::Map => s.max_steps as f64,
-        dynlib_model::ModelKind::Ode => ((s.t_end - s.t0) / s.dt).ceil().min(s.max_steps as f64),
-    };
+    let steps = p.run_steps();
     // Every sample, with one spare row for a last sliver step (runtime.md R4).
     let samples = match s.record_interval {
         0 => 1.0,
