@@ -217,13 +217,21 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     .iter()
                     .map(|c| format!("{}={}", c.name, c.default))
                     .collect();
+                // What `--lyapunov` can do with it on a flow: advance the tangent with the
+                // state, alone, or not at all (maps take J·v directly).
+                let tangent = match s.tangent_modes() {
+                    [] => "-",
+                    [_] => "alone",
+                    _ => "with-state",
+                };
                 say!(
-                    "{:<8} kind={:<3} order={} control={:<8} scheme={:<8} aliases={} config={}",
+                    "{:<8} kind={:<3} order={} control={:<8} scheme={:<8} tangent={:<10} aliases={} config={}",
                     s.name,
                     s.kind.as_str(),
                     s.order,
                     if s.adaptive { "adaptive" } else { "fixed" },
                     if s.implicit { "implicit" } else { "explicit" },
+                    tangent,
                     if s.aliases.is_empty() {
                         "-".to_string()
                     } else {

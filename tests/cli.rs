@@ -147,6 +147,10 @@ fn steppers_list() {
         out.contains("dopri5") && out.contains("atol=0.00000001"),
         "{out}"
     );
+    let line = |name: &str| out.lines().find(|l| l.starts_with(name)).unwrap();
+    assert!(line("rk4 ").contains("tangent=with-state"), "{out}");
+    assert!(line("ab3 ").contains("tangent=alone"), "{out}");
+    assert!(line("rk45 ").contains("tangent=- "), "{out}");
     let o = dynlib(&["steppers", "list", "--kind", "map"]);
     assert_eq!(stdout(&o).lines().count(), 1);
 }

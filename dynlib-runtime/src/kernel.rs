@@ -17,7 +17,7 @@ use dynlib_ir::{Arg, Elem, FuncId, Program, Scalar};
 use dynlib_model::Model;
 
 use crate::error::RuntimeError;
-use crate::observer::Observers;
+use crate::observer::{Observers, TangentNeed};
 use crate::runner::{emit_runner, Observed, RunnerVariant};
 use crate::stepper::{emit_initial_step, StepperSpec, TangentMode};
 use crate::units::CacheStats;
@@ -195,8 +195,9 @@ pub struct Kernel {
     /// Each runner variant the kernel has: BASE and FASTPATH, and with observers the
     /// analysis pair.
     pub(crate) runners: Vec<(RunnerVariant, FuncId)>,
-    /// The observers compiled into the analysis runners and their vectors.
-    pub(crate) analysis: Option<(Observers, usize)>,
+    /// The observers compiled into the analysis runners, their vectors and the tangent
+    /// mode each got.
+    pub(crate) analysis: Option<KernelAnalysis>,
     backend: Backend,
     cache_stats: CacheStats,
     /// How it was built (without observers): its lane kernels are built alike.
@@ -240,10 +241,10 @@ impl Kernel {
         }
         let analysis = match &options.observers {
             Some(obs) => {
-                let tangents = check_observers(&model, stepper, &functions, obs)?;
+                let modes = check_observers(&model, stepper, &functions, obs)?;
                 let mut tangent = |mode| {
-                    tangents
-                        .contains(&mode)
+                    modes
+                        .contains(&Some(mode))
                         .then(|| stepper.emit_tangent(&mut functions, n, mode))
                         .flatten()
                 };
@@ -251,6 +252,7 @@ impl Kernel {
                     (tangent(TangentMode::Combined), tangent(TangentMode::Frozen));
                 let observed = Observed {
                     observers: obs,
+                    modes: &modes,
                     combined,
                     frozen,
                 };
@@ -259,7 +261,11 @@ impl Kernel {
                         emit_runner(&model, &mut functions, stepper, step_fn, v, Some(observed));
                     runners.push((v, f));
                 }
-                Some((obs.clone(), observed.vectors(n, stepper)))
+                Some(KernelAnalysis {
+                    observers: obs.clone(),
+                    vectors: observed.vectors(n, stepper),
+                    modes,
+                })
             }
             None => None,
         };
@@ -390,7 +396,7 @@ impl Kernel {
 
     /// The observers compiled into this kernel's analysis runners.
     pub fn observers(&self) -> Option<&Observers> {
-        self.analysis.as_ref().map(|a| &a.0)
+        self.analysis.as_ref().map(|a| &a.observers)
     }
 
     /// The function of runner `variant` (`None`: the kernel has no such runner; the
@@ -950,30 +956,40 @@ fn native(
     Err(RuntimeError::JitUnavailable)
 }
 
+/// A kernel's observers: compiled into its analysis runners with `vectors` analysis
+/// vectors, module `k` with tangent mode `modes[k]`.
+#[derive(Debug)]
+pub(crate) struct KernelAnalysis {
+    pub(crate) observers: Observers,
+    pub(crate) vectors: usize,
+    pub(crate) modes: Vec<Option<TangentMode>>,
+}
+
 /// Checks that `obs` can observe `model` run by `stepper` (runtime.md §4.1 `Sim.run`
-/// validation), each observer by name, and returns the tangent steps they need.
+/// validation), each observer by name, and returns the tangent mode each gets
+/// ([`Observers::grant`]).
 fn check_observers(
     model: &Model,
     stepper: &StepperSpec,
     functions: &ModelFunctions,
     obs: &Observers,
-) -> Result<Vec<TangentMode>, RuntimeError> {
+) -> Result<Vec<Option<TangentMode>>, RuntimeError> {
     let refuse = |key: &str, why: String| {
         Err(RuntimeError::option(
             "observers",
             format!("the observer {key} {why}"),
         ))
     };
-    let tangent_steppers = || {
+    let steppers_with = |mode: TangentMode| {
         crate::stepper::registry()
             .iter()
-            .filter(|s| s.variational)
+            .filter(|s| s.tangent_modes().contains(&mode))
             .map(|s| s.name)
             .collect::<Vec<_>>()
             .join(", ")
     };
     let n = model.states.len();
-    let mut modes = Vec::new();
+    let available = stepper.tangent_modes();
     for m in obs.modules() {
         let key = m.key();
         let q = m.requirements(model.kind);
@@ -1010,26 +1026,30 @@ fn check_observers(
         if let Err(e) = m.check(n) {
             return refuse(key, e);
         }
-        if let Some(mode) = q.tangent {
-            if !stepper.variational {
-                return refuse(
-                    key,
-                    format!(
-                        "needs a stepper that advances a tangent vector with its own scheme; \
-                         {} does not (use {})",
-                        stepper.name,
-                        tangent_steppers()
-                    ),
-                );
-            }
-            if !modes.contains(&mode) {
-                modes.push(mode);
-            }
+        let (lacking, what) = match q.tangent {
+            Some(TangentNeed::Combined) => (
+                Some(TangentMode::Combined),
+                "advances a tangent vector with the state",
+            ),
+            Some(_) => (
+                Some(TangentMode::Frozen),
+                "advances a tangent vector with its own scheme",
+            ),
+            None => (None, ""),
+        };
+        if let Some(mode) = lacking.filter(|m| !available.contains(m)) {
+            return refuse(
+                key,
+                format!(
+                    "needs a stepper that {what}; {} does not (use {})",
+                    stepper.name,
+                    steppers_with(mode)
+                ),
+            );
         }
     }
-    obs.requirements(model.kind)
-        .map_err(|e| RuntimeError::option("observers", e))?;
-    Ok(modes)
+    obs.grant(model.kind, available)
+        .map_err(|e| RuntimeError::option("observers", e))
 }
 
 /// Stack reserved per level of [`Model::lowering_depth_bound`] when lowering runs on its own

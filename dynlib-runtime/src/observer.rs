@@ -35,10 +35,23 @@ pub struct Requirements {
     pub jvp: bool,
     /// A fixed-step stepper.
     pub fixed_step: bool,
-    /// A tangent step of the stepper: `Combined` makes the runner advance the state and
-    /// the observer's vectors 0 (`v`) and 1 (`v_prop`) together, instead of calling the
-    /// stepper; `Frozen` lets the hooks call [`Hook::tangent_step`].
-    pub tangent: Option<TangentMode>,
+    /// A tangent step of the stepper (see [`TangentNeed`]; [`Hook::tangent_mode`] says
+    /// which mode the observer got).
+    pub tangent: Option<TangentNeed>,
+}
+
+/// The tangent step an observer asks for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TangentNeed {
+    /// The runner advances the state and the observer's vectors 0 (`v`) and 1 (`v_prop`)
+    /// together, instead of calling the stepper ([`TangentMode::Combined`]).
+    Combined,
+    /// The hooks call [`Hook::tangent_step`] ([`TangentMode::Frozen`]).
+    Frozen,
+    /// `Combined` where the stepper has it and no other observer takes it, else `Frozen`
+    /// (the reference's maximum exponent: the Adams–Bashforth steppers advance a tangent
+    /// alone only); the observer's hooks ask [`Hook::tangent_mode`] which.
+    CombinedOrFrozen,
 }
 
 /// An analysis compiled into the runner. `kind` is the model's kind (flows and maps are
@@ -70,8 +83,15 @@ pub unsafe trait Observer: Send + Sync + std::fmt::Debug {
         let _ = n;
         Ok(())
     }
-    /// The vectors' values before the run (`vectors[k]` has `n` zeros) and the outputs'.
-    fn initialise(&self, kind: ModelKind, vectors: &mut [Vec<f64>], outputs: &mut [f64]);
+    /// The vectors' values before the run (`vectors[k]` has `n` zeros) and the outputs';
+    /// `tangent` is the tangent mode the observer got (`None`: none asked for, or a map).
+    fn initialise(
+        &self,
+        kind: ModelKind,
+        tangent: Option<TangentMode>,
+        vectors: &mut [Vec<f64>],
+        outputs: &mut [f64],
+    );
     /// Emits the pre-step hook.
     fn emit_pre(&self, h: &mut Hook<'_, '_>);
     /// Emits the post-step hook; returns a bool value that is true when the hook wrote its
@@ -123,32 +143,60 @@ impl Observers {
             .join("+")
     }
 
-    /// The requirements of all modules together; an error when two need the runner's
-    /// combined tangent step.
-    pub fn requirements(&self, kind: ModelKind) -> Result<Requirements, String> {
-        let mut r = Requirements::default();
-        let mut frozen = false;
-        for m in &self.modules {
-            let q = m.requirements(kind);
-            r.jvp |= q.jvp;
-            r.fixed_step |= q.fixed_step;
-            match q.tangent {
-                Some(TangentMode::Combined) if r.tangent == Some(TangentMode::Combined) => {
+    /// The tangent mode each module gets from a stepper that has the modes `available`
+    /// (in module order; `None` where a module asks for none). The runner's combined step
+    /// carries one tangent: a module that insists on it takes it, else the first that
+    /// would take either; the others that would take either get the frozen step. An error
+    /// when two insist, or a module asks for a mode the stepper lacks.
+    pub fn grant(
+        &self,
+        kind: ModelKind,
+        available: &[TangentMode],
+    ) -> Result<Vec<Option<TangentMode>>, String> {
+        let has = |m: TangentMode| available.contains(&m);
+        let needs: Vec<Option<TangentNeed>> = self
+            .modules
+            .iter()
+            .map(|m| m.requirements(kind).tangent)
+            .collect();
+        let insisting = needs
+            .iter()
+            .filter(|&&n| n == Some(TangentNeed::Combined))
+            .count();
+        let mut combined_taken = false;
+        let mut modes = Vec::new();
+        for (m, need) in self.modules.iter().zip(needs) {
+            let lacks = |mode: &str| format!("'{}' needs the {mode} tangent step", m.key());
+            let mode = match need {
+                None => None,
+                Some(TangentNeed::Combined) if combined_taken => {
                     return Err(format!(
                         "at most one observer may advance a tangent with the state; '{}' is \
                          the second",
                         m.key()
                     ))
                 }
-                Some(TangentMode::Combined) => r.tangent = Some(TangentMode::Combined),
-                Some(TangentMode::Frozen) => frozen = true,
-                None => {}
-            }
+                Some(TangentNeed::Combined) if has(TangentMode::Combined) => {
+                    combined_taken = true;
+                    Some(TangentMode::Combined)
+                }
+                Some(TangentNeed::Combined) => return Err(lacks("combined")),
+                Some(TangentNeed::Frozen) if has(TangentMode::Frozen) => Some(TangentMode::Frozen),
+                Some(TangentNeed::Frozen) => return Err(lacks("frozen")),
+                Some(TangentNeed::CombinedOrFrozen)
+                    if insisting == 0 && !combined_taken && has(TangentMode::Combined) =>
+                {
+                    combined_taken = true;
+                    Some(TangentMode::Combined)
+                }
+                Some(TangentNeed::CombinedOrFrozen) if has(TangentMode::Frozen) => {
+                    Some(TangentMode::Frozen)
+                }
+                Some(TangentNeed::CombinedOrFrozen) => return Err(lacks("frozen")),
+            };
+            modes.push(mode);
         }
-        if frozen && r.tangent.is_none() {
-            r.tangent = Some(TangentMode::Frozen);
-        }
-        Ok(r)
+        Ok(modes)
     }
 
     /// Where each module's vectors, outputs and trace columns start, and the totals.
@@ -190,6 +238,19 @@ impl ObserverLayout {
     }
 }
 
+/// A call of the frozen tangent step: its arguments before `v`, `w`, the shared scratch
+/// after them, then the history of the module's vector `v` (a scheme of its own).
+#[derive(Clone)]
+pub(crate) struct TangentCall {
+    pub(crate) func: FuncId,
+    pub(crate) sig: Signature,
+    pub(crate) before: Vec<Value>,
+    pub(crate) scratch: Vec<Value>,
+    /// `history[k]`: the history vectors of the module's vector `k` (empty for twinned
+    /// steppers).
+    pub(crate) history: Vec<Vec<Value>>,
+}
+
 /// The emission context of one hook: the runner's builder, the step's values, the module's
 /// vectors, outputs and trace columns. Arithmetic is float64.
 pub struct Hook<'a, 'f> {
@@ -216,8 +277,10 @@ pub struct Hook<'a, 'f> {
     pub(crate) elem: Elem,
     pub(crate) kind: ModelKind,
     pub(crate) jvp: Option<FuncId>,
-    /// The frozen tangent step and the arguments before `v`, `w` and after them (twins).
-    pub(crate) tangent: Option<(FuncId, Signature, Vec<Value>, Vec<Value>)>,
+    /// The tangent mode the module got.
+    pub(crate) tangent_mode: Option<TangentMode>,
+    /// The frozen tangent step, when the module got it.
+    pub(crate) tangent: Option<TangentCall>,
     /// Where a fault goes: the runner's exit and the arguments after the status.
     pub(crate) fault_exit: (Block, Vec<Value>),
 }
@@ -369,18 +432,32 @@ impl<'f> Hook<'_, 'f> {
         self.check(mask, status::FAULT);
     }
 
+    /// The tangent mode this observer got (`None`: it asked for none, or a map).
+    pub fn tangent_mode(&self) -> Option<TangentMode> {
+        self.tangent_mode
+    }
+
     /// `w` = `v` advanced over this step by the stepper's scheme with the Jacobian frozen
-    /// at the step's start (pre hook only; needs `Requirements::tangent = Frozen`).
+    /// at the step's start (pre hook only, once per step for each `v`; needs the
+    /// [`TangentMode::Frozen`] mode). `v` is one of the module's vectors: a multistep
+    /// scheme (ab2, ab3) keeps its history of `J·v` for that vector from step to step,
+    /// starting afresh with each observed run.
     pub fn tangent_step(&mut self, v: Value, w: Value) {
         self.check_pair(v, w);
-        let (f, sig, before, twins) = self
+        let call = self
             .tangent
             .clone()
             .expect("an observer that takes tangent steps requires them");
-        let mut args = before;
+        let k = self
+            .vectors
+            .iter()
+            .position(|&x| x == v)
+            .expect("a tangent step advances one of the module's vectors");
+        let mut args = call.before;
         args.extend([v, w]);
-        args.extend(twins);
-        let st = self.b.call(f, &sig, &args)[0];
+        args.extend(call.history.get(k).into_iter().flatten().copied());
+        args.extend(call.scratch);
+        let st = self.b.call(call.func, &call.sig, &args)[0];
         // The tangent step returns OK or FAULT + mask.
         let ok = self.b.i32(status::OK);
         let failed = self.b.cmp(CmpOp::Ne, st, ok);
@@ -452,17 +529,18 @@ impl<'f> Hook<'_, 'f> {
 }
 
 /// The `variational_mode` output: 1 combined, 2 tangent-only, 0 maps.
-fn variational_mode(kind: ModelKind, flow: TangentMode) -> f64 {
+fn variational_mode(kind: ModelKind, flow: Option<TangentMode>) -> f64 {
     match (kind, flow) {
-        (ModelKind::Map, _) => 0.0,
-        (ModelKind::Ode, TangentMode::Combined) => 1.0,
-        (ModelKind::Ode, TangentMode::Frozen) => 2.0,
+        (ModelKind::Map, _) | (_, None) => 0.0,
+        (ModelKind::Ode, Some(TangentMode::Combined)) => 1.0,
+        (ModelKind::Ode, Some(TangentMode::Frozen)) => 2.0,
     }
 }
 
 /// The maximum Lyapunov exponent (runtime.md §4.2): one tangent vector `v`, advanced with
-/// the state (flows: the stepper's combined tangent step; maps: `J(y_new) · v` after each
-/// iteration, as the reference does), renormalised every step; `log_growth` accumulates
+/// the state (flows: the stepper's combined tangent step, or its tangent-only step in the
+/// pre hook where it has no combined one — ab2, ab3 — as the reference does; maps:
+/// `J(y_new) · v` after each iteration), renormalised every step; `log_growth` accumulates
 /// `ln |w|` and `denom` the time (flows) or iterations (maps). Outputs `log_growth`,
 /// `denom`, `steps`, `variational_mode`; trace column `mle` = `log_growth / denom`.
 #[derive(Clone, Debug, Default)]
@@ -483,7 +561,7 @@ unsafe impl Observer for LyapunovMle {
         Requirements {
             jvp: true,
             fixed_step: true,
-            tangent: (kind == ModelKind::Ode).then_some(TangentMode::Combined),
+            tangent: (kind == ModelKind::Ode).then_some(TangentNeed::CombinedOrFrozen),
         }
     }
 
@@ -501,14 +579,25 @@ unsafe impl Observer for LyapunovMle {
         vec!["mle".into()]
     }
 
-    fn initialise(&self, kind: ModelKind, vectors: &mut [Vec<f64>], outputs: &mut [f64]) {
+    fn initialise(
+        &self,
+        kind: ModelKind,
+        tangent: Option<TangentMode>,
+        vectors: &mut [Vec<f64>],
+        outputs: &mut [f64],
+    ) {
         if let Some(x) = vectors[0].first_mut() {
             *x = 1.0;
         }
-        outputs[3] = variational_mode(kind, TangentMode::Combined);
+        outputs[3] = variational_mode(kind, tangent);
     }
 
-    fn emit_pre(&self, _: &mut Hook<'_, '_>) {}
+    fn emit_pre(&self, h: &mut Hook<'_, '_>) {
+        if h.tangent_mode() == Some(TangentMode::Frozen) {
+            let (v, w) = (h.vector(0), h.vector(1));
+            h.tangent_step(v, w);
+        }
+    }
 
     fn emit_post(&self, h: &mut Hook<'_, '_>) -> Option<Value> {
         let (v, w) = (h.vector(0), h.vector(1));
@@ -609,7 +698,7 @@ unsafe impl Observer for LyapunovSpectrum {
         Requirements {
             jvp: true,
             fixed_step: true,
-            tangent: (kind == ModelKind::Ode).then_some(TangentMode::Frozen),
+            tangent: (kind == ModelKind::Ode).then_some(TangentNeed::Frozen),
         }
     }
 
@@ -632,14 +721,20 @@ unsafe impl Observer for LyapunovSpectrum {
         self.check_against(n)
     }
 
-    fn initialise(&self, kind: ModelKind, vectors: &mut [Vec<f64>], outputs: &mut [f64]) {
+    fn initialise(
+        &self,
+        kind: ModelKind,
+        tangent: Option<TangentMode>,
+        vectors: &mut [Vec<f64>],
+        outputs: &mut [f64],
+    ) {
         for j in 0..self.k {
             match &self.basis {
                 Some(cols) => vectors[j].copy_from_slice(&cols[j]),
                 None => vectors[j][j] = 1.0,
             }
         }
-        outputs[self.k + 2] = variational_mode(kind, TangentMode::Frozen);
+        outputs[self.k + 2] = variational_mode(kind, tangent);
     }
 
     fn emit_pre(&self, h: &mut Hook<'_, '_>) {

@@ -133,13 +133,6 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         ));
     }
     let fastpath = choose_fastpath(kernel, o.fastpath)?;
-    if observe && o.resume {
-        return Err(RuntimeError::option(
-            "resume",
-            "a kernel with observers runs fresh runs only (the observers' state does not \
-             carry over a resume); run again without resume",
-        ));
-    }
     let seed = match o.resume {
         true => resumed_seed(core, fixed, config.clone()),
         false => SessionState {

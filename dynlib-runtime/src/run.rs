@@ -1040,10 +1040,12 @@ impl Buffers {
             let layout = obs.layout(n);
             let mut vectors = vec![vec![0.0; n]; kernel.analysis_vectors()];
             let mut outputs = vec![0.0; layout.total_outputs.max(1)];
+            let modes = &kernel.analysis.as_ref().expect("observers").modes;
             for (k, m) in obs.modules().iter().enumerate() {
                 let (v0, o0) = (layout.vectors[k], layout.outputs[k]);
                 m.initialise(
                     kernel.model.kind,
+                    modes[k],
                     &mut vectors[v0..v0 + m.vectors(n)],
                     &mut outputs[o0..o0 + m.outputs().len()],
                 );
@@ -1541,7 +1543,7 @@ impl Kernel {
 
     /// The observers' vectors beside the stepper's (0 without observers).
     pub(crate) fn analysis_vectors(&self) -> usize {
-        self.analysis.as_ref().map_or(0, |a| a.1)
+        self.analysis.as_ref().map_or(0, |a| a.vectors)
     }
 
     /// Each observer's outputs and trace rows, from the analysis buffers.

@@ -2,11 +2,14 @@
 //! worked examples (runtime.md §4.2–4.3), the same bits on both backends, combined
 //! observers, and the errors for models and steppers they cannot observe.
 
-use dynlib_model::Config;
+use dynlib_model::{Config, ModelKind};
+use dynlib_runtime::observer::{Hook, Requirements, TangentNeed};
+use dynlib_runtime::stepper::TangentMode;
 use dynlib_runtime::{
     LyapunovMle, LyapunovSpectrum, Observer, ObserverResult, Observers, RunOptions, RuntimeError,
     SetupOptions, Sim,
 };
+use serde_json::Value;
 use std::sync::Arc;
 
 mod common;
@@ -117,6 +120,62 @@ fn lorenz_mle_with_rk4_is_the_reference_s() {
     }
 }
 
+/// The Lorenz run of `tests/data/golden/lyapunov_flows.json` (tools/golden_lyapunov_flows.py).
+fn lorenz_golden_run(transient: f64) -> RunOptions {
+    RunOptions::default()
+        .t_end(20.0)
+        .dt(0.01)
+        .record_interval(100)
+        .transient(transient)
+        .ic("x", 1.0)
+        .ic("y", 1.0)
+        .ic("z", 1.0)
+        .param("sigma", 10.0)
+        .param("rho", 28.0)
+        .param("beta", 8.0 / 3.0)
+}
+
+#[test]
+fn every_tangent_stepper_gives_the_reference_s_exponents_on_a_flow() {
+    // The maximum exponent (combined for euler, rk2, rk4; tangent-only with its own J·v
+    // history for ab2, ab3) and the spectrum (tangent-only always), with and without a
+    // transient (after which the state's history goes on and the tangent's starts afresh).
+    let path = format!(
+        "{}/../tests/data/golden/lyapunov_flows.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = golden["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 20);
+    for jit in backends() {
+        for case in cases {
+            let stepper = case["stepper"].as_str().unwrap();
+            let obs = match case["observer"].as_str().unwrap() {
+                "mle" => Observers::one(LyapunovMle),
+                _ => Observers::one(LyapunovSpectrum::new(3)),
+            };
+            let transient = case["transient"].as_f64().unwrap();
+            let o = run(
+                "builtin://ode/lorenz",
+                Some(stepper),
+                jit,
+                obs,
+                lorenz_golden_run(transient),
+            );
+            let what = format!(
+                "{stepper} {} transient {transient} jit {jit}",
+                case["observer"]
+            );
+            let want = case["outputs"].as_object().unwrap();
+            assert_eq!(o[0].outputs.len(), want.len(), "{what}");
+            for (name, value) in &o[0].outputs {
+                let w = want[name].as_f64().unwrap();
+                assert!(close(*value, w, 1e-9), "{what}: {name} {value} against {w}");
+            }
+        }
+    }
+}
+
 #[test]
 fn henon_spectrum_sums_to_the_log_of_the_contraction() {
     // The Hénon map contracts areas by |det J| = b = 0.3 each step: the exponents sum to
@@ -174,6 +233,26 @@ fn both_backends_give_the_same_bits() {
             None,
             Observers::one(LyapunovMle),
             RunOptions::default().n(300),
+        ),
+        (
+            "builtin://ode/lorenz",
+            Some("ab3"),
+            Observers::new(vec![
+                Arc::new(LyapunovMle) as Arc<dyn Observer>,
+                Arc::new(LyapunovSpectrum::new(2)),
+            ])
+            .unwrap(),
+            RunOptions::default()
+                .t_end(3.0)
+                .dt(0.01)
+                .transient(0.5)
+                .record_interval(9),
+        ),
+        (
+            "builtin://ode/vanderpol",
+            Some("ab2"),
+            Observers::one(LyapunovSpectrum::new(2)),
+            RunOptions::default().t_end(3.0).dt(0.01),
         ),
     ];
     for (uri, stepper, obs, o) in cases {
@@ -292,6 +371,24 @@ fn a_trace_longer_than_its_first_buffer_grows_and_loses_nothing() {
         assert_eq!(grown.observers, sized.observers);
         assert_eq!(grown.observers[0].trace("mle").unwrap().len(), 250);
         assert_eq!(*grown.observers[0].trace_step.last().unwrap(), 500);
+        // A re-entry takes no tangent step twice: ab2's J·v history comes out the same.
+        let s = sim(
+            "builtin://ode/lorenz",
+            Some("ab2"),
+            jit,
+            Observers::one(LyapunovSpectrum::new(3)),
+        )
+        .unwrap();
+        let kernel = s.kernel().clone();
+        let o = lorenz_golden_run(0.0).t_end(2.0).record_interval(3);
+        let plan = dynlib_runtime::resolve(&kernel, s.core(), &o).unwrap();
+        let mut small = plan.spec().clone();
+        small.cap_trace = 3;
+        let mut m = kernel.machine();
+        let grown = kernel.run(&mut m, &small).unwrap();
+        let sized = kernel.run(&mut m, plan.spec()).unwrap();
+        assert_eq!(grown.observers, sized.observers);
+        assert_eq!(grown.observers[0].trace("lyap2").unwrap().len(), 66);
     }
 }
 
@@ -311,10 +408,36 @@ fn models_and_steppers_observers_cannot_run_on_are_refused() {
     assert!(e.contains("fixed step") && e.contains("rk45"), "{e}");
     let e = err(
         "builtin://ode/lorenz",
-        Some("ab2"),
+        Some("heun"),
         Observers::one(LyapunovMle),
     );
-    assert!(e.contains("euler, rk2, rk4"), "{e}");
+    assert!(
+        e.contains("its own scheme; heun does not (use euler, rk2, rk4, ab2, ab3)"),
+        "{e}"
+    );
+    // The Adams–Bashforth steppers advance a tangent alone only.
+    let e = err(
+        "builtin://ode/lorenz",
+        Some("ab2"),
+        Observers::one(Rider("rider")),
+    );
+    assert!(
+        e.contains("rider needs a stepper that advances a tangent vector with the state; ab2 does not (use euler, rk2, rk4)"),
+        "{e}"
+    );
+    let e = err(
+        "builtin://ode/lorenz",
+        Some("rk4"),
+        Observers::new(vec![
+            Arc::new(Rider("a")) as Arc<dyn Observer>,
+            Arc::new(Rider("b")),
+        ])
+        .unwrap(),
+    );
+    assert!(
+        e.contains("at most one observer") && e.contains("'b'"),
+        "{e}"
+    );
     let e = err(
         "builtin://ode/hodgkin-huxley",
         None,
@@ -381,7 +504,14 @@ unsafe impl Observer for Counter {
     fn traces(&self) -> Vec<String> {
         vec!["count".into()]
     }
-    fn initialise(&self, _: dynlib_model::ModelKind, _: &mut [Vec<f64>], _: &mut [f64]) {}
+    fn initialise(
+        &self,
+        _: dynlib_model::ModelKind,
+        _: Option<TangentMode>,
+        _: &mut [Vec<f64>],
+        _: &mut [f64],
+    ) {
+    }
     fn emit_pre(&self, _: &mut dynlib_runtime::observer::Hook<'_, '_>) {}
     fn emit_post(
         &self,
@@ -479,5 +609,75 @@ fn a_shared_trace_row_holds_nan_where_an_observer_wrote_nothing() {
             o[0]
         );
         assert_eq!(o[0].output("steps"), Some(0.0));
+    }
+}
+
+/// A user observer that insists on the runner's combined tangent step (it reads nothing).
+#[derive(Debug)]
+struct Rider(&'static str);
+
+// SAFETY: no outputs, no trace; its two vectors are advanced by the runner.
+unsafe impl Observer for Rider {
+    fn key(&self) -> &str {
+        self.0
+    }
+    fn signature(&self) -> String {
+        format!("rider/{}", self.0)
+    }
+    fn requirements(&self, _: ModelKind) -> Requirements {
+        Requirements {
+            jvp: true,
+            fixed_step: true,
+            tangent: Some(TangentNeed::Combined),
+        }
+    }
+    fn vectors(&self, _: usize) -> usize {
+        2
+    }
+    fn outputs(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn traces(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn initialise(&self, _: ModelKind, _: Option<TangentMode>, v: &mut [Vec<f64>], _: &mut [f64]) {
+        v[0][1] = 1.0;
+    }
+    fn emit_pre(&self, _: &mut Hook<'_, '_>) {}
+    fn emit_post(&self, _: &mut Hook<'_, '_>) -> Option<dynlib_ir::Value> {
+        None
+    }
+}
+
+#[test]
+fn an_observer_that_insists_on_the_combined_step_leaves_the_exponent_the_frozen_one() {
+    // With the combined step taken, the maximum exponent advances its vector alone, in
+    // the pre hook: then it is the first exponent of the spectrum, bit for bit (both
+    // normalise the first vector alone), and says it ran tangent-only.
+    for jit in backends() {
+        for stepper in ["rk4", "ab2"] {
+            let o = lorenz_golden_run(0.0).t_end(5.0);
+            // ab2 has no combined step for the rider: the exponent runs tangent-only alone.
+            let mut modules: Vec<Arc<dyn Observer>> = vec![Arc::new(LyapunovMle)];
+            if stepper == "rk4" {
+                modules.insert(0, Arc::new(Rider("rider")));
+            }
+            let obs = Observers::new(modules).unwrap();
+            let r = run("builtin://ode/lorenz", Some(stepper), jit, obs, o.clone());
+            let mle = r.last().unwrap();
+            let spec = run(
+                "builtin://ode/lorenz",
+                Some(stepper),
+                jit,
+                Observers::one(LyapunovSpectrum::new(1)),
+                o,
+            );
+            assert_eq!(mle.output("variational_mode"), Some(2.0), "{stepper}");
+            assert_eq!(
+                mle.output("log_growth").map(f64::to_bits),
+                spec[0].output("log_r0").map(f64::to_bits),
+                "{stepper}"
+            );
+        }
     }
 }

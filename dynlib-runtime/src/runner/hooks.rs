@@ -6,7 +6,8 @@ use dynlib_ir::*;
 
 use super::{Carried, Runner};
 use crate::abi::*;
-use crate::observer::Hook;
+use crate::observer::{Hook, TangentCall};
+use crate::stepper::TangentMode;
 
 impl<'f> Runner<'f, '_> {
     /// The combined state-and-tangent step and its vectors after the step arguments
@@ -65,15 +66,41 @@ impl<'f> Runner<'f, '_> {
         let vectors: Vec<Value> = (first..first + module.vectors(self.facts.n))
             .map(|v| self.prm(R::Analysis(v)))
             .collect();
-        let twins: Vec<Value> = a.twins.clone().map(|v| self.prm(R::Analysis(v))).collect();
-        let tangent = a.observed.frozen.map(|f| {
-            (
-                f,
-                self.tangent_sig.clone(),
-                self.step_args(at.0, at.1),
-                twins,
-            )
-        });
+        let tangent_mode = a.observed.modes[k];
+        let tangent = a
+            .observed
+            .frozen
+            .filter(|_| tangent_mode == Some(TangentMode::Frozen))
+            .map(|func| {
+                let before = match a.own_scheme {
+                    true => {
+                        vec![
+                            at.0,
+                            at.1,
+                            self.prm(R::Y),
+                            self.prm(R::P),
+                            self.prm(R::Ring),
+                            self.prm(R::Head),
+                            at.2,
+                        ]
+                    }
+                    false => self.step_args(at.0, at.1),
+                };
+                let per = a.per_vector;
+                let history = (first..first + module.vectors(self.facts.n))
+                    .map(|v| {
+                        let h0 = a.history.start + v * per;
+                        (h0..h0 + per).map(|h| self.prm(R::Analysis(h))).collect()
+                    })
+                    .collect();
+                TangentCall {
+                    func,
+                    sig: self.tangent_sig.clone(),
+                    before,
+                    scratch: a.twins.clone().map(|v| self.prm(R::Analysis(v))).collect(),
+                    history,
+                }
+            });
         let (out_base, trace_base, width) = (
             a.layout.outputs[k],
             a.layout.traces[k],
@@ -108,6 +135,7 @@ impl<'f> Runner<'f, '_> {
             elem: self.facts.elem,
             kind,
             jvp: self.mf.jvp,
+            tangent_mode,
             tangent,
             fault_exit: (self.exit, c.args().to_vec()),
             b: &mut self.b,

@@ -27,6 +27,8 @@
 //! `GROW_EVT` with nothing half done, the caller grows the buffers and calls again, and the
 //! loop resumes exactly there.
 
+use std::ops::Range;
+
 use dynlib_ir::lower::{events_signature, update_aux_signature, ModelFunctions};
 use dynlib_ir::*;
 use dynlib_model::{Model, ModelKind, Phase};
@@ -120,6 +122,8 @@ impl RunnerVariant {
 pub struct Observed<'o> {
     /// The observers.
     pub observers: &'o Observers,
+    /// The tangent mode each module got ([`Observers::grant`]).
+    pub modes: &'o [Option<crate::stepper::TangentMode>],
     /// The combined state-and-tangent step, when an observer needs it.
     pub combined: Option<FuncId>,
     /// The frozen tangent step, when an observer needs it.
@@ -127,15 +131,28 @@ pub struct Observed<'o> {
 }
 
 impl Observed<'_> {
-    /// The analysis vectors of the runner: every module's, then the tangent steps' twins
-    /// of the stepper's workspace vectors (shared, scratch only).
+    /// The analysis vectors of the runner: every module's, then the tangent steps'
+    /// scratch (shared: the twins of the stepper's workspace vectors, or its scheme's
+    /// scratch), then with frozen steps of a scheme that keeps a history, that history for
+    /// each module vector in turn.
     pub fn vectors(&self, n: usize, stepper: &StepperSpec) -> usize {
-        let twins = if self.combined.is_some() || self.frozen.is_some() {
-            stepper.workspace.vectors.len()
-        } else {
-            0
+        let (_, history) = self.ranges(n, stepper);
+        history.end
+    }
+
+    /// The scratch and history ranges of the analysis vectors (see [`Observed::vectors`]).
+    fn ranges(&self, n: usize, stepper: &StepperSpec) -> (Range<usize>, Range<usize>) {
+        let modules = self.observers.layout(n).total_vectors;
+        let scratch = match self.combined.is_some() || self.frozen.is_some() {
+            true => stepper.tangent_scratch(),
+            false => 0,
         };
-        self.observers.layout(n).total_vectors + twins
+        let history = match self.frozen {
+            Some(_) => modules * stepper.tangent_history(),
+            None => 0,
+        };
+        let h0 = modules + scratch;
+        (modules..h0, h0..h0 + history)
     }
 }
 
@@ -144,8 +161,14 @@ struct Analysis<'o> {
     observed: Observed<'o>,
     layout: ObserverLayout,
     kind: dynlib_model::ModelKind,
-    /// The first analysis vector after the modules': the twins.
-    twins: std::ops::Range<usize>,
+    /// The tangent steps' shared scratch (the twins of a twinned stepper).
+    twins: Range<usize>,
+    /// The tangent scheme's history, `per_vector` vectors for each module vector in turn.
+    history: Range<usize>,
+    per_vector: usize,
+    /// The frozen step is a scheme of the stepper's own ([`crate::stepper::TangentScheme`]),
+    /// with its own signature.
+    own_scheme: bool,
     /// The absolute vectors `v` and `v_prop` of the module that needs the combined step.
     combined_vectors: Option<(usize, usize)>,
     /// `ICTL_TRACE_STRIDE`.
@@ -807,22 +830,20 @@ pub fn emit_runner(
         let exit = b.create_block();
         let analysis = observed.map(|o| {
             let layout = o.observers.layout(n);
-            let modules = layout.total_vectors;
             let combined_vectors = o.combined.map(|_| {
-                let (k, _) = o
-                    .observers
-                    .modules()
+                let k = o
+                    .modes
                     .iter()
-                    .enumerate()
-                    .find(|(_, m)| {
-                        m.requirements(model.kind).tangent
-                            == Some(crate::stepper::TangentMode::Combined)
-                    })
-                    .expect("a combined step is emitted for a module that needs it");
+                    .position(|&m| m == Some(crate::stepper::TangentMode::Combined))
+                    .expect("a combined step is emitted for a module that got it");
                 (layout.vectors[k], layout.vectors[k] + 1)
             });
+            let (twins, history) = o.ranges(n, stepper);
             Analysis {
-                twins: modules..o.vectors(n, stepper),
+                twins,
+                history,
+                per_vector: stepper.tangent_history(),
+                own_scheme: matches!(stepper.tangents, crate::stepper::Tangents::Own(_)),
                 layout,
                 kind: model.kind,
                 combined_vectors,

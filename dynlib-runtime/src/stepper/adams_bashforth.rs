@@ -2,6 +2,7 @@
 
 use super::emit::Emit;
 use super::heun::heun_step;
+use super::tangent::TangentEmit;
 use super::*;
 
 /// The registry entry of `ab2`.
@@ -21,7 +22,11 @@ pub(super) const AB2: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
-    variational: false,
+    tangents: Tangents::Own(TangentScheme {
+        history: &["g_prev"],
+        scratch: &["v_stage", "g_curr"],
+        emit: tangent_ab2,
+    }),
     lanes: true,
     emit: emit_ab2,
 };
@@ -43,7 +48,11 @@ pub(super) const AB3: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
-    variational: false,
+    tangents: Tangents::Own(TangentScheme {
+        history: &["g_nm2", "g_nm1"],
+        scratch: &["v_stage", "g_curr"],
+        emit: tangent_ab3,
+    }),
     lanes: true,
     emit: emit_ab3,
 };
@@ -164,4 +173,105 @@ fn emit_ab3(e: &mut Emit) {
     e.copy(f_n, f_next);
     bump_step_index(e, index);
     e.accept_fixed();
+}
+
+// The tangent-only steps (the reference's `emit_tangent_step`): the Jacobian frozen at the
+// step's start, `g = J·v` evaluated afresh each step and kept as the history the
+// Adams–Bashforth combination needs. The history is of `J·v` for the vectors as they were
+// (the observers renormalise `v` between steps; the reference does not rescale the
+// history, and neither does this, so the exponents are the reference's).
+
+/// Branches on `step == k`: `then` emitted in the taken block (it returns), the builder
+/// left in the other.
+fn on_step(e: &mut TangentEmit, k: i64, then: impl FnOnce(&mut TangentEmit)) {
+    let is = e.step_is(k);
+    let yes = e.b.create_block();
+    let no = e.b.create_block();
+    e.b.brif(is, yes, &[], no, &[]);
+    e.b.switch_to(yes);
+    then(e);
+    e.b.switch_to(no);
+}
+
+/// The first step of both schemes: the midpoint rule with the frozen Jacobian,
+/// `v_stage = v + dt/2 · g`, `v_prop = v + dt · J·v_stage`, with `g = J·v` (in `g_curr`)
+/// kept as the newest history `g_last`.
+fn midpoint_start(e: &mut TangentEmit, g_last: Value) {
+    let [v_stage, g_curr] = e.bufs(["v_stage", "g_curr"]);
+    let half = e.b.f64(0.5);
+    let half_dt = e.b.mul(half, e.dt);
+    for i in 0..e.n() {
+        let vi = e.get(e.v, i);
+        let g = e.get(g_curr, i);
+        let term = e.b.mul(half_dt, g);
+        let x = e.b.add(vi, term);
+        e.set(v_stage, i, x);
+        e.set(g_last, i, g);
+    }
+    e.jvp(v_stage, g_curr);
+    for i in 0..e.n() {
+        let vi = e.get(e.v, i);
+        let g = e.get(g_curr, i);
+        let term = e.b.mul(e.dt, g);
+        let x = e.b.add(vi, term);
+        e.set(e.v_prop, i, x);
+    }
+    e.done();
+}
+
+/// `v_prop = v + dt · (c_0 h_0 ± |c_1| h_1 ± ...)` over `terms` (`(c, h)`: a negative `c`
+/// subtracts its product), folded left to right as the reference writes it.
+fn ab_update(e: &mut TangentEmit, terms: &[(f64, Value)]) {
+    let cs: Vec<Value> = terms.iter().map(|&(c, _)| e.b.f64(c.abs())).collect();
+    for i in 0..e.n() {
+        let mut acc: Option<Value> = None;
+        for (&(c, h), &cv) in terms.iter().zip(&cs) {
+            let x = e.get(h, i);
+            let p = e.b.mul(cv, x);
+            acc = Some(match acc {
+                None => p,
+                Some(a) if c < 0.0 => e.b.sub(a, p),
+                Some(a) => e.b.add(a, p),
+            });
+        }
+        let slope = acc.expect("terms");
+        let term = e.b.mul(e.dt, slope);
+        let vi = e.get(e.v, i);
+        let x = e.b.add(vi, term);
+        e.set(e.v_prop, i, x);
+    }
+}
+
+fn tangent_ab2(e: &mut TangentEmit) {
+    let [g_prev, g_curr] = e.bufs(["g_prev", "g_curr"]);
+    e.jvp(e.v, g_curr);
+    on_step(e, 0, |e| midpoint_start(e, g_prev));
+    // v + dt * (1.5 g_curr - 0.5 g_prev)
+    ab_update(e, &[(1.5, g_curr), (-0.5, g_prev)]);
+    e.copy(g_prev, g_curr);
+    e.done();
+}
+
+fn tangent_ab3(e: &mut TangentEmit) {
+    let [g_nm2, g_nm1, g_curr] = e.bufs(["g_nm2", "g_nm1", "g_curr"]);
+    e.jvp(e.v, g_curr);
+    on_step(e, 0, |e| midpoint_start(e, g_nm1));
+    on_step(e, 1, |e| {
+        ab_update(e, &[(1.5, g_curr), (-0.5, g_nm1)]);
+        e.copy(g_nm2, g_nm1);
+        e.copy(g_nm1, g_curr);
+        e.done();
+    });
+    // v + dt * (23/12 g_curr - 16/12 g_nm1 + 5/12 g_nm2)
+    ab_update(
+        e,
+        &[
+            (23.0 / 12.0, g_curr),
+            (-16.0 / 12.0, g_nm1),
+            (5.0 / 12.0, g_nm2),
+        ],
+    );
+    e.copy(g_nm2, g_nm1);
+    e.copy(g_nm1, g_curr);
+    e.done();
 }

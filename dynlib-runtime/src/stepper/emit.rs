@@ -14,6 +14,21 @@ pub(crate) fn load_f64(b: &mut FunctionBuilder, arr: Value, i: usize) -> Value {
     b.convert(raw, Type::F64)
 }
 
+/// Returns `FAULT + mask` when `mask` (a model function's fault bits) is not zero: a
+/// step function's exit when the model faults (nothing is accepted).
+pub(crate) fn return_on_fault(b: &mut FunctionBuilder, mask: Value) {
+    let zero = b.i32(0);
+    let faulted = b.cmp(CmpOp::Ne, mask, zero);
+    let fail = b.create_block();
+    let fine = b.create_block();
+    b.brif(faulted, fail, &[], fine, &[]);
+    b.switch_to(fail);
+    let base = b.i32(status::FAULT);
+    let code = b.add(base, mask);
+    b.ret(&[code]);
+    b.switch_to(fine);
+}
+
 /// `|x| < inf` (`inf` the constant, emitted once by the caller): false for NaN and ±inf.
 pub(crate) fn finite(b: &mut FunctionBuilder, x: Value, inf: Value) -> Value {
     let a = b.math(MathFn::Fabs, &[x]);
@@ -61,27 +76,24 @@ impl StepperSpec {
         mf.program.add(f)
     }
 
-    /// The tangent step in `mode`, when the stepper supports one and the model declares a
-    /// Jacobian: the step function's parameters followed by `v`, `v_prop` and one twin
-    /// per workspace vector (all `ptr<D>`, one value per state) — see
-    /// [`StepperSpec::tangent_vectors`].
+    /// The tangent step in `mode`, when the stepper has one ([`StepperSpec::tangent_modes`])
+    /// and the model declares a Jacobian; its parameters are
+    /// [`StepperSpec::tangent_signature`]'s.
     pub fn emit_tangent(
         &self,
         mf: &mut ModelFunctions,
         n: usize,
         mode: TangentMode,
     ) -> Option<FuncId> {
-        if !self.variational {
+        if !self.tangent_modes().contains(&mode) {
             return None;
         }
-        let f = self.emit_function(mf, n, Some((mf.jvp?, mode)));
+        let jvp = mf.jvp?;
+        let f = match self.tangents {
+            super::Tangents::Own(scheme) => super::tangent::emit_own(self, scheme, mf, n, jvp),
+            _ => self.emit_function(mf, n, Some((jvp, mode))),
+        };
         Some(mf.program.add(f))
-    }
-
-    /// The vectors a tangent step takes after the step function's parameters: `v`,
-    /// `v_prop` and the workspace vectors' twins.
-    pub fn tangent_vectors(&self) -> usize {
-        2 + self.workspace.vectors.len()
     }
 
     fn emit_function(
@@ -96,7 +108,7 @@ impl StepperSpec {
             None => (self.ir_name("step"), self.signature(elem)),
             Some((_, mode)) => (self.ir_name(mode.prefix()), self.tangent_signature(elem)),
         };
-        let base = sig.params.len() - tangent.map_or(0, |_| self.tangent_vectors());
+        let base = sig.params.len() - tangent.map_or(0, |_| 2 + self.workspace.vectors.len());
         let mut f = Function::new(name, sig);
         {
             let b = FunctionBuilder::new(&mut f);
@@ -282,18 +294,8 @@ impl Emit<'_> {
         }
     }
 
-    /// Returns `FAULT + mask` when `mask` (a model function's fault bits) is not zero.
     fn fault_exit(&mut self, mask: Value) {
-        let zero = self.b.i32(0);
-        let faulted = self.b.cmp(CmpOp::Ne, mask, zero);
-        let fail = self.b.create_block();
-        let fine = self.b.create_block();
-        self.b.brif(faulted, fail, &[], fine, &[]);
-        self.b.switch_to(fail);
-        let base = self.b.i32(status::FAULT);
-        let code = self.b.add(base, mask);
-        self.b.ret(&[code]);
-        self.b.switch_to(fine);
+        return_on_fault(&mut self.b, mask);
     }
 
     pub(super) fn c(&mut self, x: f64) -> Value {

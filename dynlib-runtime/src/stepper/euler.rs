@@ -19,7 +19,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
-    variational: true,
+    tangents: Tangents::Twinned,
     lanes: true,
     emit: emit_euler,
 };

@@ -20,7 +20,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: no_rules,
-    variational: false,
+    tangents: Tangents::None,
     lanes: true,
     emit: emit_heun,
 };

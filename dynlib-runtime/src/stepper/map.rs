@@ -16,7 +16,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     config: &[],
     workspace: Layout::EMPTY,
     config_rules: no_rules,
-    variational: false,
+    tangents: Tangents::None,
     lanes: true,
     emit: emit_map,
 };

@@ -27,6 +27,7 @@ mod map;
 mod rk2;
 mod rk4;
 mod rk45;
+pub mod tangent;
 
 pub use emit::{Emit, TangentMode};
 pub use initial_step::emit_initial_step;
@@ -178,15 +179,42 @@ pub struct StepperSpec {
     /// Rules between configuration fields (beyond each field's range): a message naming
     /// the field at fault.
     pub config_rules: fn(&[f64]) -> Result<(), ConfigError>,
-    /// True when its emitter can also carry a tangent vector (runtime.md §2.7): a step of
-    /// the state and a tangent together (the Lyapunov observers' combined mode) or a step
-    /// of the tangent alone with the Jacobian frozen at the step's start.
-    pub variational: bool,
+    /// How it advances tangent vectors for the Lyapunov observers (runtime.md §2.7).
+    pub tangents: Tangents,
     /// True when its step treats every state component on its own (no norm, no error
     /// estimate, nothing summed across components): runs packed side by side into one
     /// state vector ([`crate::plan::lanes`]) then advance exactly as each would alone.
     pub lanes: bool,
     emit: fn(&mut Emit),
+}
+
+/// How a stepper advances tangent vectors (runtime.md §2.7), the Lyapunov observers' use.
+#[derive(Copy, Clone, Debug)]
+pub enum Tangents {
+    /// It has no tangent steps.
+    None,
+    /// Its own emitter, run with every state vector twinned by a tangent vector
+    /// ([`StepperSpec::emit_tangent`]): the tangent with the state ([`TangentMode::Combined`])
+    /// or alone with the Jacobian frozen at the step's start ([`TangentMode::Frozen`]).
+    /// Only for emitters whose every state-vector operation twins (the explicit
+    /// Runge–Kutta ones).
+    Twinned,
+    /// A tangent-only scheme of its own ([`TangentMode::Frozen`] only): the
+    /// Adams–Bashforth methods keep a history of `J·v` per tangent vector, which the
+    /// state's history of `f` cannot stand for.
+    Own(TangentScheme),
+}
+
+/// A stepper's own tangent-only scheme: its vectors and its emitter (see
+/// [`tangent::TangentEmit`] for the function it emits).
+#[derive(Copy, Clone, Debug)]
+pub struct TangentScheme {
+    /// Vectors each tangent vector keeps from one step to the next (its `J·v` history),
+    /// zero before the observed run's first step.
+    pub history: &'static [&'static str],
+    /// Scratch vectors, shared by every tangent step of a step.
+    pub scratch: &'static [&'static str],
+    emit: fn(&mut tangent::TangentEmit),
 }
 
 /// A configuration problem: the field at fault and why.
@@ -328,13 +356,57 @@ impl StepperSpec {
         self.abi().signature(elem)
     }
 
-    /// The signature of [`StepperSpec::emit_tangent`]'s functions: the step's, then
-    /// [`StepperSpec::tangent_vectors`] model-dtype vectors.
+    /// The tangent modes it has: both for a twinned emitter, the tangent-only step for a
+    /// scheme of its own, none otherwise.
+    pub fn tangent_modes(&self) -> &'static [TangentMode] {
+        match self.tangents {
+            Tangents::None => &[],
+            Tangents::Twinned => &[TangentMode::Combined, TangentMode::Frozen],
+            Tangents::Own(_) => &[TangentMode::Frozen],
+        }
+    }
+
+    /// The signature of [`StepperSpec::emit_tangent`]'s functions. Twinned: the step's,
+    /// then `v`, `v_prop` and the twins of the workspace vectors. A scheme of its own:
+    /// `(t: f64, dt: f64, y, p, ring, head, step: i64, v, v_prop, history.., scratch..)`,
+    /// `step` the observed run's steps before this one (its history starts at 0).
     pub fn tangent_signature(&self, elem: Elem) -> Signature {
-        let mut sig = self.signature(elem);
-        sig.params
-            .extend(std::iter::repeat_n(Type::Ptr(elem), self.tangent_vectors()));
-        sig
+        let ptrs = |k| std::iter::repeat_n(Type::Ptr(elem), k);
+        match self.tangents {
+            Tangents::Own(s) => {
+                let mut params = vec![Type::F64, Type::F64];
+                params.extend(ptrs(3));
+                params.extend([Type::Ptr(Elem::I64), Type::I64]);
+                params.extend(ptrs(2 + s.history.len() + s.scratch.len()));
+                Signature {
+                    params,
+                    returns: vec![Type::I32],
+                }
+            }
+            _ => {
+                let mut sig = self.signature(elem);
+                sig.params.extend(ptrs(2 + self.workspace.vectors.len()));
+                sig
+            }
+        }
+    }
+
+    /// Vectors each tangent vector keeps between tangent steps (a scheme's history).
+    pub fn tangent_history(&self) -> usize {
+        match self.tangents {
+            Tangents::Own(s) => s.history.len(),
+            _ => 0,
+        }
+    }
+
+    /// Scratch vectors the tangent steps share: the workspace vectors' twins, or a
+    /// scheme's scratch.
+    pub fn tangent_scratch(&self) -> usize {
+        match self.tangents {
+            Tangents::None => 0,
+            Tangents::Twinned => self.workspace.vectors.len(),
+            Tangents::Own(s) => s.scratch.len(),
+        }
     }
 }
 

@@ -19,7 +19,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
         ..Layout::EMPTY
     },
     config_rules: rk45_rules,
-    variational: false,
+    tangents: Tangents::None,
     lanes: false,
     emit: emit_rk45,
 };
