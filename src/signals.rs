@@ -49,6 +49,13 @@ pub fn run_finished() {
     RUN_FINISHED.store(true, Ordering::SeqCst);
 }
 
+/// Tells the alarm the run goes on after [`run_finished`]: a sweep written as it goes
+/// simulates its next block (once interrupted, a block's points are cancelled at once, so
+/// this is for the time before a signal).
+pub fn run_resumed() {
+    RUN_FINISHED.store(false, Ordering::SeqCst);
+}
+
 /// The signals that stop a run.
 #[cfg(unix)]
 const SIGNALS: [i32; 2] = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];

@@ -13,7 +13,9 @@ use std::io::{self, IsTerminal, Write};
 use std::time::Instant;
 
 use dynlib::runtime::json::{float as num, number};
-use dynlib::runtime::{sweep_keeping, Axis, BatchOptions, Grid, Keep, SessionCore, Stat, Sweep};
+use dynlib::runtime::{
+    sweep_blocks, sweep_keeping, Axis, BatchOptions, Grid, Keep, SessionCore, Stat, Sweep,
+};
 use dynlib::{Number, RunOptions, RuntimeError};
 use serde_json::{json, Value};
 
@@ -65,6 +67,11 @@ pub struct SweepArgs {
     /// compiled too, within the sweep's time). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub lanes: Option<usize>,
+    /// Rows per sample into a CSV, Parquet or Arrow file are written as the sweep goes, in
+    /// blocks of N points (each block's samples in memory at once). Default: about 64 MiB
+    /// of samples per block, and at least one point per thread. Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub block_points: Option<usize>,
     /// Compute only shard I of N (I counts from 0): a contiguous slice of the grid's
     /// points, for batch schedulers' job arrays.
     #[arg(long, value_name = "I/N", value_parser = shard_arg)]
@@ -224,13 +231,7 @@ pub fn run(
     };
     let start = Instant::now();
     let core = SessionCore::new(&kernel);
-    let sw = sweep_keeping(&kernel, &core, &grid, &base, points, &batch, &keep)?;
-    if bar.is_some() {
-        eprint!("\r\x1b[2K");
-    }
-    crate::signals::run_finished();
-    let run_s = start.elapsed().as_secs_f64();
-    let info = Info {
+    let info = |run_s: f64| Info {
         uri: &kernel.model().uri,
         stepper: kernel.stepper().name,
         backend: kernel.backend_name(),
@@ -239,6 +240,99 @@ pub fn run(
         lyapunov: args.build.lyapunov.then_some(args.build.k),
         int_model: !kernel.model().dtype.is_float(),
     };
+    // Rows per sample into a file format that is written as it goes: the sweep runs block
+    // by block, each block written before the next runs, so its samples are never all in
+    // memory at once (the JSON and the summary describe the whole sweep: they keep it).
+    if stat.is_none()
+        && !vars.is_empty()
+        && !matches!(format, SweepFormat::Json | SweepFormat::Summary)
+    {
+        let mut blocks = sweep_blocks(
+            &kernel,
+            &core,
+            &grid,
+            &base,
+            points,
+            &batch,
+            &keep,
+            args.block_points,
+        )?;
+        // The first block's errors (options wrong for every point) before any output.
+        let first = blocks.next().transpose()?;
+        let info = info(0.0);
+        let stopped = std::cell::Cell::new(false);
+        let failure = std::cell::RefCell::new(None);
+        // Each block in turn, after the first. Between blocks the output is being
+        // written, and a signal then gets the writer's time from the alarm; once
+        // interrupted, nothing more is simulated (the other points are cancelled at once).
+        crate::signals::run_finished();
+        let rest = std::iter::from_fn(|| {
+            if !interrupt.is_requested() {
+                crate::signals::run_resumed();
+            }
+            let next = blocks.next();
+            crate::signals::run_finished();
+            next
+        });
+        let sweeps = first
+            .into_iter()
+            .map(Ok)
+            .chain(rest)
+            .map_while(|sw| match sw {
+                Ok(sw) => {
+                    stopped.set(stopped.get() || was_stopped(&sw));
+                    Some(sw)
+                }
+                Err(e) => {
+                    *failure.borrow_mut() = Some(e);
+                    None
+                }
+            });
+        let failed = || {
+            failure
+                .borrow_mut()
+                .take()
+                .map_or(Ok(()), |e| Err(io::Error::other(e)))
+        };
+        match format {
+            SweepFormat::Csv => sink.write(|w| {
+                write_csv_header(w, &grid, &vars, None, &info)?;
+                for sw in sweeps {
+                    write_csv_rows(w, &sw, &vars, None, &info)?;
+                }
+                failed()
+            })?,
+            _ => {
+                let kind = match format {
+                    SweepFormat::Parquet => Kind::Parquet,
+                    _ => Kind::Arrow,
+                };
+                let fields = table_fields(&grid, &vars, None, &info);
+                let tables = sweeps.flat_map(|sw| match tables(&sw, &vars, None, &info) {
+                    Ok((_, t)) => t.collect::<Vec<_>>(),
+                    Err(e) => {
+                        *failure.borrow_mut() = Some(e);
+                        Vec::new()
+                    }
+                });
+                sink.write(|w| {
+                    crate::columnar::write(kind, &fields, tables, w)?;
+                    failed()
+                })?
+            }
+        }
+        if bar.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+        crate::signals::run_finished();
+        return Ok(interrupt.is_requested() && stopped.get());
+    }
+    let sw = sweep_keeping(&kernel, &core, &grid, &base, points, &batch, &keep)?;
+    if bar.is_some() {
+        eprint!("\r\x1b[2K");
+    }
+    crate::signals::run_finished();
+    let info = info(start.elapsed().as_secs_f64());
     match format {
         SweepFormat::Json => sink.write(|w| write_json(w, &sw, &vars, stat, &info))?,
         SweepFormat::Csv => sink.write(|w| write_csv(w, &sw, &vars, stat, &info))?,
@@ -260,10 +354,12 @@ pub fn run(
             sink.write(|w| w.write_all(text.as_bytes()))?
         }
     }
-    // Interrupted when the signal stopped a point, not when it came after the last one.
-    let stopped = (0..sw.runs().len())
-        .any(|k| ["CANCELLED", "USER_BREAK"].contains(&status(&sw, k).as_str()));
-    Ok(interrupt.is_requested() && stopped)
+    Ok(interrupt.is_requested() && was_stopped(&sw))
+}
+
+/// True when a signal stopped a point of `sw` (not when it came after the last one).
+fn was_stopped(sw: &Sweep) -> bool {
+    (0..sw.runs().len()).any(|k| ["CANCELLED", "USER_BREAK"].contains(&status(sw, k).as_str()))
 }
 
 /// What the outputs say about the sweep besides its points.
@@ -458,10 +554,24 @@ fn write_csv(
     stat: Option<Stat>,
     info: &Info,
 ) -> io::Result<()> {
-    let grid = sw.grid();
-    // One row per point with --stat, or when nothing is recorded (a Lyapunov sweep);
-    // else one per sample.
-    let per_point = stat.is_some() || vars.is_empty();
+    write_csv_header(w, sw.grid(), vars, stat, info)?;
+    write_csv_rows(w, sw, vars, stat, info)
+}
+
+/// One row per point with --stat, or when nothing is recorded (a Lyapunov sweep); else
+/// one per sample.
+fn per_point(vars: &[String], stat: Option<Stat>) -> bool {
+    stat.is_some() || vars.is_empty()
+}
+
+fn write_csv_header(
+    w: &mut dyn Write,
+    grid: &Grid,
+    vars: &[String],
+    stat: Option<Stat>,
+    info: &Info,
+) -> io::Result<()> {
+    let per_point = per_point(vars, stat);
     let lyap = info.lyapunov_names();
     w.write_all(b"point")?;
     for name in grid.names() {
@@ -474,7 +584,19 @@ fn write_csv(
     for v in vars.iter().chain(&lyap) {
         write!(w, ",{v}")?;
     }
-    w.write_all(b"\n")?;
+    w.write_all(b"\n")
+}
+
+/// The CSV rows of the points of `sw` (a whole sweep or one block of it).
+fn write_csv_rows(
+    w: &mut dyn Write,
+    sw: &Sweep,
+    vars: &[String],
+    stat: Option<Stat>,
+    info: &Info,
+) -> io::Result<()> {
+    let grid = sw.grid();
+    let per_point = per_point(vars, stat);
     let prefix = |w: &mut dyn Write, k: usize| -> io::Result<()> {
         let i = sw.points().start + k;
         write!(w, "{i}")?;
@@ -543,23 +665,9 @@ fn tables<'a>(
     info: &Info,
 ) -> Result<Tables<'a>, RuntimeError> {
     let grid = sw.grid();
-    let per_point = stat.is_some() || vars.is_empty();
-    let var_type = if per_point || !info.int_model {
-        ColType::F64
-    } else {
-        ColType::I64
-    };
-    let mut fields = vec![("point".to_string(), ColType::U64)];
-    fields.extend(grid.names().iter().map(|n| (n.clone(), ColType::F64)));
-    fields.push(("status".into(), ColType::Str));
-    if !per_point {
-        fields.extend([
-            ("t".to_string(), ColType::F64),
-            ("step".to_string(), ColType::I64),
-        ]);
-    }
-    fields.extend(vars.iter().map(|v| (v.clone(), var_type)));
-    fields.extend(info.lyapunov_names().into_iter().map(|n| (n, ColType::F64)));
+    let per_point = per_point(vars, stat);
+    let var_type = var_type(vars, stat, info);
+    let fields = table_fields(grid, vars, stat, info);
     let exponents = info.lyapunov_values(sw);
     let prefix = |k: usize, rows: usize| {
         let i = sw.points().start + k;
@@ -624,6 +732,39 @@ fn tables<'a>(
         cols
     });
     Ok((fields, Box::new(tables)))
+}
+
+/// The recorded variables' column type: integers for an integer model's samples, else
+/// floats (statistics are floats).
+fn var_type(vars: &[String], stat: Option<Stat>, info: &Info) -> ColType {
+    if per_point(vars, stat) || !info.int_model {
+        ColType::F64
+    } else {
+        ColType::I64
+    }
+}
+
+/// The columns of [`tables`], with their types (they depend on the sweep's settings, not
+/// on its runs).
+fn table_fields(
+    grid: &Grid,
+    vars: &[String],
+    stat: Option<Stat>,
+    info: &Info,
+) -> Vec<(String, ColType)> {
+    let mut fields = vec![("point".to_string(), ColType::U64)];
+    fields.extend(grid.names().iter().map(|n| (n.clone(), ColType::F64)));
+    fields.push(("status".into(), ColType::Str));
+    if !per_point(vars, stat) {
+        fields.extend([
+            ("t".to_string(), ColType::F64),
+            ("step".to_string(), ColType::I64),
+        ]);
+    }
+    let var_type = var_type(vars, stat, info);
+    fields.extend(vars.iter().map(|v| (v.clone(), var_type)));
+    fields.extend(info.lyapunov_names().into_iter().map(|n| (n, ColType::F64)));
+    fields
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break.

@@ -631,6 +631,31 @@ fn sweep_csv_headers_follow_the_columns_and_bad_options_fail_the_sweep() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stderr(&o).contains("'q'"), "{}", stderr(&o));
+    // So they are when the rows are written as the sweep goes: before any file is made.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.csv");
+    let streamed = |extra: &[&str]| {
+        let mut a = vec![
+            "sweep",
+            "builtin://map/logistic",
+            "--param",
+            "r=1,2",
+            "-n",
+            "5",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        dynlib(&a)
+    };
+    let o = streamed(&["--record-vars", "q", "--block-points", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("'q'"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let o = streamed(&["--block-points", "0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("block_points"), "{}", stderr(&o));
+    assert!(!out.exists());
 }
 
 #[test]
@@ -808,6 +833,16 @@ fn sweep_parquet_and_arrow_files_hold_the_csv_rows_and_shards_add_up() {
     let csv = dir.path().join("s.csv");
     sweep(&csv, &[]);
     let text = std::fs::read_to_string(&csv).unwrap();
+    // Written block by block as the sweep goes: the same file.
+    for block in ["1", "4"] {
+        let part = dir.path().join(format!("blocks{block}.csv"));
+        sweep(&part, &["--block-points", block]);
+        assert_eq!(
+            std::fs::read_to_string(&part).unwrap(),
+            text,
+            "blocks of {block}"
+        );
+    }
     let mut lines = text.lines();
     let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
     let rows: Vec<Vec<String>> = lines
@@ -818,6 +853,13 @@ fn sweep_parquet_and_arrow_files_hold_the_csv_rows_and_shards_add_up() {
         sweep(&path, &[]);
         let (names, cols) = read_columnar(&path);
         assert_eq!(names, header, "{ext}");
+        let blocks = dir.path().join(format!("blocks.{ext}"));
+        sweep(&blocks, &["--block-points", "4"]);
+        assert_eq!(
+            read_columnar(&blocks),
+            (names.clone(), cols.clone()),
+            "{ext} in blocks"
+        );
         assert_eq!(cols[0].len(), rows.len(), "{ext}");
         for (r, row) in rows.iter().enumerate() {
             let got: Vec<&String> = cols.iter().map(|c| &c[r]).collect();
@@ -830,7 +872,13 @@ fn sweep_parquet_and_arrow_files_hold_the_csv_rows_and_shards_add_up() {
             let mut joined: Vec<Vec<String>> = vec![Vec::new(); names.len()];
             for s in 0..shards {
                 let part = dir.path().join(format!("part{s}of{shards}.{ext}"));
-                sweep(&part, &["--shard", &format!("{s}/{shards}")]);
+                let shard = format!("{s}/{shards}");
+                // Blocks of one point within a shard too.
+                let mut extra = vec!["--shard", shard.as_str()];
+                if shards == 3 {
+                    extra.extend(["--block-points", "1"]);
+                }
+                sweep(&part, &extra);
                 let (f, c) = read_columnar_typed(&part);
                 assert_eq!(f, whole_fields, "{ext} shard {s}/{shards}");
                 for (j, col) in c.into_iter().enumerate() {

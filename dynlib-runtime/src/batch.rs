@@ -263,6 +263,24 @@ pub(crate) fn run_batch_of<'a, R: Send>(
     }))
 }
 
+/// The lanes a batch of `count` runs packs its runs into (1: none), `first` the first
+/// run's options: what [`run_batch_of`] would choose (building the lane kernel it would
+/// use, which the kernel keeps), so a batch split into parts packs every part alike.
+pub(crate) fn lane_width<'a>(
+    kernel: &Kernel,
+    core: &SessionCore,
+    count: usize,
+    first: impl FnOnce() -> Cow<'a, RunOptions>,
+    options: &BatchOptions,
+) -> Result<usize, RuntimeError> {
+    let first = || {
+        (count > 0)
+            .then(|| resolve(kernel, core, &first()).ok())
+            .flatten()
+    };
+    Ok(lane_kernel(kernel, count, options.lanes, first)?.map_or(1, |(w, _)| w))
+}
+
 /// The lane kernel a batch of `runs` runs packs them into, with its width: `want` lanes
 /// (1: none; insisting on lanes the kernel cannot run is an error that says why), or by
 /// default [`lanes::default_width`] when the kernel can run lanes, the batch has at least

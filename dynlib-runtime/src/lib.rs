@@ -40,6 +40,8 @@ pub use run::{Block, DVec, EventRow, RunOutput, RunSpec, Series, Status};
 pub use sim::{build, setup, Sim};
 pub use snapshot::{Snapshot, SnapshotInfo};
 pub use state::{Recording, SessionCore, SessionState};
-pub use sweep::{linspace, sweep, sweep_keeping, Axis, Grid, Keep, Stat, Sweep};
+pub use sweep::{
+    linspace, sweep, sweep_blocks, sweep_keeping, Axis, Blocks, Grid, Keep, Stat, Sweep,
+};
 pub use units::{clear_memory_cache, CacheStats};
 pub use workspace::{Layout, Workspace};

@@ -441,7 +441,8 @@ impl<'f> Hook<'_, 'f> {
     /// at the step's start (pre hook only, once per step for each `v`; needs the
     /// [`TangentMode::Frozen`] mode). `v` is one of the module's vectors: a multistep
     /// scheme (ab2, ab3) keeps its history of `J·v` for that vector from step to step,
-    /// starting afresh with each observed run.
+    /// starting afresh with each observed run and counted by the run's steps, so a vector
+    /// it advances must be advanced on every step from the first.
     pub fn tangent_step(&mut self, v: Value, w: Value) {
         self.check_pair(v, w);
         let call = self

@@ -564,6 +564,24 @@ impl Plan {
         }
     }
 
+    /// The samples the recorded run writes, with one spare row for a last sliver step
+    /// (runtime.md R4): exact for maps and fixed steps, a guess from `dt` for an adaptive
+    /// stepper (1 when nothing is recorded).
+    pub fn samples_estimate(&self) -> f64 {
+        match self.spec.record_interval {
+            0 => 1.0,
+            k => (self.run_steps() / k as f64).floor() + 2.0,
+        }
+    }
+
+    /// The bytes of [`Plan::samples_estimate`] samples (time, step, the recorded states
+    /// and aux).
+    pub fn record_bytes_estimate(&self, kernel: &Kernel) -> f64 {
+        let s = &self.spec;
+        let row = crate::run::record_row_bytes(kernel.elem(), s.rec_states.len(), s.rec_aux.len());
+        self.samples_estimate() * row as f64
+    }
+
     /// About how many steps the run takes, transient included ([`Plan::run_steps`] plus
     /// the warm-up's).
     pub fn steps_estimate(&self) -> f64 {

@@ -359,6 +359,23 @@ pub fn sweep_keeping(
     batch: &BatchOptions,
     keep: &Keep,
 ) -> Result<Sweep, RuntimeError> {
+    sweep_part(kernel, core, grid, base, points, batch, keep, true)
+}
+
+/// [`sweep_keeping`]; `first_check`: resolve the first point's run to find options wrong
+/// for every point (only the first part of a sweep run in parts does: a later part's first
+/// point failing is that point's failure).
+#[allow(clippy::too_many_arguments)]
+fn sweep_part(
+    kernel: &Kernel,
+    core: &SessionCore,
+    grid: &Grid,
+    base: &RunOptions,
+    points: Range<usize>,
+    batch: &BatchOptions,
+    keep: &Keep,
+    first_check: bool,
+) -> Result<Sweep, RuntimeError> {
     let m = &kernel.model;
     for name in grid.names() {
         if m.param_index(name).is_none() {
@@ -368,9 +385,15 @@ pub fn sweep_keeping(
             ));
         }
     }
+    if points.end > grid.len() || points.start > points.end {
+        return Err(RuntimeError::option(
+            "shard",
+            format!("points {points:?} are not in the grid of {}", grid.len()),
+        ));
+    }
     // Options wrong for every point (a variable that is not recorded, an unknown initial
     // state) are the sweep's error, not one per point.
-    if !points.is_empty() {
+    if first_check && !points.is_empty() {
         let mut first = base.clone();
         for (name, v) in grid.names().iter().zip(grid.point(points.start)) {
             first = first.param(name, v);
@@ -383,12 +406,6 @@ pub fn sweep_keeping(
                 }
             }
         }
-    }
-    if points.end > grid.len() || points.start > points.end {
-        return Err(RuntimeError::option(
-            "shard",
-            format!("points {points:?} are not in the grid of {}", grid.len()),
-        ));
     }
     let start = points.start;
     let options_of = |k: usize| {
@@ -442,6 +459,143 @@ pub fn sweep_keeping(
         runs,
         stats,
     })
+}
+
+/// About how many bytes of samples one block of [`sweep_blocks`] holds, all its points
+/// together.
+pub const BLOCK_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
+
+/// [`sweep_keeping`] block by block: the points in consecutive blocks, in order, each run
+/// as one batch when the iterator is asked for it. A caller that writes each block before
+/// asking for the next holds one block's samples at a time, however long the sweep: a
+/// block has `block_points` points, or by default as many as take about [`BLOCK_BYTES`]
+/// of samples together (from the first point's plan; a guess for an adaptive stepper), and
+/// at least one point per thread (one pack of lanes per thread when the sweep packs runs).
+/// A sweep keeping only statistics is one block.
+///
+/// The blocks give what one [`sweep_keeping`] over `points` gives, point for point and bit
+/// for bit: progress counts over all the points, and the lanes are chosen once for the
+/// whole sweep. Options wrong for every point are the first block's error.
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_blocks<'a>(
+    kernel: &'a Kernel,
+    core: &'a SessionCore,
+    grid: &'a Grid,
+    base: &'a RunOptions,
+    points: Range<usize>,
+    batch: &BatchOptions,
+    keep: &'a Keep,
+    block_points: Option<usize>,
+) -> Result<Blocks<'a>, RuntimeError> {
+    if block_points == Some(0) {
+        return Err(RuntimeError::option("block_points", "must be at least 1"));
+    }
+    let options_of = |i: usize| {
+        let mut o = base.clone();
+        for (name, v) in grid.names().iter().zip(grid.point(i)) {
+            o = o.param(name, v);
+        }
+        o
+    };
+    let count = points.len();
+    let mut batch = batch.clone();
+    let block = match keep {
+        Keep::Stats { .. } => count,
+        // A grid that does not contain the points is the first block's error.
+        Keep::Runs if count == 0 || points.end > grid.len() => count,
+        Keep::Runs => {
+            let width = crate::batch::lane_width(
+                kernel,
+                core,
+                count,
+                || std::borrow::Cow::Owned(options_of(points.start)),
+                &batch,
+            )?;
+            batch.lanes = Some(width);
+            block_points.unwrap_or_else(|| {
+                let threads = match batch.threads {
+                    Some(n) => n,
+                    None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                };
+                let bytes = crate::plan::resolve(kernel, core, &options_of(points.start))
+                    .map_or(0.0, |p| p.record_bytes_estimate(kernel));
+                let fit = (BLOCK_BYTES / bytes.max(1.0)).floor() as usize;
+                fit.max(threads.max(1) * width).max(1)
+            })
+        }
+    };
+    Ok(Blocks {
+        kernel,
+        core,
+        grid,
+        base,
+        keep,
+        batch,
+        first: points.start,
+        points,
+        block,
+        done: false,
+    })
+}
+
+/// The blocks of a sweep, run one at a time as they are asked for ([`sweep_blocks`]).
+pub struct Blocks<'a> {
+    kernel: &'a Kernel,
+    core: &'a SessionCore,
+    grid: &'a Grid,
+    base: &'a RunOptions,
+    keep: &'a Keep,
+    batch: BatchOptions,
+    /// The first point of the sweep (progress counts from it).
+    first: usize,
+    /// The points not run yet.
+    points: Range<usize>,
+    block: usize,
+    done: bool,
+}
+
+impl Blocks<'_> {
+    /// The most points a block has.
+    pub fn block_points(&self) -> usize {
+        self.block
+    }
+}
+
+impl Iterator for Blocks<'_> {
+    type Item = Result<Sweep, RuntimeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        // An empty sweep is one empty block, so its checks still run.
+        let start = self.points.start;
+        let end = start.saturating_add(self.block.max(1)).min(self.points.end);
+        let mut batch = self.batch.clone();
+        if let Some(report) = self.batch.progress.clone() {
+            let (before, total) = (start - self.first, self.points.end - self.first);
+            batch.progress = Some(std::sync::Arc::new(move |p: crate::batch::Progress| {
+                report(crate::batch::Progress {
+                    done: before + p.done,
+                    total,
+                })
+            }));
+        }
+        let out = sweep_part(
+            self.kernel,
+            self.core,
+            self.grid,
+            self.base,
+            start..end,
+            &batch,
+            self.keep,
+            start == self.first,
+        );
+        self.points.start = end;
+        // Nothing after an error.
+        self.done = out.is_err() || end >= self.points.end;
+        Some(out)
+    }
 }
 
 fn not_recorded(var: &str) -> RuntimeError {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use dynlib_model::Config;
 use dynlib_runtime::{
-    linspace, sweep, Axis, BatchOptions, Grid, Kernel, RunOptions, SessionCore, SetupOptions, Stat,
-    Status,
+    linspace, sweep, sweep_blocks, Axis, BatchOptions, Grid, Keep, Kernel, RunOptions, SessionCore,
+    SetupOptions, Stat, Status,
 };
 use serde_json::Value;
 
@@ -289,4 +289,117 @@ fn a_sweep_keeping_statistics_drops_samples_and_gives_the_same_numbers() {
     };
     let e = sweep_keeping(&k, &core, &grid, &base, 0..50, &batch, &keep).unwrap_err();
     assert!(e.to_string().contains("'y' is not recorded"), "{e}");
+}
+
+#[test]
+fn a_sweep_in_blocks_is_the_sweep_in_one_point_for_point() {
+    // Blocks of 5 over a 2-parameter grid of 21 points, in lanes of 4 (each block one
+    // pack and a run alone), against one batch: the same bits, statuses and counts, and
+    // progress counted over the whole sweep.
+    let k = dynlib_runtime::build(
+        "builtin://ode/lorenz",
+        SetupOptions::default()
+            .stepper("rk4")
+            .config(Config::default()),
+    )
+    .unwrap();
+    let core = SessionCore::new(&k);
+    let grid = Grid::new(vec![
+        ("rho".into(), Axis::parse("20:30:7").unwrap()),
+        ("sigma".into(), Axis::parse("9,10,11").unwrap()),
+    ])
+    .unwrap();
+    let base = RunOptions::default().t_end(2.0).dt(0.01).record_interval(3);
+    let mut batch = BatchOptions::default().threads(2);
+    batch.lanes = Some(4);
+    let whole = sweep(&k, &core, &grid, &base, 0..21, &batch).unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let counted = batch
+        .clone()
+        .progress(move |p| log.lock().unwrap().push((p.done, p.total)));
+    let keep = Keep::Runs;
+    let blocks = sweep_blocks(&k, &core, &grid, &base, 0..21, &counted, &keep, Some(5)).unwrap();
+    assert_eq!(blocks.block_points(), 5);
+    let parts: Vec<_> = blocks.map(Result::unwrap).collect();
+    assert_eq!(
+        parts.iter().map(|p| p.points()).collect::<Vec<_>>(),
+        [0..5, 5..10, 10..15, 15..20, 20..21]
+    );
+    let mut k_run = 0;
+    for part in &parts {
+        for j in 0..part.runs().len() {
+            let (a, b) = (part.result(j).unwrap(), whole.result(k_run).unwrap());
+            assert_eq!(a.len(), b.len());
+            for name in ["x", "z"] {
+                let bits = |r: &dynlib_runtime::Results| {
+                    r.series(name)
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.to_bits())
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(bits(&a), bits(&b), "point {k_run} {name}");
+            }
+            assert_eq!(part.statuses()[j], whole.statuses()[k_run]);
+            // Each block of 5: one pack of 4, then its fifth point alone (and the last
+            // block's one point alone).
+            let lanes = part.runs()[j].as_ref().unwrap().output().lanes;
+            assert_eq!(
+                lanes,
+                if j < 4 && part.runs().len() == 5 {
+                    4
+                } else {
+                    1
+                }
+            );
+            k_run += 1;
+        }
+    }
+    assert_eq!(k_run, 21);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, (1..=21).map(|d| (d, 21)).collect::<Vec<_>>());
+    // A sweep of no points is one empty block (its checks run); no block has no points.
+    let none = sweep_blocks(&k, &core, &grid, &base, 3..3, &batch, &keep, None).unwrap();
+    assert_eq!(
+        none.map(|b| b.unwrap().runs().len()).collect::<Vec<_>>(),
+        [0]
+    );
+    let e = sweep_blocks(&k, &core, &grid, &base, 0..21, &batch, &keep, Some(0)).err();
+    assert!(e.unwrap().to_string().contains("at least 1"));
+}
+
+#[test]
+fn a_later_block_s_failing_first_point_fails_alone() {
+    // Only the sweep's first point is checked for options wrong for every point; a later
+    // block's first point whose run cannot start is that point's failure, as in one batch.
+    const INT_MAP: &str = r#"
+[model]
+type = "map"
+dtype = "int64"
+[states]
+x = 7
+[params]
+a = 3
+[equations.rhs]
+x = "a*x % 1000"
+"#;
+    let k = dynlib_runtime::build(
+        &format!("inline:{INT_MAP}"),
+        SetupOptions::default().config(Config::default()),
+    )
+    .unwrap();
+    let core = SessionCore::new(&k);
+    let grid = Grid::new(vec![("a".into(), Axis::Values(vec![2.0, 3.0, 1e30, 5.0]))]).unwrap();
+    let base = RunOptions::default().n(4);
+    let batch = BatchOptions::default();
+    let whole = sweep(&k, &core, &grid, &base, 0..4, &batch).unwrap();
+    assert!(whole.statuses()[2].is_err(), "{:?}", whole.statuses());
+    let keep = Keep::Runs;
+    let parts: Vec<_> = sweep_blocks(&k, &core, &grid, &base, 0..4, &batch, &keep, Some(2))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let statuses: Vec<_> = parts.iter().flat_map(|p| p.statuses()).collect();
+    assert_eq!(statuses, whole.statuses());
 }

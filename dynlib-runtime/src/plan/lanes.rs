@@ -210,11 +210,7 @@ pub const LANE_RECORD_BYTES: u64 = 64 << 20;
 fn fits_up_front(p: &Plan, kernel: &Kernel) -> bool {
     let s = &p.spec;
     let steps = p.run_steps();
-    // Every sample, with one spare row for a last sliver step (runtime.md R4).
-    let samples = match s.record_interval {
-        0 => 1.0,
-        k => (steps / k as f64).floor() + 2.0,
-    };
+    let samples = p.samples_estimate();
     let row = crate::run::record_row_bytes(kernel.elem(), s.rec_states.len(), s.rec_aux.len());
     // Event rows as wide as the widest log, float and integer logs both.
     let evt = crate::run::event_row_bytes(2 * kernel.functions.max_log_width.max(1));

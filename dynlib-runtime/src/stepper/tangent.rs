@@ -4,10 +4,11 @@
 //!
 //! The function is `(t, dt, y, p, ring, head, step, v, v_prop, history.., scratch..)`:
 //! it writes `v_prop`, `v` advanced over the step with the Jacobian frozen at `(t, y)`,
-//! and keeps the scheme's history of `v` in `history`. `step` counts the observed run's
-//! steps before this one, so a history starts afresh with every observed run, whatever
-//! the state's stepper carried over from a transient (the reference keeps its own step
-//! index in the observer's workspace, zero at the run's start).
+//! and keeps the scheme's history for `v` (its `J·v` of earlier steps) in `history`.
+//! `step` counts the observed run's steps before this one, so a history starts afresh
+//! with every observed run, whatever the state's stepper carried over from a transient
+//! (the reference keeps its own step index in the observer's workspace, zero at the run's
+//! start; the two agree for a vector advanced on every step from the first).
 
 use dynlib_ir::lower::{jvp_signature, ModelFunctions};
 use dynlib_ir::*;
