@@ -103,6 +103,20 @@ enum ModelCommand {
     },
     /// List the builtin models and the models under configured tags.
     List,
+    /// Compare the model's declared [equations.jacobian] with the Jacobian derived from
+    /// its right-hand side and with finite differences, at the initial state and points
+    /// near it; list the entries that disagree. Exits with 1 when the declared Jacobian
+    /// disagrees with either.
+    CheckJacobian {
+        /// The model URI.
+        uri: String,
+        /// A mod URI to apply (repeatable, applied in order).
+        #[arg(long = "mod", value_name = "URI")]
+        mods: Vec<String>,
+        /// Points near the initial state to compare at, besides it.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        points: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -195,6 +209,17 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 let model = dynlib::load(&uri, &options(mods)?)?;
                 sink::print(&model.show())?;
             }
+            ModelCommand::CheckJacobian { uri, mods, points } => {
+                let model = dynlib::load(&uri, &options(mods)?)?;
+                let check = dynlib::runtime::jacobian::check(&model, points)?;
+                let text = check_jacobian_text(&model, &check);
+                sink::print(&dynlib::model::diag::printable(&text))?;
+                let declared_ok = check.declared_vs_derived.is_empty()
+                    && check.declared_vs_differences.is_empty();
+                if !declared_ok {
+                    return Ok(ExitCode::from(1));
+                }
+            }
             ModelCommand::List => {
                 let config = Config::load()?;
                 for m in uri::builtin_models() {
@@ -270,4 +295,77 @@ fn options(mods: Vec<String>) -> Result<LoadOptions, dynlib::Error> {
         mods,
         config: Some(Config::load()?),
     })
+}
+
+/// The report of `dynlib model check-jacobian`: what was compared, then each comparison
+/// with the entries that disagree (at most 20 each).
+fn check_jacobian_text(
+    model: &dynlib::model::Model,
+    check: &dynlib::runtime::jacobian::JacobianCheck,
+) -> String {
+    use dynlib::runtime::jacobian::{Disagreement, DECLARED_TOLERANCE, DIFFERENCES_TOLERANCE};
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let names = &check.states;
+    let _ = writeln!(
+        s,
+        "model    {} ({} states: {})",
+        model.uri,
+        names.len(),
+        names.join(", ")
+    );
+    let declared = model.jacobian.is_some();
+    let _ = writeln!(
+        s,
+        "jacobian {}derived from the right-hand side; compared at {} points (the initial \
+         state and points near it)",
+        if declared {
+            "declared; "
+        } else {
+            "not declared; "
+        },
+        check.points.len()
+    );
+    let mut section = |what: &str, tol: f64, found: &[Disagreement], a: &str, b: &str| {
+        if found.is_empty() {
+            let _ = writeln!(s, "{what}: agree (within {tol:e} of each column's scale)");
+            return;
+        }
+        let _ = writeln!(s, "{what}: {} entries disagree", found.len());
+        for d in found.iter().take(20) {
+            let p = &check.points[d.point];
+            let _ = writeln!(
+                s,
+                "  J[{}, {}] at point {} (t = {}, y = {:?}): {a} {}, {b} {}",
+                names[d.row], names[d.col], d.point, p.t, p.y, d.values.0, d.values.1
+            );
+        }
+        if found.len() > 20 {
+            let _ = writeln!(s, "  ... and {} more", found.len() - 20);
+        }
+    };
+    if declared {
+        section(
+            "declared vs derived",
+            DECLARED_TOLERANCE,
+            &check.declared_vs_derived,
+            "declared",
+            "derived",
+        );
+        section(
+            "declared vs finite differences",
+            DIFFERENCES_TOLERANCE,
+            &check.declared_vs_differences,
+            "declared",
+            "differences",
+        );
+    }
+    section(
+        "derived vs finite differences",
+        DIFFERENCES_TOLERANCE,
+        &check.derived_vs_differences,
+        "derived",
+        "differences",
+    );
+    s
 }

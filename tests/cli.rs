@@ -734,20 +734,25 @@ fn lyapunov_exponents_through_run_and_sweep() {
         lines[2],
         format!("1,1.4,DONE,{},{}", want[1][0], want[1][1])
     );
-    // --k needs --lyapunov; a model without a Jacobian is refused with the reason.
+    // --k needs --lyapunov; a model without a declared Jacobian is observed through the
+    // one derived from its right-hand side.
     assert_eq!(
         dynlib(&["run", "builtin://ode/lorenz", "--k", "2"])
             .status
             .code(),
         Some(2)
     );
-    let o = dynlib(&["run", "builtin://ode/hodgkin-huxley", "--lyapunov"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("[equations.jacobian]"),
-        "{}",
-        stderr(&o)
-    );
+    let o = dynlib(&[
+        "run",
+        "builtin://ode/hodgkin-huxley",
+        "--t-end",
+        "20",
+        "--lyapunov",
+        "--format",
+        "json",
+    ]);
+    let mle = json(&o)["lyapunov"].as_f64().unwrap();
+    assert!(mle.is_finite(), "{mle}");
 }
 
 /// Reads a Parquet or Arrow file into its column names and, per column, every value as
@@ -985,4 +990,59 @@ fn columnar_output_without_the_feature_is_refused_clearly() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("`columnar` feature"), "{}", stderr(&o));
     assert!(!out.exists());
+}
+
+#[test]
+fn check_jacobian_names_the_entries_a_declared_jacobian_gets_wrong() {
+    let o = dynlib(&["model", "check-jacobian", "builtin://ode/lorenz"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("declared vs derived: agree"), "{out}");
+    assert!(
+        out.contains("derived vs finite differences: agree"),
+        "{out}"
+    );
+    // No declared Jacobian: the derived one against the differences only.
+    let o = dynlib(&["model", "check-jacobian", "builtin://ode/hodgkin-huxley"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("not declared"), "{}", stdout(&o));
+    // d(y')/dx of Van der Pol written without its -1: that entry, at every point.
+    let bad = r#"inline:
+[model]
+type = "ode"
+[states]
+x = 1.0
+y = 0.5
+[params]
+mu = 2.0
+[equations.rhs]
+x = "y"
+y = "mu*(1 - x**2)*y - x"
+[equations.jacobian]
+expr = [["0", "1"], ["-2*mu*x*y", "mu*(1 - x**2)"]]
+"#;
+    let o = dynlib(&["model", "check-jacobian", bad, "--points", "2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("declared vs derived: 3 entries disagree"),
+        "{out}"
+    );
+    assert!(
+        out.contains("J[y, x] at point 0 (t = 0, y = [1.0, 0.5]): declared -2, derived -3"),
+        "{out}"
+    );
+    assert!(!out.contains("J[y, y]"), "{out}");
+    assert!(
+        out.contains("derived vs finite differences: agree"),
+        "{out}"
+    );
+    let int = "inline:\n[model]\ntype = \"map\"\ndtype = \"int64\"\n[states]\nx = 1\n[equations.rhs]\nx = \"3*x % 7\"\n";
+    let o = dynlib(&["model", "check-jacobian", int]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("int64 has no Jacobian"),
+        "{}",
+        stderr(&o)
+    );
 }

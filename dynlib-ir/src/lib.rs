@@ -5,6 +5,7 @@
 //! agree to the bit. See ARCHITECTURE.md for how the pieces fit.
 
 pub mod abi;
+pub mod ad;
 pub mod builder;
 pub mod digest;
 mod hash;

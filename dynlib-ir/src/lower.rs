@@ -172,10 +172,13 @@ pub struct ModelFunctions {
     pub events_post: FuncId,
     /// Aux values and the stop flag.
     pub update_aux: FuncId,
-    /// The dense Jacobian, when declared.
+    /// The dense Jacobian, when declared (or derived).
     pub jacobian: Option<FuncId>,
-    /// The Jacobian-vector product, when declared.
+    /// The Jacobian-vector product, when declared (or derived: [`crate::ad::derive`]).
     pub jvp: Option<FuncId>,
+    /// True when `jacobian` and `jvp` were derived from `rhs` ([`crate::ad`]), not
+    /// declared.
+    pub derived_jacobian: bool,
     /// The lag rings.
     pub lags: LagLayout,
     /// The model dtype's element type.
@@ -277,6 +280,7 @@ pub fn lower_model(model: &Model) -> Result<ModelFunctions, LowerError> {
         update_aux,
         jacobian,
         jvp,
+        derived_jacobian: false,
         lags,
         elem,
         max_log_width,

@@ -141,6 +141,10 @@ pub struct BuildOptions {
     /// Observers to compile into an analysis runner beside the ordinary one: the kernel's
     /// fresh runs then run them ([`crate::observer`]).
     pub observers: Option<Observers>,
+    /// Derive the Jacobian (and its product with a vector) from the right-hand side when
+    /// the model declares none ([`dynlib_ir::ad`]), even when nothing built needs it; it
+    /// is derived anyway for observers that need it.
+    pub derive_jacobian: bool,
 }
 
 impl Default for BuildOptions {
@@ -150,6 +154,7 @@ impl Default for BuildOptions {
             optimize: true,
             disk: None,
             observers: None,
+            derive_jacobian: false,
         }
     }
 }
@@ -228,6 +233,15 @@ impl Kernel {
         let stepper = crate::stepper::resolve(&model, stepper_name)?;
         let mut functions = lower_on_a_big_stack(&model)?;
         let n = model.states.len();
+        let observers_need = options
+            .observers
+            .as_ref()
+            .is_some_and(|o| o.modules().iter().any(|m| m.requirements(model.kind).jvp));
+        if options.derive_jacobian || observers_need {
+            // A right-hand side that cannot be differentiated (lowering never makes one)
+            // keeps no Jacobian; what needs one then asks for a declared one.
+            let _ = dynlib_ir::ad::derive(&mut functions, n);
+        }
         let step_fn = stepper.emit(&mut functions, n);
         let initial_step = stepper
             .adaptive
@@ -304,6 +318,7 @@ impl Kernel {
             cache_stats,
             build: BuildOptions {
                 observers: None,
+                derive_jacobian: false,
                 ..options.clone()
             },
             lanes: std::sync::Mutex::new(Vec::new()),

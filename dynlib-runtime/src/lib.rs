@@ -9,6 +9,7 @@ pub mod abi;
 pub mod batch;
 pub mod error;
 pub mod interrupt;
+pub mod jacobian;
 pub mod json;
 pub mod kernel;
 pub mod observer;

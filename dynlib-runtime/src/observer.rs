@@ -31,7 +31,8 @@ use crate::stepper::TangentMode;
 /// What an observer needs from the model, the stepper and the runner.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Requirements {
-    /// The model's Jacobian-vector product (`[equations.jacobian]`).
+    /// The model's Jacobian-vector product (`[equations.jacobian]`, or derived from the
+    /// right-hand side when the model declares none).
     pub jvp: bool,
     /// A fixed-step stepper.
     pub fixed_step: bool,

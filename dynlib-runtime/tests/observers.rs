@@ -445,12 +445,6 @@ fn models_and_steppers_observers_cannot_run_on_are_refused() {
         "{e}"
     );
     let e = err(
-        "builtin://ode/hodgkin-huxley",
-        None,
-        Observers::one(LyapunovMle),
-    );
-    assert!(e.contains("[equations.jacobian]"), "{e}");
-    let e = err(
         "builtin://map/henon",
         None,
         Observers::one(LyapunovSpectrum::new(3)),
@@ -685,5 +679,44 @@ fn an_observer_that_insists_on_the_combined_step_leaves_the_exponent_the_frozen_
                 "{stepper}"
             );
         }
+    }
+}
+
+#[test]
+fn a_model_without_a_declared_jacobian_is_observed_through_the_derived_one() {
+    // Lorenz with its [equations.jacobian] removed: the Jacobian derived from the
+    // right-hand side gives the same exponent (its products are the same up to rounding);
+    // a model that never declared one (Hodgkin–Huxley) is observed too.
+    let load = |uri: &str| {
+        dynlib_model::load(
+            uri,
+            &dynlib_model::LoadOptions::default().with_config(Config::default()),
+        )
+        .unwrap()
+    };
+    let mut bare = load("builtin://ode/lorenz");
+    bare.jacobian = None;
+    for jit in backends() {
+        let build = |m: dynlib_model::Model, obs: Observers| {
+            let o = dynlib_runtime::BuildOptions {
+                jit,
+                observers: Some(obs),
+                ..Default::default()
+            };
+            let k = dynlib_runtime::Kernel::build_with(Arc::new(m), Some("rk4"), &o).unwrap();
+            Sim::new(Arc::new(k))
+        };
+        let mut s = build(bare.clone(), Observers::one(LyapunovMle));
+        assert!(s.kernel().functions().derived_jacobian);
+        let r = s.run(lorenz_golden_run(0.0)).unwrap();
+        let mle = r.observers[0].mle().unwrap();
+        assert!(close(mle, 0.34868949342070366, 1e-9), "{mle}");
+        let mut s = build(
+            load("builtin://ode/hodgkin-huxley"),
+            Observers::one(LyapunovSpectrum::new(2)),
+        );
+        let r = s.run(RunOptions::default().t_end(20.0).dt(0.01)).unwrap();
+        let sp = r.observers[0].spectrum().unwrap();
+        assert!(sp.iter().all(|x| x.is_finite()), "{sp:?}");
     }
 }
