@@ -4,7 +4,9 @@
 //! place or a folder that cannot be written is an error at once, not after an hour of
 //! simulation), then written as a whole new file renamed over the old one, so an
 //! interrupted write never leaves a torn file over a good one. The temporary file exists
-//! only while the output is written. A link is followed, as a shell redirection would
+//! only while the output is written (for a sweep written as it goes, the whole sweep; a
+//! process killed without a chance to clean up, by SIGKILL or the OOM killer, leaves it
+//! behind as a hidden `.NAME.*.tmp` beside the target). A link is followed, as a shell redirection would
 //! (the link stays, its target is replaced or created). A FIFO, a device (`/dev/null`) or
 //! a terminal is opened before the run and written into. A path that is this process's
 //! standard output or error (`/dev/stdout`, `/proc/self/fd/2`) writes to that descriptor,

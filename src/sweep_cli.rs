@@ -70,8 +70,8 @@ pub struct SweepArgs {
     /// Rows per sample into a CSV, Parquet or Arrow file are written as the sweep goes, in
     /// blocks of N points (each block's samples in memory at once). Default: about 64 MiB
     /// of samples per block, and at least one point per thread. Results do not depend on it.
-    #[arg(long, value_name = "N")]
-    pub block_points: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub block_points: Option<u64>,
     /// Compute only shard I of N (I counts from 0): a contiguous slice of the grid's
     /// points, for batch schedulers' job arrays.
     #[arg(long, value_name = "I/N", value_parser = shard_arg)]
@@ -255,7 +255,7 @@ pub fn run(
             points,
             &batch,
             &keep,
-            args.block_points,
+            args.block_points.map(|n| n as usize),
         )?;
         // The first block's errors (options wrong for every point) before any output.
         let first = blocks.next().transpose()?;
@@ -308,12 +308,11 @@ pub fn run(
                     _ => Kind::Arrow,
                 };
                 let fields = table_fields(&grid, &vars, None, &info);
-                let tables = sweeps.flat_map(|sw| match tables(&sw, &vars, None, &info) {
-                    Ok((_, t)) => t.collect::<Vec<_>>(),
-                    Err(e) => {
-                        *failure.borrow_mut() = Some(e);
-                        Vec::new()
-                    }
+                let var_type = var_type(&vars, None, &info);
+                // Each block's tables are made one at a time as they are written.
+                let tables = sweeps.flat_map(|sw| {
+                    let exponents = info.lyapunov_values(&sw);
+                    sample_tables(sw, &vars, var_type, exponents)
                 });
                 sink.write(|w| {
                     crate::columnar::write(kind, &fields, tables, w)?;
@@ -665,18 +664,9 @@ fn tables<'a>(
     info: &Info,
 ) -> Result<Tables<'a>, RuntimeError> {
     let grid = sw.grid();
-    let per_point = per_point(vars, stat);
-    let var_type = var_type(vars, stat, info);
     let fields = table_fields(grid, vars, stat, info);
     let exponents = info.lyapunov_values(sw);
-    let prefix = |k: usize, rows: usize| {
-        let i = sw.points().start + k;
-        let mut cols = vec![Col::U64(vec![i as u64; rows])];
-        cols.extend(grid.point(i).into_iter().map(|x| Col::F64(vec![x; rows])));
-        cols.push(Col::Str(vec![status(sw, k); rows]));
-        cols
-    };
-    if per_point {
+    if per_point(vars, stat) {
         let mut values = match stat {
             Some(stat) => stats(sw, vars, stat)?,
             None => Vec::new(),
@@ -688,7 +678,7 @@ fn tables<'a>(
         cols[0] = Col::U64(Vec::with_capacity(n));
         cols[1 + grid.names().len()] = Col::Str(Vec::with_capacity(n));
         for k in 0..n {
-            for (c, part) in cols.iter_mut().zip(prefix(k, 1)) {
+            for (c, part) in cols.iter_mut().zip(prefix(sw, k, 1)) {
                 c.append(part);
             }
         }
@@ -697,13 +687,44 @@ fn tables<'a>(
         }
         return Ok((fields, Box::new(std::iter::once(cols))));
     }
-    let tables = (0..sw.runs().len()).map(move |k| {
+    let var_type = var_type(vars, stat, info);
+    Ok((
+        fields,
+        Box::new(sample_tables(sw, vars, var_type, exponents)),
+    ))
+}
+
+/// The point, swept parameters and status columns of point `k` of `sw`, `rows` long.
+fn prefix(sw: &Sweep, k: usize, rows: usize) -> Vec<Col> {
+    let i = sw.points().start + k;
+    let mut cols = vec![Col::U64(vec![i as u64; rows])];
+    cols.extend(
+        sw.grid()
+            .point(i)
+            .into_iter()
+            .map(|x| Col::F64(vec![x; rows])),
+    );
+    cols.push(Col::Str(vec![status(sw, k); rows]));
+    cols
+}
+
+/// One table per point of `sw` (held by the iterator, so a block can be handed over and
+/// dropped when its last table is written), made only when the writer asks for it.
+fn sample_tables<'a, S: std::borrow::Borrow<Sweep> + 'a>(
+    sw: S,
+    vars: &'a [String],
+    var_type: ColType,
+    exponents: Vec<Vec<f64>>,
+) -> impl Iterator<Item = Vec<Col>> + 'a {
+    let n = sw.borrow().runs().len();
+    (0..n).map(move |k| {
+        let sw = sw.borrow();
         let result = sw.result(k);
         let (rows, r) = match &result {
             Some(r) if !r.is_empty() => (r.len(), Some(r)),
             _ => (1, None),
         };
-        let mut cols = prefix(k, rows);
+        let mut cols = prefix(sw, k, rows);
         match r {
             Some(r) => {
                 cols.push(Col::F64(r.t.clone()));
@@ -730,8 +751,7 @@ fn tables<'a>(
         }
         cols.extend(exponents.iter().map(|xs| Col::F64(vec![xs[k]; rows])));
         cols
-    });
-    Ok((fields, Box::new(tables)))
+    })
 }
 
 /// The recorded variables' column type: integers for an integer model's samples, else

@@ -653,8 +653,8 @@ fn sweep_csv_headers_follow_the_columns_and_bad_options_fail_the_sweep() {
     assert!(stderr(&o).contains("'q'"), "{}", stderr(&o));
     assert!(!out.exists());
     let o = streamed(&["--block-points", "0"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(stderr(&o).contains("block_points"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("--block-points"), "{}", stderr(&o));
     assert!(!out.exists());
 }
 

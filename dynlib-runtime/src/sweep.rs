@@ -359,23 +359,22 @@ pub fn sweep_keeping(
     batch: &BatchOptions,
     keep: &Keep,
 ) -> Result<Sweep, RuntimeError> {
-    sweep_part(kernel, core, grid, base, points, batch, keep, true)
+    check_sweep(kernel, core, grid, base, &points, keep)?;
+    sweep_part(kernel, core, grid, base, points, batch, keep)
 }
 
-/// [`sweep_keeping`]; `first_check`: resolve the first point's run to find options wrong
-/// for every point (only the first part of a sweep run in parts does: a later part's first
-/// point failing is that point's failure).
-#[allow(clippy::too_many_arguments)]
-fn sweep_part(
+/// What is wrong for every point of a sweep over `points`: a swept name that is not a
+/// parameter, points outside the grid, and options the first point's run refuses (a
+/// variable that is not recorded, an unknown initial state) — the sweep's error, not one
+/// per point.
+fn check_sweep(
     kernel: &Kernel,
     core: &SessionCore,
     grid: &Grid,
     base: &RunOptions,
-    points: Range<usize>,
-    batch: &BatchOptions,
+    points: &Range<usize>,
     keep: &Keep,
-    first_check: bool,
-) -> Result<Sweep, RuntimeError> {
+) -> Result<(), RuntimeError> {
     let m = &kernel.model;
     for name in grid.names() {
         if m.param_index(name).is_none() {
@@ -391,9 +390,7 @@ fn sweep_part(
             format!("points {points:?} are not in the grid of {}", grid.len()),
         ));
     }
-    // Options wrong for every point (a variable that is not recorded, an unknown initial
-    // state) are the sweep's error, not one per point.
-    if first_check && !points.is_empty() {
+    if !points.is_empty() {
         let mut first = base.clone();
         for (name, v) in grid.names().iter().zip(grid.point(points.start)) {
             first = first.param(name, v);
@@ -407,6 +404,20 @@ fn sweep_part(
             }
         }
     }
+    Ok(())
+}
+
+/// [`sweep_keeping`] without its checks ([`check_sweep`]: a sweep run in blocks checks
+/// once, so a later block's first point that cannot run fails alone).
+fn sweep_part(
+    kernel: &Kernel,
+    core: &SessionCore,
+    grid: &Grid,
+    base: &RunOptions,
+    points: Range<usize>,
+    batch: &BatchOptions,
+    keep: &Keep,
+) -> Result<Sweep, RuntimeError> {
     let start = points.start;
     let options_of = |k: usize| {
         let mut o = base.clone();
@@ -475,7 +486,9 @@ pub const BLOCK_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
 ///
 /// The blocks give what one [`sweep_keeping`] over `points` gives, point for point and bit
 /// for bit: progress counts over all the points, and the lanes are chosen once for the
-/// whole sweep. Options wrong for every point are the first block's error.
+/// whole sweep. Options wrong for every point are `sweep_blocks`'s error, before any block
+/// runs; once the batch's interrupt is requested, the next block is all the points left
+/// (cancelled at once).
 #[allow(clippy::too_many_arguments)]
 pub fn sweep_blocks<'a>(
     kernel: &'a Kernel,
@@ -490,6 +503,7 @@ pub fn sweep_blocks<'a>(
     if block_points == Some(0) {
         return Err(RuntimeError::option("block_points", "must be at least 1"));
     }
+    check_sweep(kernel, core, grid, base, &points, keep)?;
     let options_of = |i: usize| {
         let mut o = base.clone();
         for (name, v) in grid.names().iter().zip(grid.point(i)) {
@@ -501,8 +515,7 @@ pub fn sweep_blocks<'a>(
     let mut batch = batch.clone();
     let block = match keep {
         Keep::Stats { .. } => count,
-        // A grid that does not contain the points is the first block's error.
-        Keep::Runs if count == 0 || points.end > grid.len() => count,
+        Keep::Runs if count == 0 => count,
         Keep::Runs => {
             let width = crate::batch::lane_width(
                 kernel,
@@ -520,7 +533,9 @@ pub fn sweep_blocks<'a>(
                 let bytes = crate::plan::resolve(kernel, core, &options_of(points.start))
                     .map_or(0.0, |p| p.record_bytes_estimate(kernel));
                 let fit = (BLOCK_BYTES / bytes.max(1.0)).floor() as usize;
-                fit.max(threads.max(1) * width).max(1)
+                // Whole packs of lanes, one at least per thread.
+                let block = fit.max(threads.max(1) * width).max(1);
+                block / width * width
             })
         }
     };
@@ -570,7 +585,16 @@ impl Iterator for Blocks<'_> {
         }
         // An empty sweep is one empty block, so its checks still run.
         let start = self.points.start;
-        let end = start.saturating_add(self.block.max(1)).min(self.points.end);
+        // Once interrupted, the rest is cancelled at once, as one block.
+        let stopped = self
+            .batch
+            .interrupt
+            .as_ref()
+            .is_some_and(|i| i.is_requested());
+        let end = match stopped {
+            true => self.points.end,
+            false => start.saturating_add(self.block.max(1)).min(self.points.end),
+        };
         let mut batch = self.batch.clone();
         if let Some(report) = self.batch.progress.clone() {
             let (before, total) = (start - self.first, self.points.end - self.first);
@@ -589,7 +613,6 @@ impl Iterator for Blocks<'_> {
             start..end,
             &batch,
             self.keep,
-            start == self.first,
         );
         self.points.start = end;
         // Nothing after an error.
