@@ -56,6 +56,14 @@ fn apply(sim: &mut Sim, s: &Value) {
             "transient" => o.transient = Some(number(v)),
             "record" => o.record = v.as_bool(),
             "resume" => o.resume = v.as_bool().unwrap(),
+            "jacobian_mode" => {
+                let mode = match v.as_str() {
+                    Some("internal") => 0.0,
+                    Some("external") => 1.0,
+                    _ => panic!("jacobian_mode {v}"),
+                };
+                o = o.stepper_option("jacobian_mode", mode);
+            }
             other => panic!("unhandled oracle setting {other}"),
         }
     }
@@ -226,12 +234,19 @@ fn every_builtin_model_matches_the_reference() {
         for case in g["cases"].as_array().unwrap() {
             if check(&model, case) {
                 *checked
+                    .entry(format!("stepper {}", case["stepper"].as_str().unwrap()))
+                    .or_default() += 1;
+                *checked
                     .entry(case["group"].as_str().unwrap().to_string())
                     .or_default() += 1;
             }
         }
     }
     assert!(checked["main"] >= 60, "{checked:?}");
+    // Every ODE model with bdf2, and with its declared Jacobian (jacobian_mode external).
+    assert_eq!(checked["stepper bdf2"], 18, "{checked:?}");
+    assert_eq!(checked["stepper sdirk2"], 18, "{checked:?}");
+    assert_eq!(checked["jacobian_external"], 12, "{checked:?}");
     assert_eq!(checked["semantics"], 12, "{checked:?}");
     // The reference's exp-if rk45 case died with Python's OverflowError in exp(); see
     // `exp_overflow_is_a_rejected_step` for what happens here.

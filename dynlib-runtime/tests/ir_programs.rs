@@ -654,6 +654,15 @@ fn calls_for(c: &Case, k: usize) -> Vec<(&'static str, FuncId, Vec<Param>)> {
     let mut step = vec![t, Param::F64(dt), y, p];
     step.extend(lags);
     step.extend(workspaces.iter().map(|w| arr(w)));
+    // Matrices (a Jacobian the step overwrites) and index vectors.
+    let layout = &c.stepper.workspace;
+    step.extend(layout.matrices.iter().map(|_| arr(&vec![SCRATCH; n * n])));
+    step.extend(
+        layout
+            .indices
+            .iter()
+            .map(|_| Param::Array(Buf::I64(vec![0; n]))),
+    );
     // The stepper's scalar state (the Adams–Bashforth step index): a later step, so the
     // history vectors are used.
     step.push(f64s(vec![k as f64; c.stepper.workspace.scalars.len()]));

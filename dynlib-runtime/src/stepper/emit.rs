@@ -134,6 +134,8 @@ impl StepperSpec {
                 b,
                 rhs,
                 rhs_sig: rhs_signature(elem),
+                // The reference's `external` Jacobian is the model's declared one.
+                jacobian: mf.jacobian.filter(|_| !mf.derived_jacobian),
                 elem,
                 n,
                 tangent: None,
@@ -173,6 +175,8 @@ pub struct Emit<'f> {
     pub(super) out: Value,
     pub(super) rhs: FuncId,
     pub(super) rhs_sig: Signature,
+    /// The model's declared Jacobian, `jacobian(t, y, p, jac, ring, head)`.
+    pub(super) jacobian: Option<FuncId>,
     pub(super) elem: Elem,
     pub(super) n: usize,
     /// Set when emitting a tangent step: every state-vector operation is repeated on the

@@ -19,14 +19,17 @@ use crate::abi::{status, Abi, StepAbi};
 pub use crate::workspace::Layout;
 
 mod adams_bashforth;
+mod bdf2;
 pub mod emit;
 mod euler;
 mod heun;
+mod implicit;
 mod initial_step;
 mod map;
 mod rk2;
 mod rk4;
 mod rk45;
+mod sdirk2;
 pub mod tangent;
 
 pub use emit::{Emit, TangentMode};
@@ -110,6 +113,15 @@ impl ValueRange {
         max: f64::INFINITY,
         max_open: true,
         integer: false,
+    };
+    /// `jacobian_mode`: 0 (`internal`, forward differences) or 1 (`external`, the model's
+    /// declared Jacobian, else forward differences).
+    pub const JACOBIAN_MODE: ValueRange = ValueRange {
+        min: 0.0,
+        min_open: false,
+        max: 1.0,
+        max_open: false,
+        integer: true,
     };
     /// Whole numbers from 1 to a million.
     pub const COUNT: ValueRange = ValueRange {
@@ -235,6 +247,8 @@ static REGISTRY: &[StepperSpec] = &[
     rk45::SPEC,
     adams_bashforth::AB2,
     adams_bashforth::AB3,
+    bdf2::SPEC,
+    sdirk2::SPEC,
 ];
 
 /// Every registered stepper, in `REGISTRY` order (as `dynlib steppers list` shows them).
