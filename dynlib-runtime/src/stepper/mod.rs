@@ -20,6 +20,7 @@ pub use crate::workspace::Layout;
 
 mod adams_bashforth;
 mod bdf2;
+mod bdf2a;
 pub mod emit;
 mod euler;
 mod heun;
@@ -31,6 +32,7 @@ mod rk4;
 mod rk45;
 mod sdirk2;
 pub mod tangent;
+mod tr_bdf2a;
 
 pub use emit::{Emit, TangentMode};
 pub use initial_step::emit_initial_step;
@@ -248,7 +250,9 @@ static REGISTRY: &[StepperSpec] = &[
     adams_bashforth::AB2,
     adams_bashforth::AB3,
     bdf2::SPEC,
+    bdf2a::SPEC,
     sdirk2::SPEC,
+    tr_bdf2a::SPEC,
 ];
 
 /// Every registered stepper, in `REGISTRY` order (as `dynlib steppers list` shows them).
