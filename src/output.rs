@@ -192,10 +192,12 @@ fn assignment(s: &str) -> Result<(String, f64), String> {
     if name.is_empty() {
         return Err(format!("expected NAME=VALUE, got '{s}'"));
     }
-    let v = value
-        .trim()
-        .parse::<f64>()
-        .map_err(|_| format!("'{}' is not a number (in '{s}')", value.trim()))?;
+    let value = value.trim();
+    // A number, or the name of one of the field's values (`jacobian_mode=auto`).
+    let v = match value.parse::<f64>() {
+        Ok(v) => v,
+        Err(_) => dynlib::runtime::stepper::config_choice(name, value)?,
+    };
     Ok((name.to_string(), v))
 }
 

@@ -237,7 +237,8 @@ impl Kernel {
             .observers
             .as_ref()
             .is_some_and(|o| o.modules().iter().any(|m| m.requirements(model.kind).jvp));
-        if options.derive_jacobian || observers_need {
+        // Implicit steppers default to the exact Jacobian (`jacobian_mode = auto`).
+        if options.derive_jacobian || observers_need || stepper.implicit {
             // A right-hand side that cannot be differentiated (lowering never makes one)
             // keeps no Jacobian; what needs one then asks for a declared one.
             let _ = dynlib_ir::ad::derive(&mut functions, n);

@@ -41,12 +41,16 @@ fn number(v: &Value) -> f64 {
 }
 
 /// Applies one settings object of the oracle: a run, or `{"call": "reset"}`.
-fn apply(sim: &mut Sim, s: &Value) {
+fn apply(sim: &mut Sim, s: &Value, jacobian_mode: Option<f64>) {
     if s["call"] == "reset" {
         sim.reset("initial").unwrap();
         return;
     }
     let mut o = RunOptions::default();
+    // The reference's Jacobian for the implicit steppers (dynlib's default is `auto`).
+    if let Some(mode) = jacobian_mode {
+        o = o.stepper_option("jacobian_mode", mode);
+    }
     for (k, v) in s.as_object().unwrap() {
         match k.as_str() {
             "T" => o.t_end = Some(number(v)),
@@ -57,12 +61,9 @@ fn apply(sim: &mut Sim, s: &Value) {
             "record" => o.record = v.as_bool(),
             "resume" => o.resume = v.as_bool().unwrap(),
             "jacobian_mode" => {
-                let mode = match v.as_str() {
-                    Some("internal") => 0.0,
-                    Some("external") => 1.0,
-                    _ => panic!("jacobian_mode {v}"),
-                };
-                o = o.stepper_option("jacobian_mode", mode);
+                let name = v.as_str().unwrap();
+                let mode = dynlib_runtime::stepper::config_choice("jacobian_mode", name);
+                o = o.stepper_option("jacobian_mode", mode.unwrap());
             }
             other => panic!("unhandled oracle setting {other}"),
         }
@@ -87,9 +88,12 @@ fn check(model: &str, case: &Value) -> bool {
         options = options.with_mod(m.as_str().unwrap());
     }
     let mut sim = dynlib_runtime::setup(&uri, &options).unwrap();
+    let mode = r["stepper_config"]["jacobian_mode"]
+        .as_str()
+        .map(|m| dynlib_runtime::stepper::config_choice("jacobian_mode", m).unwrap());
     match &r["settings"] {
-        Value::Array(list) => list.iter().for_each(|s| apply(&mut sim, s)),
-        s => apply(&mut sim, s),
+        Value::Array(list) => list.iter().for_each(|s| apply(&mut sim, s, mode)),
+        s => apply(&mut sim, s, mode),
     }
     let res = sim.results().unwrap();
     let name = model.split('/').nth(1).unwrap();

@@ -313,3 +313,42 @@ fn every_function_of_the_language_is_differentiated() {
         }
     }
 }
+
+#[test]
+fn the_implicit_steppers_use_the_exact_jacobian_by_default() {
+    use dynlib_runtime::{RunOptions, SetupOptions};
+    let run = |uri: &str, stepper: &str, mode: Option<f64>| {
+        let o = SetupOptions::default()
+            .stepper(stepper)
+            .config(Config::default());
+        let mut s = dynlib_runtime::setup(uri, o).unwrap();
+        let mut r = RunOptions::default().t_end(20.0);
+        if let Some(m) = mode {
+            r = r.stepper_option("jacobian_mode", m);
+        }
+        let res = s.run(r).unwrap();
+        (res.step_count, res.y_final.bits(), res.y_final.get(0))
+    };
+    for stepper in ["bdf2a", "tr-bdf2a"] {
+        // A declared Jacobian wins: `auto` (the default) is `external`.
+        let vdp = "builtin://ode/vanderpol";
+        assert_eq!(
+            run(vdp, stepper, None),
+            run(vdp, stepper, Some(1.0)),
+            "{stepper}"
+        );
+        // None declared: `auto` differentiates the right-hand side, `external` falls back
+        // to finite differences like `internal`; exact and differenced agree closely.
+        let hh = "builtin://ode/hodgkin-huxley";
+        let (auto, internal) = (run(hh, stepper, None), run(hh, stepper, Some(0.0)));
+        assert_eq!(run(hh, stepper, Some(1.0)), internal, "{stepper}");
+        assert_ne!(
+            auto.1, internal.1,
+            "{stepper}: the derived Jacobian is used"
+        );
+        assert!(
+            (auto.2 - internal.2).abs() <= 1e-6 * internal.2.abs(),
+            "{stepper}"
+        );
+    }
+}

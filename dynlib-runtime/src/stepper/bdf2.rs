@@ -35,21 +35,25 @@ pub(super) const NEWTON_CONFIG: &[ConfigField] = &[
         name: "newton_tol",
         default: 1e-8,
         range: ValueRange::POSITIVE_OR_INF,
+        choices: &[],
     },
     ConfigField {
         name: "newton_max_iter",
         default: 50.0,
         range: ValueRange::COUNT,
+        choices: &[],
     },
     ConfigField {
         name: "jac_eps",
         default: 1e-8,
         range: ValueRange::POSITIVE_OR_INF,
+        choices: &[],
     },
     ConfigField {
         name: "jacobian_mode",
-        default: 0.0,
+        default: 2.0,
         range: ValueRange::JACOBIAN_MODE,
+        choices: JACOBIAN_MODES,
     },
 ];
 

@@ -134,8 +134,8 @@ impl StepperSpec {
                 b,
                 rhs,
                 rhs_sig: rhs_signature(elem),
-                // The reference's `external` Jacobian is the model's declared one.
-                jacobian: mf.jacobian.filter(|_| !mf.derived_jacobian),
+                jacobian: mf.jacobian,
+                jacobian_declared: mf.jacobian.is_some() && !mf.derived_jacobian,
                 elem,
                 n,
                 tangent: None,
@@ -175,8 +175,11 @@ pub struct Emit<'f> {
     pub(super) out: Value,
     pub(super) rhs: FuncId,
     pub(super) rhs_sig: Signature,
-    /// The model's declared Jacobian, `jacobian(t, y, p, jac, ring, head)`.
+    /// The model's Jacobian, `jacobian(t, y, p, jac, ring, head)`: declared, or derived
+    /// from the right-hand side when it declares none and a stepper asked for it.
     pub(super) jacobian: Option<FuncId>,
+    /// True when `jacobian` is the model's declared one (the reference's `external`).
+    pub(super) jacobian_declared: bool,
     pub(super) elem: Elem,
     pub(super) n: usize,
     /// Set when emitting a tangent step: every state-vector operation is repeated on the

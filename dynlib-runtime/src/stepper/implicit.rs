@@ -3,8 +3,8 @@
 //!
 //! A solve finds `Y` with `G(Y) = 0` for a method's residual `G`, whose Jacobian is
 //! `M = I − c·h·J`: each iteration evaluates `f(t_new, Y)` and the residual, builds `M`
-//! (the model's declared Jacobian with `jacobian_mode = 1`, else forward differences
-//! column by column), solves `M δ = −G` by Gaussian elimination with partial pivoting in
+//! (the model's Jacobian: declared with `jacobian_mode = 1`, declared or derived with
+//! `auto` = 2, the default; else forward differences column by column), solves `M δ = −G` by Gaussian elimination with partial pivoting in
 //! place, and updates `Y += δ`; it has converged when `‖G‖∞ ≤ newton_tol · max(1, S)` and
 //! `max |δ_i| / max(1, |Y_old,i|) ≤ newton_tol`, `S` the largest magnitude over `Y` and the
 //! method's known vectors. Every operation is the reference's, in its order.
@@ -21,7 +21,8 @@ pub(super) struct NewtonConfig {
     /// As i64.
     pub(super) max_iter: Value,
     pub(super) jac_eps: Value,
-    /// True when `jacobian_mode` asks for the declared Jacobian and the model has one.
+    /// True when `jacobian_mode` asks for a Jacobian the model has (`external`: declared;
+    /// `auto`: declared or derived); false: forward differences.
     pub(super) external: Value,
 }
 
@@ -32,11 +33,18 @@ impl NewtonConfig {
         let iters = e.cfg(at[1]);
         let max_iter = e.b.convert(iters, Type::I64);
         let jac_eps = e.cfg(at[2]);
+        // `external` uses a declared Jacobian, `auto` any (the declared one wins where
+        // there is one); otherwise forward differences.
         let mode = e.cfg(at[3]);
-        let one = e.c(1.0);
-        let external = match e.jacobian {
-            Some(_) => e.b.cmp(CmpOp::Eq, mode, one),
-            None => e.b.bool(false),
+        let (one, two) = (e.c(1.0), e.c(2.0));
+        let external = match (e.jacobian, e.jacobian_declared) {
+            (Some(_), true) => {
+                let ext = e.b.cmp(CmpOp::Eq, mode, one);
+                let auto = e.b.cmp(CmpOp::Eq, mode, two);
+                e.b.binary(BinaryOp::Or, ext, auto)
+            }
+            (Some(_), false) => e.b.cmp(CmpOp::Eq, mode, two),
+            (None, _) => e.b.bool(false),
         };
         NewtonConfig {
             tol,

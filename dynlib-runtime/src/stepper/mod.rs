@@ -65,6 +65,38 @@ pub struct ConfigField {
     pub default: f64,
     /// The values it accepts (checked before every run and by `configure`).
     pub range: ValueRange,
+    /// Names of its values, where it is a choice (`jacobian_mode = "auto"`).
+    pub choices: &'static [(&'static str, f64)],
+}
+
+/// The names of `jacobian_mode`'s values.
+pub const JACOBIAN_MODES: &[(&str, f64)] = &[("internal", 0.0), ("external", 1.0), ("auto", 2.0)];
+
+/// The value of a choice `name` of the configuration field `field` of any stepper
+/// (`jacobian_mode`, `auto` → 2); an error lists the names.
+pub fn config_choice(field: &str, name: &str) -> Result<f64, String> {
+    let fields = || {
+        REGISTRY
+            .iter()
+            .flat_map(|s| s.config)
+            .filter(|f| f.name == field)
+    };
+    let Some(f) = fields().find(|f| !f.choices.is_empty()) else {
+        return Err(format!(
+            "'{name}' is not a number (and {field} has no named values)"
+        ));
+    };
+    f.choices
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, v)| v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = f.choices.iter().map(|c| c.0).collect();
+            format!(
+                "{field} is one of {} (or its number), got '{name}'",
+                names.join(", ")
+            )
+        })
 }
 
 /// An interval of accepted values: `min`..`max`, each end open or closed; `integer` asks
@@ -116,12 +148,13 @@ impl ValueRange {
         max_open: true,
         integer: false,
     };
-    /// `jacobian_mode`: 0 (`internal`, forward differences) or 1 (`external`, the model's
-    /// declared Jacobian, else forward differences).
+    /// `jacobian_mode`: 0 (`internal`, forward differences), 1 (`external`, the model's
+    /// declared Jacobian, else forward differences) or 2 (`auto`: the declared Jacobian, else
+    /// the one derived from the right-hand side).
     pub const JACOBIAN_MODE: ValueRange = ValueRange {
         min: 0.0,
         min_open: false,
-        max: 1.0,
+        max: 2.0,
         max_open: false,
         integer: true,
     };

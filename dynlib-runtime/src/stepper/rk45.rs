@@ -51,41 +51,49 @@ const RK45_CONFIG: &[ConfigField] = &[
         name: "atol",
         default: 1e-8,
         range: ValueRange::NON_NEGATIVE,
+        choices: &[],
     },
     ConfigField {
         name: "rtol",
         default: 1e-5,
         range: ValueRange::NON_NEGATIVE,
+        choices: &[],
     },
     ConfigField {
         name: "safety",
         default: 0.9,
         range: ValueRange::FRACTION,
+        choices: &[],
     },
     ConfigField {
         name: "min_factor",
         default: 0.2,
         range: ValueRange::FRACTION,
+        choices: &[],
     },
     ConfigField {
         name: "max_factor",
         default: 5.0,
         range: ValueRange::AT_LEAST_ONE,
+        choices: &[],
     },
     ConfigField {
         name: "max_tries",
         default: 10.0,
         range: ValueRange::COUNT,
+        choices: &[],
     },
     ConfigField {
         name: "min_step",
         default: 1e-12,
         range: ValueRange::NON_NEGATIVE,
+        choices: &[],
     },
     ConfigField {
         name: "dt_max",
         default: f64::INFINITY,
         range: ValueRange::POSITIVE_OR_INF,
+        choices: &[],
     },
 ];
 
