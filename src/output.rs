@@ -34,8 +34,9 @@ pub struct BuildArgs {
     /// A mod URI to apply (repeatable, applied in order).
     #[arg(long = "mod", value_name = "URI")]
     pub mods: Vec<String>,
-    /// Compute the maximum Lyapunov exponent along each run (the model needs
-    /// [equations.jacobian]; flows a fixed-step euler, rk2 or rk4).
+    /// Compute the maximum Lyapunov exponent along each run (through the model's
+    /// [equations.jacobian], or the one derived from its right-hand side; flows need a
+    /// fixed-step euler, rk2, rk4, ab2 or ab3).
     #[arg(long)]
     pub lyapunov: bool,
     /// With --lyapunov: the first K exponents (the spectrum) instead of the maximum one.

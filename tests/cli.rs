@@ -1037,6 +1037,17 @@ expr = [["0", "1"], ["-2*mu*x*y", "mu*(1 - x**2)"]]
         out.contains("derived vs finite differences: agree"),
         "{out}"
     );
+    // At a kink the derived Jacobian takes a side; finite differences decide, so a declared
+    // one that agrees with them is not wrong.
+    let kink = "inline:\n[model]\ntype = \"ode\"\n[states]\nx = 0.0\n[equations.rhs]\nx = \"-abs(x)\"\n[equations.jacobian]\nexpr = [[\"-sign(x)\"]]\n";
+    let o = dynlib(&["model", "check-jacobian", kink, "--points", "0"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("model    inline model (1 states: x)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("derived vs finite differences: 1 entries disagree"));
     let int = "inline:\n[model]\ntype = \"map\"\ndtype = \"int64\"\n[states]\nx = 1\n[equations.rhs]\nx = \"3*x % 7\"\n";
     let o = dynlib(&["model", "check-jacobian", int]);
     assert_eq!(o.status.code(), Some(1));

@@ -1,6 +1,6 @@
 //! Derivatives of a model's right-hand side, by forward-mode differentiation of its IR.
 //!
-//! [`derive`] gives a model without a declared `[equations.jacobian]` the two functions a
+//! [`derive`] gives a model without a declared `[equations.jacobian]` the functions a
 //! declared one lowers to (see [`crate::lower`]): `jvp`, `J(t, y) · v`, and `jacobian`,
 //! the dense row-major matrix. Both are made from the lowered `rhs`: every instruction is
 //! copied (the primal) and followed by its tangent, the derivative along the seed, so the
@@ -22,7 +22,10 @@
 //!   `a % b` (floored) has `da − floor(a / b) · db`;
 //! - `hypot(a, b)` has derivative 0 at the origin;
 //! - lagged values (`lag_x(k)`, the rings) are constants: the Jacobian is that of the
-//!   current state.
+//!   current state;
+//! - where a derivative is infinite or undefined (`sqrt` or `log` at 0, `pow` at a zero
+//!   base or in its exponent at a base <= 0, `asin` at ±1, ...), a direction that does not
+//!   move the argument gives 0, not NaN; the infinite entry itself stays infinite.
 
 use crate::builder::FunctionBuilder;
 use crate::hash::Map;
@@ -44,24 +47,32 @@ impl std::fmt::Display for NotDifferentiable {
     }
 }
 
-/// Adds the derived `jvp` and `jacobian` to `mf` when the model declares none (a float
-/// model of `n` states); returns whether it did. A declared Jacobian always wins.
-pub fn derive(mf: &mut ModelFunctions, n: usize) -> Result<bool, NotDifferentiable> {
-    if mf.jvp.is_some() || !matches!(mf.elem, Elem::F64 | Elem::F32) {
+/// Adds the derived `jvp` to `mf` when the model declares no Jacobian (a float model of
+/// `n` states), and with `matrix` the dense `jacobian` too (`n` copies of the right-hand
+/// side: only what needs the matrix asks for it); returns whether it derived anything. A
+/// declared Jacobian always wins.
+pub fn derive(mf: &mut ModelFunctions, n: usize, matrix: bool) -> Result<bool, NotDifferentiable> {
+    let declared = mf.jvp.is_some() && !mf.derived_jacobian;
+    if declared || !matches!(mf.elem, Elem::F64 | Elem::F32) {
         return Ok(false);
     }
     let rhs = mf.program.func(mf.rhs).clone();
-    let jvp = jvp_of(&rhs, mf.elem)?;
-    let columns: Vec<Function> = (0..n)
-        .map(|j| column_of(&rhs, mf.elem, n, j))
-        .collect::<Result<_, _>>()?;
-    let jvp = mf.program.add(jvp);
-    let ids: Vec<FuncId> = columns.into_iter().map(|c| mf.program.add(c)).collect();
-    let jacobian = mf.program.add(jacobian_calling(&ids, mf.elem));
-    mf.jvp = Some(jvp);
-    mf.jacobian = Some(jacobian);
-    mf.derived_jacobian = true;
-    Ok(true)
+    let mut changed = false;
+    if mf.jvp.is_none() {
+        let jvp = jvp_of(&rhs, mf.elem)?;
+        mf.jvp = Some(mf.program.add(jvp));
+        changed = true;
+    }
+    if matrix && mf.jacobian.is_none() {
+        let columns: Vec<Function> = (0..n)
+            .map(|j| column_of(&rhs, mf.elem, n, j))
+            .collect::<Result<_, _>>()?;
+        let ids: Vec<FuncId> = columns.into_iter().map(|c| mf.program.add(c)).collect();
+        mf.jacobian = Some(mf.program.add(jacobian_calling(&ids, mf.elem)));
+        changed = true;
+    }
+    mf.derived_jacobian |= changed;
+    Ok(changed)
 }
 
 /// `jvp(t, y, p, v, out, ring, head)` of `rhs(t, y, out, p, ring, head)`.
@@ -265,7 +276,9 @@ impl Forward<'_> {
         }
         let y_new = new_results[0];
         let t = match data {
-            InstData::Load { ptr, index } if *ptr == y => self.seed(b, ty, val(m, *index)),
+            InstData::Load { ptr, index } if *ptr == y => {
+                self.seed(b, ty, val(m, *index), const_index(rhs, *index))
+            }
             InstData::Load { .. } | InstData::Const { .. } => None,
             InstData::Unary { op, arg } => match op {
                 UnaryOp::Neg => tan(m, *arg).map(|d| b.neg(d)),
@@ -320,9 +333,19 @@ impl Forward<'_> {
     }
 
     /// The tangent of `y[index]`.
-    fn seed(&self, b: &mut FunctionBuilder, ty: Type, index: Value) -> Option<Value> {
+    fn seed(
+        &self,
+        b: &mut FunctionBuilder,
+        ty: Type,
+        index: Value,
+        known: Option<i64>,
+    ) -> Option<Value> {
         match self.seed {
             Seed::Vector(v) => Some(b.load(v, index)),
+            // Another state, known as the lowering writes them: no tangent at all (a zero
+            // would make NaN of 0 · inf where a derivative is infinite elsewhere).
+            Seed::Unit(j) if known.is_some_and(|k| k != j as i64) => None,
+            Seed::Unit(j) if known == Some(j as i64) => Some(one_of(b, ty)),
             Seed::Unit(j) => {
                 let jv = b.i64(j as i64);
                 let one = one_of(b, ty);
@@ -345,6 +368,26 @@ impl Forward<'_> {
             }
         }
     }
+}
+
+/// The value of `v` when a constant instruction of `f` defines it.
+fn const_index(f: &Function, v: Value) -> Option<i64> {
+    match f.values[v.index()].def {
+        ValueDef::Result(inst, 0) => match f.inst(inst) {
+            InstData::Const { bits } => Some(*bits as i64),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `expr` where the tangent `d` is not zero, else 0: a derivative that is infinite or
+/// undefined at a point (`sqrt` at 0, `log` at 0, `pow`'s exponent at a base <= 0) times
+/// a direction that does not move its argument is 0, not NaN.
+fn unless_still(b: &mut FunctionBuilder, d: Value, expr: Value) -> Value {
+    let zero = b.f64(0.0);
+    let still = b.cmp(CmpOp::Eq, d, zero);
+    b.select(still, zero, expr)
 }
 
 /// 1 of float type `ty`.
@@ -427,8 +470,13 @@ fn math(
         return None;
     }
     let one = b.f64(1.0);
-    // d / g
-    let over = |b: &mut FunctionBuilder, g: Value| d.map(|d| b.div(d, g));
+    // d / g, 0 for a still argument (g may be 0 where the derivative is infinite)
+    let over = |b: &mut FunctionBuilder, g: Value| {
+        d.map(|d| {
+            let q = b.div(d, g);
+            unless_still(b, d, q)
+        })
+    };
     match func {
         M::Sin => {
             let k = b.math(M::Cos, &[x]);
@@ -534,12 +582,14 @@ fn math(
                 let c1 = b.sub(c, one);
                 let pw = b.math(M::Pow, &[a, c1]);
                 let k = b.mul(c, pw);
-                b.mul(k, da)
+                let t = b.mul(k, da);
+                unless_still(b, da, t)
             });
             let q = ds[1].map(|dc| {
                 let ln = b.math(M::Log, &[a]);
                 let k = b.mul(r, ln);
-                b.mul(k, dc)
+                let t = b.mul(k, dc);
+                unless_still(b, dc, t)
             });
             add_opt(b, p, q)
         }

@@ -62,6 +62,21 @@ pub struct JacobianCheck {
     pub derived_vs_differences: Vec<Disagreement>,
 }
 
+impl JacobianCheck {
+    /// True when the declared Jacobian is wrong somewhere: it disagrees with the finite
+    /// differences, or with the derived Jacobian where that agrees with them (at a kink the
+    /// derived one takes a side, documented in `dynlib_ir::ad`, and finite differences
+    /// decide).
+    pub fn declared_is_wrong(&self) -> bool {
+        let at = |d: &Disagreement| (d.point, d.row, d.col);
+        !self.declared_vs_differences.is_empty()
+            || self
+                .declared_vs_derived
+                .iter()
+                .any(|d| !self.derived_vs_differences.iter().any(|e| at(e) == at(d)))
+    }
+}
+
 /// Compares the Jacobians of `model` at its initial state (its parameters) and at `more`
 /// points near it (each state moved by up to 10% of its size, or 0.1, deterministically).
 /// A float32 model is compared in float64 (the formulas are the same; float32's rounding

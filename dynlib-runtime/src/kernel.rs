@@ -237,11 +237,13 @@ impl Kernel {
             .observers
             .as_ref()
             .is_some_and(|o| o.modules().iter().any(|m| m.requirements(model.kind).jvp));
-        // Implicit steppers default to the exact Jacobian (`jacobian_mode = auto`).
-        if options.derive_jacobian || observers_need || stepper.implicit {
+        // Observers need the product with a vector; implicit steppers default to the exact
+        // matrix (`jacobian_mode = auto`), which costs n copies of the right-hand side.
+        let matrix = options.derive_jacobian || stepper.implicit;
+        if matrix || observers_need {
             // A right-hand side that cannot be differentiated (lowering never makes one)
             // keeps no Jacobian; what needs one then asks for a declared one.
-            let _ = dynlib_ir::ad::derive(&mut functions, n);
+            let _ = dynlib_ir::ad::derive(&mut functions, n, matrix);
         }
         let step_fn = stepper.emit(&mut functions, n);
         let initial_step = stepper

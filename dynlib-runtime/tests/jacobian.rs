@@ -352,3 +352,34 @@ fn the_implicit_steppers_use_the_exact_jacobian_by_default() {
         );
     }
 }
+
+#[test]
+fn a_still_argument_of_an_infinite_derivative_gives_zero_not_nan() {
+    // At the origin sqrt(x² + y²) has no derivative, but each term's argument does not move
+    // along the other state (a unit seed's other states have no tangent) or moves by
+    // exactly 0: the Jacobian is finite and exact, [[0, a], [-a, 0]].
+    let m = model(
+        r#"inline:
+[model]
+type = "ode"
+[states]
+x = 0.0
+y = 0.0
+z = 2.0
+[params]
+a = 1.5
+[equations.rhs]
+x = "a*y - x*sqrt(x**2 + y**2)"
+y = "-a*x - y*sqrt(x**2 + y**2)"
+z = "sqrt(x) + z + log(x + 1)*z"
+"#,
+    );
+    let k = derived(m, false);
+    let mut env = Env::of(&k);
+    let j = jacobian(&k, &mut env, 0.0, &[0.0, 0.0, 2.0]);
+    // dz'/dx is infinite (sqrt at 0); nothing else is touched by it.
+    assert_eq!(j[..8], [0.0, 1.5, 0.0, -1.5, 0.0, 0.0, f64::INFINITY, 0.0]);
+    assert_eq!(j[8], 1.0);
+    let jv = jvp(&k, &mut env, 0.0, &[0.0, 0.0, 2.0], &[0.0, 1.0, 1.0]);
+    assert_eq!(jv, [1.5, 0.0, 1.0]);
+}

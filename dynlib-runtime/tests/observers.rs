@@ -715,6 +715,10 @@ fn a_model_without_a_declared_jacobian_is_observed_through_the_derived_one() {
             load("builtin://ode/hodgkin-huxley"),
             Observers::one(LyapunovSpectrum::new(2)),
         );
+        // Observers take the product with a vector only: no n copies of the model for a
+        // matrix nothing uses.
+        assert!(s.kernel().functions().jvp.is_some());
+        assert!(s.kernel().functions().jacobian.is_none());
         let r = s.run(RunOptions::default().t_end(20.0).dt(0.01)).unwrap();
         let sp = r.observers[0].spectrum().unwrap();
         assert!(sp.iter().all(|x| x.is_finite()), "{sp:?}");
