@@ -60,24 +60,19 @@ fn robertson_conserves_mass_and_ends_where_radau_ends() {
                 .iter()
                 .map(|n| r.series(n).unwrap().to_vec())
                 .collect();
-            for i in 0..r.len() {
+            for (i, t) in r.t.iter().enumerate() {
                 let mass = cols[0][i] + cols[1][i] + cols[2][i];
-                assert!(
-                    (mass - 1.0).abs() <= 1e-10,
-                    "{stepper}: mass {mass} at {}",
-                    r.t[i]
-                );
+                assert!((mass - 1.0).abs() <= 1e-10, "{stepper}: mass {mass} at {t}");
             }
             // The final state within ten times the local tolerance of Radau's (a global
             // error accumulates over some six thousand steps).
-            for k in 0..3 {
+            for (k, w) in want.iter().enumerate() {
                 let got = r.y_final.get(k);
-                let tol = 10.0 * (rtol * want[k].abs() + atol);
+                let tol = 10.0 * (rtol * w.abs() + atol);
                 assert!(
-                    (got - want[k]).abs() <= tol,
-                    "{stepper}: y{} = {got}, Radau {}",
-                    k + 1,
-                    want[k]
+                    (got - w).abs() <= tol,
+                    "{stepper}: y{} = {got}, Radau {w}",
+                    k + 1
                 );
             }
         }
