@@ -239,7 +239,10 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 let config: Vec<String> = s
                     .config
                     .iter()
-                    .map(|c| format!("{}={}", c.name, c.default))
+                    .map(|c| match c.choices.iter().find(|(_, v)| *v == c.default) {
+                        Some((name, _)) => format!("{}={name}", c.name),
+                        None => format!("{}={}", c.name, c.default),
+                    })
                     .collect();
                 // What `--lyapunov` can do with it on a flow: advance the tangent with the
                 // state, alone, or not at all (maps take J·v directly).

@@ -73,13 +73,10 @@ impl SessionCore {
         let values = |v: &[dynlib_model::Var]| {
             DVec::from_numbers(elem, &v.iter().map(|s| s.value).collect::<Vec<_>>())
         };
-        // Each stepper field's `[sim]` value, else its default.
-        let stepper_config = kernel
-            .stepper
-            .config
-            .iter()
-            .map(|f| m.sim.number(f.name).unwrap_or(f.default))
-            .collect();
+        // Each stepper field's `[sim]` value, else its default (checked when the model was
+        // built: `check_sim`).
+        let stepper_config = crate::stepper::sim_config(m, kernel.stepper)
+            .unwrap_or_else(|_| kernel.stepper.config.iter().map(|f| f.default).collect());
         SessionCore {
             state: SessionState {
                 t: m.sim.t0,

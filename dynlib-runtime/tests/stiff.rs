@@ -78,3 +78,27 @@ fn robertson_conserves_mass_and_ends_where_radau_ends() {
         }
     }
 }
+
+#[test]
+fn sim_sets_jacobian_mode_by_name() {
+    let with_sim = |mode: &str| format!("inline:{ROBERTSON}jacobian_mode = \"{mode}\"\n");
+    let run = |uri: &str, option: Option<f64>| {
+        let o = SetupOptions::default()
+            .stepper("bdf2a")
+            .config(Config::default());
+        let mut s = dynlib_runtime::setup(uri, o)?;
+        let mut r = RunOptions::default().t_end(10.0);
+        if let Some(m) = option {
+            r = r.stepper_option("jacobian_mode", m);
+        }
+        Ok::<_, dynlib_runtime::RuntimeError>(s.run(r)?.y_final.bits())
+    };
+    let internal = run(&format!("inline:{ROBERTSON}"), Some(0.0)).unwrap();
+    assert_eq!(run(&with_sim("internal"), None).unwrap(), internal);
+    assert_ne!(run(&with_sim("auto"), None).unwrap(), internal);
+    let e = run(&with_sim("exact"), None).unwrap_err().to_string();
+    assert!(
+        e.contains("[sim].jacobian_mode") && e.contains("internal, external, auto"),
+        "{e}"
+    );
+}

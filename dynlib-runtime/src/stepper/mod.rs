@@ -329,6 +329,33 @@ pub fn resolve(
     Ok(stepper)
 }
 
+/// `stepper`'s configuration from the model's `[sim]` table, else the defaults: each field
+/// a number, or the name of one of its values (`jacobian_mode = "external"`); anything
+/// else is an error naming `[sim].key`, never a setting silently dropped.
+pub fn sim_config(
+    model: &dynlib_model::Model,
+    stepper: &StepperSpec,
+) -> Result<Vec<f64>, crate::RuntimeError> {
+    use dynlib_model::raw::SimValue;
+    stepper
+        .config
+        .iter()
+        .map(|f| {
+            let Some((_, v)) = model.sim.extras.iter().find(|(k, _)| k == f.name) else {
+                return Ok(model.sim.number(f.name).unwrap_or(f.default));
+            };
+            let bad = |why: String| crate::RuntimeError::option(&format!("[sim].{}", f.name), why);
+            match v {
+                SimValue::Str(name) => config_choice(f.name, name).map_err(bad),
+                _ => model
+                    .sim
+                    .number(f.name)
+                    .ok_or_else(|| bad("must be a number".into())),
+            }
+        })
+        .collect()
+}
+
 /// Checks a model's `[sim]` stepper settings for `stepper`: each configuration field's
 /// `[sim]` value in its range and the rules between fields; and no `[sim]` key that looks
 /// like a misspelled setting (`rtoll`, `max_factr`: the reference would ignore it, losing
@@ -338,11 +365,7 @@ pub fn check_sim(
     model: &dynlib_model::Model,
     stepper: &StepperSpec,
 ) -> Result<(), crate::RuntimeError> {
-    let values: Vec<f64> = stepper
-        .config
-        .iter()
-        .map(|f| model.sim.number(f.name).unwrap_or(f.default))
-        .collect();
+    let values = sim_config(model, stepper)?;
     stepper.check_config(&values).map_err(|(field, message)| {
         crate::RuntimeError::option(&format!("[sim].{field}"), message)
     })?;
