@@ -185,7 +185,8 @@ pub(crate) fn exact_assignment(s: &str) -> Result<(String, Number), String> {
     Ok((name, number))
 }
 
-fn assignment(s: &str) -> Result<(String, f64), String> {
+/// `NAME=V` for a stepper configuration field: a number or one of the field's named values.
+pub(crate) fn assignment(s: &str) -> Result<(String, f64), String> {
     let (name, value) = s
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=VALUE, got '{s}'"))?;

@@ -36,6 +36,10 @@ pub struct SweepArgs {
     /// Set an initial state for every run (repeatable).
     #[arg(long = "ic", value_name = "NAME=V", value_parser = exact_assignment)]
     pub ic: Vec<(String, Number)>,
+    /// Set a stepper configuration field for every point, e.g. rtol=1e-8 or
+    /// jacobian_mode=internal (repeatable).
+    #[arg(long = "stepper-config", value_name = "NAME=V", value_parser = crate::output::assignment)]
+    pub stepper_config: Vec<(String, f64)>,
     /// How to build the model.
     #[command(flatten)]
     pub build: crate::output::BuildArgs,
@@ -192,6 +196,7 @@ pub fn run(
         max_steps: args.max_steps,
         record_vars: args.record_vars.clone(),
         ic: args.ic.clone(),
+        stepper_config: args.stepper_config.clone(),
         // A Lyapunov sweep records nothing unless asked (analysis.md A7).
         record: (args.build.lyapunov && args.record_vars.is_none() && args.stat.is_none())
             .then_some(false),

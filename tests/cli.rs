@@ -1057,3 +1057,37 @@ expr = [["0", "1"], ["-2*mu*x*y", "mu*(1 - x**2)"]]
         stderr(&o)
     );
 }
+
+#[test]
+fn sweep_takes_stepper_configuration() {
+    let sweep = |extra: &[&str]| {
+        let mut a = vec![
+            "sweep",
+            "builtin://ode/vanderpol",
+            "--param",
+            "mu=1,50",
+            "--stepper",
+            "rk45",
+            "--t-end",
+            "5",
+            "--stat",
+            "final",
+            "--record-vars",
+            "x",
+            "--format",
+            "json",
+        ];
+        a.extend_from_slice(extra);
+        dynlib(&a)
+    };
+    let loose = json(&sweep(&["--stepper-config", "rtol=1e-2"]));
+    let tight = json(&sweep(&["--stepper-config", "rtol=1e-9"]));
+    assert_ne!(loose["stats"]["x"], tight["stats"]["x"]);
+    let o = sweep(&["--stepper-config", "jacobian_mode=exact"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("internal, external, auto"),
+        "{}",
+        stderr(&o)
+    );
+}
