@@ -318,6 +318,37 @@ fn value(w: &mut dyn Write, v: &Value) -> io::Result<()> {
     serde_json::to_writer(&mut *w, v).map_err(io::Error::other)
 }
 
+/// The solver statistics as JSON: `{accepted, rejected, rhs, jacobians, newton, lu}`.
+pub(crate) fn solver_json(st: &dynlib::runtime::SolverStats) -> Value {
+    json!({
+        "accepted": st.accepted,
+        "rejected": st.rejected,
+        "rhs": st.rhs,
+        "jacobians": st.jacobians,
+        "newton": st.newton,
+        "lu": st.lu,
+    })
+}
+
+/// The summary's solver line: the steps, then the work that is not zero.
+fn solver_line(st: &dynlib::runtime::SolverStats) -> String {
+    let mut parts = vec![
+        format!("{} accepted", st.accepted),
+        format!("{} rejected", st.rejected),
+        format!("{} rhs evaluations", st.rhs),
+    ];
+    for (n, what) in [
+        (st.jacobians, "jacobians"),
+        (st.newton, "newton iterations"),
+        (st.lu, "LU factorisations"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.join(", ")
+}
+
 /// The JSON object of DESIGN.md "Public interfaces", streamed; `timing` is
 /// `[build_s, ready_s, run_s]`. Integer models' values are JSON integers (exact).
 fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> io::Result<()> {
@@ -336,6 +367,7 @@ fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> 
         ("runner", json!(res.variant.name())),
         ("status", json!(res.status.name())),
         ("steps", json!(res.step_count)),
+        ("solver", solver_json(&res.stats)),
     ] {
         key(w, name)?;
         value(w, &v)?;
@@ -504,6 +536,7 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
         res.step_count,
         res.len()
     );
+    let _ = writeln!(s, "solver   {}", solver_line(&res.stats));
     let _ = writeln!(s, "final    t = {}", Number::Float(res.t_final));
     for (name, v) in sim.state_values() {
         let _ = writeln!(s, "         {name} = {v}");

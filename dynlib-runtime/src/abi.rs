@@ -86,6 +86,22 @@ pub const ICTL_LEN: usize = 13;
 /// Length of the stepper's `out`: `[t_prop, dt_next, err_est]`.
 pub const STEP_OUT_LEN: usize = 3;
 
+/// `stats` slot: right-hand side evaluations (every call of the model's `rhs` a step makes,
+/// finite differences included).
+pub const STAT_RHS: usize = 0;
+/// `stats` slot: Jacobian evaluations (a matrix built: declared, derived or by finite
+/// differences).
+pub const STAT_JACOBIANS: usize = 1;
+/// `stats` slot: Newton iterations.
+pub const STAT_NEWTON: usize = 2;
+/// `stats` slot: LU factorisations.
+pub const STAT_LU: usize = 3;
+/// `stats` slot: rejected step attempts (an error too large, a failed solve, a non-finite
+/// stage).
+pub const STAT_REJECTED: usize = 4;
+/// Length of the solver statistics counters a step adds to.
+pub const STATS_LEN: usize = 5;
+
 /// A parameter's type.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Ty {
@@ -268,6 +284,8 @@ pub enum StepParam {
     YProp,
     /// `[t_prop, dt_next, err_est]`.
     Out,
+    /// The solver statistics counters (`STAT_*`), added to.
+    Stats,
 }
 
 /// The step function of a stepper whose workspace is `layout` (`D` the dtype element):
@@ -275,7 +293,7 @@ pub enum StepParam {
 /// ```text
 /// step(t: f64, dt: f64, y: ptr<D>, p: ptr<D>, ring: ptr<D>, head: ptr<i64>,
 ///      ws_0..ws_{V-1}: ptr<D>, wm_0..wm_{M-1}: ptr<D>, wi_0..wi_{I-1}: ptr<i64>,
-///      sc: ptr<f64>, cfg: ptr<f64>, y_prop: ptr<D>, out: ptr<f64>) -> i32
+///      sc: ptr<f64>, cfg: ptr<f64>, y_prop: ptr<D>, out: ptr<f64>, stats: ptr<i64>) -> i32
 /// ```
 #[derive(Copy, Clone, Debug)]
 pub struct StepAbi {
@@ -291,7 +309,7 @@ impl Abi for StepAbi {
         use StepParam::*;
         let mut v = vec![T, Dt, Y, P, Ring, Head];
         v.extend(self.layout.buffers().map(Work));
-        v.extend([Scalars, Config, YProp, Out]);
+        v.extend([Scalars, Config, YProp, Out, Stats]);
         v
     }
 
@@ -309,6 +327,7 @@ impl Abi for StepAbi {
             Config => ("cfg", Ty::PtrF64, Len::Config),
             YProp => ("y_prop", Ty::PtrDtype, Len::States),
             Out => ("out", Ty::PtrF64, Len::Fixed(STEP_OUT_LEN)),
+            Stats => ("stats", Ty::PtrI64, Len::Fixed(STATS_LEN)),
         }
     }
 }
@@ -425,6 +444,8 @@ pub enum RunnerParam {
     IScratch,
     /// Integer log fields of logged rows (integer models).
     EvtILog,
+    /// The solver statistics counters.
+    Stats,
     /// Observer vector `k` (analysis runners): one model-dtype value per state.
     Analysis(usize),
     /// The observers' outputs (analysis runners).
@@ -448,6 +469,7 @@ impl RunnerParam {
             StepParam::Config => RunnerParam::Config,
             StepParam::YProp => RunnerParam::YProp,
             StepParam::Out => RunnerParam::StepOut,
+            StepParam::Stats => RunnerParam::Stats,
         })
     }
 }
@@ -461,7 +483,7 @@ impl RunnerParam {
 ///        rec_t: ptr<f64>, rec_y: ptr<D>, rec_aux: ptr<D>, rec_step: ptr<i64>,
 ///        evt_code: ptr<i64>, evt_index: ptr<i64>, evt_log: ptr<f64>, scratch: ptr<f64>,
 ///        rec_states: ptr<i64>, rec_aux_idx: ptr<i64>, iscratch: ptr<i64>,
-///        evt_ilog: ptr<i64>) -> i32
+///        evt_ilog: ptr<i64>, stats: ptr<i64>) -> i32
 /// ```
 ///
 /// An analysis runner (observers compiled in) appends `av_0..av_{A-1}: ptr<D>` (the
@@ -496,7 +518,7 @@ impl Abi for RunnerAbi {
         v.extend([Scalars, Config, YProp, StepOut]);
         v.extend([RecT, RecY, RecAux, RecStep]);
         v.extend([EvtCode, EvtIndex, EvtLog, Scratch]);
-        v.extend([RecStates, RecAuxIdx, IScratch, EvtILog]);
+        v.extend([RecStates, RecAuxIdx, IScratch, EvtILog, Stats]);
         if let Some(vectors) = self.analysis {
             v.extend((0..vectors).map(Analysis));
             v.extend([AnalysisOut, Trace]);
@@ -532,6 +554,7 @@ impl Abi for RunnerAbi {
             // Touched by integer models only; a float model may pass it empty.
             IScratch => ("iscratch", Ty::PtrI64, Len::Any),
             EvtILog => ("evt_ilog", Ty::PtrI64, Len::Any),
+            Stats => ("stats", Ty::PtrI64, Len::Fixed(STATS_LEN)),
             Analysis(_) => ("av", Ty::PtrDtype, Len::States),
             // Sized by the observers (outputs) and by the run (trace rows, checked by the
             // runner against `ICTL_TRACE_CAP` before a row is due).
@@ -576,8 +599,8 @@ mod tests {
                     assert_eq!(StepAbi::describe(p).2, RunnerAbi::describe(r).2, "{p:?}");
                 }
             }
-            assert_eq!(runner.signature(Elem::F32).params.len(), 23 + buffers);
-            assert_eq!(step.signature(Elem::F32).params.len(), 10 + buffers);
+            assert_eq!(runner.signature(Elem::F32).params.len(), 24 + buffers);
+            assert_eq!(step.signature(Elem::F32).params.len(), 11 + buffers);
         }
     }
 

@@ -37,7 +37,7 @@ pub use options::{RunOptions, SessionConfig, SetupOptions};
 pub use plan::{resolve, Execution, Plan};
 pub use preset::{OnConflict, Preset, Presets};
 pub use results::{Column, EventTable, Results, Segment};
-pub use run::{Block, DVec, EventRow, RunOutput, RunSpec, Series, Status};
+pub use run::{Block, DVec, EventRow, RunOutput, RunSpec, Series, SolverStats, Status};
 pub use sim::{build, setup, Sim};
 pub use snapshot::{Snapshot, SnapshotInfo};
 pub use state::{Recording, SessionCore, SessionState};

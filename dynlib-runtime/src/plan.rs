@@ -641,6 +641,7 @@ impl Plan {
         let mut spec = self.spec.clone();
         let mut time_shift = self.time_shift;
         let mut transient_steps = self.recording.transient_steps;
+        let mut warm_stats = crate::run::SolverStats::default();
         if self.transient > 0.0 {
             let mut warm = self.spec.clone();
             warm.record_interval = 0;
@@ -672,11 +673,14 @@ impl Plan {
             spec.workspace = Some(out.workspace);
             time_shift = out.t_final - self.recording.t0;
             transient_steps = out.steps;
+            warm_stats = out.stats;
             if kernel.model.kind == ModelKind::Ode {
                 spec.t_end = self.t_end + time_shift;
             }
         }
         let mut out = kernel.run(machine, &spec)?;
+        // The run's work includes its transient's, as its step count does.
+        out.stats = warm_stats.plus(out.stats);
         Results::unshift(&kernel.model, &mut out, time_shift);
         Ok(Execution {
             plan: self,
@@ -766,6 +770,7 @@ impl Execution {
         results.step_count = self.step_count_after();
         results.variant = out.variant;
         results.observers = out.observers.clone();
+        results.stats = results.stats.plus(out.stats);
     }
 
     /// The session's step count after the run: a resumed run counts on, a fresh one

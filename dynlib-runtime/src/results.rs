@@ -166,6 +166,9 @@ pub struct Results {
     /// The observers' results of the last run (empty without observers); trace times are
     /// recorded times.
     pub observers: Vec<crate::observer::ObserverResult>,
+    /// What the solver did over the runs these results hold (a resumed session's runs
+    /// together), transients included.
+    pub stats: crate::run::SolverStats,
 }
 
 impl Results {
@@ -185,6 +188,7 @@ impl Results {
             warnings: Vec::new(),
             variant: crate::runner::RunnerVariant::Base,
             observers: Vec::new(),
+            stats: crate::run::SolverStats::default(),
             t_final: 0.0,
             y_final: DVec::zeros(elem, 0),
             params_final: DVec::zeros(elem, 0),

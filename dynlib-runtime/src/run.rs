@@ -567,6 +567,8 @@ pub struct EventRow {
 pub struct RunOutput {
     /// How it ended.
     pub status: Status,
+    /// What the solver did.
+    pub stats: SolverStats,
     /// Recorded times.
     pub t: Vec<f64>,
     /// Recorded step numbers.
@@ -602,6 +604,39 @@ pub struct RunOutput {
     pub observers: Vec<ObserverResult>,
 }
 
+/// What a run's solver did: steps accepted and rejected, and the work behind them.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SolverStats {
+    /// Steps taken (accepted).
+    pub accepted: u64,
+    /// Step attempts rejected (an error too large, a failed Newton solve, a non-finite
+    /// stage), each retried with a smaller step.
+    pub rejected: u64,
+    /// Right-hand side evaluations, finite differences and the adaptive initial step
+    /// included (a map's iterations).
+    pub rhs: u64,
+    /// Jacobian evaluations (declared, derived or by finite differences).
+    pub jacobians: u64,
+    /// Newton iterations.
+    pub newton: u64,
+    /// LU factorisations.
+    pub lu: u64,
+}
+
+impl SolverStats {
+    /// The two runs' together (a transient and its recorded run, a session's segments).
+    pub fn plus(self, o: SolverStats) -> SolverStats {
+        SolverStats {
+            accepted: self.accepted + o.accepted,
+            rejected: self.rejected + o.rejected,
+            rhs: self.rhs + o.rhs,
+            jacobians: self.jacobians + o.jacobians,
+            newton: self.newton + o.newton,
+            lu: self.lu + o.lu,
+        }
+    }
+}
+
 /// Every buffer the runner touches.
 struct Buffers {
     fctl: Vec<f64>,
@@ -613,6 +648,8 @@ struct Buffers {
     cfg: Vec<f64>,
     y_prop: DVec,
     sout: Vec<f64>,
+    /// The solver statistics counters (`STAT_*`), added to by the steps.
+    stats: Vec<i64>,
     rec_t: Vec<f64>,
     rec_y: DVec,
     rec_aux: DVec,
@@ -643,6 +680,7 @@ impl Buffers {
             cfg,
             y_prop,
             sout,
+            stats,
             rec_t,
             rec_y,
             rec_aux,
@@ -676,6 +714,7 @@ impl Buffers {
         let mut cfg = Some(cfg);
         let mut y_prop = Some(y_prop);
         let mut sout = Some(sout);
+        let mut stats = Some(stats);
         let mut rec_t = Some(rec_t);
         let mut rec_y = Some(rec_y);
         let mut rec_aux = Some(rec_aux);
@@ -732,6 +771,7 @@ impl Buffers {
                 R::RecAuxIdx => Arg::PtrI64(lend!(rec_aux_idx)),
                 R::IScratch => Arg::PtrI64(lend!(iscratch)),
                 R::EvtILog => Arg::PtrI64(lend!(evt_ilog)),
+                R::Stats => Arg::PtrI64(lend!(stats)),
                 R::Analysis(k) => lend!(avec[k]).arg(),
                 R::AnalysisOut => Arg::PtrF64(lend!(aout)),
                 R::Trace => Arg::PtrF64(lend!(trace)),
@@ -1020,6 +1060,7 @@ impl Buffers {
             cfg: spec.config.clone(),
             y_prop: DVec::zeros(elem, n),
             sout: vec![0.0; STEP_OUT_LEN],
+            stats: vec![0; STATS_LEN],
             rec_t: try_zeros(buffer_len(cap_rec, 1)?).ok_or_else(alloc_failed)?,
             rec_y: DVec::try_zeros(elem, buffer_len(cap_rec, nrs)?).ok_or_else(alloc_failed)?,
             rec_aux: DVec::try_zeros(elem, buffer_len(cap_rec, nra)?).ok_or_else(alloc_failed)?,
@@ -1238,7 +1279,10 @@ impl Kernel {
         let mut b = Buffers::new(self, spec, &rows, w)?;
         let dt0 = match (self.model.kind, self.initial_step) {
             (ModelKind::Ode, Some(init)) if spec.wrms_first_step => {
-                self.initial_dt(machine, &mut b, init, spec)?
+                let h = self.initial_dt(machine, &mut b, init, spec)?;
+                // Its two evaluations, f(t0, y0) and f at the trial state.
+                b.stats[STAT_RHS] += 2;
+                h
             }
             _ => spec.dt,
         };
@@ -1538,6 +1582,14 @@ impl Kernel {
             variant,
             lanes: 1,
             observers,
+            stats: SolverStats {
+                accepted: steps,
+                rejected: b.stats[STAT_REJECTED] as u64,
+                rhs: b.stats[STAT_RHS] as u64,
+                jacobians: b.stats[STAT_JACOBIANS] as u64,
+                newton: b.stats[STAT_NEWTON] as u64,
+                lu: b.stats[STAT_LU] as u64,
+            },
         }
     }
 

@@ -669,6 +669,11 @@ fn calls_for(c: &Case, k: usize) -> Vec<(&'static str, FuncId, Vec<Param>)> {
     step.push(f64s(c.stepper.config.iter().map(|f| f.default).collect()));
     step.push(out(n));
     step.push(f64s(vec![SCRATCH; 3]));
+    // The solver statistics counters the step adds to.
+    step.push(Param::Array(Buf::I64(vec![
+        0;
+        dynlib_runtime::abi::STATS_LEN
+    ])));
     calls.push(("step", c.step_fn, step));
     calls
 }

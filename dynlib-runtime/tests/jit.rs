@@ -33,6 +33,8 @@ struct Observed {
     t_final: u64,
     y_final: Vec<u64>,
     params_final: Vec<u64>,
+    /// The solver's counters: the same work on both backends.
+    stats: dynlib_runtime::SolverStats,
 }
 
 fn bits(xs: &[f64]) -> Vec<u64> {
@@ -75,6 +77,7 @@ fn observe(sim: &Sim, outcome: Result<(), RuntimeError>) -> Observed {
             t_final: 0,
             y_final: vec![],
             params_final: vec![],
+            stats: Default::default(),
         };
     };
     Observed {
@@ -96,6 +99,7 @@ fn observe(sim: &Sim, outcome: Result<(), RuntimeError>) -> Observed {
         t_final: res.t_final.to_bits(),
         y_final: res.y_final.bits(),
         params_final: res.params_final.bits(),
+        stats: res.stats,
     }
 }
 
@@ -361,6 +365,7 @@ fn model_functions_and_stepper_are_callable_natively() {
         let mut cfg: Vec<f64> = k.stepper().config.iter().map(|f| f.default).collect();
         let mut y_prop = [0.0; 3];
         let mut sout = [0.0; 3];
+        let mut stats = [0i64; dynlib_runtime::abi::STATS_LEN];
         let mut args = vec![
             Arg::F64(0.0),
             Arg::F64(0.01),
@@ -375,9 +380,12 @@ fn model_functions_and_stepper_are_callable_natively() {
             Arg::PtrF64(&mut cfg),
             Arg::PtrF64(&mut y_prop),
             Arg::PtrF64(&mut sout),
+            Arg::PtrI64(&mut stats),
         ]);
         let status = k.call(&mut machine, Role::Stepper, &mut args).unwrap();
         assert_eq!(status, [Scalar::I32(0)]);
+        // One accepted attempt: k1 and six more stages.
+        assert_eq!(stats[dynlib_runtime::abi::STAT_RHS], 7);
         outs.push((bits(&dy), bits(&y_prop), bits(&sout)));
 
         // Too-short arrays are refused before any native code runs.

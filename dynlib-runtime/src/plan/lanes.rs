@@ -175,6 +175,8 @@ pub(crate) fn unpack(ex: Execution, plans: Vec<Plan>, kernel: &Kernel) -> Vec<Ex
                 plan,
                 out: RunOutput {
                     status: out.status,
+                    // One call evaluates every lane: each lane did what the pack did.
+                    stats: out.stats,
                     t: out.t.clone(),
                     step: out.step.clone(),
                     states: out.states.select(&columns(out.states.cols(), l)),

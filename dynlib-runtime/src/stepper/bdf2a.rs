@@ -274,6 +274,7 @@ pub(super) fn retry_loop(e: &mut Emit, c: &Controller, attempt: impl FnOnce(&mut
     let h_next = e.b.block_param(retry, Type::F64);
     let err_next = e.b.block_param(retry, Type::F64);
     e.b.switch_to(retry);
+    super::emit::count(&mut e.b, e.stats, crate::abi::STAT_REJECTED);
     e.b.jump(header, &[next_k, h_next, err_next]);
     // A failed solve.
     let newton_failed = e.b.create_block();

@@ -29,6 +29,15 @@ pub(crate) fn return_on_fault(b: &mut FunctionBuilder, mask: Value) {
     b.switch_to(fine);
 }
 
+/// `stats[slot] += 1`: a solver statistics counter (`abi::STAT_*`).
+pub(crate) fn count(b: &mut FunctionBuilder, stats: Value, slot: usize) {
+    let i = b.i64(slot as i64);
+    let x = b.load(stats, i);
+    let one = b.i64(1);
+    let y = b.add(x, one);
+    b.store(stats, i, y);
+}
+
 /// `|x| < inf` (`inf` the constant, emitted once by the caller): false for NaN and ±inf.
 pub(crate) fn finite(b: &mut FunctionBuilder, x: Value, inf: Value) -> Value {
     let a = b.math(MathFn::Fabs, &[x]);
@@ -131,6 +140,7 @@ impl StepperSpec {
                 cfg: prm(StepParam::Config),
                 y_prop: prm(StepParam::YProp),
                 out: prm(StepParam::Out),
+                stats: prm(StepParam::Stats),
                 b,
                 rhs,
                 rhs_sig: rhs_signature(elem),
@@ -173,6 +183,8 @@ pub struct Emit<'f> {
     pub(super) cfg: Value,
     pub(super) y_prop: Value,
     pub(super) out: Value,
+    /// The solver statistics counters (`abi::STAT_*`).
+    pub(super) stats: Value,
     pub(super) rhs: FuncId,
     pub(super) rhs_sig: Signature,
     /// The model's Jacobian, `jacobian(t, y, p, jac, ring, head)`: declared, or derived
@@ -279,6 +291,7 @@ impl Emit<'_> {
             let args = [t, y, out, self.p, self.ring, self.head];
             let sig = self.rhs_sig.clone();
             let mask = self.b.call(self.rhs, &sig, &args)[0];
+            count(&mut self.b, self.stats, crate::abi::STAT_RHS);
             self.fault_exit(mask);
         }
         if let Some(tg) = &self.tangent {

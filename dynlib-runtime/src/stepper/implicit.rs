@@ -12,8 +12,8 @@
 use dynlib_ir::lower::jacobian_signature;
 use dynlib_ir::*;
 
-use super::emit::{finite, return_on_fault, Emit};
-use crate::abi::status;
+use super::emit::{count, finite, return_on_fault, Emit};
+use crate::abi::{status, STAT_JACOBIANS, STAT_LU, STAT_NEWTON, STAT_RHS};
 
 /// The configuration fields every implicit stepper has, by name.
 pub(super) struct NewtonConfig {
@@ -149,6 +149,7 @@ struct Ctx {
     p: Value,
     ring: Value,
     head: Value,
+    stats: Value,
     elem: Elem,
     n: usize,
 }
@@ -158,6 +159,7 @@ impl Ctx {
     fn rhs(&self, b: &mut FunctionBuilder, t: Value, y: Value, out: Value) {
         let args = [t, y, out, self.p, self.ring, self.head];
         let mask = b.call(self.rhs, &self.rhs_sig, &args)[0];
+        count(b, self.stats, STAT_RHS);
         return_on_fault(b, mask);
     }
 }
@@ -171,6 +173,7 @@ impl Emit<'_> {
             p: self.p,
             ring: self.ring,
             head: self.head,
+            stats: self.stats,
             elem: self.elem,
             n: self.n,
         }
@@ -195,6 +198,7 @@ impl Emit<'_> {
         b.brif(more, body, &[], fail, &[]);
 
         b.switch_to(body);
+        count(b, cx.stats, STAT_NEWTON);
         cx.rhs(b, s.t_new, s.y, w.f_val);
         // The residual, ‖G‖∞ and S.
         let z = b.f64(0.0);
@@ -249,6 +253,7 @@ impl Emit<'_> {
             st(b, elem, w.residual, i, nr);
             vec![]
         });
+        count(b, cx.stats, STAT_LU);
         lu_solve(b, elem, n, w.jac, w.residual, fail);
         // Y += δ, and the largest relative update.
         let z = b.f64(0.0);
@@ -294,6 +299,7 @@ impl Ctx {
         let elem = self.elem;
         let n = b.i64(self.n as i64);
         let zero_i = b.i64(0);
+        count(b, self.stats, STAT_JACOBIANS);
         let (ext, fd, join) = (b.create_block(), b.create_block(), b.create_block());
         b.brif(cfg.external, ext, &[], fd, &[]);
         b.switch_to(ext);

@@ -211,6 +211,7 @@ fn emit_rk45(e: &mut Emit) {
     let hs = e.b.mul(h, min_factor);
     let below = e.b.cmp(CmpOp::Lt, hs, min_step);
     let hs = e.b.select(below, min_step, hs);
+    super::emit::count(&mut e.b, e.stats, crate::abi::STAT_REJECTED);
     e.b.jump(header, &[next_attempt, hs, inf]);
 
     e.b.switch_to(body);
@@ -261,6 +262,7 @@ fn emit_rk45(e: &mut Emit) {
     e.b.switch_to(reject_fail);
     fail(e, err);
     e.b.switch_to(retry);
+    super::emit::count(&mut e.b, e.stats, crate::abi::STAT_REJECTED);
     e.b.jump(header, &[next_attempt, hn, err]);
 }
 
