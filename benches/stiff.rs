@@ -24,26 +24,11 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use dynlib::{RunOptions, SetupOptions};
 
-const ROBERTSON: &str = r#"inline:
-[model]
-type = "ode"
-[states]
-y1 = 1.0
-y2 = 0.0
-y3 = 0.0
-[params]
-k1 = 0.04
-k2 = 3e7
-k3 = 1e4
-[equations.rhs]
-y1 = "-k1*y1 + k3*y2*y3"
-y2 = "k1*y1 - k2*y2*y2 - k3*y2*y3"
-y3 = "k2*y2*y2"
-[sim]
-t_end = 1e5
-rtol = 1e-6
-atol = 1e-10
-"#;
+/// `tests/data/models/robertson.toml`.
+const ROBERTSON: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/models/robertson.toml"
+);
 
 fn stiff(c: &mut Criterion) {
     let cases: [(&str, &str, RunOptions); 2] = [

@@ -44,36 +44,15 @@ print(f"reference jit=True: lorenz scalar sweep 256 rho {b*1e3:.1f} ms")
 # The stiff runs benches/stiff.rs measures (the median of five warm runs after a reset,
 # the reference's default internal Jacobian): Van der Pol mu = 100 to T = 300 and
 # Robertson to 1e5 at rtol 1e-6, atol 1e-10, with bdf2a and tr-bdf2a.
-import statistics, tempfile, os
-ROBERTSON = """[model]
-type = "ode"
-[states]
-y1 = 1.0
-y2 = 0.0
-y3 = 0.0
-[params]
-k1 = 0.04
-k2 = 3e7
-k3 = 1e4
-[equations.rhs]
-y1 = "-k1*y1 + k3*y2*y3"
-y2 = "k1*y1 - k2*y2*y2 - k3*y2*y3"
-y3 = "k2*y2*y2"
-[sim]
-t_end = 1e5
-rtol = 1e-6
-atol = 1e-10
-"""
-with tempfile.TemporaryDirectory() as d:
-    rob = os.path.join(d, "robertson.toml")
-    open(rob, "w").write(ROBERTSON)
-    for uri, T, params in (("builtin://ode/vanderpol", 300.0, [100.0]), (rob, 1e5, [0.04, 3e7, 1e4])):
-        for stepper in ("bdf2a", "tr-bdf2a"):
-            sim = dynlib.setup(uri, stepper=stepper, jit=True)
-            times = []
-            for _ in range(6):
-                sim.reset()
-                t = time.perf_counter(); sim.run(T=T, record_interval=10**9, params=params)
-                times.append(time.perf_counter() - t)
-            name = "vanderpol mu=100" if "vanderpol" in uri else "robertson"
-            print(f"reference jit=True: {name} {stepper} {statistics.median(times[1:])*1e3:.2f} ms")
+import statistics, os
+ROBERTSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "models", "robertson.toml")
+for uri, T, params in (("builtin://ode/vanderpol", 300.0, [100.0]), (ROBERTSON, 1e5, [0.04, 3e7, 1e4])):
+    for stepper in ("bdf2a", "tr-bdf2a"):
+        sim = dynlib.setup(uri, stepper=stepper, jit=True)
+        times = []
+        for _ in range(6):
+            sim.reset()
+            t = time.perf_counter(); sim.run(T=T, record_interval=10**9, params=params)
+            times.append(time.perf_counter() - t)
+        name = "vanderpol mu=100" if "vanderpol" in uri else "robertson"
+        print(f"reference jit=True: {name} {stepper} {statistics.median(times[1:])*1e3:.2f} ms")

@@ -132,12 +132,12 @@ pub fn check(model: &Model, more: usize) -> Result<JacobianCheck, RuntimeError> 
             .collect();
         at.push((model.sim.t0, y));
     }
-    let mut env = Env::of(&derived);
+    let mut env = ModelEval::of(&derived);
     let mut points = Vec::new();
     for (t, y) in at {
         let d = env.jacobian(&derived, t, &y)?;
         let decl = match &declared {
-            Some(k) => Some(Env::of(k).jacobian(k, t, &y)?),
+            Some(k) => Some(ModelEval::of(k).jacobian(k, t, &y)?),
             None => None,
         };
         let mut fd = vec![0.0; n * n];
@@ -209,23 +209,26 @@ fn disagreements(
     out
 }
 
-/// The buffers a model function takes besides the state: parameters, rings, heads.
-struct Env {
+/// Calls a float64 kernel's model functions at a point: the buffers they take besides
+/// the state (its parameters, as the model sets them; zero lag rings).
+pub struct ModelEval {
     p: Vec<f64>,
     ring: Vec<f64>,
     head: Vec<i64>,
 }
 
-impl Env {
-    fn of(k: &Kernel) -> Env {
-        Env {
+impl ModelEval {
+    /// The buffers for `k`'s model.
+    pub fn of(k: &Kernel) -> ModelEval {
+        ModelEval {
             p: k.model().params.iter().map(|v| v.value.as_f64()).collect(),
             ring: vec![0.0; k.functions().lags.ring_len],
             head: vec![0; k.functions().lags.rings.len()],
         }
     }
 
-    fn rhs(&mut self, k: &Kernel, t: f64, y: &[f64]) -> Result<Vec<f64>, RuntimeError> {
+    /// `f(t, y)`.
+    pub fn rhs(&mut self, k: &Kernel, t: f64, y: &[f64]) -> Result<Vec<f64>, RuntimeError> {
         let mut y = y.to_vec();
         let mut out = vec![0.0; y.len()];
         k.call(
@@ -243,7 +246,8 @@ impl Env {
         Ok(out)
     }
 
-    fn jacobian(&mut self, k: &Kernel, t: f64, y: &[f64]) -> Result<Vec<f64>, RuntimeError> {
+    /// `J(t, y)`, row-major.
+    pub fn jacobian(&mut self, k: &Kernel, t: f64, y: &[f64]) -> Result<Vec<f64>, RuntimeError> {
         let n = y.len();
         let mut y = y.to_vec();
         let mut jac = vec![0.0; n * n];
@@ -260,5 +264,32 @@ impl Env {
             ],
         )?;
         Ok(jac)
+    }
+
+    /// `J(t, y) · v`.
+    pub fn jvp(
+        &mut self,
+        k: &Kernel,
+        t: f64,
+        y: &[f64],
+        v: &[f64],
+    ) -> Result<Vec<f64>, RuntimeError> {
+        let mut y = y.to_vec();
+        let mut v = v.to_vec();
+        let mut out = vec![0.0; y.len()];
+        k.call(
+            &mut k.machine(),
+            Role::Jvp,
+            &mut [
+                Arg::F64(t),
+                Arg::PtrF64(&mut y),
+                Arg::PtrF64(&mut self.p),
+                Arg::PtrF64(&mut v),
+                Arg::PtrF64(&mut out),
+                Arg::PtrF64(&mut self.ring),
+                Arg::PtrI64(&mut self.head),
+            ],
+        )?;
+        Ok(out)
     }
 }

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use dynlib_ir::Arg;
 use dynlib_model::uri::builtin_models;
 use dynlib_model::{load, Config, LoadOptions, Model};
+use dynlib_runtime::jacobian::ModelEval as Env;
 use dynlib_runtime::kernel::BuildOptions;
-use dynlib_runtime::{Kernel, Role};
+use dynlib_runtime::Kernel;
 
 fn model(uri: &str) -> Model {
     let options = LoadOptions::default().with_config(Config::default());
@@ -38,82 +38,16 @@ impl Lcg {
     }
 }
 
-/// The buffers a model function takes besides `y`: parameters, rings, heads.
-struct Env {
-    p: Vec<f64>,
-    ring: Vec<f64>,
-    head: Vec<i64>,
-}
-
-impl Env {
-    fn of(k: &Kernel) -> Env {
-        let m = k.model();
-        Env {
-            p: m.params.iter().map(|v| v.value.as_f64()).collect(),
-            ring: vec![0.0; k.functions().lags.ring_len],
-            head: vec![0; k.functions().lags.rings.len()],
-        }
-    }
-}
-
 fn rhs(k: &Kernel, env: &mut Env, t: f64, y: &[f64]) -> Vec<f64> {
-    let mut y = y.to_vec();
-    let mut out = vec![0.0; y.len()];
-    k.call(
-        &mut k.machine(),
-        Role::Rhs,
-        &mut [
-            Arg::F64(t),
-            Arg::PtrF64(&mut y),
-            Arg::PtrF64(&mut out),
-            Arg::PtrF64(&mut env.p),
-            Arg::PtrF64(&mut env.ring),
-            Arg::PtrI64(&mut env.head),
-        ],
-    )
-    .unwrap();
-    out
+    env.rhs(k, t, y).unwrap()
 }
 
 fn jacobian(k: &Kernel, env: &mut Env, t: f64, y: &[f64]) -> Vec<f64> {
-    let n = y.len();
-    let mut y = y.to_vec();
-    let mut jac = vec![0.0; n * n];
-    k.call(
-        &mut k.machine(),
-        Role::Jacobian,
-        &mut [
-            Arg::F64(t),
-            Arg::PtrF64(&mut y),
-            Arg::PtrF64(&mut env.p),
-            Arg::PtrF64(&mut jac),
-            Arg::PtrF64(&mut env.ring),
-            Arg::PtrI64(&mut env.head),
-        ],
-    )
-    .unwrap();
-    jac
+    env.jacobian(k, t, y).unwrap()
 }
 
 fn jvp(k: &Kernel, env: &mut Env, t: f64, y: &[f64], v: &[f64]) -> Vec<f64> {
-    let mut y = y.to_vec();
-    let mut v = v.to_vec();
-    let mut out = vec![0.0; y.len()];
-    k.call(
-        &mut k.machine(),
-        Role::Jvp,
-        &mut [
-            Arg::F64(t),
-            Arg::PtrF64(&mut y),
-            Arg::PtrF64(&mut env.p),
-            Arg::PtrF64(&mut v),
-            Arg::PtrF64(&mut out),
-            Arg::PtrF64(&mut env.ring),
-            Arg::PtrI64(&mut env.head),
-        ],
-    )
-    .unwrap();
-    out
+    env.jvp(k, t, y, v).unwrap()
 }
 
 /// Points near the model's initial state (each state moved by up to 10% of its size, or

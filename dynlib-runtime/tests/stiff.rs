@@ -1,32 +1,13 @@
 //! Stiff problems with the implicit steppers: Robertson's chemical kinetics to t = 1e5
 //! (rtol 1e-6, atol 1e-10) conserves its mass and ends where a tight scipy Radau ends
-//! (`tests/data/golden/robertson_radau.json`, from `tools/golden_robertson.py`).
+//! (`tests/data/golden/robertson_radau.json`, from `tools/golden_robertson.py`); the model
+//! is `tests/data/models/robertson.toml`.
 
 use dynlib_model::Config;
 use dynlib_runtime::{RunOptions, SetupOptions};
 use serde_json::Value;
 
-const ROBERTSON: &str = r#"
-[model]
-type = "ode"
-name = "robertson"
-[states]
-y1 = 1.0
-y2 = 0.0
-y3 = 0.0
-[params]
-k1 = 0.04
-k2 = 3e7
-k3 = 1e4
-[equations.rhs]
-y1 = "-k1*y1 + k3*y2*y3"
-y2 = "k1*y1 - k2*y2*y2 - k3*y2*y3"
-y3 = "k2*y2*y2"
-[sim]
-t_end = 1e5
-rtol = 1e-6
-atol = 1e-10
-"#;
+const ROBERTSON: &str = include_str!("../../tests/data/models/robertson.toml");
 
 #[test]
 fn robertson_conserves_mass_and_ends_where_radau_ends() {

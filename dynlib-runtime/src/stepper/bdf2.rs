@@ -31,30 +31,10 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
 
 /// The configuration of the fixed-step implicit steppers, in the reference's order.
 pub(super) const NEWTON_CONFIG: &[ConfigField] = &[
-    ConfigField {
-        name: "newton_tol",
-        default: 1e-8,
-        range: ValueRange::POSITIVE_OR_INF,
-        choices: &[],
-    },
-    ConfigField {
-        name: "newton_max_iter",
-        default: 50.0,
-        range: ValueRange::COUNT,
-        choices: &[],
-    },
-    ConfigField {
-        name: "jac_eps",
-        default: 1e-8,
-        range: ValueRange::POSITIVE_OR_INF,
-        choices: &[],
-    },
-    ConfigField {
-        name: "jacobian_mode",
-        default: 2.0,
-        range: ValueRange::JACOBIAN_MODE,
-        choices: JACOBIAN_MODES,
-    },
+    fields::NEWTON_TOL,
+    fields::NEWTON_MAX_ITER,
+    fields::JAC_EPS,
+    fields::JACOBIAN_MODE,
 ];
 
 fn emit_bdf2(e: &mut Emit) {

@@ -33,96 +33,23 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
 
 /// The configuration of the adaptive implicit steppers, in the reference's order.
 pub(super) const ADAPTIVE_NEWTON_CONFIG: &[ConfigField] = &[
-    ConfigField {
-        name: "atol",
-        default: 1e-8,
-        range: ValueRange::NON_NEGATIVE,
-        choices: &[],
-    },
-    ConfigField {
-        name: "rtol",
-        default: 1e-5,
-        range: ValueRange::NON_NEGATIVE,
-        choices: &[],
-    },
-    ConfigField {
-        name: "safety",
-        default: 0.9,
-        range: ValueRange::FRACTION,
-        choices: &[],
-    },
-    ConfigField {
-        name: "min_factor",
-        default: 0.2,
-        range: ValueRange::FRACTION,
-        choices: &[],
-    },
-    ConfigField {
-        name: "max_factor",
-        default: 5.0,
-        range: ValueRange::AT_LEAST_ONE,
-        choices: &[],
-    },
-    ConfigField {
-        name: "max_tries",
-        default: 10.0,
-        range: ValueRange::COUNT,
-        choices: &[],
-    },
-    ConfigField {
-        name: "min_step",
-        default: 1e-12,
-        range: ValueRange::NON_NEGATIVE,
-        choices: &[],
-    },
-    ConfigField {
-        name: "newton_tol",
-        default: 1e-8,
-        range: ValueRange::POSITIVE_OR_INF,
-        choices: &[],
-    },
-    ConfigField {
-        name: "newton_max_iter",
-        default: 50.0,
-        range: ValueRange::COUNT,
-        choices: &[],
-    },
-    ConfigField {
-        name: "jac_eps",
-        default: 1e-8,
-        range: ValueRange::POSITIVE_OR_INF,
-        choices: &[],
-    },
-    ConfigField {
-        name: "dt_max",
-        default: f64::INFINITY,
-        range: ValueRange::POSITIVE_OR_INF,
-        choices: &[],
-    },
-    ConfigField {
-        name: "jacobian_mode",
-        default: 2.0,
-        range: ValueRange::JACOBIAN_MODE,
-        choices: JACOBIAN_MODES,
-    },
+    fields::ATOL,
+    fields::RTOL,
+    fields::SAFETY,
+    fields::MIN_FACTOR,
+    fields::MAX_FACTOR,
+    fields::MAX_TRIES,
+    fields::MIN_STEP,
+    fields::NEWTON_TOL,
+    fields::NEWTON_MAX_ITER,
+    fields::JAC_EPS,
+    fields::DT_MAX,
+    fields::JACOBIAN_MODE,
 ];
 
 /// As rk45's: tolerances not both zero, `min_step <= dt_max`.
 pub(super) fn adaptive_rules(c: &[f64]) -> Result<(), ConfigError> {
-    let (atol, rtol, min_step, dt_max) = (c[0], c[1], c[6], c[10]);
-    if atol == 0.0 && rtol == 0.0 {
-        return Err((
-            "rtol",
-            "atol and rtol cannot both be 0 (every error estimate would be infinite)".into(),
-        ));
-    }
-    if min_step > dt_max {
-        return Err((
-            "min_step",
-            format!("min_step = {min_step} is larger than dt_max = {dt_max}"),
-        ));
-    }
-    Ok(())
+    fields::adaptive_rules(c, [0, 1, 6, 10])
 }
 
 /// The controller's settings (the first seven fields and `dt_max`).

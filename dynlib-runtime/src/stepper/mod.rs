@@ -23,6 +23,7 @@ mod bdf2;
 mod bdf2a;
 pub mod emit;
 mod euler;
+mod fields;
 mod heun;
 mod implicit;
 mod initial_step;

@@ -24,77 +24,21 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     emit: emit_rk45,
 };
 
-/// The rules between the adaptive Runge–Kutta fields (in [`RK45_CONFIG`] order): a
-/// tolerance that is all zero makes every error infinite; the step bounds must not cross.
-/// (The factors cannot cross: `min_factor <= 1 <= max_factor` by their ranges.)
+/// The rules between the adaptive Runge–Kutta fields (in [`RK45_CONFIG`] order; the
+/// factors cannot cross: `min_factor <= 1 <= max_factor` by their ranges).
 fn rk45_rules(c: &[f64]) -> Result<(), ConfigError> {
-    let [atol, rtol, _, _, _, _, min_step, dt_max] = c else {
-        return Ok(());
-    };
-    if *atol == 0.0 && *rtol == 0.0 {
-        return Err((
-            "rtol",
-            "atol and rtol cannot both be 0 (every error estimate would be infinite)".into(),
-        ));
-    }
-    if min_step > dt_max {
-        return Err((
-            "min_step",
-            format!("min_step = {min_step} is larger than dt_max = {dt_max}"),
-        ));
-    }
-    Ok(())
+    fields::adaptive_rules(c, [0, 1, 6, 7])
 }
 
 const RK45_CONFIG: &[ConfigField] = &[
-    ConfigField {
-        name: "atol",
-        default: 1e-8,
-        range: ValueRange::NON_NEGATIVE,
-        choices: &[],
-    },
-    ConfigField {
-        name: "rtol",
-        default: 1e-5,
-        range: ValueRange::NON_NEGATIVE,
-        choices: &[],
-    },
-    ConfigField {
-        name: "safety",
-        default: 0.9,
-        range: ValueRange::FRACTION,
-        choices: &[],
-    },
-    ConfigField {
-        name: "min_factor",
-        default: 0.2,
-        range: ValueRange::FRACTION,
-        choices: &[],
-    },
-    ConfigField {
-        name: "max_factor",
-        default: 5.0,
-        range: ValueRange::AT_LEAST_ONE,
-        choices: &[],
-    },
-    ConfigField {
-        name: "max_tries",
-        default: 10.0,
-        range: ValueRange::COUNT,
-        choices: &[],
-    },
-    ConfigField {
-        name: "min_step",
-        default: 1e-12,
-        range: ValueRange::NON_NEGATIVE,
-        choices: &[],
-    },
-    ConfigField {
-        name: "dt_max",
-        default: f64::INFINITY,
-        range: ValueRange::POSITIVE_OR_INF,
-        choices: &[],
-    },
+    fields::ATOL,
+    fields::RTOL,
+    fields::SAFETY,
+    fields::MIN_FACTOR,
+    fields::MAX_FACTOR,
+    fields::MAX_TRIES,
+    fields::MIN_STEP,
+    fields::DT_MAX,
 ];
 
 /// The Dormand–Prince tableau: stage coefficients `a[s][j]` of stages 2..6.
