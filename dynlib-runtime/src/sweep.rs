@@ -134,6 +134,15 @@ pub struct Grid {
 }
 
 impl Grid {
+    /// `base` with point `i`'s parameter values set: the options of its run.
+    pub fn options(&self, base: &RunOptions, i: usize) -> RunOptions {
+        let mut o = base.clone();
+        for (name, v) in self.names().iter().zip(self.point(i)) {
+            o = o.param(name, v);
+        }
+        o
+    }
+
     /// A grid over `axes` (parameter name, axis). Names must be distinct and every axis
     /// non-empty; the number of points must fit a `usize`.
     pub fn new(axes: Vec<(String, Axis)>) -> Result<Grid, RuntimeError> {
@@ -391,11 +400,7 @@ fn check_sweep(
         ));
     }
     if !points.is_empty() {
-        let mut first = base.clone();
-        for (name, v) in grid.names().iter().zip(grid.point(points.start)) {
-            first = first.param(name, v);
-        }
-        let plan = crate::plan::resolve(kernel, core, &first)?;
+        let plan = crate::plan::resolve(kernel, core, &grid.options(base, points.start))?;
         if let Keep::Stats { vars, .. } = keep {
             for v in vars {
                 if recorded_index(m, plan.recording(), v).is_none() {
@@ -419,13 +424,7 @@ fn sweep_part(
     keep: &Keep,
 ) -> Result<Sweep, RuntimeError> {
     let start = points.start;
-    let options_of = |k: usize| {
-        let mut o = base.clone();
-        for (name, v) in grid.names().iter().zip(grid.point(start + k)) {
-            o = o.param(name, v);
-        }
-        std::borrow::Cow::Owned(o)
-    };
+    let options_of = |k: usize| std::borrow::Cow::Owned(grid.options(base, start + k));
     // Each point's statistics are written where they belong as its run ends (as bits in
     // atomics: no lock, and the runs come back without a second pass to split them off).
     let vars: &[String] = match keep {
@@ -504,13 +503,7 @@ pub fn sweep_blocks<'a>(
         return Err(RuntimeError::option("block_points", "must be at least 1"));
     }
     check_sweep(kernel, core, grid, base, &points, keep)?;
-    let options_of = |i: usize| {
-        let mut o = base.clone();
-        for (name, v) in grid.names().iter().zip(grid.point(i)) {
-            o = o.param(name, v);
-        }
-        o
-    };
+    let options_of = |i: usize| grid.options(base, i);
     let count = points.len();
     let mut batch = batch.clone();
     let block = match keep {

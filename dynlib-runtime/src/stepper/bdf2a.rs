@@ -133,15 +133,21 @@ fn abs(b: &mut FunctionBuilder, x: Value) -> Value {
     b.select(pos, x, neg)
 }
 
-/// The accepted step's `dt_next`: `h · clamp(safety · sqrt(1 / err), min_factor,
-/// max_factor)` (`h · max_factor` for a zero error), at most `dt_max`.
-pub(super) fn grown(e: &mut Emit, c: &Controller, h: Value, err: Value) -> Value {
+/// `max(safety · sqrt(1 / err), min_factor)`: the controller's step factor before the
+/// accepted step's cap at `max_factor`.
+fn factor(e: &mut Emit, c: &Controller, err: Value) -> Value {
     let one = e.c(1.0);
     let inv = e.b.div(one, err);
     let sq = e.b.math(MathFn::Sqrt, &[inv]);
     let f = e.b.mul(c.safety, sq);
     let low = e.b.cmp(CmpOp::Lt, f, c.min_factor);
-    let f = e.b.select(low, c.min_factor, f);
+    e.b.select(low, c.min_factor, f)
+}
+
+/// The accepted step's `dt_next`: `h · clamp(safety · sqrt(1 / err), min_factor,
+/// max_factor)` (`h · max_factor` for a zero error), at most `dt_max`.
+pub(super) fn grown(e: &mut Emit, c: &Controller, h: Value, err: Value) -> Value {
+    let f = factor(e, c, err);
     let high = e.b.cmp(CmpOp::Gt, f, c.max_factor);
     let f = e.b.select(high, c.max_factor, f);
     let zero = e.c(0.0);
@@ -155,12 +161,7 @@ pub(super) fn grown(e: &mut Emit, c: &Controller, h: Value, err: Value) -> Value
 
 /// The rejected step's new size: `h · max(safety · sqrt(1 / err), min_factor)`.
 pub(super) fn shrunk(e: &mut Emit, c: &Controller, h: Value, err: Value) -> Value {
-    let one = e.c(1.0);
-    let inv = e.b.div(one, err);
-    let sq = e.b.math(MathFn::Sqrt, &[inv]);
-    let f = e.b.mul(c.safety, sq);
-    let low = e.b.cmp(CmpOp::Lt, f, c.min_factor);
-    let f = e.b.select(low, c.min_factor, f);
+    let f = factor(e, c, err);
     e.b.mul(h, f)
 }
 
