@@ -150,11 +150,7 @@ pub(crate) fn run_batch_of<'a, R: Send>(
     options: &BatchOptions,
     keep: impl Fn(usize, BatchRun) -> R + Sync,
 ) -> Result<Vec<R>, RuntimeError> {
-    let threads = match options.threads {
-        Some(0) => return Err(RuntimeError::option("threads", "must be at least 1")),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = thread_count(options)?;
     let lane = lane_kernel(kernel, count, options.lanes, || {
         (count > 0)
             .then(|| resolve(kernel, core, &options_of(0)).ok())
@@ -263,22 +259,25 @@ pub(crate) fn run_batch_of<'a, R: Send>(
     }))
 }
 
+/// The threads a batch runs on: `options.threads`, else every core.
+pub(crate) fn thread_count(options: &BatchOptions) -> Result<usize, RuntimeError> {
+    match options.threads {
+        Some(0) => Err(RuntimeError::option("threads", "must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
 /// The lanes a batch of `count` runs packs its runs into (1: none), `first` the first
-/// run's options: what [`run_batch_of`] would choose (building the lane kernel it would
+/// run's plan: what [`run_batch_of`] would choose (building the lane kernel it would
 /// use, which the kernel keeps), so a batch split into parts packs every part alike.
-pub(crate) fn lane_width<'a>(
+pub(crate) fn lane_width(
     kernel: &Kernel,
-    core: &SessionCore,
     count: usize,
-    first: impl FnOnce() -> Cow<'a, RunOptions>,
+    first: Option<Plan>,
     options: &BatchOptions,
 ) -> Result<usize, RuntimeError> {
-    let first = || {
-        (count > 0)
-            .then(|| resolve(kernel, core, &first()).ok())
-            .flatten()
-    };
-    Ok(lane_kernel(kernel, count, options.lanes, first)?.map_or(1, |(w, _)| w))
+    Ok(lane_kernel(kernel, count, options.lanes, || first)?.map_or(1, |(w, _)| w))
 }
 
 /// The lane kernel a batch of `runs` runs packs them into, with its width: `want` lanes

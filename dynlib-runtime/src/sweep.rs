@@ -375,7 +375,7 @@ pub fn sweep_keeping(
 /// What is wrong for every point of a sweep over `points`: a swept name that is not a
 /// parameter, points outside the grid, and options the first point's run refuses (a
 /// variable that is not recorded, an unknown initial state) — the sweep's error, not one
-/// per point.
+/// per point. Returns the first point's plan (none for no points).
 fn check_sweep(
     kernel: &Kernel,
     core: &SessionCore,
@@ -383,7 +383,7 @@ fn check_sweep(
     base: &RunOptions,
     points: &Range<usize>,
     keep: &Keep,
-) -> Result<(), RuntimeError> {
+) -> Result<Option<crate::plan::Plan>, RuntimeError> {
     let m = &kernel.model;
     for name in grid.names() {
         if m.param_index(name).is_none() {
@@ -399,17 +399,18 @@ fn check_sweep(
             format!("points {points:?} are not in the grid of {}", grid.len()),
         ));
     }
-    if !points.is_empty() {
-        let plan = crate::plan::resolve(kernel, core, &grid.options(base, points.start))?;
-        if let Keep::Stats { vars, .. } = keep {
-            for v in vars {
-                if recorded_index(m, plan.recording(), v).is_none() {
-                    return Err(not_recorded(v));
-                }
+    if points.is_empty() {
+        return Ok(None);
+    }
+    let plan = crate::plan::resolve(kernel, core, &grid.options(base, points.start))?;
+    if let Keep::Stats { vars, .. } = keep {
+        for v in vars {
+            if recorded_index(m, plan.recording(), v).is_none() {
+                return Err(not_recorded(v));
             }
         }
     }
-    Ok(())
+    Ok(Some(plan))
 }
 
 /// [`sweep_keeping`] without its checks ([`check_sweep`]: a sweep run in blocks checks
@@ -502,35 +503,27 @@ pub fn sweep_blocks<'a>(
     if block_points == Some(0) {
         return Err(RuntimeError::option("block_points", "must be at least 1"));
     }
-    check_sweep(kernel, core, grid, base, &points, keep)?;
-    let options_of = |i: usize| grid.options(base, i);
+    let first = check_sweep(kernel, core, grid, base, &points, keep)?;
     let count = points.len();
     let mut batch = batch.clone();
-    let block = match keep {
-        Keep::Stats { .. } => count,
-        Keep::Runs if count == 0 => count,
-        Keep::Runs => {
-            let width = crate::batch::lane_width(
-                kernel,
-                core,
-                count,
-                || std::borrow::Cow::Owned(options_of(points.start)),
-                &batch,
-            )?;
+    let block = match (keep, first) {
+        (Keep::Runs, Some(first)) => {
+            let bytes = first.record_bytes_estimate(kernel);
+            let width = crate::batch::lane_width(kernel, count, Some(first), &batch)?;
             batch.lanes = Some(width);
-            block_points.unwrap_or_else(|| {
-                let threads = match batch.threads {
-                    Some(n) => n,
-                    None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                };
-                let bytes = crate::plan::resolve(kernel, core, &options_of(points.start))
-                    .map_or(0.0, |p| p.record_bytes_estimate(kernel));
-                let fit = (BLOCK_BYTES / bytes.max(1.0)).floor() as usize;
-                // Whole packs of lanes, one at least per thread.
-                let block = fit.max(threads.max(1) * width).max(1);
-                block / width * width
-            })
+            match block_points {
+                Some(n) => n,
+                None => {
+                    let threads = crate::batch::thread_count(&batch)?;
+                    let fit = (BLOCK_BYTES / bytes.max(1.0)).floor() as usize;
+                    // Whole packs of lanes, one at least per thread.
+                    let block = fit.max(threads * width).max(1);
+                    block / width * width
+                }
+            }
         }
+        // Statistics keep no samples; no points, no blocks to size.
+        _ => count,
     };
     Ok(Blocks {
         kernel,

@@ -3,7 +3,7 @@
 //! step against two half steps).
 
 use super::emit::{finite, Emit};
-use super::implicit::{ld, st, Buffers, NewtonConfig, Solve};
+use super::implicit::{abs, ld, st, Buffers, NewtonConfig, Solve};
 use super::*;
 
 /// The registry entry.
@@ -123,14 +123,6 @@ pub(super) fn error_norm(e: &mut Emit, c: &Controller, a: Value, b: Value, s: Va
     let inf = e.c(f64::INFINITY);
     let ok = finite(&mut e.b, err, inf);
     e.b.select(ok, err, inf)
-}
-
-/// `x if x >= 0 else -x`.
-fn abs(b: &mut FunctionBuilder, x: Value) -> Value {
-    let zero = b.f64(0.0);
-    let pos = b.cmp(CmpOp::Ge, x, zero);
-    let neg = b.neg(x);
-    b.select(pos, x, neg)
 }
 
 /// `max(safety · sqrt(1 / err), min_factor)`: the controller's step factor before the

@@ -288,11 +288,8 @@ impl Emit<'_> {
     /// once with status `FAULT + mask` (nothing is accepted).
     pub(super) fn call_rhs(&mut self, t: Value, y: Value, out: Value) {
         if self.steps_state() {
-            let args = [t, y, out, self.p, self.ring, self.head];
-            let sig = self.rhs_sig.clone();
-            let mask = self.b.call(self.rhs, &sig, &args)[0];
-            count(&mut self.b, self.stats, crate::abi::STAT_RHS);
-            self.fault_exit(mask);
+            let cx = self.ctx();
+            cx.rhs(&mut self.b, t, y, out);
         }
         if let Some(tg) = &self.tangent {
             let (tj, yj) = match tg.mode {

@@ -101,7 +101,7 @@ pub(super) fn st(b: &mut FunctionBuilder, elem: Elem, arr: Value, idx: Value, x:
 }
 
 /// `x if x >= 0 else -x`, the reference's absolute value.
-fn abs(b: &mut FunctionBuilder, x: Value) -> Value {
+pub(super) fn abs(b: &mut FunctionBuilder, x: Value) -> Value {
     let zero = b.f64(0.0);
     let pos = b.cmp(CmpOp::Ge, x, zero);
     let neg = b.neg(x);
@@ -142,7 +142,7 @@ fn all_finite(b: &mut FunctionBuilder, arr: Value, n: Value) -> Value {
 /// What the solve's code needs of the step function besides the builder: the model's
 /// functions and the step's model arguments.
 #[derive(Clone)]
-struct Ctx {
+pub(super) struct Ctx {
     rhs: FuncId,
     rhs_sig: Signature,
     jacobian: Option<FuncId>,
@@ -155,8 +155,8 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// `f(t, y) → out`, a fault ending the step (as `Emit::call_rhs`).
-    fn rhs(&self, b: &mut FunctionBuilder, t: Value, y: Value, out: Value) {
+    /// `f(t, y) → out`, counted, a fault ending the step (`Emit::call_rhs`'s call).
+    pub(super) fn rhs(&self, b: &mut FunctionBuilder, t: Value, y: Value, out: Value) {
         let args = [t, y, out, self.p, self.ring, self.head];
         let mask = b.call(self.rhs, &self.rhs_sig, &args)[0];
         count(b, self.stats, STAT_RHS);
@@ -165,7 +165,7 @@ impl Ctx {
 }
 
 impl Emit<'_> {
-    fn ctx(&self) -> Ctx {
+    pub(super) fn ctx(&self) -> Ctx {
         Ctx {
             rhs: self.rhs,
             rhs_sig: self.rhs_sig.clone(),
