@@ -262,37 +262,31 @@ pub fn run(
             &keep,
             args.block_points.map(|n| n as usize),
         )?;
-        // The first block's errors (options wrong for every point) before any output.
-        let first = blocks.next().transpose()?;
         let info = info(0.0);
         let stopped = std::cell::Cell::new(false);
         let failure = std::cell::RefCell::new(None);
-        // Each block in turn, after the first. Between blocks the output is being
-        // written, and a signal then gets the writer's time from the alarm; once
-        // interrupted, nothing more is simulated (the other points are cancelled at once).
-        crate::signals::run_finished();
-        let rest = std::iter::from_fn(|| {
+        // Each block in turn (options wrong for every point were `sweep_blocks`'s error,
+        // before any output). Between blocks the output is being written, and a signal
+        // then gets the writer's time from the alarm; once interrupted, nothing more is
+        // simulated (the other points are cancelled at once).
+        let sweeps = std::iter::from_fn(|| {
             if !interrupt.is_requested() {
                 crate::signals::run_resumed();
             }
             let next = blocks.next();
             crate::signals::run_finished();
             next
+        })
+        .map_while(|sw| match sw {
+            Ok(sw) => {
+                stopped.set(stopped.get() || was_stopped(&sw));
+                Some(sw)
+            }
+            Err(e) => {
+                *failure.borrow_mut() = Some(e);
+                None
+            }
         });
-        let sweeps = first
-            .into_iter()
-            .map(Ok)
-            .chain(rest)
-            .map_while(|sw| match sw {
-                Ok(sw) => {
-                    stopped.set(stopped.get() || was_stopped(&sw));
-                    Some(sw)
-                }
-                Err(e) => {
-                    *failure.borrow_mut() = Some(e);
-                    None
-                }
-            });
         let failed = || {
             failure
                 .borrow_mut()
