@@ -255,7 +255,10 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     "{:<8} kind={:<3} order={} control={:<8} scheme={:<8} tangent={:<10} aliases={} config={}",
                     s.name,
                     s.kind.as_str(),
-                    s.order,
+                    match s.max_order {
+                        Some(top) => format!("{}-{top}", s.order),
+                        None => s.order.to_string(),
+                    },
                     if s.adaptive { "adaptive" } else { "fixed" },
                     if s.implicit { "implicit" } else { "explicit" },
                     tangent,

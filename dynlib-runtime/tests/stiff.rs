@@ -1,7 +1,9 @@
 //! Stiff problems with the implicit steppers: Robertson's chemical kinetics to t = 1e5
 //! (rtol 1e-6, atol 1e-10) conserves its mass and ends where a tight scipy Radau ends
 //! (`tests/data/golden/robertson_radau.json`, from `tools/golden_robertson.py`); the model
-//! is `tests/data/models/robertson.toml`.
+//! is `tests/data/models/robertson.toml`. The variable-order `bdf` is checked against
+//! scipy's BDF, the method it implements (`tests/data/golden/bdf_scipy.json`, from
+//! `tools/golden_bdf.py`).
 
 use dynlib_model::Config;
 use dynlib_runtime::{RunOptions, SetupOptions};
@@ -27,7 +29,7 @@ fn robertson_conserves_mass_and_ends_where_radau_ends() {
         .map(|x| x.as_f64().unwrap())
         .collect();
     let (rtol, atol) = (1e-6, 1e-10);
-    for stepper in ["bdf2a", "tr-bdf2a"] {
+    for stepper in ["bdf2a", "tr-bdf2a", "bdf"] {
         for jit in [false, cfg!(feature = "jit")] {
             let o = SetupOptions::default()
                 .stepper(stepper)
@@ -46,7 +48,7 @@ fn robertson_conserves_mass_and_ends_where_radau_ends() {
                 assert!((mass - 1.0).abs() <= 1e-10, "{stepper}: mass {mass} at {t}");
             }
             // The final state within ten times the local tolerance of Radau's (a global
-            // error accumulates over some six thousand steps).
+            // error accumulates over some six thousand steps, three hundred for bdf).
             for (k, w) in want.iter().enumerate() {
                 let got = r.y_final.get(k);
                 let tol = 10.0 * (rtol * w.abs() + atol);
@@ -82,4 +84,167 @@ fn sim_sets_jacobian_mode_by_name() {
         e.contains("[sim].jacobian_mode") && e.contains("internal, external, auto"),
         "{e}"
     );
+}
+
+/// The golden file of scipy's BDF and Radau on `problem`.
+fn scipy_bdf(problem: &str) -> Value {
+    let path = format!(
+        "{}/../tests/data/golden/bdf_scipy.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    all[problem].clone()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// `bdf` on `uri` with `run`'s options (rtol and atol set from the golden file).
+fn run_bdf(uri: &str, run: RunOptions, golden: &Value) -> dynlib_runtime::Results {
+    let o = SetupOptions::default()
+        .stepper("bdf")
+        .config(Config::default());
+    let mut s = dynlib_runtime::setup(uri, o).unwrap();
+    let run = run
+        .t_end(golden["t_end"].as_f64().unwrap())
+        .stepper_option("rtol", golden["rtol"].as_f64().unwrap())
+        .stepper_option("atol", golden["atol"].as_f64().unwrap());
+    s.run(run).unwrap().clone()
+}
+
+#[test]
+fn bdf_takes_the_steps_of_scipys_bdf_and_reuses_its_jacobians() {
+    let cases = [
+        (
+            "robertson",
+            format!("inline:{ROBERTSON}"),
+            RunOptions::default(),
+        ),
+        (
+            "vanderpol_mu100",
+            "builtin://ode/vanderpol".to_string(),
+            RunOptions::default().param("mu", 100.0),
+        ),
+    ];
+    for (name, uri, run) in cases {
+        let g = scipy_bdf(name);
+        let r = run_bdf(&uri, run, &g);
+        let stats = r.stats;
+        let steps = stats.accepted as f64;
+        let scipy_steps = g["bdf"]["steps"].as_f64().unwrap();
+        // The same method: the same number of steps within a few percent (the first step
+        // and rounding differ), and as few Jacobians and factorisations.
+        assert!(
+            (steps - scipy_steps).abs() <= 0.05 * scipy_steps,
+            "{name}: {steps} steps, scipy {scipy_steps}"
+        );
+        let njev = g["bdf"]["njev"].as_f64().unwrap();
+        let nlu = g["bdf"]["nlu"].as_f64().unwrap();
+        assert!(
+            stats.jacobians as f64 <= 1.5 * njev + 1.0,
+            "{name}: {} Jacobians, scipy {njev}",
+            stats.jacobians
+        );
+        assert!(
+            stats.lu as f64 <= 1.5 * nlu + 1.0,
+            "{name}: {} LU, scipy {nlu}",
+            stats.lu
+        );
+        // Newton's work: at most newton_max_iter iterations per attempt.
+        assert!(stats.newton <= 4 * (stats.accepted + stats.rejected));
+        // The final state within ten times the local tolerance of a tight Radau's (a
+        // global error accumulates; on Van der Pol scipy's BDF is 6e-6 off, bdf2a 5e-5).
+        let radau = floats(&g["radau_y"]);
+        let (rtol, atol) = (g["rtol"].as_f64().unwrap(), g["atol"].as_f64().unwrap());
+        for (k, w) in radau.iter().enumerate() {
+            let got = r.y_final.get(k);
+            let tol = 10.0 * (rtol * w.abs() + atol);
+            assert!((got - w).abs() <= tol, "{name}: y[{k}] = {got}, Radau {w}");
+        }
+    }
+}
+
+#[test]
+fn bdf_climbs_in_order_on_a_smooth_solution() {
+    // Van der Pol with mu = 1 is smooth: order 5 takes far fewer steps than order 1, and
+    // each order allowed saves steps (the order selection works and is worth it).
+    let steps = |max_order: f64| {
+        let o = SetupOptions::default()
+            .stepper("bdf")
+            .config(Config::default());
+        let mut s = dynlib_runtime::setup("builtin://ode/vanderpol", o).unwrap();
+        let r = s
+            .run(
+                RunOptions::default()
+                    .t_end(20.0)
+                    .stepper_option("max_order", max_order),
+            )
+            .unwrap();
+        r.stats.accepted
+    };
+    let by_order: Vec<u64> = (1..=5).map(|k| steps(k as f64)).collect();
+    for w in by_order.windows(2) {
+        assert!(w[1] < w[0], "steps by max_order 1..5: {by_order:?}");
+    }
+    assert!(
+        by_order[4] * 4 < by_order[0],
+        "steps by max_order 1..5: {by_order:?}"
+    );
+}
+
+/// Exponential decay with a reset to 1 whenever x falls to 1/2.
+const SAWTOOTH: &str = r#"
+[model]
+type = "ode"
+[states]
+x = 1.0
+[equations.rhs]
+x = "-x"
+[events.reset]
+cond = "x <= 0.5"
+action = "x = 1.0"
+"#;
+
+#[test]
+fn bdf_restarts_its_history_when_an_event_resets_the_state() {
+    // The history is of the trajectory before the reset; continuing it would ignore the
+    // reset. After every reset (a sample at x = 1) the solution must follow exp(−(t − t_r)).
+    for jit in [false, cfg!(feature = "jit")] {
+        let o = SetupOptions::default()
+            .stepper("bdf")
+            .jit(jit)
+            .config(Config::default());
+        let mut s = dynlib_runtime::setup(&format!("inline:{SAWTOOTH}"), o).unwrap();
+        let r = s
+            .run(
+                RunOptions::default()
+                    .t_end(5.0)
+                    .stepper_option("rtol", 1e-8)
+                    .stepper_option("atol", 1e-10),
+            )
+            .unwrap();
+        let x = r.series("x").unwrap().to_vec();
+        let mut t_reset = 0.0;
+        let mut resets = 0;
+        for (i, &t) in r.t.iter().enumerate().skip(1) {
+            if x[i] == 1.0 {
+                t_reset = t;
+                resets += 1;
+                continue;
+            }
+            let want = (-(t - t_reset)).exp();
+            assert!(
+                (x[i] - want).abs() <= 1e-6,
+                "jit {jit}: x({t}) = {}, want {want} (reset at {t_reset})",
+                x[i]
+            );
+        }
+        // ln 2 apart: seven resets in t < 5.
+        assert_eq!(resets, 7, "jit {jit}");
+    }
 }

@@ -11,6 +11,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["bdf2_jit"],
     kind: StepperKind::Ode,
     order: 2,
+    max_order: None,
     embedded_order: None,
     adaptive: false,
     implicit: true,

@@ -12,6 +12,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["bdf2a_jit"],
     kind: StepperKind::Ode,
     order: 2,
+    max_order: None,
     embedded_order: Some(1),
     adaptive: true,
     implicit: true,

@@ -9,6 +9,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["fwd_euler", "forward_euler"],
     kind: StepperKind::Ode,
     order: 1,
+    max_order: None,
     embedded_order: None,
     adaptive: false,
     implicit: false,

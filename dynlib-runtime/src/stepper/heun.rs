@@ -10,6 +10,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["explicit_trapezoid", "improved_euler"],
     kind: StepperKind::Ode,
     order: 2,
+    max_order: None,
     embedded_order: None,
     adaptive: false,
     implicit: false,

@@ -30,12 +30,18 @@ impl NewtonConfig {
     /// Reads the fields from `cfg` at their positions in the stepper's configuration.
     pub(super) fn load(e: &mut Emit, at: [usize; 4]) -> NewtonConfig {
         let tol = e.cfg(at[0]);
-        let iters = e.cfg(at[1]);
+        NewtonConfig::with_tol(e, tol, [at[1], at[2], at[3]])
+    }
+
+    /// As [`NewtonConfig::load`] with a tolerance the stepper computes (`bdf`'s follows
+    /// `rtol`), `at` the positions of `newton_max_iter`, `jac_eps` and `jacobian_mode`.
+    pub(super) fn with_tol(e: &mut Emit, tol: Value, at: [usize; 3]) -> NewtonConfig {
+        let iters = e.cfg(at[0]);
         let max_iter = e.b.convert(iters, Type::I64);
-        let jac_eps = e.cfg(at[2]);
+        let jac_eps = e.cfg(at[1]);
         // `external` uses a declared Jacobian, `auto` any (the declared one wins where
         // there is one); otherwise forward differences.
-        let mode = e.cfg(at[3]);
+        let mode = e.cfg(at[2]);
         let (one, two) = (e.c(1.0), e.c(2.0));
         let external = match (e.jacobian, e.jacobian_declared) {
             (Some(_), true) => {
@@ -115,7 +121,7 @@ fn max_of(b: &mut FunctionBuilder, m: Value, x: Value) -> Value {
 }
 
 /// `i * n + j`.
-fn at(b: &mut FunctionBuilder, n: Value, i: Value, j: Value) -> Value {
+pub(super) fn at(b: &mut FunctionBuilder, n: Value, i: Value, j: Value) -> Value {
     let r = b.mul(i, n);
     b.add(r, j)
 }
@@ -128,7 +134,7 @@ fn fail_if(b: &mut FunctionBuilder, cond: Value, fail: Block) {
 }
 
 /// True when every one of the `n` values of `arr` is finite (`allfinite1d`).
-fn all_finite(b: &mut FunctionBuilder, arr: Value, n: Value) -> Value {
+pub(super) fn all_finite(b: &mut FunctionBuilder, arr: Value, n: Value) -> Value {
     let zero = b.i64(0);
     let yes = b.bool(true);
     let inf = b.f64(f64::INFINITY);
@@ -284,9 +290,7 @@ impl Emit<'_> {
 }
 
 impl Ctx {
-    /// `target = I − factor·J` at the iterate: the declared Jacobian when `cfg.external`,
-    /// else forward differences (`ε_j = jac_eps·max(1, |Y_j|)`, a non-finite perturbed `f`
-    /// fails).
+    /// `target = I − factor·J` at the iterate ([`Ctx::jacobian`]'s `J`).
     fn matrix(
         &self,
         b: &mut FunctionBuilder,
@@ -296,43 +300,70 @@ impl Ctx {
         target: Value,
         fail: Block,
     ) {
+        let at_iterate = JacobianAt {
+            t: s.t_new,
+            y: s.y,
+            f_y: w.f_val,
+            f_tmp: w.f_tmp,
+            y_tmp: w.y_tmp,
+        };
+        self.jacobian(b, &at_iterate, cfg, target, fail);
+        let elem = self.elem;
+        let n = b.i64(self.n as i64);
+        let zero_i = b.i64(0);
+        // (−factor·J_ij) + 1 on the diagonal is 1 − factor·J_ii to the bit.
+        b.for_range(zero_i, n, &[], |b, i, _| {
+            b.for_range(zero_i, n, &[], |b, j, _| {
+                let k = at(b, n, i, j);
+                let x = ld(b, target, k);
+                let nf = b.neg(s.factor);
+                let v = b.mul(nf, x);
+                st(b, elem, target, k, v);
+                vec![]
+            });
+            let k = at(b, n, i, i);
+            let x = ld(b, target, k);
+            let one = b.f64(1.0);
+            let v = b.add(x, one);
+            st(b, elem, target, k, v);
+            vec![]
+        });
+    }
+
+    /// `target = J(t, y)` at `fd`'s point, counted: the model's Jacobian when
+    /// `cfg.external`, else forward differences column by column
+    /// (`ε_j = jac_eps·max(1, |y_j|)`, `fd.f_y` holding `f(t, y)`; a non-finite perturbed `f`
+    /// jumps to `fail`).
+    pub(super) fn jacobian(
+        &self,
+        b: &mut FunctionBuilder,
+        fd: &JacobianAt,
+        cfg: &NewtonConfig,
+        target: Value,
+        fail: Block,
+    ) {
+        let (t, y) = (fd.t, fd.y);
         let elem = self.elem;
         let n = b.i64(self.n as i64);
         let zero_i = b.i64(0);
         count(b, self.stats, STAT_JACOBIANS);
-        let (ext, fd, join) = (b.create_block(), b.create_block(), b.create_block());
-        b.brif(cfg.external, ext, &[], fd, &[]);
+        let (ext, diff, join) = (b.create_block(), b.create_block(), b.create_block());
+        b.brif(cfg.external, ext, &[], diff, &[]);
         b.switch_to(ext);
         if let Some(jf) = self.jacobian {
-            let args = [s.t_new, s.y, self.p, target, self.ring, self.head];
+            let args = [t, y, self.p, target, self.ring, self.head];
             let mask = b.call(jf, &jacobian_signature(elem), &args)[0];
             return_on_fault(b, mask);
-            b.for_range(zero_i, n, &[], |b, i, _| {
-                b.for_range(zero_i, n, &[], |b, j, _| {
-                    let k = at(b, n, i, j);
-                    let x = ld(b, target, k);
-                    let nf = b.neg(s.factor);
-                    let v = b.mul(nf, x);
-                    st(b, elem, target, k, v);
-                    vec![]
-                });
-                let k = at(b, n, i, i);
-                let x = ld(b, target, k);
-                let one = b.f64(1.0);
-                let v = b.add(x, one);
-                st(b, elem, target, k, v);
-                vec![]
-            });
         }
         b.jump(join, &[]);
-        b.switch_to(fd);
+        b.switch_to(diff);
         b.for_range(zero_i, n, &[], |b, j, _| {
             b.for_range(zero_i, n, &[], |b, i, _| {
-                let x = b.load(s.y, i);
-                b.store(w.y_tmp, i, x);
+                let x = b.load(y, i);
+                b.store(fd.y_tmp, i, x);
                 vec![]
             });
-            let base = ld(b, s.y, j);
+            let base = ld(b, y, j);
             let a = abs(b, base);
             let one = b.f64(1.0);
             let big = b.cmp(CmpOp::Gt, a, one);
@@ -341,27 +372,21 @@ impl Ctx {
             let zero = b.f64(0.0);
             let is0 = b.cmp(CmpOp::Eq, eps, zero);
             let eps = b.select(is0, cfg.jac_eps, eps);
-            let yj = ld(b, w.y_tmp, j);
+            let yj = ld(b, fd.y_tmp, j);
             let yp = b.add(yj, eps);
-            st(b, elem, w.y_tmp, j, yp);
-            self.rhs(b, s.t_new, w.y_tmp, w.f_tmp);
-            let ok = all_finite(b, w.f_tmp, n);
+            st(b, elem, fd.y_tmp, j, yp);
+            self.rhs(b, t, fd.y_tmp, fd.f_tmp);
+            let ok = all_finite(b, fd.f_tmp, n);
             let bad = b.not(ok);
             fail_if(b, bad, fail);
             let inv = b.div(one, eps);
             b.for_range(zero_i, n, &[], |b, i, _| {
-                let ft = ld(b, w.f_tmp, i);
-                let fv = ld(b, w.f_val, i);
+                let ft = ld(b, fd.f_tmp, i);
+                let fv = ld(b, fd.f_y, i);
                 let d = b.sub(ft, fv);
                 let df = b.mul(d, inv);
-                let diag = b.cmp(CmpOp::Eq, i, j);
-                let fdf = b.mul(s.factor, df);
-                let on = b.sub(one, fdf);
-                let nf = b.neg(s.factor);
-                let off = b.mul(nf, df);
-                let v = b.select(diag, on, off);
                 let k = at(b, n, i, j);
-                st(b, elem, target, k, v);
+                st(b, elem, target, k, df);
                 vec![]
             });
             vec![]
@@ -369,6 +394,167 @@ impl Ctx {
         b.jump(join, &[]);
         b.switch_to(join);
     }
+}
+
+/// Where a Jacobian is evaluated, `(t, y)`, and the vectors forward differences use:
+/// `f_y = f(t, y)` (read), the perturbed `f` and the perturbed state (scratch).
+pub(super) struct JacobianAt {
+    pub(super) t: Value,
+    pub(super) y: Value,
+    pub(super) f_y: Value,
+    pub(super) f_tmp: Value,
+    pub(super) y_tmp: Value,
+}
+
+/// Factors `m = P·L·U` in place (LAPACK's `getrf` order: at column `k` the row with the
+/// largest `|m_ik|`, the first on ties, is swapped up, `piv[k]` records it; `L` below the
+/// diagonal without its unit diagonal, `U` on and above). A zero (or NaN) pivot jumps to
+/// `singular`. The factors serve any number of [`lu_apply`] solves.
+pub(super) fn lu_factor(
+    b: &mut FunctionBuilder,
+    elem: Elem,
+    n: Value,
+    m: Value,
+    piv: Value,
+    singular: Block,
+) {
+    let zero_i = b.i64(0);
+    let one_i = b.i64(1);
+    b.for_range(zero_i, n, &[], |b, k, _| {
+        let kk = at(b, n, k, k);
+        let k1 = b.add(k, one_i);
+        let (pivot_val, pivot_row) = find_pivot(b, n, m, k);
+        let zero = b.f64(0.0);
+        let usable = b.cmp(CmpOp::Gt, pivot_val, zero);
+        let bad = b.not(usable);
+        fail_if(b, bad, singular);
+        b.store(piv, k, pivot_row);
+        swap_rows(b, n, m, k, pivot_row);
+        let diag = ld(b, m, kk);
+        let one = b.f64(1.0);
+        let inv = b.div(one, diag);
+        b.for_range(k1, n, &[], |b, i, _| {
+            let ik = at(b, n, i, k);
+            let x = ld(b, m, ik);
+            let l = b.mul(x, inv);
+            st(b, elem, m, ik, l);
+            b.for_range(k1, n, &[], |b, j, _| {
+                let ij = at(b, n, i, j);
+                let kj = at(b, n, k, j);
+                let (a, c) = (ld(b, m, ij), ld(b, m, kj));
+                let p = b.mul(l, c);
+                let v = b.sub(a, p);
+                st(b, elem, m, ij, v);
+                vec![]
+            });
+            vec![]
+        });
+        vec![]
+    });
+}
+
+/// The largest `|m_ik|` for `i >= k` and its row (the first on ties).
+fn find_pivot(b: &mut FunctionBuilder, n: Value, m: Value, k: Value) -> (Value, Value) {
+    let kk = at(b, n, k, k);
+    let v = ld(b, m, kk);
+    let pv = abs(b, v);
+    let one_i = b.i64(1);
+    let k1 = b.add(k, one_i);
+    let found = b.for_range(k1, n, &[pv, k], |b, i, c| {
+        let ik = at(b, n, i, k);
+        let x = ld(b, m, ik);
+        let a = abs(b, x);
+        let gt = b.cmp(CmpOp::Gt, a, c[0]);
+        vec![b.select(gt, a, c[0]), b.select(gt, i, c[1])]
+    });
+    (found[0], found[1])
+}
+
+/// `r = U⁻¹ r` for the upper triangle of `m`, from the last row up; a zero diagonal jumps
+/// to `fail` when given.
+fn back_substitute(
+    b: &mut FunctionBuilder,
+    elem: Elem,
+    n: Value,
+    m: Value,
+    r: Value,
+    fail: Option<Block>,
+) {
+    let zero_i = b.i64(0);
+    let one_i = b.i64(1);
+    b.for_range(zero_i, n, &[], |b, q, _| {
+        let last = b.sub(n, one_i);
+        let i = b.sub(last, q);
+        let s0 = ld(b, r, i);
+        let i1 = b.add(i, one_i);
+        let sum = b.for_range(i1, n, &[s0], |b, j, c| {
+            let ij = at(b, n, i, j);
+            let (a, x) = (ld(b, m, ij), ld(b, r, j));
+            let p = b.mul(a, x);
+            vec![b.sub(c[0], p)]
+        })[0];
+        let ii = at(b, n, i, i);
+        let diag = ld(b, m, ii);
+        if let Some(fail) = fail {
+            let zero = b.f64(0.0);
+            let z = b.cmp(CmpOp::Eq, diag, zero);
+            fail_if(b, z, fail);
+        }
+        let x = b.div(sum, diag);
+        st(b, elem, r, i, x);
+        vec![]
+    });
+}
+
+/// Swaps rows `k` and `r` of the n×n `m` when they differ.
+fn swap_rows(b: &mut FunctionBuilder, n: Value, m: Value, k: Value, r: Value) {
+    let zero_i = b.i64(0);
+    let swap = b.cmp(CmpOp::Ne, r, k);
+    let (yes, join) = (b.create_block(), b.create_block());
+    b.brif(swap, yes, &[], join, &[]);
+    b.switch_to(yes);
+    b.for_range(zero_i, n, &[], |b, j, _| {
+        let a = at(b, n, k, j);
+        let c = at(b, n, r, j);
+        let (xa, xc) = (b.load(m, a), b.load(m, c));
+        b.store(m, a, xc);
+        b.store(m, c, xa);
+        vec![]
+    });
+    b.jump(join, &[]);
+    b.switch_to(join);
+}
+
+/// Solves `P·L·U x = r` in place with [`lu_factor`]'s factors: the row swaps in order,
+/// forward substitution with the unit lower factor, back substitution with the upper.
+pub(super) fn lu_apply(
+    b: &mut FunctionBuilder,
+    elem: Elem,
+    n: Value,
+    m: Value,
+    piv: Value,
+    r: Value,
+) {
+    let zero_i = b.i64(0);
+    b.for_range(zero_i, n, &[], |b, k, _| {
+        let p = b.load(piv, k);
+        let (xk, xp) = (b.load(r, k), b.load(r, p));
+        b.store(r, k, xp);
+        b.store(r, p, xk);
+        vec![]
+    });
+    b.for_range(zero_i, n, &[], |b, i, _| {
+        let s0 = ld(b, r, i);
+        let sum = b.for_range(zero_i, i, &[s0], |b, j, c| {
+            let ij = at(b, n, i, j);
+            let (a, x) = (ld(b, m, ij), ld(b, r, j));
+            let p = b.mul(a, x);
+            vec![b.sub(c[0], p)]
+        })[0];
+        st(b, elem, r, i, sum);
+        vec![]
+    });
+    back_substitute(b, elem, n, m, r, None);
 }
 
 /// Solves `m x = r` in place (`r` becomes `x`, `m` its elimination): Gaussian elimination
@@ -379,37 +565,15 @@ fn lu_solve(b: &mut FunctionBuilder, elem: Elem, n: Value, m: Value, r: Value, f
     let one_i = b.i64(1);
     b.for_range(zero_i, n, &[], |b, k, _| {
         let kk = at(b, n, k, k);
-        let v = ld(b, m, kk);
-        let pv = abs(b, v);
         let k1 = b.add(k, one_i);
-        let found = b.for_range(k1, n, &[pv, k], |b, i, c| {
-            let ik = at(b, n, i, k);
-            let x = ld(b, m, ik);
-            let a = abs(b, x);
-            let gt = b.cmp(CmpOp::Gt, a, c[0]);
-            vec![b.select(gt, a, c[0]), b.select(gt, i, c[1])]
-        });
-        let (pivot_val, pivot_row) = (found[0], found[1]);
+        let (pivot_val, pivot_row) = find_pivot(b, n, m, k);
         let tol = b.f64(1e-14);
         let singular = b.cmp(CmpOp::Le, pivot_val, tol);
         fail_if(b, singular, fail);
-        let swap = b.cmp(CmpOp::Ne, pivot_row, k);
-        let (yes, join) = (b.create_block(), b.create_block());
-        b.brif(swap, yes, &[], join, &[]);
-        b.switch_to(yes);
-        b.for_range(zero_i, n, &[], |b, j, _| {
-            let a = at(b, n, k, j);
-            let c = at(b, n, pivot_row, j);
-            let (xa, xc) = (b.load(m, a), b.load(m, c));
-            b.store(m, a, xc);
-            b.store(m, c, xa);
-            vec![]
-        });
+        swap_rows(b, n, m, k, pivot_row);
         let (xa, xc) = (b.load(r, k), b.load(r, pivot_row));
         b.store(r, k, xc);
         b.store(r, pivot_row, xa);
-        b.jump(join, &[]);
-        b.switch_to(join);
         let diag = ld(b, m, kk);
         let one = b.f64(1.0);
         let inv = b.div(one, diag);
@@ -436,27 +600,7 @@ fn lu_solve(b: &mut FunctionBuilder, elem: Elem, n: Value, m: Value, r: Value, f
         });
         vec![]
     });
-    // Back substitution, from the last row up.
-    b.for_range(zero_i, n, &[], |b, q, _| {
-        let last = b.sub(n, one_i);
-        let i = b.sub(last, q);
-        let s0 = ld(b, r, i);
-        let i1 = b.add(i, one_i);
-        let sum = b.for_range(i1, n, &[s0], |b, j, c| {
-            let ij = at(b, n, i, j);
-            let (a, x) = (ld(b, m, ij), ld(b, r, j));
-            let p = b.mul(a, x);
-            vec![b.sub(c[0], p)]
-        })[0];
-        let ii = at(b, n, i, i);
-        let diag = ld(b, m, ii);
-        let zero = b.f64(0.0);
-        let z = b.cmp(CmpOp::Eq, diag, zero);
-        fail_if(b, z, fail);
-        let x = b.div(sum, diag);
-        st(b, elem, r, i, x);
-        vec![]
-    });
+    back_substitute(b, elem, n, m, r, Some(fail));
 }
 
 /// A block that returns `STEPFAIL` (the fixed-step implicit steppers never retry).

@@ -9,6 +9,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["iter", "discrete"],
     kind: StepperKind::Map,
     order: 1,
+    max_order: None,
     embedded_order: None,
     adaptive: false,
     implicit: false,

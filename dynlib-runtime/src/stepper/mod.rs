@@ -19,6 +19,7 @@ use crate::abi::{status, Abi, StepAbi};
 pub use crate::workspace::Layout;
 
 mod adams_bashforth;
+mod bdf;
 mod bdf2;
 mod bdf2a;
 pub mod emit;
@@ -210,8 +211,11 @@ pub struct StepperSpec {
     pub aliases: &'static [&'static str],
     /// ODE or map.
     pub kind: StepperKind,
-    /// Order of accuracy.
+    /// Order of accuracy; for a variable-order method the order it starts at (the
+    /// initial-step rule's order).
     pub order: u32,
+    /// The highest order of a variable-order method (`bdf`: 5), `None` for a fixed order.
+    pub max_order: Option<u32>,
     /// Order of the embedded error estimate (adaptive steppers).
     pub embedded_order: Option<u32>,
     /// True when the stepper chooses its own step size.
@@ -287,6 +291,7 @@ static REGISTRY: &[StepperSpec] = &[
     bdf2a::SPEC,
     sdirk2::SPEC,
     tr_bdf2a::SPEC,
+    bdf::SPEC,
 ];
 
 /// Every registered stepper, in `REGISTRY` order (as `dynlib steppers list` shows them).

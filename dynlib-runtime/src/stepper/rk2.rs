@@ -9,6 +9,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["rk2_midpoint"],
     kind: StepperKind::Ode,
     order: 2,
+    max_order: None,
     embedded_order: None,
     adaptive: false,
     implicit: false,

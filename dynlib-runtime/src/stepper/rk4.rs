@@ -9,6 +9,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["rk4_classic", "classical_rk4"],
     kind: StepperKind::Ode,
     order: 4,
+    max_order: None,
     embedded_order: None,
     adaptive: false,
     implicit: false,

@@ -9,6 +9,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["dopri5", "dormand_prince"],
     kind: StepperKind::Ode,
     order: 5,
+    max_order: None,
     embedded_order: Some(4),
     adaptive: true,
     implicit: false,

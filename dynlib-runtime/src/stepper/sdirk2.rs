@@ -12,6 +12,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["sdirk2_jit", "alexander2"],
     kind: StepperKind::Ode,
     order: 2,
+    max_order: None,
     embedded_order: None,
     adaptive: false,
     implicit: true,

@@ -15,6 +15,7 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
     aliases: &["trbdf2a"],
     kind: StepperKind::Ode,
     order: 2,
+    max_order: None,
     embedded_order: Some(1),
     adaptive: true,
     implicit: true,
