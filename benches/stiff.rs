@@ -43,7 +43,7 @@ fn stiff(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("stiff/{name}"));
         group.sample_size(20);
         group.measurement_time(Duration::from_secs(4));
-        for stepper in ["bdf2a", "tr-bdf2a"] {
+        for stepper in ["bdf2a", "tr-bdf2a", "bdf"] {
             let mut sim =
                 dynlib::setup(uri, SetupOptions::default().stepper(stepper).jit(true)).unwrap();
             for mode in ["auto", "internal"] {
@@ -64,5 +64,32 @@ fn stiff(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, stiff);
+/// Cold builds to a first result: model load, lowering, the derived Jacobian, the IR
+/// passes, LLVM compilation of the model functions, the stepper and the runner, loading, a
+/// short run. The in-process cache is emptied before every iteration and no disk cache is
+/// used. `robertson_bdf` is the target (a `bdf` kernel for a 3-state model);
+/// `robertson_bdf2a` and `lorenz_rk4` (the `jit` bench's case) are baselines in the same run.
+fn compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stiff/compile");
+    group.sample_size(20);
+    let cases = [
+        ("robertson_bdf", ROBERTSON, "bdf", 1.0),
+        ("robertson_bdf2a", ROBERTSON, "bdf2a", 1.0),
+        ("lorenz_rk4", "builtin://ode/lorenz", "rk4", 0.01),
+    ];
+    for (name, uri, stepper, t_end) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                dynlib::runtime::clear_memory_cache();
+                let o = SetupOptions::default().stepper(stepper).jit(true);
+                let k = dynlib::build(uri, o).unwrap();
+                let mut sim = dynlib::Sim::new(k);
+                sim.run(RunOptions::default().t_end(t_end)).unwrap().len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, stiff, compile);
 criterion_main!(benches);

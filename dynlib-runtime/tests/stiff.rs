@@ -248,3 +248,89 @@ fn bdf_restarts_its_history_when_an_event_resets_the_state() {
         assert_eq!(resets, 7, "jit {jit}");
     }
 }
+
+/// A run of the kernel `k` (Robertson) from `(t0, y0)` to `t_end`, continuing from the
+/// workspace `w` as given, else fresh (with the WRMS first step).
+fn robertson_run(
+    k: &dynlib_runtime::Kernel,
+    (t0, t_end, dt): (f64, f64, f64),
+    y0: &dynlib_runtime::DVec,
+    w: Option<dynlib_runtime::Workspace>,
+) -> dynlib_runtime::RunOutput {
+    let m = k.model();
+    let spec = dynlib_runtime::RunSpec {
+        t0,
+        t_end,
+        dt,
+        max_steps: 100_000,
+        record_interval: 0,
+        y0: y0.clone(),
+        params: dynlib_runtime::DVec::from_numbers(
+            k.elem(),
+            &m.params.iter().map(|s| s.value).collect::<Vec<_>>(),
+        ),
+        config: k.stepper().config.iter().map(|f| f.default).collect(),
+        explicit_dt: None,
+        wrms_first_step: w.is_none(),
+        workspace: w,
+        rec_states: vec![],
+        rec_aux: vec![],
+        cap_rec: 16,
+        cap_evt: 16,
+        memory_limit: dynlib_runtime::run::default_memory_limit(),
+        interrupt: None,
+        observe: false,
+        fastpath: false,
+        trace_stride: 0,
+        cap_trace: 0,
+    };
+    k.run(&mut k.machine(), &spec).unwrap()
+}
+
+#[test]
+fn bdf_does_not_trust_a_workspace_it_could_not_have_written() {
+    // A snapshot file's workspace is checked for shape only. Native code indexes the kept
+    // LU pivots without bounds checks, so pivots out of range must be refactored (which
+    // gives the same factors: the resumed run is the same to the bit); an impossible order
+    // or step restarts the history (a different but still accurate run).
+    use dynlib_model::{load_text, LoadOptions};
+    let opts = LoadOptions::default().with_config(Config::default());
+    let model = std::sync::Arc::new(load_text(ROBERTSON, &opts).unwrap());
+    let y0 = dynlib_runtime::DVec::from_numbers(
+        dynlib_ir::Elem::F64,
+        &model.states.iter().map(|s| s.value).collect::<Vec<_>>(),
+    );
+    for jit in [false, cfg!(feature = "jit")] {
+        let bo = dynlib_runtime::BuildOptions {
+            jit,
+            ..Default::default()
+        };
+        let k = dynlib_runtime::Kernel::build_with(model.clone(), Some("bdf"), &bo).unwrap();
+        let first = robertson_run(&k, (0.0, 1.0, 1e-6), &y0, None);
+        let (t1, dt1, y1) = (first.t_final, first.dt_final, first.y_final.clone());
+        let w = first.workspace.clone();
+        let resume = |w| robertson_run(&k, (t1, 100.0, dt1), &y1, Some(w));
+        let honest = resume(w.clone());
+        // Pivots far out of range.
+        let mut bad_piv = w.clone();
+        bad_piv.indices[0] = vec![1 << 40, -7, 3];
+        let r = resume(bad_piv);
+        assert_eq!(r.y_final.bits(), honest.y_final.bits(), "jit {jit}");
+        assert_eq!(r.steps, honest.steps, "jit {jit}");
+        // An order no history has, a step that is not one.
+        let slot = |name: &str| k.stepper().workspace.scalar(name).unwrap();
+        for (name, value) in [("order", 17.0), ("order", 2.5), ("h_abs", f64::NAN)] {
+            let mut bad = w.clone();
+            bad.scalars[slot(name)] = value;
+            let r = resume(bad);
+            for i in 0..3 {
+                let (a, b) = (r.y_final.get(i), honest.y_final.get(i));
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs() + 1e-9,
+                    "jit {jit}, {name} = {value}: y{} = {a}, {b}",
+                    i + 1
+                );
+            }
+        }
+    }
+}

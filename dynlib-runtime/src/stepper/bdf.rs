@@ -264,8 +264,40 @@ fn emit_bdf(e: &mut Emit) {
         let eq = b.cmp(CmpOp::Eq, a, c);
         vec![b.binary(BinaryOp::And, acc[0], eq)]
     })[0];
+    // A workspace from elsewhere (a snapshot file) is checked for shape only: an order or
+    // step it could not have come from restarts the history rather than being trusted.
+    let order_f = e.b.load(e.sc, s_order);
+    let sane = {
+        let b = &mut e.b;
+        let whole = b.math(MathFn::Trunc, &[order_f]);
+        let is_whole = b.cmp(CmpOp::Eq, whole, order_f);
+        let lo = b.cmp(CmpOp::Ge, order_f, one);
+        let top = b.convert(max_order, Type::F64);
+        let hi = b.cmp(CmpOp::Le, order_f, top);
+        let h_old = b.load(e.sc, s_h);
+        let pos = b.cmp(CmpOp::Gt, h_old, zero);
+        let fin = b.cmp(CmpOp::Lt, h_old, inf);
+        let mut ok = b.binary(BinaryOp::And, is_whole, lo);
+        for c in [hi, pos, fin] {
+            ok = b.binary(BinaryOp::And, ok, c);
+        }
+        ok
+    };
     let valid = e.b.binary(BinaryOp::And, started, same_t);
     let valid = e.b.binary(BinaryOp::And, valid, same_y);
+    let valid = e.b.binary(BinaryOp::And, valid, sane);
+    // Kept LU factors are used only with pivots `k <= piv[k] < n` (native code does not
+    // check bounds); anything else is refactored.
+    let pivots_ok = e.b.for_range(zero_i, ni, &[yes], |b, k, acc| {
+        let p = b.load(piv, k);
+        let lo = b.cmp(CmpOp::Ge, p, k);
+        let hi = b.cmp(CmpOp::Lt, p, ni);
+        let both = b.binary(BinaryOp::And, lo, hi);
+        vec![b.binary(BinaryOp::And, acc[0], both)]
+    })[0];
+    let lu_c_old = e.b.load(e.sc, s_luc);
+    let lu_c_kept = e.b.select(pivots_ok, lu_c_old, nan);
+    e.b.store(e.sc, s_luc, lu_c_kept);
     let (init, cont) = (e.b.create_block(), e.b.create_block());
     e.b.brif(valid, cont, &[], init, &[]);
 
@@ -737,18 +769,21 @@ fn change_d(
             b.cmp(CmpOp::Le, ll, order)
         })
         .collect();
-    // RU[m][i] = Σ_{l≤k} R[m][l] U[l][i].
+    // RU[m][i] = Σ_{l≤k} R[m][l] U[l][i]; U is upper triangular (U[l][i] = 0 for l > i)
+    // and only i ≤ k is used, so the sum runs over l ≤ i whatever the order.
     let mut ru = vec![vec![zero; 6]; 6];
     for (m, row) in ru.iter_mut().enumerate() {
         for (i, slot) in row.iter_mut().enumerate() {
-            let mut acc = zero;
-            for l in 0..6 {
+            let mut acc: Option<Value> = None;
+            for l in 0..=i {
                 let ul = b.f64(u[l][i]);
                 let p = b.mul(r[m][l], ul);
-                let s = b.add(acc, p);
-                acc = b.select(inside[l], s, acc);
+                acc = Some(match acc {
+                    None => p,
+                    Some(a) => b.add(a, p),
+                });
             }
-            *slot = acc;
+            *slot = acc.expect("l = 0 is a term");
         }
     }
     let zero_i = b.i64(0);
@@ -767,4 +802,84 @@ fn change_d(
         }
         vec![]
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(xs: &[f64]) -> Vec<u64> {
+        xs.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn the_coefficients_are_scipys_to_the_bit() {
+        // scipy 1.17's `alpha`, `error_const` and `compute_R(5, 0.37)` rows 3 and 5.
+        let (_, alpha, error) = coefficients();
+        assert_eq!(
+            bits(&alpha),
+            [
+                0x0,
+                0x3ff2f5c28f5c28f6,
+                0x3ffaaaaaaaaaaaab,
+                0x3fffbf59f9b82ef8,
+                0x40015bbbbbbbbbbb,
+                0x4002444444444444
+            ]
+        );
+        assert_eq!(
+            bits(&error),
+            [
+                0x3ff0000000000000,
+                0x3fd428f5c28f5c29,
+                0x3fc5555555555555,
+                0x3fb95fb5b9d265dc,
+                0x3fbd111111111112,
+                0x3fc5555555555555
+            ]
+        );
+        let r = r_const(0.37);
+        assert_eq!(
+            bits(&r[3]),
+            [
+                0x0,
+                0xbfb036199780baa6,
+                0xbfa4afd5454152b1,
+                0x3f928bd230b9dc29,
+                0x3faf85d744f5d356,
+                0x3fa420c49ba5e351
+            ]
+        );
+        assert_eq!(
+            bits(&r[5]),
+            [
+                0x0,
+                0xbf9ef41e2d2e35c5,
+                0xbf8e7b8416bad679,
+                0x3f74429d5b89804f,
+                0x3f882624ca6a3cfa,
+                0x3f73e81669ced0b0
+            ]
+        );
+    }
+
+    #[test]
+    fn u_is_upper_triangular_and_its_own_inverse() {
+        // change_d sums R·U only over l <= i (U's zeros), and a step change by a factor of
+        // 1 must leave the differences alone: U·U = I.
+        let u = r_const(1.0);
+        for (l, row) in u.iter().enumerate() {
+            for (i, &x) in row.iter().enumerate() {
+                if l > i {
+                    assert_eq!(x, 0.0, "U[{l}][{i}]");
+                }
+            }
+        }
+        for i in 0..6 {
+            for j in 0..6 {
+                let s: f64 = (0..6).map(|l| u[i][l] * u[l][j]).sum();
+                assert_eq!(s, if i == j { 1.0 } else { 0.0 }, "(U·U)[{i}][{j}]");
+            }
+        }
+    }
 }
