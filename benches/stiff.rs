@@ -5,19 +5,23 @@
 //! ```
 //!
 //! - `stiff/vanderpol_mu100/*`: Van der Pol with μ = 100 to T = 300 (about 18,000 steps),
-//!   `bdf2a` and `tr-bdf2a` with the default tolerances (atol 1e-8, rtol 1e-5), each with
+//!   `bdf2a`, `tr-bdf2a` and `bdf` with the default tolerances (atol 1e-8, rtol 1e-5), each with
 //!   the exact Jacobian (`auto`, the default: the model declares one) and with the
 //!   reference's finite differences (`internal`).
 //! - `stiff/robertson_1e5/*`: Robertson's kinetics (k1 = 0.04, k2 = 3e7, k3 = 1e4) to
 //!   t = 1e5 at rtol 1e-6, atol 1e-10, the Jacobian derived from the right-hand side
 //!   (`auto`) and finite differences (`internal`).
+//! - `stiff/compile/*`: cold builds to a first result (see [`compile`]).
 //!
 //! Only the final state is recorded. Measured on the project's machine (2 cores) on
-//! 2026-12-02, criterion medians, auto / internal: Van der Pol bdf2a 2.27 / 2.98 ms,
-//! tr-bdf2a 4.03 / 4.22 ms; Robertson bdf2a 1.13 / 1.95 ms, tr-bdf2a 1.79 / 2.34 ms. The
-//! Python reference with Numba, same day, the median of five warm `Sim.run` calls (its
-//! default, internal, Jacobian): Van der Pol 14.8 ms (bdf2a) and 20.6 ms (tr-bdf2a),
-//! Robertson 7.7 and 9.5 ms; so 6.5×, 5.1×, 6.8× and 5.3× with the defaults.
+//! 2026-12-03, criterion medians, auto / internal: Van der Pol bdf2a 2.33 / 2.93 ms,
+//! tr-bdf2a 3.94 / 4.17 ms, bdf 0.163 / 0.169 ms; Robertson bdf2a 1.14 / 2.00 ms, tr-bdf2a
+//! 1.85 / 2.45 ms, bdf 0.082 / 0.080 ms. The Python reference with Numba (2026-12-02, the
+//! median of five warm `Sim.run` calls, its default internal Jacobian): Van der Pol 14.8 ms
+//! (bdf2a) and 20.6 ms (tr-bdf2a), Robertson 7.7 and 9.5 ms; so 6.4×, 5.2×, 6.7× and 5.1×
+//! with the defaults. diffsol's BDF on the same problems is `benches/diffsol` (0.269 and
+//! 0.104 ms there, same day). Cold compiles: robertson_bdf 227 ms, robertson_bdf2a 382 ms,
+//! lorenz_rk4 64.0 ms (the issue's target for the first is 150 ms: not met).
 
 use std::time::Duration;
 
