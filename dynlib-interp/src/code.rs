@@ -331,6 +331,32 @@ pub(crate) enum Op {
         a: Reg,
         b: Reg,
     },
+    /// `d = math1_f32[f](a)`: a float32 libm function of one argument (`sinf`).
+    Math1F32 {
+        d: Reg,
+        a: Reg,
+        f: u32,
+    },
+    /// `d = math2_f32[f](a, b)`: a float32 libm function of two arguments (`powf`).
+    Math2F32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        f: u32,
+    },
+    SqrtF32 {
+        d: Reg,
+        a: Reg,
+    },
+    FabsF32 {
+        d: Reg,
+        a: Reg,
+    },
+    CopysignF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
 
     LoadF64 {
         d: Reg,
@@ -516,7 +542,10 @@ impl Op {
             | Not { d, a }
             | Convert { d, a, .. }
             | Math1 { d, a, .. }
+            | Math1F32 { d, a, .. }
             | Sqrt { d, a }
+            | SqrtF32 { d, a }
+            | FabsF32 { d, a }
             | Fabs { d, a } => {
                 f(d);
                 f(a);
@@ -586,6 +615,8 @@ impl Op {
             | Pow { d, a, b }
             | Hypot { d, a, b }
             | Copysign { d, a, b }
+            | CopysignF32 { d, a, b }
+            | Math2F32 { d, a, b, .. }
             | LoadF64 { d, p: a, i: b }
             | LoadF32 { d, p: a, i: b }
             | LoadI64 { d, p: a, i: b }
@@ -666,6 +697,10 @@ pub(crate) struct Code {
     pub pairs: Vec<[Reg; 2]>,
     /// One-argument libm functions used by [`Op::Math1`].
     pub math1: Vec<dynlib_ir::libm::Unary>,
+    /// One-argument float32 libm functions used by [`Op::Math1F32`].
+    pub math1_f32: Vec<dynlib_ir::libm::UnaryF32>,
+    /// Two-argument float32 libm functions used by [`Op::Math2F32`].
+    pub math2_f32: Vec<dynlib_ir::libm::BinaryF32>,
 }
 
 impl Code {

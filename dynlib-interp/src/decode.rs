@@ -91,6 +91,8 @@ fn decode_function(program: &Program, func: &Function, fusion: bool) -> Result<C
             calls: Vec::new(),
             pairs: Vec::new(),
             math1: Vec::new(),
+            math1_f32: Vec::new(),
+            math2_f32: Vec::new(),
         },
         scratch: nvals as Reg,
         stubs: Vec::new(),
@@ -169,6 +171,12 @@ pub(crate) fn validate(code: &Code) -> Result<(), String> {
                 bad = Some(format!("operation {pc} names a missing select pair"));
             }
             Op::Math1 { f, .. } if f as usize >= code.math1.len() => {
+                bad = Some(format!("operation {pc} names a missing math function"));
+            }
+            Op::Math1F32 { f, .. } if f as usize >= code.math1_f32.len() => {
+                bad = Some(format!("operation {pc} names a missing math function"));
+            }
+            Op::Math2F32 { f, .. } if f as usize >= code.math2_f32.len() => {
                 bad = Some(format!("operation {pc} names a missing math function"));
             }
             _ => {}
@@ -530,16 +538,61 @@ impl Decoder<'_> {
 
     fn math(&mut self, inst: Inst, m: MathFn, args: &[Value]) -> Result<(), Error> {
         let d = self.result(inst)?;
-        self.expect_type(inst, d, Type::F64)?;
+        let ty = self.func.values[d as usize].ty;
+        if ty != Type::F64 && ty != Type::F32 {
+            return Err(self.error(inst, format!("math gives an f64 or f32, not {ty}")));
+        }
         if args.len() != m.arity() {
             return Err(self.error(inst, format!("{} takes {} arguments", m.name(), m.arity())));
         }
         let mut regs = [0; 2];
         for (k, &v) in args.iter().enumerate() {
             regs[k] = self.reg(inst, v)?;
-            self.expect_type(inst, v.0, Type::F64)?;
+            self.expect_type(inst, v.0, ty)?;
         }
         let [a, b] = regs;
+        if ty == Type::F32 {
+            let op = match m {
+                MathFn::Sqrt => Op::SqrtF32 { d, a },
+                MathFn::Fabs => Op::FabsF32 { d, a },
+                MathFn::Copysign => Op::CopysignF32 { d, a, b },
+                _ => {
+                    let no = || format!("no float32 implementation of {}", m.name());
+                    if m.arity() == 1 {
+                        let f = libm::unary_f32(m).ok_or_else(|| self.error(inst, no()))?;
+                        let at = self
+                            .code
+                            .math1_f32
+                            .iter()
+                            .position(|&g| g as usize == f as usize);
+                        let at = at.unwrap_or_else(|| {
+                            self.code.math1_f32.push(f);
+                            self.code.math1_f32.len() - 1
+                        });
+                        Op::Math1F32 { d, a, f: at as u32 }
+                    } else {
+                        let f = libm::binary_f32(m).ok_or_else(|| self.error(inst, no()))?;
+                        let at = self
+                            .code
+                            .math2_f32
+                            .iter()
+                            .position(|&g| g as usize == f as usize);
+                        let at = at.unwrap_or_else(|| {
+                            self.code.math2_f32.push(f);
+                            self.code.math2_f32.len() - 1
+                        });
+                        Op::Math2F32 {
+                            d,
+                            a,
+                            b,
+                            f: at as u32,
+                        }
+                    }
+                }
+            };
+            self.emit(op, inst);
+            return Ok(());
+        }
         let op = match m {
             MathFn::Sqrt => Op::Sqrt { d, a },
             MathFn::Fabs => Op::Fabs { d, a },

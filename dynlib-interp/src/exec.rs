@@ -386,6 +386,15 @@ pub(crate) fn exec(
                 }
                 Op::Pow { d, a, b } => set!(d, dynlib_ir::libm::pow(f64_!(a), f64_!(b)).to_bits()),
                 Op::Hypot { d, a, b } => set!(d, dynlib_ir::libm::hypot(f64_!(a), f64_!(b)).to_bits()),
+                Op::Math1F32 { d, a, f } => {
+                    set!(d, (code.math1_f32[f as usize])(f32_!(a)).to_bits() as u64)
+                }
+                Op::Math2F32 { d, a, b, f } => {
+                    set!(d, (code.math2_f32[f as usize])(f32_!(a), f32_!(b)).to_bits() as u64)
+                }
+                Op::SqrtF32 { d, a } => set!(d, f32_!(a).sqrt().to_bits() as u64),
+                Op::FabsF32 { d, a } => set!(d, f32_!(a).abs().to_bits() as u64),
+                Op::CopysignF32 { d, a, b } => set!(d, f32_!(a).copysign(f32_!(b)).to_bits() as u64),
                 Op::Copysign { d, a, b } => set!(d, f64_!(a).copysign(f64_!(b)).to_bits()),
 
                 Op::LoadF64 { d, p, i } => load!(f64, Elem::F64, d, p, get!(i), |x| x.to_bits()),

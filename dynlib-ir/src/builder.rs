@@ -193,14 +193,16 @@ impl<'f> FunctionBuilder<'f> {
         self.push1(InstData::Convert { arg }, to)
     }
 
-    /// A libm call.
+    /// A libm call, in the float type of its arguments (f64, or f32: the C library's
+    /// float version, `sinf`).
     pub fn math(&mut self, func: MathFn, args: &[Value]) -> Value {
+        let ty = args.first().map_or(Type::F64, |&a| self.ty(a));
         self.push1(
             InstData::Math {
                 func,
                 args: args.to_vec(),
             },
-            Type::F64,
+            ty,
         )
     }
 

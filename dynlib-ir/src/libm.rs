@@ -53,8 +53,107 @@ unsafe extern "C" {
     safe fn fmod(x: f64, y: f64) -> f64;
 }
 
+// SAFETY: as above: the C99/glibc `float` versions, pure, defined on every input.
+#[link(name = "m")]
+unsafe extern "C" {
+    safe fn sinf(x: f32) -> f32;
+    safe fn cosf(x: f32) -> f32;
+    safe fn tanf(x: f32) -> f32;
+    safe fn asinf(x: f32) -> f32;
+    safe fn acosf(x: f32) -> f32;
+    safe fn atanf(x: f32) -> f32;
+    safe fn sinhf(x: f32) -> f32;
+    safe fn coshf(x: f32) -> f32;
+    safe fn tanhf(x: f32) -> f32;
+    safe fn asinhf(x: f32) -> f32;
+    safe fn acoshf(x: f32) -> f32;
+    safe fn atanhf(x: f32) -> f32;
+    safe fn expf(x: f32) -> f32;
+    safe fn expm1f(x: f32) -> f32;
+    safe fn logf(x: f32) -> f32;
+    safe fn log10f(x: f32) -> f32;
+    safe fn log2f(x: f32) -> f32;
+    safe fn log1pf(x: f32) -> f32;
+    safe fn floorf(x: f32) -> f32;
+    safe fn ceilf(x: f32) -> f32;
+    safe fn truncf(x: f32) -> f32;
+    safe fn roundevenf(x: f32) -> f32;
+    safe fn erff(x: f32) -> f32;
+    safe fn erfcf(x: f32) -> f32;
+    safe fn atan2f(y: f32, x: f32) -> f32;
+    safe fn powf(x: f32, y: f32) -> f32;
+    safe fn hypotf(x: f32, y: f32) -> f32;
+    safe fn fmodf(x: f32, y: f32) -> f32;
+}
+
 /// A one-argument libm function.
 pub type Unary = extern "C" fn(f64) -> f64;
+
+/// A one-argument float32 libm function (`sinf`).
+pub type UnaryF32 = extern "C" fn(f32) -> f32;
+
+/// A two-argument float32 libm function (`powf`).
+pub type BinaryF32 = extern "C" fn(f32, f32) -> f32;
+
+/// The float32 libm function of a one-argument [`MathFn`] (`sinf` for `sin`); `None` where
+/// [`unary`] has none.
+pub fn unary_f32(f: MathFn) -> Option<UnaryF32> {
+    Some(match f {
+        MathFn::Sin => sinf,
+        MathFn::Cos => cosf,
+        MathFn::Tan => tanf,
+        MathFn::Asin => asinf,
+        MathFn::Acos => acosf,
+        MathFn::Atan => atanf,
+        MathFn::Sinh => sinhf,
+        MathFn::Cosh => coshf,
+        MathFn::Tanh => tanhf,
+        MathFn::Asinh => asinhf,
+        MathFn::Acosh => acoshf,
+        MathFn::Atanh => atanhf,
+        MathFn::Exp => expf,
+        MathFn::Expm1 => expm1f,
+        MathFn::Log => logf,
+        MathFn::Log10 => log10f,
+        MathFn::Log2 => log2f,
+        MathFn::Log1p => log1pf,
+        MathFn::Floor => floorf,
+        MathFn::Ceil => ceilf,
+        MathFn::Trunc => truncf,
+        MathFn::RoundEven => roundevenf,
+        MathFn::Erf => erff,
+        MathFn::Erfc => erfcf,
+        _ => return None,
+    })
+}
+
+/// The float32 libm function of a two-argument [`MathFn`]; `None` where [`binary`] has
+/// none. `round(x, n)` has no C version: [`round_digits_f32`] rounds the float64 result.
+pub fn binary_f32(f: MathFn) -> Option<BinaryF32> {
+    Some(match f {
+        MathFn::Atan2 => atan2f,
+        MathFn::Pow => powf,
+        MathFn::Hypot => hypotf,
+        MathFn::RoundDigits => round_digits_f32,
+        _ => return None,
+    })
+}
+
+/// `round(x, ndigits)` of a float32: the float64 rounding of the exact float32 value,
+/// rounded to float32 (the decimal result is not a float32 in general, so one more
+/// rounding is unavoidable).
+pub extern "C" fn round_digits_f32(x: f32, ndigits: f32) -> f32 {
+    crate::semantics::round_digits(x as f64, ndigits as f64) as f32
+}
+
+/// The symbol of `f`'s float32 version: the C name with an `f` (`sinf`); the project's
+/// own `dynlib_round_digits_f32` for `round(x, n)`.
+pub fn name_f32(f: MathFn) -> String {
+    match f {
+        MathFn::RoundDigits => "dynlib_round_digits_f32".to_string(),
+        _ => format!("{}f", f.name()),
+    }
+}
 
 /// A two-argument libm function.
 pub type Binary = extern "C" fn(f64, f64) -> f64;
@@ -121,18 +220,25 @@ pub fn fmod_fn() -> Binary {
 }
 
 /// Every libm symbol compiled code may call, with the address of the function the
-/// interpreter calls under that name: the [`MathFn`]s that are calls, and `fmod` (LLVM
-/// lowers `frem` to it).
-pub fn symbols() -> Vec<(&'static str, usize)> {
-    let mut out: Vec<(&'static str, usize)> = MathFn::ALL
-        .iter()
-        .filter_map(|&m| {
-            let addr = unary(m)
-                .map(|f| f as usize)
-                .or_else(|| binary(m).map(|f| f as usize))?;
-            Some((m.name(), addr))
-        })
-        .collect();
-    out.push(("fmod", fmod as Binary as usize));
+/// interpreter calls under that name: the [`MathFn`]s that are calls, in float64 (`sin`)
+/// and float32 (`sinf`), and `fmod`/`fmodf` (LLVM lowers `frem` to them).
+pub fn symbols() -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for &m in MathFn::ALL {
+        if let Some(addr) = unary(m)
+            .map(|f| f as usize)
+            .or_else(|| binary(m).map(|f| f as usize))
+        {
+            out.push((m.name().to_string(), addr));
+        }
+        if let Some(addr) = unary_f32(m)
+            .map(|f| f as usize)
+            .or_else(|| binary_f32(m).map(|f| f as usize))
+        {
+            out.push((name_f32(m), addr));
+        }
+    }
+    out.push(("fmod".to_string(), fmod as Binary as usize));
+    out.push(("fmodf".to_string(), fmodf as BinaryF32 as usize));
     out
 }

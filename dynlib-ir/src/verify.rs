@@ -366,7 +366,7 @@ impl Verifier<'_> {
     /// - `cmp`: operands of the same non-pointer type, result bool;
     /// - `select`: bool condition, both arms of the result type;
     /// - `convert`: from and to non-pointer scalar types;
-    /// - `math`: [`MathFn::arity`] f64 arguments, f64 result;
+    /// - `math`: [`MathFn::arity`] arguments and a result of one float type (f64 or f32);
     /// - `load ptr, index`: `ptr<e>`, i64 index, result `e`; `store`: value of type `e`;
     /// - `call`: arguments and results match the callee's signature; pointer arguments are
     ///   parameters of the caller, each passed at most once (so arrays never alias);
@@ -487,16 +487,17 @@ impl Verifier<'_> {
                         args.len()
                     )
                 });
+                // One float type throughout: f64, or f32 (the C library's float version).
+                let tr = result_ty.expect("one result");
+                expect(&mut problems, tr == Type::F64 || tr == Type::F32, &|| {
+                    format!("math gives an f64 or f32, not {tr}")
+                });
                 for &a in args {
                     let ta = self.ty(a);
-                    expect(&mut problems, ta == Type::F64, &|| {
-                        format!("math arguments must be f64, but {a} is {ta}")
+                    expect(&mut problems, ta == tr, &|| {
+                        format!("math arguments must be {tr} like its result, but {a} is {ta}")
                     });
                 }
-                let tr = result_ty.expect("one result");
-                expect(&mut problems, tr == Type::F64, &|| {
-                    format!("math gives an f64, not {tr}")
-                });
             }
             InstData::Load { ptr, index } => {
                 let (tp, ti) = (self.ty(*ptr), self.ty(*index));

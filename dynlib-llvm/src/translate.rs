@@ -661,7 +661,9 @@ impl<'ctx> Translator<'ctx, '_> {
     /// same name with `nobuiltin`, so no pass can fold or rewrite them.
     fn math(&self, func: MathFn, args: &[FloatValue<'ctx>]) -> R<FloatValue<'ctx>> {
         let b = &self.builder;
-        let f64t = self.ctx.f64_type();
+        // f64, or f32 (the C library's float versions, `sinf`).
+        let ft = args.first().map_or(self.ctx.f64_type(), |a| a.get_type());
+        let single = ft == self.ctx.f32_type();
         // Only operations that are one and the same instruction everywhere. Rounding to an
         // integer is exact too, but `roundsd` quiets a signaling NaN where glibc's `floor`
         // returns it unchanged: it goes to libm, as in the interpreter.
@@ -673,10 +675,10 @@ impl<'ctx> Translator<'ctx, '_> {
         };
         let xs: Vec<BasicMetadataValueEnum> = args.iter().map(|&a| a.into()).collect();
         if let Some(name) = intrinsic {
-            let decl = self.intrinsic(name, &[f64t.into()])?;
+            let decl = self.intrinsic(name, &[ft.into()])?;
             return Ok(basic(b.build_call(decl, &xs, "")?)?.into_float_value());
         }
-        let decl = self.libm_decl(func);
+        let decl = self.libm_decl(func, single);
         let call = b.build_call(decl, &xs, "")?;
         call.add_attribute(AttributeLoc::Function, self.enum_attr("nobuiltin"));
         Ok(basic(call)?.into_float_value())
@@ -689,17 +691,26 @@ impl<'ctx> Translator<'ctx, '_> {
             .ok_or_else(|| Error::Codegen(format!("no intrinsic {name} for {types:?}")))
     }
 
-    fn libm_decl(&self, func: MathFn) -> FunctionValue<'ctx> {
-        if let Some(fv) = self.module.get_function(func.name()) {
+    /// The declaration of `func`'s libm function: `sin(double)`, or with `single`
+    /// `sinf(float)` (`dynlib_ir::libm::name_f32`).
+    fn libm_decl(&self, func: MathFn, single: bool) -> FunctionValue<'ctx> {
+        let name = if single {
+            dynlib_ir::libm::name_f32(func)
+        } else {
+            func.name().to_string()
+        };
+        if let Some(fv) = self.module.get_function(&name) {
             return fv;
         }
-        let f64t = self.ctx.f64_type();
-        let params: Vec<BasicMetadataTypeEnum> = (0..func.arity()).map(|_| f64t.into()).collect();
-        let fv = self.module.add_function(
-            func.name(),
-            f64t.fn_type(&params, false),
-            Some(Linkage::External),
-        );
+        let ft = if single {
+            self.ctx.f32_type()
+        } else {
+            self.ctx.f64_type()
+        };
+        let params: Vec<BasicMetadataTypeEnum> = (0..func.arity()).map(|_| ft.into()).collect();
+        let fv =
+            self.module
+                .add_function(&name, ft.fn_type(&params, false), Some(Linkage::External));
         fv.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind"));
         fv
     }

@@ -142,19 +142,22 @@ fn all_cases() -> (Program, Vec<Case>) {
             }
         }
     }
-    for &m in MathFn::ALL {
-        let params = vec![Type::F64; m.arity()];
-        add_case(
-            &mut p,
-            &mut cases,
-            format!("math_{}", m.name()),
-            params,
-            Type::F64,
-            |b| {
-                let args: Vec<_> = (0..m.arity()).map(|i| b.param(i)).collect();
-                b.math(m, &args)
-            },
-        );
+    // In float64, and in float32 (the C library's float versions, `sinf`).
+    for ty in [Type::F64, Type::F32] {
+        for &m in MathFn::ALL {
+            let params = vec![ty; m.arity()];
+            add_case(
+                &mut p,
+                &mut cases,
+                format!("math_{}_{ty}", m.name()),
+                params,
+                ty,
+                |b| {
+                    let args: Vec<_> = (0..m.arity()).map(|i| b.param(i)).collect();
+                    b.math(m, &args)
+                },
+            );
+        }
     }
     (p, cases)
 }
