@@ -337,12 +337,25 @@ pub(crate) enum Op {
         a: Reg,
         f: u32,
     },
-    /// `d = math2_f32[f](a, b)`: a float32 libm function of two arguments (`powf`).
-    Math2F32 {
+    Atan2F32 {
         d: Reg,
         a: Reg,
         b: Reg,
-        f: u32,
+    },
+    PowF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    HypotF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    RoundDigitsF32 {
+        d: Reg,
+        a: Reg,
+        b: Reg,
     },
     SqrtF32 {
         d: Reg,
@@ -616,7 +629,10 @@ impl Op {
             | Hypot { d, a, b }
             | Copysign { d, a, b }
             | CopysignF32 { d, a, b }
-            | Math2F32 { d, a, b, .. }
+            | Atan2F32 { d, a, b }
+            | PowF32 { d, a, b }
+            | HypotF32 { d, a, b }
+            | RoundDigitsF32 { d, a, b }
             | LoadF64 { d, p: a, i: b }
             | LoadF32 { d, p: a, i: b }
             | LoadI64 { d, p: a, i: b }
@@ -699,8 +715,6 @@ pub(crate) struct Code {
     pub math1: Vec<dynlib_ir::libm::Unary>,
     /// One-argument float32 libm functions used by [`Op::Math1F32`].
     pub math1_f32: Vec<dynlib_ir::libm::UnaryF32>,
-    /// Two-argument float32 libm functions used by [`Op::Math2F32`].
-    pub math2_f32: Vec<dynlib_ir::libm::BinaryF32>,
 }
 
 impl Code {

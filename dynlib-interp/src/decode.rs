@@ -92,7 +92,6 @@ fn decode_function(program: &Program, func: &Function, fusion: bool) -> Result<C
             pairs: Vec::new(),
             math1: Vec::new(),
             math1_f32: Vec::new(),
-            math2_f32: Vec::new(),
         },
         scratch: nvals as Reg,
         stubs: Vec::new(),
@@ -176,9 +175,7 @@ pub(crate) fn validate(code: &Code) -> Result<(), String> {
             Op::Math1F32 { f, .. } if f as usize >= code.math1_f32.len() => {
                 bad = Some(format!("operation {pc} names a missing math function"));
             }
-            Op::Math2F32 { f, .. } if f as usize >= code.math2_f32.len() => {
-                bad = Some(format!("operation {pc} names a missing math function"));
-            }
+
             _ => {}
         }
     }
@@ -556,38 +553,26 @@ impl Decoder<'_> {
                 MathFn::Sqrt => Op::SqrtF32 { d, a },
                 MathFn::Fabs => Op::FabsF32 { d, a },
                 MathFn::Copysign => Op::CopysignF32 { d, a, b },
+                MathFn::Atan2 => Op::Atan2F32 { d, a, b },
+                MathFn::Pow => Op::PowF32 { d, a, b },
+                MathFn::Hypot => Op::HypotF32 { d, a, b },
+                MathFn::RoundDigits => Op::RoundDigitsF32 { d, a, b },
                 _ => {
-                    let no = || format!("no float32 implementation of {}", m.name());
-                    if m.arity() == 1 {
-                        let f = libm::unary_f32(m).ok_or_else(|| self.error(inst, no()))?;
-                        let at = self
-                            .code
-                            .math1_f32
-                            .iter()
-                            .position(|&g| g as usize == f as usize);
-                        let at = at.unwrap_or_else(|| {
-                            self.code.math1_f32.push(f);
-                            self.code.math1_f32.len() - 1
-                        });
-                        Op::Math1F32 { d, a, f: at as u32 }
-                    } else {
-                        let f = libm::binary_f32(m).ok_or_else(|| self.error(inst, no()))?;
-                        let at = self
-                            .code
-                            .math2_f32
-                            .iter()
-                            .position(|&g| g as usize == f as usize);
-                        let at = at.unwrap_or_else(|| {
-                            self.code.math2_f32.push(f);
-                            self.code.math2_f32.len() - 1
-                        });
-                        Op::Math2F32 {
-                            d,
-                            a,
-                            b,
-                            f: at as u32,
-                        }
-                    }
+                    let Some(f) = libm::unary_f32(m) else {
+                        return Err(
+                            self.error(inst, format!("no float32 implementation of {}", m.name()))
+                        );
+                    };
+                    let at = self
+                        .code
+                        .math1_f32
+                        .iter()
+                        .position(|&g| g as usize == f as usize);
+                    let at = at.unwrap_or_else(|| {
+                        self.code.math1_f32.push(f);
+                        self.code.math1_f32.len() - 1
+                    });
+                    Op::Math1F32 { d, a, f: at as u32 }
                 }
             };
             self.emit(op, inst);

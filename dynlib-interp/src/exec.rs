@@ -389,8 +389,18 @@ pub(crate) fn exec(
                 Op::Math1F32 { d, a, f } => {
                     set!(d, (code.math1_f32[f as usize])(f32_!(a)).to_bits() as u64)
                 }
-                Op::Math2F32 { d, a, b, f } => {
-                    set!(d, (code.math2_f32[f as usize])(f32_!(a), f32_!(b)).to_bits() as u64)
+                Op::Atan2F32 { d, a, b } => {
+                    set!(d, dynlib_ir::libm::atan2f(f32_!(a), f32_!(b)).to_bits() as u64)
+                }
+                Op::PowF32 { d, a, b } => {
+                    set!(d, dynlib_ir::libm::powf(f32_!(a), f32_!(b)).to_bits() as u64)
+                }
+                Op::HypotF32 { d, a, b } => {
+                    set!(d, dynlib_ir::libm::hypotf(f32_!(a), f32_!(b)).to_bits() as u64)
+                }
+                Op::RoundDigitsF32 { d, a, b } => {
+                    let r = dynlib_ir::libm::round_digits_f32(f32_!(a), f32_!(b));
+                    set!(d, r.to_bits() as u64)
                 }
                 Op::SqrtF32 { d, a } => set!(d, f32_!(a).sqrt().to_bits() as u64),
                 Op::FabsF32 { d, a } => set!(d, f32_!(a).abs().to_bits() as u64),

@@ -80,9 +80,9 @@ unsafe extern "C" {
     safe fn roundevenf(x: f32) -> f32;
     safe fn erff(x: f32) -> f32;
     safe fn erfcf(x: f32) -> f32;
-    safe fn atan2f(y: f32, x: f32) -> f32;
-    safe fn powf(x: f32, y: f32) -> f32;
-    safe fn hypotf(x: f32, y: f32) -> f32;
+    pub safe fn atan2f(y: f32, x: f32) -> f32;
+    pub safe fn powf(x: f32, y: f32) -> f32;
+    pub safe fn hypotf(x: f32, y: f32) -> f32;
     safe fn fmodf(x: f32, y: f32) -> f32;
 }
 

@@ -403,7 +403,7 @@ fn pointers_do_not_convert() {
 }
 
 #[test]
-fn math_takes_its_arity_of_f64_and_gives_f64() {
+fn math_takes_its_arity_of_one_float_type_and_gives_it() {
     let p = func(
         "(f64) -> ()",
         "block0(v0: f64):\n    v1:f64 = math atan2 v0\n    return\n",
@@ -420,13 +420,32 @@ fn math_takes_its_arity_of_f64_and_gives_f64() {
     assert_error(
         &p,
         Entity::Inst(Inst(0)),
-        "math arguments must be f64, but v0 is f32",
+        "math arguments must be f64 like its result, but v0 is f32",
     );
     let p = func(
         "(f64) -> ()",
         "block0(v0: f64):\n    v1:f32 = math sqrt v0\n    return\n",
     );
-    assert_error(&p, Entity::Inst(Inst(0)), "math gives an f64, not f32");
+    assert_error(
+        &p,
+        Entity::Inst(Inst(0)),
+        "math arguments must be f32 like its result, but v0 is f64",
+    );
+    let p = func(
+        "(i64) -> ()",
+        "block0(v0: i64):\n    v1:i64 = math sqrt v0\n    return\n",
+    );
+    assert_error(
+        &p,
+        Entity::Inst(Inst(0)),
+        "math gives an f64 or f32, not i64",
+    );
+    // float32 throughout is the C library's float version.
+    let p = func(
+        "(f32) -> ()",
+        "block0(v0: f32):\n    v1:f32 = math pow v0, v0\n    return\n",
+    );
+    assert_eq!(verify_program(&p), Ok(()));
 }
 
 #[test]
