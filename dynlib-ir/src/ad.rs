@@ -385,17 +385,29 @@ fn const_index(f: &Function, v: Value) -> Option<i64> {
 /// undefined at a point (`sqrt` at 0, `log` at 0, `pow`'s exponent at a base <= 0) times
 /// a direction that does not move its argument is 0, not NaN.
 fn unless_still(b: &mut FunctionBuilder, d: Value, expr: Value) -> Value {
-    let zero = b.f64(0.0);
+    let zero = float_like(b, d, 0.0);
     let still = b.cmp(CmpOp::Eq, d, zero);
     b.select(still, zero, expr)
 }
 
 /// 1 of float type `ty`.
 fn one_of(b: &mut FunctionBuilder, ty: Type) -> Value {
+    float_of_type(b, ty, 1.0)
+}
+
+/// The constant `x` in float type `ty` (rounded for f32): a float32 model's derivatives
+/// compute in float32 like its right-hand side.
+fn float_of_type(b: &mut FunctionBuilder, ty: Type, x: f64) -> Value {
     match ty {
-        Type::F32 => b.f32(1.0),
-        _ => b.f64(1.0),
+        Type::F32 => b.f32(x as f32),
+        _ => b.f64(x),
     }
+}
+
+/// The constant `x` in the float type of `like`.
+fn float_like(b: &mut FunctionBuilder, like: Value, x: f64) -> Value {
+    let ty = b.ty(like);
+    float_of_type(b, ty, x)
 }
 
 /// `Some(x + y)` over optional tangents (absent: zero).
@@ -469,7 +481,7 @@ fn math(
     if ds.iter().all(Option::is_none) {
         return None;
     }
-    let one = b.f64(1.0);
+    let one = float_like(b, x, 1.0);
     // d / g, 0 for a still argument (g may be 0 where the derivative is infinite)
     let over = |b: &mut FunctionBuilder, g: Value| {
         d.map(|d| {
@@ -561,7 +573,7 @@ fn math(
                 M::Log10 => std::f64::consts::LN_10,
                 _ => std::f64::consts::LN_2,
             };
-            let l = b.f64(ln);
+            let l = float_like(b, x, ln);
             let g = b.mul(x, l);
             over(b, g)
         }
@@ -571,7 +583,7 @@ fn math(
         }
         // d / (2 sqrt x)
         M::Sqrt => {
-            let two = b.f64(2.0);
+            let two = float_like(b, x, 2.0);
             let g = b.mul(two, r);
             over(b, g)
         }
@@ -595,7 +607,7 @@ fn math(
         }
         // The right derivative at 0: +d.
         M::Fabs => d.map(|d| {
-            let zero = b.f64(0.0);
+            let zero = float_like(b, x, 0.0);
             let neg = b.cmp(CmpOp::Lt, x, zero);
             let nd = b.neg(d);
             b.select(neg, nd, d)
@@ -607,7 +619,7 @@ fn math(
             let p = ds[0].map(|da| b.mul(a, da));
             let q = ds[1].map(|dc| b.mul(c, dc));
             add_opt(b, p, q).map(|s| {
-                let zero = b.f64(0.0);
+                let zero = float_like(b, r, 0.0);
                 let at0 = b.cmp(CmpOp::Eq, r, zero);
                 let q = b.div(s, r);
                 b.select(at0, zero, q)
@@ -629,7 +641,7 @@ fn math(
                 M::Erf => std::f64::consts::FRAC_2_SQRT_PI,
                 _ => -std::f64::consts::FRAC_2_SQRT_PI,
             };
-            let c = b.f64(c);
+            let c = float_like(b, x, c);
             let k = b.mul(c, e);
             scale(b, k, d)
         }

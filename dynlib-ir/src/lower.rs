@@ -287,12 +287,22 @@ pub fn lower_model(model: &Model) -> Result<ModelFunctions, LowerError> {
     })
 }
 
-/// The IR type expressions of a Python type are computed in.
-fn work_type(ty: Ty) -> Type {
+/// The IR type floats are computed in: float32 in float32 models (every operation rounds
+/// to float32, as numpy's float32 scalars compute), float64 otherwise.
+pub fn float_type(dtype: Dtype) -> Type {
+    match dtype {
+        Dtype::Float32 => Type::F32,
+        _ => Type::F64,
+    }
+}
+
+/// The IR type expressions of a Python type are computed in (`float` the model's
+/// [`float_type`]).
+fn work_type(ty: Ty, float: Type) -> Type {
     match ty {
         Ty::Bool => Type::Bool,
         Ty::Int => Type::I64,
-        Ty::Float => Type::F64,
+        Ty::Float => float,
     }
 }
 
@@ -328,6 +338,8 @@ struct Lower<'m, 'f> {
     ring: Value,
     head: Value,
     elem: Elem,
+    /// The type floats are computed in ([`float_type`]).
+    float: Type,
     /// Loaded states, params and computed aux, valid until the next assignment.
     memo: Map<(u8, usize), Memo>,
     /// User function calls by function and argument values: a call with the same
@@ -373,6 +385,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             ring,
             head,
             elem: elem_of(model.dtype),
+            float: float_type(model.dtype),
             memo: Map::default(),
             calls: Map::default(),
             args: Vec::new(),
@@ -436,6 +449,8 @@ impl<'m, 'f> Lower<'m, 'f> {
     /// Flags a float that is not a number in `[lo, hi)`: NaN, infinite or out of range for
     /// the integer type it is converted to.
     fn flag_out_of_range(&mut self, x: Value, lo: f64, hi: f64) {
+        // A float32 widens exactly: the bounds are compared in float64.
+        let x = self.b.convert(x, Type::F64);
         let lo = self.b.f64(lo);
         let hi = self.b.f64(hi);
         let above = self.b.cmp(CmpOp::Ge, x, lo);
@@ -458,8 +473,18 @@ impl<'m, 'f> Lower<'m, 'f> {
         if x.ty == Ty::Float && ty == Ty::Int {
             self.flag_out_of_range(x.v, -9.223_372_036_854_776e18, 9.223_372_036_854_776e18);
         }
-        let v = self.b.convert(x.v, work_type(ty));
+        let v = self.b.convert(x.v, work_type(ty, self.float));
         Val { v, ty }
+    }
+
+    /// The float constant `x` in the type floats are computed in (rounded in float32
+    /// models).
+    fn fconst(&mut self, x: f64) -> Value {
+        if self.float == Type::F32 {
+            self.b.f32(x as f32)
+        } else {
+            self.b.f64(x)
+        }
     }
 
     /// The integer value of a float, as `int()`, `round()`, `floor()`... give it: an int in
@@ -477,7 +502,7 @@ impl<'m, 'f> Lower<'m, 'f> {
     /// A value of the model dtype's Python type, as an expression value.
     fn load_dtype(&mut self, raw: Value) -> Val {
         let ty = self.model.value_type();
-        let v = self.b.convert(raw, work_type(ty));
+        let v = self.b.convert(raw, work_type(ty, self.float));
         Val { v, ty }
     }
 
@@ -514,7 +539,7 @@ impl<'m, 'f> Lower<'m, 'f> {
                 Val { v, ty: Ty::Float }
             }
             Dtype::Float32 => {
-                let v = self.b.f64(n.as_f64() as f32 as f64);
+                let v = self.b.f32(n.as_f64() as f32);
                 Val { v, ty: Ty::Float }
             }
             Dtype::Int64 | Dtype::Int32 => {
@@ -676,7 +701,7 @@ impl<'m, 'f> Lower<'m, 'f> {
                 self.b.cmp(CmpOp::Ne, x.v, zero)
             }
             Ty::Float => {
-                let zero = self.b.f64(0.0);
+                let zero = self.fconst(0.0);
                 self.b.cmp(CmpOp::Ne, x.v, zero)
             }
         }
@@ -766,12 +791,12 @@ impl<'m, 'f> Lower<'m, 'f> {
         self.b.cmp(op, a.v, b.v)
     }
 
-    fn f64_of(&mut self, x: Val) -> Value {
+    fn float_of(&mut self, x: Val) -> Value {
         self.to(x, Ty::Float).v
     }
 
     fn math(&mut self, f: MathFn, args: &[Val]) -> Val {
-        let vals: Vec<Value> = args.iter().map(|a| self.f64_of(*a)).collect();
+        let vals: Vec<Value> = args.iter().map(|a| self.float_of(*a)).collect();
         let v = self.b.math(f, &vals);
         Val { v, ty: Ty::Float }
     }
@@ -796,7 +821,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             }
             // Only float models have them (the checker rejects them elsewhere).
             ExprKind::Float(f) | ExprKind::BigInt(f) => {
-                let v = self.b.f64(*f);
+                let v = self.fconst(*f);
                 Val { v, ty: Ty::Float }
             }
             ExprKind::Bool(x) => Self::bool_val(self.b.bool(*x)),
@@ -804,8 +829,9 @@ impl<'m, 'f> Lower<'m, 'f> {
                 Res::State(i) => self.state(i),
                 Res::Param(i) => self.param(i),
                 Res::Aux(i) => self.aux(i),
+                // Time is a float64 argument; a float32 model computes with it rounded.
                 Res::Time => Val {
-                    v: self.t,
+                    v: self.b.convert(self.t, self.float),
                     ty: Ty::Float,
                 },
                 Res::Const(n) => self.constant(n),
@@ -851,7 +877,7 @@ impl<'m, 'f> Lower<'m, 'f> {
                     expr::BinOp::Sub => self.arith(BinaryOp::Sub, a, b),
                     expr::BinOp::Mul => self.arith(BinaryOp::Mul, a, b),
                     expr::BinOp::Div => {
-                        let (a, b) = (self.f64_of(a), self.f64_of(b));
+                        let (a, b) = (self.float_of(a), self.float_of(b));
                         Val {
                             v: self.b.div(a, b),
                             ty: Ty::Float,
@@ -999,7 +1025,7 @@ impl<'m, 'f> Lower<'m, 'f> {
                 if self.guard_size(|| format!("the calls {}", chain())) {
                     // Too large already: stop expanding (the caller reports the error).
                     return Val {
-                        v: self.b.f64(0.0),
+                        v: self.fconst(0.0),
                         ty: Ty::Float,
                     };
                 }
@@ -1129,7 +1155,7 @@ impl<'m, 'f> Lower<'m, 'f> {
                     // round(x, n) of a float: Python's correctly rounded decimal rounding.
                     (Ty::Float, Some(nd)) => {
                         let n = self.to(*nd, Ty::Int);
-                        let n = self.f64_of(n);
+                        let n = self.float_of(n);
                         Val {
                             v: self.b.math(MathFn::RoundDigits, &[x.v, n]),
                             ty: Ty::Float,
@@ -1295,7 +1321,7 @@ impl<'m, 'f> Lower<'m, 'f> {
         }
     }
 
-    /// `sum(body for i in range(args) if conds)` as a loop with an f64 accumulator. The
+    /// `sum(body for i in range(args) if conds)` as a loop with an accumulator of the float type. The
     /// faults of each iteration (the body's only where the conditions hold, as Python
     /// evaluates it only then) are carried out of the loop; a step of 0 raises
     /// [`fault::ZERO_STEP`] (Python's `ValueError`) and runs no iteration.
@@ -1323,19 +1349,17 @@ impl<'m, 'f> Lower<'m, 'f> {
         let zero = self.b.i64(0);
         let zero_step = self.b.cmp(CmpOp::Eq, step, zero);
         self.flag(fault::ZERO_STEP, zero_step);
-        let init = self
-            .b
-            .f64(if op == expr::ReduceOp::Sum { 0.0 } else { 1.0 });
+        let init = self.fconst(if op == expr::ReduceOp::Sum { 0.0 } else { 1.0 });
         let no = self.b.bool(false);
         let header = self.b.create_block();
         let i = self.b.block_param(header, Type::I64);
-        let acc = self.b.block_param(header, Type::F64);
+        let acc = self.b.block_param(header, self.float);
         let carried: Vec<Value> = (0..N_FAULTS)
             .map(|_| self.b.block_param(header, Type::Bool))
             .collect();
         let body_block = self.b.create_block();
         let exit = self.b.create_block();
-        let result = self.b.block_param(exit, Type::F64);
+        let result = self.b.block_param(exit, self.float);
         let out_faults: Vec<Value> = (0..N_FAULTS)
             .map(|_| self.b.block_param(exit, Type::Bool))
             .collect();
@@ -1372,7 +1396,7 @@ impl<'m, 'f> Lower<'m, 'f> {
         });
         let (elt, body_faults) = self.isolated(|l| {
             let elt = l.expr(body);
-            l.f64_of(elt)
+            l.float_of(elt)
         });
         let next = match op {
             expr::ReduceOp::Sum => self.b.add(acc, elt),
@@ -1652,7 +1676,7 @@ fn lower_jvp(model: &Model, lags: &LagLayout, jac: &[Vec<Expr>]) -> Result<Funct
             });
         }
         let total = acc.unwrap_or_else(|| Val {
-            v: l.b.f64(0.0),
+            v: l.fconst(0.0),
             ty: Ty::Float,
         });
         results.push(l.store_dtype(total));
