@@ -334,3 +334,61 @@ fn bdf_does_not_trust_a_workspace_it_could_not_have_written() {
         }
     }
 }
+
+#[test]
+fn bdf_halves_its_step_where_f_is_not_finite_at_the_prediction() {
+    // f is finite at t = 0 only. With finite differences the Jacobian needs f at the
+    // prediction: not finite there, the step must shrink (and here, since nothing helps,
+    // fail) rather than ask for the same Jacobian again forever.
+    const BLOWUP: &str = r#"
+[model]
+type = "ode"
+[states]
+x = 1.0
+[equations.rhs]
+x = "(1e308 * 10.0 if t > 0.0 else 1.0) * x"
+"#;
+    for mode in [0.0, 2.0] {
+        let o = SetupOptions::default()
+            .stepper("bdf")
+            .config(Config::default());
+        let mut s = dynlib_runtime::setup(&format!("inline:{BLOWUP}"), o).unwrap();
+        let e = s
+            .run(
+                RunOptions::default()
+                    .t_end(1.0)
+                    .stepper_option("jacobian_mode", mode),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                dynlib_runtime::RuntimeError::RunFailed {
+                    status: dynlib_runtime::Status::StepFail,
+                    ..
+                }
+            ),
+            "jacobian_mode {mode}: {e}"
+        );
+        // Each halving costs a rhs or two: some thousand halvings to an h that no longer
+        // moves t, not an endless loop.
+        let stats = s.results().unwrap().stats;
+        assert!(stats.rhs < 10_000, "jacobian_mode {mode}: {stats:?}");
+    }
+}
+
+#[test]
+fn bdf_takes_a_last_step_of_one_ulp() {
+    // Continuing a run to one ulp past where it ended: the step the runner asks for is
+    // tried however small it is (below the minimum step 10 ε |t| here).
+    let o = SetupOptions::default()
+        .stepper("bdf")
+        .config(Config::default());
+    let mut s = dynlib_runtime::setup("builtin://ode/vanderpol", o).unwrap();
+    let r = s.run(RunOptions::default().t_end(10.0)).unwrap();
+    assert_eq!(r.t_final, 10.0);
+    let next = f64::from_bits(10f64.to_bits() + 1);
+    let r = s.run(RunOptions::default().t_end(next).resume()).unwrap();
+    assert_eq!(r.status, dynlib_runtime::Status::Done);
+    assert_eq!(r.t_final, next);
+}

@@ -15,12 +15,26 @@
 //! `newton_max_iter` iterations (4) or as soon as its rate of convergence says it will not
 //! reach the tolerance `max(10 ε / rtol, min(0.03, √rtol))` in the scaled norm.
 //!
-//! Where this differs from scipy: the runner clips the last step to the horizon (scipy
-//! does the same in the stepper), the smallest step is `max(min_step, 10 ε |t|)` rather
-//! than ten ulps of `t`, and after each accepted step `D_0` is the returned solution
-//! itself. The history restarts at order 1 whenever the step does not continue it: the
-//! first step, and any step whose `(t, y)` is not the last accepted solution (an event
-//! reset the state, or a session changed it).
+//! Where this differs from scipy:
+//! - the runner clips the last step to the horizon (scipy does it in the stepper); the
+//!   step the runner asks for is always tried, however small (a clipped last step can be
+//!   an ulp), and only a step shrunk by rejections must stay above the minimum
+//!   `max(min_step, 10 ε |t|)` (scipy: ten ulps of `t`) or the step fails;
+//! - the LU factors follow `c`: an error rejection changes the step, so the next attempt
+//!   refactors (scipy keeps the old factors for it);
+//! - the first Jacobian is evaluated at the first prediction `(t + h, y_pred)` and counts as
+//!   current (scipy evaluates it at `(t0, y0)` and counts it stale), and a restarted history
+//!   starts without one; with `jacobian_mode = internal` it is plain forward differences
+//!   with `jac_eps` (scipy's `num_jac` adapts its increments);
+//! - `rtol` below 100 ε is raised to it only in Newton's tolerance (scipy raises it
+//!   everywhere, with a warning);
+//! - after each accepted step `D_0` is the returned solution itself.
+//!
+//! The history restarts at order 1 whenever the step does not continue it: the first step,
+//! any step whose `(t, y)` is not the last accepted solution (an event reset the state, or
+//! a session changed it), and a workspace holding an order or step this stepper could not
+//! have written (a snapshot file's is checked for shape only). Kept LU pivots outside
+//! `k..n` are refactored rather than used: native code does not check bounds.
 
 use super::bdf2a::step_fail;
 use super::emit::Emit;
@@ -341,17 +355,25 @@ fn emit_bdf(e: &mut Emit) {
     e.b.store(e.sc, s_jac_cur, zero);
     let header = e.b.create_block();
     let h = e.b.block_param(header, Type::F64);
+    let first = e.b.block_param(header, Type::Bool);
     let change = e.b.create_block();
     let ch_order = e.b.block_param(change, Type::I64);
     let ch_factor = e.b.block_param(change, Type::F64);
     let ch_h = e.b.block_param(change, Type::F64);
     let ch_finish = e.b.block_param(change, Type::Bool);
+    let ch_first = e.b.block_param(change, Type::Bool);
     let order0 = load_int(e, s_order);
     let h_abs = e.b.load(e.sc, s_h);
     let differs = e.b.cmp(CmpOp::Ne, h_in, h_abs);
     let ratio = e.b.div(h_in, h_abs);
-    let no = e.b.bool(false);
-    e.b.brif(differs, change, &[order0, ratio, h_in, no], header, &[h_in]);
+    let (no, yes) = (e.b.bool(false), e.b.bool(true));
+    e.b.brif(
+        differs,
+        change,
+        &[order0, ratio, h_in, no, yes],
+        header,
+        &[h_in, yes],
+    );
 
     // change_D: D_{0..k} ← (R·U)ᵀ D_{0..k} for a step `factor` times as long; then the
     // attempt with `h`, or (finish) the accepted step's return.
@@ -365,7 +387,7 @@ fn emit_bdf(e: &mut Emit) {
     let okc = e.b.i32(status::OK);
     e.b.ret(&[okc]);
     e.b.switch_to(again);
-    e.b.jump(header, &[ch_h]);
+    e.b.jump(header, &[ch_h, ch_first]);
 
     // An attempt with step h.
     e.b.switch_to(header);
@@ -377,14 +399,24 @@ fn emit_bdf(e: &mut Emit) {
     let bigger = e.b.cmp(CmpOp::Gt, at_t, min_step);
     let h_min = e.b.select(bigger, at_t, min_step);
     let t_new = e.b.add(t, h);
+    // The step the runner asks for is tried whatever its size (its last step, clipped to
+    // the horizon, can be an ulp); one shrunk by rejections must stay above the minimum.
     let big_enough = e.b.cmp(CmpOp::Ge, h, h_min);
+    let allowed = e.b.binary(BinaryOp::Or, first, big_enough);
     let moves = e.b.cmp(CmpOp::Ne, t_new, t);
-    let fine = e.b.binary(BinaryOp::And, big_enough, moves);
+    let fine = e.b.binary(BinaryOp::And, allowed, moves);
     let (tiny, attempt) = (e.b.create_block(), e.b.create_block());
     e.b.brif(fine, attempt, &[], tiny, &[]);
     e.b.switch_to(tiny);
     step_fail(e, inf, Some(h));
     e.b.switch_to(attempt);
+    // A retry: the attempt before it was rejected.
+    let (retry, go) = (e.b.create_block(), e.b.create_block());
+    e.b.brif(first, go, &[], retry, &[]);
+    e.b.switch_to(retry);
+    super::emit::count(&mut e.b, e.stats, STAT_REJECTED);
+    e.b.jump(go, &[]);
+    e.b.switch_to(go);
     let order = load_int(e, s_order);
     let gammas: Vec<Value> = gamma.iter().map(|&g| e.c(g)).collect();
     let alpha_k = pick_const(&mut e.b, order, &alpha);
@@ -424,6 +456,11 @@ fn emit_bdf(e: &mut Emit) {
     e.b.brif(have_jac, factors, &[], refresh, &[]);
 
     e.b.switch_to(refresh);
+    // Current from here on, whether or not it succeeds: a failure below halves the step
+    // (as scipy's does) instead of asking for another Jacobian at the same point.
+    for (s, v) in [(s_jac_ok, zero), (s_jac_cur, one), (s_luc, nan)] {
+        e.b.store(e.sc, s, v);
+    }
     let (fd_base, got_base) = (e.b.create_block(), e.b.create_block());
     e.b.brif(cfg.external, got_base, &[], fd_base, &[]);
     e.b.switch_to(fd_base);
@@ -442,10 +479,8 @@ fn emit_bdf(e: &mut Emit) {
         f_tmp,
         y_tmp,
     };
-    cx.jacobian(&mut e.b, &fd, &cfg, jac, newton_failed);
-    for (s, v) in [(s_jac_ok, one), (s_jac_cur, one), (s_luc, nan)] {
-        e.b.store(e.sc, s, v);
-    }
+    cx.jacobian(&mut e.b, &fd, &cfg, jac, None, newton_failed);
+    e.b.store(e.sc, s_jac_ok, one);
     e.b.jump(solve, &[]);
 
     e.b.switch_to(factors);
@@ -563,11 +598,10 @@ fn emit_bdf(e: &mut Emit) {
     let halve = e.b.create_block();
     e.b.brif(is_cur, halve, &[], refresh, &[]);
     e.b.switch_to(halve);
-    super::emit::count(&mut e.b, e.stats, STAT_REJECTED);
     let half = e.c(0.5);
     let h2 = e.b.mul(h, half);
     let no = e.b.bool(false);
-    e.b.jump(change, &[order, half, h2, no]);
+    e.b.jump(change, &[order, half, h2, no, no]);
 
     // Converged: the error estimate error_const_k · d, scaled by the new solution.
     e.b.switch_to(solved);
@@ -600,7 +634,6 @@ fn emit_bdf(e: &mut Emit) {
 
     // Too large: h · max(0.2, safety · err^(−1/(k+1))).
     e.b.switch_to(reject);
-    super::emit::count(&mut e.b, e.stats, STAT_REJECTED);
     let factor = {
         let b = &mut e.b;
         let of = b.convert(order, Type::F64);
@@ -615,7 +648,7 @@ fn emit_bdf(e: &mut Emit) {
     };
     let h2 = e.b.mul(h, factor);
     let no = e.b.bool(false);
-    e.b.jump(change, &[order, factor, h2, no]);
+    e.b.jump(change, &[order, factor, h2, no, no]);
 
     // Accepted: the differences of the new solution, then perhaps a new order and step.
     e.b.switch_to(accept);
@@ -715,8 +748,8 @@ fn emit_bdf(e: &mut Emit) {
     let h_next = e.b.mul(h, grow);
     let ix = e.idx(1);
     e.b.store(e.out, ix, h_next);
-    let yes = e.b.bool(true);
-    e.b.jump(change, &[new_order, grow, h_next, yes]);
+    let (yes, no) = (e.b.bool(true), e.b.bool(false));
+    e.b.jump(change, &[new_order, grow, h_next, yes, no]);
 }
 
 /// [`rms`] of `w · D_row` for the i64 `row`, the row picked per component.

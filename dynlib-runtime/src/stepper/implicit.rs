@@ -290,7 +290,7 @@ impl Emit<'_> {
 }
 
 impl Ctx {
-    /// `target = I − factor·J` at the iterate ([`Ctx::jacobian`]'s `J`).
+    /// `target = I − factor·J` at the iterate ([`Ctx::jacobian`] with the factor).
     fn matrix(
         &self,
         b: &mut FunctionBuilder,
@@ -307,39 +307,23 @@ impl Ctx {
             f_tmp: w.f_tmp,
             y_tmp: w.y_tmp,
         };
-        self.jacobian(b, &at_iterate, cfg, target, fail);
-        let elem = self.elem;
-        let n = b.i64(self.n as i64);
-        let zero_i = b.i64(0);
-        // (−factor·J_ij) + 1 on the diagonal is 1 − factor·J_ii to the bit.
-        b.for_range(zero_i, n, &[], |b, i, _| {
-            b.for_range(zero_i, n, &[], |b, j, _| {
-                let k = at(b, n, i, j);
-                let x = ld(b, target, k);
-                let nf = b.neg(s.factor);
-                let v = b.mul(nf, x);
-                st(b, elem, target, k, v);
-                vec![]
-            });
-            let k = at(b, n, i, i);
-            let x = ld(b, target, k);
-            let one = b.f64(1.0);
-            let v = b.add(x, one);
-            st(b, elem, target, k, v);
-            vec![]
-        });
+        self.jacobian(b, &at_iterate, cfg, target, Some(s.factor), fail);
     }
 
-    /// `target = J(t, y)` at `fd`'s point, counted: the model's Jacobian when
-    /// `cfg.external`, else forward differences column by column
-    /// (`ε_j = jac_eps·max(1, |y_j|)`, `fd.f_y` holding `f(t, y)`; a non-finite perturbed `f`
-    /// jumps to `fail`).
+    /// `target = J(t, y)` at `fd`'s point, or with `factor` the iteration matrix
+    /// `I − factor·J`, counted: the model's Jacobian when `cfg.external`, else forward
+    /// differences column by column (`ε_j = jac_eps·max(1, |y_j|)`, `fd.f_y` holding
+    /// `f(t, y)`; a non-finite perturbed `f` jumps to `fail`). The reference's operation
+    /// order: the model's matrix is scaled in place (`−factor·J_ij`, then `+ 1` on the
+    /// diagonal); a difference quotient goes into the matrix in one rounding
+    /// (`1 − factor·df`, `−factor·df`).
     pub(super) fn jacobian(
         &self,
         b: &mut FunctionBuilder,
         fd: &JacobianAt,
         cfg: &NewtonConfig,
         target: Value,
+        factor: Option<Value>,
         fail: Block,
     ) {
         let (t, y) = (fd.t, fd.y);
@@ -354,6 +338,24 @@ impl Ctx {
             let args = [t, y, self.p, target, self.ring, self.head];
             let mask = b.call(jf, &jacobian_signature(elem), &args)[0];
             return_on_fault(b, mask);
+            if let Some(factor) = factor {
+                b.for_range(zero_i, n, &[], |b, i, _| {
+                    b.for_range(zero_i, n, &[], |b, j, _| {
+                        let k = at(b, n, i, j);
+                        let x = ld(b, target, k);
+                        let nf = b.neg(factor);
+                        let v = b.mul(nf, x);
+                        st(b, elem, target, k, v);
+                        vec![]
+                    });
+                    let k = at(b, n, i, i);
+                    let x = ld(b, target, k);
+                    let one = b.f64(1.0);
+                    let v = b.add(x, one);
+                    st(b, elem, target, k, v);
+                    vec![]
+                });
+            }
         }
         b.jump(join, &[]);
         b.switch_to(diff);
@@ -385,8 +387,19 @@ impl Ctx {
                 let fv = ld(b, fd.f_y, i);
                 let d = b.sub(ft, fv);
                 let df = b.mul(d, inv);
+                let v = match factor {
+                    Some(factor) => {
+                        let diag = b.cmp(CmpOp::Eq, i, j);
+                        let fdf = b.mul(factor, df);
+                        let on = b.sub(one, fdf);
+                        let nf = b.neg(factor);
+                        let off = b.mul(nf, df);
+                        b.select(diag, on, off)
+                    }
+                    None => df,
+                };
                 let k = at(b, n, i, j);
-                st(b, elem, target, k, df);
+                st(b, elem, target, k, v);
                 vec![]
             });
             vec![]
