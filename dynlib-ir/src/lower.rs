@@ -795,9 +795,27 @@ impl<'m, 'f> Lower<'m, 'f> {
         self.to(x, Ty::Float).v
     }
 
+    /// A math function as Python's `math` module computes it: in float64, on the float32
+    /// argument widened exactly in a float32 model, the result rounded to float32 (where the
+    /// reference's interpreter rounds it: at the float32 operand it meets).
     fn math(&mut self, f: MathFn, args: &[Val]) -> Val {
-        let vals: Vec<Value> = args.iter().map(|a| self.float_of(*a)).collect();
-        let v = self.b.math(f, &vals);
+        let vals: Vec<Value> = args
+            .iter()
+            .map(|a| {
+                let x = self.float_of(*a);
+                self.b.convert(x, Type::F64)
+            })
+            .collect();
+        let r = self.b.math(f, &vals);
+        let v = self.b.convert(r, self.float);
+        Val { v, ty: Ty::Float }
+    }
+
+    /// `a ** b` of floats: numpy's power in the model's float type (`powf` for float32
+    /// scalars, unlike `math.pow`).
+    fn float_power(&mut self, a: Val, b: Val) -> Val {
+        let (x, y) = (self.float_of(a), self.float_of(b));
+        let v = self.b.math(MathFn::Pow, &[x, y]);
         Val { v, ty: Ty::Float }
     }
 
@@ -968,7 +986,7 @@ impl<'m, 'f> Lower<'m, 'f> {
     }
 
     /// `a ** rhs`: a small non-negative integer literal exponent of a float becomes
-    /// multiplications only for 2 (exact, and what libm's pow gives); ints use exact
+    /// multiplications only for 2 in float64 (exact, and what libm's pow gives); ints use exact
     /// repeated multiplication; everything else calls libm `pow`.
     fn power(&mut self, a: Val, rhs: &Expr) -> Val {
         let literal = match rhs.kind {
@@ -981,7 +999,9 @@ impl<'m, 'f> Lower<'m, 'f> {
             a
         };
         match (a_num.ty, literal) {
-            (Ty::Float, Some(2)) => Val {
+            // Only in float64: the C library's powf(x, 2) is not always x·x rounded, and a
+            // float32 model's `x ** 2` is numpy's powf.
+            (Ty::Float, Some(2)) if self.float == Type::F64 => Val {
                 v: self.b.mul(a_num.v, a_num.v),
                 ty: Ty::Float,
             },
@@ -997,7 +1017,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             }
             _ => {
                 let b = self.expr(rhs);
-                self.math(MathFn::Pow, &[a_num, b])
+                self.float_power(a_num, b)
             }
         }
     }
@@ -1155,11 +1175,7 @@ impl<'m, 'f> Lower<'m, 'f> {
                     // round(x, n) of a float: Python's correctly rounded decimal rounding.
                     (Ty::Float, Some(nd)) => {
                         let n = self.to(*nd, Ty::Int);
-                        let n = self.float_of(n);
-                        Val {
-                            v: self.b.math(MathFn::RoundDigits, &[x.v, n]),
-                            ty: Ty::Float,
-                        }
+                        self.math(MathFn::RoundDigits, &[x, n])
                     }
                     (Ty::Float, None) => {
                         let r = self.math(MathFn::RoundEven, &[x]);

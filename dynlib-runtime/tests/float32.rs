@@ -1,0 +1,178 @@
+//! float32 models compute in float32: every operation rounds to float32 (numpy's scalar
+//! rules, NEP 50: a literal takes the float32 type of the other operand), `**` is numpy's
+//! `powf`, and a math function is Python's `math` one: float64 on the exact argument, the
+//! result rounded to float32. Three maps against the Python
+//! reference's interpreter bit for bit over 1000 iterations
+//! (`tests/data/golden/float32_maps.json`, from `tools/golden_float32.py`), on both
+//! backends; and the rule itself on an expression where float64 evaluation differs.
+
+use dynlib_model::Config;
+use dynlib_runtime::{RunOptions, SetupOptions};
+use serde_json::Value;
+
+fn golden() -> Value {
+    let path = format!(
+        "{}/../tests/data/golden/float32_maps.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn float32_maps_match_the_reference_bit_for_bit() {
+    let g = golden();
+    let cases = g["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let uri = case["uri"].as_str().unwrap();
+        let n = case["iterations"].as_u64().unwrap();
+        let names: Vec<&str> = case["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        for jit in [false, cfg!(feature = "jit")] {
+            let o = SetupOptions::default()
+                .dtype("float32")
+                .jit(jit)
+                .config(Config::default());
+            let mut sim = dynlib_runtime::setup(uri, o).unwrap();
+            let r = sim.run(RunOptions::default().n(n)).unwrap();
+            for (k, name) in names.iter().enumerate() {
+                let want: Vec<u32> = case["bits"][k]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b.as_u64().unwrap() as u32)
+                    .collect();
+                let got: Vec<u32> = r
+                    .series(name)
+                    .unwrap()
+                    .iter()
+                    .map(|&x| (x as f32).to_bits())
+                    .collect();
+                assert_eq!(got.len(), want.len(), "{uri} {name}");
+                if let Some(i) = got.iter().zip(&want).position(|(a, b)| a != b) {
+                    panic!(
+                        "{uri} (jit {jit}): {name} differs first at iteration {i}: {} against \
+                         the reference's {}",
+                        f32::from_bits(got[i]),
+                        f32::from_bits(want[i])
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_operation_rounds_to_float32() {
+    // x' = (x * 3.1 + 0.7) / 1.3 - x ** 2 * 1e-3 - floor(x): each operation rounded to
+    // float32, a literal rounded to float32 first, `**` numpy's powf. Evaluated in float64
+    // and rounded once, the iteration leaves these bits within a few steps.
+    const MAP: &str = r#"
+[model]
+type = "map"
+dtype = "float32"
+[states]
+x = 0.3
+[equations.rhs]
+x = "(x * 3.1 + 0.7) / 1.3 - x ** 2.0 * 1e-3 - floor(x)"
+"#;
+    #[link(name = "m")]
+    unsafe extern "C" {
+        safe fn powf(x: f32, y: f32) -> f32;
+    }
+    let mut want = vec![0.3f32];
+    for _ in 0..200 {
+        let x = *want.last().unwrap();
+        want.push((x * 3.1 + 0.7) / 1.3 - powf(x, 2.0) * 1e-3 - x.floor());
+    }
+    let mut wide = 0.3f32;
+    let mut differs = false;
+    for w in &want[1..] {
+        let x = wide as f64;
+        wide = ((x * (3.1f32 as f64) + (0.7f32 as f64)) / (1.3f32 as f64)
+            - x * x * (1e-3f32 as f64)
+            - x.floor()) as f32;
+        differs |= wide != *w;
+    }
+    assert!(
+        differs,
+        "the model must tell float32 from float64 arithmetic"
+    );
+    let got = series(MAP, "x", 200);
+    let want: Vec<u32> = want.iter().map(|x| x.to_bits()).collect();
+    for (jit, got) in got {
+        assert_eq!(got, want, "jit {jit}");
+    }
+}
+
+#[test]
+fn math_functions_compute_in_float64_and_round() {
+    // As the reference's `math.sin` of a float32: the exact float64 of the argument, the
+    // float64 function, the result rounded to float32 (the C library's sinf differs in
+    // about one case in a hundred on this walk).
+    const MAP: &str = r#"
+[model]
+type = "map"
+dtype = "float32"
+[states]
+x = 0.0
+s = 0.0
+c = 0.0
+[equations.rhs]
+x = "x + 0.001"
+s = "sin(x)"
+c = "cos(x)"
+"#;
+    #[link(name = "m")]
+    unsafe extern "C" {
+        safe fn sinf(x: f32) -> f32;
+    }
+    let n = 20_000;
+    let mut xs = vec![0.0f32];
+    for _ in 0..n {
+        xs.push(xs.last().unwrap() + 0.001);
+    }
+    // s and c of iteration k are of x at iteration k − 1.
+    let of = |f: fn(f64) -> f64| -> Vec<u32> {
+        std::iter::once(0)
+            .chain(
+                xs[..n as usize]
+                    .iter()
+                    .map(|&x| (f(x as f64) as f32).to_bits()),
+            )
+            .collect()
+    };
+    let (want_s, want_c) = (of(f64::sin), of(f64::cos));
+    let sinf_differs = xs
+        .iter()
+        .filter(|&&x| sinf(x) != (x as f64).sin() as f32)
+        .count();
+    assert!(sinf_differs > 10, "{sinf_differs}");
+    for ((jit, s), (_, c)) in series(MAP, "s", n).into_iter().zip(series(MAP, "c", n)) {
+        assert_eq!(s, want_s, "sin, jit {jit}");
+        assert_eq!(c, want_c, "cos, jit {jit}");
+    }
+}
+
+/// The bits of `var` over `n` iterations of the map `model`, on each backend.
+fn series(model: &str, var: &str, n: u64) -> Vec<(bool, Vec<u32>)> {
+    [false, cfg!(feature = "jit")]
+        .into_iter()
+        .map(|jit| {
+            let o = SetupOptions::default().jit(jit).config(Config::default());
+            let mut sim = dynlib_runtime::setup(&format!("inline:{model}"), o).unwrap();
+            let r = sim.run(RunOptions::default().n(n)).unwrap();
+            let bits = r
+                .series(var)
+                .unwrap()
+                .iter()
+                .map(|&x| (x as f32).to_bits())
+                .collect();
+            (jit, bits)
+        })
+        .collect()
+}
