@@ -38,7 +38,9 @@
 
 use super::bdf2a::step_fail;
 use super::emit::Emit;
-use super::implicit::{abs, all_finite, at, ld, lu_apply, lu_factor, st, JacobianAt, NewtonConfig};
+use super::implicit::{
+    abs, all_finite, iteration_matrix, ld, lu_apply, lu_factor, st, JacobianAt, NewtonConfig,
+};
 use super::*;
 use crate::abi::{STAT_LU, STAT_NEWTON, STAT_REJECTED};
 
@@ -64,22 +66,27 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
         ],
         matrices: &["J", "LU"],
         indices: &["piv"],
-        scalars: &[
-            "order",
-            "n_equal",
-            "h_abs",
-            "t_hist",
-            "started",
-            "lu_c",
-            "jac_ok",
-            "jac_current",
-        ],
+        scalars: &SLOTS,
     },
     config_rules,
     tangents: Tangents::None,
     lanes: false,
     emit: emit_bdf,
 };
+
+/// The scalar slots: the order, steps taken at the current size, the step the history is
+/// scaled to, the history's time, whether it started, the `c` of the kept LU factors
+/// (NaN: none), whether `J` holds a Jacobian, and whether it was computed in this step.
+const SLOTS: [&str; 8] = [
+    "order",
+    "n_equal",
+    "h_abs",
+    "t_hist",
+    "started",
+    "lu_c",
+    "jac_ok",
+    "jac_current",
+];
 
 /// The highest order the controller may choose.
 const MAX_ORDER_FIELD: ConfigField = ConfigField {
@@ -216,17 +223,7 @@ fn emit_bdf(e: &mut Emit) {
     let [y_pred, psi, scale, dsum, dy, f_val, f_tmp, y_tmp, jac, lu, piv] = e.bufs([
         "y_pred", "psi", "scale", "d", "dy", "f_val", "f_tmp", "y_tmp", "J", "LU", "piv",
     ]);
-    let slots = [
-        "order",
-        "n_equal",
-        "h_abs",
-        "t_hist",
-        "started",
-        "lu_c",
-        "jac_ok",
-        "jac_current",
-    ]
-    .map(|s| {
+    let slots = SLOTS.map(|s| {
         let k = e.slot(s);
         e.idx(k)
     });
@@ -490,22 +487,7 @@ fn emit_bdf(e: &mut Emit) {
     e.b.brif(current, newton, &[], factor_now, &[]);
     e.b.switch_to(factor_now);
     e.b.store(e.sc, s_luc, nan);
-    let nn = e.b.i64((n * n) as i64);
-    let neg_c = e.b.neg(c);
-    e.b.for_range(zero_i, nn, &[], |b, k, _| {
-        let x = ld(b, jac, k);
-        let v = b.mul(neg_c, x);
-        st(b, elem, lu, k, v);
-        vec![]
-    });
-    e.b.for_range(zero_i, ni, &[], |b, i, _| {
-        let k = at(b, ni, i, i);
-        let x = ld(b, lu, k);
-        let one = b.f64(1.0);
-        let v = b.add(x, one);
-        st(b, elem, lu, k, v);
-        vec![]
-    });
+    iteration_matrix(&mut e.b, elem, ni, jac, lu, c);
     super::emit::count(&mut e.b, e.stats, STAT_LU);
     lu_factor(&mut e.b, elem, ni, lu, piv, newton_failed);
     e.b.store(e.sc, s_luc, c);

@@ -339,22 +339,7 @@ impl Ctx {
             let mask = b.call(jf, &jacobian_signature(elem), &args)[0];
             return_on_fault(b, mask);
             if let Some(factor) = factor {
-                b.for_range(zero_i, n, &[], |b, i, _| {
-                    b.for_range(zero_i, n, &[], |b, j, _| {
-                        let k = at(b, n, i, j);
-                        let x = ld(b, target, k);
-                        let nf = b.neg(factor);
-                        let v = b.mul(nf, x);
-                        st(b, elem, target, k, v);
-                        vec![]
-                    });
-                    let k = at(b, n, i, i);
-                    let x = ld(b, target, k);
-                    let one = b.f64(1.0);
-                    let v = b.add(x, one);
-                    st(b, elem, target, k, v);
-                    vec![]
-                });
+                iteration_matrix(b, elem, n, target, target, factor);
             }
         }
         b.jump(join, &[]);
@@ -409,6 +394,35 @@ impl Ctx {
     }
 }
 
+/// `dst = I − factor·src` for n×n matrices (`dst` may be `src`): `(−factor)·src_ij`, then
+/// `+ 1` on the diagonal, the reference's order.
+pub(super) fn iteration_matrix(
+    b: &mut FunctionBuilder,
+    elem: Elem,
+    n: Value,
+    src: Value,
+    dst: Value,
+    factor: Value,
+) {
+    let zero_i = b.i64(0);
+    b.for_range(zero_i, n, &[], |b, i, _| {
+        b.for_range(zero_i, n, &[], |b, j, _| {
+            let k = at(b, n, i, j);
+            let x = ld(b, src, k);
+            let nf = b.neg(factor);
+            let v = b.mul(nf, x);
+            st(b, elem, dst, k, v);
+            vec![]
+        });
+        let k = at(b, n, i, i);
+        let x = ld(b, dst, k);
+        let one = b.f64(1.0);
+        let v = b.add(x, one);
+        st(b, elem, dst, k, v);
+        vec![]
+    });
+}
+
 /// Where a Jacobian is evaluated, `(t, y)`, and the vectors forward differences use:
 /// `f_y = f(t, y)` (read), the perturbed `f` and the perturbed state (scratch).
 pub(super) struct JacobianAt {
@@ -432,10 +446,7 @@ pub(super) fn lu_factor(
     singular: Block,
 ) {
     let zero_i = b.i64(0);
-    let one_i = b.i64(1);
     b.for_range(zero_i, n, &[], |b, k, _| {
-        let kk = at(b, n, k, k);
-        let k1 = b.add(k, one_i);
         let (pivot_val, pivot_row) = find_pivot(b, n, m, k);
         let zero = b.f64(0.0);
         let usable = b.cmp(CmpOp::Gt, pivot_val, zero);
@@ -443,25 +454,52 @@ pub(super) fn lu_factor(
         fail_if(b, bad, singular);
         b.store(piv, k, pivot_row);
         swap_rows(b, n, m, k, pivot_row);
-        let diag = ld(b, m, kk);
-        let one = b.f64(1.0);
-        let inv = b.div(one, diag);
-        b.for_range(k1, n, &[], |b, i, _| {
-            let ik = at(b, n, i, k);
-            let x = ld(b, m, ik);
-            let l = b.mul(x, inv);
-            st(b, elem, m, ik, l);
-            b.for_range(k1, n, &[], |b, j, _| {
-                let ij = at(b, n, i, j);
-                let kj = at(b, n, k, j);
-                let (a, c) = (ld(b, m, ij), ld(b, m, kj));
-                let p = b.mul(l, c);
-                let v = b.sub(a, p);
-                st(b, elem, m, ij, v);
-                vec![]
-            });
+        eliminate_below(b, elem, n, m, k, None);
+        vec![]
+    });
+}
+
+/// Column `k` eliminated below the diagonal: row `i > k` of `m` minus `f = m_ik / m_kk`
+/// times row `k` (columns after `k`). Without `r`, `f` stays in `m_ik` (the factor `L`);
+/// with it (the reference's elimination) `m_ik` becomes 0 and `r_i` loses `f·r_k` too.
+fn eliminate_below(
+    b: &mut FunctionBuilder,
+    elem: Elem,
+    n: Value,
+    m: Value,
+    k: Value,
+    r: Option<Value>,
+) {
+    let kk = at(b, n, k, k);
+    let one_i = b.i64(1);
+    let k1 = b.add(k, one_i);
+    let diag = ld(b, m, kk);
+    let one = b.f64(1.0);
+    let inv = b.div(one, diag);
+    b.for_range(k1, n, &[], |b, i, _| {
+        let ik = at(b, n, i, k);
+        let x = ld(b, m, ik);
+        let f = b.mul(x, inv);
+        let kept = match r {
+            None => f,
+            Some(_) => b.f64(0.0),
+        };
+        st(b, elem, m, ik, kept);
+        b.for_range(k1, n, &[], |b, j, _| {
+            let ij = at(b, n, i, j);
+            let kj = at(b, n, k, j);
+            let (a, c) = (ld(b, m, ij), ld(b, m, kj));
+            let p = b.mul(f, c);
+            let v = b.sub(a, p);
+            st(b, elem, m, ij, v);
             vec![]
         });
+        if let Some(r) = r {
+            let (ri, rk) = (ld(b, r, i), ld(b, r, k));
+            let p = b.mul(f, rk);
+            let v = b.sub(ri, p);
+            st(b, elem, r, i, v);
+        }
         vec![]
     });
 }
@@ -575,10 +613,7 @@ pub(super) fn lu_apply(
 /// pivot of magnitude `<= 1e-14` or a zero diagonal in back substitution jumps to `fail`.
 fn lu_solve(b: &mut FunctionBuilder, elem: Elem, n: Value, m: Value, r: Value, fail: Block) {
     let zero_i = b.i64(0);
-    let one_i = b.i64(1);
     b.for_range(zero_i, n, &[], |b, k, _| {
-        let kk = at(b, n, k, k);
-        let k1 = b.add(k, one_i);
         let (pivot_val, pivot_row) = find_pivot(b, n, m, k);
         let tol = b.f64(1e-14);
         let singular = b.cmp(CmpOp::Le, pivot_val, tol);
@@ -587,30 +622,7 @@ fn lu_solve(b: &mut FunctionBuilder, elem: Elem, n: Value, m: Value, r: Value, f
         let (xa, xc) = (b.load(r, k), b.load(r, pivot_row));
         b.store(r, k, xc);
         b.store(r, pivot_row, xa);
-        let diag = ld(b, m, kk);
-        let one = b.f64(1.0);
-        let inv = b.div(one, diag);
-        b.for_range(k1, n, &[], |b, i, _| {
-            let ik = at(b, n, i, k);
-            let x = ld(b, m, ik);
-            let f = b.mul(x, inv);
-            let zero = b.f64(0.0);
-            st(b, elem, m, ik, zero);
-            b.for_range(k1, n, &[], |b, j, _| {
-                let ij = at(b, n, i, j);
-                let kj = at(b, n, k, j);
-                let (a, c) = (ld(b, m, ij), ld(b, m, kj));
-                let p = b.mul(f, c);
-                let v = b.sub(a, p);
-                st(b, elem, m, ij, v);
-                vec![]
-            });
-            let (ri, rk) = (ld(b, r, i), ld(b, r, k));
-            let p = b.mul(f, rk);
-            let v = b.sub(ri, p);
-            st(b, elem, r, i, v);
-            vec![]
-        });
+        eliminate_below(b, elem, n, m, k, Some(r));
         vec![]
     });
     back_substitute(b, elem, n, m, r, Some(fail));
