@@ -175,7 +175,6 @@ pub(crate) fn validate(code: &Code) -> Result<(), String> {
             Op::Math1F32 { f, .. } if f as usize >= code.math1_f32.len() => {
                 bad = Some(format!("operation {pc} names a missing math function"));
             }
-
             _ => {}
         }
     }

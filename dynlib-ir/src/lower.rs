@@ -23,11 +23,15 @@
 //! about how it was lowered. Float models rarely have any source of faults; their mask is
 //! then the constant 0, which folds away.
 //!
-//! Expressions are computed with Python's types: bools, 64-bit ints and f64 floats (see
-//! [`dynlib_model::Ty`]); states and params are converted from the dtype when read and back
-//! when stored, constants are cast to the dtype first. The user's operation order is kept.
+//! Expressions are computed with Python's types: bools, 64-bit ints and floats (see
+//! [`dynlib_model::Ty`]), floats in [`float_type`]: float64, or float32 in float32 models
+//! (numpy's scalar rules: every operation rounds to float32; literals, constants and `t`
+//! rounded to float32 where they are made; math functions in float64, rounded once; `**`
+//! numpy's `powf`). States and params are converted from the dtype when read and back when
+//! stored, constants are cast to the dtype first. The user's operation order is kept.
 //! Aux and user functions are inlined (each aux computed once per function until a state or
-//! param is assigned); `x ** 2` becomes `x * x` here, identically for both backends.
+//! param is assigned); in float64 `x ** 2` becomes `x * x` here, identically for both
+//! backends.
 //! Events: the first event of the phase whose condition is truthy fires; its code is its
 //! index in the model's event list (one global index).
 
@@ -795,20 +799,29 @@ impl<'m, 'f> Lower<'m, 'f> {
         self.to(x, Ty::Float).v
     }
 
-    /// A math function as Python's `math` module computes it: in float64, on the float32
-    /// argument widened exactly in a float32 model, the result rounded to float32 (where the
-    /// reference's interpreter rounds it: at the float32 operand it meets).
+    /// A math function as Python's `math` module computes it: in float64 on its arguments
+    /// converted exactly (a float32 widened, an int converted directly), the result in the
+    /// model's float type (rounded once in a float32 model). `abs` and `copysign` of floats
+    /// are exact: computed in the float type itself (numpy's `abs` of a float32).
     fn math(&mut self, f: MathFn, args: &[Val]) -> Val {
-        let vals: Vec<Value> = args
-            .iter()
-            .map(|a| {
-                let x = self.float_of(*a);
-                self.b.convert(x, Type::F64)
-            })
-            .collect();
-        let r = self.b.math(f, &vals);
+        let exact = matches!(f, MathFn::Fabs | MathFn::Copysign);
+        if exact && args.iter().all(|a| a.ty == Ty::Float) {
+            let vals: Vec<Value> = args.iter().map(|a| a.v).collect();
+            let v = self.b.math(f, &vals);
+            return Val { v, ty: Ty::Float };
+        }
+        let r = self.math64(f, args);
         let v = self.b.convert(r, self.float);
         Val { v, ty: Ty::Float }
+    }
+
+    /// `f(args)` in float64, each argument converted to float64 exactly.
+    fn math64(&mut self, f: MathFn, args: &[Val]) -> Value {
+        let vals: Vec<Value> = args
+            .iter()
+            .map(|a| self.b.convert(a.v, Type::F64))
+            .collect();
+        self.b.math(f, &vals)
     }
 
     /// `a ** b` of floats: numpy's power in the model's float type (`powf` for float32
@@ -895,9 +908,21 @@ impl<'m, 'f> Lower<'m, 'f> {
                     expr::BinOp::Sub => self.arith(BinaryOp::Sub, a, b),
                     expr::BinOp::Mul => self.arith(BinaryOp::Mul, a, b),
                     expr::BinOp::Div => {
-                        let (a, b) = (self.float_of(a), self.float_of(b));
+                        // int / int is Python's correctly rounded quotient: in float64
+                        // (exact ints), then the float type; a float operand makes it a
+                        // division in the float type.
+                        let ints = a.ty != Ty::Float && b.ty != Ty::Float;
+                        let (a, b) = if ints {
+                            (
+                                self.b.convert(a.v, Type::F64),
+                                self.b.convert(b.v, Type::F64),
+                            )
+                        } else {
+                            (self.float_of(a), self.float_of(b))
+                        };
+                        let q = self.b.div(a, b);
                         Val {
-                            v: self.b.div(a, b),
+                            v: self.b.convert(q, self.float),
                             ty: Ty::Float,
                         }
                     }
@@ -1203,20 +1228,29 @@ impl<'m, 'f> Lower<'m, 'f> {
                 let r = self.math(f, &[x]);
                 self.integral(r)
             }
+            // Python's math.log(x, b) and n-ary hypot: float64 throughout, rounded once.
             Builtin::Log if vals.len() == 2 => {
-                let a = self.math(MathFn::Log, &[vals[0]]);
-                let c = self.math(MathFn::Log, &[vals[1]]);
+                let a = self.math64(MathFn::Log, &[vals[0]]);
+                let c = self.math64(MathFn::Log, &[vals[1]]);
+                let q = self.b.div(a, c);
                 Val {
-                    v: self.b.div(a.v, c.v),
+                    v: self.b.convert(q, self.float),
                     ty: Ty::Float,
                 }
             }
             Builtin::Hypot if vals.len() > 2 => {
-                let mut acc = self.math(MathFn::Hypot, &[vals[0], vals[1]]);
+                let mut acc = self.math64(MathFn::Hypot, &[vals[0], vals[1]]);
                 for v in &vals[2..] {
-                    acc = self.math(MathFn::Hypot, &[acc, *v]);
+                    let wide = Val {
+                        v: acc,
+                        ty: Ty::Float,
+                    };
+                    acc = self.math64(MathFn::Hypot, &[wide, *v]);
                 }
-                acc
+                Val {
+                    v: self.b.convert(acc, self.float),
+                    ty: Ty::Float,
+                }
             }
             Builtin::Int => {
                 let x = x0();
@@ -1365,17 +1399,34 @@ impl<'m, 'f> Lower<'m, 'f> {
         let zero = self.b.i64(0);
         let zero_step = self.b.cmp(CmpOp::Eq, step, zero);
         self.flag(fault::ZERO_STEP, zero_step);
-        let init = self.fconst(if op == expr::ReduceOp::Sum { 0.0 } else { 1.0 });
+        // Python sums ints exactly: an int body accumulates in float64 (exact to 2^53) even
+        // in a float32 model, rounded once at the end; float bodies in the float type.
+        let arg_types: Vec<Ty> = self
+            .args
+            .last()
+            .map(|a| a.iter().map(|v| v.ty).collect())
+            .unwrap_or_default();
+        let acc_ty = if self.model.type_of(body, &arg_types) == Ty::Float {
+            self.float
+        } else {
+            Type::F64
+        };
+        let unit = if op == expr::ReduceOp::Sum { 0.0 } else { 1.0 };
+        let init = if acc_ty == Type::F32 {
+            self.b.f32(unit as f32)
+        } else {
+            self.b.f64(unit)
+        };
         let no = self.b.bool(false);
         let header = self.b.create_block();
         let i = self.b.block_param(header, Type::I64);
-        let acc = self.b.block_param(header, self.float);
+        let acc = self.b.block_param(header, acc_ty);
         let carried: Vec<Value> = (0..N_FAULTS)
             .map(|_| self.b.block_param(header, Type::Bool))
             .collect();
         let body_block = self.b.create_block();
         let exit = self.b.create_block();
-        let result = self.b.block_param(exit, self.float);
+        let result = self.b.block_param(exit, acc_ty);
         let out_faults: Vec<Value> = (0..N_FAULTS)
             .map(|_| self.b.block_param(exit, Type::Bool))
             .collect();
@@ -1412,7 +1463,7 @@ impl<'m, 'f> Lower<'m, 'f> {
         });
         let (elt, body_faults) = self.isolated(|l| {
             let elt = l.expr(body);
-            l.float_of(elt)
+            l.b.convert(elt.v, acc_ty)
         });
         let next = match op {
             expr::ReduceOp::Sum => self.b.add(acc, elt),
@@ -1455,7 +1506,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             self.flag(1 << k, f);
         }
         Val {
-            v: result,
+            v: self.b.convert(result, self.float),
             ty: Ty::Float,
         }
     }

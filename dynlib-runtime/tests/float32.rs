@@ -176,3 +176,47 @@ fn series(model: &str, var: &str, n: u64) -> Vec<(bool, Vec<u32>)> {
         })
         .collect()
 }
+
+#[test]
+fn python_builtins_round_once_where_python_computes_in_float64() {
+    // An int sum is exact, then rounded (accumulated in float32 it would give 332833152);
+    // log(x, b), n-ary hypot and int / int are float64 throughout, rounded once.
+    const MAP: &str = r#"
+[model]
+type = "map"
+dtype = "float32"
+[states]
+x = 0.3
+a = 0.0
+b = 0.0
+c = 0.0
+d = 0.0
+[equations.rhs]
+x = "x * 1.1 - floor(x * 1.1) + 0.01"
+a = "sum(i * i for i in range(1000))"
+b = "log(x + 2.0, 3.0)"
+c = "hypot(x, 2.0, 3.0)"
+d = "7 / 3 + x"
+"#;
+    let n = 300;
+    let mut x = vec![0.3f32];
+    for _ in 0..n {
+        let v = *x.last().unwrap();
+        x.push(v * 1.1 - (v * 1.1).floor() + 0.01);
+    }
+    let prev = |f: &dyn Fn(f32) -> f32| -> Vec<u32> {
+        std::iter::once(0)
+            .chain(x[..n as usize].iter().map(|&v| f(v).to_bits()))
+            .collect()
+    };
+    let want_a = prev(&|_| 332_833_500f64 as f32);
+    assert_eq!(332_833_500f64 as f32, 332_833_504.0);
+    let want_b = prev(&|v| (((v + 2.0) as f64).ln() / 3f64.ln()) as f32);
+    let want_c = prev(&|v| (v as f64).hypot(2.0).hypot(3.0) as f32);
+    let want_d = prev(&|v| (7.0f64 / 3.0) as f32 + v);
+    for (name, want) in [("a", want_a), ("b", want_b), ("c", want_c), ("d", want_d)] {
+        for (jit, got) in series(MAP, name, n) {
+            assert_eq!(got, want, "{name}, jit {jit}");
+        }
+    }
+}
