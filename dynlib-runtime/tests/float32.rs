@@ -32,26 +32,14 @@ fn float32_maps_match_the_reference_bit_for_bit() {
             .iter()
             .map(|s| s.as_str().unwrap())
             .collect();
-        for jit in [false, cfg!(feature = "jit")] {
-            let o = SetupOptions::default()
-                .dtype("float32")
-                .jit(jit)
-                .config(Config::default());
-            let mut sim = dynlib_runtime::setup(uri, o).unwrap();
-            let r = sim.run(RunOptions::default().n(n)).unwrap();
-            for (k, name) in names.iter().enumerate() {
-                let want: Vec<u32> = case["bits"][k]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|b| b.as_u64().unwrap() as u32)
-                    .collect();
-                let got: Vec<u32> = r
-                    .series(name)
-                    .unwrap()
-                    .iter()
-                    .map(|&x| (x as f32).to_bits())
-                    .collect();
+        for (k, name) in names.iter().enumerate() {
+            let want: Vec<u32> = case["bits"][k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_u64().unwrap() as u32)
+                .collect();
+            for (jit, got) in series_of(uri, Some("float32"), name, n) {
                 assert_eq!(got.len(), want.len(), "{uri} {name}");
                 if let Some(i) = got.iter().zip(&want).position(|(a, b)| a != b) {
                     panic!(
@@ -158,13 +146,21 @@ c = "cos(x)"
     }
 }
 
-/// The bits of `var` over `n` iterations of the map `model`, on each backend.
+/// The bits of `var` over `n` iterations of the map `model` (its text), on each backend.
 fn series(model: &str, var: &str, n: u64) -> Vec<(bool, Vec<u32>)> {
+    series_of(&format!("inline:{model}"), None, var, n)
+}
+
+/// [`series`] of the map at `uri`, in `dtype` when given.
+fn series_of(uri: &str, dtype: Option<&str>, var: &str, n: u64) -> Vec<(bool, Vec<u32>)> {
     [false, cfg!(feature = "jit")]
         .into_iter()
         .map(|jit| {
-            let o = SetupOptions::default().jit(jit).config(Config::default());
-            let mut sim = dynlib_runtime::setup(&format!("inline:{model}"), o).unwrap();
+            let mut o = SetupOptions::default().jit(jit).config(Config::default());
+            if let Some(d) = dtype {
+                o = o.dtype(d);
+            }
+            let mut sim = dynlib_runtime::setup(uri, o).unwrap();
             let r = sim.run(RunOptions::default().n(n)).unwrap();
             let bits = r
                 .series(var)
