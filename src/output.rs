@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// Start time.
     #[arg(long, allow_hyphen_values = true)]
     pub t0: Option<f64>,
+    /// Start from the model's preset NAME (its parameters and states; `--param` and `--ic`
+    /// override it).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
     /// Set a parameter (repeatable; integers are exact: 9007199254740993 stays itself).
     #[arg(long = "param", value_name = "NAME=V", value_parser = exact_assignment)]
     pub params: Vec<(String, Number)>,
@@ -225,6 +229,7 @@ pub fn run(
         .unwrap_or(&start)
         .elapsed()
         .as_secs_f64();
+    let (params, ic) = with_preset(sim.model(), args.preset.as_deref(), &args.params, &args.ic)?;
     let o = RunOptions {
         t0: args.t0,
         t_end: args.horizon.t_end,
@@ -235,8 +240,8 @@ pub fn run(
         record_interval: args.record_interval,
         record_vars: args.record_vars.clone(),
         transient: args.transient,
-        ic: args.ic.clone(),
-        params: args.params.clone(),
+        ic,
+        params,
         stepper_config: args.stepper_config.clone(),
         interrupt: Some(interrupt.clone()),
         fastpath: args.build.fastpath(),
@@ -267,6 +272,28 @@ pub fn run(
         }
     }
     Ok(failure)
+}
+
+/// Named values (`--param NAME=V`, `--ic NAME=V`).
+pub(crate) type Assignments = Vec<(String, Number)>;
+
+/// The run's parameter and state assignments: the model's preset `preset` (an error names
+/// the presets there are), then `params` and `ic`, which override it.
+pub(crate) fn with_preset(
+    model: &dynlib::Model,
+    preset: Option<&str>,
+    params: &[(String, Number)],
+    ic: &[(String, Number)],
+) -> Result<(Assignments, Assignments), RuntimeError> {
+    let (mut p, mut s) = match preset {
+        Some(name) => dynlib::runtime::Presets::from_model(model)
+            .get(name)?
+            .assignments(model),
+        None => (Vec::new(), Vec::new()),
+    };
+    p.extend(params.iter().cloned());
+    s.extend(ic.iter().cloned());
+    Ok((p, s))
 }
 
 /// Refuses an output path that is one of the run's inputs (the model, a mod file, the

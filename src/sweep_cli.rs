@@ -33,6 +33,10 @@ pub struct SweepArgs {
     /// NAME=v1,v2,...
     #[arg(long = "param", value_name = "NAME=AXIS", required = true, value_parser = axis_arg)]
     pub params: Vec<(String, Axis)>,
+    /// Start every run from the model's preset NAME (the swept parameters and `--ic`
+    /// override it).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
     /// Set an initial state for every run (repeatable).
     #[arg(long = "ic", value_name = "NAME=V", value_parser = exact_assignment)]
     pub ic: Vec<(String, Number)>,
@@ -187,6 +191,8 @@ pub fn run(
         refuse_input_as_output(out, kernel.model(), &config)?;
     }
     let build_s = start.elapsed().as_secs_f64();
+    let (params, ic) =
+        crate::output::with_preset(kernel.model(), args.preset.as_deref(), &[], &args.ic)?;
     let base = RunOptions {
         t_end: args.horizon.t_end,
         n: args.horizon.n,
@@ -195,7 +201,8 @@ pub fn run(
         record_interval: args.record_interval,
         max_steps: args.max_steps,
         record_vars: args.record_vars.clone(),
-        ic: args.ic.clone(),
+        ic,
+        params,
         stepper_config: args.stepper_config.clone(),
         // A Lyapunov sweep records nothing unless asked (analysis.md A7).
         record: (args.build.lyapunov && args.record_vars.is_none() && args.stat.is_none())

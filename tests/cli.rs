@@ -1091,3 +1091,66 @@ fn sweep_takes_stepper_configuration() {
         stderr(&o)
     );
 }
+
+#[test]
+fn preset_on_run_and_sweep() {
+    // `--preset bursting` is its four parameters; `--param` after it wins.
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "builtin://ode/izhikevich",
+            "--t-end",
+            "50",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        json(&dynlib(&args))["final"].clone()
+    };
+    let by_hand = run(&[
+        "--param", "a=0.02", "--param", "b=0.2", "--param", "c=-50", "--param", "d=2",
+    ]);
+    assert_eq!(run(&["--preset", "bursting"]), by_hand);
+    assert_ne!(run(&[]), by_hand);
+    assert_eq!(
+        run(&[
+            "--preset",
+            "regular_spiking",
+            "--param",
+            "c=-50",
+            "--param",
+            "d=2"
+        ]),
+        by_hand
+    );
+    let o = dynlib(&["run", "builtin://ode/izhikevich", "--preset", "burstng"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("unknown preset 'burstng'") && e.contains("did you mean 'bursting'"),
+        "{e}"
+    );
+    // A sweep: the preset for every point, the swept parameter over it.
+    let sweep = |extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "builtin://ode/izhikevich",
+            "--param",
+            "c=-50,-55",
+            "--t-end",
+            "20",
+            "--stat",
+            "final",
+            "--record-vars",
+            "v",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        json(&dynlib(&args))["stats"].clone()
+    };
+    // bursting's a and b are the defaults; its d = 2 is what changes the runs.
+    let with_preset = sweep(&["--preset", "bursting"]);
+    assert_ne!(with_preset, sweep(&[]));
+    assert_eq!(with_preset, sweep(&["--param", "d=2"]));
+}

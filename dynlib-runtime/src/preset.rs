@@ -31,6 +31,23 @@ pub struct Preset {
 }
 
 impl Preset {
+    /// The preset as named assignments, `(parameters, states)`, for run options (the command
+    /// line's `--preset`): a run that sets them starts where [`Preset::apply`] would put the
+    /// session, and assignments after them override them.
+    pub fn assignments(&self, model: &Model) -> (Vec<(String, Number)>, Vec<(String, Number)>) {
+        let params = self
+            .params
+            .iter()
+            .map(|&(i, v)| (model.params[i].name.clone(), v))
+            .collect();
+        let states = self
+            .states
+            .iter()
+            .map(|&(i, v)| (model.states[i].name.clone(), v))
+            .collect();
+        (params, states)
+    }
+
     /// Writes the preset's parameters, then its states, into `state`.
     pub fn apply(&self, state: &mut SessionState) {
         for &(i, v) in &self.params {
