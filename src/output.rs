@@ -274,9 +274,6 @@ pub fn run(
     Ok(failure)
 }
 
-/// Named values (`--param NAME=V`, `--ic NAME=V`).
-pub(crate) type Assignments = Vec<(String, Number)>;
-
 /// The run's parameter and state assignments: the model's preset `preset` (an error names
 /// the presets there are), then `params` and `ic`, which override it.
 pub(crate) fn with_preset(
@@ -284,7 +281,13 @@ pub(crate) fn with_preset(
     preset: Option<&str>,
     params: &[(String, Number)],
     ic: &[(String, Number)],
-) -> Result<(Assignments, Assignments), RuntimeError> {
+) -> Result<
+    (
+        dynlib::runtime::preset::Assignments,
+        dynlib::runtime::preset::Assignments,
+    ),
+    RuntimeError,
+> {
     let (mut p, mut s) = match preset {
         Some(name) => dynlib::runtime::Presets::from_model(model)
             .get(name)?

@@ -30,11 +30,14 @@ pub struct Preset {
     pub states: Vec<(usize, Number)>,
 }
 
+/// Named values, in order (`("a", 0.02)`): what `--param` and `--ic` give a run.
+pub type Assignments = Vec<(String, Number)>;
+
 impl Preset {
     /// The preset as named assignments, `(parameters, states)`, for run options (the command
     /// line's `--preset`): a run that sets them starts where [`Preset::apply`] would put the
     /// session, and assignments after them override them.
-    pub fn assignments(&self, model: &Model) -> (Vec<(String, Number)>, Vec<(String, Number)>) {
+    pub fn assignments(&self, model: &Model) -> (Assignments, Assignments) {
         let params = self
             .params
             .iter()
