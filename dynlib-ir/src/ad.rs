@@ -392,22 +392,14 @@ fn unless_still(b: &mut FunctionBuilder, d: Value, expr: Value) -> Value {
 
 /// 1 of float type `ty`.
 fn one_of(b: &mut FunctionBuilder, ty: Type) -> Value {
-    float_of_type(b, ty, 1.0)
+    b.float(ty, 1.0)
 }
 
-/// The constant `x` in float type `ty` (rounded for f32): a float32 model's derivatives
-/// compute in float32 like its right-hand side.
-fn float_of_type(b: &mut FunctionBuilder, ty: Type, x: f64) -> Value {
-    match ty {
-        Type::F32 => b.f32(x as f32),
-        _ => b.f64(x),
-    }
-}
-
-/// The constant `x` in the float type of `like`.
+/// The constant `x` in the float type of `like`: a float32 model's derivatives compute in
+/// float32 like its right-hand side.
 fn float_like(b: &mut FunctionBuilder, like: Value, x: f64) -> Value {
     let ty = b.ty(like);
-    float_of_type(b, ty, x)
+    b.float(ty, x)
 }
 
 /// `Some(x + y)` over optional tangents (absent: zero).

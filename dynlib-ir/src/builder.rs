@@ -117,6 +117,14 @@ impl<'f> FunctionBuilder<'f> {
         self.constant(Type::F32, x.to_bits() as u64)
     }
 
+    /// The constant `x` in float type `ty` (f32: rounded; anything else: f64).
+    pub fn float(&mut self, ty: Type, x: f64) -> Value {
+        match ty {
+            Type::F32 => self.f32(x as f32),
+            _ => self.f64(x),
+        }
+    }
+
     /// An i64 constant.
     pub fn i64(&mut self, x: i64) -> Value {
         self.constant(Type::I64, x as u64)

@@ -484,11 +484,7 @@ impl<'m, 'f> Lower<'m, 'f> {
     /// The float constant `x` in the type floats are computed in (rounded in float32
     /// models).
     fn fconst(&mut self, x: f64) -> Value {
-        if self.float == Type::F32 {
-            self.b.f32(x as f32)
-        } else {
-            self.b.f64(x)
-        }
+        self.b.float(self.float, x)
     }
 
     /// The integer value of a float, as `int()`, `round()`, `floor()`... give it: an int in
@@ -1371,7 +1367,7 @@ impl<'m, 'f> Lower<'m, 'f> {
         }
     }
 
-    /// `sum(body for i in range(args) if conds)` as a loop with an accumulator of the float type. The
+    /// `sum(body for i in range(args) if conds)` as a loop with an accumulator. The
     /// faults of each iteration (the body's only where the conditions hold, as Python
     /// evaluates it only then) are carried out of the loop; a step of 0 raises
     /// [`fault::ZERO_STEP`] (Python's `ValueError`) and runs no iteration.
@@ -1412,11 +1408,7 @@ impl<'m, 'f> Lower<'m, 'f> {
             Type::F64
         };
         let unit = if op == expr::ReduceOp::Sum { 0.0 } else { 1.0 };
-        let init = if acc_ty == Type::F32 {
-            self.b.f32(unit as f32)
-        } else {
-            self.b.f64(unit)
-        };
+        let init = self.b.float(acc_ty, unit);
         let no = self.b.bool(false);
         let header = self.b.create_block();
         let i = self.b.block_param(header, Type::I64);

@@ -68,10 +68,7 @@ x = 0.3
 [equations.rhs]
 x = "(x * 3.1 + 0.7) / 1.3 - x ** 2.0 * 1e-3 - floor(x)"
 "#;
-    #[link(name = "m")]
-    unsafe extern "C" {
-        safe fn powf(x: f32, y: f32) -> f32;
-    }
+    use dynlib_ir::libm::powf;
     let mut want = vec![0.3f32];
     for _ in 0..200 {
         let x = *want.last().unwrap();
@@ -115,10 +112,7 @@ x = "x + 0.001"
 s = "sin(x)"
 c = "cos(x)"
 "#;
-    #[link(name = "m")]
-    unsafe extern "C" {
-        safe fn sinf(x: f32) -> f32;
-    }
+    let sinf = dynlib_ir::libm::unary_f32(dynlib_ir::MathFn::Sin).unwrap();
     let n = 20_000;
     let mut xs = vec![0.0f32];
     for _ in 0..n {
