@@ -75,14 +75,13 @@ pub(super) const SPEC: StepperSpec = StepperSpec {
 };
 
 /// The scalar slots: the order, steps taken at the current size, the step the history is
-/// scaled to, the history's time, whether it started, the `c` of the kept LU factors
+/// scaled to, the history's time, the `c` of the kept LU factors
 /// (NaN: none), whether `J` holds a Jacobian, and whether it was computed in this step.
-const SLOTS: [&str; 8] = [
+const SLOTS: [&str; 7] = [
     "order",
     "n_equal",
     "h_abs",
     "t_hist",
-    "started",
     "lu_c",
     "jac_ok",
     "jac_current",
@@ -227,7 +226,7 @@ fn emit_bdf(e: &mut Emit) {
         let k = e.slot(s);
         e.idx(k)
     });
-    let [s_order, s_equal, s_h, s_thist, s_started, s_luc, s_jac_ok, s_jac_cur] = slots;
+    let [s_order, s_equal, s_h, s_thist, s_luc, s_jac_ok, s_jac_cur] = slots;
     let (gamma, alpha, error_const) = coefficients();
     let (y, t, elem, n) = (e.y, e.t, e.elem, e.n);
     let ni = e.b.i64(n as i64);
@@ -263,9 +262,8 @@ fn emit_bdf(e: &mut Emit) {
     let over = e.b.cmp(CmpOp::Gt, e.dt, dt_max);
     let h_in = e.b.select(over, dt_max, e.dt);
 
-    // Does this step continue the history? Started, from its time, from its state.
-    let started = e.b.load(e.sc, s_started);
-    let started = e.b.cmp(CmpOp::Ne, started, zero);
+    // Does this step continue the history? From its time, from its state, with an order
+    // and step it has (a fresh workspace's zeros have neither).
     let t_hist = e.b.load(e.sc, s_thist);
     let same_t = e.b.cmp(CmpOp::Eq, t, t_hist);
     let yes = e.b.bool(true);
@@ -294,8 +292,7 @@ fn emit_bdf(e: &mut Emit) {
         }
         ok
     };
-    let valid = e.b.binary(BinaryOp::And, started, same_t);
-    let valid = e.b.binary(BinaryOp::And, valid, same_y);
+    let valid = e.b.binary(BinaryOp::And, same_t, same_y);
     let valid = e.b.binary(BinaryOp::And, valid, sane);
     // Kept LU factors are used only with pivots `k <= piv[k] < n` (native code does not
     // check bounds); anything else is refactored.
@@ -338,7 +335,6 @@ fn emit_bdf(e: &mut Emit) {
     for (s, v) in [
         (s_equal, zero),
         (s_h, h_in),
-        (s_started, one),
         (s_thist, t),
         (s_luc, nan),
         (s_jac_ok, zero),
