@@ -115,16 +115,18 @@ fn results(v: &serde_json::Value) -> serde_json::Value {
 fn a_second_process_compiles_nothing() {
     let s = Scratch::new();
     let (cold, _) = s.run(&[]);
-    assert_eq!(cache_counts(&cold), [0, 3, 3, 0]);
-    assert_eq!(s.entries().len(), 3, "one entry per unit");
+    // A run needs one unit, its runner (with the stepper and model functions inlined);
+    // the model functions' and the stepper's own units compile only when called directly.
+    assert_eq!(cache_counts(&cold), [0, 1, 1, 0]);
+    assert_eq!(s.entries().len(), 1, "one entry per compiled unit");
     let (warm, err) = s.run(&[]);
-    assert_eq!(cache_counts(&warm), [3, 0, 0, 0]);
+    assert_eq!(cache_counts(&warm), [1, 0, 0, 0]);
     assert_eq!(results(&warm), results(&cold));
     assert!(err.is_empty(), "no warnings: {err}");
-    // A different stepper shares the model functions' entry only.
+    // A different stepper is another runner.
     let (other, _) = s.run(&["--stepper", "rk45"]);
-    assert_eq!(cache_counts(&other), [1, 2, 2, 0]);
-    assert_eq!(s.entries().len(), 5);
+    assert_eq!(cache_counts(&other), [0, 1, 1, 0]);
+    assert_eq!(s.entries().len(), 2);
 }
 
 #[test]
@@ -156,7 +158,7 @@ fn corrupt_entries_are_rebuilt_with_one_warning() {
             .unwrap();
         damage(&runner.join("object.o"));
         let (v, err) = s.run(&[]);
-        assert_eq!(cache_counts(&v), [2, 1, 1, 1], "{what}");
+        assert_eq!(cache_counts(&v), [0, 1, 1, 1], "{what}");
         assert_eq!(results(&v), results(&cold), "{what}: results unaffected");
         assert_eq!(
             err.matches("corrupt").count(),
@@ -165,7 +167,7 @@ fn corrupt_entries_are_rebuilt_with_one_warning() {
         );
         // The entry was rewritten and is whole again.
         let (again, _) = s.run(&[]);
-        assert_eq!(cache_counts(&again), [3, 0, 0, 0], "{what}");
+        assert_eq!(cache_counts(&again), [1, 0, 0, 0], "{what}");
     }
     let o = s.dynlib(&["cache", "verify"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
@@ -190,7 +192,7 @@ fn a_valid_entry_with_a_foreign_object_is_rebuilt() {
     std::fs::write(runner.join("object.o"), &junk).unwrap();
     std::fs::write(&meta_path, meta.to_string()).unwrap();
     let (v, err) = s.run(&[]);
-    assert_eq!(cache_counts(&v), [2, 1, 1, 1]);
+    assert_eq!(cache_counts(&v), [0, 1, 1, 1]);
     assert_eq!(results(&v), results(&cold));
     assert!(err.contains("corrupt") && err.contains("key tag"), "{err}");
 }
@@ -238,7 +240,7 @@ fn another_models_object_in_an_entry_is_rebuilt_never_run() {
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(text.contains("another key"), "{text}");
     let (v, err) = s.run(&[]);
-    assert_eq!(cache_counts(&v), [2, 1, 1, 1]);
+    assert_eq!(cache_counts(&v), [0, 1, 1, 1]);
     assert_eq!(
         results(&v),
         results(&cold),
@@ -268,11 +270,11 @@ fn a_stopped_process_holding_a_build_lock_delays_a_cold_build_only_briefly() {
     let (v, err) = s.run(&[]);
     let waited = started.elapsed();
     assert!(waited < std::time::Duration::from_secs(60), "{waited:?}");
-    assert_eq!(cache_counts(&v), [0, 3, 3, 0]);
+    assert_eq!(cache_counts(&v), [0, 1, 1, 0]);
     assert!(err.contains("did not wait"), "{err}");
     assert_eq!(err.lines().count(), 1, "one warning: {err}");
-    // The other two units were stored; the locked one was compiled in memory only.
-    assert_eq!(s.entries().len(), 2);
+    // The locked unit was compiled in memory only.
+    assert!(s.entries().is_empty());
 }
 
 #[cfg(unix)]
@@ -340,11 +342,11 @@ fn four_processes_at_once_on_an_empty_root() {
         }
     }
     // Each unit is compiled by exactly one process: the others wait for its lock and load it.
-    assert_eq!(compiled, 3);
-    assert_eq!(s.entries().len(), 3);
+    assert_eq!(compiled, 1);
+    assert_eq!(s.entries().len(), 1);
     let o = s.dynlib(&["cache", "verify"]);
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("3 entries ok, 0 corrupt"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 entries ok, 0 corrupt"));
 }
 
 #[test]
@@ -354,21 +356,21 @@ fn an_unusable_root_falls_back_to_tmp_then_to_memory() {
     std::fs::write(&file, b"x").unwrap();
     s.set_root(&file);
     let (v, err) = s.run(&[]);
-    assert_eq!(cache_counts(&v), [0, 3, 3, 0]);
+    assert_eq!(cache_counts(&v), [0, 1, 1, 0]);
     assert!(err.contains("not writable"), "{err}");
     assert_eq!(err.lines().count(), 1, "one warning: {err}");
     let fallback = s.tmp().join("dynlib-cache");
     assert!(fallback.join("jit/runners").exists());
     // The fallback works as a cache.
     let (warm, _) = s.run(&[]);
-    assert_eq!(cache_counts(&warm), [3, 0, 0, 0]);
+    assert_eq!(cache_counts(&warm), [1, 0, 0, 0]);
     assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is untouched");
 
     // With TMPDIR unusable too, everything stays in memory, with a warning.
     let o = s.command(RUN).env("TMPDIR", &file).output().unwrap();
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(cache_counts(&v), [0, 3, 3, 0]);
+    assert_eq!(cache_counts(&v), [0, 1, 1, 0]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("memory only"));
     assert_eq!(results(&v), results(&warm));
 }
@@ -387,7 +389,7 @@ fn a_shared_fallback_directory_is_refused() {
     std::fs::create_dir(&planted).unwrap();
     std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
     let (v, err) = s.run(&[]);
-    assert_eq!(cache_counts(&v), [0, 3, 3, 0]);
+    assert_eq!(cache_counts(&v), [0, 1, 1, 0]);
     assert!(err.contains("writable by other users"), "{err}");
     assert!(err.contains("memory only"), "{err}");
     assert!(std::fs::read_dir(&planted).unwrap().next().is_none());
@@ -432,16 +434,17 @@ fn cache_commands() {
 
     s.run(&[]);
     s.run(&["--stepper", "euler"]);
+    s.run(&["--stepper", "heun"]);
     let (_, list, _) = out(&["cache", "list"]);
-    assert_eq!(list.lines().count(), 1 + 5, "{list}");
+    assert_eq!(list.lines().count(), 1 + 3, "{list}");
     assert!(list.contains("Van der Pol"), "{list}");
     // The runs took the fast path; only the runner variant a run needs is compiled.
     assert!(list.contains("runners") && list.contains("fastpath") && list.contains("float64"));
     assert!(!list.contains(" base "), "{list}");
     let (_, rk4, _) = out(&["cache", "list", "--stepper", "rk4"]);
-    assert_eq!(rk4.lines().count(), 1 + 2, "{rk4}");
+    assert_eq!(rk4.lines().count(), 1 + 1, "{rk4}");
     let (_, f64s, _) = out(&["cache", "list", "--dtype", "f64"]);
-    assert_eq!(f64s.lines().count(), 1 + 5, "dtype aliases work: {f64s}");
+    assert_eq!(f64s.lines().count(), 1 + 3, "dtype aliases work: {f64s}");
 
     // Clear needs a selector: a usage error, with or without --dry-run.
     let (code, _, err) = out(&["cache", "clear"]);
@@ -457,24 +460,24 @@ fn cache_commands() {
 
     let (code, dry, _) = out(&["cache", "clear", "--stepper", "euler", "--dry-run"]);
     assert_eq!(code, Some(0));
-    assert_eq!(dry.matches("[dry-run]").count(), 2, "{dry}");
-    assert_eq!(s.entries().len(), 5);
-    let (_, done, _) = out(&["cache", "clear", "--stepper", "euler"]);
-    assert_eq!(done.matches("deleted").count(), 2, "{done}");
+    assert_eq!(dry.matches("[dry-run]").count(), 1, "{dry}");
     assert_eq!(s.entries().len(), 3);
+    let (_, done, _) = out(&["cache", "clear", "--stepper", "euler"]);
+    assert_eq!(done.matches("deleted").count(), 1, "{done}");
+    assert_eq!(s.entries().len(), 2);
     let (_, none, _) = out(&["cache", "clear", "--older-than", "30"]);
     assert!(none.contains("No matching cache entries found."), "{none}");
-    assert_eq!(s.entries().len(), 3);
+    assert_eq!(s.entries().len(), 2);
 
     // verify reports a corrupt entry and exits 1; --delete removes it.
     let victim = s.entries()[0].join("object.o");
     std::fs::write(&victim, b"bad").unwrap();
     let (code, v, _) = out(&["cache", "verify"]);
     assert_eq!(code, Some(1));
-    assert!(v.contains("2 entries ok, 1 corrupt"), "{v}");
+    assert!(v.contains("1 entries ok, 1 corrupt"), "{v}");
     let (code, _, _) = out(&["cache", "verify", "--delete"]);
     assert_eq!(code, Some(0));
-    assert_eq!(s.entries().len(), 2);
+    assert_eq!(s.entries().len(), 1);
 
     let (code, all, _) = out(&["cache", "clear", "--all"]);
     assert_eq!(code, Some(0), "{all}");

@@ -5,9 +5,13 @@
 //! With `jit = true` the program is compiled as three units, each an object file in an LLJIT
 //! of its own (the units the disk cache stores): the model functions ([`Unit::Triplets`]),
 //! the stepper's single step ([`Unit::Stepper`]) and the runner with the stepper and model
-//! functions inlined into it, plus the adaptive initial step ([`Unit::Runner`]). Every
-//! [`Role`] is then callable natively and [`Kernel::is_jitted`] says so; any LLVM failure is
-//! an error from [`Kernel::build_with`], never a silent fallback to the interpreter.
+//! functions inlined into it, plus the adaptive initial step ([`Unit::Runner`]). The build
+//! compiles the runner its runs take, the only unit a run needs; every other unit compiles
+//! the first time something calls one of its functions (or a run takes another runner
+//! variant), through the same caches and under the same key. Every [`Role`] is callable
+//! natively and [`Kernel::is_jitted`] says so whether or not its unit has compiled yet; any
+//! LLVM failure is an error (from [`Kernel::build_with`], or from the call or run that
+//! needed the unit), never a silent fallback to the interpreter.
 
 use std::sync::Arc;
 
@@ -388,8 +392,8 @@ impl Kernel {
     }
 
     /// What the in-process and disk caches did for this kernel's units (all zero for an
-    /// interpreted kernel): those compiled when it was built, and the runners compiled
-    /// since for the runs that needed them.
+    /// interpreted kernel): the unit compiled when it was built, and those compiled since for
+    /// the calls and runs that needed them.
     pub fn cache_stats(&self) -> CacheStats {
         #[cfg(feature = "jit")]
         if let Backend::Native(n) = &self.backend {
@@ -616,7 +620,7 @@ impl Kernel {
         }
     }
 
-    /// The loaded unit that exports `func`, compiling a runner's unit on its first use.
+    /// The loaded unit that exports `func`, compiling the unit on its first use.
     #[cfg(feature = "jit")]
     fn native_unit(&self, n: &Native, func: FuncId) -> Result<Arc<dynlib_llvm::Jit>, RuntimeError> {
         if let Some((_, jit)) = n.units.iter().find(|(_, j)| j.exports(func)) {
@@ -856,9 +860,8 @@ fn unit_request<'a>(
     })
 }
 
-/// Finds or compiles and loads the model functions', the stepper's and the expected
-/// runner's units, through the in-process and disk caches; the other runners' units wait
-/// for their first run.
+/// Finds or compiles and loads the expected runner's unit, through the in-process and disk
+/// caches; the other units wait for their first call or run ([`Kernel::native_unit`]).
 #[cfg(feature = "jit")]
 fn native(
     model: &Model,
@@ -869,16 +872,16 @@ fn native(
     stats: &mut CacheStats,
 ) -> Result<Backend, RuntimeError> {
     let opts = dynlib_llvm::CodegenOptions::default();
-    // The runner the kernel's runs will take compiles with the other units, in parallel
-    // (a first run waits for nothing); the other variants when a run first needs them.
+    // Only the runner the kernel's runs will take compiles with the kernel: it is the one
+    // unit a run needs (everything it calls is inlined into it). The model functions, the
+    // stepper and the other runner variants compile the first time something calls them,
+    // so a cold build pays for one unit, not three.
     let expected = Unit::Runner(RunnerVariant::of(
         options.observers.is_some(),
         crate::plan::fastpath_refusal(model, stepper).is_none(),
     ));
-    let (eager, lazy): (Vec<Unit>, Vec<Unit>) = roles
-        .units()
-        .into_iter()
-        .partition(|&u| !matches!(u, Unit::Runner(_)) || u == expected);
+    let (eager, lazy): (Vec<Unit>, Vec<Unit>) =
+        roles.units().into_iter().partition(|&u| u == expected);
     let requests = eager
         .iter()
         .map(|&unit| {

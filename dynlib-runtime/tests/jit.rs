@@ -517,11 +517,12 @@ fn a_second_build_in_the_same_process_compiles_nothing() {
         sim.run(RunOptions::default().t_end(2.0)).unwrap();
         sim.results().unwrap().y_final.bits()
     };
-    // The build compiles the model functions, the stepper and the runner its runs take
-    // (the fast path); the ordinary loop only when a run first needs it.
+    // The build compiles the runner its runs take (the fast path); the ordinary loop only
+    // when a run first needs it, the model functions and the stepper when first called.
     let first = dynlib_runtime::build(uri, &options).unwrap();
     let s = first.cache_stats();
-    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (0, 3, 3, 0));
+    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (0, 1, 1, 0));
+    assert!(first.is_jitted(Role::Rhs) && first.is_jitted(Role::Stepper));
     let bits = run(&first);
     assert_eq!(first.cache_stats(), s);
     let mut sim = Sim::new(first.clone());
@@ -529,11 +530,33 @@ fn a_second_build_in_the_same_process_compiles_nothing() {
         .unwrap();
     assert_eq!(sim.results().unwrap().y_final.bits(), bits);
     let s = first.cache_stats();
-    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (0, 4, 4, 0));
+    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (0, 2, 2, 0));
+    // A direct call of a model function compiles the model functions' unit, once.
+    let rhs = |k: &dynlib_runtime::Kernel| {
+        let (mut y, mut p) = ([1.5], [0.123456]);
+        let (mut dy, mut ring, mut heads) = ([0.0], [0.0; 0], [0i64; 0]);
+        let mut args = [
+            Arg::F64(0.0),
+            Arg::PtrF64(&mut y),
+            Arg::PtrF64(&mut dy),
+            Arg::PtrF64(&mut p),
+            Arg::PtrF64(&mut ring),
+            Arg::PtrI64(&mut heads),
+        ];
+        k.call(&mut k.machine(), Role::Rhs, &mut args).unwrap();
+        dy[0].to_bits()
+    };
+    let dy = rhs(&first);
+    assert_eq!(dy, (-0.123456f64 * 1.5 + 0.000123).to_bits());
+    assert_eq!(rhs(&first), dy);
+    let s = first.cache_stats();
+    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (0, 3, 3, 0));
     let second = dynlib_runtime::build(uri, &options).unwrap();
     assert_eq!(run(&second), bits);
     let s = second.cache_stats();
-    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (3, 0, 0, 0));
+    assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (1, 0, 0, 0));
+    assert_eq!(rhs(&second), dy);
+    assert_eq!(second.cache_stats().hits, 2);
     // Other parameter values are runtime data: still no compilation.
     let third = dynlib_runtime::build(&uri.replace("0.123456", "9.5"), &options).unwrap();
     assert_eq!(third.cache_stats().compiled, 0);
