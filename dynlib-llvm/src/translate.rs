@@ -6,6 +6,8 @@
 //! signature, `void entry(i64* args, i64* rets)`: arguments and results travel as raw 64-bit
 //! words ([`dynlib_ir::Scalar::to_bits`]; pointers as addresses), so Rust calls any function
 //! through one function-pointer type and an object file needs no signature-specific glue.
+//! The wrapper's call is `noinline`: the export is already whole, and inlining it into its
+//! wrapper made LLVM optimise its body twice.
 //!
 //! Every operation is emitted with exactly the meaning [`dynlib_ir::semantics`] gives it,
 //! which is what the interpreter executes: plain IEEE arithmetic with no fast-math flags
@@ -20,6 +22,14 @@
 //! Pointer parameters are `noalias`: the IR verifier guarantees that distinct pointer
 //! parameters never share memory (see `dynlib_ir::verify`), and the Rust boundary passes
 //! distinct `&mut` slices.
+//!
+//! Every loop's latch (a branch to a block that dominates it) carries `llvm.loop` hints:
+//! no vectorization and no runtime unrolling. The loops the emitters write are short: the
+//! record copy gathers the few recorded variables, the implicit steppers' LU walks an n×n
+//! matrix. For them LLVM's vectorizer (gathers, runtime checks, epilogues) and runtime
+//! unrolling only add code: on a cold Lorenz build they were two thirds of the optimiser's
+//! and the code generator's time, and no run measured faster with them. Loops with a
+//! constant trip count are still unrolled fully where LLVM finds it worth it.
 
 use inkwell::attributes::AttributeLoc;
 use inkwell::basic_block::BasicBlock;
@@ -106,6 +116,18 @@ struct Frame<'ctx> {
     vals: Vec<Option<BasicValueEnum<'ctx>>>,
     blocks: Vec<Option<BasicBlock<'ctx>>>,
     phis: Vec<Vec<PhiValue<'ctx>>>,
+    /// Each block's position in reverse postorder: a branch to a block at or before its
+    /// own position is a loop's back edge (the IR's control flow is reducible).
+    rpo_pos: Vec<usize>,
+    /// The IR block being translated.
+    block: dynlib_ir::Block,
+}
+
+impl Frame<'_> {
+    /// True when the jump to `dest` from the current block closes a loop.
+    fn back_edge(&self, dest: &BlockCall) -> bool {
+        self.rpo_pos[dest.block.index()] <= self.rpo_pos[self.block.index()]
+    }
 }
 
 impl<'ctx> Translator<'ctx, '_> {
@@ -133,6 +155,35 @@ impl<'ctx> Translator<'ctx, '_> {
                 let fields: Vec<_> = ts.iter().map(|t| self.ty(*t)).collect();
                 Some(self.ctx.struct_type(&fields, false).into())
             }
+        }
+    }
+
+    /// Attaches a fresh `llvm.loop` node to the latch `br`: `llvm.loop.vectorize.enable`
+    /// false and `llvm.loop.unroll.runtime.disable` (see the module docs).
+    fn loop_hints(&self, br: inkwell::values::InstructionValue<'ctx>) {
+        use inkwell::values::AsValueRef;
+        use llvm_sys::core::{
+            LLVMConstInt, LLVMGetMDKindIDInContext, LLVMInt1TypeInContext, LLVMMDNodeInContext2,
+            LLVMMDStringInContext2, LLVMMetadataAsValue, LLVMSetMetadata, LLVMValueAsMetadata,
+        };
+        use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
+        let c = self.ctx.raw();
+        let string = |s: &str| unsafe { LLVMMDStringInContext2(c, s.as_ptr().cast(), s.len()) };
+        // SAFETY: every reference is created in this compilation's context and outlives
+        // the calls; the temporary node is consumed by the replacement (which deletes it).
+        unsafe {
+            let no = LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(c), 0, 0));
+            let mut vectorize = [string("llvm.loop.vectorize.enable"), no];
+            let mut runtime = [string("llvm.loop.unroll.runtime.disable")];
+            let vectorize = LLVMMDNodeInContext2(c, vectorize.as_mut_ptr(), 2);
+            let runtime = LLVMMDNodeInContext2(c, runtime.as_mut_ptr(), 1);
+            // A loop's identity is a node whose first operand is itself.
+            let temp = LLVMTemporaryMDNode(c, std::ptr::null_mut(), 0);
+            let mut ops = [temp, vectorize, runtime];
+            let id = LLVMMDNodeInContext2(c, ops.as_mut_ptr(), 3);
+            LLVMMetadataReplaceAllUsesWith(temp, id);
+            let kind = LLVMGetMDKindIDInContext(c, "llvm.loop".as_ptr().cast(), 9);
+            LLVMSetMetadata(br.as_value_ref(), kind, LLVMMetadataAsValue(c, id));
         }
     }
 
@@ -174,14 +225,21 @@ impl<'ctx> Translator<'ctx, '_> {
         let f = self.program.func(id);
         let fv = self.func_value(id)?;
         let dom = DominatorTree::compute(f);
+        let rpo = dom.rpo();
+        let mut rpo_pos = vec![usize::MAX; f.blocks.len()];
+        for (k, b) in rpo.iter().enumerate() {
+            rpo_pos[b.index()] = k;
+        }
         let mut fr = Frame {
             vals: vec![None; f.values.len()],
             blocks: vec![None; f.blocks.len()],
             phis: vec![Vec::new(); f.blocks.len()],
+            rpo_pos,
+            block: dynlib_ir::Block(0),
         };
         // Blocks in reverse postorder: every value is defined before its (non-phi) uses.
         // Unreachable blocks are never emitted; nothing can jump to them.
-        for &b in dom.rpo() {
+        for &b in rpo {
             let bb = self.ctx.append_basic_block(fv, &format!("{b}"));
             fr.blocks[b.index()] = Some(bb);
             if b.index() == 0 {
@@ -200,8 +258,9 @@ impl<'ctx> Translator<'ctx, '_> {
                 }
             }
         }
-        for &b in dom.rpo() {
+        for &b in rpo {
             let bb = fr.blocks[b.index()].expect("created above");
+            fr.block = b;
             self.builder.position_at_end(bb);
             for &inst in &f.blocks[b.index()].insts {
                 self.inst(f, fv, &mut fr, inst)?;
@@ -349,7 +408,10 @@ impl<'ctx> Translator<'ctx, '_> {
             InstData::Jump { dest } => {
                 let here = current(b)?;
                 let target = self.edge(f, fr, dest, here)?;
-                b.build_unconditional_branch(target)?;
+                let br = b.build_unconditional_branch(target)?;
+                if fr.back_edge(dest) {
+                    self.loop_hints(br);
+                }
                 None
             }
             InstData::Brif {
@@ -366,13 +428,22 @@ impl<'ctx> Translator<'ctx, '_> {
                     let split = self.ctx.append_basic_block(fv, "split");
                     b.position_at_end(split);
                     let target = self.edge(f, fr, else_dest, split)?;
-                    b.build_unconditional_branch(target)?;
+                    let br = b.build_unconditional_branch(target)?;
+                    // The split block is then the latch of a loop through the else edge.
+                    if fr.back_edge(else_dest) {
+                        self.loop_hints(br);
+                    }
                     b.position_at_end(here);
                     split
                 } else {
                     self.edge(f, fr, else_dest, here)?
                 };
-                b.build_conditional_branch(c, then_bb, else_bb)?;
+                let br = b.build_conditional_branch(c, then_bb, else_bb)?;
+                if fr.back_edge(then_dest)
+                    || (then_dest.block != else_dest.block && fr.back_edge(else_dest))
+                {
+                    self.loop_hints(br);
+                }
                 None
             }
             InstData::Return { args } => {
@@ -763,6 +834,11 @@ impl<'ctx> Translator<'ctx, '_> {
             xs.push(v.into());
         }
         let call = b.build_call(inner, &xs, "")?;
+        // The function is already whole (the IR passes inline what it calls): inlining it
+        // into this wrapper would only make LLVM simplify its body a second time, which
+        // measured a third of a cold compile. Its `noalias` parameters also stay parameters
+        // instead of becoming scoped alias metadata.
+        call.add_attribute(AttributeLoc::Function, self.enum_attr("noinline"));
         let results: Vec<BasicValueEnum> = match f.sig.returns.len() {
             0 => Vec::new(),
             1 => vec![basic(call)?],

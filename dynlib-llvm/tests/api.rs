@@ -127,6 +127,101 @@ fn loops_calls_arrays_and_several_results() {
     assert_eq!(two, [Scalar::I64(-4), Scalar::I64(1)]);
 }
 
+/// A loop whose latch is a conditional branch (`@sum`'s is a jump).
+const DO_WHILE: &str = "
+function @scale(ptr<f64>, i64, f64) -> (f64) {
+block0(v0: ptr<f64>, v1: i64, v2: f64):
+    v3:i64 = const 0
+    jump block1(v3)
+block1(v4: i64):
+    v5:f64 = load v0, v4
+    v6:f64 = mul v5, v2
+    store v0, v4, v6
+    v7:i64 = const 1
+    v8:i64 = add v4, v7
+    v9:bool = cmp lt v8, v1
+    brif v9, block1(v8), block2
+block2:
+    return v2
+}
+";
+
+/// Every loop's latch says "do not vectorize, do not unroll at run time" (the emitters'
+/// loops are short: vector loops only cost compile time), each export's body stays a
+/// function of its own (its wrapper calls it instead of inlining it, so LLVM simplifies
+/// the body once), and the code still computes the interpreter's bits.
+#[test]
+fn loops_are_hinted_scalar_and_exports_are_called_not_inlined() {
+    let text = format!("{PROGRAM}{DO_WHILE}");
+    let p = parse_program(&text).unwrap();
+    let (sum, scale) = (p.find("sum").unwrap(), p.find("scale").unwrap());
+    let opts = CodegenOptions::default();
+    let ir = llvm_ir(&p, &[sum, scale], &opts, "api").unwrap();
+    assert_eq!(ir.matches("!llvm.loop !").count(), 2, "{ir}");
+    assert!(
+        ir.contains("!\"llvm.loop.vectorize.enable\", i1 false"),
+        "{ir}"
+    );
+    assert!(ir.contains("!\"llvm.loop.unroll.runtime.disable\""), "{ir}");
+    assert!(
+        !ir.contains("vector.body") && !ir.contains("x double>"),
+        "{ir}"
+    );
+    for name in ["sum", "scale"] {
+        let wrapper = ir
+            .split(&format!("define void @dynlib_entry_{name}("))
+            .nth(1)
+            .and_then(|w| w.split("\n}").next())
+            .unwrap_or_else(|| panic!("no wrapper for {name}: {ir}"));
+        assert!(wrapper.contains(&format!("@dl.{name}(")), "{wrapper}");
+    }
+
+    let jit = compile(&p, &[sum, scale], &opts, "api")
+        .unwrap()
+        .load()
+        .unwrap();
+    let interp = Interpreter::new(&p).unwrap();
+    for n in 1..40usize {
+        let xs: Vec<f64> = (0..n).map(|k| (k as f64 * 0.37).sin() * 1e3).collect();
+        let run = |call: &mut dyn FnMut(&mut [Arg<'_>], &mut [Scalar])| {
+            let (mut a, mut idx, mut b) = (xs.clone(), vec![0i64; n], xs.clone());
+            let mut out = [Scalar::F64(0.0)];
+            call(
+                &mut [
+                    Arg::PtrF64(&mut a),
+                    Arg::I64(n as i64),
+                    Arg::PtrI64(&mut idx),
+                ],
+                &mut out,
+            );
+            let total = out[0].to_bits();
+            call(
+                &mut [Arg::PtrF64(&mut b), Arg::I64(n as i64), Arg::F64(1.1)],
+                &mut out,
+            );
+            (
+                total,
+                idx,
+                b.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            )
+        };
+        let mut calls = 0;
+        let native = run(&mut |args, out| {
+            let f = if calls % 2 == 0 { sum } else { scale };
+            calls += 1;
+            // SAFETY: both functions touch the first n elements of arrays n long.
+            unsafe { jit.call(f, args, out).unwrap() };
+        });
+        let mut calls = 0;
+        let interpreted = run(&mut |args, out| {
+            let f = if calls % 2 == 0 { sum } else { scale };
+            calls += 1;
+            interp.call_into(&mut Machine::new(), f, args, out).unwrap();
+        });
+        assert_eq!(native, interpreted, "n = {n}");
+    }
+}
+
 #[test]
 fn bad_input_is_an_error() {
     let p = parse_program(PROGRAM).unwrap();
