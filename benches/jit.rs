@@ -16,8 +16,8 @@
 //!   loop instead of the fast path (the default for them): what the fast path saves.
 //! - `steady/*/jit_lyapunov`: the `jit` run computing the maximum Lyapunov exponent.
 //! - `compile/lorenz_rk4`: from the `build()` call to the first result (model load,
-//!   lowering, IR passes, LLVM compilation of the model functions, the stepper and the
-//!   runner variant its runs take, in parallel, loading, a 10-step run). The in-process cache is
+//!   lowering, IR passes, LLVM compilation of the runner variant its runs take (the one
+//!   unit a run needs), loading, a 10-step run). The in-process cache is
 //!   emptied before every iteration and no disk cache is used, so every iteration is a cold
 //!   compile. Target: under 50 ms.
 //!
@@ -26,8 +26,11 @@
 //! step), jit_base 21.9 ms, jit_every_step 21.6 ms (1.16 × jit), jit_every_step_base
 //! 25.0 ms, jit_lyapunov 40.8 ms, interp 292 ms, compile (to the first result) 141 ms
 //! (35 ms on 2026-11-30: compile latency on this shared machine has been 85-140 ms since
-//! 2026-12-01 in every tree measured, old ones too). The Python reference with Numba:
-//! 155 ns per step (`tools/bench_reference.py`).
+//! 2026-12-01 in every tree measured, old ones too). On 2026-12-03, after the build stopped
+//! compiling units no run needs and LLVM stopped inlining exports into their wrappers and
+//! vectorizing the record copy: hand_written 19.2 ms, jit 15.5 ms, compile 29 ms (60 ms
+//! before, same day). The Python reference with Numba: 155 ns per step
+//! (`tools/bench_reference.py`).
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -14,14 +14,16 @@
 //! - `stiff/compile/*`: cold builds to a first result (see [`compile`]).
 //!
 //! Only the final state is recorded. Measured on the project's machine (2 cores) on
-//! 2026-12-03, criterion medians, auto / internal: Van der Pol bdf2a 2.33 / 2.93 ms,
-//! tr-bdf2a 3.94 / 4.17 ms, bdf 0.163 / 0.169 ms; Robertson bdf2a 1.14 / 2.00 ms, tr-bdf2a
-//! 1.85 / 2.45 ms, bdf 0.082 / 0.080 ms. The Python reference with Numba (2026-12-02, the
+//! 2026-12-03, criterion medians, auto / internal: Van der Pol bdf2a 2.46 / 2.98 ms,
+//! tr-bdf2a 3.88 / 4.78 ms, bdf 0.165 / 0.162 ms; Robertson bdf2a 1.06 / 1.80 ms, tr-bdf2a
+//! 1.83 / 2.48 ms, bdf 0.082 / 0.079 ms. The Python reference with Numba (2026-12-02, the
 //! median of five warm `Sim.run` calls, its default internal Jacobian): Van der Pol 14.8 ms
-//! (bdf2a) and 20.6 ms (tr-bdf2a), Robertson 7.7 and 9.5 ms; so 6.4×, 5.2×, 6.7× and 5.1×
-//! with the defaults. diffsol's BDF on the same problems is `benches/diffsol` (0.269 and
-//! 0.104 ms there, same day). Cold compiles: robertson_bdf 227 ms, robertson_bdf2a 382 ms,
-//! lorenz_rk4 64.0 ms (the target for the first is 150 ms: not met).
+//! (bdf2a) and 20.6 ms (tr-bdf2a), Robertson 7.7 and 9.5 ms; so 6.0×, 5.3×, 7.3× and 5.2×
+//! with the defaults. diffsol's BDF on the same problems is `benches/diffsol` (0.260 and
+//! 0.103 ms there, against dynlib's 0.160 and 0.078 in the same run). Cold compiles:
+//! robertson_bdf 109 ms, robertson_bdf2a 201 ms, lorenz_rk4 26 ms (the target for the
+//! first is 150 ms; before the export wrappers stopped inlining and loops stopped being
+//! vectorized, 215, 364 and 60 ms in an A/B run the same day).
 
 use std::time::Duration;
 
