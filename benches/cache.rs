@@ -10,8 +10,9 @@
 //!
 //! - `ready/*`: from the start of `main` to a ready kernel, as the process reports it
 //!   (`timing.ready_s`): configuration, model load, lowering, IR passes, cache keys, and
-//!   either compiling the three units (`jit_cold`, no disk cache) or reading, verifying and
-//!   loading them (`jit_warm`). Target: warm under 5 ms.
+//!   either compiling the runner unit the run takes (`jit_cold`, no disk cache; the other
+//!   units compile only when called) or reading, verifying and loading it (`jit_warm`).
+//!   Target: warm under 5 ms.
 //! - `process/*`: the whole process, spawn to exit, which adds what the OS does before
 //!   `main`: mapping the binary and `libLLVM-14.so` and running LLVM's static
 //!   initialisers. `interp` (no jit at all) shows that floor.

@@ -208,8 +208,8 @@ fn steady(c: &mut Criterion) {
 fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.sample_size(20);
-    // To the first result: the build compiles the model functions, the stepper and the
-    // runner the run takes.
+    // To the first result: the build compiles the runner the run takes (the stepper and
+    // model functions inlined into it), the one unit a run needs.
     group.bench_function("lorenz_rk4", |b| {
         b.iter(|| {
             dynlib::runtime::clear_memory_cache();

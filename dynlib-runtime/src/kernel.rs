@@ -2,7 +2,7 @@
 //! heuristic in one IR program, ready on a backend: the interpreter (`jit = false`) or native
 //! code compiled by LLVM (`jit = true`, cargo feature `jit`).
 //!
-//! With `jit = true` the program is compiled as three units, each an object file in an LLJIT
+//! With `jit = true` the program is compiled as separate units, each an object file in an LLJIT
 //! of its own (the units the disk cache stores): the model functions ([`Unit::Triplets`]),
 //! the stepper's single step ([`Unit::Stepper`]) and the runner with the stepper and model
 //! functions inlined into it, plus the adaptive initial step ([`Unit::Runner`]). The build
@@ -175,11 +175,11 @@ enum Backend {
 #[cfg(feature = "jit")]
 type LazyUnit = std::sync::Mutex<Option<Arc<dynlib_llvm::Jit>>>;
 
-/// Native code: the model functions, the stepper and the runner variant its runs are
-/// expected to take are compiled when the kernel is built; each other runner variant the
-/// first time a run needs it (a kernel has up to four, a run uses one or two), through the
-/// same in-process and disk caches, once however many threads ask at once (they wait for
-/// the one compiling).
+/// Native code: the runner variant its runs are expected to take is compiled when the
+/// kernel is built; every other unit (the model functions, the stepper, the other runner
+/// variants: a kernel has up to four, a run uses one or two) the first time a call or run
+/// needs it, through the same in-process and disk caches, once however many threads ask at
+/// once (they wait for the one compiling).
 #[cfg(feature = "jit")]
 struct Native {
     units: Vec<(Unit, Arc<dynlib_llvm::Jit>)>,
