@@ -73,8 +73,9 @@ fn stiff(c: &mut Criterion) {
 /// Cold builds to a first result: model load, lowering, the derived Jacobian, the IR
 /// passes, LLVM compilation of the runner unit (the stepper and model functions inlined
 /// into it: the one unit a run needs), loading, a short run. The in-process cache is
-/// emptied before every iteration and no disk cache is used. `robertson_bdf` is the target (a `bdf` kernel for a 3-state model);
-/// `robertson_bdf2a` and `lorenz_rk4` (the `jit` bench's case) are baselines in the same run.
+/// emptied before every iteration and no disk cache is used. `robertson_bdf` is the issue's
+/// target (a `bdf` kernel for a 3-state model); `robertson_bdf2a` and `lorenz_rk4` (the
+/// `jit` bench's case) are baselines in the same run.
 fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("stiff/compile");
     group.sample_size(20);
