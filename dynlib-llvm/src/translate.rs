@@ -23,8 +23,9 @@
 //! parameters never share memory (see `dynlib_ir::verify`), and the Rust boundary passes
 //! distinct `&mut` slices.
 //!
-//! Every loop's latch (a branch to a block that dominates it) carries `llvm.loop` hints:
-//! no vectorization and no runtime unrolling. The loops the emitters write are short: the
+//! Every loop's latch (a branch back to a block at or before it in reverse postorder)
+//! carries `llvm.loop` hints, one node per loop header: no vectorization and no runtime
+//! unrolling. The loops the emitters write are short: the
 //! record copy gathers the few recorded variables, the implicit steppers' LU walks an n×n
 //! matrix. For them LLVM's vectorizer (gathers, runtime checks, epilogues) and runtime
 //! unrolling only add code: on a cold Lorenz build they were two thirds of the optimiser's
@@ -117,10 +118,14 @@ struct Frame<'ctx> {
     blocks: Vec<Option<BasicBlock<'ctx>>>,
     phis: Vec<Vec<PhiValue<'ctx>>>,
     /// Each block's position in reverse postorder: a branch to a block at or before its
-    /// own position is a loop's back edge (the IR's control flow is reducible).
+    /// own position is a retreating edge, in the structured loops the emitters write a
+    /// loop's back edge (in an irreducible cycle the hint lands on a branch LLVM does not
+    /// take for a latch, and is ignored).
     rpo_pos: Vec<usize>,
     /// The IR block being translated.
     block: dynlib_ir::Block,
+    /// The `llvm.loop` node of each loop header met so far.
+    loop_ids: std::collections::HashMap<dynlib_ir::Block, llvm_sys::prelude::LLVMMetadataRef>,
 }
 
 impl Frame<'_> {
@@ -158,9 +163,16 @@ impl<'ctx> Translator<'ctx, '_> {
         }
     }
 
-    /// Attaches a fresh `llvm.loop` node to the latch `br`: `llvm.loop.vectorize.enable`
-    /// false and `llvm.loop.unroll.runtime.disable` (see the module docs).
-    fn loop_hints(&self, br: inkwell::values::InstructionValue<'ctx>) {
+    /// Attaches the `llvm.loop` node of the loop headed by `header` to its latch `br`:
+    /// `llvm.loop.vectorize.enable` false and `llvm.loop.unroll.runtime.disable` (see the
+    /// module docs). One node per header, so every latch of a loop names the same loop
+    /// (LLVM ignores a loop's hints when its latches disagree).
+    fn loop_hints(
+        &self,
+        fr: &mut Frame<'ctx>,
+        header: dynlib_ir::Block,
+        br: inkwell::values::InstructionValue<'ctx>,
+    ) {
         use inkwell::values::AsValueRef;
         use llvm_sys::core::{
             LLVMConstInt, LLVMGetMDKindIDInContext, LLVMInt1TypeInContext, LLVMMDNodeInContext2,
@@ -168,6 +180,12 @@ impl<'ctx> Translator<'ctx, '_> {
         };
         use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
         let c = self.ctx.raw();
+        let kind = unsafe { LLVMGetMDKindIDInContext(c, "llvm.loop".as_ptr().cast(), 9) };
+        if let Some(&id) = fr.loop_ids.get(&header) {
+            // SAFETY: `id` was made in this context for this function's loop.
+            unsafe { LLVMSetMetadata(br.as_value_ref(), kind, LLVMMetadataAsValue(c, id)) };
+            return;
+        }
         let string = |s: &str| unsafe { LLVMMDStringInContext2(c, s.as_ptr().cast(), s.len()) };
         // SAFETY: every reference is created in this compilation's context and outlives
         // the calls; the temporary node is consumed by the replacement (which deletes it).
@@ -182,8 +200,8 @@ impl<'ctx> Translator<'ctx, '_> {
             let mut ops = [temp, vectorize, runtime];
             let id = LLVMMDNodeInContext2(c, ops.as_mut_ptr(), 3);
             LLVMMetadataReplaceAllUsesWith(temp, id);
-            let kind = LLVMGetMDKindIDInContext(c, "llvm.loop".as_ptr().cast(), 9);
             LLVMSetMetadata(br.as_value_ref(), kind, LLVMMetadataAsValue(c, id));
+            fr.loop_ids.insert(header, id);
         }
     }
 
@@ -236,6 +254,7 @@ impl<'ctx> Translator<'ctx, '_> {
             phis: vec![Vec::new(); f.blocks.len()],
             rpo_pos,
             block: dynlib_ir::Block(0),
+            loop_ids: Default::default(),
         };
         // Blocks in reverse postorder: every value is defined before its (non-phi) uses.
         // Unreachable blocks are never emitted; nothing can jump to them.
@@ -410,7 +429,7 @@ impl<'ctx> Translator<'ctx, '_> {
                 let target = self.edge(f, fr, dest, here)?;
                 let br = b.build_unconditional_branch(target)?;
                 if fr.back_edge(dest) {
-                    self.loop_hints(br);
+                    self.loop_hints(fr, dest.block, br);
                 }
                 None
             }
@@ -431,7 +450,7 @@ impl<'ctx> Translator<'ctx, '_> {
                     let br = b.build_unconditional_branch(target)?;
                     // The split block is then the latch of a loop through the else edge.
                     if fr.back_edge(else_dest) {
-                        self.loop_hints(br);
+                        self.loop_hints(fr, else_dest.block, br);
                     }
                     b.position_at_end(here);
                     split
@@ -439,10 +458,10 @@ impl<'ctx> Translator<'ctx, '_> {
                     self.edge(f, fr, else_dest, here)?
                 };
                 let br = b.build_conditional_branch(c, then_bb, else_bb)?;
-                if fr.back_edge(then_dest)
-                    || (then_dest.block != else_dest.block && fr.back_edge(else_dest))
-                {
-                    self.loop_hints(br);
+                if fr.back_edge(then_dest) {
+                    self.loop_hints(fr, then_dest.block, br);
+                } else if then_dest.block != else_dest.block && fr.back_edge(else_dest) {
+                    self.loop_hints(fr, else_dest.block, br);
                 }
                 None
             }
@@ -834,7 +853,8 @@ impl<'ctx> Translator<'ctx, '_> {
             xs.push(v.into());
         }
         let call = b.build_call(inner, &xs, "")?;
-        // The function is already whole (the IR passes inline what it calls): inlining it
+        // The function is already whole (with the IR passes on, what it calls is inlined
+        // into it): inlining it
         // into this wrapper would only make LLVM simplify its body a second time, which
         // measured a third of a cold compile. Its `noalias` parameters also stay parameters
         // instead of becoming scoped alias metadata.

@@ -222,6 +222,41 @@ fn loops_are_hinted_scalar_and_exports_are_called_not_inlined() {
     }
 }
 
+/// A loop with two latches (a `brif` whose both edges go back to the header, the else edge
+/// through a split block) names one loop: both latches carry the same `llvm.loop` node.
+#[test]
+fn all_latches_of_a_loop_share_its_loop_node() {
+    let text = "
+function @two_latches(i64) -> (i64) {
+block0(v0: i64):
+    v1:i64 = const 0
+    jump block1(v1)
+block1(v2: i64):
+    v3:i64 = const 1
+    v4:i64 = add v2, v3
+    v5:i64 = const 2
+    v6:i64 = add v2, v5
+    v7:bool = cmp lt v4, v0
+    v8:bool = cmp lt v6, v0
+    brif v8, block1(v6), block2
+block2:
+    brif v7, block1(v4), block1(v6)
+}
+";
+    let p = parse_program(text).unwrap();
+    let f = p.find("two_latches").unwrap();
+    let o0 = CodegenOptions {
+        opt_level: dynlib_llvm::OptLevel::O0,
+    };
+    let ir = llvm_ir(&p, &[f], &o0, "api").unwrap();
+    let ids: Vec<&str> = ir
+        .lines()
+        .filter_map(|l| l.split("!llvm.loop ").nth(1))
+        .collect();
+    assert_eq!(ids.len(), 3, "{ir}");
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ir}");
+}
+
 #[test]
 fn bad_input_is_an_error() {
     let p = parse_program(PROGRAM).unwrap();

@@ -170,8 +170,8 @@ enum Backend {
     Native(Native),
 }
 
-/// A unit compiled on first use. A failure is not kept: the next run that needs the unit
-/// tries again (a lock that timed out, a thread that could not start, may do next time).
+/// A unit compiled on first use. A failure is not kept: the next call or run that needs the
+/// unit tries again (a lock that timed out, a thread that could not start, may do next time).
 #[cfg(feature = "jit")]
 type LazyUnit = std::sync::Mutex<Option<Arc<dynlib_llvm::Jit>>>;
 
@@ -912,9 +912,9 @@ fn native(
     }))
 }
 
-/// Obtains `requests` (from the caches, else by compiling), each on a thread of its own:
-/// the units are independent (one LLVM context per compilation), which cuts the latency
-/// of a cold build on a multi-core machine, and each thread's stack is sized to the model.
+/// Obtains `requests` (from the caches, else by compiling), each on a thread of its own
+/// whose stack is sized to the model; the units are independent (one LLVM context per
+/// compilation), so several compile in parallel.
 #[cfg(feature = "jit")]
 fn obtain_all(
     functions: &ModelFunctions,
