@@ -25,12 +25,12 @@
 //!
 //! Every loop's latch (a branch back to a block at or before it in reverse postorder)
 //! carries `llvm.loop` hints, one node per loop header: no vectorization and no runtime
-//! unrolling. The loops the emitters write are short: the
-//! record copy gathers the few recorded variables, the implicit steppers' LU walks an n×n
-//! matrix. For them LLVM's vectorizer (gathers, runtime checks, epilogues) and runtime
-//! unrolling only add code: on a cold Lorenz build they were two thirds of the optimiser's
-//! and the code generator's time, and no run measured faster with them. Loops with a
-//! constant trip count are still unrolled fully where LLVM finds it worth it.
+//! unrolling. The loops the emitters write are short: the record copy gathers the few
+//! recorded variables, the implicit steppers' LU walks an n×n matrix. For them LLVM's
+//! vectorizer (gathers, runtime checks, epilogues) and runtime unrolling only add code: on
+//! a cold Lorenz build they were two thirds of the optimiser's and the code generator's
+//! time, and no run measured faster with them. Loops with a constant trip count are still
+//! unrolled fully where LLVM finds it worth it.
 
 use inkwell::attributes::AttributeLoc;
 use inkwell::basic_block::BasicBlock;
@@ -117,11 +117,9 @@ struct Frame<'ctx> {
     vals: Vec<Option<BasicValueEnum<'ctx>>>,
     blocks: Vec<Option<BasicBlock<'ctx>>>,
     phis: Vec<Vec<PhiValue<'ctx>>>,
-    /// Each block's position in reverse postorder: a branch to a block at or before its
-    /// own position is a retreating edge, in the structured loops the emitters write a
-    /// loop's back edge (in an irreducible cycle the hint lands on a branch LLVM does not
-    /// take for a latch, and is ignored).
-    rpo_pos: Vec<usize>,
+    /// Finds the loops' back edges ([`DominatorTree::is_retreating`]; in an irreducible
+    /// cycle the hint lands on a branch LLVM does not take for a latch, and is ignored).
+    dom: DominatorTree,
     /// The IR block being translated.
     block: dynlib_ir::Block,
     /// The `llvm.loop` node of each loop header met so far.
@@ -131,7 +129,7 @@ struct Frame<'ctx> {
 impl Frame<'_> {
     /// True when the jump to `dest` from the current block closes a loop.
     fn back_edge(&self, dest: &BlockCall) -> bool {
-        self.rpo_pos[dest.block.index()] <= self.rpo_pos[self.block.index()]
+        self.dom.is_retreating(self.block, dest.block)
     }
 }
 
@@ -243,22 +241,18 @@ impl<'ctx> Translator<'ctx, '_> {
         let f = self.program.func(id);
         let fv = self.func_value(id)?;
         let dom = DominatorTree::compute(f);
-        let rpo = dom.rpo();
-        let mut rpo_pos = vec![usize::MAX; f.blocks.len()];
-        for (k, b) in rpo.iter().enumerate() {
-            rpo_pos[b.index()] = k;
-        }
+        let rpo = dom.rpo().to_vec();
         let mut fr = Frame {
             vals: vec![None; f.values.len()],
             blocks: vec![None; f.blocks.len()],
             phis: vec![Vec::new(); f.blocks.len()],
-            rpo_pos,
+            dom,
             block: dynlib_ir::Block(0),
             loop_ids: Default::default(),
         };
         // Blocks in reverse postorder: every value is defined before its (non-phi) uses.
         // Unreachable blocks are never emitted; nothing can jump to them.
-        for &b in rpo {
+        for &b in &rpo {
             let bb = self.ctx.append_basic_block(fv, &format!("{b}"));
             fr.blocks[b.index()] = Some(bb);
             if b.index() == 0 {
@@ -277,7 +271,7 @@ impl<'ctx> Translator<'ctx, '_> {
                 }
             }
         }
-        for &b in rpo {
+        for &b in &rpo {
             let bb = fr.blocks[b.index()].expect("created above");
             fr.block = b;
             self.builder.position_at_end(bb);
@@ -854,10 +848,9 @@ impl<'ctx> Translator<'ctx, '_> {
         }
         let call = b.build_call(inner, &xs, "")?;
         // The function is already whole (with the IR passes on, what it calls is inlined
-        // into it): inlining it
-        // into this wrapper would only make LLVM simplify its body a second time, which
-        // measured a third of a cold compile. Its `noalias` parameters also stay parameters
-        // instead of becoming scoped alias metadata.
+        // into it): inlining it into this wrapper would only make LLVM simplify its body a
+        // second time, which measured a third of a cold compile. Its `noalias` parameters
+        // also stay parameters instead of becoming scoped alias metadata.
         call.add_attribute(AttributeLoc::Function, self.enum_attr("noinline"));
         let results: Vec<BasicValueEnum> = match f.sig.returns.len() {
             0 => Vec::new(),

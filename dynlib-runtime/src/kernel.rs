@@ -170,10 +170,17 @@ enum Backend {
     Native(Native),
 }
 
-/// A unit compiled on first use. A failure is not kept: the next call or run that needs the
-/// unit tries again (a lock that timed out, a thread that could not start, may do next time).
+/// A unit compiled on first use. Once loaded it is read without a lock (direct calls of
+/// model functions go through here every time); `compiling` is held while it compiles, so
+/// threads that need it meanwhile wait for the one compiling. A failure is not kept: the
+/// next call or run that needs the unit tries again (a lock that timed out, a thread that
+/// could not start, may do next time).
 #[cfg(feature = "jit")]
-type LazyUnit = std::sync::Mutex<Option<Arc<dynlib_llvm::Jit>>>;
+#[derive(Default)]
+struct LazyUnit {
+    jit: std::sync::OnceLock<Arc<dynlib_llvm::Jit>>,
+    compiling: std::sync::Mutex<()>,
+}
 
 /// Native code: the runner variant its runs are expected to take is compiled when the
 /// kernel is built; every other unit (the model functions, the stepper, the other runner
@@ -623,7 +630,9 @@ impl Kernel {
     /// The loaded unit that exports `func`, compiling the unit on its first use.
     #[cfg(feature = "jit")]
     fn native_unit(&self, n: &Native, func: FuncId) -> Result<Arc<dynlib_llvm::Jit>, RuntimeError> {
-        if let Some((_, jit)) = n.units.iter().find(|(_, j)| j.exports(func)) {
+        let loaded = n.units.iter().map(|(_, j)| j);
+        let lazily = n.lazy.iter().filter_map(|(_, cell)| cell.jit.get());
+        if let Some(jit) = loaded.chain(lazily).find(|j| j.exports(func)) {
             return Ok(jit.clone());
         }
         let (unit, cell) = n
@@ -631,9 +640,8 @@ impl Kernel {
             .iter()
             .find(|(u, _)| self.unit_exports(*u).contains(&func))
             .ok_or_else(|| RuntimeError::Internal(format!("{func} is in no unit")))?;
-        // Held while compiling, so threads that need the unit meanwhile wait for it.
-        let mut slot = cell.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(jit) = &*slot {
+        let _compiling = cell.compiling.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(jit) = cell.jit.get() {
             return Ok(jit.clone());
         }
         let fail = |message: String| RuntimeError::Jit {
@@ -661,8 +669,7 @@ impl Kernel {
             .ok_or_else(|| fail("no unit was obtained".into()))?;
         let mut stats = n.stats.lock().unwrap_or_else(|e| e.into_inner());
         *stats = stats.plus(s);
-        *slot = Some(jit.clone());
-        Ok(jit)
+        Ok(cell.jit.get_or_init(|| jit).clone())
     }
 
     /// The IR text of every function, by role: `rhs`, `inv_rhs`, `events_pre`,

@@ -328,6 +328,26 @@ fn arithmetic_faults_stop_both_backends_alike() {
     }
 }
 
+/// `rhs(0, y, p)` of a model without lags, called directly on `k`'s backend.
+fn call_rhs(k: &dynlib_runtime::Kernel, y: &[f64], p: &[f64]) -> Vec<f64> {
+    let (mut y, mut p, mut dy) = (y.to_vec(), p.to_vec(), vec![0.0; y.len()]);
+    let (mut ring, mut head) = ([0.0; 0], [0i64; 0]);
+    k.call(
+        &mut k.machine(),
+        Role::Rhs,
+        &mut [
+            Arg::F64(0.0),
+            Arg::PtrF64(&mut y),
+            Arg::PtrF64(&mut dy),
+            Arg::PtrF64(&mut p),
+            Arg::PtrF64(&mut ring),
+            Arg::PtrI64(&mut head),
+        ],
+    )
+    .unwrap();
+    dy
+}
+
 #[test]
 fn model_functions_and_stepper_are_callable_natively() {
     let uri = "builtin://ode/lorenz";
@@ -341,23 +361,8 @@ fn model_functions_and_stepper_are_callable_natively() {
         let mut machine = k.machine();
         let y = [1.0, 2.0, 3.0];
         let p: Vec<f64> = sim.params().iter().map(|(_, v)| *v).collect();
-        let mut dy = [0.0; 3];
-        let (mut ring, mut head) = ([0.0; 0], [0i64; 0]);
-        let mut yy = y;
-        let mut pp = p.clone();
-        k.call(
-            &mut machine,
-            Role::Rhs,
-            &mut [
-                Arg::F64(0.0),
-                Arg::PtrF64(&mut yy),
-                Arg::PtrF64(&mut dy),
-                Arg::PtrF64(&mut pp),
-                Arg::PtrF64(&mut ring),
-                Arg::PtrI64(&mut head),
-            ],
-        )
-        .unwrap();
+        let mut dy = call_rhs(k, &y, &p);
+        let (mut ring, mut head, mut pp, mut yy) = ([0.0; 0], [0i64; 0], p.clone(), y);
         // One rk45 step.
         let nv = k.stepper().workspace.vectors.len();
         let mut ws = vec![[0.0f64; 3]; nv];
@@ -532,20 +537,7 @@ fn a_second_build_in_the_same_process_compiles_nothing() {
     let s = first.cache_stats();
     assert_eq!((s.hits, s.misses, s.compiled, s.recovered), (0, 2, 2, 0));
     // A direct call of a model function compiles the model functions' unit, once.
-    let rhs = |k: &dynlib_runtime::Kernel| {
-        let (mut y, mut p) = ([1.5], [0.123456]);
-        let (mut dy, mut ring, mut heads) = ([0.0], [0.0; 0], [0i64; 0]);
-        let mut args = [
-            Arg::F64(0.0),
-            Arg::PtrF64(&mut y),
-            Arg::PtrF64(&mut dy),
-            Arg::PtrF64(&mut p),
-            Arg::PtrF64(&mut ring),
-            Arg::PtrI64(&mut heads),
-        ];
-        k.call(&mut k.machine(), Role::Rhs, &mut args).unwrap();
-        dy[0].to_bits()
-    };
+    let rhs = |k: &dynlib_runtime::Kernel| call_rhs(k, &[1.5], &[0.123456])[0].to_bits();
     let dy = rhs(&first);
     assert_eq!(dy, (-0.123456f64 * 1.5 + 0.000123).to_bits());
     assert_eq!(rhs(&first), dy);

@@ -124,6 +124,16 @@ impl DominatorTree {
         &self.rpo
     }
 
+    /// True when the edge `from → to` goes back in reverse postorder (`to` at or before
+    /// `from`): a retreating edge, which in reducible control flow (the structured loops
+    /// the emitters write) is a loop's back edge, `to` its header. False when either block
+    /// is unreachable.
+    pub fn is_retreating(&self, from: Block, to: Block) -> bool {
+        self.is_reachable(from)
+            && self.is_reachable(to)
+            && self.rpo_number[to.index()] <= self.rpo_number[from.index()]
+    }
+
     /// True when every path from the entry to `b` passes through `a` (a block dominates
     /// itself). False when either block is unreachable, unless they are the same block.
     pub fn dominates(&self, a: Block, b: Block) -> bool {
