@@ -421,6 +421,13 @@ fn dominator_tree_of_a_loop() {
     assert_eq!(dt.idom(Block(3)), Some(Block(1)));
     assert!(dt.dominates(Block(1), Block(2)));
     assert!(!dt.dominates(Block(2), Block(3)));
+    // The latch's jump to the header is the one retreating edge.
+    assert!(dt.is_retreating(Block(2), Block(1)));
+    for (from, to) in [(0, 1), (1, 2), (1, 3)] {
+        assert!(!dt.is_retreating(Block(from), Block(to)), "{from} -> {to}");
+    }
+    assert!(dt.is_retreating(Block(1), Block(1)), "a self-loop retreats");
+    assert!(!dt.is_retreating(Block(2), Block(9)), "no such block");
 }
 
 /// Every pass, one at a time, on random programs: verifier-clean after each, the text
