@@ -366,6 +366,76 @@ fn jit_runs_natively_with_the_interpreters_numbers() {
     assert_eq!(a, b);
 }
 
+/// Runs `dynlib` with the environment variables `env` set.
+#[cfg(feature = "jit")]
+fn dynlib_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dynlib"));
+    c.args(args)
+        .env("DYNLIB_CONFIG", "/nonexistent/dynlib-config.toml")
+        .env_remove("DYN_MODEL_PATH");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("the dynlib binary runs")
+}
+
+/// The shared libraries a `dynlib` process loaded, as the dynamic loader reports them
+/// (`LD_DEBUG=libs`, glibc); `None` where the loader does not report (other C libraries).
+#[cfg(all(feature = "jit", target_os = "linux"))]
+fn libraries_loaded(args: &[&str]) -> Option<String> {
+    let o = dynlib_env(args, &[("LD_DEBUG", "libs".as_ref())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = stderr(&o);
+    report.contains("calling init:").then_some(report)
+}
+
+#[cfg(all(feature = "jit", target_os = "linux"))]
+#[test]
+fn only_jit_runs_load_llvm() {
+    let run = ["run", "builtin://ode/lorenz", "--t-end", "1"];
+    let Some(interp) = libraries_loaded(&run) else {
+        eprintln!("skipped: this dynamic loader does not report loaded libraries (LD_DEBUG)");
+        return;
+    };
+    assert!(
+        !interp.contains("libLLVM"),
+        "an interpreted run loaded LLVM:\n{interp}"
+    );
+    let native = libraries_loaded(&[&run[..], &["--jit"]].concat()).unwrap();
+    assert!(native.contains("libLLVM"), "{native}");
+    assert!(native.contains("dynlib_llvm"), "{native}");
+}
+
+#[cfg(feature = "jit")]
+#[test]
+fn a_missing_or_foreign_backend_is_a_clear_error() {
+    let run = ["run", "builtin://ode/lorenz", "--t-end", "1", "--jit"];
+    let missing = dynlib_env(
+        &run,
+        &[(
+            "DYNLIB_LLVM_PLUGIN",
+            "/nonexistent/libdynlib_llvm.so".as_ref(),
+        )],
+    );
+    assert!(!missing.status.success());
+    let e = stderr(&missing);
+    assert!(e.contains("the LLVM backend is unavailable"), "{e}");
+    assert!(e.contains("/nonexistent/libdynlib_llvm.so"), "{e}");
+    assert!(e.contains("DYNLIB_LLVM_PLUGIN"), "{e}");
+    // A file that is not a shared library at all.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("libdynlib_llvm.so");
+    std::fs::write(&fake, b"not a library").unwrap();
+    let foreign = dynlib_env(&run, &[("DYNLIB_LLVM_PLUGIN", fake.as_os_str())]);
+    assert!(!foreign.status.success());
+    let e = stderr(&foreign);
+    assert!(e.contains("cannot load"), "{e}");
+    assert!(e.contains(&fake.display().to_string()), "{e}");
+    // Interpreted runs do not need the backend at all.
+    let interp = dynlib_env(&run[..4], &[("DYNLIB_LLVM_PLUGIN", fake.as_os_str())]);
+    assert!(interp.status.success(), "{}", stderr(&interp));
+}
+
 #[cfg(feature = "jit")]
 #[test]
 fn export_sources_with_jit_writes_llvm_ir_and_assembly() {

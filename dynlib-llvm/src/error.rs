@@ -1,6 +1,7 @@
 //! The backend's error type.
 
-/// Everything that can go wrong compiling, loading or calling native code.
+/// Everything that can go wrong compiling or loading native code (calls are checked by
+/// dynlib-native's [`Jit`](dynlib_native::Jit), with its own error type).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Translating IR into LLVM IR failed, or LLVM rejected the module (a backend bug: every
@@ -19,45 +20,7 @@ pub enum Error {
     /// The ORC JIT could not be created, or refused the object, or a symbol is missing.
     #[error("loading native code failed: {0}")]
     Load(String),
-    /// A loaded object is not the one expected: its embedded tag or ABI differs (an object
-    /// compiled for another key, or not by dynlib).
-    #[error("the object is foreign: its {what} is `{found}`, expected `{expected}`")]
-    Foreign {
-        /// `tag` or `ABI`.
-        what: &'static str,
-        /// What the loader expected.
-        expected: String,
-        /// What the object holds.
-        found: String,
-    },
     /// The IR program is not valid (the verifier's first complaint).
     #[error("invalid IR: {0}")]
     Invalid(String),
-    /// A call named a function the unit does not export.
-    #[error("function `{0}` is not exported by this compiled unit")]
-    NotExported(String),
-    /// A call passed the wrong number of arguments or results.
-    #[error("`{function}` takes {expected} {what}, {found} were passed")]
-    Count {
-        /// The function called.
-        function: String,
-        /// `arguments` or `results`.
-        what: &'static str,
-        /// What the signature says.
-        expected: usize,
-        /// What was passed.
-        found: usize,
-    },
-    /// A call passed an argument of the wrong type.
-    #[error("argument {position} of `{function}` must be {expected}, found {found}")]
-    ArgumentType {
-        /// The function called.
-        function: String,
-        /// The argument's position.
-        position: usize,
-        /// The parameter type.
-        expected: dynlib_ir::Type,
-        /// The argument's type.
-        found: dynlib_ir::Type,
-    },
 }

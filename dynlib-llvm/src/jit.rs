@@ -2,7 +2,8 @@
 //!
 //! One [`Loaded`] owns one LLJIT holding one object file. The object's libm symbols (`sin`,
 //! `pow`, `fmod`, ...) are defined as absolute symbols at the addresses of the very
-//! functions the interpreter calls (`dynlib_ir::libm::symbols`); a process symbol generator
+//! functions the interpreter calls (the caller passes `dynlib_ir::libm::symbols`, from its
+//! own side of the plugin boundary); a process symbol generator
 //! resolves anything else against the running process. Dropping
 //! the [`Loaded`] disposes of the LLJIT and frees its code.
 
@@ -48,7 +49,7 @@ fn check(err: LLVMErrorRef, what: &str) -> Result<(), Error> {
 
 impl Loaded {
     /// Creates an LLJIT and adds `object` (an object file for the host) to it.
-    pub(crate) fn new(object: &[u8], name: &str) -> Result<Loaded, Error> {
+    pub(crate) fn new(object: &[u8], name: &str, libm: &[(&str, usize)]) -> Result<Loaded, Error> {
         crate::init_native()?;
         let cname = CString::new(name).unwrap_or_default();
         // SAFETY: each call below follows the ORC C API's ownership rules: the builder is
@@ -75,9 +76,9 @@ impl Loaded {
             // The libm functions resolve to exactly the ones the interpreter calls (not
             // whatever the dynamic symbol table offers under the same name): see
             // `dynlib_ir::libm`. Definitions take precedence over the generator.
-            let mut pairs: Vec<LLVMJITCSymbolMapPair> = dynlib_ir::libm::symbols()
-                .into_iter()
-                .map(|(name, addr)| {
+            let mut pairs: Vec<LLVMJITCSymbolMapPair> = libm
+                .iter()
+                .map(|&(name, addr)| {
                     let cname = CString::new(name).expect("libm names have no NUL");
                     LLVMJITCSymbolMapPair {
                         Name: LLVMOrcLLJITMangleAndIntern(jit, cname.as_ptr()),
@@ -127,29 +128,6 @@ impl Loaded {
             return Err(Error::Load(format!("`{symbol}` resolved to address 0")));
         }
         Ok(addr)
-    }
-}
-
-impl Loaded {
-    /// The `len` bytes at the data symbol `symbol`, if the symbol `len_symbol` (a 64-bit
-    /// length) says it holds exactly that many; `None` when it holds another number.
-    pub(crate) fn read_bytes(
-        &self,
-        symbol: &str,
-        len_symbol: &str,
-        len: usize,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        let len_addr = self.lookup(len_symbol)?;
-        // SAFETY: the symbol was resolved in this LLJIT's linked code: an 8-byte constant
-        // global emitted by `compile` (`add_bytes_symbol`), alive as long as `self`.
-        let stored = unsafe { std::ptr::read_unaligned(len_addr as usize as *const u64) };
-        if stored != len as u64 {
-            return Ok(None);
-        }
-        let addr = self.lookup(symbol)?;
-        // SAFETY: as above; the global holds `stored` = `len` bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(addr as usize as *const u8, len) };
-        Ok(Some(bytes.to_vec()))
     }
 }
 

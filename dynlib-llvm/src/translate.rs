@@ -52,11 +52,7 @@ use dynlib_ir::{
 };
 
 use crate::error::Error;
-
-/// The symbol of the entry wrapper of the IR function called `name`.
-pub fn entry_symbol(name: &str) -> String {
-    format!("dynlib_entry_{name}")
-}
+use dynlib_native::entry_symbol;
 
 /// Converts inkwell's builder errors (which only a translator bug can cause).
 impl From<inkwell::builder::BuilderError> for Error {

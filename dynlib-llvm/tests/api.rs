@@ -269,7 +269,7 @@ fn bad_input_is_an_error() {
     let mut r = [Scalar::I64(0), Scalar::I64(0)];
     // SAFETY (all three): no arrays reach native code; each call fails its checks first.
     let e = unsafe { jit.call(sum, &mut [], &mut r) }.unwrap_err();
-    assert!(matches!(e, Error::NotExported(_)), "{e}");
+    assert!(matches!(e, dynlib_native::Error::NotExported(_)), "{e}");
     let e = unsafe { jit.call(divmod, &mut [Arg::I64(1)], &mut r) }.unwrap_err();
     assert!(
         e.to_string().contains("takes 2 arguments, 1 were passed"),
@@ -353,14 +353,83 @@ fn an_object_loads_only_with_its_own_tag_and_abi() {
     let mut other = object.clone();
     other.tag = "unit-b".into();
     let e = other.load().unwrap_err();
-    assert!(matches!(&e, Error::Foreign { what: "tag", .. }), "{e}");
+    assert!(
+        matches!(&e, dynlib_native::Error::Foreign { what: "tag", .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("unit-a"), "{e}");
     // The same bytes expected to export something else: refused too.
     let mut other = object.clone();
     other.exports = dynlib_llvm::exports_of(&p, &[sum]);
     let e = other.load().unwrap_err();
-    assert!(matches!(&e, Error::Foreign { what: "ABI", .. }), "{e}");
+    assert!(
+        matches!(&e, dynlib_native::Error::Foreign { what: "ABI", .. }),
+        "{e}"
+    );
     // The tag is in the object's bytes, where a cache can see it without loading.
     let text = String::from_utf8_lossy(&object.bytes);
     assert!(text.contains("unit-a"));
+}
+
+/// Programs compiled through the plugin (dynlib-native: the IR crosses as text) are the
+/// objects compiled in process, byte for byte; errors come back as text.
+#[test]
+fn the_plugin_compiles_exactly_what_this_crate_compiles() {
+    let opts = CodegenOptions::default();
+    for (p, exports) in [
+        {
+            let (p, id) = math_on_constants();
+            (p, vec![id])
+        },
+        {
+            let p = parse_program(PROGRAM).unwrap();
+            let exports = vec![p.find("sum").unwrap(), p.find("divmod").unwrap()];
+            (p, exports)
+        },
+        {
+            let p = parse_program(DO_WHILE).unwrap();
+            let scale = p.find("scale").unwrap();
+            (p, vec![scale])
+        },
+    ] {
+        let here = compile(&p, &exports, &opts, "api").unwrap();
+        let there = dynlib_native::compile(&p, &exports, &opts, "api").unwrap();
+        assert_eq!(here, there);
+        assert_eq!(
+            llvm_ir(&p, &exports, &opts, "api").unwrap(),
+            dynlib_native::llvm_ir(&p, &exports, &opts, "api").unwrap()
+        );
+        assert_eq!(
+            assembly(&p, &exports, &opts, "api").unwrap(),
+            dynlib_native::assembly(&p, &exports, &opts, "api").unwrap()
+        );
+    }
+    assert!(dynlib_native::plugin::is_loaded());
+    assert_eq!(host().unwrap(), dynlib_native::host().unwrap());
+    let plugin = dynlib_native::plugin::path().unwrap();
+    assert_eq!(
+        plugin.file_name().unwrap().to_string_lossy(),
+        dynlib_native::plugin::file_name()
+    );
+
+    // The verifier's complaint crosses the boundary as the backend's message.
+    let mut bad = Function::new(
+        "bad",
+        Signature {
+            params: vec![Type::F64],
+            returns: vec![Type::F64],
+        },
+    );
+    let mut b = FunctionBuilder::new(&mut bad);
+    let x = b.param(0);
+    let t = b.bool(true);
+    let y = b.add(x, t);
+    b.ret(&[y]);
+    let mut p = Program::new();
+    let id = p.add(bad);
+    let e = dynlib_native::compile(&p, &[id], &opts, "api").unwrap_err();
+    assert!(
+        matches!(&e, dynlib_native::Error::Backend(m) if m.starts_with("invalid IR")),
+        "{e}"
+    );
 }

@@ -38,6 +38,11 @@ pub enum RuntimeError {
     /// `jit = true` was asked for, but this build has no LLVM backend.
     #[error("jit = true is not available: dynlib was built without its `jit` cargo feature; rebuild with `--features jit` (on by default; it needs LLVM 14, e.g. Debian's llvm-14-dev), or use jit = false")]
     JitUnavailable,
+    /// `jit = true` was asked for, but the LLVM backend plugin could not be loaded (not
+    /// found, LLVM 14 missing, or built from other sources); the message says which and
+    /// where it looked.
+    #[error("jit = true: the LLVM backend is unavailable: {0}")]
+    BackendUnavailable(String),
     /// Compiling or loading native code failed (`jit = true`); never silently interpreted.
     #[error("jit = true: compiling the {unit} unit with LLVM failed: {message}")]
     Jit {
@@ -67,7 +72,7 @@ pub enum RuntimeError {
     /// Calling native code failed (loading it is [`RuntimeError::Jit`]).
     #[cfg(feature = "jit")]
     #[error("native code: {0}")]
-    Native(#[from] dynlib_llvm::Error),
+    Native(#[from] dynlib_native::Error),
     /// An array or a list of values of the wrong length for the kernel.
     #[error("{whose} needs {}{expected} {what}, got {found}", if *.at_least { "at least " } else { "" })]
     Shape {
@@ -179,6 +184,21 @@ impl RuntimeError {
         RuntimeError::File {
             path: path.to_path_buf(),
             message: message.to_string(),
+        }
+    }
+}
+
+#[cfg(feature = "jit")]
+impl RuntimeError {
+    /// The error of a failed compilation or load of `unit`: the backend's being unavailable
+    /// is [`RuntimeError::BackendUnavailable`], anything else [`RuntimeError::Jit`].
+    pub(crate) fn native(unit: &'static str, e: dynlib_native::Error) -> RuntimeError {
+        match e {
+            dynlib_native::Error::Unavailable(why) => RuntimeError::BackendUnavailable(why),
+            e => RuntimeError::Jit {
+                unit,
+                message: e.to_string(),
+            },
         }
     }
 }

@@ -178,7 +178,7 @@ enum Backend {
 #[cfg(feature = "jit")]
 #[derive(Default)]
 struct LazyUnit {
-    jit: std::sync::OnceLock<Arc<dynlib_llvm::Jit>>,
+    jit: std::sync::OnceLock<Arc<dynlib_native::Jit>>,
     compiling: std::sync::Mutex<()>,
 }
 
@@ -189,7 +189,7 @@ struct LazyUnit {
 /// once (they wait for the one compiling).
 #[cfg(feature = "jit")]
 struct Native {
-    units: Vec<(Unit, Arc<dynlib_llvm::Jit>)>,
+    units: Vec<(Unit, Arc<dynlib_native::Jit>)>,
     lazy: Vec<(Unit, LazyUnit)>,
     disk: Option<dynlib_cache::DiskCache>,
     /// What the caches did for the lazily compiled units.
@@ -240,6 +240,10 @@ impl Kernel {
     ) -> Result<Kernel, RuntimeError> {
         if options.jit && !cfg!(feature = "jit") {
             return Err(RuntimeError::JitUnavailable);
+        }
+        #[cfg(feature = "jit")]
+        if options.jit {
+            dynlib_native::plugin::preload();
         }
         let stepper = crate::stepper::resolve(&model, stepper_name)?;
         let mut functions = lower_on_a_big_stack(&model)?;
@@ -378,7 +382,7 @@ impl Kernel {
     pub fn unit_key(&self, unit: Unit) -> Result<dynlib_cache::Key, RuntimeError> {
         #[cfg(feature = "jit")]
         {
-            let opts = dynlib_llvm::CodegenOptions::default();
+            let opts = dynlib_native::CodegenOptions::default();
             let roles = self.roles();
             unit_request(
                 &self.model,
@@ -629,7 +633,11 @@ impl Kernel {
 
     /// The loaded unit that exports `func`, compiling the unit on its first use.
     #[cfg(feature = "jit")]
-    fn native_unit(&self, n: &Native, func: FuncId) -> Result<Arc<dynlib_llvm::Jit>, RuntimeError> {
+    fn native_unit(
+        &self,
+        n: &Native,
+        func: FuncId,
+    ) -> Result<Arc<dynlib_native::Jit>, RuntimeError> {
         let loaded = n.units.iter().map(|(_, j)| j);
         let lazily = n.lazy.iter().filter_map(|(_, cell)| cell.jit.get());
         if let Some(jit) = loaded.chain(lazily).find(|j| j.exports(func)) {
@@ -648,7 +656,7 @@ impl Kernel {
             unit: unit.name(),
             message,
         };
-        let opts = dynlib_llvm::CodegenOptions::default();
+        let opts = dynlib_native::CodegenOptions::default();
         let req = unit_request(
             &self.model,
             self.stepper,
@@ -661,7 +669,7 @@ impl Kernel {
         .map_err(|e| fail(e.to_string()))?;
         let mut got = obtain_all(&self.functions, vec![(*unit, req)], n.disk.as_ref(), &opts)
             .map_err(|e| match e {
-                RuntimeError::Jit { .. } => e,
+                RuntimeError::Jit { .. } | RuntimeError::BackendUnavailable(_) => e,
                 other => fail(other.to_string()),
             })?;
         let (_, jit, s) = got
@@ -696,19 +704,16 @@ impl Kernel {
     pub fn native_sources(&self) -> Result<Vec<(String, String)>, RuntimeError> {
         #[cfg(feature = "jit")]
         if let Backend::Native(_) = &self.backend {
-            let opts = dynlib_llvm::CodegenOptions::default();
+            let opts = dynlib_native::CodegenOptions::default();
             let mut out = Vec::new();
             for unit in self.units() {
                 let exports = self.unit_exports(unit);
-                let fail = |e: dynlib_llvm::Error| RuntimeError::Jit {
-                    unit: unit.name(),
-                    message: e.to_string(),
-                };
+                let fail = |e: dynlib_native::Error| RuntimeError::native(unit.name(), e);
                 let tag = dynlib_cache::key_tag(self.unit_key(unit)?.digest());
                 let ir =
-                    dynlib_llvm::llvm_ir(self.program(), &exports, &opts, &tag).map_err(fail)?;
+                    dynlib_native::llvm_ir(self.program(), &exports, &opts, &tag).map_err(fail)?;
                 let asm =
-                    dynlib_llvm::assembly(self.program(), &exports, &opts, &tag).map_err(fail)?;
+                    dynlib_native::assembly(self.program(), &exports, &opts, &tag).map_err(fail)?;
                 out.push((format!("{}.ll", unit.name()), ir));
                 out.push((format!("{}.s", unit.name()), asm));
             }
@@ -829,7 +834,7 @@ fn unit_request<'a>(
     roles: &RoleFuncs,
     observers: Option<&Observers>,
     unit: Unit,
-    opts: &dynlib_llvm::CodegenOptions,
+    opts: &dynlib_native::CodegenOptions,
 ) -> Result<crate::units::UnitRequest<'a>, RuntimeError> {
     use dynlib_cache::{Component, Labels};
     let (component, stepper_label, variant) = match unit {
@@ -878,7 +883,7 @@ fn native(
     options: &BuildOptions,
     stats: &mut CacheStats,
 ) -> Result<Backend, RuntimeError> {
-    let opts = dynlib_llvm::CodegenOptions::default();
+    let opts = dynlib_native::CodegenOptions::default();
     // Only the runner the kernel's runs will take compiles with the kernel: it is the one
     // unit a run needs (everything it calls is inlined into it). The model functions, the
     // stepper and the other runner variants compile the first time something calls them,
@@ -927,8 +932,8 @@ fn obtain_all(
     functions: &ModelFunctions,
     requests: Vec<(Unit, crate::units::UnitRequest<'_>)>,
     disk: Option<&dynlib_cache::DiskCache>,
-    opts: &dynlib_llvm::CodegenOptions,
-) -> Result<Vec<(Unit, Arc<dynlib_llvm::Jit>, CacheStats)>, RuntimeError> {
+    opts: &dynlib_native::CodegenOptions,
+) -> Result<Vec<(Unit, Arc<dynlib_native::Jit>, CacheStats)>, RuntimeError> {
     // LLVM's passes recurse along chains of dependent instructions (reassociation ranks
     // them recursively): a long aux chain overflows a default 2 MiB stack.
     let insts = functions

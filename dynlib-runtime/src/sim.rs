@@ -52,6 +52,10 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
     if options.jit && !cfg!(feature = "jit") {
         return Err(RuntimeError::JitUnavailable);
     }
+    #[cfg(feature = "jit")]
+    if options.jit {
+        dynlib_native::plugin::preload();
+    }
     let load_options = LoadOptions {
         mods: options.mods.clone(),
         config: options.config.clone(),

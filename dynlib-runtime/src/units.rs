@@ -28,7 +28,7 @@ use crate::error::RuntimeError;
 
 /// The codegen options that are part of every unit key.
 #[cfg(feature = "jit")]
-pub use dynlib_llvm::CodegenOptions;
+pub use dynlib_native::CodegenOptions;
 
 /// What the caches did for one build: units found (in memory or on disk), units not found,
 /// units compiled, and corrupt disk entries rebuilt.
@@ -60,7 +60,7 @@ impl CacheStats {
 pub const MEMORY_CACHE_UNITS: usize = 64;
 
 #[cfg(feature = "jit")]
-type Loaded = Arc<dynlib_llvm::Jit>;
+type Loaded = Arc<dynlib_native::Jit>;
 
 #[cfg(feature = "jit")]
 static MEMORY: Mutex<Vec<(String, Loaded)>> = Mutex::new(Vec::new());
@@ -113,13 +113,10 @@ pub fn unit_key(
     unit: &str,
     runner: Option<(crate::runner::RunnerVariant, Option<&str>)>,
     dtype: &str,
-    opts: &dynlib_llvm::CodegenOptions,
+    opts: &dynlib_native::CodegenOptions,
 ) -> Result<Key, RuntimeError> {
     use sha2::{Digest, Sha256};
-    let host = dynlib_llvm::host().map_err(|e| RuntimeError::Jit {
-        unit: "host",
-        message: e.to_string(),
-    })?;
+    let host = dynlib_native::host().map_err(|e| RuntimeError::native("host", e))?;
     let mut ir = Sha256::new();
     for id in program.reachable(exports) {
         ir.update(dynlib_ir::print_function(program.func(id), Some(program)).as_bytes());
@@ -148,7 +145,7 @@ pub fn unit_key(
             ("dtype", dtype.to_string()),
             ("codegen", opts.describe()),
             ("llvm", host.llvm_version.clone()),
-            ("translator", dynlib_llvm::TRANSLATOR_DIGEST.to_string()),
+            ("translator", dynlib_native::TRANSLATOR_DIGEST.to_string()),
             ("triple", host.triple.clone()),
             ("cpu", host.cpu.clone()),
             ("features", host.features.clone()),
@@ -161,7 +158,7 @@ pub fn unit_key(
 pub(crate) fn obtain(
     req: &UnitRequest<'_>,
     disk: Option<&DiskCache>,
-    opts: &dynlib_llvm::CodegenOptions,
+    opts: &dynlib_native::CodegenOptions,
     stats: &mut CacheStats,
 ) -> Result<Loaded, RuntimeError> {
     let digest = req.key.digest().to_string();
@@ -174,18 +171,15 @@ pub(crate) fn obtain(
         memory_put(digest, &jit);
         jit
     }
-    let fail = |e: dynlib_llvm::Error| RuntimeError::Jit {
-        unit: req.name,
-        message: e.to_string(),
-    };
+    let fail = |e: dynlib_native::Error| RuntimeError::native(req.name, e);
     // Every object carries its key's tag: an entry holding another key's object (even with
     // its checksum fixed up) is refused by the cache and again by the loader.
     let tag = dynlib_cache::key_tag(&digest);
-    let compile = || dynlib_llvm::compile(req.program, &req.exports, opts, &tag).map_err(fail);
+    let compile = || dynlib_native::compile(req.program, &req.exports, opts, &tag).map_err(fail);
     let from_bytes = |bytes: Vec<u8>| {
-        dynlib_llvm::Object {
+        dynlib_native::Object {
             bytes,
-            exports: dynlib_llvm::exports_of(req.program, &req.exports),
+            exports: dynlib_native::exports_of(req.program, &req.exports),
             tag: tag.clone(),
         }
         .load()
