@@ -39,7 +39,14 @@ use dynlib::runtime::{
 use dynlib::{RunOptions, SetupOptions};
 
 fn kernel(uri: &str, stepper: &str) -> Arc<Kernel> {
-    dynlib::build(uri, SetupOptions::default().stepper(stepper).jit(true)).unwrap()
+    dynlib::build(
+        uri,
+        SetupOptions::default()
+            .stepper(stepper)
+            .jit(true)
+            .tiered(false),
+    )
+    .unwrap()
 }
 
 fn threads() -> usize {

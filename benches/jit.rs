@@ -121,7 +121,10 @@ fn steady(c: &mut Criterion) {
         .max_steps(2_000_000);
     let mut jit = dynlib::setup(
         "builtin://ode/lorenz",
-        SetupOptions::default().stepper("rk4").jit(true),
+        SetupOptions::default()
+            .stepper("rk4")
+            .jit(true)
+            .tiered(false),
     )
     .unwrap();
     let mut interp = dynlib::setup(
@@ -185,9 +188,13 @@ fn steady(c: &mut Criterion) {
     // step: the JVP at every RK4 stage, a renormalisation per step).
     let mut lyapunov = dynlib::setup(
         "builtin://ode/lorenz",
-        SetupOptions::default().stepper("rk4").jit(true).observers(
-            dynlib::runtime::Observers::one(dynlib::runtime::LyapunovMle),
-        ),
+        SetupOptions::default()
+            .stepper("rk4")
+            .jit(true)
+            .tiered(false)
+            .observers(dynlib::runtime::Observers::one(
+                dynlib::runtime::LyapunovMle,
+            )),
     )
     .unwrap();
     group.bench_function("jit_lyapunov", |b| {
@@ -215,7 +222,10 @@ fn compile(c: &mut Criterion) {
             dynlib::runtime::clear_memory_cache();
             let k = dynlib::build(
                 "builtin://ode/lorenz",
-                SetupOptions::default().stepper("rk4").jit(true),
+                SetupOptions::default()
+                    .stepper("rk4")
+                    .jit(true)
+                    .tiered(false),
             )
             .unwrap();
             let mut sim = dynlib::Sim::new(k);

@@ -109,7 +109,14 @@ fn hand_written(y0: &[f64]) -> Vec<f64> {
 }
 
 fn setup(n: usize) -> dynlib::Sim {
-    dynlib::setup(&model(n), SetupOptions::default().stepper("rk4").jit(true)).unwrap()
+    dynlib::setup(
+        &model(n),
+        SetupOptions::default()
+            .stepper("rk4")
+            .jit(true)
+            .tiered(false),
+    )
+    .unwrap()
 }
 
 fn steady(c: &mut Criterion) {
@@ -154,7 +161,14 @@ fn build(c: &mut Criterion) {
         group.bench_function(format!("{n}"), |b| {
             b.iter(|| {
                 dynlib::runtime::clear_memory_cache();
-                dynlib::build(&uri, SetupOptions::default().stepper("rk4").jit(true)).unwrap()
+                dynlib::build(
+                    &uri,
+                    SetupOptions::default()
+                        .stepper("rk4")
+                        .jit(true)
+                        .tiered(false),
+                )
+                .unwrap()
             })
         });
     }

@@ -50,8 +50,14 @@ fn stiff(c: &mut Criterion) {
         group.sample_size(20);
         group.measurement_time(Duration::from_secs(4));
         for stepper in ["bdf2a", "tr-bdf2a", "bdf"] {
-            let mut sim =
-                dynlib::setup(uri, SetupOptions::default().stepper(stepper).jit(true)).unwrap();
+            let mut sim = dynlib::setup(
+                uri,
+                SetupOptions::default()
+                    .stepper(stepper)
+                    .jit(true)
+                    .tiered(false),
+            )
+            .unwrap();
             for mode in ["auto", "internal"] {
                 let code = dynlib::runtime::stepper::config_choice("jacobian_mode", mode).unwrap();
                 let o = base
@@ -88,7 +94,10 @@ fn compile(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 dynlib::runtime::clear_memory_cache();
-                let o = SetupOptions::default().stepper(stepper).jit(true);
+                let o = SetupOptions::default()
+                    .stepper(stepper)
+                    .jit(true)
+                    .tiered(false);
                 let k = dynlib::build(uri, o).unwrap();
                 let mut sim = dynlib::Sim::new(k);
                 sim.run(RunOptions::default().t_end(t_end)).unwrap().len()

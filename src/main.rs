@@ -142,13 +142,40 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{}", dynlib::model::diag::printable(&e.to_string()));
             ExitCode::from(1)
         }
+    };
+    leave(code)
+}
+
+/// Ends the process. A tiered --jit run may end while its kernel still compiles on another
+/// thread: with the disk cache the compilation is waited for (the next run loads it);
+/// without, the process ends at once with `_exit` (after flushing what it wrote), since
+/// nothing would keep the code and running LLVM's static destructors under a thread still
+/// inside LLVM is not safe.
+fn leave(code: ExitCode) -> ExitCode {
+    #[cfg(feature = "jit")]
+    {
+        use dynlib::runtime::background;
+        if output::WAIT_FOR_COMPILES.load(std::sync::atomic::Ordering::Relaxed) {
+            background::wait();
+        } else if background::in_flight() > 0 {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().flush();
+            let status = (0..=255u8)
+                .find(|&c| ExitCode::from(c) == code)
+                .map_or(1, i32::from);
+            // SAFETY: `_exit` ends the process without running exit handlers or
+            // destructors; everything this process wrote is flushed or already closed.
+            unsafe { libc::_exit(status) };
+        }
     }
+    code
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -183,7 +210,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             jit,
             mods,
         } => {
-            let mut setup = dynlib::SetupOptions::default().jit(jit);
+            let mut setup = dynlib::SetupOptions::default().jit(jit).tiered(false);
             setup.stepper = stepper;
             setup.mods = mods;
             setup.config = Some(Config::load()?);

@@ -19,6 +19,11 @@ use dynlib::{Results, RunOptions, RuntimeError, SetupOptions, Sim};
 
 use crate::sink::Sink;
 
+/// Set when a command asked for the disk cache with --jit: a background compilation still
+/// running at exit is then waited for (its unit goes to the cache) instead of abandoned.
+pub static WAIT_FOR_COMPILES: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// How `dynlib run` and `dynlib sweep` build their model.
 #[derive(Args, Debug)]
 pub struct BuildArgs {
@@ -28,7 +33,14 @@ pub struct BuildArgs {
     /// Compile the kernel with LLVM.
     #[arg(long)]
     pub jit: bool,
-    /// Keep compiled objects in the disk cache (with --jit).
+    /// With --jit: no tiered start. By default a --jit run starts at once in the
+    /// interpreter while the kernel compiles and switches to native code when it is ready
+    /// (the same numbers); with --no-tier it waits for the compiled kernel and every step
+    /// runs natively (for timing native code).
+    #[arg(long)]
+    pub no_tier: bool,
+    /// Keep compiled objects in the disk cache (with --jit). A tiered run that ends before
+    /// its kernel is compiled waits for it at exit, so the cache holds it next time.
     #[arg(long)]
     pub disk_cache: bool,
     /// A mod URI to apply (repeatable, applied in order).
@@ -53,8 +65,12 @@ impl BuildArgs {
     pub fn setup(&self, config: &dynlib::Config) -> SetupOptions {
         let mut setup = SetupOptions::default()
             .jit(self.jit)
+            .tiered(!self.no_tier)
             .disk_cache(self.disk_cache)
             .config(config.clone());
+        if self.jit && self.disk_cache {
+            WAIT_FOR_COMPILES.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         setup.stepper = self.stepper.clone();
         setup.mods = self.mods.clone();
         if self.lyapunov {
@@ -397,6 +413,7 @@ fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> 
         ("runner", json!(res.variant.name())),
         ("status", json!(res.status.name())),
         ("steps", json!(res.step_count)),
+        ("native_steps", json!(res.native_steps)),
         ("solver", solver_json(&res.stats)),
     ] {
         key(w, name)?;
@@ -560,9 +577,15 @@ fn summary(sim: &Sim, build_s: f64, run_s: f64) -> Result<String, RuntimeError> 
         (Some(&a), Some(&b)) => format!(", t = {} .. {}", Number::Float(a), Number::Float(b)),
         _ => String::new(),
     };
+    let interpreted = res.step_count.saturating_sub(res.native_steps);
+    let tiered = if k.is_tiered() && interpreted > 0 {
+        format!(" ({interpreted} interpreted while the kernel compiled)")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "steps    {}, {} samples{span}",
+        "steps    {}, {} samples{span}{tiered}",
         res.step_count,
         res.len()
     );

@@ -182,6 +182,7 @@ fn run_json_has_every_documented_key() {
         "runner",
         "status",
         "steps",
+        "native_steps",
         "t",
         "step",
         "series",
@@ -346,11 +347,13 @@ fn jit_runs_natively_with_the_interpreters_numbers() {
     ];
     let interp = dynlib(&args);
     assert!(interp.status.success(), "{}", stderr(&interp));
-    let native = dynlib(&[&args[..], &["--jit"]].concat());
+    let native = dynlib(&[&args[..], &["--jit", "--no-tier"]].concat());
     assert!(native.status.success(), "{}", stderr(&native));
     let (mut a, mut b) = (json(&interp), json(&native));
     assert_eq!(a["backend"], "interp");
     assert_eq!(b["backend"], "llvm");
+    assert_eq!(a["native_steps"], 0);
+    assert_eq!(b["native_steps"], b["steps"]);
     assert_eq!(
         b["cache"]["compiled"], 1,
         "a run compiles its runner unit only"
@@ -360,6 +363,7 @@ fn jit_runs_natively_with_the_interpreters_numbers() {
     for v in [&mut a, &mut b] {
         let o = v.as_object_mut().unwrap();
         o.remove("backend");
+        o.remove("native_steps");
         o.remove("timing");
         o.remove("cache");
     }
@@ -401,7 +405,7 @@ fn only_jit_runs_load_llvm() {
         !interp.contains("libLLVM"),
         "an interpreted run loaded LLVM:\n{interp}"
     );
-    let native = libraries_loaded(&[&run[..], &["--jit"]].concat()).unwrap();
+    let native = libraries_loaded(&[&run[..], &["--jit", "--no-tier"]].concat()).unwrap();
     assert!(native.contains("libLLVM"), "{native}");
     assert!(native.contains("dynlib_llvm"), "{native}");
 }
@@ -409,7 +413,14 @@ fn only_jit_runs_load_llvm() {
 #[cfg(feature = "jit")]
 #[test]
 fn a_missing_or_foreign_backend_is_a_clear_error() {
-    let run = ["run", "builtin://ode/lorenz", "--t-end", "1", "--jit"];
+    let run = [
+        "run",
+        "builtin://ode/lorenz",
+        "--t-end",
+        "1",
+        "--jit",
+        "--no-tier",
+    ];
     let missing = dynlib_env(
         &run,
         &[(
@@ -434,6 +445,24 @@ fn a_missing_or_foreign_backend_is_a_clear_error() {
     // Interpreted runs do not need the backend at all.
     let interp = dynlib_env(&run[..4], &[("DYNLIB_LLVM_PLUGIN", fake.as_os_str())]);
     assert!(interp.status.success(), "{}", stderr(&interp));
+    // A tiered run keeps its results (the interpreter's, which are the same numbers); its
+    // warnings say why no step ran natively once the failure is known.
+    let tiered = dynlib_env(
+        &[
+            "run",
+            "builtin://ode/lorenz",
+            "--t-end",
+            "100",
+            "--jit",
+            "--format",
+            "json",
+        ],
+        &[("DYNLIB_LLVM_PLUGIN", fake.as_os_str())],
+    );
+    assert!(tiered.status.success(), "{}", stderr(&tiered));
+    let j = json(&tiered);
+    assert_eq!(j["native_steps"], 0);
+    assert_eq!(j["steps"], 10000);
 }
 
 #[cfg(feature = "jit")]

@@ -5,8 +5,10 @@
 //!
 //! Conventions: every function returns [`OK`] or [`FAILED`]; on failure the `out`/`err`
 //! buffer holds the message (UTF-8). Buffers are allocated by the plugin and handed back to
-//! it with [`FREE`]. Text and bytes passed in are borrowed for the call only. A panic in the
-//! plugin is caught there and reported as a failure, never unwound across the boundary.
+//! it with [`FREE`]. Text and bytes passed in are borrowed for the call only. A panic in an
+//! entry point that does work (host, compile, load, lookup) is caught there and reported as
+//! a failure; digest, unload and free cannot panic short of a bug, and would abort (Rust
+//! aborts a panic leaving an `extern "C"` function), never unwind across the boundary.
 
 use std::ffi::c_void;
 

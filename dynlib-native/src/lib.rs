@@ -8,7 +8,8 @@
 //! [`compile`], [`Object::load`], [`host`], [`llvm_ir`] and [`assembly`] load it with
 //! `dlopen` the first time one of them is called (see [`plugin`] for where it is looked
 //! for). The two halves talk through a small C interface ([`abi`]): IR crosses it as the
-//! IR's text form (which round-trips exactly), objects as bytes, loaded code as addresses.
+//! IR's text form (which parses back to the same functions, values, blocks and instruction
+//! order: everything the translator reads), objects as bytes, loaded code as addresses.
 //! Calls into compiled code never cross it: [`Jit::call`] calls the entry wrapper's address
 //! directly.
 //!

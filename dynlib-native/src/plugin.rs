@@ -56,26 +56,6 @@ pub fn is_loaded() -> bool {
     BACKEND.get().is_some_and(|b| b.is_ok())
 }
 
-/// Starts loading the plugin on a background thread, so that loading it (about 20 ms, most
-/// of it libLLVM's relocations and constructors) overlaps whatever the caller does before it
-/// first compiles (parsing and lowering the model). Idempotent and non-blocking; a failure
-/// surfaces at the first real use, which waits for the load in progress.
-pub fn preload() {
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    if BACKEND.get().is_some() {
-        return;
-    }
-    STARTED.call_once(|| {
-        let spawned = std::thread::Builder::new()
-            .name("dynlib-llvm-load".into())
-            .spawn(|| {
-                let _ = backend();
-            });
-        // Without a thread, the first use loads it in the foreground.
-        drop(spawned);
-    });
-}
-
 /// The path of the loaded plugin, loading it if needed.
 pub fn path() -> Result<PathBuf, Error> {
     Ok(backend()?.path.clone())
@@ -147,9 +127,11 @@ fn open() -> Result<Backend, String> {
 
 /// Loads the plugin at `path`, checking its digest.
 fn open_at(path: &Path) -> Result<Backend, String> {
-    // SAFETY: loading runs the plugin's initialisers (Rust's and LLVM's static
-    // constructors), which have no preconditions; the digest check below makes sure it is
-    // the plugin these declarations describe before any other entry point is used.
+    // SAFETY: loading runs the library's initialisers (for the plugin, Rust's and LLVM's
+    // static constructors, which have no preconditions). Only the places listed in the
+    // module docs are tried, so a library found there is trusted as much as the program
+    // itself; the digest check below refuses a stale or foreign one before any entry point
+    // but the digest is called (it cannot undo what a hostile initialiser did).
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
         let e = e.to_string();
         let hint = if e.contains("libLLVM") {

@@ -139,6 +139,11 @@ pub struct BuildOptions {
     /// Run the IR optimisation passes first (they never change a result bit; tests turn
     /// them off to check exactly that).
     pub optimize: bool,
+    /// Tiered execution (with `jit`): the kernel is ready at once; its runs start in the
+    /// interpreter while the runner they take compiles on a thread of its own, and switch
+    /// to native code at a chunk boundary once it is loaded. Default off here (a kernel
+    /// built directly is what it says); [`crate::SetupOptions`] turns it on by default.
+    pub tiered: bool,
     /// The disk cache for compiled units (`jit` only); `None` writes nothing to disk. The
     /// in-process cache is always used.
     pub disk: Option<dynlib_cache::DiskCache>,
@@ -156,6 +161,7 @@ impl Default for BuildOptions {
         BuildOptions {
             jit: false,
             optimize: true,
+            tiered: false,
             disk: None,
             observers: None,
             derive_jacobian: false,
@@ -190,10 +196,46 @@ struct LazyUnit {
 #[cfg(feature = "jit")]
 struct Native {
     units: Vec<(Unit, Arc<dynlib_native::Jit>)>,
-    lazy: Vec<(Unit, LazyUnit)>,
+    lazy: Vec<(Unit, Arc<LazyUnit>)>,
     disk: Option<dynlib_cache::DiskCache>,
     /// What the caches did for the lazily compiled units.
-    stats: std::sync::Mutex<CacheStats>,
+    stats: Arc<std::sync::Mutex<CacheStats>>,
+    /// A tiered kernel's interpreter, which runs a run's calls until their unit is loaded.
+    tier: Option<Tier>,
+}
+
+/// Tiered execution: the kernel's runner compiles on a background thread
+/// ([`compile_in_background`]) while runs start in the interpreter; each call of a run
+/// takes native code once its unit is loaded ([`Kernel::invoke_run`]).
+#[cfg(feature = "jit")]
+struct Tier {
+    interp: Interpreter,
+    /// Why the background compilation failed, if it did (runs then go on interpreted, and
+    /// say so in their warnings).
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+    /// The runner compiling in the background.
+    runner: FuncId,
+}
+
+/// How a run's call chooses its backend on a tiered kernel.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Tiering {
+    /// Native code if its unit is loaded, else the interpreter: never waits.
+    Auto,
+    /// The interpreter.
+    Interp,
+    /// Native code, waiting for (or compiling) its unit.
+    Native,
+}
+
+#[cfg(feature = "jit")]
+impl Native {
+    /// The loaded unit exporting `func`, if it is loaded (never compiles).
+    fn ready(&self, func: FuncId) -> Option<Arc<dynlib_native::Jit>> {
+        let loaded = self.units.iter().map(|(_, j)| j);
+        let lazily = self.lazy.iter().filter_map(|(_, cell)| cell.jit.get());
+        loaded.chain(lazily).find(|j| j.exports(func)).cloned()
+    }
 }
 
 /// The model functions, stepper, runner and initial-step function of one model, as IR and
@@ -240,10 +282,6 @@ impl Kernel {
     ) -> Result<Kernel, RuntimeError> {
         if options.jit && !cfg!(feature = "jit") {
             return Err(RuntimeError::JitUnavailable);
-        }
-        #[cfg(feature = "jit")]
-        if options.jit {
-            dynlib_native::plugin::preload();
         }
         let stepper = crate::stepper::resolve(&model, stepper_name)?;
         let mut functions = lower_on_a_big_stack(&model)?;
@@ -631,6 +669,79 @@ impl Kernel {
         }
     }
 
+    /// Calls `func` for a run, on the backend `tiering` picks on a tiered kernel (on any
+    /// other, the kernel's own, as [`Kernel::invoke`]); returns true when native code ran.
+    ///
+    /// # Safety
+    ///
+    /// As [`Kernel::invoke`].
+    pub(crate) unsafe fn invoke_run(
+        &self,
+        machine: &mut Machine,
+        func: FuncId,
+        args: &mut [Arg<'_>],
+        results: &mut [Scalar],
+        tiering: Tiering,
+    ) -> Result<bool, RuntimeError> {
+        #[cfg(feature = "jit")]
+        if let Backend::Native(
+            n @ Native {
+                tier: Some(tier), ..
+            },
+        ) = &self.backend
+        {
+            let jit = match tiering {
+                Tiering::Auto => n.ready(func),
+                Tiering::Interp => None,
+                Tiering::Native => Some(self.native_unit(n, func)?),
+            };
+            return match jit {
+                // SAFETY: forwarded from this function's contract.
+                Some(jit) => unsafe { jit.call(func, args, results) }
+                    .map(|()| true)
+                    .map_err(RuntimeError::from),
+                None => tier
+                    .interp
+                    .call_into(machine, func, args, results)
+                    .map(|()| false)
+                    .map_err(RuntimeError::from),
+            };
+        }
+        let _ = tiering;
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.invoke(machine, func, args, results)? };
+        Ok(self.is_native())
+    }
+
+    /// True for a tiered kernel (runs start interpreted while the runner compiles).
+    pub fn is_tiered(&self) -> bool {
+        #[cfg(feature = "jit")]
+        if let Backend::Native(Native { tier: Some(_), .. }) = &self.backend {
+            return true;
+        }
+        false
+    }
+
+    /// Why a tiered kernel's background compilation failed, if it did.
+    pub fn tier_failure(&self) -> Option<String> {
+        #[cfg(feature = "jit")]
+        if let Backend::Native(Native { tier: Some(t), .. }) = &self.backend {
+            return t.failure.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        }
+        None
+    }
+
+    /// Blocks until the runner the kernel's runs take is loaded (at once for a kernel that
+    /// is not tiered): what a benchmark or a test calls before it wants native steps only.
+    /// The background compilation's error, if it failed.
+    pub fn wait_native(&self) -> Result<(), RuntimeError> {
+        #[cfg(feature = "jit")]
+        if let Backend::Native(n @ Native { tier: Some(t), .. }) = &self.backend {
+            self.native_unit(n, t.runner)?;
+        }
+        Ok(())
+    }
+
     /// The loaded unit that exports `func`, compiling the unit on its first use.
     #[cfg(feature = "jit")]
     fn native_unit(
@@ -638,10 +749,8 @@ impl Kernel {
         n: &Native,
         func: FuncId,
     ) -> Result<Arc<dynlib_native::Jit>, RuntimeError> {
-        let loaded = n.units.iter().map(|(_, j)| j);
-        let lazily = n.lazy.iter().filter_map(|(_, cell)| cell.jit.get());
-        if let Some(jit) = loaded.chain(lazily).find(|j| j.exports(func)) {
-            return Ok(jit.clone());
+        if let Some(jit) = n.ready(func) {
+            return Ok(jit);
         }
         let (unit, cell) = n
             .lazy
@@ -876,8 +985,8 @@ fn unit_request<'a>(
 /// caches; the other units wait for their first call or run ([`Kernel::native_unit`]).
 #[cfg(feature = "jit")]
 fn native(
-    model: &Model,
-    stepper: &StepperSpec,
+    model: &Arc<Model>,
+    stepper: &'static StepperSpec,
     functions: &ModelFunctions,
     roles: &RoleFuncs,
     options: &BuildOptions,
@@ -892,6 +1001,52 @@ fn native(
         options.observers.is_some(),
         crate::plan::fastpath_refusal(model, stepper).is_none(),
     ));
+    let lazy_stats: Arc<std::sync::Mutex<CacheStats>> = Default::default();
+    if options.tiered {
+        let lazy: Vec<(Unit, Arc<LazyUnit>)> = roles
+            .units()
+            .into_iter()
+            .map(|u| (u, Arc::default()))
+            .collect();
+        let runner = roles
+            .func(
+                functions,
+                Role::Runner(match expected {
+                    Unit::Runner(v) => v,
+                    _ => unreachable!("the expected unit is a runner"),
+                }),
+            )
+            .ok_or_else(|| RuntimeError::Internal("the expected runner is missing".into()))?;
+        let failure: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        let cell = lazy
+            .iter()
+            .find(|(u, _)| *u == expected)
+            .map(|(_, c)| c.clone())
+            .ok_or_else(|| RuntimeError::Internal("the expected unit is missing".into()))?;
+        compile_in_background(Background {
+            model: model.clone(),
+            stepper,
+            functions: functions.clone(),
+            roles: roles.clone(),
+            observers: options.observers.clone(),
+            disk: options.disk.clone(),
+            unit: expected,
+            cell,
+            stats: lazy_stats.clone(),
+            failure: failure.clone(),
+        });
+        return Ok(Backend::Native(Native {
+            units: Vec::new(),
+            lazy,
+            disk: options.disk.clone(),
+            stats: lazy_stats,
+            tier: Some(Tier {
+                interp: Interpreter::new(&functions.program)?,
+                failure,
+                runner,
+            }),
+        }));
+    }
     let (eager, lazy): (Vec<Unit>, Vec<Unit>) =
         roles.units().into_iter().partition(|&u| u == expected);
     let requests = eager
@@ -918,10 +1073,99 @@ fn native(
     }
     Ok(Backend::Native(Native {
         units,
-        lazy: lazy.into_iter().map(|u| (u, LazyUnit::default())).collect(),
+        lazy: lazy.into_iter().map(|u| (u, Arc::default())).collect(),
         disk: options.disk.clone(),
-        stats: Default::default(),
+        stats: lazy_stats,
+        tier: None,
     }))
+}
+
+/// What a tiered kernel's background compilation needs, owned (the kernel does not exist
+/// yet when it starts, and may be dropped before it ends).
+#[cfg(feature = "jit")]
+struct Background {
+    model: Arc<Model>,
+    stepper: &'static StepperSpec,
+    functions: ModelFunctions,
+    roles: RoleFuncs,
+    observers: Option<Observers>,
+    disk: Option<dynlib_cache::DiskCache>,
+    unit: Unit,
+    cell: Arc<LazyUnit>,
+    stats: Arc<std::sync::Mutex<CacheStats>>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// Compiles a tiered kernel's runner on a thread of its own, through the same caches as
+/// every unit, into the lazy cell its runs look at between chunks. Holding the cell's
+/// `compiling` lock meanwhile makes anything that needs the unit at once (a direct call,
+/// [`Kernel::wait_native`]) wait for this compilation instead of starting another.
+#[cfg(feature = "jit")]
+fn compile_in_background(job: Background) {
+    let failure = job.failure.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let work = move || {
+        let _counted = crate::background::Compiling::start();
+        let cell = job.cell.clone();
+        let _compiling = cell.compiling.lock().unwrap_or_else(|e| e.into_inner());
+        // The lock is held: the kernel may be handed out now.
+        let _ = ready_tx.send(());
+        if cell.jit.get().is_some() {
+            return;
+        }
+        crate::background::pass_gate();
+        // Loading LLVM first, then the exit handler: see `crate::background`.
+        if dynlib_native::host().is_ok() {
+            crate::background::wait_at_exit_once();
+        }
+        let opts = dynlib_native::CodegenOptions::default();
+        let got = unit_request(
+            &job.model,
+            job.stepper,
+            &job.functions,
+            &job.roles,
+            job.observers.as_ref(),
+            job.unit,
+            &opts,
+        )
+        .and_then(|req| {
+            obtain_all(
+                &job.functions,
+                vec![(job.unit, req)],
+                job.disk.as_ref(),
+                &opts,
+            )
+        });
+        match got.map(|mut v| v.pop()) {
+            Ok(Some((_, jit, s))) => {
+                let mut stats = job.stats.lock().unwrap_or_else(|e| e.into_inner());
+                *stats = stats.plus(s);
+                let _ = cell.jit.set(jit);
+            }
+            Ok(None) => {
+                *job.failure.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some("no unit was obtained".into());
+            }
+            Err(e) => *job.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string()),
+        }
+    };
+    match std::thread::Builder::new()
+        .name("dynlib-tier".into())
+        .spawn(work)
+    {
+        // Wait until it holds the lock (microseconds), so a direct call right after the
+        // build waits for this compilation rather than racing it.
+        Ok(_) => {
+            let _ = ready_rx.recv();
+        }
+        // No thread: runs stay interpreted (and say why) until a call compiles the unit in
+        // the foreground (direct calls and `wait_native` do).
+        Err(e) => {
+            *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                "no thread could start the background compilation: {e}"
+            ));
+        }
+    }
 }
 
 /// Obtains `requests` (from the caches, else by compiling), each on a thread of its own

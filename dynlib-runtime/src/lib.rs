@@ -6,6 +6,8 @@
 //! transients, results, snapshots and presets.
 
 pub mod abi;
+#[cfg(feature = "jit")]
+pub mod background;
 pub mod batch;
 pub mod error;
 pub mod interrupt;

@@ -8,7 +8,7 @@ use dynlib_model::{Config, ModelKind, Number};
 use crate::error::RuntimeError;
 
 /// How to build a model.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SetupOptions {
     /// Stepper name or alias (default: `[sim].stepper`, else `rk4` / `map`).
     pub stepper: Option<String>,
@@ -16,6 +16,13 @@ pub struct SetupOptions {
     /// results are bit-identical to the interpreter's. Any LLVM failure is an error from
     /// `build`, never a silent fallback; without the feature it is `JitUnavailable`.
     pub jit: bool,
+    /// Tiered execution (with `jit`; on by default): runs start at once in the interpreter
+    /// while the kernel compiles on a thread of its own, and switch to native code at a
+    /// chunk boundary as soon as it is ready. Both backends give the same bits, so results
+    /// are those of either alone; [`crate::Results::native_steps`] says how many steps ran
+    /// natively. `false`: `build` waits for the compiled kernel and every step is native
+    /// (for timing native code).
+    pub tiered: bool,
     /// Keep compiled objects in the disk cache and load them from there (meaningful with
     /// `jit`): the root is the configuration's `cache_root` (or `[cache].root`), else the
     /// platform cache directory, else `<tmp>/dynlib-cache`, else memory only (each fallback
@@ -30,6 +37,21 @@ pub struct SetupOptions {
     /// Observers compiled into the kernel's analysis runner: every fresh run of the
     /// kernel runs them ([`crate::observer`]).
     pub observers: Option<crate::observer::Observers>,
+}
+
+impl Default for SetupOptions {
+    fn default() -> Self {
+        SetupOptions {
+            stepper: None,
+            jit: false,
+            tiered: true,
+            disk_cache: false,
+            mods: Vec::new(),
+            config: None,
+            dtype: None,
+            observers: None,
+        }
+    }
 }
 
 impl SetupOptions {
@@ -48,6 +70,13 @@ impl SetupOptions {
     /// Asks for native code.
     pub fn jit(mut self, on: bool) -> Self {
         self.jit = on;
+        self
+    }
+
+    /// Turns tiered execution on (the default) or off: off, every step of a `jit` kernel
+    /// runs natively and `build` waits for the compiled kernel.
+    pub fn tiered(mut self, on: bool) -> Self {
+        self.tiered = on;
         self
     }
 
@@ -131,6 +160,11 @@ pub struct RunOptions {
     pub memory_limit: Option<u64>,
     /// Stops the run at the next chunk boundary once requested (status `USER_BREAK`).
     pub interrupt: Option<crate::Interrupt>,
+    /// Testing tiered execution: on a tiered kernel, the steps before this one run in the
+    /// interpreter and the rest natively (waiting for the compiled kernel), switching at
+    /// exactly this step. Ignored by other kernels.
+    #[doc(hidden)]
+    pub tier_switch_step: Option<u64>,
     /// The observers' trace (a kernel with observers): `None` or `true` traces at the
     /// record interval when the run records, `false` never (the outputs are all that is
     /// kept).

@@ -171,6 +171,7 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         cap_evt,
         memory_limit,
         interrupt: o.interrupt.clone(),
+        tier_switch_step: o.tier_switch_step,
         observe,
         // The observers trace at the record interval (runtime.md §4.2: the run's
         // record_interval, else every step).
@@ -642,6 +643,7 @@ impl Plan {
         let mut time_shift = self.time_shift;
         let mut transient_steps = self.recording.transient_steps;
         let mut warm_stats = crate::run::SolverStats::default();
+        let mut warm_native_steps = 0;
         if self.transient > 0.0 {
             let mut warm = self.spec.clone();
             warm.record_interval = 0;
@@ -674,6 +676,7 @@ impl Plan {
             time_shift = out.t_final - self.recording.t0;
             transient_steps = out.steps;
             warm_stats = out.stats;
+            warm_native_steps = out.native_steps;
             if kernel.model.kind == ModelKind::Ode {
                 spec.t_end = self.t_end + time_shift;
             }
@@ -681,6 +684,7 @@ impl Plan {
         let mut out = kernel.run(machine, &spec)?;
         // The run's work includes its transient's, as its step count does.
         out.stats = warm_stats.plus(out.stats);
+        out.native_steps += warm_native_steps;
         Results::unshift(&kernel.model, &mut out, time_shift);
         Ok(Execution {
             plan: self,
@@ -771,6 +775,7 @@ impl Execution {
         results.variant = out.variant;
         results.observers = out.observers.clone();
         results.stats = results.stats.plus(out.stats);
+        results.native_steps += out.native_steps;
     }
 
     /// The session's step count after the run: a resumed run counts on, a fresh one

@@ -161,6 +161,10 @@ pub struct Results {
     pub params_final: DVec,
     /// Steps taken by the session, transients included.
     pub step_count: u64,
+    /// Of the steps of the runs these results hold (transients included), those native
+    /// code took; the rest ran in the interpreter (an interpreted kernel, or a tiered one
+    /// before its native code was ready). Which backend took a step never changes a bit.
+    pub native_steps: u64,
     /// The runner variant of the last run (`base`, `analysis`).
     pub variant: crate::runner::RunnerVariant,
     /// The observers' results of the last run (empty without observers); trace times are
@@ -193,6 +197,7 @@ impl Results {
             y_final: DVec::zeros(elem, 0),
             params_final: DVec::zeros(elem, 0),
             step_count: 0,
+            native_steps: 0,
             model,
         }
     }

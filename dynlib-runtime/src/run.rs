@@ -8,7 +8,7 @@ use dynlib_model::{ModelKind, Number, Phase};
 
 use crate::abi::*;
 use crate::error::RuntimeError;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, Tiering};
 use crate::observer::ObserverResult;
 use crate::runner::RunnerVariant;
 pub use crate::workspace::Workspace;
@@ -525,6 +525,10 @@ pub struct RunSpec {
     pub trace_stride: u64,
     /// Run the fast-path variant (no capacity checks in the loop; same results).
     pub fastpath: bool,
+    /// On a tiered kernel, switch from the interpreter to native code at exactly this step
+    /// (testing; `RunOptions::tier_switch_step`).
+    #[doc(hidden)]
+    pub tier_switch_step: Option<u64>,
 }
 
 /// The bytes the observers' trace buffer takes (counted against the memory limit with the
@@ -581,6 +585,10 @@ pub struct RunOutput {
     pub events: Vec<EventRow>,
     /// Steps taken.
     pub steps: u64,
+    /// Of those, the steps native code took: all of them on a native kernel, none on an
+    /// interpreted one, and on a tiered kernel those after the switch (the others ran in
+    /// the interpreter while the runner compiled). A transient's are included.
+    pub native_steps: u64,
     /// Final time.
     pub t_final: f64,
     /// The step size the stepper proposed last (the nominal dt if no step was taken).
@@ -1288,8 +1296,11 @@ impl Kernel {
         };
         let max_steps = set_controls(&mut b, spec, &rows, dt0)?;
         let variant = RunnerVariant::of(spec.observe, spec.fastpath);
-        let (status, warnings) = self.drive(machine, &mut b, spec, &rows, max_steps, variant)?;
-        Ok(self.output(b, &rows, status, warnings, dt0, variant))
+        let (status, warnings, native_steps) =
+            self.drive(machine, &mut b, spec, &rows, max_steps, variant)?;
+        let mut out = self.output(b, &rows, status, warnings, dt0, variant);
+        out.native_steps = native_steps;
+        Ok(out)
     }
 
     /// Calls the runner `variant` until it ends the run: grows a full buffer and
@@ -1305,10 +1316,14 @@ impl Kernel {
         rows: &Rows,
         max_steps: i64,
         variant: RunnerVariant,
-    ) -> Result<(Status, Vec<String>), RuntimeError> {
+    ) -> Result<(Status, Vec<String>, u64), RuntimeError> {
         // The runner is called in chunks of steps, so the interrupt is seen within about
         // CHUNK_TARGET; a chunk's end is a re-entry like a growth, invisible in the results.
+        // On a tiered kernel a chunk's end is also where the run switches to native code
+        // (each call takes it once it is loaded): both backends run the same runner on the
+        // same buffers and give the same bits, so the switch is invisible too.
         let mut warnings = Vec::new();
+        let mut native_steps = 0u64;
         let mut chunk = FIRST_CHUNK;
         let mut chunk_start = std::time::Instant::now();
         let chunk_end = |b: &Buffers, chunk: u64| {
@@ -1330,8 +1345,17 @@ impl Kernel {
                     }
                 }
             }
+            let before = b.ictl[ICTL_STEP as usize];
+            let tiering = self.tiering(spec, before);
+            if let (Tiering::Interp, Some(k)) = (tiering, spec.tier_switch_step) {
+                end = end.min(k.min(i64::MAX as u64) as i64);
+            }
             b.ictl[ICTL_MAX_STEPS as usize] = end;
-            let grown = match self.call_runner(machine, b, variant)? {
+            let (code, native) = self.call_runner(machine, b, variant, tiering)?;
+            if native {
+                native_steps += (b.ictl[ICTL_STEP as usize] - before).max(0) as u64;
+            }
+            let grown = match code {
                 status::GROW_REC => self.grow(b, Grow::Records, 1, rows, spec),
                 status::GROW_EVT => self.grow(b, Grow::Events, 2, rows, spec),
                 status::GROW_TRACE => self.grow(b, Grow::Trace, 1, rows, spec),
@@ -1366,7 +1390,23 @@ impl Kernel {
                 break Status::MemoryLimit;
             }
         };
-        Ok((status, warnings))
+        if let Some(why) = self.tier_failure() {
+            warnings.push(format!(
+                "native code could not be compiled, so the run went on in the interpreter \
+                 (the same numbers): {why}"
+            ));
+        }
+        Ok((status, warnings, native_steps))
+    }
+
+    /// How the call of a run at `step` picks its backend (only tiered kernels choose):
+    /// by what is loaded, unless the spec asks for a switch at a given step.
+    fn tiering(&self, spec: &RunSpec, step: i64) -> Tiering {
+        match spec.tier_switch_step.filter(|_| self.is_tiered()) {
+            Some(k) if step < k.min(i64::MAX as u64) as i64 => Tiering::Interp,
+            Some(_) => Tiering::Native,
+            None => Tiering::Auto,
+        }
     }
 
     /// Grows the buffer `what` (doubling until `more` rows beyond those written fit),
@@ -1484,7 +1524,8 @@ impl Kernel {
         machine: &mut Machine,
         b: &mut Buffers,
         variant: RunnerVariant,
-    ) -> Result<i32, RuntimeError> {
+        tiering: Tiering,
+    ) -> Result<(i32, bool), RuntimeError> {
         let abi = RunnerAbi {
             layout: self.stepper.workspace,
             analysis: variant.observes().then(|| self.analysis_vectors()),
@@ -1508,9 +1549,9 @@ impl Kernel {
         // the capacities in `ictl` are the buffers' lengths, and either the runner checks a
         // row fits before writing it (it returns GROW_* instead) or, on the fast path, the
         // call's step limit leaves room for every row it can write (`fast_room`).
-        unsafe { self.invoke(machine, runner, &mut args, &mut out)? };
+        let native = unsafe { self.invoke_run(machine, runner, &mut args, &mut out, tiering)? };
         match out[0] {
-            Scalar::I32(c) => Ok(c),
+            Scalar::I32(c) => Ok((c, native)),
             other => Err(RuntimeError::Internal(format!("runner returned {other:?}"))),
         }
     }
@@ -1573,6 +1614,7 @@ impl Kernel {
             aux,
             events,
             steps,
+            native_steps: 0,
             t_final: b.fctl[FCTL_T as usize],
             dt_final: if steps > 0 { b.sout[1] } else { dt0 },
             y_final: b.y,
@@ -1753,8 +1795,9 @@ impl Kernel {
             });
         }
         let mut out = [Scalar::F64(0.0)];
+        let tiering = self.tiering(spec, 0);
         // SAFETY: y, p, the rings and the three work vectors have the model's sizes.
-        unsafe { self.invoke(machine, init, &mut args, &mut out)? };
+        unsafe { self.invoke_run(machine, init, &mut args, &mut out, tiering)? };
         match out.first() {
             Some(Scalar::F64(h)) => Ok(*h),
             other => Err(RuntimeError::Internal(format!(

@@ -52,10 +52,6 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
     if options.jit && !cfg!(feature = "jit") {
         return Err(RuntimeError::JitUnavailable);
     }
-    #[cfg(feature = "jit")]
-    if options.jit {
-        dynlib_native::plugin::preload();
-    }
     let load_options = LoadOptions {
         mods: options.mods.clone(),
         config: options.config.clone(),
@@ -124,6 +120,7 @@ pub fn build(uri: &str, options: impl AsRef<SetupOptions>) -> Result<Arc<Kernel>
     };
     let build = crate::kernel::BuildOptions {
         jit: options.jit,
+        tiered: options.tiered,
         disk,
         observers: options.observers.clone(),
         ..Default::default()

@@ -18,6 +18,7 @@ fn kernel(stepper: &str, jit: bool) -> Arc<Kernel> {
     let options = SetupOptions::default()
         .stepper(stepper)
         .jit(jit)
+        .tiered(false)
         .config(Config::default());
     dynlib_runtime::build(&format!("inline:{OSC}"), options).unwrap()
 }

@@ -18,7 +18,10 @@ fn model(dtype: &str) -> String {
 }
 
 fn sim(uri: &str, jit: bool) -> Sim {
-    let o = SetupOptions::default().config(Config::default()).jit(jit);
+    let o = SetupOptions::default()
+        .config(Config::default())
+        .jit(jit)
+        .tiered(false);
     dynlib_runtime::setup(uri, o).unwrap()
 }
 

@@ -30,7 +30,10 @@ fn run(uri: &str, n: u64) -> (Status, Vec<String>, Vec<f64>) {
 }
 
 fn run_with(uri: &str, n: u64, jit: bool) -> (Status, Vec<String>, Vec<f64>) {
-    let options = SetupOptions::default().jit(jit).config(Config::default());
+    let options = SetupOptions::default()
+        .jit(jit)
+        .tiered(false)
+        .config(Config::default());
     let mut s = dynlib_runtime::setup(uri, options).unwrap_or_else(|e| panic!("{uri}: {e}"));
     let failed = s.run(RunOptions::default().n(n)).err().map(|e| match e {
         RuntimeError::RunFailed { status, .. } => status,

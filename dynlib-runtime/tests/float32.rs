@@ -150,7 +150,10 @@ fn series_of(uri: &str, dtype: Option<&str>, var: &str, n: u64) -> Vec<(bool, Ve
     [false, cfg!(feature = "jit")]
         .into_iter()
         .map(|jit| {
-            let mut o = SetupOptions::default().jit(jit).config(Config::default());
+            let mut o = SetupOptions::default()
+                .jit(jit)
+                .tiered(false)
+                .config(Config::default());
             if let Some(d) = dtype {
                 o = o.dtype(d);
             }

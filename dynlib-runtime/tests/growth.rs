@@ -86,6 +86,7 @@ fn spec(kernel: &Kernel, caps: usize, interval: u64) -> RunSpec {
         interrupt: None,
         observe: false,
         fastpath: false,
+        tier_switch_step: None,
         trace_stride: 0,
         cap_trace: 0,
     }

@@ -103,10 +103,35 @@ fn observe(sim: &Sim, outcome: Result<(), RuntimeError>) -> Observed {
     }
 }
 
+/// How a script's sessions run.
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum Backend {
+    Interp,
+    /// Every step native (not tiered).
+    Native,
+    /// Tiered, switching from the interpreter to native code at this step of each run.
+    SwitchAt(u64),
+}
+
 fn setup(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Sim {
+    setup_on(
+        uri,
+        stepper,
+        dtype,
+        if jit {
+            Backend::Native
+        } else {
+            Backend::Interp
+        },
+    )
+}
+
+fn setup_on(uri: &str, stepper: &str, dtype: Option<&str>, backend: Backend) -> Sim {
+    let jit = backend != Backend::Interp;
     let mut options = SetupOptions::default()
         .stepper(stepper)
         .jit(jit)
+        .tiered(matches!(backend, Backend::SwitchAt(_)))
         .config(Config::default());
     if let Some(d) = dtype {
         options = options.dtype(d);
@@ -128,13 +153,30 @@ fn setup(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Sim {
 
 /// The session script; returns what each step of it left behind.
 fn script(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Vec<Observed> {
-    let mut sim = setup(uri, stepper, dtype, jit);
+    script_on(
+        uri,
+        stepper,
+        dtype,
+        if jit {
+            Backend::Native
+        } else {
+            Backend::Interp
+        },
+    )
+}
+
+/// [`script`] on `backend`; checks how many steps ran natively.
+fn script_on(uri: &str, stepper: &str, dtype: Option<&str>, backend: Backend) -> Vec<Observed> {
+    let mut sim = setup_on(uri, stepper, dtype, backend);
     let m = sim.kernel().model().clone();
     let mut vars: Vec<String> = m.states.iter().map(|s| s.name.clone()).collect();
     vars.extend(m.aux.iter().map(|a| format!("aux.{}", a.name)));
     let map = m.kind == ModelKind::Map;
     let (t0, dt) = (m.sim.t0, m.sim.dt);
-    let horizon = |steps: u64, o: RunOptions| {
+    let horizon = |steps: u64, mut o: RunOptions| {
+        if let Backend::SwitchAt(k) = backend {
+            o.tier_switch_step = Some(k);
+        }
         if map {
             o.n(steps)
         } else {
@@ -147,12 +189,21 @@ fn script(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Vec<Obser
         .run(horizon(240, RunOptions::default().record_vars(&vars)))
         .map(|_| ());
     out.push(observe(&sim, r));
+    if let Ok(res) = sim.results() {
+        // A fresh run counts its steps from 0: the switch at k leaves steps - k native.
+        let expect = match backend {
+            Backend::Interp => 0,
+            Backend::Native => res.step_count,
+            Backend::SwitchAt(k) => res.step_count.saturating_sub(k),
+        };
+        assert_eq!(res.native_steps, expect, "{uri} {stepper} {backend:?}");
+    }
     let r = sim
         .run(horizon(400, RunOptions::default().resume()))
         .map(|_| ());
     out.push(observe(&sim, r));
 
-    let mut sim = setup(uri, stepper, dtype, jit);
+    let mut sim = setup_on(uri, stepper, dtype, backend);
     let warm = if map { 25.0 } else { 25.0 * dt };
     let r = sim
         .run(horizon(
@@ -482,6 +533,7 @@ fn one_native_kernel_many_threads() {
         SetupOptions::default()
             .stepper("rk45")
             .jit(true)
+            .tiered(false)
             .config(Config::default()),
     )
     .unwrap();
@@ -516,6 +568,7 @@ fn a_second_build_in_the_same_process_compiles_nothing() {
     let options = SetupOptions::default()
         .stepper("rk4")
         .jit(true)
+        .tiered(false)
         .config(Config::default());
     let run = |k: &std::sync::Arc<dynlib_runtime::Kernel>| {
         let mut sim = Sim::new(k.clone());
@@ -569,6 +622,7 @@ fn units_from_programs_with_other_function_ids_are_not_mixed_up() {
     let options = SetupOptions::default()
         .stepper("rk4")
         .jit(true)
+        .tiered(false)
         .config(Config::default());
     let mut finals = Vec::new();
     for text in [with.to_string(), without, with.to_string()] {
@@ -578,4 +632,88 @@ fn units_from_programs_with_other_function_ids_are_not_mixed_up() {
     }
     assert_eq!(finals[0], finals[1]);
     assert_eq!(finals[0], finals[2]);
+}
+
+/// Tiered execution: a run that switches from the interpreter to native code at any step
+/// (the first, mid-chunk, at a resume, inside a transient, after the end) gives the bits of
+/// a pure run, and counts its native steps.
+#[test]
+fn tiered_runs_switch_backend_at_any_step_with_the_same_bits() {
+    for (uri, stepper) in [
+        ("builtin://ode/lorenz", "rk4"),
+        ("builtin://ode/vanderpol", "rk45"),
+        ("builtin://ode/izhikevich", "euler"),
+        ("builtin://map/logistic", "map"),
+        ("builtin://ode/vanderpol", "bdf"),
+    ] {
+        let pure = script(uri, stepper, None, false);
+        for k in [0, 1, 2, 3, 7, 24, 25, 26, 100, 239, 240, 241, 333, 10_000] {
+            let mixed = script_on(uri, stepper, None, Backend::SwitchAt(k));
+            for (run, (a, b)) in pure.iter().zip(&mixed).enumerate() {
+                assert!(
+                    a == b,
+                    "{uri} {stepper}: run {run} switching at step {k} differs\n\
+                     pure:  {a:?}\nmixed: {b:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A tiered kernel is ready at once: its runs never wait for native code, and take it
+/// from the first chunk boundary after it is loaded.
+#[test]
+fn a_tiered_run_never_waits_for_its_native_code() {
+    use dynlib_runtime::background;
+    // A structure no other test compiles, so no cache has its runner.
+    let model = "inline:
+[model]
+type = \"ode\"
+[states]
+u = 1.0
+[params]
+k = 0.75
+[equations.rhs]
+u = \"-k * u + 0.003125 * sin(u)\"
+";
+    /// Releases the hold however the test ends (a held gate would stall other tests).
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            dynlib_runtime::background::hold(false);
+        }
+    }
+    let _release = Release;
+    background::hold(true);
+    let options = SetupOptions::default()
+        .stepper("rk4")
+        .jit(true)
+        .config(Config::default());
+    let mut sim = dynlib_runtime::setup(model, options).unwrap();
+    assert!(sim.kernel().is_tiered());
+    let run = |sim: &mut Sim| {
+        sim.run(RunOptions::default().t_end(5.0).dt(0.01)).unwrap();
+        let r = sim.results().unwrap();
+        (r.step_count, r.native_steps, r.y_final.bits())
+    };
+    let (steps, native, held_bits) = run(&mut sim);
+    assert!(steps > 400);
+    assert_eq!(native, 0, "no native code exists yet");
+    assert!(background::in_flight() >= 1);
+    background::hold(false);
+    sim.kernel().wait_native().unwrap();
+    let (steps_after, native, bits) = run(&mut sim);
+    assert_eq!((steps_after, native), (steps, steps));
+    // The same two runs in the interpreter.
+    let mut interp = dynlib_runtime::setup(
+        model,
+        SetupOptions::default()
+            .stepper("rk4")
+            .config(Config::default()),
+    )
+    .unwrap();
+    assert_eq!(run(&mut interp).2, held_bits);
+    assert_eq!(run(&mut interp).2, bits);
+    assert_eq!(sim.kernel().cache_stats().compiled, 1);
+    assert!(sim.kernel().tier_failure().is_none());
 }

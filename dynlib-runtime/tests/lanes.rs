@@ -37,6 +37,7 @@ fn kernel(uri: &str, stepper: &str, jit: bool) -> Arc<Kernel> {
     let o = SetupOptions::default()
         .stepper(stepper)
         .jit(jit)
+        .tiered(false)
         .config(Config::default());
     dynlib_runtime::build(uri, o).unwrap()
 }
@@ -244,6 +245,7 @@ x = "(a*x + c) % m"
         let o = SetupOptions::default()
             .stepper("rk4")
             .jit(jit)
+            .tiered(false)
             .dtype("float32")
             .config(Config::default());
         let k = dynlib_runtime::build("builtin://ode/lorenz", o).unwrap();

@@ -18,6 +18,7 @@ use common::bits;
 fn sim(uri: &str, stepper: Option<&str>, jit: bool, obs: Observers) -> Result<Sim, RuntimeError> {
     let mut o = SetupOptions::default()
         .jit(jit)
+        .tiered(false)
         .config(Config::default())
         .observers(obs);
     if let Some(s) = stepper {

@@ -741,7 +741,10 @@ fn sim_table_values_feed_stepper_fields_of_the_same_name() {
 #[cfg(not(feature = "jit"))]
 #[test]
 fn jit_without_the_feature_is_refused() {
-    let options = SetupOptions::default().jit(true).config(Config::default());
+    let options = SetupOptions::default()
+        .jit(true)
+        .tiered(false)
+        .config(Config::default());
     match dynlib_runtime::setup(&format!("inline:{OSC}"), options) {
         Err(e @ RuntimeError::JitUnavailable) => {
             assert!(e.to_string().contains("--features jit"), "{e}")

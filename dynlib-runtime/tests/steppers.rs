@@ -26,6 +26,7 @@ fn one_step(stepper: &str) -> Vec<[f64; 2]> {
             let options = SetupOptions::default()
                 .stepper(stepper)
                 .jit(jit)
+                .tiered(false)
                 .config(Config::default());
             let mut sim = dynlib_runtime::setup(MODEL, options).unwrap();
             let r = sim

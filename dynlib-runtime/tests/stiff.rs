@@ -34,6 +34,7 @@ fn robertson_conserves_mass_and_ends_where_radau_ends() {
             let o = SetupOptions::default()
                 .stepper(stepper)
                 .jit(jit)
+                .tiered(false)
                 .config(Config::default());
             let mut s = dynlib_runtime::setup(&format!("inline:{ROBERTSON}"), o).unwrap();
             let r = s.run(RunOptions::default()).unwrap();
@@ -218,6 +219,7 @@ fn bdf_restarts_its_history_when_an_event_resets_the_state() {
         let o = SetupOptions::default()
             .stepper("bdf")
             .jit(jit)
+            .tiered(false)
             .config(Config::default());
         let mut s = dynlib_runtime::setup(&format!("inline:{SAWTOOTH}"), o).unwrap();
         let r = s
@@ -281,6 +283,7 @@ fn robertson_run(
         interrupt: None,
         observe: false,
         fastpath: false,
+        tier_switch_step: None,
         trace_stride: 0,
         cap_trace: 0,
     };

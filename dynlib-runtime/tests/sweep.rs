@@ -31,7 +31,10 @@ fn floats(v: &Value) -> Vec<f64> {
 }
 
 fn logistic(jit: bool) -> Arc<Kernel> {
-    let o = SetupOptions::default().jit(jit).config(Config::default());
+    let o = SetupOptions::default()
+        .jit(jit)
+        .tiered(false)
+        .config(Config::default());
     dynlib_runtime::build("builtin://map/logistic", o).unwrap()
 }
 
@@ -191,6 +194,7 @@ fn lyapunov_sweeps_give_the_references_exponents() {
     let build = |uri: &str, obs: Observers, jit: bool| {
         let o = SetupOptions::default()
             .jit(jit)
+            .tiered(false)
             .config(Config::default())
             .observers(obs);
         dynlib_runtime::build(uri, o).unwrap()

@@ -64,7 +64,10 @@ fn backends() -> Vec<bool> {
 }
 
 fn kernel(uri: &str, stepper: Option<&str>, jit: bool) -> Arc<Kernel> {
-    let mut o = SetupOptions::default().jit(jit).config(Config::default());
+    let mut o = SetupOptions::default()
+        .jit(jit)
+        .tiered(false)
+        .config(Config::default());
     if let Some(s) = stepper {
         o = o.stepper(s);
     }
@@ -166,6 +169,7 @@ fn observers_run_through_both_analysis_variants_with_the_same_bits() {
     for jit in backends() {
         let o = SetupOptions::default()
             .jit(jit)
+            .tiered(false)
             .config(Config::default())
             .observers(Observers::one(LyapunovMle));
         let k = dynlib_runtime::build("builtin://ode/lorenz", o).unwrap();
@@ -194,7 +198,10 @@ fn batches_equal_sim_runs_through_every_variant() {
         for (observers, fast) in [(false, false), (false, true), (true, false), (true, true)] {
             // Observers need a Jacobian (Lorenz); the plain variants run the model with
             // events and a lag.
-            let mut o = SetupOptions::default().jit(jit).config(Config::default());
+            let mut o = SetupOptions::default()
+                .jit(jit)
+                .tiered(false)
+                .config(Config::default());
             let (uri, param) = if observers {
                 o = o.observers(Observers::one(LyapunovMle));
                 ("builtin://ode/lorenz".to_string(), "rho")

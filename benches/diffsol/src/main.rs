@@ -84,7 +84,7 @@ fn main() {
     ];
     for case in cases {
         let mut sim =
-            dynlib::setup(case.uri, SetupOptions::default().stepper("bdf").jit(true)).unwrap();
+            dynlib::setup(case.uri, SetupOptions::default().stepper("bdf").jit(true).tiered(false)).unwrap();
         let mut o = RunOptions::default()
             .t_end(case.t_end)
             .record_interval(u64::MAX / 2)

@@ -183,6 +183,7 @@ pub(crate) fn unpack(ex: Execution, plans: Vec<Plan>, kernel: &Kernel) -> Vec<Ex
                     aux: out.aux.select(&columns(out.aux.cols(), l)),
                     events: Vec::new(),
                     steps: out.steps,
+                    native_steps: out.native_steps,
                     t_final: out.t_final,
                     dt_final: out.dt_final,
                     y_final: lane_of(&out.y_final, l),
@@ -298,6 +299,7 @@ fn alike_specs(a: &RunSpec, b: &RunSpec) -> bool {
         observe,
         trace_stride,
         fastpath,
+        tier_switch_step,
     } = a;
     same(*t0, b.t0)
         && same(*t_end, b.t_end)
@@ -324,6 +326,7 @@ fn alike_specs(a: &RunSpec, b: &RunSpec) -> bool {
         && !b.observe
         && *trace_stride == b.trace_stride
         && *fastpath == b.fastpath
+        && *tier_switch_step == b.tier_switch_step
 }
 
 fn alike_recordings(a: &Recording, b: &Recording) -> bool {
