@@ -11,6 +11,15 @@ use dynlib_native::{CodegenOptions, OptLevel};
 
 use crate::jit::Loaded;
 
+// The entry points have exactly the types the loader declares for them.
+const _: abi::DigestFn = dynlib_llvm_digest;
+const _: abi::HostFn = dynlib_llvm_host;
+const _: abi::CompileFn = dynlib_llvm_compile;
+const _: abi::LoadFn = dynlib_llvm_load;
+const _: abi::LookupFn = dynlib_llvm_lookup;
+const _: abi::UnloadFn = dynlib_llvm_unload;
+const _: abi::FreeFn = dynlib_llvm_free;
+
 /// The digest, NUL-terminated, for `dynlib_llvm_digest`.
 static DIGEST: &str = concat!(env!("DYNLIB_TRANSLATOR_DIGEST"), "\0");
 

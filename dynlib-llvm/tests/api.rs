@@ -36,6 +36,25 @@ fn math_on_constants() -> (Program, FuncId) {
     (p, id)
 }
 
+/// A program the verifier rejects: `f64 + bool`.
+fn ill_typed() -> (Program, FuncId) {
+    let mut bad = Function::new(
+        "bad",
+        Signature {
+            params: vec![Type::F64, Type::Ptr(Elem::F64)],
+            returns: vec![Type::F64],
+        },
+    );
+    let mut b = FunctionBuilder::new(&mut bad);
+    let x = b.param(0);
+    let t = b.bool(true);
+    let y = b.add(x, t);
+    b.ret(&[y]);
+    let mut p = Program::new();
+    let id = p.add(bad);
+    (p, id)
+}
+
 #[test]
 fn libm_calls_survive_optimisation() {
     let (p, id) = math_on_constants();
@@ -283,20 +302,7 @@ fn bad_input_is_an_error() {
     );
 
     // An unverified program never reaches LLVM.
-    let mut bad = Function::new(
-        "bad",
-        Signature {
-            params: vec![Type::F64, Type::Ptr(Elem::F64)],
-            returns: vec![Type::F64],
-        },
-    );
-    let mut b = FunctionBuilder::new(&mut bad);
-    let x = b.param(0);
-    let t = b.bool(true);
-    let y = b.add(x, t);
-    b.ret(&[y]);
-    let mut p = Program::new();
-    let id = p.add(bad);
+    let (p, id) = ill_typed();
     let e = compile(&p, &[id], &CodegenOptions::default(), "api").unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e}");
 }
@@ -413,20 +419,7 @@ fn the_plugin_compiles_exactly_what_this_crate_compiles() {
     );
 
     // The verifier's complaint crosses the boundary as the backend's message.
-    let mut bad = Function::new(
-        "bad",
-        Signature {
-            params: vec![Type::F64],
-            returns: vec![Type::F64],
-        },
-    );
-    let mut b = FunctionBuilder::new(&mut bad);
-    let x = b.param(0);
-    let t = b.bool(true);
-    let y = b.add(x, t);
-    b.ret(&[y]);
-    let mut p = Program::new();
-    let id = p.add(bad);
+    let (p, id) = ill_typed();
     let e = dynlib_native::compile(&p, &[id], &opts, "api").unwrap_err();
     assert!(
         matches!(&e, dynlib_native::Error::Backend(m) if m.starts_with("invalid IR")),

@@ -113,17 +113,18 @@ enum Backend {
     SwitchAt(u64),
 }
 
-fn setup(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Sim {
-    setup_on(
-        uri,
-        stepper,
-        dtype,
+impl Backend {
+    fn of(jit: bool) -> Backend {
         if jit {
             Backend::Native
         } else {
             Backend::Interp
-        },
-    )
+        }
+    }
+}
+
+fn setup(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Sim {
+    setup_on(uri, stepper, dtype, Backend::of(jit))
 }
 
 fn setup_on(uri: &str, stepper: &str, dtype: Option<&str>, backend: Backend) -> Sim {
@@ -153,16 +154,7 @@ fn setup_on(uri: &str, stepper: &str, dtype: Option<&str>, backend: Backend) -> 
 
 /// The session script; returns what each step of it left behind.
 fn script(uri: &str, stepper: &str, dtype: Option<&str>, jit: bool) -> Vec<Observed> {
-    script_on(
-        uri,
-        stepper,
-        dtype,
-        if jit {
-            Backend::Native
-        } else {
-            Backend::Interp
-        },
-    )
+    script_on(uri, stepper, dtype, Backend::of(jit))
 }
 
 /// [`script`] on `backend`; checks how many steps ran natively.
