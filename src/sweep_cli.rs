@@ -487,6 +487,10 @@ fn write_json(
         "stepper": info.stepper,
         "backend": info.backend,
         "runner": runners(sw),
+        "steps": sw.runs().iter().flatten().map(|r| r.steps_taken()).sum::<u64>(),
+        // Of those, the ones native code took (a tiered kernel interprets until it is
+        // compiled; the numbers are the same either way).
+        "native_steps": sw.runs().iter().flatten().map(|r| r.output().native_steps).sum::<u64>(),
         "lanes": {"width": width, "packed_points": packed},
         "params": grid.names(),
         "points": grid.len(),

@@ -565,6 +565,9 @@ fn sweep_json_has_the_grid_statuses_and_statistics() {
     let x = v["stats"]["x"].as_array().unwrap();
     assert_eq!(x[49].as_f64(), Some(0.09169440499610215));
     assert_eq!(x[0].as_f64(), Some(0.6000000000000001));
+    // Every point's transient and run, all interpreted.
+    assert_eq!(v["steps"], 50 * 1500);
+    assert_eq!(v["native_steps"], 0);
 }
 
 #[test]

@@ -708,6 +708,12 @@ impl Execution {
         &self.out
     }
 
+    /// Every step this execution took, its transient's included (what
+    /// [`RunOutput::native_steps`] counts against).
+    pub fn steps_taken(&self) -> u64 {
+        self.transient_steps + self.out.steps
+    }
+
     /// Session time − recorded time after the run (the transient's length, or the shift a
     /// resumed run continued).
     pub fn time_shift(&self) -> f64 {
