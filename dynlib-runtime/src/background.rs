@@ -4,12 +4,14 @@
 //! Why it matters: when `main` returns, the C library runs the static destructors of every
 //! loaded library, LLVM's among them, while a background thread may still be inside LLVM:
 //! a crash at exit. So once LLVM is loaded, the first background compilation registers an
-//! `atexit` handler that waits for all of them ([`wait`]); it runs before LLVM's destructors
-//! (handlers run in the reverse order of registration, and LLVM's were registered when it
-//! was loaded, earlier). One window stays open: a process that exits while the first
-//! compilation is still loading LLVM (the first ~20 ms). A program that may end that soon
-//! calls [`wait`] before it returns from `main`, or, when it does not want the compiled code
-//! (the CLI without a disk cache), ends with `_exit`, which runs no destructors at all.
+//! `atexit` handler that waits for all of them ([`wait`]); it runs before the destructors
+//! of LLVM's global objects (handlers run in the reverse order of registration, and those
+//! were registered when it was loaded, earlier). It is a safety net with holes: the
+//! destructors of LLVM's function-local statics are registered when first used, during a
+//! compilation, after the handler, and a process may exit while the first compilation is
+//! still loading LLVM. So a program that may return from `main` while a tiered kernel still
+//! compiles calls [`wait`] first, or, when it does not want the compiled code (the CLI
+//! without a disk cache), ends with `_exit`, which runs no destructors at all.
 
 use std::sync::{Condvar, Mutex};
 

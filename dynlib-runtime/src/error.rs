@@ -43,7 +43,8 @@ pub enum RuntimeError {
     /// where it looked.
     #[error("jit = true: the LLVM backend is unavailable: {0}")]
     BackendUnavailable(String),
-    /// Compiling or loading native code failed (`jit = true`); never silently interpreted.
+    /// Compiling or loading native code failed (`jit = true`); never silently interpreted
+    /// (a tiered kernel's runs go on in the interpreter and say why in their warnings).
     #[error("jit = true: compiling the {unit} unit with LLVM failed: {message}")]
     Jit {
         /// The compiled unit (`triplets`, `stepper` or `runner`).

@@ -11,7 +11,9 @@
 //! variant), through the same caches and under the same key. Every [`Role`] is callable
 //! natively and [`Kernel::is_jitted`] says so whether or not its unit has compiled yet; any
 //! LLVM failure is an error (from [`Kernel::build_with`], or from the call or run that
-//! needed the unit), never a silent fallback to the interpreter.
+//! needed the unit), never a silent fallback to the interpreter. A tiered kernel
+//! ([`BuildOptions::tiered`]) compiles its runners in the background while its runs start
+//! interpreted; a failure there leaves its runs interpreted, saying so in their warnings.
 
 use std::sync::Arc;
 
@@ -210,11 +212,13 @@ struct Native {
 #[cfg(feature = "jit")]
 struct Tier {
     interp: Interpreter,
-    /// Why the background compilation failed, if it did (runs then go on interpreted, and
-    /// say so in their warnings).
-    failure: Arc<std::sync::Mutex<Option<String>>>,
-    /// The runner compiling in the background.
+    /// The runner the kernel's runs are expected to take (compiled from the start).
     runner: FuncId,
+    /// What another background compilation needs: a run that takes another runner
+    /// variant (`--no-fastpath`, a transient of a kernel with observers) starts one for it.
+    job: Background,
+    /// The units whose background compilation this kernel started.
+    started: std::sync::Mutex<Vec<Unit>>,
 }
 
 /// How a run's call chooses its backend on a tiered kernel.
@@ -691,7 +695,19 @@ impl Kernel {
         ) = &self.backend
         {
             let jit = match tiering {
-                Tiering::Auto => n.ready(func),
+                Tiering::Auto => {
+                    let ready = n.ready(func);
+                    if ready.is_none() {
+                        if let Some((unit, cell)) = n
+                            .lazy
+                            .iter()
+                            .find(|(u, _)| self.unit_exports(*u).contains(&func))
+                        {
+                            tier.start(*unit, cell);
+                        }
+                    }
+                    ready
+                }
                 Tiering::Interp => None,
                 Tiering::Native => Some(self.native_unit(n, func)?),
             };
@@ -726,7 +742,12 @@ impl Kernel {
     pub fn tier_failure(&self) -> Option<String> {
         #[cfg(feature = "jit")]
         if let Backend::Native(Native { tier: Some(t), .. }) = &self.backend {
-            return t.failure.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            return t
+                .job
+                .failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
         }
         None
     }
@@ -786,6 +807,9 @@ impl Kernel {
             .ok_or_else(|| fail("no unit was obtained".into()))?;
         let mut stats = n.stats.lock().unwrap_or_else(|e| e.into_inner());
         *stats = stats.plus(s);
+        if let Some(t) = &n.tier {
+            *t.job.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
         Ok(cell.jit.get_or_init(|| jit).clone())
     }
 
@@ -1017,34 +1041,36 @@ fn native(
                 }),
             )
             .ok_or_else(|| RuntimeError::Internal("the expected runner is missing".into()))?;
-        let failure: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        // The interpreter first: a build that fails leaves no compilation running.
+        let interp = Interpreter::new(&functions.program)?;
+        let job = Background {
+            model: model.clone(),
+            stepper,
+            functions: Arc::new(functions.clone()),
+            roles: roles.clone(),
+            observers: options.observers.clone(),
+            disk: options.disk.clone(),
+            stats: lazy_stats.clone(),
+            failure: Default::default(),
+        };
+        let tier = Tier {
+            interp,
+            runner,
+            job,
+            started: Default::default(),
+        };
         let cell = lazy
             .iter()
             .find(|(u, _)| *u == expected)
             .map(|(_, c)| c.clone())
             .ok_or_else(|| RuntimeError::Internal("the expected unit is missing".into()))?;
-        compile_in_background(Background {
-            model: model.clone(),
-            stepper,
-            functions: functions.clone(),
-            roles: roles.clone(),
-            observers: options.observers.clone(),
-            disk: options.disk.clone(),
-            unit: expected,
-            cell,
-            stats: lazy_stats.clone(),
-            failure: failure.clone(),
-        });
+        tier.start(expected, &cell);
         return Ok(Backend::Native(Native {
             units: Vec::new(),
             lazy,
             disk: options.disk.clone(),
             stats: lazy_stats,
-            tier: Some(Tier {
-                interp: Interpreter::new(&functions.program)?,
-                failure,
-                runner,
-            }),
+            tier: Some(tier),
         }));
     }
     let (eager, lazy): (Vec<Unit>, Vec<Unit>) =
@@ -1080,20 +1106,35 @@ fn native(
     }))
 }
 
-/// What a tiered kernel's background compilation needs, owned (the kernel does not exist
-/// yet when it starts, and may be dropped before it ends).
+/// What a tiered kernel's background compilations need, owned (the kernel does not exist
+/// yet when the first starts, and may be dropped before the last ends).
 #[cfg(feature = "jit")]
+#[derive(Clone)]
 struct Background {
     model: Arc<Model>,
     stepper: &'static StepperSpec,
-    functions: ModelFunctions,
+    functions: Arc<ModelFunctions>,
     roles: RoleFuncs,
     observers: Option<Observers>,
     disk: Option<dynlib_cache::DiskCache>,
-    unit: Unit,
-    cell: Arc<LazyUnit>,
     stats: Arc<std::sync::Mutex<CacheStats>>,
+    /// Why the last background compilation failed (cleared when the unit loads later).
     failure: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+#[cfg(feature = "jit")]
+impl Tier {
+    /// Starts compiling `unit` into `cell` in the background, unless this kernel already
+    /// started it (one attempt per unit: a failure is reported, and a direct call or
+    /// [`Kernel::wait_native`] tries again in the foreground).
+    fn start(&self, unit: Unit, cell: &Arc<LazyUnit>) {
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        if started.contains(&unit) {
+            return;
+        }
+        started.push(unit);
+        compile_in_background(self.job.clone(), unit, cell.clone());
+    }
 }
 
 /// Compiles a tiered kernel's runner on a thread of its own, through the same caches as
@@ -1101,12 +1142,11 @@ struct Background {
 /// `compiling` lock meanwhile makes anything that needs the unit at once (a direct call,
 /// [`Kernel::wait_native`]) wait for this compilation instead of starting another.
 #[cfg(feature = "jit")]
-fn compile_in_background(job: Background) {
+fn compile_in_background(job: Background, unit: Unit, cell: Arc<LazyUnit>) {
     let failure = job.failure.clone();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
     let work = move || {
         let _counted = crate::background::Compiling::start();
-        let cell = job.cell.clone();
         let _compiling = cell.compiling.lock().unwrap_or_else(|e| e.into_inner());
         // The lock is held: the kernel may be handed out now.
         let _ = ready_tx.send(());
@@ -1125,22 +1165,16 @@ fn compile_in_background(job: Background) {
             &job.functions,
             &job.roles,
             job.observers.as_ref(),
-            job.unit,
+            unit,
             &opts,
         )
-        .and_then(|req| {
-            obtain_all(
-                &job.functions,
-                vec![(job.unit, req)],
-                job.disk.as_ref(),
-                &opts,
-            )
-        });
+        .and_then(|req| obtain_all(&job.functions, vec![(unit, req)], job.disk.as_ref(), &opts));
         match got.map(|mut v| v.pop()) {
             Ok(Some((_, jit, s))) => {
                 let mut stats = job.stats.lock().unwrap_or_else(|e| e.into_inner());
                 *stats = stats.plus(s);
                 let _ = cell.jit.set(jit);
+                *job.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
             }
             Ok(None) => {
                 *job.failure.lock().unwrap_or_else(|e| e.into_inner()) =

@@ -13,8 +13,10 @@ pub struct SetupOptions {
     /// Stepper name or alias (default: `[sim].stepper`, else `rk4` / `map`).
     pub stepper: Option<String>,
     /// Compile the kernel to native code with LLVM (cargo feature `jit`, on by default);
-    /// results are bit-identical to the interpreter's. Any LLVM failure is an error from
-    /// `build`, never a silent fallback; without the feature it is `JitUnavailable`.
+    /// results are bit-identical to the interpreter's. Not tiered, any LLVM failure is an
+    /// error from `build`; tiered (the default), runs go on in the interpreter and their
+    /// warnings say why no native code ran. Never a silent fallback; without the feature
+    /// it is `JitUnavailable`.
     pub jit: bool,
     /// Tiered execution (with `jit`; on by default): runs start at once in the interpreter
     /// while the kernel compiles on a thread of its own, and switch to native code at a
@@ -160,7 +162,8 @@ pub struct RunOptions {
     pub memory_limit: Option<u64>,
     /// Stops the run at the next chunk boundary once requested (status `USER_BREAK`).
     pub interrupt: Option<crate::Interrupt>,
-    /// Testing tiered execution: on a tiered kernel, the steps before this one run in the
+    /// Testing tiered execution: on a tiered kernel, the steps of each run (a transient and
+    /// the run after it count apart, each from its start) before this one run in the
     /// interpreter and the rest natively (waiting for the compiled kernel), switching at
     /// exactly this step. Ignored by other kernels.
     #[doc(hidden)]

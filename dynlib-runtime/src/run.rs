@@ -1324,6 +1324,7 @@ impl Kernel {
         // same buffers and give the same bits, so the switch is invisible too.
         let mut warnings = Vec::new();
         let mut native_steps = 0u64;
+        let first_step = b.ictl[ICTL_STEP as usize];
         let mut chunk = FIRST_CHUNK;
         let mut chunk_start = std::time::Instant::now();
         let chunk_end = |b: &Buffers, chunk: u64| {
@@ -1390,7 +1391,8 @@ impl Kernel {
                 break Status::MemoryLimit;
             }
         };
-        if let Some(why) = self.tier_failure() {
+        let steps = (b.ictl[ICTL_STEP as usize] - first_step).max(0) as u64;
+        if let Some(why) = self.tier_failure().filter(|_| native_steps < steps) {
             warnings.push(format!(
                 "native code could not be compiled, so the run went on in the interpreter \
                  (the same numbers): {why}"

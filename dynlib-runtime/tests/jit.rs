@@ -708,4 +708,19 @@ u = \"-k * u + 0.003125 * sin(u)\"
     assert_eq!(run(&mut interp).2, bits);
     assert_eq!(sim.kernel().cache_stats().compiled, 1);
     assert!(sim.kernel().tier_failure().is_none());
+
+    // A run on another runner variant starts that runner's compilation, and once it is
+    // done runs natively too.
+    let base = |sim: &mut Sim| {
+        let mut o = RunOptions::default().t_end(5.0).dt(0.01);
+        o.fastpath = Some(false);
+        sim.run(o).unwrap();
+        let r = sim.results().unwrap();
+        (r.variant.name(), r.step_count, r.native_steps)
+    };
+    assert_eq!(base(&mut sim).0, "base");
+    background::wait();
+    let (variant, steps, native) = base(&mut sim);
+    assert_eq!((variant, native), ("base", steps));
+    assert_eq!(sim.kernel().cache_stats().compiled, 2);
 }
