@@ -203,7 +203,7 @@ struct Native {
     /// What the caches did for the lazily compiled units.
     stats: Arc<std::sync::Mutex<CacheStats>>,
     /// A tiered kernel's interpreter, which runs a run's calls until their unit is loaded.
-    tier: Option<Tier>,
+    tier: Option<Box<Tier>>,
 }
 
 /// Tiered execution: the kernel's runner compiles on a background thread
@@ -1070,7 +1070,7 @@ fn native(
             lazy,
             disk: options.disk.clone(),
             stats: lazy_stats,
-            tier: Some(tier),
+            tier: Some(Box::new(tier)),
         }));
     }
     let (eager, lazy): (Vec<Unit>, Vec<Unit>) =
