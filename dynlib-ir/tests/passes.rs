@@ -584,3 +584,37 @@ fn forwarding_keeps_every_result_bit_of_random_programs() {
         }
     }
 }
+
+/// The pass manager's plan before it skipped settled functions: every pass over every
+/// function, every round. `optimize` must give exactly its program.
+fn optimize_every_function_every_round(program: &mut dynlib_ir::Program) {
+    use dynlib_ir::passes::*;
+    for _ in 0..MAX_ROUNDS {
+        let mut changed = inline_calls(program);
+        changed |= constant_fold(program);
+        changed |= forward_memory(program);
+        changed |= cse(program);
+        changed |= merge_blocks(program);
+        changed |= dead_code(program);
+        if !changed {
+            break;
+        }
+    }
+}
+
+#[test]
+fn skipping_settled_functions_changes_nothing() {
+    for seed in 0..300 {
+        let original = random_program(seed);
+        let mut exhaustive = original.clone();
+        optimize_every_function_every_round(&mut exhaustive);
+        let mut skipping = original.clone();
+        dynlib_ir::passes::optimize(&mut skipping);
+        assert_eq!(
+            dynlib_ir::print_program(&skipping),
+            dynlib_ir::print_program(&exhaustive),
+            "seed {seed}"
+        );
+        assert_eq!(skipping, exhaustive, "seed {seed}");
+    }
+}

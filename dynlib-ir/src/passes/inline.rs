@@ -28,21 +28,44 @@ use crate::ir::*;
 
 /// Inlines every call to a leaf function; returns whether anything changed.
 pub fn inline_calls(program: &mut Program) -> bool {
-    // Snapshot the leaves first: inlining into a function can make it a leaf, but its
-    // callers must wait for the next run so each run inlines exactly one level.
-    let leaves: Vec<Option<Function>> = program
+    inline_each(program).into_iter().any(|c| c)
+}
+
+/// [`inline_calls`], saying for each function whether it changed.
+pub(crate) fn inline_each(program: &mut Program) -> Vec<bool> {
+    // The leaves are those of the round's start: inlining into a function can make it a
+    // leaf, but its callers must wait for the next run so each run inlines exactly one
+    // level. A leaf's body does not change during the run (only functions with calls
+    // receive code), so it is read in place, never copied.
+    let leaves: Vec<bool> = program
         .functions
         .iter()
-        .map(|f| (!has_calls(f) && !f.blocks.is_empty()).then(|| f.clone()))
+        .map(|f| !has_calls(f) && !f.blocks.is_empty())
         .collect();
-    let mut changed = false;
-    for func in &mut program.functions {
-        while let Some((block, pos, callee)) = find_leaf_call(func, &leaves) {
-            inline_call(func, block, pos, callee);
-            changed = true;
+    let mut changed = vec![false; program.functions.len()];
+    for i in 0..program.functions.len() {
+        if leaves[i] {
+            continue;
+        }
+        while let Some((block, pos, callee)) = find_leaf_call(&program.functions[i], &leaves) {
+            let (func, body) = caller_and_callee(&mut program.functions, i, callee.index());
+            inline_call(func, block, pos, body);
+            changed[i] = true;
         }
     }
     changed
+}
+
+/// The function `i`, to change, and the function `j`, to read (`i != j`: a caller is never
+/// the leaf it calls).
+fn caller_and_callee(fs: &mut [Function], i: usize, j: usize) -> (&mut Function, &Function) {
+    if i < j {
+        let (a, b) = fs.split_at_mut(j);
+        (&mut a[i], &b[0])
+    } else {
+        let (a, b) = fs.split_at_mut(i);
+        (&mut b[0], &a[j])
+    }
 }
 
 fn has_calls(func: &Function) -> bool {
@@ -53,15 +76,12 @@ fn has_calls(func: &Function) -> bool {
 }
 
 /// The first call (in layout order) to a leaf: its block, position and callee.
-fn find_leaf_call<'a>(
-    func: &Function,
-    leaves: &'a [Option<Function>],
-) -> Option<(Block, usize, &'a Function)> {
+fn find_leaf_call(func: &Function, leaves: &[bool]) -> Option<(Block, usize, FuncId)> {
     for (b, block) in func.blocks.iter().enumerate() {
         for (pos, &i) in block.insts.iter().enumerate() {
             if let InstData::Call { func: callee, .. } = &func.insts[i.index()] {
-                if let Some(Some(body)) = leaves.get(callee.index()) {
-                    return Some((Block(b as u32), pos, body));
+                if leaves.get(callee.index()).copied().unwrap_or(false) {
+                    return Some((Block(b as u32), pos, *callee));
                 }
             }
         }
