@@ -183,8 +183,11 @@ impl Backend {
         v
     }
 
-    /// The result of a call that filled `out`: its bytes on success, the error otherwise.
-    fn result(&self, status: i32, out: Bytes) -> Result<Vec<u8>, Error> {
+    /// Makes a call that fills a buffer (its result, or its error message) and returns
+    /// status: the bytes on success, the error otherwise.
+    fn call(&self, f: impl FnOnce(&mut Bytes) -> i32) -> Result<Vec<u8>, Error> {
+        let mut out = Bytes::empty();
+        let status = f(&mut out);
         let bytes = self.take(out);
         if status == abi::OK {
             Ok(bytes)
@@ -199,10 +202,10 @@ pub fn host() -> Result<&'static Host, Error> {
     static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
     let b = backend()?;
     HOST.get_or_init(|| {
-        let mut out = Bytes::empty();
         // SAFETY: `out` is a valid buffer for the plugin to fill.
-        let status = unsafe { (b.host)(&mut out) };
-        let text = b.result(status, out).map_err(|e| e.to_string())?;
+        let text = b
+            .call(|out| unsafe { (b.host)(out) })
+            .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&text).into_owned();
         let mut parts = text.splitn(4, '\n').map(str::to_string);
         let mut next = || parts.next().unwrap_or_default();
@@ -228,10 +231,9 @@ fn run_compile(
     let b = backend()?;
     let ir = dynlib_ir::print_program(program);
     let ids: Vec<u32> = exports.iter().map(|f| f.0).collect();
-    let mut out = Bytes::empty();
     // SAFETY: every pointer/length pair describes a live slice for the duration of the call;
     // `out` is a valid buffer for the plugin to fill.
-    let status = unsafe {
+    b.call(|out| unsafe {
         (b.compile)(
             ir.as_ptr(),
             ir.len(),
@@ -241,10 +243,9 @@ fn run_compile(
             tag.as_ptr(),
             tag.len(),
             mode,
-            &mut out,
+            out,
         )
-    };
-    b.result(status, out)
+    })
 }
 
 /// Compiles the functions `exports` of `program` (and everything they call) into an object
@@ -312,39 +313,29 @@ impl Loaded {
             })
             .collect();
         let mut unit = std::ptr::null_mut();
-        let mut err = Bytes::empty();
         // SAFETY: the object and the symbol table (whose names `libm` owns) outlive the
-        // call; `unit` and `err` are valid for the plugin to write.
-        let status = unsafe {
+        // call; `unit` and the error buffer are valid for the plugin to write.
+        backend.call(|err| unsafe {
             (backend.load)(
                 object.as_ptr(),
                 object.len(),
                 symbols.as_ptr(),
                 symbols.len(),
                 &mut unit,
-                &mut err,
+                err,
             )
-        };
-        backend.result(status, err)?;
+        })?;
         Ok(Loaded { backend, unit })
     }
 
     /// The address of `symbol` (unmangled); linking happens on the first lookup.
     pub(crate) fn lookup(&self, symbol: &str) -> Result<u64, Error> {
         let mut addr = 0u64;
-        let mut err = Bytes::empty();
-        // SAFETY: `self.unit` is alive; the name outlives the call; `addr` and `err` are
-        // valid for the plugin to write.
-        let status = unsafe {
-            (self.backend.lookup)(
-                self.unit,
-                symbol.as_ptr(),
-                symbol.len(),
-                &mut addr,
-                &mut err,
-            )
-        };
-        self.backend.result(status, err)?;
+        // SAFETY: `self.unit` is alive; the name outlives the call; `addr` and the error
+        // buffer are valid for the plugin to write.
+        self.backend.call(|err| unsafe {
+            (self.backend.lookup)(self.unit, symbol.as_ptr(), symbol.len(), &mut addr, err)
+        })?;
         if addr == 0 {
             return Err(Error::Backend(format!("`{symbol}` resolved to address 0")));
         }

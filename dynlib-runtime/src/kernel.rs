@@ -698,12 +698,8 @@ impl Kernel {
                 Tiering::Auto => {
                     let ready = n.ready(func);
                     if ready.is_none() {
-                        if let Some((unit, cell)) = n
-                            .lazy
-                            .iter()
-                            .find(|(u, _)| self.unit_exports(*u).contains(&func))
-                        {
-                            tier.start(*unit, cell);
+                        if let Some((unit, cell)) = self.lazy_cell(n, func) {
+                            tier.start(unit, cell);
                         }
                     }
                     ready
@@ -763,6 +759,15 @@ impl Kernel {
         Ok(())
     }
 
+    /// The lazily compiled unit that exports `func`, and its cell.
+    #[cfg(feature = "jit")]
+    fn lazy_cell<'n>(&self, n: &'n Native, func: FuncId) -> Option<(Unit, &'n Arc<LazyUnit>)> {
+        n.lazy
+            .iter()
+            .find(|(u, _)| self.unit_exports(*u).contains(&func))
+            .map(|(u, cell)| (*u, cell))
+    }
+
     /// The loaded unit that exports `func`, compiling the unit on its first use.
     #[cfg(feature = "jit")]
     fn native_unit(
@@ -773,44 +778,24 @@ impl Kernel {
         if let Some(jit) = n.ready(func) {
             return Ok(jit);
         }
-        let (unit, cell) = n
-            .lazy
-            .iter()
-            .find(|(u, _)| self.unit_exports(*u).contains(&func))
+        let (unit, cell) = self
+            .lazy_cell(n, func)
             .ok_or_else(|| RuntimeError::Internal(format!("{func} is in no unit")))?;
         let _compiling = cell.compiling.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(jit) = cell.jit.get() {
             return Ok(jit.clone());
         }
-        let fail = |message: String| RuntimeError::Jit {
-            unit: unit.name(),
-            message,
-        };
-        let opts = dynlib_native::CodegenOptions::default();
-        let req = unit_request(
+        let got = obtain_unit(
             &self.model,
             self.stepper,
             &self.functions,
             &self.roles(),
             self.observers(),
-            *unit,
-            &opts,
-        )
-        .map_err(|e| fail(e.to_string()))?;
-        let mut got = obtain_all(&self.functions, vec![(*unit, req)], n.disk.as_ref(), &opts)
-            .map_err(|e| match e {
-                RuntimeError::Jit { .. } | RuntimeError::BackendUnavailable(_) => e,
-                other => fail(other.to_string()),
-            })?;
-        let (_, jit, s) = got
-            .pop()
-            .ok_or_else(|| fail("no unit was obtained".into()))?;
-        let mut stats = n.stats.lock().unwrap_or_else(|e| e.into_inner());
-        *stats = stats.plus(s);
-        if let Some(t) = &n.tier {
-            *t.job.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        }
-        Ok(cell.jit.get_or_init(|| jit).clone())
+            unit,
+            n.disk.as_ref(),
+        )?;
+        let failure = n.tier.as_ref().map(|t| &*t.job.failure);
+        Ok(settle(cell, got, &n.stats, failure))
     }
 
     /// The IR text of every function, by role: `rhs`, `inv_rhs`, `events_pre`,
@@ -1021,10 +1006,11 @@ fn native(
     // unit a run needs (everything it calls is inlined into it). The model functions, the
     // stepper and the other runner variants compile the first time something calls them,
     // so a cold build pays for one unit, not three.
-    let expected = Unit::Runner(RunnerVariant::of(
+    let variant = RunnerVariant::of(
         options.observers.is_some(),
         crate::plan::fastpath_refusal(model, stepper).is_none(),
-    ));
+    );
+    let expected = Unit::Runner(variant);
     let lazy_stats: Arc<std::sync::Mutex<CacheStats>> = Default::default();
     if options.tiered {
         let lazy: Vec<(Unit, Arc<LazyUnit>)> = roles
@@ -1033,13 +1019,7 @@ fn native(
             .map(|u| (u, Arc::default()))
             .collect();
         let runner = roles
-            .func(
-                functions,
-                Role::Runner(match expected {
-                    Unit::Runner(v) => v,
-                    _ => unreachable!("the expected unit is a runner"),
-                }),
-            )
+            .func(functions, Role::Runner(variant))
             .ok_or_else(|| RuntimeError::Internal("the expected runner is missing".into()))?;
         // The interpreter first: a build that fails leaves no compilation running.
         let interp = Interpreter::new(&functions.program)?;
@@ -1158,27 +1138,18 @@ fn compile_in_background(job: Background, unit: Unit, cell: Arc<LazyUnit>) {
         if dynlib_native::host().is_ok() {
             crate::background::wait_at_exit_once();
         }
-        let opts = dynlib_native::CodegenOptions::default();
-        let got = unit_request(
+        let got = obtain_unit(
             &job.model,
             job.stepper,
             &job.functions,
             &job.roles,
             job.observers.as_ref(),
             unit,
-            &opts,
-        )
-        .and_then(|req| obtain_all(&job.functions, vec![(unit, req)], job.disk.as_ref(), &opts));
-        match got.map(|mut v| v.pop()) {
-            Ok(Some((_, jit, s))) => {
-                let mut stats = job.stats.lock().unwrap_or_else(|e| e.into_inner());
-                *stats = stats.plus(s);
-                let _ = cell.jit.set(jit);
-                *job.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            }
-            Ok(None) => {
-                *job.failure.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some("no unit was obtained".into());
+            job.disk.as_ref(),
+        );
+        match got {
+            Ok(got) => {
+                settle(&cell, got, &job.stats, Some(&job.failure));
             }
             Err(e) => *job.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string()),
         }
@@ -1200,6 +1171,53 @@ fn compile_in_background(job: Background, unit: Unit, cell: Arc<LazyUnit>) {
             ));
         }
     }
+}
+
+/// Obtains one lazily compiled `unit` (from the caches, else by compiling) with what the
+/// caches did: the one path of a direct call's, a run's and a background compilation.
+#[cfg(feature = "jit")]
+fn obtain_unit(
+    model: &Model,
+    stepper: &StepperSpec,
+    functions: &ModelFunctions,
+    roles: &RoleFuncs,
+    observers: Option<&Observers>,
+    unit: Unit,
+    disk: Option<&dynlib_cache::DiskCache>,
+) -> Result<(Arc<dynlib_native::Jit>, CacheStats), RuntimeError> {
+    // Errors name the unit; the backend's own (unavailable, failed) already do.
+    let fail = |e: RuntimeError| match e {
+        RuntimeError::Jit { .. } | RuntimeError::BackendUnavailable(_) => e,
+        other => RuntimeError::Jit {
+            unit: unit.name(),
+            message: other.to_string(),
+        },
+    };
+    let opts = dynlib_native::CodegenOptions::default();
+    let req =
+        unit_request(model, stepper, functions, roles, observers, unit, &opts).map_err(fail)?;
+    let (_, jit, s) = obtain_all(functions, vec![(unit, req)], disk, &opts)
+        .map_err(fail)?
+        .pop()
+        .ok_or_else(|| fail(RuntimeError::Internal("no unit was obtained".into())))?;
+    Ok((jit, s))
+}
+
+/// Puts an obtained unit into its cell (unless another thread did first: its copy is kept),
+/// counts what the caches did, and clears a tiered kernel's recorded failure.
+#[cfg(feature = "jit")]
+fn settle(
+    cell: &LazyUnit,
+    (jit, s): (Arc<dynlib_native::Jit>, CacheStats),
+    stats: &std::sync::Mutex<CacheStats>,
+    failure: Option<&std::sync::Mutex<Option<String>>>,
+) -> Arc<dynlib_native::Jit> {
+    let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner());
+    *stats = stats.plus(s);
+    if let Some(f) = failure {
+        *f.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+    cell.jit.get_or_init(|| jit).clone()
 }
 
 /// Obtains `requests` (from the caches, else by compiling), each on a thread of its own
