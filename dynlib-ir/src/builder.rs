@@ -254,8 +254,17 @@ impl<'f> FunctionBuilder<'f> {
         carried: &[Value],
         body: impl FnOnce(&mut Self, Value, &[Value]) -> Vec<Value>,
     ) -> Vec<Value> {
+        let head = self.loop_start(start, end, carried);
+        let next = body(self, head.counter, &head.carried);
+        self.loop_finish(head, &next)
+    }
+
+    /// The first half of [`FunctionBuilder::for_range`], for callers whose body needs more
+    /// than the builder (an emitter's own helpers): opens the loop and positions the
+    /// builder in its body. Close it with [`FunctionBuilder::loop_finish`].
+    pub fn loop_start(&mut self, start: Value, end: Value, carried: &[Value]) -> CountedLoop {
         let header = self.create_block();
-        let i = self.block_param(header, Type::I64);
+        let counter = self.block_param(header, Type::I64);
         let state: Vec<Value> = carried
             .iter()
             .map(|&v| {
@@ -269,22 +278,32 @@ impl<'f> FunctionBuilder<'f> {
         entry.extend_from_slice(carried);
         self.jump(header, &entry);
         self.switch_to(header);
-        let go = self.cmp(CmpOp::Lt, i, end);
+        let go = self.cmp(CmpOp::Lt, counter, end);
         self.brif(go, looped, &[], done, &[]);
         self.switch_to(looped);
-        let next = body(self, i, &state);
+        CountedLoop {
+            header,
+            done,
+            counter,
+            carried: state,
+        }
+    }
+
+    /// Closes `head` with the carried values of the next iteration (same count and types
+    /// as the loop's); returns the values after the loop, with the builder positioned there.
+    pub fn loop_finish(&mut self, head: CountedLoop, next: &[Value]) -> Vec<Value> {
         assert_eq!(
             next.len(),
-            state.len(),
-            "for_range: the body must return every carried value"
+            head.carried.len(),
+            "a counted loop's body must return every carried value"
         );
         let one = self.i64(1);
-        let i1 = self.add(i, one);
+        let i1 = self.add(head.counter, one);
         let mut back = vec![i1];
-        back.extend(next);
-        self.jump(header, &back);
-        self.switch_to(done);
-        state
+        back.extend_from_slice(next);
+        self.jump(head.header, &back);
+        self.switch_to(head.done);
+        head.carried
     }
 
     /// Jumps to `block` with `args`.
@@ -334,4 +353,17 @@ impl<'f> FunctionBuilder<'f> {
             &[],
         );
     }
+}
+
+/// An open counted loop ([`FunctionBuilder::loop_start`]): the counter and carried values
+/// inside its body. After [`FunctionBuilder::loop_finish`] the carried parameters are the
+/// values after the loop too (the exit is taken from the header, before the body runs).
+#[derive(Clone, Debug)]
+pub struct CountedLoop {
+    header: Block,
+    done: Block,
+    /// The loop counter (`i64`), valid in the body.
+    pub counter: Value,
+    /// The carried values as the body sees them (the header's parameters).
+    pub carried: Vec<Value>,
 }

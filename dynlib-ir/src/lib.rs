@@ -19,7 +19,7 @@ pub mod semantics;
 pub mod verify;
 
 pub use abi::{Arg, Scalar};
-pub use builder::FunctionBuilder;
+pub use builder::{CountedLoop, FunctionBuilder};
 pub use digest::{digest, digest_function};
 pub use dynlib_model as model;
 pub use ir::*;

@@ -1,7 +1,7 @@
-//! Inlining calls to leaf functions.
+//! Inlining calls.
 //!
-//! Every call whose callee is a function of the same program without calls of its own (a
-//! leaf) is replaced by a copy of the callee's body. The caller's block is split at the call:
+//! A call whose callee is a function of the same program that is ready (below) is replaced
+//! by a copy of the callee's body. The caller's block is split at the call:
 //!
 //! ```text
 //! block3(...):                       block3(...):
@@ -20,34 +20,100 @@
 //! blocks after them are renumbered. The copy keeps the callee's exact instructions and
 //! their order: inlining changes no operation, so it changes no result.
 //!
-//! Only leaves are inlined in one run; after a round, callers of former callers may have
-//! become leaves, and [`super::optimize`] runs again.
+//! Only *ready* functions are inlined in one run: those without calls, or whose every call
+//! is one the size rule keeps ([`worth_inlining`]); after a round, callers of former callers
+//! may have become ready, and [`super::optimize`] runs again.
+//!
+//! The size rule: a callee is inlined where it is called once from a function (no code is
+//! duplicated) or where all its calls from that function together stay within
+//! [`INLINE_BUDGET`] instructions. A large right-hand side called by every stage of a
+//! Runge–Kutta step stays one function called four (or seven) times: copying it into every
+//! stage multiplied the step's code by the number of stages, which cost compile time in
+//! both backends and, past the instruction cache, run time too.
+
+use std::collections::HashMap;
 
 use super::relayout;
 use crate::ir::*;
 
-/// Inlines every call to a leaf function; returns whether anything changed.
+/// The most instructions that copies of one callee may add to one caller when the callee
+/// is called more than once there (measured on Lorenz-96 with RK4: below this a model's
+/// right-hand side is small enough that inlining it into every stage is faster; above,
+/// calling it is as fast and compiles in a fraction of the time).
+pub const INLINE_BUDGET: usize = 2048;
+
+/// Whether `sites` calls of a callee of `size` instructions from one function are inlined.
+pub fn worth_inlining(size: usize, sites: usize) -> bool {
+    sites <= 1 || size.saturating_mul(sites) <= INLINE_BUDGET
+}
+
+/// Inlines every call the size rule allows to a ready function; returns whether anything
+/// changed.
 pub fn inline_calls(program: &mut Program) -> bool {
     inline_each(program).into_iter().any(|c| c)
 }
 
 /// [`inline_calls`], saying for each function whether it changed.
 pub(crate) fn inline_each(program: &mut Program) -> Vec<bool> {
-    // The leaves are those of the round's start: inlining into a function can make it a
-    // leaf, but its callers must wait for the next run so each run inlines exactly one
-    // level. A leaf's body does not change during the run (only functions with calls
-    // receive code), so it is read in place, never copied.
-    let leaves: Vec<bool> = program
-        .functions
-        .iter()
-        .map(|f| !has_calls(f) && !f.blocks.is_empty())
-        .collect();
-    let mut changed = vec![false; program.functions.len()];
+    let funcs = &program.functions;
+    let sizes: Vec<usize> = funcs.iter().map(size).collect();
+    let calls: Vec<HashMap<FuncId, usize>> = funcs.iter().map(call_sites).collect();
+    let inlines = |caller: usize, callee: FuncId, ready: &[bool]| {
+        let j = callee.index();
+        j < ready.len() && ready[j] && worth_inlining(sizes[j], calls[caller][&callee])
+    };
+    // Ready: every call is to a ready function that the rule keeps. Those are decided on the
+    // round's start: inlining into a function can make it ready, but its callers must wait
+    // for the next run so each run inlines exactly one level. A ready function's body does
+    // not change during the run (it receives no code), so it is read in place, never copied.
+    let mut ready = vec![false; funcs.len()];
+    loop {
+        let mut grew = false;
+        for g in 0..funcs.len() {
+            if ready[g] || funcs[g].blocks.is_empty() {
+                continue;
+            }
+            if calls[g].keys().all(|&h| {
+                let j = h.index();
+                j < ready.len() && ready[j] && !worth_inlining(sizes[j], calls[g][&h])
+            }) {
+                ready[g] = true;
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    let mut changed = vec![false; funcs.len()];
     for i in 0..program.functions.len() {
-        if leaves[i] {
+        if ready[i] {
             continue;
         }
-        while let Some((block, pos, callee)) = find_leaf_call(&program.functions[i], &leaves) {
+        // The calls to inline are those of the round's start: a copied body may bring calls
+        // the rule keeps, and those stay calls.
+        let func = &program.functions[i];
+        let mut todo: Vec<Inst> = func
+            .blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .copied()
+            .filter(|inst| match &func.insts[inst.index()] {
+                InstData::Call { func: callee, .. } => inlines(i, *callee, &ready),
+                _ => false,
+            })
+            .collect();
+        todo.reverse();
+        // In layout order, and a copy lands after the call's block: each search starts
+        // where the last call was.
+        let mut from = 0;
+        while let Some(call) = todo.pop() {
+            let (block, pos) = position(&program.functions[i], call, from);
+            from = block.index();
+            let InstData::Call { func: callee, .. } = program.functions[i].insts[call.index()]
+            else {
+                unreachable!("only calls are collected");
+            };
             let (func, body) = caller_and_callee(&mut program.functions, i, callee.index());
             inline_call(func, block, pos, body);
             changed[i] = true;
@@ -57,7 +123,7 @@ pub(crate) fn inline_each(program: &mut Program) -> Vec<bool> {
 }
 
 /// The function `i`, to change, and the function `j`, to read (`i != j`: a caller is never
-/// the leaf it calls).
+/// the ready function it calls).
 fn caller_and_callee(fs: &mut [Function], i: usize, j: usize) -> (&mut Function, &Function) {
     if i < j {
         let (a, b) = fs.split_at_mut(j);
@@ -68,25 +134,30 @@ fn caller_and_callee(fs: &mut [Function], i: usize, j: usize) -> (&mut Function,
     }
 }
 
-fn has_calls(func: &Function) -> bool {
-    func.blocks
-        .iter()
-        .flat_map(|b| &b.insts)
-        .any(|i| matches!(func.insts[i.index()], InstData::Call { .. }))
+/// The instructions placed in the function's blocks.
+fn size(func: &Function) -> usize {
+    func.blocks.iter().map(|b| b.insts.len()).sum()
 }
 
-/// The first call (in layout order) to a leaf: its block, position and callee.
-fn find_leaf_call(func: &Function, leaves: &[bool]) -> Option<(Block, usize, FuncId)> {
-    for (b, block) in func.blocks.iter().enumerate() {
-        for (pos, &i) in block.insts.iter().enumerate() {
-            if let InstData::Call { func: callee, .. } = &func.insts[i.index()] {
-                if leaves.get(callee.index()).copied().unwrap_or(false) {
-                    return Some((Block(b as u32), pos, *callee));
-                }
-            }
+/// How many calls of each callee the function makes.
+fn call_sites(func: &Function) -> HashMap<FuncId, usize> {
+    let mut sites = HashMap::new();
+    for &i in func.blocks.iter().flat_map(|b| &b.insts) {
+        if let InstData::Call { func: callee, .. } = &func.insts[i.index()] {
+            *sites.entry(*callee).or_insert(0) += 1;
         }
     }
-    None
+    sites
+}
+
+/// The block and position of placed instruction `inst`, in block `from` or later.
+fn position(func: &Function, inst: Inst, from: usize) -> (Block, usize) {
+    for (b, block) in func.blocks.iter().enumerate().skip(from) {
+        if let Some(pos) = block.insts.iter().position(|&i| i == inst) {
+            return (Block(b as u32), pos);
+        }
+    }
+    unreachable!("a collected call stays placed until it is inlined")
 }
 
 /// Pushes a new instruction without placing it in a block.
@@ -100,7 +171,7 @@ fn new_inst(func: &mut Function, data: InstData) -> Inst {
 fn inline_call(func: &mut Function, block: Block, pos: usize, callee: &Function) {
     let call = func.blocks[block.index()].insts[pos];
     let InstData::Call { args, .. } = func.insts[call.index()].clone() else {
-        unreachable!("find_leaf_call returns calls");
+        unreachable!("only calls are inlined");
     };
 
     // Split: the continuation takes everything after the call, and the call's results.

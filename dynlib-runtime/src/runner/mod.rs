@@ -35,6 +35,7 @@ use dynlib_model::{Model, ModelKind, Phase};
 
 use crate::abi::*;
 use crate::observer::{ObserverLayout, Observers};
+use crate::stepper::emit::each_index;
 use crate::stepper::StepperSpec;
 
 mod base;
@@ -639,13 +640,12 @@ impl Runner<'_, '_> {
         let okd = finite(b, dt_next);
         ok = b.binary(BinaryOp::And, ok, okd);
         if float_state {
-            for k in 0..n {
-                let kk = b.i64(k as i64);
+            ok = each_index(b, n, &[ok], |b, kk, acc| {
                 let raw = b.load(y_prop, kk);
                 let x = b.convert(raw, Type::F64);
                 let okk = finite(b, x);
-                ok = b.binary(BinaryOp::And, ok, okk);
-            }
+                vec![b.binary(BinaryOp::And, acc[0], okk)]
+            })[0];
         }
         let nan = b.create_block();
         let fine = b.create_block();
@@ -689,11 +689,11 @@ impl Runner<'_, '_> {
     /// one); a fault reports the committed step.
     fn commit(&mut self, committed: &Carried) -> Option<Value> {
         let (y, y_prop) = (self.prm(RunnerParam::Y), self.prm(RunnerParam::YProp));
-        for k in 0..self.facts.n {
-            let kk = self.b.i64(k as i64);
-            let x = self.b.load(y_prop, kk);
-            self.b.store(y, kk, x);
-        }
+        each_index(&mut self.b, self.facts.n, &[], |b, kk, _| {
+            let x = b.load(y_prop, kk);
+            b.store(y, kk, x);
+            Vec::new()
+        });
         // The state is committed; a failed update reports the step's time and count.
         (self.facts.has_aux || self.facts.has_stop).then(|| self.update_aux(committed.t, committed))
     }

@@ -82,14 +82,14 @@ fn step_index(e: &mut Emit) -> Value {
 
 /// `y_prop[i] = y[i] + dt * slope(i)` for every state, then `f_next = f(t+dt, y_prop)`:
 /// the step both methods take, `slope` their combination of the history.
-fn advance(e: &mut Emit, f_next: Value, slope: impl Fn(&mut Emit, usize) -> Value) {
-    for i in 0..e.n {
+fn advance(e: &mut Emit, f_next: Value, slope: impl Fn(&mut Emit, Value) -> Value) {
+    e.for_states(|e, i| {
         let d = slope(e, i);
         let term = e.b.mul(e.dt, d);
         let yi = e.get(e.y, i);
         let r = e.b.add(yi, term);
         e.set(e.y_prop, i, r);
-    }
+    });
     let t1 = e.b.add(e.t, e.dt);
     e.call_rhs(t1, e.y_prop, f_next);
 }
@@ -202,22 +202,22 @@ fn midpoint_start(e: &mut TangentEmit, g_last: Value) {
     let [v_stage, g_curr] = e.bufs(["v_stage", "g_curr"]);
     let half = e.b.f64(0.5);
     let half_dt = e.b.mul(half, e.dt);
-    for i in 0..e.n() {
+    e.for_states(|e, i| {
         let vi = e.get(e.v, i);
         let g = e.get(g_curr, i);
         let term = e.b.mul(half_dt, g);
         let x = e.b.add(vi, term);
         e.set(v_stage, i, x);
         e.set(g_last, i, g);
-    }
+    });
     e.jvp(v_stage, g_curr);
-    for i in 0..e.n() {
+    e.for_states(|e, i| {
         let vi = e.get(e.v, i);
         let g = e.get(g_curr, i);
         let term = e.b.mul(e.dt, g);
         let x = e.b.add(vi, term);
         e.set(e.v_prop, i, x);
-    }
+    });
     e.done();
 }
 
@@ -225,7 +225,7 @@ fn midpoint_start(e: &mut TangentEmit, g_last: Value) {
 /// subtracts its product), folded left to right as the reference writes it.
 fn ab_update(e: &mut TangentEmit, terms: &[(f64, Value)]) {
     let cs: Vec<Value> = terms.iter().map(|&(c, _)| e.b.f64(c.abs())).collect();
-    for i in 0..e.n() {
+    e.for_states(|e, i| {
         let mut acc: Option<Value> = None;
         for (&(c, h), &cv) in terms.iter().zip(&cs) {
             let x = e.get(h, i);
@@ -241,7 +241,7 @@ fn ab_update(e: &mut TangentEmit, terms: &[(f64, Value)]) {
         let vi = e.get(e.v, i);
         let x = e.b.add(vi, term);
         e.set(e.v_prop, i, x);
-    }
+    });
 }
 
 fn tangent_ab2(e: &mut TangentEmit) {

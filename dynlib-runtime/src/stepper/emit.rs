@@ -8,10 +8,83 @@ use super::StepperSpec;
 use crate::abi::{status, Abi, StepParam};
 
 /// `arr[i]` converted to f64.
-pub(crate) fn load_f64(b: &mut FunctionBuilder, arr: Value, i: usize) -> Value {
-    let idx = b.i64(i as i64);
+pub(crate) fn load_f64(b: &mut FunctionBuilder, arr: Value, i: impl Index) -> Value {
+    let idx = i.value(b);
     let raw = b.load(arr, idx);
     b.convert(raw, Type::F64)
+}
+
+/// Models with at most this many states get their per-state stepper and runner work
+/// unrolled (straight-line code, each index a constant); larger ones get IR loops, so code
+/// grows with the model only in the model's own functions. Unrolled code is faster in the
+/// interpreter (no counter, compare and branch per element) and lets both backends forward
+/// stores to loads across stages; above a few dozen states it only costs compile time and
+/// instruction cache.
+pub const UNROLL_STATES: usize = 16;
+
+/// An array index while emitting: a constant (`usize`, unrolled code) or a value (a loop
+/// counter).
+pub(crate) trait Index: Copy {
+    /// The index as an `i64` value.
+    fn value(self, b: &mut FunctionBuilder) -> Value;
+}
+
+impl Index for usize {
+    fn value(self, b: &mut FunctionBuilder) -> Value {
+        b.i64(self as i64)
+    }
+}
+
+impl Index for Value {
+    fn value(self, _: &mut FunctionBuilder) -> Value {
+        self
+    }
+}
+
+/// Runs `body` for every index `i` in `0..n`, in order, threading `carried` through (the
+/// body returns the next values): unrolled up to [`UNROLL_STATES`], where straight-line
+/// code is fastest, and as one IR loop above, so the function's size does not grow with
+/// the model. The body emits the same operations in the same order either way, so the
+/// choice never changes a result. `cx` is whatever the body needs (an emitter holding the
+/// builder).
+pub(crate) fn each_index<'f, C: Builds<'f>>(
+    cx: &mut C,
+    n: usize,
+    carried: &[Value],
+    mut body: impl FnMut(&mut C, Value, &[Value]) -> Vec<Value>,
+) -> Vec<Value> {
+    if n <= UNROLL_STATES {
+        let mut state = carried.to_vec();
+        for k in 0..n {
+            let i = cx.builder().i64(k as i64);
+            state = body(cx, i, &state);
+        }
+        return state;
+    }
+    let fb = cx.builder();
+    let (zero, end) = (fb.i64(0), fb.i64(n as i64));
+    let head = fb.loop_start(zero, end, carried);
+    let (i, state) = (head.counter, head.carried.clone());
+    let next = body(cx, i, &state);
+    cx.builder().loop_finish(head, &next)
+}
+
+/// An emission context that holds the function's builder.
+pub(crate) trait Builds<'f> {
+    /// The builder.
+    fn builder(&mut self) -> &mut FunctionBuilder<'f>;
+}
+
+impl<'f> Builds<'f> for FunctionBuilder<'f> {
+    fn builder(&mut self) -> &mut FunctionBuilder<'f> {
+        self
+    }
+}
+
+impl<'f> Builds<'f> for Emit<'f> {
+    fn builder(&mut self) -> &mut FunctionBuilder<'f> {
+        &mut self.b
+    }
 }
 
 /// Returns `FAULT + mask` when `mask` (a model function's fault bits) is not zero: a
@@ -233,13 +306,16 @@ impl Emit<'_> {
     }
 
     /// `arr[i]` as f64 (the reference computes stage arithmetic in float64).
-    pub(super) fn get(&mut self, arr: Value, i: usize) -> Value {
-        load_f64(&mut self.b, arr, i)
+    pub(super) fn get(&mut self, arr: Value, i: impl Index) -> Value {
+        let i = i.value(&mut self.b);
+        let raw = self.b.load(arr, i);
+        self.b.convert(raw, Type::F64)
     }
 
     /// `c_0 * a_0[i] + c_1 * a_1[i] + ...`, each product `(c * a[i])` and the sum folded
     /// left to right from the first term, as the reference's expressions evaluate.
-    pub(super) fn lin_comb(&mut self, i: usize, terms: &[(f64, Value)]) -> Value {
+    pub(super) fn lin_comb(&mut self, i: impl Index, terms: &[(f64, Value)]) -> Value {
+        let i = i.value(&mut self.b);
         let mut sum: Option<Value> = None;
         for &(c, arr) in terms {
             let c = self.c(c);
@@ -254,10 +330,28 @@ impl Emit<'_> {
     }
 
     /// `arr[i] = x` (x is f64, stored in the dtype).
-    pub(super) fn set(&mut self, arr: Value, i: usize, x: Value) {
-        let idx = self.idx(i);
+    pub(super) fn set(&mut self, arr: Value, i: impl Index, x: Value) {
+        let idx = i.value(&mut self.b);
         let raw = self.b.convert(x, self.elem.ty());
         self.b.store(arr, idx, raw);
+    }
+
+    /// [`each_index`] over the states.
+    pub(super) fn each_state(
+        &mut self,
+        carried: &[Value],
+        body: impl FnMut(&mut Self, Value, &[Value]) -> Vec<Value>,
+    ) -> Vec<Value> {
+        let n = self.n;
+        each_index(self, n, carried, body)
+    }
+
+    /// [`Emit::each_state`] with nothing carried.
+    pub(super) fn for_states(&mut self, mut body: impl FnMut(&mut Self, Value)) {
+        self.each_state(&[], |e, i, _| {
+            body(e, i);
+            Vec::new()
+        });
     }
 
     /// True unless this is a frozen tangent step (which leaves the state alone).
@@ -363,16 +457,16 @@ impl Emit<'_> {
             passes.push((self.twin(dst), self.twin(self.y), twins));
         }
         for (dst, base, terms) in passes {
-            for i in 0..self.n {
+            self.for_states(|e, i| {
                 // A single term loads `y[i]` first (order of loads never changes a value,
                 // but it keeps the emitted IR of the plain steppers as it was).
-                let early = (terms.len() == 1).then(|| self.get(base, i));
-                let xs: Vec<Value> = terms.iter().map(|&(_, a)| self.get(a, i)).collect();
+                let early = (terms.len() == 1).then(|| e.get(base, i));
+                let xs: Vec<Value> = terms.iter().map(|&(_, a)| e.get(a, i)).collect();
                 let weighted: Vec<Value> = xs
                     .into_iter()
                     .zip(&weights)
                     .map(|(x, w)| match w {
-                        Some(w) => self.b.mul(*w, x),
+                        Some(w) => e.b.mul(*w, x),
                         None => x,
                     })
                     .collect();
@@ -380,36 +474,34 @@ impl Emit<'_> {
                 for x in weighted {
                     sum = Some(match sum {
                         None => x,
-                        Some(acc) => self.b.add(acc, x),
+                        Some(acc) => e.b.add(acc, x),
                     });
                 }
                 let sum = sum.expect("a combination has terms");
-                let term = self.b.mul(scale, sum);
-                let yi = early.unwrap_or_else(|| self.get(base, i));
-                let r = self.b.add(yi, term);
-                self.set(dst, i, r);
-            }
+                let term = e.b.mul(scale, sum);
+                let yi = early.unwrap_or_else(|| e.get(base, i));
+                let r = e.b.add(yi, term);
+                e.set(dst, i, r);
+            });
         }
     }
 
     pub(super) fn copy(&mut self, dst: Value, src: Value) {
-        for i in 0..self.n {
-            let idx = self.idx(i);
-            let raw = self.b.load(src, idx);
-            self.b.store(dst, idx, raw);
-        }
+        self.for_states(|e, i| {
+            let raw = e.b.load(src, i);
+            e.b.store(dst, i, raw);
+        });
     }
 
     /// True when every element of `arr` is finite (`|x| < inf`, false for NaN).
     pub(super) fn all_finite(&mut self, arr: Value) -> Value {
         let inf = self.c(f64::INFINITY);
-        let mut acc = self.b.bool(true);
-        for i in 0..self.n {
-            let x = self.get(arr, i);
-            let ok = finite(&mut self.b, x, inf);
-            acc = self.b.binary(BinaryOp::And, acc, ok);
-        }
-        acc
+        let yes = self.b.bool(true);
+        self.each_state(&[yes], |e, i, acc| {
+            let x = e.get(arr, i);
+            let ok = finite(&mut e.b, x, inf);
+            vec![e.b.binary(BinaryOp::And, acc[0], ok)]
+        })[0]
     }
 
     pub(super) fn cfg(&mut self, i: usize) -> Value {

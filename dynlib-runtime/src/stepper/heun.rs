@@ -36,7 +36,7 @@ pub(super) fn heun_step(e: &mut Emit, k1: Value, k2: Value, y_stage: Value) -> V
     e.call_rhs(t1, y_stage, k2);
     let half = e.c(0.5);
     let half_dt = e.b.mul(half, e.dt);
-    for i in 0..e.n {
+    e.for_states(|e, i| {
         let a = e.get(k1, i);
         let b = e.get(k2, i);
         let s = e.b.add(a, b);
@@ -44,7 +44,7 @@ pub(super) fn heun_step(e: &mut Emit, k1: Value, k2: Value, y_stage: Value) -> V
         let yi = e.get(e.y, i);
         let r = e.b.add(yi, term);
         e.set(e.y_prop, i, r);
-    }
+    });
     t1
 }
 

@@ -216,7 +216,7 @@ fn stages(e: &mut Emit, k: &[Value], y_stage: Value, h: Value, shrink: Block) {
     // Stages 2..6, each followed by a finiteness check.
     for s in 0..5 {
         let coeffs = A[s];
-        for i in 0..e.n {
+        e.for_states(|e, i| {
             let yi = e.get(e.y, i);
             let inc = if s == 0 {
                 // `h * a21 * k1[i]` is `(h * a21) * k1[i]`.
@@ -232,7 +232,7 @@ fn stages(e: &mut Emit, k: &[Value], y_stage: Value, h: Value, shrink: Block) {
             };
             let r = e.b.add(yi, inc);
             e.set(y_stage, i, r);
-        }
+        });
         let c = e.c(C[s]);
         let ch = e.b.mul(c, h);
         let ts = e.b.add(e.t, ch);
@@ -249,13 +249,13 @@ fn stages(e: &mut Emit, k: &[Value], y_stage: Value, h: Value, shrink: Block) {
 fn solution(e: &mut Emit, k: &[Value], h: Value, shrink: Block) {
     // Fifth-order solution (b2 = 0 omitted).
     let weights = B.map(|(j, b)| (b, k[j]));
-    for i in 0..e.n {
+    e.for_states(|e, i| {
         let sum = e.lin_comb(i, &weights);
         let inc = e.b.mul(h, sum);
         let yi = e.get(e.y, i);
         let r = e.b.add(yi, inc);
         e.set(e.y_prop, i, r);
-    }
+    });
     let ok = e.all_finite(e.y_prop);
     let cont = e.b.create_block();
     e.b.brif(ok, cont, &[], shrink, &[]);
@@ -271,10 +271,10 @@ fn solution(e: &mut Emit, k: &[Value], h: Value, shrink: Block) {
 /// The error norm `sqrt(mean((e_i / sc_i)^2))`, written as a power as the reference does.
 fn error_norm(e: &mut Emit, k: &[Value], h: Value, atol: Value, rtol: Value) -> Value {
     // Error norm: sqrt(mean((e_i / sc_i)^2)) written as a power, as the reference does.
-    let mut acc = e.c(0.0);
+    let zero = e.c(0.0);
     let error_weights: [(f64, Value); 5] = std::array::from_fn(|m| (B[m].1 - B_STAR[m], k[B[m].0]));
     let bs7 = B_STAR[5];
-    for i in 0..e.n {
+    let acc = e.each_state(&[zero], |e, i, acc| {
         let sum = e.lin_comb(i, &error_weights);
         let bs7c = e.c(bs7);
         let k7 = e.get(k[6], i);
@@ -293,8 +293,8 @@ fn error_norm(e: &mut Emit, k: &[Value], h: Value, atol: Value, rtol: Value) -> 
         let scale = e.b.add(atol, rm);
         let q = e.b.div(ei, scale);
         let q2 = e.b.mul(q, q);
-        acc = e.b.add(acc, q2);
-    }
+        vec![e.b.add(acc[0], q2)]
+    })[0];
     let nf = e.c(e.n as f64);
     let mean = e.b.div(acc, nf);
     let half = e.c(0.5);

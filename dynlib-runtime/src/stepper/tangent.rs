@@ -13,7 +13,7 @@
 use dynlib_ir::lower::{jvp_signature, ModelFunctions};
 use dynlib_ir::*;
 
-use super::emit::{load_f64, return_on_fault};
+use super::emit::{each_index, load_f64, return_on_fault, Builds, Index};
 use super::{StepperSpec, TangentScheme};
 use crate::abi::status;
 
@@ -82,6 +82,12 @@ pub(super) fn emit_own(
     f
 }
 
+impl<'f> Builds<'f> for TangentEmit<'f> {
+    fn builder(&mut self) -> &mut FunctionBuilder<'f> {
+        &mut self.b
+    }
+}
+
 impl TangentEmit<'_> {
     /// The number of states.
     pub fn n(&self) -> usize {
@@ -116,24 +122,32 @@ impl TangentEmit<'_> {
     }
 
     /// `arr[i]` as f64.
-    pub fn get(&mut self, arr: Value, i: usize) -> Value {
+    pub(crate) fn get(&mut self, arr: Value, i: impl Index) -> Value {
         load_f64(&mut self.b, arr, i)
     }
 
     /// `arr[i] = x` (x f64, stored in the dtype).
-    pub fn set(&mut self, arr: Value, i: usize, x: Value) {
-        let idx = self.b.i64(i as i64);
+    pub(crate) fn set(&mut self, arr: Value, i: impl Index, x: Value) {
+        let idx = i.value(&mut self.b);
         let raw = self.b.convert(x, self.elem.ty());
         self.b.store(arr, idx, raw);
     }
 
+    /// `body(i)` for every state `i`, unrolled or as a loop ([`each_index`]).
+    pub(crate) fn for_states(&mut self, mut body: impl FnMut(&mut Self, Value)) {
+        let n = self.n;
+        each_index(self, n, &[], |e, i, _| {
+            body(e, i);
+            Vec::new()
+        });
+    }
+
     /// `dst[i] = src[i]` for every state.
     pub fn copy(&mut self, dst: Value, src: Value) {
-        for i in 0..self.n {
-            let idx = self.b.i64(i as i64);
-            let raw = self.b.load(src, idx);
-            self.b.store(dst, idx, raw);
-        }
+        self.for_states(|e, i| {
+            let raw = e.b.load(src, i);
+            e.b.store(dst, i, raw);
+        });
     }
 
     /// `step == k`.
