@@ -935,3 +935,72 @@ fn verifier_rejects_a_use_of_a_value_nothing_defines() {
     // Such a program prints as text that does not parse back: the verifier is what stops it.
     assert!(parse_program(&print_program(&program)).is_err());
 }
+
+/// Lorenz-96 with `n` states, each `(x[i+1] - x[i-2]) * x[i-1] - x[i] + F`.
+fn lorenz96(n: usize) -> Arc<Model> {
+    let mut s = String::from("inline:\n[model]\ntype = \"ode\"\n[states]\n");
+    for i in 0..n {
+        s.push_str(&format!("x{i} = 8.0\n"));
+    }
+    s.push_str("[params]\nF = 8.0\n[equations.rhs]\n");
+    for i in 0..n {
+        let (a, b, c) = ((i + 1) % n, (i + n - 2) % n, (i + n - 1) % n);
+        s.push_str(&format!("x{i} = \"(x{a} - x{b}) * x{c} - x{i} + F\"\n"));
+    }
+    load_builtin(&s)
+}
+
+/// Issue 12: code that grows linearly with the model. Above the unroll limit the stepper's
+/// and runner's own code is the same size whatever the number of states (their per-state
+/// work is IR loops), and a large right-hand side is called by each RK4 stage rather than
+/// copied into it; only the model's own functions grow with the model.
+#[test]
+fn stepper_and_runner_code_does_not_grow_with_the_model() {
+    let size = |f: &Function| -> usize { f.blocks.iter().map(|b| b.insts.len()).sum() };
+    let calls_of = |p: &Program, f: &Function, name: &str| -> usize {
+        f.blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter(|i| {
+                matches!(&f.insts[i.index()], InstData::Call { func, .. }
+                    if p.functions[func.index()].name == name)
+            })
+            .count()
+    };
+    let sizes = |n: usize| {
+        let k = Kernel::build(lorenz96(n), Some("rk4")).unwrap();
+        let p = k.program();
+        let by_name = |name: &str| {
+            p.functions
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("no function {name}"))
+        };
+        let runners: Vec<&Function> = p
+            .functions
+            .iter()
+            .filter(|f| f.name.starts_with("runner"))
+            .collect();
+        assert!(!runners.is_empty());
+        let rhs_calls: Vec<usize> = runners.iter().map(|r| calls_of(p, r, "rhs")).collect();
+        let runner_sizes: Vec<usize> = runners.iter().map(|r| size(r)).collect();
+        (size(by_name("rhs")), runner_sizes, rhs_calls)
+    };
+    let (rhs_small, runners_small, calls_small) = sizes(300);
+    let (rhs_large, runners_large, calls_large) = sizes(600);
+    assert_eq!(
+        runners_small, runners_large,
+        "runner sizes at 300 and 600 states"
+    );
+    assert!(
+        calls_small.iter().chain(&calls_large).all(|&c| c == 4),
+        "each runner calls the right-hand side once per RK4 stage: {calls_small:?} {calls_large:?}"
+    );
+    assert!(
+        rhs_large >= 2 * rhs_small - 10 && rhs_large <= 2 * rhs_small + 10,
+        "the right-hand side grows linearly: {rhs_small} -> {rhs_large}"
+    );
+    // Below the limit everything is inlined and unrolled, as before.
+    let (_, _, calls_tiny) = sizes(5);
+    assert!(calls_tiny.iter().all(|&c| c == 0), "{calls_tiny:?}");
+}

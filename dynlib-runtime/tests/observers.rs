@@ -262,9 +262,15 @@ fn both_backends_give_the_same_bits() {
             RunOptions::default().t_end(3.0).dt(0.01),
         ),
     ];
+    use dynlib_runtime::stepper::emit::with_unroll_limit;
     for (uri, stepper, obs, o) in cases {
         let a = run(uri, stepper, false, obs.clone(), o.clone());
-        let b = run(uri, stepper, true, obs, o);
+        let b = run(uri, stepper, true, obs.clone(), o.clone());
+        // The tangent steps' per-state work emitted as loops (as for large models): the
+        // same bits on both backends.
+        let looped: Vec<_> = [false, true]
+            .map(|jit| with_unroll_limit(0, || run(uri, stepper, jit, obs.clone(), o.clone())))
+            .into();
         let bits = |r: &[ObserverResult]| -> Vec<u64> {
             r.iter()
                 .flat_map(|o| {
@@ -279,6 +285,9 @@ fn both_backends_give_the_same_bits() {
                 .collect()
         };
         assert_eq!(bits(&a), bits(&b), "{uri}");
+        for (jit, l) in [false, true].iter().zip(&looped) {
+            assert_eq!(bits(&a), bits(l), "{uri}: loops, jit = {jit}");
+        }
         assert!(!a[0].trace_t.is_empty(), "{uri}");
     }
 }

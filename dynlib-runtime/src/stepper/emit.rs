@@ -22,6 +22,26 @@ pub(crate) fn load_f64(b: &mut FunctionBuilder, arr: Value, i: impl Index) -> Va
 /// instruction cache.
 pub const UNROLL_STATES: usize = 16;
 
+thread_local! {
+    static UNROLL_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(UNROLL_STATES) };
+}
+
+/// Runs `f` with the unroll limit of this thread's emitters set to `limit` (0: every
+/// per-state loop is a loop; `usize::MAX`: nothing is): the tests' way to check that loops
+/// and unrolled code give the same bits on models of any size. Emission happens where a
+/// kernel is built, on the calling thread.
+#[doc(hidden)]
+pub fn with_unroll_limit<T>(limit: usize, f: impl FnOnce() -> T) -> T {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            UNROLL_LIMIT.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(UNROLL_LIMIT.with(|l| l.replace(limit)));
+    f()
+}
+
 /// An array index while emitting: a constant (`usize`, unrolled code) or a value (a loop
 /// counter).
 pub(crate) trait Index: Copy {
@@ -53,7 +73,7 @@ pub(crate) fn each_index<'f, C: Builds<'f>>(
     carried: &[Value],
     mut body: impl FnMut(&mut C, Value, &[Value]) -> Vec<Value>,
 ) -> Vec<Value> {
-    if n <= UNROLL_STATES {
+    if n <= UNROLL_LIMIT.with(|l| l.get()) {
         let mut state = carried.to_vec();
         for k in 0..n {
             let i = cx.builder().i64(k as i64);
