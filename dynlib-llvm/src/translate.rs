@@ -30,10 +30,7 @@
 //! vectorizer (gathers, runtime checks, epilogues) and runtime unrolling only add code: on
 //! a cold Lorenz build they were two thirds of the optimiser's and the code generator's
 //! time, and no run measured faster with them. Loops with a constant trip count are still
-//! unrolled fully where LLVM finds it worth it. The exception are the per-state loops of
-//! large models (counted to a constant of at least [`VECTOR_TRIP_COUNT`]): element-wise
-//! stage updates, where vector code pays (a lane batch of 8 Lorenz systems, 24 states,
-//! ran 2.2× slower with them scalar).
+//! unrolled fully where LLVM finds it worth it.
 
 use inkwell::attributes::AttributeLoc;
 use inkwell::basic_block::BasicBlock;
@@ -132,48 +129,6 @@ impl Frame<'_> {
     }
 }
 
-/// The shortest trip count of a loop LLVM may vectorize.
-pub const VECTOR_TRIP_COUNT: u64 = 17;
-
-/// True when the loop headed by `header` is counted up to a constant of at least
-/// [`VECTOR_TRIP_COUNT`]: its header compares its first parameter (the counter) with an
-/// `i64` constant and branches on that. Those are the per-state loops steppers and runners
-/// emit for models too large to unroll (`dynlib_runtime::stepper::emit::UNROLL_STATES`),
-/// element-wise work where vector code is several times faster and, without fast-math
-/// flags (LLVM reorders no floating-point reduction), computes the same bits. The short
-/// loops (a small model's LU) and those counted to a runtime value (the record copy) stay
-/// scalar.
-fn long_counted_loop(f: &Function, header: dynlib_ir::Block) -> bool {
-    let block = &f.blocks[header.index()];
-    let Some(counter) = block.params.first() else {
-        return false;
-    };
-    let Some(&last) = block.insts.last() else {
-        return false;
-    };
-    let InstData::Brif { cond, .. } = &f.insts[last.index()] else {
-        return false;
-    };
-    let dynlib_ir::ValueDef::Result(cmp, _) = f.values[cond.index()].def else {
-        return false;
-    };
-    let InstData::Cmp {
-        op: CmpOp::Lt,
-        args: [i, end],
-    } = &f.insts[cmp.index()]
-    else {
-        return false;
-    };
-    if *i != *counter {
-        return false;
-    }
-    let dynlib_ir::ValueDef::Result(k, _) = f.values[end.index()].def else {
-        return false;
-    };
-    matches!(f.insts[k.index()], InstData::Const { bits } if f.value_type(*end) == Type::I64
-        && (bits as i64) >= VECTOR_TRIP_COUNT as i64)
-}
-
 impl<'ctx> Translator<'ctx, '_> {
     fn ty(&self, ty: Type) -> BasicTypeEnum<'ctx> {
         let c = self.ctx;
@@ -203,13 +158,11 @@ impl<'ctx> Translator<'ctx, '_> {
     }
 
     /// Attaches the `llvm.loop` node of the loop headed by `header` to its latch `br`:
-    /// `llvm.loop.unroll.runtime.disable`, and `llvm.loop.vectorize.enable` false unless it
-    /// is a long counted loop ([`long_counted_loop`]; see the module docs). One node per
-    /// header, so every latch of a loop names the same loop (LLVM ignores a loop's hints
-    /// when its latches disagree).
+    /// `llvm.loop.vectorize.enable` false and `llvm.loop.unroll.runtime.disable` (see the
+    /// module docs). One node per header, so every latch of a loop names the same loop
+    /// (LLVM ignores a loop's hints when its latches disagree).
     fn loop_hints(
         &self,
-        f: &Function,
         fr: &mut Frame<'ctx>,
         header: dynlib_ir::Block,
         br: inkwell::values::InstructionValue<'ctx>,
@@ -238,11 +191,8 @@ impl<'ctx> Translator<'ctx, '_> {
             let runtime = LLVMMDNodeInContext2(c, runtime.as_mut_ptr(), 1);
             // A loop's identity is a node whose first operand is itself.
             let temp = LLVMTemporaryMDNode(c, std::ptr::null_mut(), 0);
-            let mut ops = vec![temp, runtime];
-            if !long_counted_loop(f, header) {
-                ops.push(vectorize);
-            }
-            let id = LLVMMDNodeInContext2(c, ops.as_mut_ptr(), ops.len());
+            let mut ops = [temp, vectorize, runtime];
+            let id = LLVMMDNodeInContext2(c, ops.as_mut_ptr(), 3);
             LLVMMetadataReplaceAllUsesWith(temp, id);
             LLVMSetMetadata(br.as_value_ref(), kind, LLVMMetadataAsValue(c, id));
             fr.loop_ids.insert(header, id);
@@ -469,7 +419,7 @@ impl<'ctx> Translator<'ctx, '_> {
                 let target = self.edge(f, fr, dest, here)?;
                 let br = b.build_unconditional_branch(target)?;
                 if fr.back_edge(dest) {
-                    self.loop_hints(f, fr, dest.block, br);
+                    self.loop_hints(fr, dest.block, br);
                 }
                 None
             }
@@ -490,7 +440,7 @@ impl<'ctx> Translator<'ctx, '_> {
                     let br = b.build_unconditional_branch(target)?;
                     // The split block is then the latch of a loop through the else edge.
                     if fr.back_edge(else_dest) {
-                        self.loop_hints(f, fr, else_dest.block, br);
+                        self.loop_hints(fr, else_dest.block, br);
                     }
                     b.position_at_end(here);
                     split
@@ -499,9 +449,9 @@ impl<'ctx> Translator<'ctx, '_> {
                 };
                 let br = b.build_conditional_branch(c, then_bb, else_bb)?;
                 if fr.back_edge(then_dest) {
-                    self.loop_hints(f, fr, then_dest.block, br);
+                    self.loop_hints(fr, then_dest.block, br);
                 } else if then_dest.block != else_dest.block && fr.back_edge(else_dest) {
-                    self.loop_hints(f, fr, else_dest.block, br);
+                    self.loop_hints(fr, else_dest.block, br);
                 }
                 None
             }

@@ -249,12 +249,14 @@ fn every_builtin_ode_model_and_stepper() {
 }
 
 /// Steppers and runners unroll their per-state work for small models and emit it as IR
-/// loops for large ones (`stepper::emit::UNROLL_STATES`). With every such loop forced
-/// (limit 0), both backends give the bits of the unrolled code: every stepper, on models
-/// with events, aux and lags as well as plain ones, and in float32.
+/// loops for large ones (`stepper::emit::UNROLL_STATES`), several states an iteration and
+/// the remainder unrolled. With every such loop forced (limit 0), one state an iteration
+/// and two (so a 3-state model has a remainder), both backends give the bits of the
+/// unrolled code: every stepper, on models with events, aux and lags as well as plain
+/// ones, and in float32.
 #[test]
 fn loops_give_the_bits_of_unrolled_code() {
-    use dynlib_runtime::stepper::emit::with_unroll_limit;
+    use dynlib_runtime::stepper::emit::with_unrolling;
     let mut cases: Vec<(&str, &str, Option<&str>)> = Vec::new();
     for uri in ["builtin://ode/lorenz", "builtin://ode/izhikevich"] {
         cases.extend(steppers(ModelKind::Ode).into_iter().map(|s| (uri, s, None)));
@@ -265,14 +267,14 @@ fn loops_give_the_bits_of_unrolled_code() {
         cases.extend(steppers(ModelKind::Map).into_iter().map(|s| (uri, s, None)));
     }
     for (uri, stepper, dtype) in cases {
-        let unrolled = with_unroll_limit(usize::MAX, || script(uri, stepper, dtype, false));
+        let unrolled = with_unrolling(usize::MAX, 1, || script(uri, stepper, dtype, false));
         assert!(unrolled.iter().any(|o| !o.t.is_empty()), "{uri} {stepper}");
-        for jit in [false, true] {
-            let looped = with_unroll_limit(0, || script(uri, stepper, dtype, jit));
+        for (by, jit) in [(1, false), (1, true), (2, false), (2, true)] {
+            let looped = with_unrolling(0, by, || script(uri, stepper, dtype, jit));
             for (k, (a, b)) in unrolled.iter().zip(&looped).enumerate() {
                 assert!(
                     a == b,
-                    "{uri} {stepper} {dtype:?}: run {k} with loops (jit = {jit}) differs from \
+                    "{uri} {stepper} {dtype:?}: run {k} with loops of {by} (jit = {jit}) differs from \
                      the unrolled interpreter\nunrolled: {a:?}\nloops:    {b:?}"
                 );
             }

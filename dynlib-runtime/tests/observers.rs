@@ -262,14 +262,14 @@ fn both_backends_give_the_same_bits() {
             RunOptions::default().t_end(3.0).dt(0.01),
         ),
     ];
-    use dynlib_runtime::stepper::emit::with_unroll_limit;
+    use dynlib_runtime::stepper::emit::with_unrolling;
     for (uri, stepper, obs, o) in cases {
         let a = run(uri, stepper, false, obs.clone(), o.clone());
         let b = run(uri, stepper, true, obs.clone(), o.clone());
         // The tangent steps' per-state work emitted as loops (as for large models): the
         // same bits on both backends.
         let looped: Vec<_> = [false, true]
-            .map(|jit| with_unroll_limit(0, || run(uri, stepper, jit, obs.clone(), o.clone())))
+            .map(|jit| with_unrolling(0, 1, || run(uri, stepper, jit, obs.clone(), o.clone())))
             .into();
         let bits = |r: &[ObserverResult]| -> Vec<u64> {
             r.iter()

