@@ -618,3 +618,47 @@ fn skipping_settled_functions_changes_nothing() {
         assert_eq!(skipping, exhaustive, "seed {seed}");
     }
 }
+
+/// The inliner's size rule: a callee too large to copy into each of its call sites stays a
+/// call (its caller is then ready to be inlined in turn, calls and all), a small one is
+/// inlined everywhere, and one called once is inlined whatever its size; the calls a
+/// copied body brings stay calls.
+#[test]
+fn large_callees_called_several_times_stay_calls() {
+    let big_size = passes::inline::INLINE_BUDGET / 3;
+    let mut text = String::from("function @big(f64) -> (f64) {\nblock0(v0: f64):\n");
+    for i in 1..=big_size {
+        text.push_str(&format!("    v{i}:f64 = mul v{}, v0\n", i - 1));
+    }
+    text.push_str(&format!("    return v{big_size}\n}}\n"));
+    text.push_str(
+        "function @small(f64) -> (f64) {\nblock0(v0: f64):\n    v1:f64 = mul v0, v0\n    return v1\n}\n\
+         function @once(f64) -> (f64) {\nblock0(v0: f64):\n    v1:f64 = call @big(v0)\n    return v1\n}\n\
+         function @mid(f64) -> (f64) {\nblock0(v0: f64):\n    v1:f64 = call @big(v0)\n    v2:f64 = call @big(v1)\n    v3:f64 = call @big(v2)\n    v4:f64 = call @big(v3)\n    v5:f64 = call @small(v4)\n    v6:f64 = call @small(v5)\n    return v6\n}\n\
+         function @top(f64) -> (f64) {\nblock0(v0: f64):\n    v1:f64 = call @mid(v0)\n    v2:f64 = call @small(v1)\n    return v2\n}\n",
+    );
+    let mut p = parse_program(&text).unwrap();
+    assert_verifies(&p, "before");
+    passes::optimize(&mut p);
+    assert_verifies(&p, "after optimize");
+    let calls = |name: &str| -> Vec<String> {
+        let f = p.functions.iter().find(|f| f.name == name).unwrap();
+        f.blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter_map(|i| match &f.insts[i.index()] {
+                InstData::Call { func, .. } => Some(p.functions[func.index()].name.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // Four copies of `big` would pass the budget: `mid` keeps four calls, inlines `small`.
+    assert_eq!(calls("mid"), vec!["big"; 4]);
+    // `mid` is then ready: `top` takes its body with the four calls, and `small`.
+    assert_eq!(calls("top"), vec!["big"; 4]);
+    // Called once, `big` is inlined into `once`.
+    assert!(calls("once").is_empty());
+    assert!(passes::inline::worth_inlining(big_size, 1));
+    assert!(!passes::inline::worth_inlining(big_size, 4));
+    assert!(passes::inline::worth_inlining(big_size, 3));
+}

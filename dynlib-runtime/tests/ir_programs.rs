@@ -952,9 +952,7 @@ fn lorenz96(n: usize) -> Arc<Model> {
 
 /// Issue 12: code that grows linearly with the model. Above the unroll limit the stepper's
 /// and runner's own code is the same size whatever the number of states (up to the
-/// remainder of a loop of 8) (up to the
-/// remainder of a loop of 8) (their per-state
-/// work is IR loops), and a large right-hand side is called by each RK4 stage rather than
+/// remainder of a loop of 8; their per-state work is IR loops), and a large right-hand side is called by each RK4 stage rather than
 /// copied into it; only the model's own functions grow with the model.
 #[test]
 fn stepper_and_runner_code_does_not_grow_with_the_model() {

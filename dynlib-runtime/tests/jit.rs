@@ -266,11 +266,36 @@ fn loops_give_the_bits_of_unrolled_code() {
     for uri in ["builtin://map/henon", "builtin://map/logistic"] {
         cases.extend(steppers(ModelKind::Map).into_iter().map(|s| (uri, s, None)));
     }
+    // And the loops as they are made for large models (8 states an iteration and a
+    // remainder of 3), at the default settings, on a Lorenz-96 of 43 states.
+    let mut l96 = String::from("inline:\n[model]\ntype = \"ode\"\n[states]\n");
+    for i in 0..43 {
+        l96.push_str(&format!("x{i} = {}\n", 8.0 + 0.01 * (i % 3) as f64));
+    }
+    l96.push_str("[params]\nF = 8.0\n[equations.rhs]\n");
+    for i in 0..43 {
+        let (a, b, c) = ((i + 1) % 43, (i + 41) % 43, (i + 42) % 43);
+        l96.push_str(&format!("x{i} = \"(x{a} - x{b}) * x{c} - x{i} + F\"\n"));
+    }
+    for stepper in ["rk4", "rk45", "ab3", "heun"] {
+        let unrolled = with_unrolling(usize::MAX, 1, || script(&l96, stepper, None, false));
+        for jit in [false, true] {
+            let looped = script(&l96, stepper, None, jit);
+            assert_eq!(unrolled.len(), looped.len());
+            for (k, (a, b)) in unrolled.iter().zip(&looped).enumerate() {
+                assert!(
+                    a == b,
+                    "Lorenz-96 (43) {stepper}: run {k} (jit = {jit}) differs from unrolled code"
+                );
+            }
+        }
+    }
     for (uri, stepper, dtype) in cases {
         let unrolled = with_unrolling(usize::MAX, 1, || script(uri, stepper, dtype, false));
         assert!(unrolled.iter().any(|o| !o.t.is_empty()), "{uri} {stepper}");
         for (by, jit) in [(1, false), (1, true), (2, false), (2, true)] {
             let looped = with_unrolling(0, by, || script(uri, stepper, dtype, jit));
+            assert_eq!(unrolled.len(), looped.len());
             for (k, (a, b)) in unrolled.iter().zip(&looped).enumerate() {
                 assert!(
                     a == b,

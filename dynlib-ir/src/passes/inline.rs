@@ -24,8 +24,9 @@
 //! is one the size rule keeps ([`worth_inlining`]); after a round, callers of former callers
 //! may have become ready, and [`super::optimize`] runs again.
 //!
-//! The size rule: a callee is inlined where it is called once from a function (no code is
-//! duplicated) or where all its calls from that function together stay within
+//! The size rule: a callee is inlined where it is called once from a function (one copy in
+//! that caller; a function called once from each of several callers, such as a step
+//! function and the runner variants, is still copied into each) or where all its calls from that function together stay within
 //! [`INLINE_BUDGET`] instructions. A large right-hand side called by every stage of a
 //! Runge–Kutta step stays one function called four (or seven) times: copying it into every
 //! stage multiplied the step's code by the number of stages, which cost compile time in

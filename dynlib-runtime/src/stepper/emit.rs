@@ -30,7 +30,7 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's emitters unrolling up to `limit` states (0: every per-state
-/// piece of work is a loop; `usize::MAX`: none is) and taking `by` states a loop iteration
+/// piece of work of at least `by` states is a loop; `usize::MAX`: none is) and taking `by` states a loop iteration
 /// (at least 1): the tests' way to check that loops, their remainders and unrolled code
 /// give the same bits on small models. Emission happens where a kernel is built, on the
 /// calling thread.
@@ -48,7 +48,7 @@ pub fn with_unrolling<T>(limit: usize, by: usize, f: impl FnOnce() -> T) -> T {
 
 /// An array index while emitting: a constant (`usize`, unrolled code) or a value (a loop
 /// counter).
-pub(crate) trait Index: Copy {
+pub trait Index: Copy {
     /// The index as an `i64` value.
     fn value(self, b: &mut FunctionBuilder) -> Value;
 }
@@ -510,8 +510,8 @@ impl Emit<'_> {
         }
         for (dst, base, terms) in passes {
             self.for_states(|e, i| {
-                // A single term loads `y[i]` first (order of loads never changes a value,
-                // but it keeps the emitted IR of the plain steppers as it was).
+                // A single term loads `y[i]` first (the order of loads never changes a
+                // value; this is the order the plain steppers have always emitted).
                 let early = (terms.len() == 1).then(|| e.get(base, i));
                 let xs: Vec<Value> = terms.iter().map(|&(_, a)| e.get(a, i)).collect();
                 let weighted: Vec<Value> = xs

@@ -122,12 +122,12 @@ impl TangentEmit<'_> {
     }
 
     /// `arr[i]` as f64.
-    pub(crate) fn get(&mut self, arr: Value, i: impl Index) -> Value {
+    pub fn get(&mut self, arr: Value, i: impl Index) -> Value {
         load_f64(&mut self.b, arr, i)
     }
 
     /// `arr[i] = x` (x f64, stored in the dtype).
-    pub(crate) fn set(&mut self, arr: Value, i: impl Index, x: Value) {
+    pub fn set(&mut self, arr: Value, i: impl Index, x: Value) {
         let idx = i.value(&mut self.b);
         let raw = self.b.convert(x, self.elem.ty());
         self.b.store(arr, idx, raw);
