@@ -340,9 +340,7 @@ impl<'f> Hook<'_, 'f> {
             "an observer writes only its own vectors"
         );
         self.check_vector(vec, i);
-        let idx = self.b.i64(i as i64);
-        let raw = self.b.convert(x, self.elem.ty());
-        self.b.store(vec, idx, raw);
+        crate::stepper::emit::store_f64(self.b, vec, i, x, self.elem.ty());
     }
 
     fn check_vector(&self, vec: Value, i: usize) {

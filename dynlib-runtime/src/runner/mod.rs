@@ -35,7 +35,7 @@ use dynlib_model::{Model, ModelKind, Phase};
 
 use crate::abi::*;
 use crate::observer::{ObserverLayout, Observers};
-use crate::stepper::emit::each_index;
+use crate::stepper::emit::{each_index, for_each_index};
 use crate::stepper::StepperSpec;
 
 mod base;
@@ -689,10 +689,9 @@ impl Runner<'_, '_> {
     /// one); a fault reports the committed step.
     fn commit(&mut self, committed: &Carried) -> Option<Value> {
         let (y, y_prop) = (self.prm(RunnerParam::Y), self.prm(RunnerParam::YProp));
-        each_index(&mut self.b, self.facts.n, &[], |b, kk, _| {
+        for_each_index(&mut self.b, self.facts.n, |b, kk| {
             let x = b.load(y_prop, kk);
             b.store(y, kk, x);
-            Vec::new()
         });
         // The state is committed; a failed update reports the step's time and count.
         (self.facts.has_aux || self.facts.has_stop).then(|| self.update_aux(committed.t, committed))

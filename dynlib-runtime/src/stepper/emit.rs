@@ -14,6 +14,13 @@ pub(crate) fn load_f64(b: &mut FunctionBuilder, arr: Value, i: impl Index) -> Va
     b.convert(raw, Type::F64)
 }
 
+/// `arr[i] = x`: `x` (f64) converted to the array's element type `ty` and stored.
+pub(crate) fn store_f64(b: &mut FunctionBuilder, arr: Value, i: impl Index, x: Value, ty: Type) {
+    let idx = i.value(b);
+    let raw = b.convert(x, ty);
+    b.store(arr, idx, raw);
+}
+
 /// Models with at most this many states get their per-state stepper and runner work
 /// unrolled (straight-line code, each index a constant); larger ones get IR loops of
 /// [`UNROLL_BY`] states an iteration, so code grows with the model only in the model's own
@@ -120,6 +127,18 @@ pub(crate) fn each_index<'f, C: Builds<'f>>(
 
 /// How many states one iteration of a per-state loop handles ([`each_index`]).
 pub const UNROLL_BY: usize = 8;
+
+/// [`each_index`] with nothing carried.
+pub(crate) fn for_each_index<'f, C: Builds<'f>>(
+    cx: &mut C,
+    n: usize,
+    mut body: impl FnMut(&mut C, Value),
+) {
+    each_index(cx, n, &[], |cx, i, _| {
+        body(cx, i);
+        Vec::new()
+    });
+}
 
 /// An emission context that holds the function's builder.
 pub(crate) trait Builds<'f> {
@@ -359,9 +378,7 @@ impl Emit<'_> {
 
     /// `arr[i]` as f64 (the reference computes stage arithmetic in float64).
     pub(super) fn get(&mut self, arr: Value, i: impl Index) -> Value {
-        let i = i.value(&mut self.b);
-        let raw = self.b.load(arr, i);
-        self.b.convert(raw, Type::F64)
+        load_f64(&mut self.b, arr, i)
     }
 
     /// `c_0 * a_0[i] + c_1 * a_1[i] + ...`, each product `(c * a[i])` and the sum folded
@@ -383,9 +400,7 @@ impl Emit<'_> {
 
     /// `arr[i] = x` (x is f64, stored in the dtype).
     pub(super) fn set(&mut self, arr: Value, i: impl Index, x: Value) {
-        let idx = i.value(&mut self.b);
-        let raw = self.b.convert(x, self.elem.ty());
-        self.b.store(arr, idx, raw);
+        store_f64(&mut self.b, arr, i, x, self.elem.ty());
     }
 
     /// [`each_index`] over the states.
@@ -399,11 +414,9 @@ impl Emit<'_> {
     }
 
     /// [`Emit::each_state`] with nothing carried.
-    pub(super) fn for_states(&mut self, mut body: impl FnMut(&mut Self, Value)) {
-        self.each_state(&[], |e, i, _| {
-            body(e, i);
-            Vec::new()
-        });
+    pub(super) fn for_states(&mut self, body: impl FnMut(&mut Self, Value)) {
+        let n = self.n;
+        for_each_index(self, n, body);
     }
 
     /// True unless this is a frozen tangent step (which leaves the state alone).

@@ -13,7 +13,7 @@
 use dynlib_ir::lower::{jvp_signature, ModelFunctions};
 use dynlib_ir::*;
 
-use super::emit::{each_index, load_f64, return_on_fault, Builds, Index};
+use super::emit::{for_each_index, load_f64, return_on_fault, store_f64, Builds, Index};
 use super::{StepperSpec, TangentScheme};
 use crate::abi::status;
 
@@ -128,18 +128,13 @@ impl TangentEmit<'_> {
 
     /// `arr[i] = x` (x f64, stored in the dtype).
     pub fn set(&mut self, arr: Value, i: impl Index, x: Value) {
-        let idx = i.value(&mut self.b);
-        let raw = self.b.convert(x, self.elem.ty());
-        self.b.store(arr, idx, raw);
+        store_f64(&mut self.b, arr, i, x, self.elem.ty());
     }
 
     /// `body(i)` for every state `i`, unrolled or as a loop ([`each_index`]).
-    pub(crate) fn for_states(&mut self, mut body: impl FnMut(&mut Self, Value)) {
+    pub(crate) fn for_states(&mut self, body: impl FnMut(&mut Self, Value)) {
         let n = self.n;
-        each_index(self, n, &[], |e, i, _| {
-            body(e, i);
-            Vec::new()
-        });
+        for_each_index(self, n, body);
     }
 
     /// `dst[i] = src[i]` for every state.
