@@ -539,7 +539,8 @@ fn keys_change_with_what_is_compiled_and_nothing_else() {
     // The runner variant is part of the runner key.
     let k = build("builtin://ode/vanderpol", "rk4", None);
     let exports = k.unit_exports(Unit::Runner(dynlib::runtime::runner::RunnerVariant::Base));
-    let opts = dynlib_llvm_opts();
+    // The options the kernel chose for a model of its size (one lane).
+    let opts = dynlib::runtime::units::CodegenOptions::for_kernel(k.model().states.len(), 1);
     use dynlib::runtime::runner::RunnerVariant;
     let key = |variant: Option<RunnerVariant>| {
         dynlib::runtime::units::unit_key(
@@ -558,10 +559,6 @@ fn keys_change_with_what_is_compiled_and_nothing_else() {
     assert_eq!(key(Some(RunnerVariant::Base)), base[2]);
     // A unit keyed without a variant stands for another.
     assert_ne!(key(None), base[2]);
-}
-
-fn dynlib_llvm_opts() -> dynlib::runtime::units::CodegenOptions {
-    Default::default()
 }
 
 #[cfg(unix)]

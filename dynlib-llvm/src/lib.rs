@@ -3,8 +3,8 @@
 //! The pipeline has two halves so the disk cache (dynlib-cache) can sit between them:
 //!
 //! 1. [`compile`]: IR → LLVM IR (module `translate`) in a fresh LLVM context, verified,
-//!    optimised with the new pass manager (`default<O2>` or `<O3>`, no fast-math, no
-//!    floating-point contraction), and emitted as an object file for the host by a
+//!    optimised with the new pass manager (`default<O2>` or `<O3>`, vectorized where
+//!    [`CodegenOptions::vectorize`] says, no fast-math, no floating-point contraction), and emitted as an object file for the host by a
 //!    `TargetMachine` with the host's CPU name and features. The result is an [`Object`]:
 //!    the bytes plus the list of exported functions and their signatures.
 //! 2. Loading (module `jit`): the object goes into an ORC LLJIT of its own, with libm
@@ -193,6 +193,20 @@ fn with_module<T>(
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
     translate::translate(&ctx, &module, program, exports)?;
+    if !opts.vectorize {
+        // The vectorizers skip functions that may not use floating-point or vector
+        // registers implicitly; the arithmetic as written still runs in SSE registers.
+        // (The pipeline's own SLP switch, `PassBuilderOptions::set_loop_slp_vectorization`,
+        // is ignored by LLVM 14's `default<On>` pipelines: measured.)
+        let kind = inkwell::attributes::Attribute::get_named_enum_kind_id("noimplicitfloat");
+        let attr = ctx.create_enum_attribute(kind, 0);
+        for f in module
+            .get_functions()
+            .filter(|f| f.count_basic_blocks() > 0)
+        {
+            f.add_attribute(inkwell::attributes::AttributeLoc::Function, attr);
+        }
+    }
     add_bytes_symbol(&ctx, &module, TAG_SYMBOL, TAG_LEN_SYMBOL, tag.as_bytes());
     let abi = abi_of(&exports_of(program, exports));
     add_bytes_symbol(&ctx, &module, ABI_SYMBOL, ABI_LEN_SYMBOL, abi.as_bytes());

@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use dynlib_ir::FuncId;
 use dynlib_native::abi::{self, Bytes, Symbol};
-use dynlib_native::{CodegenOptions, OptLevel};
+use dynlib_native::CodegenOptions;
 
 use crate::jit::Loaded;
 
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn dynlib_llvm_compile(
     ir_len: usize,
     exports: *const u32,
     n_exports: usize,
-    opt_level: u32,
+    options: u32,
     tag: *const u8,
     tag_len: usize,
     mode: u32,
@@ -120,10 +120,8 @@ pub unsafe extern "C" fn dynlib_llvm_compile(
         let program = dynlib_ir::parse_program(text)
             .map_err(|e| format!("the backend could not read the IR: {e}"))?;
         let exports: Vec<FuncId> = exports.iter().map(|&i| FuncId(i)).collect();
-        let opts = CodegenOptions {
-            opt_level: OptLevel::from_code(opt_level)
-                .ok_or_else(|| format!("no optimisation level {opt_level}"))?,
-        };
+        let opts = CodegenOptions::from_code(options)
+            .ok_or_else(|| format!("no code generation options numbered {options:#x}"))?;
         let tag = String::from_utf8_lossy(tag);
         let e = |e: crate::Error| e.to_string();
         match mode {

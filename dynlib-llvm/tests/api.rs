@@ -266,6 +266,7 @@ block2:
     let f = p.find("two_latches").unwrap();
     let o0 = CodegenOptions {
         opt_level: dynlib_llvm::OptLevel::O0,
+        ..Default::default()
     };
     let ir = llvm_ir(&p, &[f], &o0, "api").unwrap();
     let ids: Vec<&str> = ir
@@ -425,4 +426,76 @@ fn the_plugin_compiles_exactly_what_this_crate_compiles() {
         matches!(&e, dynlib_native::Error::Backend(m) if m.starts_with("invalid IR")),
         "{e}"
     );
+}
+
+/// Four independent products, one per element: what the SLP vectorizer packs.
+fn isomorphic_products() -> (Program, FuncId) {
+    let mut text = String::from(
+        "function @products(ptr<f64>, ptr<f64>, ptr<f64>) -> (i32) {\n\
+         block0(v0: ptr<f64>, v1: ptr<f64>, v2: ptr<f64>):\n",
+    );
+    for i in 0..4 {
+        let v = 10 + 4 * i;
+        text.push_str(&format!(
+            "    v{v}:i64 = const {i}\n    v{}:f64 = load v1, v{v}\n    v{}:f64 = load v2, v{v}\n    \
+             v{}:f64 = mul v{}, v{}\n    store v0, v{v}, v{}\n",
+            v + 1,
+            v + 2,
+            v + 3,
+            v + 1,
+            v + 2,
+            v + 3
+        ));
+    }
+    text.push_str("    v99:i32 = const 0\n    return v99\n}\n");
+    let p = parse_program(&text).unwrap();
+    let f = p.find("products").unwrap();
+    (p, f)
+}
+
+/// `CodegenOptions::vectorize` decides whether isomorphic scalar code becomes vector code,
+/// and the bits are the interpreter's either way.
+#[test]
+fn vectorizing_is_an_option_that_never_changes_a_bit() {
+    let (p, f) = isomorphic_products();
+    let interp = Interpreter::new(&p).unwrap();
+    let inputs = |k: usize| -> (Vec<f64>, Vec<f64>) {
+        let a = (0..4).map(|i| ((i + k) as f64 * 0.7).sin() * 1e5).collect();
+        let b = (0..4).map(|i| ((i * k) as f64 + 0.3).cos() / 3.0).collect();
+        (a, b)
+    };
+    for vectorize in [true, false] {
+        let opts = CodegenOptions {
+            vectorize,
+            ..Default::default()
+        };
+        let ir = llvm_ir(&p, &[f], &opts, "api").unwrap();
+        assert_eq!(
+            ir.contains("x double>"),
+            vectorize,
+            "vectorize {vectorize}:\n{ir}"
+        );
+        let jit = compile(&p, &[f], &opts, "api").unwrap().load().unwrap();
+        for k in 0..8 {
+            let (a, b) = inputs(k);
+            let run = |call: &mut dyn FnMut(&mut [Arg<'_>], &mut [Scalar])| {
+                let (mut out, mut x, mut y) = (vec![0.0; 4], a.clone(), b.clone());
+                let mut status = [Scalar::I32(-1)];
+                call(
+                    &mut [
+                        Arg::PtrF64(&mut out),
+                        Arg::PtrF64(&mut x),
+                        Arg::PtrF64(&mut y),
+                    ],
+                    &mut status,
+                );
+                out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            // SAFETY: the function reads and writes elements 0..4 of arrays 4 long.
+            let native = run(&mut |args, out| unsafe { jit.call(f, args, out).unwrap() });
+            let interpreted =
+                run(&mut |args, out| interp.call_into(&mut Machine::new(), f, args, out).unwrap());
+            assert_eq!(native, interpreted, "vectorize {vectorize}, input {k}");
+        }
+    }
 }

@@ -186,7 +186,10 @@ fn check_level(level: OptLevel) {
     let jit = compile(
         &program,
         &exports,
-        &CodegenOptions { opt_level: level },
+        &CodegenOptions {
+            opt_level: level,
+            ..Default::default()
+        },
         "ops",
     )
     .unwrap()

@@ -155,6 +155,7 @@ pub(crate) fn check(
         tag_index,
         lag_depths: c.lags,
         equations_use_lag,
+        lanes: 1,
         sim: SimDefaults {
             t0: sim.t0.unwrap_or(0.0),
             t_end: sim.t_end.unwrap_or(1.0),

@@ -79,6 +79,7 @@ impl Model {
         m.jacobian = None;
         m.tag_index = Vec::new();
         m.presets = Vec::new();
+        m.lanes = self.lanes * width;
         Ok(m)
     }
 

@@ -214,6 +214,10 @@ pub struct Model {
     pub uri: String,
     /// The texts read while loading (for messages about the model later).
     pub sources: Arc<SourceMap>,
+    /// How many independent copies of a model this one holds side by side: 1 for a model
+    /// as loaded, the width for one [`Model::lanes`] replicated (code generation
+    /// vectorizes across lanes).
+    pub lanes: usize,
 }
 
 /// Version of the canonical form behind [`Model::digest`]; part of what is hashed.

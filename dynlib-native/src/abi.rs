@@ -95,9 +95,10 @@ pub const HOST: &[u8] = b"dynlib_llvm_host\0";
 /// Describes the host.
 pub type HostFn = unsafe extern "C" fn(out: *mut Bytes) -> i32;
 
-/// `int dynlib_llvm_compile(ir, ir_len, exports, n_exports, opt_level, tag, tag_len, mode,
-/// Bytes *out)`: compiles the IR program given as text (functions `exports`, by index) at
-/// `opt_level` ([`OptLevel::code`](crate::OptLevel::code)), producing what `mode` says.
+/// `int dynlib_llvm_compile(ir, ir_len, exports, n_exports, options, tag, tag_len, mode,
+/// Bytes *out)`: compiles the IR program given as text (functions `exports`, by index) with
+/// `options` ([`CodegenOptions::code`](crate::CodegenOptions::code)), producing what `mode`
+/// says.
 pub const COMPILE: &[u8] = b"dynlib_llvm_compile\0";
 /// Compiles a unit.
 pub type CompileFn = unsafe extern "C" fn(
@@ -105,7 +106,7 @@ pub type CompileFn = unsafe extern "C" fn(
     ir_len: usize,
     exports: *const u32,
     n_exports: usize,
-    opt_level: u32,
+    options: u32,
     tag: *const u8,
     tag_len: usize,
     mode: u32,

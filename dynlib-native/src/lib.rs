@@ -2,9 +2,10 @@
 //! it is called ([`Jit`]), and the LLVM backend itself, loaded into the process on first
 //! use.
 //!
-//! The backend (crate dynlib-llvm) links LLVM 14, and loading libLLVM costs a process about
-//! 20 ms before `main` even runs. A program that only interprets should not pay that, so
-//! nothing here links LLVM: dynlib-llvm is also built as a plugin (`libdynlib_llvm.so`), and
+//! The backend (crate dynlib-llvm) links LLVM 14, 40 MB of it: linked into a program, the
+//! shared libLLVM cost every process about 20 ms before `main` even ran, and the plugin
+//! (with LLVM linked in statically) still takes 3–6 ms to load. A program that only
+//! interprets should not pay that, so nothing here links LLVM: dynlib-llvm is also built as a plugin (`libdynlib_llvm.so`), and
 //! [`compile`], [`Object::load`], [`host`], [`llvm_ir`] and [`assembly`] load it with
 //! `dlopen` the first time one of them is called (see [`plugin`] for where it is looked
 //! for). The two halves talk through a small C interface ([`abi`]): IR crosses it as the
@@ -74,7 +75,8 @@ pub enum OptLevel {
 }
 
 impl OptLevel {
-    /// The level's number (0–3): how it crosses the plugin interface.
+    /// The level's number (0–3): how it crosses the plugin interface (in
+    /// [`CodegenOptions::code`]).
     pub fn code(self) -> u32 {
         match self {
             OptLevel::O0 => 0,
@@ -99,23 +101,71 @@ pub struct CodegenOptions {
     /// O3 measured the same, 17.0 ms against 17.1 ms per run and 37.0 ms against 37.5 ms to
     /// build, so the default is the more conservative pipeline.
     pub opt_level: OptLevel,
+    /// Let LLVM's vectorizers work: the SLP vectorizer packs isomorphic scalar operations
+    /// into vector ones (without fast-math it never reorders arithmetic, so the bits are
+    /// the same either way). It pays where the code repeats itself: lanes, per-state loops
+    /// of eight, wide models. On small straight-line kernels it costs build time (half of
+    /// a cold Lorenz compile) and no speed: the runtime turns it off there
+    /// ([`CodegenOptions::for_kernel`]), by marking the functions `noimplicitfloat`.
+    pub vectorize: bool,
 }
 
 impl Default for CodegenOptions {
     fn default() -> Self {
         CodegenOptions {
             opt_level: OptLevel::O2,
+            vectorize: true,
         }
     }
 }
 
+/// The fewest states at which a one-lane kernel is vectorized.
+///
+/// Measured on the project's 2-core machine (2026-12-04; Lorenz-96 written out state by
+/// state, RK4, 200k–500k steps, `dynlib run ... --jit --no-tier`, two runs each, the SLP
+/// vectorizer on / off): run 21.0 / 18.2 ms and build 52–71 / 55 ms at 10 states (Lorenz, 3
+/// states: `cargo bench --bench jit` 17.3 / 16.75 ms, build 54 / 40 ms); at 16 states
+/// run 27.1 / 27.9 ms and build 61 / 73 ms, at 20 states 11.4 / 13.6 ms, at 32 states
+/// 14.7 / 26.9 ms, at 400 states (`cargo bench --bench lorenz96`) 1.1–1.3 / 1.8–2.0 ms.
+/// Lane kernels always vectorize: the Lorenz 8-lane sweep (`cargo bench --bench batch
+/// -- sweep/lorenz_256/threads_1`) ran 87–92 ms with SLP and 250–267 ms without.
+pub const VECTORIZE_MIN_STATES: usize = 13;
+
 impl CodegenOptions {
-    /// A stable description for cache keys and metadata (`opt=O2;fp=ieee;contract=off`).
+    /// The options a kernel of `states` states holding `lanes` independent copies of a
+    /// model is compiled with: the default, vectorized only where it pays
+    /// ([`VECTORIZE_MIN_STATES`], or more than one lane).
+    pub fn for_kernel(states: usize, lanes: usize) -> CodegenOptions {
+        CodegenOptions {
+            vectorize: lanes > 1 || states >= VECTORIZE_MIN_STATES,
+            ..CodegenOptions::default()
+        }
+    }
+
+    /// A stable description for cache keys and metadata (`opt=O2;vectorize=on;...`).
     pub fn describe(&self) -> String {
         format!(
-            "opt={:?};fp=ieee;contract=off;reloc=pic;code-model=small",
-            self.opt_level
+            "opt={:?};vectorize={};fp=ieee;contract=off;reloc=pic;code-model=small",
+            self.opt_level,
+            if self.vectorize { "on" } else { "off" }
         )
+    }
+
+    /// The options as one number, as they cross the plugin interface: the level's
+    /// [`OptLevel::code`] in the low byte, bit 8 [`CodegenOptions::vectorize`].
+    pub fn code(&self) -> u32 {
+        self.opt_level.code() | (u32::from(self.vectorize) << 8)
+    }
+
+    /// The options numbered `code` ([`CodegenOptions::code`]), if they are options.
+    pub fn from_code(code: u32) -> Option<CodegenOptions> {
+        if code >> 9 != 0 {
+            return None;
+        }
+        Some(CodegenOptions {
+            opt_level: OptLevel::from_code(code & 0xff)?,
+            vectorize: code & 0x100 != 0,
+        })
     }
 }
 
@@ -378,5 +428,43 @@ impl Jit {
             *slot = Scalar::from_bits(w, ty);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_cross_the_plugin_interface_as_one_number() {
+        for opt_level in [OptLevel::O0, OptLevel::O1, OptLevel::O2, OptLevel::O3] {
+            for vectorize in [false, true] {
+                let o = CodegenOptions {
+                    opt_level,
+                    vectorize,
+                };
+                assert_eq!(CodegenOptions::from_code(o.code()), Some(o));
+            }
+        }
+        assert_eq!(CodegenOptions::from_code(4), None, "no level 4");
+        assert_eq!(CodegenOptions::from_code(0x202), None, "no bit 9");
+    }
+
+    #[test]
+    fn kernels_vectorize_when_wide_or_in_lanes() {
+        let v = |states, lanes| CodegenOptions::for_kernel(states, lanes).vectorize;
+        assert!(!v(3, 1) && !v(VECTORIZE_MIN_STATES - 1, 1));
+        assert!(v(VECTORIZE_MIN_STATES, 1) && v(400, 1));
+        assert!(v(3 * 8, 8) && v(2, 2), "lanes always");
+        let (on, off) = (
+            CodegenOptions::for_kernel(400, 1),
+            CodegenOptions::for_kernel(3, 1),
+        );
+        assert_ne!(
+            on.describe(),
+            off.describe(),
+            "the choice is part of cache keys"
+        );
+        assert_eq!(on.opt_level, CodegenOptions::default().opt_level);
     }
 }

@@ -134,9 +134,9 @@ fn open_at(path: &Path) -> Result<Backend, String> {
     // but the digest is called (it cannot undo what a hostile initialiser did).
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
         let e = e.to_string();
-        let hint = if e.contains("libLLVM") {
-            " (the backend needs LLVM 14's shared library: on Debian/Ubuntu `apt-get install \
-             llvm-14`)"
+        let hint = if e.contains("cannot open shared object file") {
+            " (a shared library the backend links is missing: it needs libstdc++, zlib, \
+             libtinfo and libffi; LLVM itself is linked in)"
         } else {
             ""
         };
@@ -239,7 +239,7 @@ fn run_compile(
             ir.len(),
             ids.as_ptr(),
             ids.len(),
-            opts.opt_level.code(),
+            opts.code(),
             tag.as_ptr(),
             tag.len(),
             mode,

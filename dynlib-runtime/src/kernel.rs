@@ -424,7 +424,7 @@ impl Kernel {
     pub fn unit_key(&self, unit: Unit) -> Result<dynlib_cache::Key, RuntimeError> {
         #[cfg(feature = "jit")]
         {
-            let opts = dynlib_native::CodegenOptions::default();
+            let opts = codegen_options(&self.model);
             let roles = self.roles();
             unit_request(
                 &self.model,
@@ -822,7 +822,7 @@ impl Kernel {
     pub fn native_sources(&self) -> Result<Vec<(String, String)>, RuntimeError> {
         #[cfg(feature = "jit")]
         if let Backend::Native(_) = &self.backend {
-            let opts = dynlib_native::CodegenOptions::default();
+            let opts = codegen_options(&self.model);
             let mut out = Vec::new();
             for unit in self.units() {
                 let exports = self.unit_exports(unit);
@@ -992,6 +992,13 @@ fn unit_request<'a>(
 
 /// Finds or compiles and loads the expected runner's unit, through the in-process and disk
 /// caches; the other units wait for their first call or run ([`Kernel::native_unit`]).
+/// What `model`'s units compile with: one choice for the kernel's every unit, part of
+/// their cache keys.
+#[cfg(feature = "jit")]
+fn codegen_options(model: &Model) -> dynlib_native::CodegenOptions {
+    dynlib_native::CodegenOptions::for_kernel(model.states.len(), model.lanes)
+}
+
 #[cfg(feature = "jit")]
 fn native(
     model: &Arc<Model>,
@@ -1001,7 +1008,7 @@ fn native(
     options: &BuildOptions,
     stats: &mut CacheStats,
 ) -> Result<Backend, RuntimeError> {
-    let opts = dynlib_native::CodegenOptions::default();
+    let opts = codegen_options(model);
     // Only the runner the kernel's runs will take compiles with the kernel: it is the one
     // unit a run needs (everything it calls is inlined into it). The model functions, the
     // stepper and the other runner variants compile the first time something calls them,
@@ -1193,7 +1200,7 @@ fn obtain_unit(
             message: other.to_string(),
         },
     };
-    let opts = dynlib_native::CodegenOptions::default();
+    let opts = codegen_options(model);
     let req =
         unit_request(model, stepper, functions, roles, observers, unit, &opts).map_err(fail)?;
     let (_, jit, s) = obtain_all(functions, vec![(unit, req)], disk, &opts)
