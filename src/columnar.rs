@@ -1,13 +1,12 @@
-//! Columnar files that pandas, polars, DuckDB and Arrow read without dynlib: Parquet
-//! (`.parquet`) and the Arrow IPC file format (`.arrow`). A file is a sequence of tables
-//! with one schema (for a sweep's samples: one table per grid point; its per-point rows:
-//! one table), written as one record batch (Arrow) or row group (Parquet) each,
-//! uncompressed.
+//! Columnar files that pandas, polars, DuckDB, Arrow and numpy read without dynlib: Parquet
+//! (`.parquet`), the Arrow IPC file format (`.arrow`) and numpy's `.npz` (crate::npz). A
+//! file is a sequence of tables with one schema (for a run: one table; for a sweep's
+//! samples: one table per grid point; its per-point rows: one table), written as one
+//! record batch (Arrow) or row group (Parquet) each, uncompressed; `.npz` holds one array
+//! per field, the tables' rows one after another.
 
 /// One column's values.
 #[derive(Clone, Debug)]
-// Without the writer nothing reads them.
-#[cfg_attr(not(feature = "columnar"), allow(dead_code))]
 pub enum Col {
     /// Unsigned integers (grid point indices).
     U64(Vec<u64>),
@@ -69,17 +68,36 @@ pub enum Kind {
     Parquet,
     /// The Arrow IPC file format (Feather v2).
     Arrow,
+    /// numpy's `.npz` (an array per field).
+    Npz,
 }
 
 /// Writes a file of `kind` with the columns `fields` holding `tables` (each a column per
-/// field, of its type) to `out`, one table at a time: what is held in memory is one
-/// table and its encoding, not the file. The schema is the fields', so a file without rows
-/// (an empty shard) reads together with the others.
-#[cfg(feature = "columnar")]
+/// field, of its type) to `out`. The schema is the fields', so a file without rows (an
+/// empty shard) reads together with the others. Parquet and Arrow files are written one
+/// table at a time (what is held in memory is one table and its encoding, not the file),
+/// with `metadata` as the schema's key-value metadata; `.npz` archives are assembled in
+/// memory (crate::npz) and carry no metadata.
 pub fn write(
     kind: Kind,
     fields: &[(String, ColType)],
     tables: impl Iterator<Item = Vec<Col>>,
+    metadata: &[(String, String)],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match kind {
+        Kind::Npz => crate::npz::write_tables(fields, tables, out),
+        Kind::Parquet | Kind::Arrow => write_arrow(kind, fields, tables, metadata, out),
+    }
+}
+
+/// Parquet or Arrow ([`write`]).
+#[cfg(feature = "columnar")]
+fn write_arrow(
+    kind: Kind,
+    fields: &[(String, ColType)],
+    tables: impl Iterator<Item = Vec<Col>>,
+    metadata: &[(String, String)],
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     use std::io::{Error, ErrorKind};
@@ -88,7 +106,7 @@ pub fn write(
     use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
     use arrow_schema::{DataType, Field, Schema};
 
-    let schema = Arc::new(Schema::new(
+    let schema = Arc::new(Schema::new_with_metadata(
         fields
             .iter()
             .map(|(n, t)| {
@@ -101,6 +119,7 @@ pub fn write(
                 Field::new(n, k, nullable)
             })
             .collect::<Vec<_>>(),
+        metadata.iter().cloned().collect(),
     ));
     // The writers' errors: an I/O error of `out` keeps its kind (a closed pipe ends the
     // output quietly, a full disk is reported with the file's name); anything else is an
@@ -140,6 +159,7 @@ pub fn write(
         RecordBatch::try_new(schema.clone(), arrays).map_err(fail_arrow)
     });
     match kind {
+        Kind::Npz => unreachable!("written by crate::npz"),
         Kind::Arrow => {
             let mut w = arrow_ipc::writer::FileWriter::try_new(out, &schema).map_err(fail_arrow)?;
             for b in batches {
@@ -171,16 +191,17 @@ pub fn write(
     Ok(())
 }
 
-/// Without the `columnar` feature there is no writer.
+/// Without the `columnar` feature there is no Parquet or Arrow writer.
 #[cfg(not(feature = "columnar"))]
-pub fn write(
+fn write_arrow(
     kind: Kind,
     _: &[(String, ColType)],
     _: impl Iterator<Item = Vec<Col>>,
+    _: &[(String, String)],
     _: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     Err(std::io::Error::other(format!(
-        "this dynlib was built without the `columnar` feature: no {kind:?} output; use .csv or \
-         .json, or rebuild with the default features"
+        "this dynlib was built without the `columnar` feature: no {kind:?} output; use .npz, \
+         .csv or .json, or rebuild with the default features"
     )))
 }

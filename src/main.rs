@@ -2,6 +2,7 @@
 
 mod cache_cli;
 mod columnar;
+mod npz;
 mod output;
 mod signals;
 mod sink;

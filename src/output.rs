@@ -1,4 +1,12 @@
-//! `dynlib run`: options into a session run, results into JSON, CSV or a summary.
+//! `dynlib run`: options into a session run, results into a summary, JSON, CSV, Parquet,
+//! Arrow or `.npz` (by `--format`, or by the `-o` file's extension).
+//!
+//! CSV, Parquet and Arrow hold one table: `t`, `step`, then one column per recorded
+//! variable (floats, or exact integers for an integer model). Parquet and Arrow files carry
+//! the rest of the JSON output as the JSON text of their schema's `dynlib` metadata key
+//! (model, stepper, status, steps, final state, event tables, warnings). An `.npz` holds
+//! the arrays `t`, `step`, one per recorded variable, and per logged event one array per
+//! field, `events/NAME/FIELD`, plus `events/NAME/record_index`.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -17,6 +25,7 @@ use dynlib::runtime::json::{float as num, number};
 use dynlib::runtime::Column;
 use dynlib::{Results, RunOptions, RuntimeError, SetupOptions, Sim};
 
+use crate::columnar::{Col, ColType};
 use crate::sink::Sink;
 
 /// Set when a command asked for the disk cache with --jit: a background compilation still
@@ -169,23 +178,73 @@ pub struct RunArgs {
     /// Step cap (ODE).
     #[arg(long, value_name = "N")]
     pub max_steps: Option<u64>,
-    /// Write the output to FILE instead of standard output.
+    /// Write the output to FILE instead of standard output (its format from the extension:
+    /// .json, .csv, .parquet, .arrow or .npz).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Summary)]
-    pub format: Format,
+    /// Output format (default: from the -o extension, else summary).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
-/// How `dynlib run` prints its results.
+/// How `dynlib run` and `dynlib sweep` write their results.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// A few lines for people.
     Summary,
     /// One JSON object (DESIGN.md "Public interfaces").
     Json,
-    /// `t,step,<series>` rows for spreadsheets.
+    /// Rows for spreadsheets and data frames.
     Csv,
+    /// The CSV's rows and columns as Apache Parquet.
+    Parquet,
+    /// The CSV's rows and columns as an Arrow IPC file.
+    Arrow,
+    /// numpy's `.npz`: one array per column.
+    Npz,
+}
+
+impl Format {
+    /// The format: `explicit`, else the output file's extension, else a summary.
+    pub fn resolve(
+        explicit: Option<Format>,
+        output: Option<&std::path::Path>,
+    ) -> Result<Format, RuntimeError> {
+        if let Some(f) = explicit {
+            return Ok(f);
+        }
+        let Some(path) = output else {
+            return Ok(Format::Summary);
+        };
+        let ext = path.extension().and_then(|e| e.to_str());
+        match ext.map(str::to_ascii_lowercase).as_deref() {
+            Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some("parquet") => Ok(Format::Parquet),
+            Some("arrow" | "feather") => Ok(Format::Arrow),
+            Some("npz") => Ok(Format::Npz),
+            _ => Err(RuntimeError::option(
+                "output",
+                format!(
+                    "cannot tell the format of {} from its extension {}: use .json, .csv, \
+                     .parquet, .arrow or .npz, or give --format",
+                    path.display(),
+                    ext.map_or("(none)".to_string(), |e| format!(".{e}"))
+                ),
+            )),
+        }
+    }
+
+    /// The columnar file kind of this format, if it is one.
+    pub fn columnar(self) -> Option<crate::columnar::Kind> {
+        use crate::columnar::Kind;
+        match self {
+            Format::Parquet => Some(Kind::Parquet),
+            Format::Arrow => Some(Kind::Arrow),
+            Format::Npz => Some(Kind::Npz),
+            Format::Summary | Format::Json | Format::Csv => None,
+        }
+    }
 }
 
 /// `NAME=VALUE` where VALUE is an integer (kept exact, all 64 bits) or a float.
@@ -233,6 +292,7 @@ pub fn run(
     let config = dynlib::Config::load()?;
     let mut setup = args.build.setup(&config);
     setup.dtype = args.dtype.clone();
+    let format = Format::resolve(args.format, args.output.as_deref())?;
     let sink = Sink::prepare(args.output.as_deref())?;
     let start = Instant::now();
     let mut sim = dynlib::setup(&args.uri, &setup)?;
@@ -274,9 +334,16 @@ pub fn run(
     // Streamed: the output never exists twice in memory.
     let res = sim.results()?;
     let timing = [build_s, ready_s, run_s];
-    match args.format {
-        Format::Json => sink.write(|w| write_json(w, &sim, res, timing))?,
+    match format {
+        Format::Json => sink.write(|w| write_json(w, &sim, res, timing, true))?,
         Format::Csv => sink.write(|w| write_csv(w, res))?,
+        Format::Npz => sink.write(|w| crate::npz::write(npz_arrays(sim.model(), res)?, w))?,
+        Format::Parquet | Format::Arrow => {
+            let kind = format.columnar().expect("a columnar format");
+            let (fields, table) = sample_table(res);
+            let meta = [("dynlib".to_string(), metadata_json(&sim, res, timing)?)];
+            sink.write(|w| crate::columnar::write(kind, &fields, std::iter::once(table), &meta, w))?
+        }
         Format::Summary => {
             let text = summary(&sim, build_s, run_s)?;
             let text = if matches!(sink, Sink::Stdout) {
@@ -396,8 +463,15 @@ fn solver_line(st: &dynlib::runtime::SolverStats) -> String {
 }
 
 /// The JSON object of DESIGN.md "Public interfaces", streamed; `timing` is
-/// `[build_s, ready_s, run_s]`. Integer models' values are JSON integers (exact).
-fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> io::Result<()> {
+/// `[build_s, ready_s, run_s]`. Integer models' values are JSON integers (exact). Without
+/// `samples`, the object lacks `t`, `step` and `series` (a columnar file's metadata).
+fn write_json(
+    w: &mut dyn Write,
+    sim: &Sim,
+    res: &Results,
+    timing: [f64; 3],
+    samples: bool,
+) -> io::Result<()> {
     let [build_s, ready_s, run_s] = timing;
     let m = sim.model();
     let k = sim.kernel();
@@ -420,25 +494,27 @@ fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> 
         value(w, &v)?;
         w.write_all(b",")?;
     }
-    key(w, "t")?;
-    array(w, &res.t, |w, &x| value(w, &num(x)))?;
-    w.write_all(b",")?;
-    key(w, "step")?;
-    array(w, &res.step, |w, &x| write!(w, "{x}"))?;
-    w.write_all(b",")?;
-    key(w, "series")?;
-    w.write_all(b"{")?;
-    for (n, (name, col)) in res.all_series().enumerate() {
-        if n > 0 {
-            w.write_all(b",")?;
+    if samples {
+        key(w, "t")?;
+        array(w, &res.t, |w, &x| value(w, &num(x)))?;
+        w.write_all(b",")?;
+        key(w, "step")?;
+        array(w, &res.step, |w, &x| write!(w, "{x}"))?;
+        w.write_all(b",")?;
+        key(w, "series")?;
+        w.write_all(b"{")?;
+        for (n, (name, col)) in res.all_series().enumerate() {
+            if n > 0 {
+                w.write_all(b",")?;
+            }
+            key(w, name)?;
+            match col {
+                Column::Float(v) => array(w, v, |w, &x| value(w, &num(x)))?,
+                Column::Int(v) => array(w, v, |w, &x| write!(w, "{x}"))?,
+            }
         }
-        key(w, name)?;
-        match col {
-            Column::Float(v) => array(w, v, |w, &x| value(w, &num(x)))?,
-            Column::Int(v) => array(w, v, |w, &x| write!(w, "{x}"))?,
-        }
+        w.write_all(b"},")?;
     }
-    w.write_all(b"},")?;
     let state: Map<String, Value> = sim
         .state_values()
         .into_iter()
@@ -524,6 +600,72 @@ fn write_json(w: &mut dyn Write, sim: &Sim, res: &Results, timing: [f64; 3]) -> 
         }
     }
     w.write_all(b"}\n")
+}
+
+/// The samples as one table: `t`, `step`, then each recorded variable (the CSV's columns).
+fn sample_table(res: &Results) -> (Vec<(String, ColType)>, Vec<Col>) {
+    let mut fields = vec![
+        ("t".to_string(), ColType::F64),
+        ("step".to_string(), ColType::I64),
+    ];
+    let mut cols = vec![
+        Col::F64(res.t.clone()),
+        Col::I64(res.step.iter().map(|&s| Some(s)).collect()),
+    ];
+    for (name, c) in res.all_series() {
+        let (t, c) = series_col(c);
+        fields.push((name.to_string(), t));
+        cols.push(c);
+    }
+    (fields, cols)
+}
+
+/// A recorded series as a column: floats, or an integer model's exact integers.
+fn series_col(c: Column<'_>) -> (ColType, Col) {
+    match c {
+        Column::Float(v) => (ColType::F64, Col::F64(v.to_vec())),
+        Column::Int(v) => (ColType::I64, Col::I64(v.iter().map(|&x| Some(x)).collect())),
+    }
+}
+
+/// The arrays of a run's `.npz`: `t`, `step`, the recorded variables, and per logged event
+/// `events/NAME/FIELD` for each field plus `events/NAME/record_index`.
+fn npz_arrays(model: &dynlib::Model, res: &Results) -> io::Result<Vec<(String, Col)>> {
+    let (fields, cols) = sample_table(res);
+    let mut arrays: Vec<(String, Col)> = fields.into_iter().map(|(n, _)| n).zip(cols).collect();
+    for e in model.events.iter().filter(|e| !e.log.is_empty()) {
+        let table = res.event(&e.name).map_err(io::Error::other)?;
+        for (j, field) in table.fields.iter().enumerate() {
+            let values = table.rows.iter().map(|r| r[j]);
+            // Integers stay exact where every value is one (an integer model's states).
+            let ints: Option<Vec<Option<i64>>> = values
+                .clone()
+                .map(|x| match x {
+                    Number::Int(i) => Some(Some(i)),
+                    Number::Float(_) => None,
+                })
+                .collect();
+            let col = if let Some(ints) = ints {
+                Col::I64(ints)
+            } else {
+                Col::F64(values.map(Number::as_f64).collect())
+            };
+            arrays.push((format!("events/{}/{field}", e.name), col));
+        }
+        arrays.push((
+            format!("events/{}/record_index", e.name),
+            Col::I64(table.record_index.iter().map(|&i| Some(i)).collect()),
+        ));
+    }
+    Ok(arrays)
+}
+
+/// What a run's JSON output says besides its samples (`dynlib run --format json` without
+/// `t`, `step` and `series`): the `dynlib` metadata of its Parquet and Arrow files.
+fn metadata_json(sim: &Sim, res: &Results, timing: [f64; 3]) -> io::Result<String> {
+    let mut json = Vec::new();
+    write_json(&mut json, sim, res, timing, false)?;
+    String::from_utf8(json).map_err(io::Error::other)
 }
 
 /// `t,step,<series>` rows, streamed.

@@ -1,5 +1,6 @@
 //! `dynlib sweep`: one run per point of a parameter grid, on every core, written as a
-//! summary, JSON, CSV, Parquet or Arrow (by `--format`, or by the `-o` file's extension).
+//! summary, JSON, CSV, Parquet, Arrow or `.npz` (by `--format`, or by the `-o` file's
+//! extension).
 //!
 //! CSV has one row per grid point and sample (`point`, the swept parameters, `status`,
 //! `t`, `step`, the recorded variables), or with `--stat` (or `--lyapunov` recording
@@ -7,7 +8,8 @@
 //! `point` is the index in the whole grid, so the CSV files of `--shard 0/N` ..
 //! `--shard N-1/N` concatenated (without their repeated header lines) are exactly the
 //! unsharded file. Parquet and Arrow files hold the same rows and columns (one row group
-//! or record batch per point), so the shards' files read together are the whole sweep.
+//! or record batch per point), so the shards' files read together are the whole sweep; an
+//! `.npz` holds one array per column, the rows in the same order.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::Instant;
@@ -19,8 +21,8 @@ use dynlib::runtime::{
 use dynlib::{Number, RunOptions, RuntimeError};
 use serde_json::{json, Value};
 
-use crate::columnar::{Col, ColType, Kind, Tables};
-use crate::output::{exact_assignment, refuse_input_as_output};
+use crate::columnar::{Col, ColType, Tables};
+use crate::output::{exact_assignment, refuse_input_as_output, Format};
 use crate::sink::Sink;
 
 /// `dynlib sweep` options.
@@ -84,13 +86,13 @@ pub struct SweepArgs {
     /// points, for batch schedulers' job arrays.
     #[arg(long, value_name = "I/N", value_parser = shard_arg)]
     pub shard: Option<(usize, usize)>,
-    /// Write the output to FILE (its format from the extension: .json, .csv, .parquet or
-    /// .arrow).
+    /// Write the output to FILE (its format from the extension: .json, .csv, .parquet,
+    /// .arrow or .npz).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     /// Output format (default: from the -o extension, else summary).
     #[arg(long, value_enum)]
-    pub format: Option<SweepFormat>,
+    pub format: Option<Format>,
 }
 
 /// `--stat`.
@@ -104,21 +106,6 @@ pub enum StatArg {
     Max,
     /// The smallest sample.
     Min,
-}
-
-/// How `dynlib sweep` writes its results.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SweepFormat {
-    /// A few lines for people.
-    Summary,
-    /// One JSON object: the grid, each point's status and statistics or samples.
-    Json,
-    /// Rows for data frames (see the module docs).
-    Csv,
-    /// The CSV's rows and columns as Apache Parquet (one row group per point).
-    Parquet,
-    /// The CSV's rows and columns as an Arrow IPC file (one record batch per point).
-    Arrow,
 }
 
 fn axis_arg(s: &str) -> Result<(String, Axis), String> {
@@ -145,38 +132,13 @@ fn shard_arg(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-/// The format: `--format`, else the output file's extension, else a summary.
-fn format_of(args: &SweepArgs) -> Result<SweepFormat, RuntimeError> {
-    if let Some(f) = args.format {
-        return Ok(f);
-    }
-    let Some(path) = &args.output else {
-        return Ok(SweepFormat::Summary);
-    };
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => Ok(SweepFormat::Json),
-        Some("csv") => Ok(SweepFormat::Csv),
-        Some("parquet") => Ok(SweepFormat::Parquet),
-        Some("arrow" | "feather") => Ok(SweepFormat::Arrow),
-        other => Err(RuntimeError::option(
-            "output",
-            format!(
-                "cannot tell the format of {} from its extension {}: use .json, .csv, \
-                 .parquet or .arrow, or give --format",
-                path.display(),
-                other.map_or("(none)".to_string(), |e| format!(".{e}"))
-            ),
-        )),
-    }
-}
-
 /// Runs the sweep and writes it; returns the exit code's cause when the sweep was
 /// interrupted (its finished points are written all the same).
 pub fn run(
     args: &SweepArgs,
     interrupt: &dynlib::runtime::Interrupt,
 ) -> Result<bool, Box<dyn std::error::Error>> {
-    let format = format_of(args)?;
+    let format = Format::resolve(args.format, args.output.as_deref())?;
     let grid = Grid::new(args.params.clone())?;
     let points = match args.shard {
         Some((i, n)) => grid.shard(i, n)?,
@@ -255,10 +217,7 @@ pub fn run(
     // Rows per sample into a file format that is written as it goes: the sweep runs block
     // by block, each block written before the next runs, so its samples are never all in
     // memory at once (the JSON and the summary describe the whole sweep: they keep it).
-    if stat.is_none()
-        && !vars.is_empty()
-        && !matches!(format, SweepFormat::Json | SweepFormat::Summary)
-    {
+    if stat.is_none() && !vars.is_empty() && !matches!(format, Format::Json | Format::Summary) {
         let mut blocks = sweep_blocks(
             &kernel,
             &core,
@@ -301,7 +260,7 @@ pub fn run(
                 .map_or(Ok(()), |e| Err(io::Error::other(e)))
         };
         match format {
-            SweepFormat::Csv => sink.write(|w| {
+            Format::Csv => sink.write(|w| {
                 write_csv_header(w, &grid, &vars, None, &info)?;
                 for sw in sweeps {
                     write_csv_rows(w, &sw, &vars, None, &info)?;
@@ -309,10 +268,7 @@ pub fn run(
                 failed()
             })?,
             _ => {
-                let kind = match format {
-                    SweepFormat::Parquet => Kind::Parquet,
-                    _ => Kind::Arrow,
-                };
+                let kind = format.columnar().expect("a columnar format");
                 let fields = table_fields(&grid, &vars, None, &info);
                 let var_type = var_type(&vars, None, &info);
                 // Each block's tables are made one at a time as they are written.
@@ -321,7 +277,7 @@ pub fn run(
                     sample_tables(sw, &vars, var_type, exponents)
                 });
                 sink.write(|w| {
-                    crate::columnar::write(kind, &fields, tables, w)?;
+                    crate::columnar::write(kind, &fields, tables, &[], w)?;
                     failed()
                 })?
             }
@@ -339,17 +295,14 @@ pub fn run(
     crate::signals::run_finished();
     let info = info(start.elapsed().as_secs_f64());
     match format {
-        SweepFormat::Json => sink.write(|w| write_json(w, &sw, &vars, stat, &info))?,
-        SweepFormat::Csv => sink.write(|w| write_csv(w, &sw, &vars, stat, &info))?,
-        SweepFormat::Parquet | SweepFormat::Arrow => {
-            let kind = match format {
-                SweepFormat::Parquet => Kind::Parquet,
-                _ => Kind::Arrow,
-            };
+        Format::Json => sink.write(|w| write_json(w, &sw, &vars, stat, &info))?,
+        Format::Csv => sink.write(|w| write_csv(w, &sw, &vars, stat, &info))?,
+        Format::Parquet | Format::Arrow | Format::Npz => {
+            let kind = format.columnar().expect("a columnar format");
             let (fields, tables) = tables(&sw, &vars, stat, &info)?;
-            sink.write(|w| crate::columnar::write(kind, &fields, tables, w))?
+            sink.write(|w| crate::columnar::write(kind, &fields, tables, &[], w))?
         }
-        SweepFormat::Summary => {
+        Format::Summary => {
             let text = summary(&sw, &vars, stat, &info);
             let text = if matches!(sink, Sink::Stdout) {
                 dynlib::model::diag::printable(&text).into_owned()

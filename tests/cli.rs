@@ -689,7 +689,7 @@ fn sweep_refuses_bad_axes_and_shards() {
         (vec!["--param", "q=1,2"], "unknown parameter 'q'; known: r"),
         (
             vec!["--param", "r=1,2", "-o", "/tmp/x.pq"],
-            "use .json, .csv, .parquet or .arrow",
+            "use .json, .csv, .parquet, .arrow or .npz",
         ),
     ] {
         let mut a = vec!["sweep", "builtin://map/logistic", "-n", "10"];
@@ -1076,7 +1076,7 @@ fn sweep_parquet_and_arrow_files_hold_the_csv_rows_and_shards_add_up() {
         "/tmp/x.feath",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains(".parquet or .arrow"), "{}", stderr(&o));
+    assert!(stderr(&o).contains(".arrow or .npz"), "{}", stderr(&o));
 }
 
 #[cfg(not(feature = "columnar"))]
