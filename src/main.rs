@@ -4,6 +4,7 @@ mod cache_cli;
 mod columnar;
 mod npz;
 mod output;
+mod progress;
 mod signals;
 mod sink;
 mod sweep_cli;

@@ -185,6 +185,9 @@ pub struct RunArgs {
     /// Output format (default: from the -o extension, else summary).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// No progress line (it shows on a terminal when a run takes over a second).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// How `dynlib run` and `dynlib sweep` write their results.
@@ -323,8 +326,23 @@ pub fn run(
         fastpath: args.build.fastpath(),
         ..RunOptions::default()
     };
+    let bar = crate::progress::Bar::new(args.quiet);
+    let o = match &bar {
+        Some(bar) => {
+            let bar = bar.clone();
+            RunOptions {
+                progress: Some(dynlib::runtime::ProgressHook::new(move |p| bar.run(p))),
+                ..o
+            }
+        }
+        None => o,
+    };
     let start = Instant::now();
-    let failure = match sim.run(&o) {
+    let outcome = sim.run(&o);
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let failure = match outcome {
         Ok(_) => None,
         Err(e @ RuntimeError::RunFailed { .. }) => Some(e),
         Err(e) => return Err(e.into()),

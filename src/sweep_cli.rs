@@ -93,6 +93,9 @@ pub struct SweepArgs {
     /// Output format (default: from the -o extension, else summary).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// No progress line (it shows on a terminal when a sweep takes over a second).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// `--stat`.
@@ -177,12 +180,14 @@ pub fn run(
     let mut batch = BatchOptions::default().interrupt(interrupt);
     batch.threads = args.threads;
     batch.lanes = args.lanes;
-    let bar = std::io::stderr()
-        .is_terminal()
-        .then(|| Bar::new(points.len()));
+    // Rows streamed to the terminal as the sweep goes would mix with the progress line.
+    let streams_to_terminal = args.output.is_none()
+        && std::io::stdout().is_terminal()
+        && !matches!(format, Format::Json | Format::Summary);
+    let bar = crate::progress::Bar::new(args.quiet || streams_to_terminal);
     if let Some(bar) = &bar {
         let bar = bar.clone();
-        batch = batch.progress(move |p| bar.show(p.done, p.total));
+        batch = batch.progress(move |p| bar.points(p.done, p.total));
     }
     let stat = args.stat.map(|s| match s {
         StatArg::Final => Stat::Final,
@@ -282,16 +287,17 @@ pub fn run(
                 })?
             }
         }
-        if bar.is_some() {
-            eprint!("\r\x1b[2K");
+        if let Some(bar) = &bar {
+            bar.finish();
         }
         crate::signals::run_finished();
         return Ok(interrupt.is_requested() && stopped.get());
     }
-    let sw = sweep_keeping(&kernel, &core, &grid, &base, points, &batch, &keep)?;
-    if bar.is_some() {
-        eprint!("\r\x1b[2K");
+    let sw = sweep_keeping(&kernel, &core, &grid, &base, points, &batch, &keep);
+    if let Some(bar) = &bar {
+        bar.finish();
     }
+    let sw = sw?;
     crate::signals::run_finished();
     let info = info(start.elapsed().as_secs_f64());
     match format {
@@ -832,33 +838,4 @@ fn range_of(xs: &[f64]) -> String {
         Number::Float(hi),
         finite.len()
     )
-}
-
-/// A one-line progress display on standard error (a terminal), redrawn at most ten times
-/// a second.
-#[derive(Clone)]
-struct Bar(std::sync::Arc<std::sync::Mutex<Instant>>);
-
-impl Bar {
-    fn new(_total: usize) -> Bar {
-        Bar(std::sync::Arc::new(std::sync::Mutex::new(
-            Instant::now() - std::time::Duration::from_secs(1),
-        )))
-    }
-
-    fn show(&self, done: usize, total: usize) {
-        let Ok(mut last) = self.0.lock() else { return };
-        if done < total && last.elapsed().as_millis() < 100 {
-            return;
-        }
-        *last = Instant::now();
-        let width = 30;
-        let filled = (done * width) / total.max(1);
-        eprint!(
-            "\r\x1b[2Ksweep [{}{}] {done}/{total}",
-            "#".repeat(filled),
-            "-".repeat(width - filled)
-        );
-        let _ = std::io::stderr().flush();
-    }
 }

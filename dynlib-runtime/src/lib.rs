@@ -35,7 +35,7 @@ pub use error::RuntimeError;
 pub use interrupt::Interrupt;
 pub use kernel::{BuildOptions, FullModel, Kernel, Role, Unit};
 pub use observer::{LyapunovMle, LyapunovSpectrum, Observer, ObserverResult, Observers};
-pub use options::{RunOptions, SessionConfig, SetupOptions};
+pub use options::{ProgressHook, RunOptions, RunProgress, SessionConfig, SetupOptions};
 pub use plan::{resolve, Execution, Plan};
 pub use preset::{OnConflict, Preset, Presets};
 pub use results::{Column, EventTable, Results, Segment};

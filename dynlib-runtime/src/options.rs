@@ -119,6 +119,54 @@ impl AsRef<RunOptions> for RunOptions {
     }
 }
 
+/// How far a run has come ([`RunOptions::progress`]): one part of it (a transient, or the
+/// run after it) from `t0` towards `t_end` in at most `max_steps` steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunProgress {
+    /// The time reached (a map: its iteration label).
+    pub t: f64,
+    /// The steps taken in this part.
+    pub step: u64,
+    /// Where this part started.
+    pub t0: f64,
+    /// Where it ends (ODE; a map's last label).
+    pub t_end: f64,
+    /// Its step cap (a map: its iterations).
+    pub max_steps: u64,
+}
+
+impl RunProgress {
+    /// The fraction done, 0 to 1: of the time span, or of the steps when they bind (maps,
+    /// or a step cap reached before `t_end`).
+    pub fn fraction(&self) -> f64 {
+        let by_steps = self.step as f64 / self.max_steps.max(1) as f64;
+        let span = self.t_end - self.t0;
+        let by_time = if span.is_finite() && span > 0.0 {
+            (self.t - self.t0) / span
+        } else {
+            0.0
+        };
+        by_steps.max(by_time).clamp(0.0, 1.0)
+    }
+}
+
+/// A progress callback ([`RunOptions::progress`]): called on the thread running the run.
+#[derive(Clone)]
+pub struct ProgressHook(pub std::sync::Arc<dyn Fn(RunProgress) + Send + Sync>);
+
+impl ProgressHook {
+    /// A callback of `f`.
+    pub fn new(f: impl Fn(RunProgress) + Send + Sync + 'static) -> ProgressHook {
+        ProgressHook(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook(Fn)")
+    }
+}
+
 /// Options of one run; unset options take the session's configuration, then the model's
 /// `[sim]` defaults.
 #[derive(Clone, Debug, Default)]
@@ -162,6 +210,9 @@ pub struct RunOptions {
     pub memory_limit: Option<u64>,
     /// Stops the run at the next chunk boundary once requested (status `USER_BREAK`).
     pub interrupt: Option<crate::Interrupt>,
+    /// Called between chunks of steps (about fifty times a second) with how far the run
+    /// has come: for progress displays. A transient reports as a part of its own.
+    pub progress: Option<ProgressHook>,
     /// Testing tiered execution: on a tiered kernel, the steps of each run (a transient and
     /// the run after it count apart, each from its start) before this one run in the
     /// interpreter and the rest natively (waiting for the compiled kernel), switching at

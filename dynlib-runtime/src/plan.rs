@@ -171,6 +171,7 @@ pub fn resolve(kernel: &Kernel, core: &SessionCore, o: &RunOptions) -> Result<Pl
         cap_evt,
         memory_limit,
         interrupt: o.interrupt.clone(),
+        progress: o.progress.clone(),
         tier_switch_step: o.tier_switch_step,
         observe,
         // The observers trace at the record interval (runtime.md §4.2: the run's

@@ -518,6 +518,8 @@ pub struct RunSpec {
     /// Checked between chunks of steps: once requested, the run stops with
     /// [`Status::UserBreak`].
     pub interrupt: Option<crate::Interrupt>,
+    /// Called between chunks of steps with how far the run has come.
+    pub progress: Option<crate::options::ProgressHook>,
     /// Run the kernel's observers (its analysis runner); false for a kernel without
     /// observers, and for a transient (observers never see the warm-up).
     pub observe: bool,
@@ -1374,6 +1376,15 @@ impl Kernel {
                             b.fctl[FCTL_T as usize], b.ictl[ICTL_STEP as usize]
                         ));
                         break Status::UserBreak;
+                    }
+                    if let Some(p) = &spec.progress {
+                        (p.0)(crate::options::RunProgress {
+                            t: b.fctl[FCTL_T as usize],
+                            step: (b.ictl[ICTL_STEP as usize] - first_step).max(0) as u64,
+                            t0: spec.t0,
+                            t_end: spec.t_end,
+                            max_steps: (max_steps - first_step).max(0) as u64,
+                        });
                     }
                     chunk = next_chunk(chunk, chunk_start.elapsed());
                     chunk_start = std::time::Instant::now();

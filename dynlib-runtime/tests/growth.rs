@@ -84,6 +84,7 @@ fn spec(kernel: &Kernel, caps: usize, interval: u64) -> RunSpec {
         cap_evt: caps,
         memory_limit: dynlib_runtime::run::default_memory_limit(),
         interrupt: None,
+        progress: None,
         observe: false,
         fastpath: false,
         tier_switch_step: None,

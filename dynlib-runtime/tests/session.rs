@@ -753,3 +753,79 @@ fn jit_without_the_feature_is_refused() {
         Ok(_) => panic!("jit = true built without the jit feature"),
     }
 }
+
+/// A progress hook hears every chunk of a long run (the transient as a part of its own),
+/// in order, and changes nothing in the results.
+#[test]
+fn progress_reports_each_part_in_order_and_changes_no_bit() {
+    use std::sync::{Arc, Mutex};
+    let opts = || {
+        RunOptions::default()
+            .t_end(2000.0)
+            .dt(0.01)
+            .transient(500.0)
+            .record_interval(97)
+    };
+    let mut plain = sim(OSC, "rk4");
+    let want = plain.run(opts()).unwrap();
+    let heard: Arc<Mutex<Vec<dynlib_runtime::RunProgress>>> = Arc::default();
+    let mut heard_sim = sim(OSC, "rk4");
+    let sink = heard.clone();
+    let got = heard_sim
+        .run(RunOptions {
+            progress: Some(dynlib_runtime::ProgressHook::new(move |p| {
+                sink.lock().unwrap().push(p)
+            })),
+            ..opts()
+        })
+        .unwrap();
+    assert_eq!(
+        got.t.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        want.t.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    let bits = |r: &dynlib_runtime::Results| -> Vec<(String, Vec<u64>)> {
+        r.all_series()
+            .map(|(name, c)| match c {
+                dynlib_runtime::Column::Float(v) => {
+                    (name.to_string(), v.iter().map(|x| x.to_bits()).collect())
+                }
+                dynlib_runtime::Column::Int(v) => {
+                    (name.to_string(), v.iter().map(|&x| x as u64).collect())
+                }
+            })
+            .collect()
+    };
+    assert!(bits(got) == bits(want), "the hook changed a result");
+    let heard = heard.lock().unwrap();
+    // Chunks grow from one step to about 20 ms each: 200,000 steps make several.
+    assert!(heard.len() >= 5, "{} reports", heard.len());
+    let parts: Vec<(u64, u64)> = heard
+        .iter()
+        .map(|p| (p.t0.to_bits(), p.t_end.to_bits()))
+        .collect();
+    assert_eq!(
+        parts.first(),
+        Some(&(0f64.to_bits(), 500f64.to_bits())),
+        "the transient first"
+    );
+    // The recorded part follows the warm-up for the horizon's length (t0 + transient on).
+    assert_eq!(
+        parts.last(),
+        Some(&(500f64.to_bits(), 2500f64.to_bits())),
+        "the recorded part last"
+    );
+    for w in heard.windows(2) {
+        if (w[0].t0, w[0].t_end) == (w[1].t0, w[1].t_end) {
+            assert!(w[1].t > w[0].t && w[1].step > w[0].step, "{w:?}");
+        }
+    }
+    for p in heard.iter() {
+        let f = p.fraction();
+        assert!((0.0..=1.0).contains(&f), "{p:?}");
+        let by_time = (p.t - p.t0) / (p.t_end - p.t0);
+        assert!(
+            (f - by_time).abs() < 1e-9,
+            "a fixed-step ODE goes by time: {p:?}"
+        );
+    }
+}

@@ -281,6 +281,7 @@ fn robertson_run(
         cap_evt: 16,
         memory_limit: dynlib_runtime::run::default_memory_limit(),
         interrupt: None,
+        progress: None,
         observe: false,
         fastpath: false,
         tier_switch_step: None,

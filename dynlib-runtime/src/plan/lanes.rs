@@ -296,6 +296,7 @@ fn alike_specs(a: &RunSpec, b: &RunSpec) -> bool {
         cap_trace,
         memory_limit,
         interrupt,
+        progress,
         observe,
         trace_stride,
         fastpath,
@@ -322,6 +323,9 @@ fn alike_specs(a: &RunSpec, b: &RunSpec) -> bool {
             (Some(x), Some(y)) => x.same_as(y),
             _ => false,
         }
+        // Progress reports one run's; packed runs would report together.
+        && progress.is_none()
+        && b.progress.is_none()
         && !*observe
         && !b.observe
         && *trace_stride == b.trace_stride
