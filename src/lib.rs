@@ -23,6 +23,9 @@
 //! # Ok::<(), dynlib::Error>(())
 //! ```
 
+#[cfg(feature = "plot")]
+pub mod plot;
+
 pub use dynlib_runtime as runtime;
 pub use dynlib_runtime::model;
 pub use dynlib_runtime::model::{load, load_text, Config, Error, LoadOptions, Model, Number};

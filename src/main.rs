@@ -4,6 +4,8 @@ mod cache_cli;
 mod columnar;
 mod npz;
 mod output;
+#[cfg(feature = "plot")]
+mod plot_cli;
 mod progress;
 mod signals;
 mod sink;
@@ -41,6 +43,13 @@ enum Command {
     /// Run a model once per point of a parameter grid, on every core (bifurcation data,
     /// parameter scans), optionally one shard of the grid.
     Sweep(Box<sweep_cli::SweepArgs>),
+    /// Draw a picture of a run or a sweep into -o FILE.svg or FILE.png: series, phase,
+    /// cobweb, return-map, vectorfield, bifurcation, lyapunov.
+    #[cfg(feature = "plot")]
+    Plot {
+        #[command(subcommand)]
+        kind: plot_cli::PlotKind,
+    },
     /// Write the IR of a built model (model functions, stepper, runner) into DIR; with --jit
     /// also the LLVM IR and assembly of each compiled unit.
     ExportSources {
@@ -195,6 +204,11 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 };
                 return Ok(ExitCode::from(code));
             }
+        }
+        #[cfg(feature = "plot")]
+        Command::Plot { mut kind } => {
+            let interrupt = signals::install();
+            plot_cli::run(&mut kind, &interrupt)?;
         }
         Command::Sweep(args) => {
             let interrupt = signals::install();

@@ -292,14 +292,54 @@ pub fn run(
     args: &RunArgs,
     interrupt: &dynlib::runtime::Interrupt,
 ) -> Result<Option<RuntimeError>, Box<dyn std::error::Error>> {
+    let format = Format::resolve(args.format, args.output.as_deref())?;
+    let sink = Sink::prepare(args.output.as_deref())?;
+    let (sim, failure, timing) = simulate(args, sink.path(), interrupt)?;
+    let [build_s, _, run_s] = timing;
+    // Streamed: the output never exists twice in memory.
+    let res = sim.results()?;
+    match format {
+        Format::Json => sink.write(|w| write_json(w, &sim, res, timing, true))?,
+        Format::Csv => sink.write(|w| write_csv(w, res))?,
+        Format::Npz => sink.write(|w| crate::npz::write(npz_arrays(sim.model(), res)?, w))?,
+        Format::Parquet | Format::Arrow => {
+            let kind = format.columnar().expect("a columnar format");
+            let (fields, table) = sample_table(res);
+            let meta = [("dynlib".to_string(), metadata_json(&sim, res, timing)?)];
+            sink.write(|w| crate::columnar::write(kind, &fields, std::iter::once(table), &meta, w))?
+        }
+        Format::Summary => {
+            let text = summary(&sim, build_s, run_s)?;
+            let text = if matches!(sink, Sink::Stdout) {
+                dynlib::model::diag::printable(&text).into_owned()
+            } else {
+                text
+            };
+            sink.write(|w| w.write_all(text.as_bytes()))?
+        }
+    }
+    Ok(failure)
+}
+
+/// A finished run: the session, the failure of a run that failed, `[build_s, ready_s,
+/// run_s]`.
+pub(crate) type Simulated = (Sim, Option<RuntimeError>, [f64; 3]);
+
+/// Builds the model and runs it as `args` say (with a progress line on a terminal), after
+/// refusing an `output` that is one of the run's inputs; returns the session, the failure
+/// of a run that failed (its partial results are in the session all the same) and the
+/// timing `[build_s, ready_s, run_s]`.
+pub(crate) fn simulate(
+    args: &RunArgs,
+    output: Option<&std::path::Path>,
+    interrupt: &dynlib::runtime::Interrupt,
+) -> Result<Simulated, Box<dyn std::error::Error>> {
     let config = dynlib::Config::load()?;
     let mut setup = args.build.setup(&config);
     setup.dtype = args.dtype.clone();
-    let format = Format::resolve(args.format, args.output.as_deref())?;
-    let sink = Sink::prepare(args.output.as_deref())?;
     let start = Instant::now();
     let mut sim = dynlib::setup(&args.uri, &setup)?;
-    if let Some(out) = sink.path() {
+    if let Some(out) = output {
         refuse_input_as_output(out, sim.model(), &config)?;
     }
     let build_s = start.elapsed().as_secs_f64();
@@ -349,30 +389,7 @@ pub fn run(
     };
     crate::signals::run_finished();
     let run_s = start.elapsed().as_secs_f64();
-    // Streamed: the output never exists twice in memory.
-    let res = sim.results()?;
-    let timing = [build_s, ready_s, run_s];
-    match format {
-        Format::Json => sink.write(|w| write_json(w, &sim, res, timing, true))?,
-        Format::Csv => sink.write(|w| write_csv(w, res))?,
-        Format::Npz => sink.write(|w| crate::npz::write(npz_arrays(sim.model(), res)?, w))?,
-        Format::Parquet | Format::Arrow => {
-            let kind = format.columnar().expect("a columnar format");
-            let (fields, table) = sample_table(res);
-            let meta = [("dynlib".to_string(), metadata_json(&sim, res, timing)?)];
-            sink.write(|w| crate::columnar::write(kind, &fields, std::iter::once(table), &meta, w))?
-        }
-        Format::Summary => {
-            let text = summary(&sim, build_s, run_s)?;
-            let text = if matches!(sink, Sink::Stdout) {
-                dynlib::model::diag::printable(&text).into_owned()
-            } else {
-                text
-            };
-            sink.write(|w| w.write_all(text.as_bytes()))?
-        }
-    }
-    Ok(failure)
+    Ok((sim, failure, [build_s, ready_s, run_s]))
 }
 
 /// The run's parameter and state assignments: the model's preset `preset` (an error names

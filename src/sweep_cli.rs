@@ -156,27 +156,7 @@ pub fn run(
         refuse_input_as_output(out, kernel.model(), &config)?;
     }
     let build_s = start.elapsed().as_secs_f64();
-    let (params, ic) =
-        crate::output::with_preset(kernel.model(), args.preset.as_deref(), &[], &args.ic)?;
-    let base = RunOptions {
-        t_end: args.horizon.t_end,
-        n: args.horizon.n,
-        dt: args.horizon.dt,
-        transient: args.transient,
-        record_interval: args.record_interval,
-        max_steps: args.max_steps,
-        record_vars: args.record_vars.clone(),
-        ic,
-        params,
-        stepper_config: args.stepper_config.clone(),
-        // A Lyapunov sweep records nothing unless asked (analysis.md A7).
-        record: (args.build.lyapunov && args.record_vars.is_none() && args.stat.is_none())
-            .then_some(false),
-        fastpath: args.build.fastpath(),
-        // No output of a sweep shows the observers' traces.
-        trace: Some(false),
-        ..RunOptions::default()
-    };
+    let base = base_options(args, &kernel)?;
     let mut batch = BatchOptions::default().interrupt(interrupt);
     batch.threads = args.threads;
     batch.lanes = args.lanes;
@@ -365,9 +345,38 @@ impl Info<'_> {
     }
 }
 
+/// The options every point's run starts from: the sweep's horizon, recording, transient,
+/// initial state and preset (the swept parameters are set per point).
+pub(crate) fn base_options(
+    args: &SweepArgs,
+    kernel: &dynlib::Kernel,
+) -> Result<RunOptions, RuntimeError> {
+    let (params, ic) =
+        crate::output::with_preset(kernel.model(), args.preset.as_deref(), &[], &args.ic)?;
+    Ok(RunOptions {
+        t_end: args.horizon.t_end,
+        n: args.horizon.n,
+        dt: args.horizon.dt,
+        transient: args.transient,
+        record_interval: args.record_interval,
+        max_steps: args.max_steps,
+        record_vars: args.record_vars.clone(),
+        ic,
+        params,
+        stepper_config: args.stepper_config.clone(),
+        // A Lyapunov sweep records nothing unless asked (analysis.md A7).
+        record: (args.build.lyapunov && args.record_vars.is_none() && args.stat.is_none())
+            .then_some(false),
+        fastpath: args.build.fastpath(),
+        // No output of a sweep shows the observers' traces.
+        trace: Some(false),
+        ..RunOptions::default()
+    })
+}
+
 /// The recorded variables' names as `record_vars` gives them (default: every state), in
 /// recording order: the states, then the aux (as the results hold them).
-fn recorded_vars(kernel: &dynlib::Kernel, args: &SweepArgs) -> Vec<String> {
+pub(crate) fn recorded_vars(kernel: &dynlib::Kernel, args: &SweepArgs) -> Vec<String> {
     let m = kernel.model();
     match &args.record_vars {
         Some(v) => {

@@ -227,6 +227,16 @@ impl ModelEval {
         }
     }
 
+    /// Sets the parameter `name` to `value` for the calls that follow.
+    pub fn set_param(&mut self, k: &Kernel, name: &str, value: f64) -> Result<(), RuntimeError> {
+        let params = &k.model().params;
+        let i = params.iter().position(|p| p.name == name).ok_or_else(|| {
+            RuntimeError::not_found("parameter", name, params.iter().map(|p| p.name.as_str()))
+        })?;
+        self.p[i] = value;
+        Ok(())
+    }
+
     /// `f(t, y)`.
     pub fn rhs(&mut self, k: &Kernel, t: f64, y: &[f64]) -> Result<Vec<f64>, RuntimeError> {
         let mut y = y.to_vec();
