@@ -2,6 +2,8 @@
 //! projected 3-D view), cobwebs and return maps of maps, a 2-D flow's direction field,
 //! bifurcation diagrams and Lyapunov exponents against a parameter.
 //!
+//! The builders take [`Data`]: a run's results ([`Data::of_run`]) or a results file
+//! `dynlib run` or `dynlib sweep` wrote ([`Data::read`]: JSON, CSV, `.npz`, Parquet, Arrow).
 //! Every picture is a [`Figure`] of layers (lines, points, a density cloud, arrows) in one
 //! or more panels, rendered by [`Figure::save`] to SVG or PNG by the file's extension, at
 //! the size [`PlotOptions`] asks, with plotters. Text is drawn with DejaVu Sans, embedded
@@ -13,7 +15,7 @@
 //! use dynlib::{RunOptions, SetupOptions};
 //! let mut sim = dynlib::setup("builtin://ode/lorenz", SetupOptions::default())?;
 //! let res = sim.run(RunOptions::default().t_end(50.0))?;
-//! let fig = plot::phase(res, &["x", "z"], sim.model())?;
+//! let fig = plot::phase(&plot::Data::of_run(res, sim.model()), &["x", "z"])?;
 //! fig.save("lorenz.svg".as_ref(), &PlotOptions::default())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -524,52 +526,302 @@ fn density<DB: DrawingBackend>(
     Ok(shaded)
 }
 
-/// The values of a recorded variable (`t` for time).
-fn column(res: &Results, name: &str) -> Result<Vec<f64>, PlotError> {
-    if name == "t" {
-        return Ok(res.t.clone());
-    }
-    let known: Vec<String> = res.all_series().map(|(n, _)| n.to_string()).collect();
-    res.all_series()
-        .find(|(n, _)| *n == name)
-        .map(|(_, c)| match c {
-            crate::Column::Float(v) => v.to_vec(),
-            crate::Column::Int(v) => v.iter().map(|&x| x as f64).collect(),
-        })
-        .ok_or_else(|| {
-            PlotError::Request(format!(
-                "no recorded variable '{name}'; recorded: t, {} (record it with --record-vars)",
-                known.join(", ")
-            ))
-        })
+/// Named columns of numbers to draw: a run's results ([`Data::of_run`]), or a results
+/// file read back ([`Data::read`]).
+#[derive(Clone, Debug)]
+pub struct Data {
+    /// What the pictures are titled after (the model's name, or the file's).
+    pub title: String,
+    /// Whether the data are a map's (`Some(true)`), a flow's, or unknown (a file).
+    pub map: Option<bool>,
+    /// The columns, in order: `t` first for a run.
+    pub columns: Vec<(String, Vec<f64>)>,
 }
 
-fn model_title(model: &crate::Model) -> String {
-    model.name.clone().unwrap_or_else(|| model.uri.clone())
+impl Data {
+    /// A run's samples: `t`, `step`, then each recorded variable (integers as floats).
+    pub fn of_run(res: &Results, model: &crate::Model) -> Data {
+        let mut columns = vec![
+            ("t".to_string(), res.t.clone()),
+            (
+                "step".to_string(),
+                res.step.iter().map(|&s| s as f64).collect(),
+            ),
+        ];
+        columns.extend(res.all_series().map(|(n, c)| {
+            let v = match c {
+                crate::Column::Float(v) => v.to_vec(),
+                crate::Column::Int(v) => v.iter().map(|&x| x as f64).collect(),
+            };
+            (n.to_string(), v)
+        }));
+        Data {
+            title: model.name.clone().unwrap_or_else(|| model.uri.clone()),
+            map: Some(model.kind.as_str() == "map"),
+            columns,
+        }
+    }
+
+    /// The column `name`.
+    pub fn column(&self, name: &str) -> Result<&[f64], PlotError> {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.columns.iter().map(|(n, _)| n.as_str()).collect();
+                PlotError::Request(format!(
+                    "no recorded variable '{name}'; recorded: {} (record it with --record-vars)",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    /// The first `n` recorded variables (the columns after `t` and `step`, or all but the
+    /// sweep's `point`, parameter and `status` columns).
+    pub fn variables(&self) -> Vec<&str> {
+        self.columns
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !matches!(*n, "t" | "step" | "point" | "status"))
+            .collect()
+    }
+
+    /// Reads the samples of a file `dynlib run` (or `dynlib sweep`) wrote: `.json` (its
+    /// `t`, `step` and `series`), `.csv` (a header, then numbers; text columns are left
+    /// out), `.npz` (its one-dimensional numeric arrays), `.parquet` and `.arrow` (their
+    /// numeric columns; with the `columnar` feature).
+    pub fn read(path: &Path) -> Result<Data, PlotError> {
+        let fail = |m: String| PlotError::Request(format!("cannot read {}: {m}", path.display()));
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let columns = match ext.as_deref() {
+            Some("json") => read_json(&bytes).map_err(fail)?,
+            Some("csv") => read_csv(&bytes).map_err(fail)?,
+            Some("npz") => read_npz(&bytes).map_err(fail)?,
+            Some("parquet" | "arrow" | "feather") => {
+                read_columnar(path, ext.as_deref() == Some("parquet")).map_err(fail)?
+            }
+            other => {
+                return Err(fail(format!(
+                    "a results file is .json, .csv, .npz, .parquet or .arrow, not {}",
+                    other.map_or("(no extension)".to_string(), |e| format!(".{e}"))
+                )))
+            }
+        };
+        if columns.is_empty() {
+            return Err(fail("it holds no numeric columns".into()));
+        }
+        Ok(Data {
+            title: path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            map: None,
+            columns,
+        })
+    }
+}
+
+type Columns = Vec<(String, Vec<f64>)>;
+
+/// A JSON number, or the strings `"nan"`, `"inf"`, `"-inf"` the JSON output writes.
+fn json_number(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::String(s) => match s.as_str() {
+            "nan" => Some(f64::NAN),
+            "inf" => Some(f64::INFINITY),
+            "-inf" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        other => other.as_f64(),
+    }
+}
+
+fn read_json(bytes: &[u8]) -> Result<Columns, String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let array = |v: &serde_json::Value| -> Option<Vec<f64>> {
+        v.as_array()?.iter().map(json_number).collect()
+    };
+    let mut cols = Vec::new();
+    for key in ["t", "step"] {
+        if let Some(xs) = v.get(key).and_then(array) {
+            cols.push((key.to_string(), xs));
+        }
+    }
+    let series = v.get("series").and_then(|s| s.as_object()).ok_or(
+        "no `series`: plot reads the JSON of `dynlib run` (a sweep's: use .csv, .npz or .parquet)",
+    )?;
+    for (name, xs) in series {
+        cols.push((
+            name.clone(),
+            array(xs).ok_or(format!("series {name} is not numbers"))?,
+        ));
+    }
+    Ok(cols)
+}
+
+fn read_csv(bytes: &[u8]) -> Result<Columns, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().ok_or("it is empty")?.split(',').collect();
+    let mut cols: Vec<Option<Vec<f64>>> = vec![Some(Vec::new()); header.len()];
+    for (n, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != header.len() {
+            return Err(format!(
+                "line {} has {} fields, the header {}",
+                n + 2,
+                cells.len(),
+                header.len()
+            ));
+        }
+        for (c, cell) in cols.iter_mut().zip(cells) {
+            // A column that is not all numbers (a sweep's `status`) is left out.
+            let parsed = match cell {
+                "nan" | "NaN" => Some(f64::NAN),
+                "inf" => Some(f64::INFINITY),
+                "-inf" => Some(f64::NEG_INFINITY),
+                _ => cell.parse().ok(),
+            };
+            match (c.as_mut(), parsed) {
+                (Some(v), Some(x)) => v.push(x),
+                _ => *c = None,
+            }
+        }
+    }
+    Ok(header
+        .into_iter()
+        .zip(cols)
+        .filter_map(|(h, c)| c.map(|c| (h.to_string(), c)))
+        .collect())
+}
+
+fn read_npz(bytes: &[u8]) -> Result<Columns, String> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    let mut cols = Vec::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).map_err(|e| e.to_string())?;
+        let Some(name) = f.name().strip_suffix(".npy").map(String::from) else {
+            continue;
+        };
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).map_err(|e| e.to_string())?;
+        if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
+            return Err(format!("{name} is not a .npy array"));
+        }
+        let (len, start) = match b[6] {
+            1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
+            _ => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
+        };
+        let header = std::str::from_utf8(b.get(start..start + len).ok_or("a truncated header")?)
+            .map_err(|e| e.to_string())?;
+        let data = &b[start + len..];
+        if header.contains("'fortran_order': True")
+            || !header.contains(",), ") && !header.contains(",)}")
+        {
+            continue; // only one-dimensional arrays are columns
+        }
+        let eight = |c: &[u8]| <[u8; 8]>::try_from(c).expect("chunks of 8");
+        let values: Vec<f64> = if header.contains("'<f8'") {
+            data.chunks_exact(8)
+                .map(|c| f64::from_le_bytes(eight(c)))
+                .collect()
+        } else if header.contains("'<i8'") {
+            data.chunks_exact(8)
+                .map(|c| i64::from_le_bytes(eight(c)) as f64)
+                .collect()
+        } else if header.contains("'<u8'") {
+            data.chunks_exact(8)
+                .map(|c| u64::from_le_bytes(eight(c)) as f64)
+                .collect()
+        } else {
+            continue; // strings, booleans: not numbers to draw
+        };
+        cols.push((name, values));
+    }
+    Ok(cols)
+}
+
+#[cfg(feature = "columnar")]
+fn read_columnar(path: &Path, parquet: bool) -> Result<Columns, String> {
+    use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, UInt64Array};
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let (schema, batches): (_, Vec<RecordBatch>) = if parquet {
+        let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .map_err(|e| e.to_string())?;
+        let schema = b.schema().clone();
+        let batches = b
+            .build()
+            .map_err(|e| e.to_string())?
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        (schema, batches)
+    } else {
+        let r = arrow_ipc::reader::FileReader::try_new(f, None).map_err(|e| e.to_string())?;
+        let schema = r.schema();
+        (
+            schema,
+            r.collect::<Result<_, _>>().map_err(|e| e.to_string())?,
+        )
+    };
+    let mut cols: Vec<Option<(String, Vec<f64>)>> = schema
+        .fields()
+        .iter()
+        .map(|f| Some((f.name().clone(), Vec::new())))
+        .collect();
+    for b in &batches {
+        for (c, col) in cols.iter_mut().zip(b.columns()) {
+            let any = col.as_any();
+            let Some((_, out)) = c.as_mut() else { continue };
+            let value = |i: usize| -> Option<f64> {
+                if col.is_null(i) {
+                    return Some(f64::NAN);
+                }
+                if let Some(a) = any.downcast_ref::<Float64Array>() {
+                    Some(a.value(i))
+                } else if let Some(a) = any.downcast_ref::<Int64Array>() {
+                    Some(a.value(i) as f64)
+                } else {
+                    any.downcast_ref::<UInt64Array>().map(|a| a.value(i) as f64)
+                }
+            };
+            match (0..col.len()).map(value).collect::<Option<Vec<f64>>>() {
+                Some(v) => out.extend(v),
+                None => *c = None,
+            }
+        }
+    }
+    Ok(cols.into_iter().flatten().collect())
+}
+
+#[cfg(not(feature = "columnar"))]
+fn read_columnar(_: &Path, _: bool) -> Result<Columns, String> {
+    Err(
+        "this dynlib was built without the `columnar` feature: it reads .json, .csv and .npz"
+            .into(),
+    )
 }
 
 /// Variables against time: one panel per variable with `panels`, else all in one.
-pub fn series(
-    res: &Results,
-    vars: &[&str],
-    panels: bool,
-    model: &crate::Model,
-) -> Result<Figure, PlotError> {
-    let t = &res.t;
+pub fn series(data: &Data, vars: &[&str], panels: bool) -> Result<Figure, PlotError> {
+    let t = data.column("t")?;
     let lines: Vec<(String, Vec<(f64, f64)>)> = vars
         .iter()
         .map(|v| {
             Ok((
                 v.to_string(),
-                t.iter().copied().zip(column(res, v)?).collect(),
+                t.iter()
+                    .copied()
+                    .zip(data.column(v)?.iter().copied())
+                    .collect(),
             ))
         })
         .collect::<Result<_, PlotError>>()?;
-    let x_label = if model.kind.as_str() == "map" {
-        "n (t)"
-    } else {
-        "t"
-    };
+    let x_label = if data.map == Some(true) { "n (t)" } else { "t" };
     let panels = if panels {
         lines
             .into_iter()
@@ -590,19 +842,19 @@ pub fn series(
         vec![p]
     };
     Ok(Figure {
-        title: format!("{}: {}", model_title(model), vars.join(", ")),
+        title: format!("{}: {}", data.title, vars.join(", ")),
         panels,
     })
 }
 
 /// A phase portrait: two variables against each other, or three as a projected 3-D view
 /// (azimuth 40°, elevation 25°, each variable scaled to its range).
-pub fn phase(res: &Results, vars: &[&str], model: &crate::Model) -> Result<Figure, PlotError> {
+pub fn phase(data: &Data, vars: &[&str]) -> Result<Figure, PlotError> {
     let cols: Vec<Vec<f64>> = vars
         .iter()
-        .map(|v| column(res, v))
+        .map(|v| data.column(v).map(<[f64]>::to_vec))
         .collect::<Result<_, _>>()?;
-    let title = format!("{}: phase portrait", model_title(model));
+    let title = format!("{}: phase portrait", data.title);
     match cols.as_slice() {
         [x, y] => {
             let mut p = Panel::new(vars[0], vars[1]);
@@ -667,11 +919,11 @@ pub fn phase(res: &Results, vars: &[&str], model: &crate::Model) -> Result<Figur
     }
 }
 
-fn require_map(model: &crate::Model, what: &str) -> Result<(), PlotError> {
-    if model.kind.as_str() != "map" {
+fn require_map(data: &Data, what: &str) -> Result<(), PlotError> {
+    if data.map == Some(false) {
         return Err(PlotError::Request(format!(
             "a {what} is for maps; {} is an ODE (try series or phase)",
-            model.uri
+            data.title
         )));
     }
     Ok(())
@@ -681,13 +933,12 @@ fn require_map(model: &crate::Model, what: &str) -> Result<(), PlotError> {
 /// With `kernel`, a one-state map's graph is the map itself over the iterates' range (its
 /// parameters as `params` set them); otherwise the visited pairs (x_n, x_{n+1}) stand for it.
 pub fn cobweb(
-    res: &Results,
+    data: &Data,
     var: &str,
-    model: &crate::Model,
     kernel: Option<(&crate::Kernel, &[(String, f64)])>,
 ) -> Result<Figure, PlotError> {
-    require_map(model, "cobweb")?;
-    let x = column(res, var)?;
+    require_map(data, "cobweb")?;
+    let x = data.column(var)?;
     let mut stairs = Vec::with_capacity(2 * x.len());
     for w in x.windows(2) {
         stairs.push((w[0], w[0]));
@@ -735,21 +986,16 @@ pub fn cobweb(
         },
     ];
     Ok(Figure {
-        title: format!("{}: cobweb of {var}", model_title(model)),
+        title: format!("{}: cobweb of {var}", data.title),
         panels: vec![p],
     })
 }
 
 /// A return map: each value of `var` against the next (`lag` iterates later).
-pub fn return_map(
-    res: &Results,
-    var: &str,
-    lag: usize,
-    model: &crate::Model,
-) -> Result<Figure, PlotError> {
-    require_map(model, "return map")?;
+pub fn return_map(data: &Data, var: &str, lag: usize) -> Result<Figure, PlotError> {
+    require_map(data, "return map")?;
     let lag = lag.max(1);
-    let x = column(res, var)?;
+    let x = data.column(var)?;
     let points: Vec<(f64, f64)> = x
         .iter()
         .zip(x.iter().skip(lag))
@@ -762,7 +1008,7 @@ pub fn return_map(
         Layer::Points { name: None, points }
     });
     Ok(Figure {
-        title: format!("{}: return map of {var}", model_title(model)),
+        title: format!("{}: return map of {var}", data.title),
         panels: vec![p],
     })
 }
@@ -840,33 +1086,28 @@ pub fn vector_field(
         });
     }
     Ok(Figure {
-        title: format!("{}: vector field", model_title(model)),
+        title: format!(
+            "{}: vector field",
+            model.name.clone().unwrap_or_else(|| model.uri.clone())
+        ),
         panels: vec![p],
     })
 }
 
 /// A bifurcation diagram: every (parameter value, sample) pair of a sweep, as a density.
-pub fn bifurcation(
-    param: &str,
-    var: &str,
-    samples: Vec<(f64, f64)>,
-    model: &crate::Model,
-) -> Figure {
+/// `title` names the data (the model's name, or a file's).
+pub fn bifurcation(param: &str, var: &str, samples: Vec<(f64, f64)>, title: &str) -> Figure {
     let mut p = Panel::new(param, var);
     p.layers.push(Layer::Density { points: samples });
     Figure {
-        title: format!("{}: bifurcation diagram of {var}", model_title(model)),
+        title: format!("{title}: bifurcation diagram of {var}"),
         panels: vec![p],
     }
 }
 
-/// Lyapunov exponents against a parameter: one line per exponent, with the zero line.
-pub fn lyapunov(
-    param: &str,
-    values: &[f64],
-    exponents: &[Vec<f64>],
-    model: &crate::Model,
-) -> Figure {
+/// Lyapunov exponents against a parameter: one line per exponent, with the zero line;
+/// `title` names the data.
+pub fn lyapunov(param: &str, values: &[f64], exponents: &[Vec<f64>], title: &str) -> Figure {
     let mut p = Panel::new(param, "Lyapunov exponent");
     if let (Some(&a), Some(&b)) = (values.first(), values.last()) {
         p.layers.push(Layer::Axis {
@@ -883,7 +1124,7 @@ pub fn lyapunov(
         });
     }
     Figure {
-        title: format!("{}: Lyapunov exponents", model_title(model)),
+        title: format!("{title}: Lyapunov exponents"),
         panels: vec![p],
     }
 }

@@ -168,31 +168,27 @@ pub fn run(
             vars,
             panels,
         } => {
-            let vars = vars.clone();
-            let (sim, names) = simulate(run, vars, 0, interrupt)?;
+            let (got, names) = samples(run, vars.clone(), 0, interrupt)?;
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            let fig = plot::series(sim.results()?, &names, *panels, sim.model())?;
+            let fig = plot::series(&got.data, &names, *panels)?;
             (fig, output(&run.output)?.to_path_buf(), figure.options())
         }
         PlotKind::Phase { run, figure, vars } => {
-            let (sim, names) = simulate(run, vars.clone(), 3, interrupt)?;
+            let (got, names) = samples(run, vars.clone(), 3, interrupt)?;
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            let fig = plot::phase(sim.results()?, &names, sim.model())?;
+            let fig = plot::phase(&got.data, &names)?;
             (fig, output(&run.output)?.to_path_buf(), figure.options())
         }
         PlotKind::Cobweb { run, figure, var } => {
-            let (sim, names) = simulate(run, var.clone().map(|v| vec![v]), 1, interrupt)?;
-            let params: Vec<(String, f64)> = sim
-                .params()
-                .into_iter()
-                .map(|(n, v)| (n.to_string(), v))
-                .collect();
-            let fig = plot::cobweb(
-                sim.results()?,
-                &names[0],
-                sim.model(),
-                Some((sim.kernel(), &params)),
-            )?;
+            let (got, names) = samples(run, var.clone().map(|v| vec![v]), 1, interrupt)?;
+            let params: Vec<(String, f64)> = got.sim.as_ref().map_or_else(Vec::new, |s| {
+                s.params()
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect()
+            });
+            let kernel = got.sim.as_ref().map(|s| (&**s.kernel(), params.as_slice()));
+            let fig = plot::cobweb(&got.data, &names[0], kernel)?;
             (fig, output(&run.output)?.to_path_buf(), figure.options())
         }
         PlotKind::ReturnMap {
@@ -201,8 +197,8 @@ pub fn run(
             var,
             lag,
         } => {
-            let (sim, names) = simulate(run, var.clone().map(|v| vec![v]), 1, interrupt)?;
-            let fig = plot::return_map(sim.results()?, &names[0], *lag, sim.model())?;
+            let (got, names) = samples(run, var.clone().map(|v| vec![v]), 1, interrupt)?;
+            let fig = plot::return_map(&got.data, &names[0], *lag)?;
             (fig, output(&run.output)?.to_path_buf(), figure.options())
         }
         PlotKind::Vectorfield {
@@ -282,44 +278,90 @@ pub fn run(
             (fig, output(&run.output)?.to_path_buf(), opts)
         }
         PlotKind::Bifurcation { sweep, figure, var } => {
-            if let Some(v) = var {
-                sweep.record_vars = Some(vec![v.clone()]);
-            }
-            let (kernel, grid, sw) = run_sweep(sweep, interrupt)?;
-            let var = match var {
-                Some(v) => v.clone(),
-                None => kernel.model().state_names()[0].to_string(),
-            };
-            let (name, axis) = one_axis(&grid)?;
-            let mut samples = Vec::new();
-            for (k, &p) in axis.iter().enumerate().take(sw.runs().len()) {
-                if let Some(res) = sw.result(k) {
-                    let x = res.series(&var)?;
-                    samples.extend(x.iter().map(|&v| (p, v)));
+            if let Some(data) = results_file(&sweep.uri)? {
+                let (param, values) = swept_column(&data)?;
+                let var = match var {
+                    Some(v) => v.clone(),
+                    None => data
+                        .variables()
+                        .into_iter()
+                        .find(|n| *n != param)
+                        .unwrap_or_default()
+                        .to_string(),
+                };
+                let pairs = values
+                    .iter()
+                    .copied()
+                    .zip(data.column(&var)?.iter().copied())
+                    .collect();
+                let fig = plot::bifurcation(&param, &var, pairs, &data.title);
+                (fig, output(&sweep.output)?.to_path_buf(), figure.options())
+            } else {
+                if let Some(v) = var {
+                    sweep.record_vars = Some(vec![v.clone()]);
                 }
+                let (kernel, grid, sw) = run_sweep(sweep, interrupt)?;
+                let var = match var {
+                    Some(v) => v.clone(),
+                    None => kernel.model().state_names()[0].to_string(),
+                };
+                let (name, axis) = one_axis(&grid)?;
+                let mut samples = Vec::new();
+                for (k, &p) in axis.iter().enumerate().take(sw.runs().len()) {
+                    if let Some(res) = sw.result(k) {
+                        let x = res.series(&var)?;
+                        samples.extend(x.iter().map(|&v| (p, v)));
+                    }
+                }
+                let fig = plot::bifurcation(&name, &var, samples, &title_of(kernel.model()));
+                (fig, output(&sweep.output)?.to_path_buf(), figure.options())
             }
-            let fig = plot::bifurcation(&name, &var, samples, kernel.model());
-            (fig, output(&sweep.output)?.to_path_buf(), figure.options())
         }
         PlotKind::Lyapunov { sweep, figure } => {
-            sweep.build.lyapunov = true;
-            let (kernel, grid, sw) = run_sweep(sweep, interrupt)?;
-            let (name, axis) = one_axis(&grid)?;
-            let exponents = match sweep.build.k {
-                Some(k) => {
-                    let per_point = sw.spectrum(k);
-                    (0..k)
-                        .map(|j| {
-                            per_point
-                                .iter()
-                                .map(|s| s.get(j).copied().unwrap_or(f64::NAN))
-                                .collect()
-                        })
-                        .collect()
+            let (name, axis, exponents, title) = match results_file(&sweep.uri)? {
+                Some(data) => {
+                    let (param, values) = swept_column(&data)?;
+                    let exponents: Vec<Vec<f64>> = data
+                        .columns
+                        .iter()
+                        .filter(|(n, _)| n == "mle" || n.starts_with("lyap"))
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    if exponents.is_empty() {
+                        return Err(dynlib::RuntimeError::option(
+                            "lyapunov",
+                            format!(
+                                "{} has no exponents (columns mle, or lyap0, lyap1, ...: what \
+                                 `dynlib sweep --lyapunov` writes)",
+                                sweep.uri
+                            ),
+                        )
+                        .into());
+                    }
+                    (param, values, exponents, data.title)
                 }
-                None => vec![sw.mle()],
+                None => {
+                    sweep.build.lyapunov = true;
+                    let (kernel, grid, sw) = run_sweep(sweep, interrupt)?;
+                    let (name, axis) = one_axis(&grid)?;
+                    let exponents = match sweep.build.k {
+                        Some(k) => {
+                            let per_point = sw.spectrum(k);
+                            (0..k)
+                                .map(|j| {
+                                    per_point
+                                        .iter()
+                                        .map(|s| s.get(j).copied().unwrap_or(f64::NAN))
+                                        .collect()
+                                })
+                                .collect()
+                        }
+                        None => vec![sw.mle()],
+                    };
+                    (name, axis, exponents, title_of(kernel.model()))
+                }
             };
-            let fig = plot::lyapunov(&name, &axis, &exponents, kernel.model());
+            let fig = plot::lyapunov(&name, &axis, &exponents, &title);
             (fig, output(&sweep.output)?.to_path_buf(), figure.options())
         }
     };
@@ -332,6 +374,85 @@ pub fn run(
         drawn.marks
     );
     Ok(())
+}
+
+fn title_of(model: &dynlib::Model) -> String {
+    model.name.clone().unwrap_or_else(|| model.uri.clone())
+}
+
+/// The results file `uri` names, read, when it is one (an existing `.json`, `.csv`,
+/// `.npz`, `.parquet` or `.arrow` file: what `dynlib run` and `dynlib sweep` write);
+/// `None` for a model.
+fn results_file(uri: &str) -> Result<Option<plot::Data>, plot::PlotError> {
+    let path = std::path::Path::new(uri);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let results = matches!(
+        ext.as_deref(),
+        Some("json" | "csv" | "npz" | "parquet" | "arrow" | "feather")
+    );
+    if results && path.is_file() {
+        plot::Data::read(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// A sweep file's swept parameter: the column right after `point`.
+fn swept_column(data: &plot::Data) -> Result<(String, Vec<f64>), dynlib::RuntimeError> {
+    let k = data.columns.iter().position(|(n, _)| n == "point");
+    match k.and_then(|k| data.columns.get(k + 1)) {
+        Some((name, v)) => Ok((name.clone(), v.clone())),
+        None => Err(dynlib::RuntimeError::option(
+            "input",
+            format!(
+                "{} is not a sweep's file (no `point` column followed by the parameter)",
+                data.title
+            ),
+        )),
+    }
+}
+
+/// What a run-based picture draws: a results file named as the URI, or a run of the model
+/// as `dynlib run` would make it (the session kept, for the model's functions).
+struct Samples {
+    data: plot::Data,
+    sim: Option<dynlib::Sim>,
+}
+
+/// The samples and the variables to draw: `vars`, else the first `default` variables (all
+/// with 0).
+fn samples(
+    args: &mut RunArgs,
+    vars: Option<Vec<String>>,
+    default: usize,
+    interrupt: &dynlib::runtime::Interrupt,
+) -> Result<(Samples, Vec<String>), Box<dyn std::error::Error>> {
+    let got = match results_file(&args.uri)? {
+        Some(data) => Samples { data, sim: None },
+        None => {
+            let (sim, _) = simulate(args, vars.clone(), default, interrupt)?;
+            Samples {
+                data: plot::Data::of_run(sim.results()?, sim.model()),
+                sim: Some(sim),
+            }
+        }
+    };
+    let names = match vars {
+        Some(v) => v,
+        None => {
+            let all = got.data.variables();
+            let n = if default == 0 {
+                all.len()
+            } else {
+                default.min(all.len())
+            };
+            all[..n].iter().map(|s| s.to_string()).collect()
+        }
+    };
+    Ok((got, names))
 }
 
 /// Runs the model as `dynlib run` would, recording `vars` (default: the first `default`
@@ -397,7 +518,7 @@ fn run_sweep(
     (std::sync::Arc<dynlib::Kernel>, Grid, dynlib::runtime::Sweep),
     Box<dyn std::error::Error>,
 > {
-    let grid = Grid::new(args.params.clone())?;
+    let grid = crate::sweep_cli::swept(args)?;
     let config = dynlib::Config::load()?;
     let kernel = dynlib::build(&args.uri, args.build.setup(&config))?;
     let out = output(&args.output)?;

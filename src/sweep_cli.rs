@@ -32,8 +32,9 @@ pub struct SweepArgs {
     pub uri: String,
     /// A swept parameter (repeatable: the grid is the Cartesian product, the last
     /// parameter varying fastest): NAME=START:STOP:COUNT (numpy.linspace's values) or
-    /// NAME=v1,v2,...
-    #[arg(long = "param", value_name = "NAME=AXIS", required = true, value_parser = axis_arg)]
+    /// NAME=v1,v2,... (at least one; `dynlib plot bifurcation|lyapunov FILE` of a sweep's
+    /// file needs none).
+    #[arg(long = "param", value_name = "NAME=AXIS", value_parser = axis_arg)]
     pub params: Vec<(String, Axis)>,
     /// Start every run from the model's preset NAME (the swept parameters and `--ic`
     /// override it).
@@ -142,7 +143,7 @@ pub fn run(
     interrupt: &dynlib::runtime::Interrupt,
 ) -> Result<bool, Box<dyn std::error::Error>> {
     let format = Format::resolve(args.format, args.output.as_deref())?;
-    let grid = Grid::new(args.params.clone())?;
+    let grid = swept(args)?;
     let points = match args.shard {
         Some((i, n)) => grid.shard(i, n)?,
         None => 0..grid.len(),
@@ -343,6 +344,17 @@ impl Info<'_> {
             }
         }
     }
+}
+
+/// The grid of `--param` axes (an error says what to give when there is none).
+pub(crate) fn swept(args: &SweepArgs) -> Result<Grid, RuntimeError> {
+    if args.params.is_empty() {
+        return Err(RuntimeError::option(
+            "param",
+            "give the swept parameter: --param NAME=START:STOP:COUNT (or NAME=v1,v2,...)",
+        ));
+    }
+    Grid::new(args.params.clone())
 }
 
 /// The options every point's run starts from: the sweep's horizon, recording, transient,

@@ -104,7 +104,8 @@ fn a_lorenz_phase_portrait_draws_the_trajectory_where_it_is() {
         res.series("x").unwrap().to_vec(),
         res.series("z").unwrap().to_vec(),
     );
-    let fig = plot::phase(res, &["x", "z"], sim.model()).unwrap();
+    let data = plot::Data::of_run(res, sim.model());
+    let fig = plot::phase(&data, &["x", "z"]).unwrap();
     let path = dir.path().join("lorenz.svg");
     let opts = PlotOptions {
         width: 640,
@@ -133,18 +134,16 @@ fn a_lorenz_phase_portrait_draws_the_trajectory_where_it_is() {
         );
     }
     // Three variables: a projected 3-D view with the three labelled axes.
-    let fig = plot::phase(sim.results().unwrap(), &["x", "y", "z"], sim.model()).unwrap();
+    let fig = plot::phase(&data, &["x", "y", "z"]).unwrap();
     let drawn = fig.save(&dir.path().join("l3.svg"), &opts).unwrap();
     assert_eq!(drawn.marks, x.len());
     let svg = std::fs::read_to_string(dir.path().join("l3.svg")).unwrap();
     assert!(svg.contains(">\ny\n</text>"));
-    assert!(plot::phase(sim.results().unwrap(), &["x"], sim.model()).is_err());
-    assert!(
-        plot::phase(sim.results().unwrap(), &["x", "w"], sim.model())
-            .unwrap_err()
-            .to_string()
-            .contains("no recorded variable 'w'")
-    );
+    assert!(plot::phase(&data, &["x"]).is_err());
+    assert!(plot::phase(&data, &["x", "w"])
+        .unwrap_err()
+        .to_string()
+        .contains("no recorded variable 'w'"));
 }
 
 #[test]
@@ -185,7 +184,7 @@ fn a_logistic_bifurcation_png_is_dark_where_the_samples_are() {
                 .unwrap();
             samples.extend(res.series("x").unwrap().iter().map(|&x| (r, x)));
         }
-        plot::bifurcation("r", "x", samples, kernel.model())
+        plot::bifurcation("r", "x", samples, "Logistic Map")
     };
     let g2 = dir.path().join("bif2.png");
     let drawn = fig
@@ -424,5 +423,90 @@ fn series_in_panels_and_bad_requests() {
         assert!(!o.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// `dynlib plot KIND FILE` draws a file `dynlib run` or `dynlib sweep` wrote: the same
+/// picture as from the model, in every format.
+#[test]
+fn results_files_draw_the_pictures_their_runs_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let run = [
+        "builtin://ode/lorenz",
+        "--t-end",
+        "10",
+        "--record-vars",
+        "x,z",
+    ];
+    let phase = |input: &str, out: &str| {
+        dynlib(
+            &[
+                &[
+                    "plot", "phase", input, "--vars", "x,z", "--title", "L", "-o",
+                ][..],
+                &[out],
+            ]
+            .concat(),
+        );
+        std::fs::read_to_string(out).unwrap()
+    };
+    let want = {
+        let out = p("model.svg");
+        dynlib(
+            &[
+                &["plot", "phase"][..],
+                &run,
+                &["--vars", "x,z", "--title", "L", "-o", &out],
+            ]
+            .concat(),
+        );
+        std::fs::read_to_string(&out).unwrap()
+    };
+    let mut exts = vec!["json", "csv", "npz"];
+    if cfg!(feature = "columnar") {
+        exts.extend(["parquet", "arrow"]);
+    }
+    for ext in exts {
+        let file = p(&format!("r.{ext}"));
+        dynlib(&[&["run"][..], &run, &["-o", &file]].concat());
+        assert_eq!(
+            phase(&file, &p(&format!("from_{ext}.svg"))),
+            want,
+            "from .{ext}"
+        );
+    }
+    // A sweep's file: the parameter is the column after `point`.
+    let sweep = [
+        "builtin://map/logistic",
+        "--param",
+        "r=2.8:4:120",
+        "-n",
+        "100",
+        "--transient",
+        "200",
+    ];
+    let want = {
+        let out = p("bif.svg");
+        dynlib(
+            &[
+                &["plot", "bifurcation"][..],
+                &sweep,
+                &["--title", "B", "-o", &out],
+            ]
+            .concat(),
+        );
+        std::fs::read_to_string(&out).unwrap()
+    };
+    for ext in ["csv", "npz"] {
+        let file = p(&format!("s.{ext}"));
+        dynlib(&[&["sweep"][..], &sweep, &["-o", &file]].concat());
+        let out = p(&format!("bif_{ext}.svg"));
+        dynlib(&["plot", "bifurcation", &file, "--title", "B", "-o", &out]);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            want,
+            "a sweep's .{ext}"
+        );
     }
 }
