@@ -26,9 +26,14 @@ fn llvm_config() -> String {
             .display()
             .to_string();
     }
+    // An unversioned llvm-config may be another LLVM's: its archives would not match the
+    // LLVM 14 bindings.
     for name in ["llvm-config-14", "llvm-config"] {
-        if Command::new(name).arg("--version").output().is_ok() {
-            return name.to_string();
+        let version = Command::new(name).arg("--version").output();
+        if let Ok(out) = version {
+            if out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("14.") {
+                return name.to_string();
+            }
         }
     }
     panic!("no llvm-config of LLVM 14 found: install llvm-14-dev or set LLVM_SYS_140_PREFIX");

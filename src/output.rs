@@ -179,7 +179,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub max_steps: Option<u64>,
     /// Write the output to FILE instead of standard output (its format from the extension:
-    /// .json, .csv, .parquet, .arrow or .npz).
+    /// .json, .csv, .parquet, .arrow or .npz; any other, the summary).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     /// Output format (default: from the -o extension, else summary).
@@ -208,10 +208,14 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format: `explicit`, else the output file's extension, else a summary.
+    /// The format: `explicit`, else the output file's extension, else a summary. An
+    /// extension that names no format (`run.txt`, `/dev/fd/3`) gives `otherwise` when there
+    /// is one (`dynlib run` writes its summary there, as it always did), else an error that
+    /// lists the extensions.
     pub fn resolve(
         explicit: Option<Format>,
         output: Option<&std::path::Path>,
+        otherwise: Option<Format>,
     ) -> Result<Format, RuntimeError> {
         if let Some(f) = explicit {
             return Ok(f);
@@ -226,15 +230,17 @@ impl Format {
             Some("parquet") => Ok(Format::Parquet),
             Some("arrow" | "feather") => Ok(Format::Arrow),
             Some("npz") => Ok(Format::Npz),
-            _ => Err(RuntimeError::option(
-                "output",
-                format!(
-                    "cannot tell the format of {} from its extension {}: use .json, .csv, \
-                     .parquet, .arrow or .npz, or give --format",
-                    path.display(),
-                    ext.map_or("(none)".to_string(), |e| format!(".{e}"))
-                ),
-            )),
+            _ => otherwise.ok_or_else(|| {
+                RuntimeError::option(
+                    "output",
+                    format!(
+                        "cannot tell the format of {} from its extension {}: use .json, .csv, \
+                         .parquet, .arrow or .npz, or give --format",
+                        path.display(),
+                        ext.map_or("(none)".to_string(), |e| format!(".{e}"))
+                    ),
+                )
+            }),
         }
     }
 
@@ -292,11 +298,13 @@ pub fn run(
     args: &RunArgs,
     interrupt: &dynlib::runtime::Interrupt,
 ) -> Result<Option<RuntimeError>, Box<dyn std::error::Error>> {
-    let format = Format::resolve(args.format, args.output.as_deref())?;
+    let format = Format::resolve(args.format, args.output.as_deref(), Some(Format::Summary))?;
     let sink = Sink::prepare(args.output.as_deref())?;
     let (sim, failure, timing) = simulate(args, sink.path(), interrupt)?;
     let [build_s, _, run_s] = timing;
-    // Streamed: the output never exists twice in memory.
+    // JSON, CSV and the summary are streamed from the results; Parquet and Arrow copy the
+    // samples into one table, and an .npz is assembled whole (zip's directory needs every
+    // member's size) before it is written.
     let res = sim.results()?;
     match format {
         Format::Json => sink.write(|w| write_json(w, &sim, res, timing, true))?,

@@ -59,6 +59,41 @@ impl Default for PlotOptions {
     }
 }
 
+impl PlotOptions {
+    /// Checks the size, the ranges and the picture file's extension before anything is
+    /// drawn (a caller checks before it runs the model): the error says what to give.
+    pub fn check(&self, path: &Path) -> Result<(), PlotError> {
+        let opts = self;
+        if opts.width < 100 || opts.height < 80 || opts.width > 20_000 || opts.height > 20_000 {
+            return Err(PlotError::Request(format!(
+                "a picture of {}×{} pixels: the size must be between 100×80 and 20000×20000",
+                opts.width, opts.height
+            )));
+        }
+        for (name, r) in [("x", opts.x_range), ("y", opts.y_range)] {
+            if let Some((a, b)) = r {
+                if !(a.is_finite() && b.is_finite() && a < b) {
+                    return Err(PlotError::Request(format!(
+                        "the {name} range {a} .. {b} is empty: give LOW:HIGH with LOW < HIGH"
+                    )));
+                }
+            }
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if !matches!(ext.as_deref(), Some("svg" | "png")) {
+            return Err(PlotError::Request(format!(
+                "cannot tell the picture format of {} from its extension {}: use .svg or .png",
+                path.display(),
+                ext.map_or("(none)".to_string(), |e| format!(".{e}"))
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Why a picture could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
@@ -260,21 +295,7 @@ fn register_font() -> Result<(), String> {
 impl Figure {
     /// Draws the figure into `path`: SVG for `.svg`, PNG for `.png`.
     pub fn save(&self, path: &Path, opts: &PlotOptions) -> Result<Drawn, PlotError> {
-        if opts.width < 100 || opts.height < 80 || opts.width > 20_000 || opts.height > 20_000 {
-            return Err(PlotError::Request(format!(
-                "a picture of {}×{} pixels: the size must be between 100×80 and 20000×20000",
-                opts.width, opts.height
-            )));
-        }
-        for (name, r) in [("x", opts.x_range), ("y", opts.y_range)] {
-            if let Some((a, b)) = r {
-                if !(a.is_finite() && b.is_finite() && a < b) {
-                    return Err(PlotError::Request(format!(
-                        "the {name} range {a} .. {b} is empty: give LOW:HIGH with LOW < HIGH"
-                    )));
-                }
-            }
-        }
+        opts.check(path)?;
         register_font().map_err(PlotError::Request)?;
         let fail = |e: String| PlotError::Draw {
             path: path.display().to_string(),
@@ -349,7 +370,11 @@ impl Figure {
                         let c = PALETTE[color % PALETTE.len()];
                         color += 1;
                         // Non-finite values break the line rather than the picture.
-                        for piece in points.split(|(x, y)| !(x.is_finite() && y.is_finite())) {
+                        let mut labelled = false;
+                        let pieces = points
+                            .split(|(x, y)| !(x.is_finite() && y.is_finite()))
+                            .filter(|p| !p.is_empty());
+                        for piece in pieces {
                             marks += piece.len();
                             let s = chart
                                 .draw_series(LineSeries::new(
@@ -357,11 +382,13 @@ impl Figure {
                                     c.stroke_width(1),
                                 ))
                                 .map_err(err)?;
-                            if let Some(name) = name {
+                            // One legend entry for the line, however many pieces.
+                            if let (Some(name), false) = (name, labelled) {
                                 s.label(name.as_str()).legend(move |(x, y)| {
                                     PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
                                 });
                                 legend = true;
+                                labelled = true;
                             }
                         }
                     }
@@ -534,8 +561,10 @@ pub struct Data {
     pub title: String,
     /// Whether the data are a map's (`Some(true)`), a flow's, or unknown (a file).
     pub map: Option<bool>,
-    /// The columns, in order: `t` first for a run.
+    /// The numeric columns, in order: `t` first for a run; all of one length.
     pub columns: Vec<(String, Vec<f64>)>,
+    /// Every column's name in the source's order, text ones too (a sweep's `status`).
+    pub header: Vec<String>,
 }
 
 impl Data {
@@ -558,6 +587,7 @@ impl Data {
         Data {
             title: model.name.clone().unwrap_or_else(|| model.uri.clone()),
             map: Some(model.kind.as_str() == "map"),
+            header: columns.iter().map(|(n, _)| n.clone()).collect(),
             columns,
         }
     }
@@ -571,19 +601,34 @@ impl Data {
             .ok_or_else(|| {
                 let known: Vec<&str> = self.columns.iter().map(|(n, _)| n.as_str()).collect();
                 PlotError::Request(format!(
-                    "no recorded variable '{name}'; recorded: {} (record it with --record-vars)",
+                    "no recorded variable '{name}' in {}; recorded: {} (a run records it with \
+                     --record-vars)",
+                    self.title,
                     known.join(", ")
                 ))
             })
     }
 
-    /// The first `n` recorded variables (the columns after `t` and `step`, or all but the
-    /// sweep's `point`, parameter and `status` columns).
+    /// The recorded variables: the columns but `t` and `step`, and in a sweep's file the
+    /// `point` and the swept parameters (the columns between `point` and `status`).
     pub fn variables(&self) -> Vec<&str> {
+        let swept = self.swept();
         self.columns
             .iter()
             .map(|(n, _)| n.as_str())
-            .filter(|n| !matches!(*n, "t" | "step" | "point" | "status"))
+            .filter(|n| !matches!(*n, "t" | "step" | "point") && !swept.contains(n))
+            .collect()
+    }
+
+    /// In a sweep's file, the swept parameters: the columns between `point` and `status`.
+    pub fn swept(&self) -> Vec<&str> {
+        let Some(p) = self.header.iter().position(|n| n == "point") else {
+            return Vec::new();
+        };
+        self.header[p + 1..]
+            .iter()
+            .take_while(|n| *n != "status")
+            .map(String::as_str)
             .collect()
     }
 
@@ -598,7 +643,7 @@ impl Data {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        let columns = match ext.as_deref() {
+        let (columns, header) = match ext.as_deref() {
             Some("json") => read_json(&bytes).map_err(fail)?,
             Some("csv") => read_csv(&bytes).map_err(fail)?,
             Some("npz") => read_npz(&bytes).map_err(fail)?,
@@ -615,7 +660,16 @@ impl Data {
         if columns.is_empty() {
             return Err(fail("it holds no numeric columns".into()));
         }
+        let rows = columns[0].1.len();
+        if let Some((name, v)) = columns.iter().find(|(_, v)| v.len() != rows) {
+            return Err(fail(format!(
+                "its columns differ in length: {} has {rows} values, {name} {}",
+                columns[0].0,
+                v.len()
+            )));
+        }
         Ok(Data {
+            header,
             title: path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
@@ -640,7 +694,7 @@ fn json_number(v: &serde_json::Value) -> Option<f64> {
     }
 }
 
-fn read_json(bytes: &[u8]) -> Result<Columns, String> {
+fn read_json(bytes: &[u8]) -> Result<(Columns, Vec<String>), String> {
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let array = |v: &serde_json::Value| -> Option<Vec<f64>> {
         v.as_array()?.iter().map(json_number).collect()
@@ -660,16 +714,41 @@ fn read_json(bytes: &[u8]) -> Result<Columns, String> {
             array(xs).ok_or(format!("series {name} is not numbers"))?,
         ));
     }
-    Ok(cols)
+    let names = cols.iter().map(|(n, _)| n.clone()).collect();
+    Ok((cols, names))
 }
 
-fn read_csv(bytes: &[u8]) -> Result<Columns, String> {
+/// The fields of a CSV line: separated by commas, a field in double quotes may hold
+/// commas and doubled quotes (as `dynlib sweep` writes a status that holds a comma).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let (mut quoted, mut chars) = (false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// A CSV file's numeric columns, in order (a column with any text, a sweep's `status`, is
+/// left out); an empty cell, a point that recorded nothing, is NaN. Also every column's
+/// name, text ones too.
+fn read_csv(bytes: &[u8]) -> Result<(Columns, Vec<String>), String> {
     let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or("it is empty")?.split(',').collect();
+    let header = csv_fields(lines.next().ok_or("it is empty")?);
     let mut cols: Vec<Option<Vec<f64>>> = vec![Some(Vec::new()); header.len()];
     for (n, line) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
+        let cells = csv_fields(line);
         if cells.len() != header.len() {
             return Err(format!(
                 "line {} has {} fields, the header {}",
@@ -679,9 +758,8 @@ fn read_csv(bytes: &[u8]) -> Result<Columns, String> {
             ));
         }
         for (c, cell) in cols.iter_mut().zip(cells) {
-            // A column that is not all numbers (a sweep's `status`) is left out.
-            let parsed = match cell {
-                "nan" | "NaN" => Some(f64::NAN),
+            let parsed = match cell.as_str() {
+                "" | "nan" | "NaN" => Some(f64::NAN),
                 "inf" => Some(f64::INFINITY),
                 "-inf" => Some(f64::NEG_INFINITY),
                 _ => cell.parse().ok(),
@@ -692,17 +770,23 @@ fn read_csv(bytes: &[u8]) -> Result<Columns, String> {
             }
         }
     }
-    Ok(header
-        .into_iter()
+    let numeric = header
+        .iter()
         .zip(cols)
-        .filter_map(|(h, c)| c.map(|c| (h.to_string(), c)))
-        .collect())
+        .filter_map(|(h, c)| c.map(|c| (h.clone(), c)))
+        .collect();
+    Ok((numeric, header))
 }
 
-fn read_npz(bytes: &[u8]) -> Result<Columns, String> {
+/// An `.npz` archive's one-dimensional numeric arrays (`<f8`, `<i8`, `<u8`), in order,
+/// with `NAME.mask` applied (NaN where true); event tables (`events/...`), strings and
+/// booleans are left out. Also every array's name.
+fn read_npz(bytes: &[u8]) -> Result<(Columns, Vec<String>), String> {
     use std::io::Read;
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    let mut cols = Vec::new();
+    let mut cols: Columns = Vec::new();
+    let mut masks: Vec<(String, Vec<bool>)> = Vec::new();
+    let mut names = Vec::new();
     for i in 0..z.len() {
         let mut f = z.by_index(i).map_err(|e| e.to_string())?;
         let Some(name) = f.name().strip_suffix(".npy").map(String::from) else {
@@ -710,21 +794,46 @@ fn read_npz(bytes: &[u8]) -> Result<Columns, String> {
         };
         let mut b = Vec::new();
         f.read_to_end(&mut b).map_err(|e| e.to_string())?;
-        if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
-            return Err(format!("{name} is not a .npy array"));
+        let bad = |why: &str| format!("{name}.npy is not a .npy array ({why})");
+        if b.len() < 12 || &b[..6] != b"\x93NUMPY" {
+            return Err(bad("no NUMPY magic"));
         }
-        let (len, start) = match b[6] {
+        let (len, start): (usize, usize) = match b[6] {
             1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
-            _ => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
+            2 | 3 => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
+            v => return Err(bad(&format!("format version {v}"))),
         };
-        let header = std::str::from_utf8(b.get(start..start + len).ok_or("a truncated header")?)
-            .map_err(|e| e.to_string())?;
+        let header = b
+            .get(start..start.saturating_add(len))
+            .ok_or_else(|| bad("a truncated header"))?;
+        let header = String::from_utf8_lossy(header);
         let data = &b[start + len..];
-        if header.contains("'fortran_order': True")
-            || !header.contains(",), ") && !header.contains(",)}")
-        {
-            continue; // only one-dimensional arrays are columns
+        if name.starts_with("events/") {
+            continue; // an event table's field: not a sample column
         }
+        // One dimension: `'shape': (N,)`.
+        let shape = header
+            .split("'shape': (")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .unwrap_or("");
+        let Some(n) = shape
+            .strip_suffix(',')
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        else {
+            continue;
+        };
+        if header.contains("'fortran_order': True") {
+            continue;
+        }
+        let width = if header.contains("'|b1'") { 1 } else { 8 };
+        if data.len() < n * width {
+            return Err(bad(&format!(
+                "{n} elements declared, {} bytes of data",
+                data.len()
+            )));
+        }
+        let data = &data[..n * width];
         let eight = |c: &[u8]| <[u8; 8]>::try_from(c).expect("chunks of 8");
         let values: Vec<f64> = if header.contains("'<f8'") {
             data.chunks_exact(8)
@@ -738,16 +847,30 @@ fn read_npz(bytes: &[u8]) -> Result<Columns, String> {
             data.chunks_exact(8)
                 .map(|c| u64::from_le_bytes(eight(c)) as f64)
                 .collect()
+        } else if let (true, Some(of)) = (width == 1, name.strip_suffix(".mask")) {
+            masks.push((of.to_string(), data.iter().map(|&x| x != 0).collect()));
+            continue;
         } else {
-            continue; // strings, booleans: not numbers to draw
+            names.push(name);
+            continue; // strings: not numbers to draw
         };
+        names.push(name.clone());
         cols.push((name, values));
     }
-    Ok(cols)
+    for (of, mask) in masks {
+        if let Some((_, v)) = cols.iter_mut().find(|(n, _)| *n == of) {
+            for (x, &m) in v.iter_mut().zip(&mask) {
+                if m {
+                    *x = f64::NAN;
+                }
+            }
+        }
+    }
+    Ok((cols, names))
 }
 
 #[cfg(feature = "columnar")]
-fn read_columnar(path: &Path, parquet: bool) -> Result<Columns, String> {
+fn read_columnar(path: &Path, parquet: bool) -> Result<(Columns, Vec<String>), String> {
     use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, UInt64Array};
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let (schema, batches): (_, Vec<RecordBatch>) = if parquet {
@@ -795,11 +918,12 @@ fn read_columnar(path: &Path, parquet: bool) -> Result<Columns, String> {
             }
         }
     }
-    Ok(cols.into_iter().flatten().collect())
+    let names = schema.fields().iter().map(|f| f.name().clone()).collect();
+    Ok((cols.into_iter().flatten().collect(), names))
 }
 
 #[cfg(not(feature = "columnar"))]
-fn read_columnar(_: &Path, _: bool) -> Result<Columns, String> {
+fn read_columnar(_: &Path, _: bool) -> Result<(Columns, Vec<String>), String> {
     Err(
         "this dynlib was built without the `columnar` feature: it reads .json, .csv and .npz"
             .into(),
@@ -948,7 +1072,9 @@ pub fn cobweb(
     let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let graph = match kernel {
-        Some((k, params)) if k.model().states.len() == 1 && lo < hi => {
+        Some((k, params))
+            if k.model().states.len() == 1 && k.model().states[0].name == var && lo < hi =>
+        {
             let mut eval = crate::runtime::jacobian::ModelEval::of(k);
             for (name, v) in params {
                 eval.set_param(k, name, *v)?;

@@ -161,6 +161,18 @@ pub fn run(
     kind: &mut PlotKind,
     interrupt: &dynlib::runtime::Interrupt,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    // The picture's file, size and ranges are checked before anything runs.
+    let (out, figure) = match &*kind {
+        PlotKind::Series { run, figure, .. }
+        | PlotKind::Phase { run, figure, .. }
+        | PlotKind::Cobweb { run, figure, .. }
+        | PlotKind::ReturnMap { run, figure, .. }
+        | PlotKind::Vectorfield { run, figure, .. } => (&run.output, figure),
+        PlotKind::Bifurcation { sweep, figure, .. } | PlotKind::Lyapunov { sweep, figure } => {
+            (&sweep.output, figure)
+        }
+    };
+    figure.options().check(output(out)?)?;
     let (fig, path, opts) = match kind {
         PlotKind::Series {
             run,
@@ -207,14 +219,17 @@ pub fn run(
             grid,
             from,
         } => {
-            let (mut sim, names) = simulate(run, None, 2, interrupt)?;
-            if names.len() != 2 {
+            let mut sim = simulate(run, None, interrupt)?;
+            let model = sim.model();
+            let names: Vec<String> = model.state_names().iter().map(|s| s.to_string()).collect();
+            if names.len() != 2 || model.kind.as_str() != "ode" {
                 return Err(dynlib::RuntimeError::option(
                     "vectorfield",
                     format!(
-                        "a vector field is for ODEs of two states; {} has {}",
-                        sim.model().uri,
-                        sim.model().states.len()
+                        "a vector field is for ODEs of two states; {} is a {} of {}",
+                        model.uri,
+                        model.kind.as_str(),
+                        model.states.len()
                     ),
                 )
                 .into());
@@ -233,8 +248,13 @@ pub fn run(
                 .collect();
             for &(x, y) in from.iter() {
                 let o = dynlib::RunOptions {
+                    t0: run.t0,
                     t_end: run.horizon.t_end,
                     dt: run.horizon.dt,
+                    max_steps: run.max_steps,
+                    transient: run.transient,
+                    record_interval: run.record_interval,
+                    stepper_config: run.stepper_config.clone(),
                     ic: vec![(names[0].clone(), x.into()), (names[1].clone(), y.into())],
                     params: params
                         .iter()
@@ -282,12 +302,16 @@ pub fn run(
                 let (param, values) = swept_column(&data)?;
                 let var = match var {
                     Some(v) => v.clone(),
-                    None => data
-                        .variables()
-                        .into_iter()
-                        .find(|n| *n != param)
-                        .unwrap_or_default()
-                        .to_string(),
+                    None => match data.variables().first() {
+                        Some(v) => v.to_string(),
+                        None => {
+                            return Err(dynlib::RuntimeError::option(
+                                "var",
+                                format!("{} holds no recorded variable to draw", data.title),
+                            )
+                            .into())
+                        }
+                    },
                 };
                 let pairs = values
                     .iter()
@@ -400,18 +424,29 @@ fn results_file(uri: &str) -> Result<Option<plot::Data>, plot::PlotError> {
     }
 }
 
-/// A sweep file's swept parameter: the column right after `point`.
-fn swept_column(data: &plot::Data) -> Result<(String, Vec<f64>), dynlib::RuntimeError> {
-    let k = data.columns.iter().position(|(n, _)| n == "point");
-    match k.and_then(|k| data.columns.get(k + 1)) {
-        Some((name, v)) => Ok((name.clone(), v.clone())),
-        None => Err(dynlib::RuntimeError::option(
+/// A sweep file's one swept parameter and its values.
+fn swept_column(data: &plot::Data) -> Result<(String, Vec<f64>), Box<dyn std::error::Error>> {
+    match data.swept().as_slice() {
+        [one] => Ok((one.to_string(), data.column(one)?.to_vec())),
+        [] => Err(dynlib::RuntimeError::option(
             "input",
             format!(
-                "{} is not a sweep's file (no `point` column followed by the parameter)",
+                "{} is not a sweep's file (no swept parameter between its `point` and \
+                 `status` columns)",
                 data.title
             ),
-        )),
+        )
+        .into()),
+        many => Err(dynlib::RuntimeError::option(
+            "input",
+            format!(
+                "{} sweeps {} parameters ({}); this plot draws against one",
+                data.title,
+                many.len(),
+                many.join(", ")
+            ),
+        )
+        .into()),
     }
 }
 
@@ -433,17 +468,34 @@ fn samples(
     let got = match results_file(&args.uri)? {
         Some(data) => Samples { data, sim: None },
         None => {
-            let (sim, _) = simulate(args, vars.clone(), default, interrupt)?;
+            let sim = simulate(args, vars.as_deref(), interrupt)?;
             Samples {
                 data: plot::Data::of_run(sim.results()?, sim.model()),
                 sim: Some(sim),
             }
         }
     };
+    if got.data.columns.first().is_none_or(|(_, v)| v.is_empty()) {
+        return Err(dynlib::RuntimeError::option(
+            "record",
+            format!(
+                "{} holds no samples to draw (a run with --no-record, or one that failed at once)",
+                got.data.title
+            ),
+        )
+        .into());
+    }
     let names = match vars {
         Some(v) => v,
         None => {
             let all = got.data.variables();
+            if all.is_empty() {
+                return Err(dynlib::RuntimeError::option(
+                    "vars",
+                    format!("{} holds no recorded variable to draw", got.data.title),
+                )
+                .into());
+            }
             let n = if default == 0 {
                 all.len()
             } else {
@@ -455,41 +507,27 @@ fn samples(
     Ok((got, names))
 }
 
-/// Runs the model as `dynlib run` would, recording `vars` (default: the first `default`
-/// states, all with 0); returns the session and the variables' names.
+/// Runs the model as `dynlib run` would, recording `vars` when given (and no
+/// `--record-vars`); what was recorded before a failure is drawn, the failure said.
 fn simulate(
     args: &mut RunArgs,
-    vars: Option<Vec<String>>,
-    default: usize,
+    vars: Option<&[String]>,
     interrupt: &dynlib::runtime::Interrupt,
-) -> Result<(dynlib::Sim, Vec<String>), Box<dyn std::error::Error>> {
-    if let Some(v) = &vars {
+) -> Result<dynlib::Sim, Box<dyn std::error::Error>> {
+    if let Some(v) = vars {
         if args.record_vars.is_none() {
-            args.record_vars = Some(v.clone());
+            args.record_vars = Some(v.to_vec());
         }
     }
     let out = output(&args.output)?.to_path_buf();
     let (sim, failure, _) = crate::output::simulate(args, Some(&out), interrupt)?;
     if let Some(e) = failure {
-        // What was recorded is drawn; the failure is said.
         eprintln!(
             "warning: {}",
             dynlib::model::diag::printable(&e.to_string())
         );
     }
-    let names = match vars {
-        Some(v) => v,
-        None => {
-            let states = sim.model().state_names();
-            let n = if default == 0 {
-                states.len()
-            } else {
-                default.min(states.len())
-            };
-            states[..n].iter().map(|s| s.to_string()).collect()
-        }
-    };
-    Ok((sim, names))
+    Ok(sim)
 }
 
 /// The one swept parameter of a bifurcation or Lyapunov plot, and each point's value.
@@ -518,6 +556,22 @@ fn run_sweep(
     (std::sync::Arc<dynlib::Kernel>, Grid, dynlib::runtime::Sweep),
     Box<dyn std::error::Error>,
 > {
+    // Refused before the sweep runs, not after.
+    if args.params.len() > 1 {
+        return Err(dynlib::RuntimeError::option(
+            "param",
+            format!(
+                "this plot sweeps one parameter, got {}: {}",
+                args.params.len(),
+                args.params
+                    .iter()
+                    .map(|p| p.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .into());
+    }
     let grid = crate::sweep_cli::swept(args)?;
     let config = dynlib::Config::load()?;
     let kernel = dynlib::build(&args.uri, args.build.setup(&config))?;

@@ -20,6 +20,10 @@ pub struct Bar(Arc<Mutex<State>>);
 
 struct State {
     started: Instant,
+    /// The run's part being reported (t0, t_end bits: a transient, then the recorded run)
+    /// and when it started: rates and ETAs are the part's.
+    part: Option<(u64, u64)>,
+    part_started: Instant,
     /// When nothing is drawn yet: the delay before the first drawing.
     after: Duration,
     last: Option<Instant>,
@@ -36,8 +40,11 @@ impl Bar {
             .ok()
             .and_then(|v| v.parse().ok())
             .map_or(Duration::from_secs(1), Duration::from_millis);
+        let now = Instant::now();
         Some(Bar(Arc::new(Mutex::new(State {
-            started: Instant::now(),
+            started: now,
+            part: None,
+            part_started: now,
             after,
             last: None,
             drawn: false,
@@ -46,13 +53,13 @@ impl Bar {
 
     /// Draws `text` with a bar of `fraction`, the rate of `done` units since the start and
     /// the time left, unless it is too early or too soon after the last drawing.
-    fn draw(&self, what: &str, fraction: f64, done: f64, unit: &str) {
-        let Ok(mut s) = self.0.lock() else { return };
+    fn draw(s: &mut State, what: &str, fraction: f64, done: f64, unit: &str) {
         let now = Instant::now();
-        let elapsed = now - s.started;
-        if elapsed < s.after || s.last.is_some_and(|l| now - l < Duration::from_millis(100)) {
+        if now - s.started < s.after || s.last.is_some_and(|l| now - l < Duration::from_millis(100))
+        {
             return;
         }
+        let elapsed = now - s.part_started;
         s.last = Some(now);
         s.drawn = true;
         let width = 30;
@@ -79,18 +86,26 @@ impl Bar {
 
     /// A run's progress.
     pub fn run(&self, p: RunProgress) {
+        let Ok(mut s) = self.0.lock() else { return };
+        let part = Some((p.t0.to_bits(), p.t_end.to_bits()));
+        if s.part != part {
+            s.part = part;
+            s.part_started = Instant::now();
+        }
         let what = format!(
             "run    t = {} of {}",
             short(p.t),
             short(if p.t_end.is_finite() { p.t_end } else { p.t0 })
         );
-        self.draw(&what, p.fraction(), p.step as f64, "steps");
+        Bar::draw(&mut s, &what, p.fraction(), p.step as f64, "steps");
     }
 
     /// A sweep's progress: `done` of `total` points.
     pub fn points(&self, done: usize, total: usize) {
+        let Ok(mut s) = self.0.lock() else { return };
         let what = format!("sweep  {done} of {total} points");
-        self.draw(
+        Bar::draw(
+            &mut s,
             &what,
             done as f64 / total.max(1) as f64,
             done as f64,

@@ -142,7 +142,7 @@ pub fn run(
     args: &SweepArgs,
     interrupt: &dynlib::runtime::Interrupt,
 ) -> Result<bool, Box<dyn std::error::Error>> {
-    let format = Format::resolve(args.format, args.output.as_deref())?;
+    let format = Format::resolve(args.format, args.output.as_deref(), None)?;
     let grid = swept(args)?;
     let points = match args.shard {
         Some((i, n)) => grid.shard(i, n)?,
@@ -245,14 +245,15 @@ pub fn run(
                 .take()
                 .map_or(Ok(()), |e| Err(io::Error::other(e)))
         };
-        match format {
+        // The progress line is erased before an error is printed, as after success.
+        let written = match format {
             Format::Csv => sink.write(|w| {
                 write_csv_header(w, &grid, &vars, None, &info)?;
                 for sw in sweeps {
                     write_csv_rows(w, &sw, &vars, None, &info)?;
                 }
                 failed()
-            })?,
+            }),
             _ => {
                 let kind = format.columnar().expect("a columnar format");
                 let fields = table_fields(&grid, &vars, None, &info);
@@ -265,12 +266,13 @@ pub fn run(
                 sink.write(|w| {
                     crate::columnar::write(kind, &fields, tables, &[], w)?;
                     failed()
-                })?
+                })
             }
-        }
+        };
         if let Some(bar) = &bar {
             bar.finish();
         }
+        written?;
         crate::signals::run_finished();
         return Ok(interrupt.is_requested() && stopped.get());
     }

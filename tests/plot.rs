@@ -45,23 +45,24 @@ fn polylines(svg: &str) -> Vec<Vec<(i32, i32)>> {
         .collect()
 }
 
+/// The number in the attribute `name` of an element's text (`cx="12"`).
+fn attr<T: std::str::FromStr>(element: &str, name: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    let value = element
+        .split(&format!(" {name}=\""))
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {element}"));
+    value.parse().unwrap()
+}
+
 /// The centres of every `<circle>` of an SVG.
 fn circles(svg: &str) -> Vec<(i32, i32)> {
     svg.split("<circle")
         .skip(1)
-        .map(|c| {
-            let attr = |name: &str| -> i32 {
-                c.split(&format!(" {name}=\""))
-                    .nth(1)
-                    .unwrap()
-                    .split('"')
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            };
-            (attr("cx"), attr("cy"))
-        })
+        .map(|c| (attr(c, "cx"), attr(c, "cy")))
         .collect()
 }
 
@@ -81,17 +82,7 @@ fn read_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
 
 fn svg_size(svg: &str) -> (u32, u32) {
     let head = svg.split('>').next().unwrap();
-    let attr = |n: &str| -> u32 {
-        head.split(&format!("{n}=\""))
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    (attr("width"), attr("height"))
+    (attr(head, "width"), attr(head, "height"))
 }
 
 #[test]
@@ -509,4 +500,114 @@ fn results_files_draw_the_pictures_their_runs_do() {
             "a sweep's .{ext}"
         );
     }
+}
+
+/// What `dynlib plot` says of a file it cannot draw, instead of panicking or drawing
+/// something else: event tables are not series, failed points are gaps, bad files are
+/// errors that name the file.
+#[test]
+fn results_files_with_events_gaps_and_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let fails = |args: &[&str]| -> String {
+        let o = Command::new(env!("CARGO_BIN_EXE_dynlib"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // Izhikevich with a logged event: its .npz holds events/reset/* arrays too.
+    let events = "inline:[mod]\nname='log'\n[mod.replace.events.reset]\ncond='v >= v_th'\n\
+                  action=\"v = c\\nu = u + d\"\nlog=['t','v']\n";
+    let run = [
+        "builtin://ode/izhikevich",
+        "--t-end",
+        "60",
+        "--mod",
+        events,
+        "--param",
+        "I=12",
+    ];
+    dynlib(&[&["run"][..], &run, &["-o", &p("iz.npz")]].concat());
+    let (from_file, from_model) = (p("f.svg"), p("m.svg"));
+    dynlib(&[
+        "plot",
+        "series",
+        &p("iz.npz"),
+        "--title",
+        "I",
+        "-o",
+        &from_file,
+    ]);
+    dynlib(
+        &[
+            &["plot", "series"][..],
+            &run,
+            &["--title", "I", "-o", &from_model],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&from_file).unwrap(),
+        std::fs::read_to_string(&from_model).unwrap(),
+        "the states only, not the event table"
+    );
+
+    // A sweep's CSV with a failed point: a quoted status holding a comma, empty cells.
+    let csv = p("s.csv");
+    std::fs::write(
+        &csv,
+        "point,r,status,t,step,x\n0,3.2,DONE,0,0,0.5\n0,3.2,DONE,1,1,0.8\n\
+         1,3.3,\"ERROR: a, b\",,,\n2,3.4,DONE,0,0,0.45\n",
+    )
+    .unwrap();
+    let out = dynlib(&["plot", "bifurcation", &csv, "-o", &p("b.svg")]);
+    assert!(out.contains("b.svg"), "{out}");
+
+    // Two swept parameters: refused, naming them.
+    let two = p("two.csv");
+    std::fs::write(&two, "point,a,b,status,t,step,x\n0,1,2,DONE,0,0,0.5\n").unwrap();
+    assert!(
+        fails(&["plot", "bifurcation", &two, "-o", &p("x.svg")]).contains("2 parameters (a, b)")
+    );
+    // A ragged CSV, a truncated .npz, columns of unequal length: errors naming the file.
+    let ragged = p("ragged.csv");
+    std::fs::write(&ragged, "t,x\n0,1\n1\n").unwrap();
+    let err = fails(&["plot", "series", &ragged, "-o", &p("x.svg")]);
+    assert!(
+        err.contains("ragged.csv") && err.contains("line 3 has 1 fields"),
+        "{err}"
+    );
+    let bytes = std::fs::read(p("iz.npz")).unwrap();
+    let cut = p("cut.npz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(fails(&["plot", "series", &cut, "-o", &p("x.svg")]).contains("cut.npz"));
+    let uneven = p("uneven.json");
+    std::fs::write(&uneven, r#"{"t": [0, 1, 2], "series": {"x": [1, 2]}}"#).unwrap();
+    let err = fails(&["plot", "series", &uneven, "-o", &p("x.svg")]);
+    assert!(err.contains("differ in length"), "{err}");
+    // Nothing recorded: said, not a panic.
+    dynlib(&[
+        "run",
+        "builtin://map/logistic",
+        "-n",
+        "5",
+        "--no-record",
+        "-o",
+        &p("none.csv"),
+    ]);
+    let err = fails(&["plot", "cobweb", &p("none.csv"), "-o", &p("x.svg")]);
+    assert!(err.contains("no samples to draw"), "{err}");
+    // A bad picture is refused before the model runs (a run of 10^12 steps would not end).
+    let err = fails(&[
+        "plot",
+        "series",
+        "builtin://map/logistic",
+        "-n",
+        "1000000000000",
+        "-o",
+        &p("x.jpg"),
+    ]);
+    assert!(err.contains("use .svg or .png"), "{err}");
 }

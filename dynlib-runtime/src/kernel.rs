@@ -990,8 +990,6 @@ fn unit_request<'a>(
     })
 }
 
-/// Finds or compiles and loads the expected runner's unit, through the in-process and disk
-/// caches; the other units wait for their first call or run ([`Kernel::native_unit`]).
 /// What `model`'s units compile with: one choice for the kernel's every unit, part of
 /// their cache keys.
 #[cfg(feature = "jit")]
@@ -999,6 +997,8 @@ fn codegen_options(model: &Model) -> dynlib_native::CodegenOptions {
     dynlib_native::CodegenOptions::for_kernel(model.states.len(), model.lanes)
 }
 
+/// Finds or compiles and loads the expected runner's unit, through the in-process and disk
+/// caches; the other units wait for their first call or run ([`Kernel::native_unit`]).
 #[cfg(feature = "jit")]
 fn native(
     model: &Arc<Model>,
