@@ -14,8 +14,8 @@
 //! use dynlib::plot::{self, PlotOptions};
 //! use dynlib::{RunOptions, SetupOptions};
 //! let mut sim = dynlib::setup("builtin://ode/lorenz", SetupOptions::default())?;
-//! let res = sim.run(RunOptions::default().t_end(50.0))?;
-//! let fig = plot::phase(&plot::Data::of_run(res, sim.model()), &["x", "z"])?;
+//! sim.run(RunOptions::default().t_end(50.0))?;
+//! let fig = plot::phase(&plot::Data::of_run(sim.results()?, sim.model()), &["x", "z"])?;
 //! fig.save("lorenz.svg".as_ref(), &PlotOptions::default())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
