@@ -9,17 +9,10 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 fn dynlib(args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_dynlib"))
-        .args(args)
-        .output()
-        .expect("the dynlib binary runs");
-    assert!(
-        o.status.success(),
-        "dynlib {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::dynlib_ok(args)
 }
 
 /// Izhikevich with a logged reset event, recording `v` and `u` every third step.

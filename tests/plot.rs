@@ -10,17 +10,11 @@ use std::process::Command;
 use dynlib::plot::{self, Drawn, PlotOptions};
 use dynlib::{RunOptions, SetupOptions};
 
+mod common;
+
+/// The standard output of a successful `dynlib` run.
 fn dynlib(args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_dynlib"))
-        .args(args)
-        .output()
-        .expect("the dynlib binary runs");
-    assert!(
-        o.status.success(),
-        "dynlib {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+    String::from_utf8(common::dynlib_ok(args).stdout).unwrap()
 }
 
 /// The `points` of every `<polyline>` of an SVG, as pixel pairs.
