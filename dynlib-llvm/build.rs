@@ -87,6 +87,37 @@ fn link_llvm(config: &str) {
         println!("cargo:rustc-link-lib=dylib={name}");
     }
     println!("cargo:rustc-link-lib=dylib=stdc++");
+    if relr_supported() {
+        // 97,000 relative relocations of the plugin's 2.4 MB `.rela.dyn` become 29 KB of
+        // `.relr.dyn`: dlopen of the plugin 4.8–6.9 ms → 3.8–4.2 ms (C dlopen timer, five
+        // loads each, 2026-12-04).
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// Whether the linker packs relative relocations (binutils 2.38+) and the C library loads
+/// them (glibc 2.36+: the packed plugin requires `GLIBC_ABI_DT_RELR`).
+fn relr_supported() -> bool {
+    let out = |cmd: &str, args: &[&str]| {
+        Command::new(cmd)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let linker = out("ld", &["--help"]).contains("pack-relative-relocs");
+    // `ldd (Debian GLIBC 2.36-9+deb12u4) 2.36`: the last word of the first line.
+    let glibc = out("ldd", &["--version"])
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| {
+            let (major, minor) = v.split_once('.')?;
+            Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?))
+        })
+        .is_some_and(|v| v >= (2, 36));
+    linker && glibc && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
 }
 
 fn main() {
