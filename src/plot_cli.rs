@@ -584,7 +584,7 @@ fn run_sweep(
     let bar = crate::progress::Bar::new(args.quiet);
     if let Some(bar) = &bar {
         let bar = bar.clone();
-        batch = batch.progress(move |p| bar.points(p.done, p.total));
+        batch = batch.progress(move |p| bar.points(p.done, p.total, p.steps));
     }
     let core = SessionCore::new(&kernel);
     let sw = sweep_keeping(

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! run    t = 41.2 of 100  [############------------------]  41%  2.31M steps/s  ETA 3 s
-//! sweep  412 of 1000 points  [############------------------]  41%  98.3 points/s  ETA 6 s
+//! sweep  412 of 1000 points  [############------------------]  41%  98.3 points/s  3.45M steps/s  ETA 6 s
 //! ```
 
 use std::io::{IsTerminal, Write};
@@ -53,7 +53,7 @@ impl Bar {
 
     /// Draws `text` with a bar of `fraction`, the rate of `done` units since the start and
     /// the time left, unless it is too early or too soon after the last drawing.
-    fn draw(s: &mut State, what: &str, fraction: f64, done: f64, unit: &str) {
+    fn draw(s: &mut State, what: &str, fraction: f64, rates: &[(f64, &str)]) {
         let now = Instant::now();
         if now - s.started < s.after || s.last.is_some_and(|l| now - l < Duration::from_millis(100))
         {
@@ -66,18 +66,21 @@ impl Bar {
         let fraction = fraction.clamp(0.0, 1.0);
         let filled = (fraction * width as f64).round() as usize;
         let secs = elapsed.as_secs_f64();
-        let rate = done / secs.max(1e-9);
+        let rates: Vec<String> = rates
+            .iter()
+            .map(|&(done, unit)| format!("{} {unit}/s", si(done / secs.max(1e-9))))
+            .collect();
         let eta = if fraction > 0.0 {
             format!("ETA {}", duration(secs * (1.0 - fraction) / fraction))
         } else {
             "ETA ?".to_string()
         };
         let line = format!(
-            "{what}  [{}{}] {:>3.0}%  {} {unit}/s  {eta}",
+            "{what}  [{}{}] {:>3.0}%  {}  {eta}",
             "#".repeat(filled),
             "-".repeat(width - filled),
             fraction * 100.0,
-            si(rate),
+            rates.join("  "),
         );
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[2K{line}");
@@ -97,19 +100,18 @@ impl Bar {
             short(p.t),
             short(if p.t_end.is_finite() { p.t_end } else { p.t0 })
         );
-        Bar::draw(&mut s, &what, p.fraction(), p.step as f64, "steps");
+        Bar::draw(&mut s, &what, p.fraction(), &[(p.step as f64, "steps")]);
     }
 
-    /// A sweep's progress: `done` of `total` points.
-    pub fn points(&self, done: usize, total: usize) {
+    /// A sweep's progress: `done` of `total` points, which took `steps` steps.
+    pub fn points(&self, done: usize, total: usize, steps: u64) {
         let Ok(mut s) = self.0.lock() else { return };
         let what = format!("sweep  {done} of {total} points");
         Bar::draw(
             &mut s,
             &what,
             done as f64 / total.max(1) as f64,
-            done as f64,
-            "points",
+            &[(done as f64, "points"), (steps as f64, "steps")],
         );
     }
 

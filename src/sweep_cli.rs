@@ -168,7 +168,7 @@ pub fn run(
     let bar = crate::progress::Bar::new(args.quiet || streams_to_terminal);
     if let Some(bar) = &bar {
         let bar = bar.clone();
-        batch = batch.progress(move |p| bar.points(p.done, p.total));
+        batch = batch.progress(move |p| bar.points(p.done, p.total, p.steps));
     }
     let stat = args.stat.map(|s| match s {
         StatArg::Final => Stat::Final,

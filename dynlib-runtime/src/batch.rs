@@ -43,6 +43,8 @@ pub struct Progress {
     pub done: usize,
     /// Runs in the batch.
     pub total: usize,
+    /// The steps the finished runs took (transients included).
+    pub steps: u64,
 }
 
 /// Called from the worker threads after each run.
@@ -163,15 +165,17 @@ pub(crate) fn run_batch_of<'a, R: Send>(
         .build()
         .map_err(|e| RuntimeError::Internal(format!("cannot start the batch's threads: {e}")))?;
     // Counted and reported under one lock, so the callback sees 1, 2, ... in order.
-    let done = std::sync::Mutex::new(0usize);
+    let done = std::sync::Mutex::new((0usize, 0u64));
     let total = count;
     let finish = |i: usize, outcome: BatchRun| -> R {
         if let Some(report) = &options.progress {
             let mut count = done.lock().unwrap_or_else(|e| e.into_inner());
-            *count += 1;
+            count.0 += 1;
+            count.1 += outcome.as_ref().map_or(0, |e| e.output().steps);
             report(Progress {
-                done: *count,
+                done: count.0,
                 total,
+                steps: count.1,
             });
         }
         keep(i, outcome)

@@ -536,6 +536,7 @@ pub fn sweep_blocks<'a>(
         points,
         block,
         done: false,
+        steps_done: Default::default(),
     })
 }
 
@@ -553,6 +554,8 @@ pub struct Blocks<'a> {
     points: Range<usize>,
     block: usize,
     done: bool,
+    /// The steps the finished blocks' runs took (progress counts them over the sweep).
+    steps_done: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Blocks<'_> {
@@ -583,11 +586,18 @@ impl Iterator for Blocks<'_> {
         };
         let mut batch = self.batch.clone();
         if let Some(report) = self.batch.progress.clone() {
+            use std::sync::atomic::Ordering::Relaxed;
             let (before, total) = (start - self.first, self.points.end - self.first);
+            let (steps_before, steps_done) =
+                (self.steps_done.load(Relaxed), self.steps_done.clone());
             batch.progress = Some(std::sync::Arc::new(move |p: crate::batch::Progress| {
+                // Reports come in order (the batch reports under one lock): the last of a
+                // block is its total, where the next block counts on from.
+                steps_done.store(steps_before + p.steps, Relaxed);
                 report(crate::batch::Progress {
                     done: before + p.done,
                     total,
+                    steps: steps_before + p.steps,
                 })
             }));
         }

@@ -136,13 +136,18 @@ fn progress_is_reported_once_per_run() {
         .threads(3)
         .progress(move |p| log.lock().unwrap().push(p));
     let runs = runs();
-    run_batch(&k, &core, &runs, &options).unwrap();
+    let batch = run_batch(&k, &core, &runs, &options).unwrap();
     let mut seen = seen.lock().unwrap().clone();
     seen.sort_by_key(|p| p.done);
     assert_eq!(seen.len(), runs.len());
     for (i, p) in seen.iter().enumerate() {
         assert_eq!((p.done, p.total), (i + 1, runs.len()));
     }
+    // The steps count up to every run's.
+    let steps: u64 = batch.iter().flatten().map(|e| e.output().steps).sum();
+    assert!(steps > 0);
+    assert_eq!(seen.last().unwrap().steps, steps);
+    assert!(seen.windows(2).all(|w| w[0].steps <= w[1].steps));
 }
 
 #[test]

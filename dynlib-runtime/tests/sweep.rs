@@ -321,7 +321,7 @@ fn a_sweep_in_blocks_is_the_sweep_in_one_point_for_point() {
     let log = seen.clone();
     let counted = batch
         .clone()
-        .progress(move |p| log.lock().unwrap().push((p.done, p.total)));
+        .progress(move |p| log.lock().unwrap().push((p.done, p.total, p.steps)));
     let keep = Keep::Runs;
     let blocks = sweep_blocks(&k, &core, &grid, &base, 0..21, &counted, &keep, Some(5)).unwrap();
     assert_eq!(blocks.block_points(), 5);
@@ -362,7 +362,17 @@ fn a_sweep_in_blocks_is_the_sweep_in_one_point_for_point() {
     }
     assert_eq!(k_run, 21);
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen, (1..=21).map(|d| (d, 21)).collect::<Vec<_>>());
+    assert_eq!(
+        seen.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+        (1..=21).map(|d| (d, 21)).collect::<Vec<_>>()
+    );
+    // Steps count on over the blocks, to every point's.
+    let steps: u64 = parts
+        .iter()
+        .flat_map(|p| p.runs().iter().flatten().map(|e| e.output().steps))
+        .sum();
+    assert!(seen.windows(2).all(|w| w[0].2 <= w[1].2));
+    assert_eq!(seen.last().unwrap().2, steps);
     // A sweep of no points is one empty block (its checks run); no block has no points.
     let none = sweep_blocks(&k, &core, &grid, &base, 3..3, &batch, &keep, None).unwrap();
     assert_eq!(
