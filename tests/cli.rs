@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+mod common;
+
 fn dynlib(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dynlib"))
         .args(args)
@@ -874,17 +876,8 @@ fn read_columnar(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
 /// without rows has one too).
 #[cfg(feature = "columnar")]
 fn read_columnar_typed(path: &std::path::Path) -> (Vec<(String, String)>, Vec<Vec<String>>) {
-    use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
-    let f = std::fs::File::open(path).unwrap();
-    let (schema, batches): (_, Vec<RecordBatch>) = if path.extension().unwrap() == "parquet" {
-        let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
-        let schema = b.schema().clone();
-        (schema, b.build().unwrap().map(Result::unwrap).collect())
-    } else {
-        let r = arrow_ipc::reader::FileReader::try_new(f, None).unwrap();
-        let schema = r.schema();
-        (schema, r.map(Result::unwrap).collect())
-    };
+    use arrow_array::{Array, Float64Array, Int64Array, StringArray, UInt64Array};
+    let (schema, batches) = common::read_batches(path);
     let fields: Vec<(String, String)> = schema
         .fields()
         .iter()

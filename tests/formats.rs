@@ -152,17 +152,8 @@ fn read_npz(path: &Path) -> BTreeMap<String, Vec<Bits>> {
 /// A Parquet or Arrow file's columns and its schema's `dynlib` metadata.
 #[cfg(feature = "columnar")]
 fn read_columnar(path: &Path) -> (BTreeMap<String, Vec<Bits>>, Option<String>) {
-    use arrow_array::{Array, Float64Array, Int64Array, RecordBatch};
-    let f = std::fs::File::open(path).unwrap();
-    let (schema, batches): (_, Vec<RecordBatch>) = if path.extension().unwrap() == "parquet" {
-        let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
-        let schema = b.schema().clone();
-        (schema, b.build().unwrap().map(Result::unwrap).collect())
-    } else {
-        let r = arrow_ipc::reader::FileReader::try_new(f, None).unwrap();
-        let schema = r.schema();
-        (schema, r.map(Result::unwrap).collect())
-    };
+    use arrow_array::{Array, Float64Array, Int64Array};
+    let (schema, batches) = common::read_batches(path);
     let mut cols = BTreeMap::<String, Vec<Bits>>::new();
     for b in &batches {
         for (field, col) in schema.fields().iter().zip(b.columns()) {
