@@ -179,7 +179,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub max_steps: Option<u64>,
     /// Write the output to FILE instead of standard output (its format from the extension:
-    /// .json, .csv, .parquet, .arrow or .npz; any other, the summary).
+    /// .json, .csv, .parquet, .arrow or .npz; any other, the summary). For `dynlib plot`: the
+    /// picture, .svg or .png.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     /// Output format (default: from the -o extension, else summary).

@@ -88,7 +88,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "I/N", value_parser = shard_arg)]
     pub shard: Option<(usize, usize)>,
     /// Write the output to FILE (its format from the extension: .json, .csv, .parquet,
-    /// .arrow or .npz).
+    /// .arrow or .npz). For `dynlib plot`: the picture, .svg or .png.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     /// Output format (default: from the -o extension, else summary).
