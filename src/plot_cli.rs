@@ -324,12 +324,11 @@ pub fn run(
                 if let Some(v) = var {
                     sweep.record_vars = Some(vec![v.clone()]);
                 }
-                let (kernel, grid, sw) = run_sweep(sweep, interrupt)?;
+                let (kernel, (name, axis), sw) = run_sweep(sweep, interrupt)?;
                 let var = match var {
                     Some(v) => v.clone(),
                     None => kernel.model().state_names()[0].to_string(),
                 };
-                let (name, axis) = one_axis(&grid)?;
                 let mut samples = Vec::new();
                 for (k, &p) in axis.iter().enumerate().take(sw.runs().len()) {
                     if let Some(res) = sw.result(k) {
@@ -366,8 +365,7 @@ pub fn run(
                 }
                 None => {
                     sweep.build.lyapunov = true;
-                    let (kernel, grid, sw) = run_sweep(sweep, interrupt)?;
-                    let (name, axis) = one_axis(&grid)?;
+                    let (kernel, (name, axis), sw) = run_sweep(sweep, interrupt)?;
                     let exponents = match sweep.build.k {
                         Some(k) => {
                             let per_point = sw.spectrum(k);
@@ -409,10 +407,7 @@ fn title_of(model: &dynlib::Model) -> String {
 /// `None` for a model.
 fn results_file(uri: &str) -> Result<Option<plot::Data>, plot::PlotError> {
     let path = std::path::Path::new(uri);
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = plot::extension(path);
     let results = matches!(
         ext.as_deref(),
         Some("json" | "csv" | "npz" | "parquet" | "arrow" | "feather")
@@ -548,31 +543,22 @@ fn one_axis(grid: &Grid) -> Result<(String, Vec<f64>), dynlib::RuntimeError> {
     ))
 }
 
+/// A finished sweep of one parameter: the kernel, the parameter's name and each point's
+/// value, the sweep.
+type Swept = (
+    std::sync::Arc<dynlib::Kernel>,
+    (String, Vec<f64>),
+    dynlib::runtime::Sweep,
+);
+
 /// Runs the sweep as `dynlib sweep` would, keeping every point's run.
 fn run_sweep(
     args: &SweepArgs,
     interrupt: &dynlib::runtime::Interrupt,
-) -> Result<
-    (std::sync::Arc<dynlib::Kernel>, Grid, dynlib::runtime::Sweep),
-    Box<dyn std::error::Error>,
-> {
-    // Refused before the sweep runs, not after.
-    if args.params.len() > 1 {
-        return Err(dynlib::RuntimeError::option(
-            "param",
-            format!(
-                "this plot sweeps one parameter, got {}: {}",
-                args.params.len(),
-                args.params
-                    .iter()
-                    .map(|p| p.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-        .into());
-    }
+) -> Result<Swept, Box<dyn std::error::Error>> {
     let grid = crate::sweep_cli::swept(args)?;
+    // Refused before the sweep runs, not after.
+    let axis = one_axis(&grid)?;
     let config = dynlib::Config::load()?;
     let kernel = dynlib::build(&args.uri, args.build.setup(&config))?;
     let out = output(&args.output)?;
@@ -600,5 +586,5 @@ fn run_sweep(
         bar.finish();
     }
     crate::signals::run_finished();
-    Ok((kernel.clone(), grid, sw?))
+    Ok((kernel.clone(), axis, sw?))
 }
