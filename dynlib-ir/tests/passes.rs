@@ -662,3 +662,182 @@ fn large_callees_called_several_times_stay_calls() {
     assert!(!passes::inline::worth_inlining(big_size, 4));
     assert!(passes::inline::worth_inlining(big_size, 3));
 }
+
+#[test]
+fn outlining_keeps_every_result_bit_of_random_programs() {
+    for seed in 0..60 {
+        for program in [random_program(seed), {
+            let mut p = random_program(seed);
+            passes::optimize(&mut p);
+            p
+        }] {
+            for (above, chunk) in [(3, 2), (4, 3), (8, 5)] {
+                let mut q = program.clone();
+                let main = q.find("main").unwrap();
+                let parts = passes::outline::outline_with(&mut q, &[main], above, chunk);
+                assert_verifies(&q, "after outlining");
+                let before = program.functions.len();
+                assert_eq!(
+                    parts,
+                    (before..q.functions.len())
+                        .map(|i| FuncId(i as u32))
+                        .collect::<Vec<_>>()
+                );
+                for k in 0..4 {
+                    assert_eq!(
+                        run_main(&program, k),
+                        run_main(&q, k),
+                        "seed {seed}, limits {above}/{chunk}, input {k}\n{q}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A long block becomes calls of parts of bounded size, in order, each passing on only
+/// what later code reads; constants are copied, never passed; a short block stays.
+#[test]
+fn long_blocks_become_calls_of_bounded_parts() {
+    // 40 states of `out[i] = x[i] * x[i+1] + k`, loads and all: one block of 281
+    // instructions where only the pointers and `k` are live across most cuts.
+    let n = 40;
+    let mut text = String::from(
+        "function @f(ptr<f64>, ptr<f64>, f64) -> (f64) {\nblock0(v0: ptr<f64>, v1: ptr<f64>, v2: f64):\n",
+    );
+    let mut last = 2;
+    for i in 0..n {
+        let v = 3 + 6 * i;
+        text.push_str(&format!(
+            "    v{v}:i64 = const {i}\n    v{}:i64 = const {}\n    v{}:f64 = load v0, v{v}\n    v{}:f64 = load v0, v{}\n    v{}:f64 = mul v{}, v{}\n    v{}:f64 = add v{}, v2\n    store v1, v{v}, v{}\n",
+            v + 1,
+            (i + 1) % n,
+            v + 2,
+            v + 3,
+            v + 1,
+            v + 4,
+            v + 2,
+            v + 3,
+            v + 5,
+            v + 4,
+            v + 5
+        ));
+        last = v + 5;
+    }
+    text.push_str(&format!("    return v{last}\n}}\n"));
+    let p = parse_program(&text).unwrap();
+    assert_verifies(&p, "the test's program");
+    let whole = p.functions[0].blocks[0].insts.len();
+    let mut q = p.clone();
+    let parts = passes::outline::outline_with(&mut q, &[FuncId(0)], 50, 32);
+    assert_verifies(&q, "after outlining");
+    assert!(
+        parts.len() >= whole / 32,
+        "{} parts of a block of {whole}",
+        parts.len()
+    );
+    let f = &q.functions[0];
+    let calls: Vec<FuncId> = f.blocks[0]
+        .insts
+        .iter()
+        .filter_map(|&i| match f.inst(i) {
+            InstData::Call { func, .. } => Some(*func),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, parts, "the block calls its parts in order");
+    // What stays: the calls, the constants the parts copy (free to keep) and the return.
+    assert!(f.blocks[0].insts.iter().all(|&i| matches!(
+        f.inst(i),
+        InstData::Call { .. } | InstData::Const { .. } | InstData::Return { .. }
+    )));
+    for &id in &parts {
+        let part = q.func(id);
+        let consts = part
+            .insts
+            .iter()
+            .filter(|d| matches!(d, InstData::Const { .. }))
+            .count();
+        assert!(part.insts.len() - consts - 1 <= 32, "{part}");
+        // Constants are copied: no part takes an integer (the indices) as a parameter.
+        assert!(!part.sig.params.contains(&Type::I64), "{part}");
+        assert!(part.sig.params.len() <= 8, "{part}");
+        assert!(part.name.starts_with("f.part"));
+    }
+    // The same stores happen, with the same values.
+    let run = |p: &Program| {
+        let x: Vec<u64> = (0..n).map(|i| (0.5 + i as f64 * 0.37).to_bits()).collect();
+        let mut m = common::Machine {
+            program: p,
+            memory: vec![x, vec![0; n]],
+        };
+        let r = m.call(FuncId(0), &[0, 1, 1.25f64.to_bits()]);
+        (r, m.memory)
+    };
+    assert_eq!(run(&p), run(&q));
+    // A block within the limit stays as it is.
+    let mut r = p.clone();
+    assert!(passes::outline::outline_with(&mut r, &[FuncId(0)], whole, 32).is_empty());
+    assert_eq!(r, p);
+}
+
+/// An array picked by a select may be either parameter, so code reading it is never moved
+/// into a part (where the part's arrays are assumed distinct); the rest still is.
+#[test]
+fn code_on_a_selected_array_stays_in_place() {
+    let mut text = String::from(
+        "function @f(ptr<f64>, ptr<f64>, bool) -> (f64) {\nblock0(v0: ptr<f64>, v1: ptr<f64>, v2: bool):\n    v3:ptr<f64> = select v2, v0, v1\n    v4:i64 = const 0\n    v5:f64 = const 1.5\n",
+    );
+    // Twelve updates of v1[0] first, then twelve reading through the selected array.
+    let mut v = 6;
+    for arr in ["v1", "v3"] {
+        for _ in 0..12 {
+            text.push_str(&format!(
+                "    v{v}:f64 = load {arr}, v4\n    v{}:f64 = add v{v}, v5\n    store {arr}, v4, v{}\n",
+                v + 1,
+                v + 1
+            ));
+            v += 2;
+        }
+    }
+    text.push_str(&format!("    return v{}\n}}\n", v - 1));
+    let p = parse_program(&text).unwrap();
+    assert_verifies(&p, "the test's program");
+    let mut q = p.clone();
+    let parts = passes::outline::outline_with(&mut q, &[FuncId(0)], 8, 6);
+    assert_verifies(&q, "after outlining");
+    assert!(!parts.is_empty());
+    for &id in &parts {
+        let part = q.func(id);
+        assert_eq!(
+            part.sig
+                .params
+                .iter()
+                .filter(|t| matches!(t, Type::Ptr(_)))
+                .count(),
+            1
+        );
+        assert!(part.params().len() <= 2, "{part}");
+    }
+    let f = &q.functions[0];
+    let through_selected = f.blocks[0]
+        .insts
+        .iter()
+        .filter(|&&i| matches!(f.inst(i), InstData::Load { .. } | InstData::Store { .. }))
+        .count();
+    assert!(
+        through_selected >= 24,
+        "the loads and stores through v3 stay\n{q}"
+    );
+    for flag in [0, 1] {
+        let run = |p: &Program| {
+            let mut m = common::Machine {
+                program: p,
+                memory: vec![vec![2.0f64.to_bits()], vec![3.0f64.to_bits()]],
+            };
+            let r = m.call(FuncId(0), &[0, 1, flag]);
+            (r, m.memory)
+        };
+        assert_eq!(run(&p), run(&q), "flag {flag}");
+    }
+}

@@ -2,7 +2,9 @@
 //!
 //! The pipeline has two halves so the disk cache (dynlib-cache) can sit between them:
 //!
-//! 1. [`compile`]: IR → LLVM IR (module `translate`) in a fresh LLVM context, verified,
+//! 1. [`compile`]: IR (its long blocks cut into calls of bounded functions by
+//!    [`dynlib_ir::passes::outline_large_blocks`]) → LLVM IR (module `translate`) in a
+//!    fresh LLVM context, verified,
 //!    optimised with the new pass manager (`default<O2>` or `<O3>`, vectorized where
 //!    [`CodegenOptions::vectorize`] says, no fast-math, no floating-point contraction), and emitted as an object file for the host by a
 //!    `TargetMachine` with the host's CPU name and features. The result is an [`Object`]:
@@ -192,7 +194,19 @@ fn with_module<T>(
     let module = ctx.create_module("dynlib");
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
-    translate::translate(&ctx, &module, program, exports)?;
+    // LLVM's block-local passes grow faster than a block's length: the native code is
+    // built from a copy of the program whose long blocks are cut into calls of bounded
+    // functions (same operations in the same order, so the same bits).
+    let outlined;
+    let (program, parts) = if dynlib_ir::passes::outline::has_long_blocks(program, exports) {
+        let mut copy = program.clone();
+        let parts = dynlib_ir::passes::outline_large_blocks(&mut copy, exports);
+        outlined = copy;
+        (&outlined, parts)
+    } else {
+        (program, Vec::new())
+    };
+    translate::translate(&ctx, &module, program, exports, &parts)?;
     if !opts.vectorize {
         // The vectorizers skip functions that may not use floating-point or vector
         // registers implicitly; the arithmetic as written still runs in SSE registers.

@@ -64,12 +64,14 @@ impl From<inkwell::builder::BuilderError> for Error {
 type R<T> = Result<T, Error>;
 
 /// Translates the functions of `program` reachable from `exports` into `module`, with an
-/// entry wrapper for each export.
+/// entry wrapper for each export; the functions `parts` (blocks outlined by
+/// [`dynlib_ir::passes::outline_large_blocks`]) are marked `noinline`.
 pub(crate) fn translate<'ctx>(
     ctx: &'ctx Context,
     module: &Module<'ctx>,
     program: &Program,
     exports: &[FuncId],
+    parts: &[FuncId],
 ) -> R<()> {
     let mut t = Translator {
         ctx,
@@ -90,6 +92,11 @@ pub(crate) fn translate<'ctx>(
     let reachable = program.reachable(exports);
     for &id in &reachable {
         t.declare(id);
+    }
+    // Outlined parts have one call each, which LLVM's inliner would undo.
+    for &id in parts {
+        t.func_value(id)?
+            .add_attribute(AttributeLoc::Function, t.enum_attr("noinline"));
     }
     for &id in &reachable {
         t.define(id)?;

@@ -1,7 +1,8 @@
 //! Random IR programs (dynlib-ir's generator: every operation, diamonds, loops with block
 //! parameters, calls two levels deep, stores), compiled natively before and after the IR
-//! passes at LLVM O0 and O2, give the interpreter's bits: return value and every stored
-//! element, on inputs with NaNs, signed zeros, infinities and extremes.
+//! passes (and with their blocks outlined into small functions) at LLVM O0 and O2, give the
+//! interpreter's bits: return value and every stored element, on inputs with NaNs, signed
+//! zeros, infinities and extremes.
 
 #[path = "../../dynlib-ir/tests/common/mod.rs"]
 mod common;
@@ -76,7 +77,28 @@ fn random_programs_compile_to_the_reference_bits() {
                 })
             })
             .collect();
-        for (label, program) in [("unoptimised", &original), ("optimised", &optimized)] {
+        // And with every block of more than 3 instructions cut into functions of at most
+        // 3 (the native backend does this to long blocks): the interpreter and LLVM.
+        let mut outlined = optimized.clone();
+        let main = outlined.find("main").unwrap();
+        dynlib_ir::passes::outline::outline_with(&mut outlined, &[main], 3, 3);
+        dynlib_ir::verify_program(&outlined)
+            .unwrap_or_else(|e| panic!("seed {seed}: outlined IR rejected: {e:?}\n{outlined}"));
+        let cut = Interpreter::new(&outlined).unwrap();
+        for (k, want) in expected.iter().enumerate() {
+            let got = run_main_with(&outlined, k, &mut |f, args, out| {
+                cut.call_into(&mut machine, f, args, out).unwrap()
+            });
+            assert_eq!(
+                &got, want,
+                "seed {seed}, outlined IR, input {k}\n{outlined}"
+            );
+        }
+        for (label, program) in [
+            ("unoptimised", &original),
+            ("optimised", &optimized),
+            ("outlined", &outlined),
+        ] {
             for level in [OptLevel::O0, OptLevel::O2] {
                 let main = program.find("main").unwrap();
                 // Half the seeds without the SLP vectorizer, half with (it never changes

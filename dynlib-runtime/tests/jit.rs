@@ -307,6 +307,54 @@ fn loops_give_the_bits_of_unrolled_code() {
     }
 }
 
+/// The native backend cuts blocks longer than `OUTLINE_ABOVE` instructions into calls of
+/// functions of at most `OUTLINE_CHUNK` (dynlib-ir's `passes::outline`): a Lorenz-96 of 256
+/// states has a right-hand side of about 1,900 instructions, cut in two. The runs keep the
+/// interpreter's bits, and the compiled code really calls the parts.
+#[test]
+fn outlined_blocks_give_the_bits_of_whole_ones() {
+    let n = 256;
+    let mut l96 = String::from("inline:\n[model]\ntype = \"ode\"\n[states]\n");
+    for i in 0..n {
+        l96.push_str(&format!("x{i} = {}\n", 8.0 + 0.01 * (i % 5) as f64));
+    }
+    l96.push_str("[params]\nF = 8.0\n[equations.rhs]\n");
+    for i in 0..n {
+        let (a, b, c) = ((i + 1) % n, (i + n - 2) % n, (i + n - 1) % n);
+        l96.push_str(&format!("x{i} = \"(x{a} - x{b}) * x{c} - x{i} + F\"\n"));
+    }
+    let sim = setup(&l96, "rk4", None, true);
+    let rhs = sim.kernel().func(Role::Rhs).unwrap();
+    let size: usize = sim
+        .kernel()
+        .program()
+        .func(rhs)
+        .blocks
+        .iter()
+        .map(|b| b.insts.len())
+        .sum();
+    assert!(
+        size > dynlib_ir::passes::outline::OUTLINE_ABOVE,
+        "the right-hand side ({size} instructions) is too small to be outlined"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    sim.kernel().export_sources(dir.path()).unwrap();
+    let ll = std::fs::read_to_string(dir.path().join("runner.ll")).unwrap();
+    for part in ["@dl.rhs.part0(", "@dl.rhs.part1("] {
+        let defined = ll
+            .lines()
+            .any(|l| l.starts_with("define internal") && l.contains(part));
+        let called = ll.lines().any(|l| l.contains(" call ") && l.contains(part));
+        assert!(
+            defined && called,
+            "{part} is not defined and called in runner.ll"
+        );
+    }
+    for stepper in ["rk4", "rk45"] {
+        assert_same(&l96, stepper, None);
+    }
+}
+
 #[test]
 fn every_builtin_map_model() {
     for b in builtin_models().iter().filter(|b| b.kind == "map") {

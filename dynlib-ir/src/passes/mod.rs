@@ -21,6 +21,7 @@ pub mod fold;
 pub mod forward;
 pub mod inline;
 pub mod merge;
+pub mod outline;
 
 pub use cse::{cse, cse_function};
 pub use dce::{dce_function, dead_code};
@@ -29,6 +30,7 @@ pub use fold::{constant_fold, fold_function};
 pub use forward::{forward_function, forward_memory};
 pub use inline::inline_calls;
 pub use merge::{merge_blocks, merge_function};
+pub use outline::outline_large_blocks;
 
 use crate::ir::*;
 
