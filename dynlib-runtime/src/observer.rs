@@ -26,6 +26,7 @@ use dynlib_ir::*;
 use dynlib_model::ModelKind;
 
 use crate::abi::status;
+use crate::stepper::emit::Index;
 use crate::stepper::TangentMode;
 
 /// What an observer needs from the model, the stepper and the runner.
@@ -286,6 +287,12 @@ pub struct Hook<'a, 'f> {
     pub(crate) fault_exit: (Block, Vec<Value>),
 }
 
+impl<'f> crate::stepper::emit::Builds<'f> for Hook<'_, 'f> {
+    fn builder(&mut self) -> &mut FunctionBuilder<'f> {
+        self.b
+    }
+}
+
 impl<'f> Hook<'_, 'f> {
     /// The builder, positioned in the hook.
     pub fn builder(&mut self) -> &mut FunctionBuilder<'f> {
@@ -328,13 +335,13 @@ impl<'f> Hook<'_, 'f> {
     }
 
     /// `vec[i]` as f64 (`vec` one of the module's vectors or the state, `i < n`).
-    pub fn get(&mut self, vec: Value, i: usize) -> Value {
+    pub fn get(&mut self, vec: Value, i: impl Index) -> Value {
         self.check_vector(vec, i);
         crate::stepper::emit::load_f64(self.b, vec, i)
     }
 
     /// `vec[i] = x` (f64, stored in the model dtype; `vec` one of the module's vectors).
-    pub fn set(&mut self, vec: Value, i: usize, x: Value) {
+    pub fn set(&mut self, vec: Value, i: impl Index, x: Value) {
         assert!(
             self.vectors.contains(&vec),
             "an observer writes only its own vectors"
@@ -343,9 +350,12 @@ impl<'f> Hook<'_, 'f> {
         crate::stepper::emit::store_f64(self.b, vec, i, x, self.elem.ty());
     }
 
-    fn check_vector(&self, vec: Value, i: usize) {
+    /// `vec` is the state or one of the module's vectors, and a constant `i` is below n
+    /// (a loop's index is, by the loop).
+    fn check_vector(&self, vec: Value, i: impl Index) {
         assert!(
-            i < self.n && (vec == self.y || self.vectors.contains(&vec)),
+            i.constant().is_none_or(|i| i < self.n)
+                && (vec == self.y || self.vectors.contains(&vec)),
             "an observer reads its own vectors and the state, within the {} states",
             self.n
         );
@@ -486,13 +496,34 @@ impl<'f> Hook<'_, 'f> {
 
     /// `sqrt(sum_i vec[i]^2)`, summed in order from 0.
     pub fn norm(&mut self, vec: Value) -> Value {
-        let mut acc = self.b.f64(0.0);
-        for i in 0..self.n {
-            let x = self.get(vec, i);
-            let sq = self.b.mul(x, x);
-            acc = self.b.add(acc, sq);
-        }
+        let zero = self.b.f64(0.0);
+        let acc = self.each_state(&[zero], |h, i, acc| {
+            let x = h.get(vec, i);
+            let sq = h.b.mul(x, x);
+            vec![h.b.add(acc[0], sq)]
+        })[0];
         self.b.math(MathFn::Sqrt, &[acc])
+    }
+
+    /// Runs `body` for every state index in order, threading `carried` through (the body
+    /// returns the next values): unrolled for small models, an IR loop for large ones
+    /// (the stepper emitters' rule, `stepper::emit::UNROLL_STATES`); the index is a value,
+    /// so `get` and `set` take it directly.
+    pub fn each_state(
+        &mut self,
+        carried: &[Value],
+        body: impl FnMut(&mut Self, Value, &[Value]) -> Vec<Value>,
+    ) -> Vec<Value> {
+        let n = self.n;
+        crate::stepper::emit::each_index(self, n, carried, body)
+    }
+
+    /// [`Hook::each_state`] with nothing carried.
+    pub fn for_states(&mut self, mut body: impl FnMut(&mut Self, Value)) {
+        self.each_state(&[], |h, i, _| {
+            body(h, i);
+            Vec::new()
+        });
     }
 
     /// Emits `body` under `cond`; the value it returns (a bool) is the result when `cond`
@@ -612,11 +643,11 @@ unsafe impl Observer for LyapunovMle {
         Some(h.when(grew, |h| {
             let one = h.b.f64(1.0);
             let inv = h.b.div(one, norm);
-            for i in 0..h.n() {
+            h.for_states(|h, i| {
                 let x = h.get(w, i);
                 let x = h.b.mul(x, inv);
                 h.set(v, i, x);
-            }
+            });
             let ln = h.b.math(MathFn::Log, &[norm]);
             h.add_output(0, ln);
             let d = h.denominator_step();
@@ -748,6 +779,7 @@ unsafe impl Observer for LyapunovSpectrum {
 
     fn emit_post(&self, h: &mut Hook<'_, '_>) -> Option<Value> {
         let (k, n) = (self.k, h.n());
+        let (zero, one) = (h.b.f64(0.0), h.b.f64(1.0));
         let cols: Vec<(Value, Value)> = (0..k).map(|j| (h.vector(j), h.vector(k + j))).collect();
         if h.kind() == ModelKind::Map {
             let (t, y) = (h.t(), h.y());
@@ -758,48 +790,46 @@ unsafe impl Observer for LyapunovSpectrum {
         for j in 0..k {
             let wj = cols[j].1;
             for &(_, wi) in &cols[..j] {
-                let mut dot = h.b.f64(0.0);
-                for r in 0..n {
+                let dot = h.each_state(&[zero], |h, r, dot| {
                     let a = h.get(wi, r);
                     let c = h.get(wj, r);
                     let pr = h.b.mul(a, c);
-                    dot = h.b.add(dot, pr);
-                }
-                for r in 0..n {
+                    vec![h.b.add(dot[0], pr)]
+                })[0];
+                h.for_states(|h, r| {
                     let a = h.get(wi, r);
                     let pr = h.b.mul(dot, a);
                     let x = h.get(wj, r);
                     let x = h.b.sub(x, pr);
                     h.set(wj, r, x);
-                }
+                });
             }
             let norm = h.norm(wj);
-            let zero = h.b.f64(0.0);
-            let one = h.b.f64(1.0);
             let collapsed = h.b.cmp(CmpOp::Eq, norm, zero);
-            for r in 0..n {
+            let seeded = h.b.i64((j % n) as i64);
+            h.for_states(|h, r| {
                 let x = h.get(wj, r);
-                let seed = if r == j % n { one } else { zero };
+                let at_seed = h.b.cmp(CmpOp::Eq, r, seeded);
+                let seed = h.b.select(at_seed, one, zero);
                 let x = h.b.select(collapsed, seed, x);
                 h.set(wj, r, x);
-            }
+            });
             let norm = h.b.select(collapsed, one, norm);
             let ln = h.b.math(MathFn::Log, &[norm]);
             h.add_output(j, ln);
             let inv = h.b.div(one, norm);
-            for r in 0..n {
+            h.for_states(|h, r| {
                 let x = h.get(wj, r);
                 let x = h.b.mul(x, inv);
                 h.set(wj, r, x);
-            }
+            });
         }
         for &(v, w) in &cols {
-            for r in 0..n {
+            h.for_states(|h, r| {
                 let x = h.get(w, r);
                 h.set(v, r, x);
-            }
+            });
         }
-        let one = h.b.f64(1.0);
         h.add_output(k + 1, one);
         let d = h.denominator_step();
         h.add_output(k, d);

@@ -43,6 +43,13 @@ use crate::ir::*;
 /// states within a segment.
 pub const OUTLINE_CHUNK: usize = 1024;
 
+/// The most parameters and results together a part may have; a segment that would need
+/// more stays in place. Code keeping hundreds of values live across a cut (unrolled
+/// per-state work whose every value is read much later) gave parts with hundreds of
+/// results, and LLVM's interprocedural constant propagation is quadratic in a returned
+/// struct's fields: an unrolled initial-step heuristic at 400 states took 15 s to build.
+pub const MAX_LINKS: usize = 64;
+
 /// Blocks with more instructions than this are outlined.
 pub const OUTLINE_ABOVE: usize = OUTLINE_CHUNK + OUTLINE_CHUNK / 2;
 
@@ -237,7 +244,8 @@ struct Segment {
 /// Moves the instructions `segment` (at `at` in their block) into a new function named after `func` and
 /// numbered `n`; returns it and the call that replaces the segment, or `None` (the segment
 /// stays) when the segment reads an array that is not a parameter of `func`, defines one
-/// read after it, or is too short to be worth a call.
+/// read after it, would pass more than [`MAX_LINKS`] values in and out, or is too short to
+/// be worth a call.
 fn extract(
     func: &mut Function,
     segment: &[Inst],
@@ -287,6 +295,9 @@ fn extract(
                 outputs.push(r);
             }
         }
+    }
+    if inputs.len() + outputs.len() > MAX_LINKS {
+        return None;
     }
     let sig = Signature {
         params: inputs.iter().map(|&v| func.value_type(v)).collect(),

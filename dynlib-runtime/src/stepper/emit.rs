@@ -58,17 +58,25 @@ pub fn with_unrolling<T>(limit: usize, by: usize, f: impl FnOnce() -> T) -> T {
 pub trait Index: Copy {
     /// The index as an `i64` value.
     fn value(self, b: &mut FunctionBuilder) -> Value;
+    /// The index, when it is a constant (what bounds can be checked on while emitting).
+    fn constant(self) -> Option<usize>;
 }
 
 impl Index for usize {
     fn value(self, b: &mut FunctionBuilder) -> Value {
         b.i64(self as i64)
     }
+    fn constant(self) -> Option<usize> {
+        Some(self)
+    }
 }
 
 impl Index for Value {
     fn value(self, _: &mut FunctionBuilder) -> Value {
         self
+    }
+    fn constant(self) -> Option<usize> {
+        None
     }
 }
 
@@ -572,6 +580,94 @@ impl Emit<'_> {
     pub(super) fn cfg(&mut self, i: usize) -> Value {
         let idx = self.idx(i);
         self.b.load(self.cfg, idx)
+    }
+}
+
+/// numpy's pairwise sum (as [`numpy_sum`]) of `elem(i)` for `i` in `0..n`, each element
+/// emitted where it is first needed: unrolled up to [`UNROLL_STATES`], and above it each of
+/// numpy's blocks of 8 to 128 items as a loop carrying its 8 partial sums, so the code grows
+/// with the number of blocks (n / 64 or fewer) rather than with `n`. The additions are the
+/// same, in the same order, either way.
+pub(crate) fn numpy_sum_each<'f, C: Builds<'f>>(
+    cx: &mut C,
+    n: usize,
+    elem: &mut dyn FnMut(&mut C, Value) -> Value,
+) -> Value {
+    let (limit, _) = UNROLL.with(|l| l.get());
+    if n <= limit {
+        let xs: Vec<Value> = (0..n).map(|k| elem_at(cx, k, elem)).collect();
+        return numpy_sum(cx.builder(), &xs);
+    }
+    pairwise_loops(cx, 0, n, elem)
+}
+
+/// `elem` at the constant index `k`.
+fn elem_at<'f, C: Builds<'f>>(
+    cx: &mut C,
+    k: usize,
+    elem: &mut dyn FnMut(&mut C, Value) -> Value,
+) -> Value {
+    let i = cx.builder().i64(k as i64);
+    elem(cx, i)
+}
+
+/// [`numpy_sum`]'s recursion over items `o..o + n`, its blocks of 8 partial sums as loops.
+fn pairwise_loops<'f, C: Builds<'f>>(
+    cx: &mut C,
+    o: usize,
+    n: usize,
+    elem: &mut dyn FnMut(&mut C, Value) -> Value,
+) -> Value {
+    if n < 8 {
+        let mut acc = cx.builder().f64(0.0);
+        for k in o..o + n {
+            let x = elem_at(cx, k, elem);
+            acc = cx.builder().add(acc, x);
+        }
+        acc
+    } else if n <= 128 {
+        let mut r: Vec<Value> = (o..o + 8).map(|k| elem_at(cx, k, elem)).collect();
+        let chunks = n / 8;
+        if chunks > 1 {
+            let fb = cx.builder();
+            let (one, end) = (fb.i64(1), fb.i64(chunks as i64));
+            let head = fb.loop_start(one, end, &r);
+            let (eight, off) = (fb.i64(8), fb.i64(o as i64));
+            let scaled = fb.mul(head.counter, eight);
+            let base = fb.add(scaled, off);
+            let mut next = head.carried.clone();
+            for (j, acc) in next.iter_mut().enumerate() {
+                let i = if j == 0 {
+                    base
+                } else {
+                    let fb = cx.builder();
+                    let jj = fb.i64(j as i64);
+                    fb.add(base, jj)
+                };
+                let x = elem(cx, i);
+                *acc = cx.builder().add(*acc, x);
+            }
+            r = cx.builder().loop_finish(head, &next);
+        }
+        let b = cx.builder();
+        let a = b.add(r[0], r[1]);
+        let c = b.add(r[2], r[3]);
+        let l = b.add(a, c);
+        let a = b.add(r[4], r[5]);
+        let c = b.add(r[6], r[7]);
+        let rr = b.add(a, c);
+        let mut res = b.add(l, rr);
+        for k in o + n - n % 8..o + n {
+            let x = elem_at(cx, k, elem);
+            res = cx.builder().add(res, x);
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let a = pairwise_loops(cx, o, n2, elem);
+        let c = pairwise_loops(cx, o + n2, n - n2, elem);
+        cx.builder().add(a, c)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The WRMS initial-step heuristic of adaptive steppers (runtime.md §2.6).
 
-use super::emit::{load_f64 as get, numpy_sum};
+use super::emit::{for_each_index, load_f64 as get, numpy_sum_each};
 use dynlib_ir::lower::{rhs_signature, ModelFunctions};
 use dynlib_ir::*;
 
@@ -31,32 +31,29 @@ pub fn emit_initial_step(mf: &mut ModelFunctions, n: usize, order: u32) -> FuncI
         );
         let rhs_sig = rhs_signature(elem);
         b.call(mf.rhs, &rhs_sig, &[t0, y, f0, p, ring, head]);
-        let y0: Vec<Value> = (0..n).map(|i| get(&mut b, y, i)).collect();
-        let scale: Vec<Value> = y0
-            .iter()
-            .map(|&yi| {
-                let a = b.math(MathFn::Fabs, &[yi]);
-                let r = b.mul(rtol, a);
-                b.add(atol, r)
-            })
-            .collect();
-        let wrms = |b: &mut FunctionBuilder, v: &[Value]| {
-            let sq: Vec<Value> = v
-                .iter()
-                .zip(&scale)
-                .map(|(&x, &s)| {
-                    let q = b.div(x, s);
-                    b.mul(q, q)
-                })
-                .collect();
-            let sum = numpy_sum(b, &sq);
+        // Every per-state quantity is recomputed from the arrays where a norm or the
+        // probe step needs it (the same operations on the same inputs, so the same bits),
+        // so large models get loops instead of code per state.
+        let scale = move |b: &mut FunctionBuilder, yi: Value| {
+            let a = b.math(MathFn::Fabs, &[yi]);
+            let r = b.mul(rtol, a);
+            b.add(atol, r)
+        };
+        // sqrt(mean((x_i / scale_i)^2)), numpy's pairwise sum.
+        let wrms = |b: &mut FunctionBuilder, x: &dyn Fn(&mut FunctionBuilder, Value) -> Value| {
+            let sum = numpy_sum_each(b, n, &mut |b, i| {
+                let xi = x(b, i);
+                let yi = get(b, y, i);
+                let s = scale(b, yi);
+                let q = b.div(xi, s);
+                b.mul(q, q)
+            });
             let nf = b.f64(n as f64);
             let mean = b.div(sum, nf);
             b.math(MathFn::Sqrt, &[mean])
         };
-        let d0 = wrms(&mut b, &y0);
-        let fv0: Vec<Value> = (0..n).map(|i| get(&mut b, f0, i)).collect();
-        let d1 = wrms(&mut b, &fv0);
+        let d0 = wrms(&mut b, &|b, i| get(b, y, i));
+        let d1 = wrms(&mut b, &|b, i| get(b, f0, i));
         let tiny = b.f64(1e-5);
         let small0 = b.cmp(CmpOp::Lt, d0, tiny);
         let small1 = b.cmp(CmpOp::Lt, d1, tiny);
@@ -70,22 +67,21 @@ pub fn emit_initial_step(mf: &mut ModelFunctions, n: usize, order: u32) -> FuncI
         let less = b.cmp(CmpOp::Lt, span, micro);
         let h0b = b.select(less, span, micro);
         let h0 = b.select(small, h0b, h0a);
-        for i in 0..n {
-            let prod = b.mul(h0, fv0[i]);
-            let s = b.add(y0[i], prod);
+        for_each_index(&mut b, n, |b, i| {
+            let yi = get(b, y, i);
+            let fi = get(b, f0, i);
+            let prod = b.mul(h0, fi);
+            let s = b.add(yi, prod);
             let raw = b.convert(s, elem.ty());
-            let idx = b.i64(i as i64);
-            b.store(y1, idx, raw);
-        }
+            b.store(y1, i, raw);
+        });
         let t1 = b.add(t0, h0);
         b.call(mf.rhs, &rhs_sig, &[t1, y1, f1, p, ring, head]);
-        let diff: Vec<Value> = (0..n)
-            .map(|i| {
-                let a = get(&mut b, f1, i);
-                b.sub(a, fv0[i])
-            })
-            .collect();
-        let w = wrms(&mut b, &diff);
+        let w = wrms(&mut b, &|b, i| {
+            let a = get(b, f1, i);
+            let f = get(b, f0, i);
+            b.sub(a, f)
+        });
         let min_dt = b.f64(1e-16);
         let bigger = b.cmp(CmpOp::Gt, min_dt, h0);
         let denom = b.select(bigger, min_dt, h0);
