@@ -583,22 +583,19 @@ impl Emit<'_> {
     }
 }
 
-/// numpy's pairwise sum (as [`numpy_sum`]) of `elem(i)` for `i` in `0..n`, each element
-/// emitted where it is first needed: unrolled up to [`UNROLL_STATES`], and above it each of
-/// numpy's blocks of 8 to 128 items as a loop carrying its 8 partial sums, so the code grows
-/// with the number of blocks (n / 64 or fewer) rather than with `n`. The additions are the
-/// same, in the same order, either way.
+/// numpy's pairwise sum (its `pairwise_sum`: a plain sum below 8 items, 8 partial sums up
+/// to 128, halves above) of `elem(i)` for `i` in `0..n`, so a mean matches numpy to the
+/// bit. Each element is emitted where it is added: unrolled up to [`UNROLL_STATES`], and
+/// above it each block of 16 to 128 items as a loop carrying its 8 partial sums, so the code
+/// grows with the number of blocks (n / 64 or fewer) rather than with `n`. The additions
+/// are the same, in the same order, either way.
 pub(crate) fn numpy_sum_each<'f, C: Builds<'f>>(
     cx: &mut C,
     n: usize,
     elem: &mut dyn FnMut(&mut C, Value) -> Value,
 ) -> Value {
     let (limit, _) = UNROLL.with(|l| l.get());
-    if n <= limit {
-        let xs: Vec<Value> = (0..n).map(|k| elem_at(cx, k, elem)).collect();
-        return numpy_sum(cx.builder(), &xs);
-    }
-    pairwise_loops(cx, 0, n, elem)
+    pairwise(cx, 0, n, n > limit, elem)
 }
 
 /// `elem` at the constant index `k`.
@@ -611,101 +608,70 @@ fn elem_at<'f, C: Builds<'f>>(
     elem(cx, i)
 }
 
-/// [`numpy_sum`]'s recursion over items `o..o + n`, its blocks of 8 partial sums as loops.
-fn pairwise_loops<'f, C: Builds<'f>>(
+/// numpy's recursion over items `o..o + n`; `looped`: its blocks' chunks of 8 as a loop.
+fn pairwise<'f, C: Builds<'f>>(
     cx: &mut C,
     o: usize,
     n: usize,
+    looped: bool,
     elem: &mut dyn FnMut(&mut C, Value) -> Value,
 ) -> Value {
+    if n > 128 {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let a = pairwise(cx, o, n2, looped, elem);
+        let c = pairwise(cx, o + n2, n - n2, looped, elem);
+        return cx.builder().add(a, c);
+    }
     if n < 8 {
         let mut acc = cx.builder().f64(0.0);
         for k in o..o + n {
             let x = elem_at(cx, k, elem);
             acc = cx.builder().add(acc, x);
         }
-        acc
-    } else if n <= 128 {
-        let mut r: Vec<Value> = (o..o + 8).map(|k| elem_at(cx, k, elem)).collect();
-        let chunks = n / 8;
-        if chunks > 1 {
-            let fb = cx.builder();
-            let (one, end) = (fb.i64(1), fb.i64(chunks as i64));
-            let head = fb.loop_start(one, end, &r);
-            let (eight, off) = (fb.i64(8), fb.i64(o as i64));
-            let scaled = fb.mul(head.counter, eight);
-            let base = fb.add(scaled, off);
-            let mut next = head.carried.clone();
-            for (j, acc) in next.iter_mut().enumerate() {
-                let i = if j == 0 {
-                    base
-                } else {
-                    let fb = cx.builder();
-                    let jj = fb.i64(j as i64);
-                    fb.add(base, jj)
-                };
-                let x = elem(cx, i);
+        return acc;
+    }
+    let mut r: Vec<Value> = (o..o + 8).map(|k| elem_at(cx, k, elem)).collect();
+    let chunks = n / 8;
+    if looped && chunks > 1 {
+        let fb = cx.builder();
+        let (one, end) = (fb.i64(1), fb.i64(chunks as i64));
+        let head = fb.loop_start(one, end, &r);
+        let (eight, off) = (fb.i64(8), fb.i64(o as i64));
+        let scaled = fb.mul(head.counter, eight);
+        let base = fb.add(scaled, off);
+        let mut next = head.carried.clone();
+        for (j, acc) in next.iter_mut().enumerate() {
+            let i = if j == 0 {
+                base
+            } else {
+                let fb = cx.builder();
+                let jj = fb.i64(j as i64);
+                fb.add(base, jj)
+            };
+            let x = elem(cx, i);
+            *acc = cx.builder().add(*acc, x);
+        }
+        r = cx.builder().loop_finish(head, &next);
+    } else {
+        for c in 1..chunks {
+            for (j, acc) in r.iter_mut().enumerate() {
+                let x = elem_at(cx, o + 8 * c + j, elem);
                 *acc = cx.builder().add(*acc, x);
             }
-            r = cx.builder().loop_finish(head, &next);
         }
-        let b = cx.builder();
-        let a = b.add(r[0], r[1]);
-        let c = b.add(r[2], r[3]);
-        let l = b.add(a, c);
-        let a = b.add(r[4], r[5]);
-        let c = b.add(r[6], r[7]);
-        let rr = b.add(a, c);
-        let mut res = b.add(l, rr);
-        for k in o + n - n % 8..o + n {
-            let x = elem_at(cx, k, elem);
-            res = cx.builder().add(res, x);
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        let a = pairwise_loops(cx, o, n2, elem);
-        let c = pairwise_loops(cx, o + n2, n - n2, elem);
-        cx.builder().add(a, c)
     }
-}
-
-/// numpy's pairwise sum of `xs` (its `pairwise_sum`: plain loop below 8 items, 8 partial
-/// sums up to 128, halves above), so `mean` matches numpy to the bit.
-pub(super) fn numpy_sum(b: &mut FunctionBuilder, xs: &[Value]) -> Value {
-    let n = xs.len();
-    if n < 8 {
-        let mut acc = b.f64(0.0);
-        for &x in xs {
-            acc = b.add(acc, x);
-        }
-        acc
-    } else if n <= 128 {
-        let mut r: Vec<Value> = xs[..8].to_vec();
-        let mut i = 8;
-        while i < n - (n % 8) {
-            for j in 0..8 {
-                r[j] = b.add(r[j], xs[i + j]);
-            }
-            i += 8;
-        }
-        let a = b.add(r[0], r[1]);
-        let c = b.add(r[2], r[3]);
-        let l = b.add(a, c);
-        let a = b.add(r[4], r[5]);
-        let c = b.add(r[6], r[7]);
-        let rr = b.add(a, c);
-        let mut res = b.add(l, rr);
-        for &x in &xs[i..] {
-            res = b.add(res, x);
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        let a = numpy_sum(b, &xs[..n2]);
-        let c = numpy_sum(b, &xs[n2..]);
-        b.add(a, c)
+    let b = cx.builder();
+    let a = b.add(r[0], r[1]);
+    let c = b.add(r[2], r[3]);
+    let l = b.add(a, c);
+    let a = b.add(r[4], r[5]);
+    let c = b.add(r[6], r[7]);
+    let rr = b.add(a, c);
+    let mut res = b.add(l, rr);
+    for k in o + 8 * chunks..o + n {
+        let x = elem_at(cx, k, elem);
+        res = cx.builder().add(res, x);
     }
+    res
 }
