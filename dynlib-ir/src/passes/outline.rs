@@ -313,13 +313,13 @@ fn extract(
         for &i in &moved {
             let mut data = func.insts[i.index()].clone();
             for v in data.operands() {
-                if !map.contains_key(&v) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = map.entry(v) {
                     // Only constants are read without being passed or defined before.
                     let ValueDef::Result(ci, _) = func.values[v.index()].def else {
                         unreachable!("inputs and earlier results are mapped");
                     };
                     let copy = b.push(func.insts[ci.index()].clone(), &[func.value_type(v)]);
-                    map.insert(v, b.func.results[copy.index()][0]);
+                    slot.insert(b.func.results[copy.index()][0]);
                 }
             }
             data.map_operands(|v| map[&v]);
