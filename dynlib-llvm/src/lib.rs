@@ -201,6 +201,10 @@ fn with_module<T>(
     let (program, parts) = if dynlib_ir::passes::outline::has_long_blocks(program, exports) {
         let mut copy = program.clone();
         let parts = dynlib_ir::passes::outline_large_blocks(&mut copy, exports);
+        debug_assert!(
+            dynlib_ir::verify_program(&copy).is_ok(),
+            "outlining broke the IR"
+        );
         outlined = copy;
         (&outlined, parts)
     } else {

@@ -292,7 +292,7 @@ impl Stat {
 
 /// numpy's `pairwise_sum` of float64 values (a plain loop below 8 items, 8 partial sums up
 /// to 128, halves above), which `np.sum` and `np.mean` use.
-fn numpy_sum(xs: &[f64]) -> f64 {
+pub(crate) fn numpy_sum(xs: &[f64]) -> f64 {
     let n = xs.len();
     if n < 8 {
         xs.iter().fold(0.0, |acc, &x| acc + x)

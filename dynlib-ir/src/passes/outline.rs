@@ -26,12 +26,15 @@
 //! speed as short ones, so only the native backend outlines, on its own copy of the IR.
 //!
 //! Arrays stay unaliased in the outlined functions: a segment is outlined only when every
-//! array it touches is a parameter of the function it came from (each a distinct array,
-//! see [`crate::verify`]), and it defines no array value that code after it reads.
+//! array it reads from before it is a parameter of the function it came from (each a
+//! distinct array, see [`crate::verify`]), and it defines no array value that code after
+//! it reads. (A select between two of those arrays inside a segment moves with it; the
+//! part then holds both parameters, as its caller did.)
 
 use crate::ir::*;
 
-/// The most instructions a segment moved into a function of its own holds.
+/// The most instructions of a block a segment moved into a function of its own holds (the
+/// part also gets copies of the constants it reads, and its return).
 ///
 /// Measured on Lorenz-96 with RK4 (release, 2-core machine, 2026-12-06; build = the
 /// "build" line of `dynlib run l96.toml --stepper rk4 --t-end 0.1 --jit --no-tier`, run =
