@@ -722,15 +722,15 @@ mod tests {
     #[test]
     fn emitted_pairwise_sums_are_numpys() {
         for n in [
-            0, 1, 7, 8, 9, 15, 16, 17, 127, 128, 129, 137, 203, 300, 1000,
+            0usize, 1, 7, 8, 9, 15, 16, 17, 127, 128, 129, 137, 203, 300, 1000,
         ] {
             // Magnitudes spread over 30 decades and both signs, so any other order of
             // additions would round differently.
-            let xs: Vec<f64> = (0..n)
+            let xs: Vec<f64> = (0..n as i32)
                 .map(|i| {
-                    let k = (i * 7919 % 61) as i32 - 30;
+                    let k = i * 7919 % 61 - 30;
                     let sign = if i % 3 == 0 { -1.0 } else { 1.0 };
-                    sign * (1.0 + i as f64 * 0.123) * 10f64.powi(k)
+                    sign * (1.0 + f64::from(i) * 0.123) * 10f64.powi(k)
                 })
                 .collect();
             let want = crate::sweep::numpy_sum(&xs).to_bits();
