@@ -115,13 +115,7 @@ pub(crate) fn each_index<'f, C: Builds<'f>>(
         let first = fb.mul(head.counter, step);
         state = head.carried.clone();
         for j in 0..by {
-            let i = if j == 0 {
-                first
-            } else {
-                let fb = cx.builder();
-                let jj = fb.i64(j as i64);
-                fb.add(first, jj)
-            };
+            let i = offset(cx.builder(), first, j);
             state = body(cx, i, &state);
         }
         state = cx.builder().loop_finish(head, &state);
@@ -131,6 +125,15 @@ pub(crate) fn each_index<'f, C: Builds<'f>>(
         state = body(cx, i, &state);
     }
     state
+}
+
+/// `base + j` as an index (`base` itself for 0: the loops' first copy adds nothing).
+fn offset(b: &mut FunctionBuilder, base: Value, j: usize) -> Value {
+    if j == 0 {
+        return base;
+    }
+    let jj = b.i64(j as i64);
+    b.add(base, jj)
 }
 
 /// How many states one iteration of a per-state loop handles ([`each_index`]).
@@ -642,13 +645,7 @@ fn pairwise<'f, C: Builds<'f>>(
         let base = fb.add(scaled, off);
         let mut next = head.carried.clone();
         for (j, acc) in next.iter_mut().enumerate() {
-            let i = if j == 0 {
-                base
-            } else {
-                let fb = cx.builder();
-                let jj = fb.i64(j as i64);
-                fb.add(base, jj)
-            };
+            let i = offset(cx.builder(), base, j);
             let x = elem(cx, i);
             *acc = cx.builder().add(*acc, x);
         }
