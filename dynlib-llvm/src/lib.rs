@@ -3,7 +3,7 @@
 //! The pipeline has two halves so the disk cache (dynlib-cache) can sit between them:
 //!
 //! 1. [`compile`]: IR (its long blocks cut into calls of bounded functions by
-//!    [`dynlib_ir::passes::outline_large_blocks`]) → LLVM IR (module `translate`) in a
+//!    [`dynlib_ir::passes::outline::outlined`]) → LLVM IR (module `translate`) in a
 //!    fresh LLVM context, verified,
 //!    optimised with the new pass manager (`default<O2>` or `<O3>`, vectorized where
 //!    [`CodegenOptions::vectorize`] says, no fast-math, no floating-point contraction), and emitted as an object file for the host by a
@@ -197,20 +197,18 @@ fn with_module<T>(
     // LLVM's block-local passes grow faster than a block's length: the native code is
     // built from a copy of the program whose long blocks are cut into calls of bounded
     // functions (same operations in the same order, so the same bits).
-    let outlined;
-    let (program, parts) = if dynlib_ir::passes::outline::has_long_blocks(program, exports) {
-        let mut copy = program.clone();
-        let parts = dynlib_ir::passes::outline_large_blocks(&mut copy, exports);
-        debug_assert!(
-            dynlib_ir::verify_program(&copy).is_ok(),
-            "outlining broke the IR"
-        );
-        outlined = copy;
-        (&outlined, parts)
-    } else {
-        (program, Vec::new())
+    let outlined = dynlib_ir::passes::outline::outlined(program, exports);
+    debug_assert!(
+        outlined
+            .as_ref()
+            .is_none_or(|(p, _)| dynlib_ir::verify_program(p).is_ok()),
+        "outlining broke the IR"
+    );
+    let (program, parts) = match &outlined {
+        Some((copy, parts)) => (copy, parts.as_slice()),
+        None => (program, &[][..]),
     };
-    translate::translate(&ctx, &module, program, exports, &parts)?;
+    translate::translate(&ctx, &module, program, exports, parts)?;
     if !opts.vectorize {
         // The vectorizers skip functions that may not use floating-point or vector
         // registers implicitly; the arithmetic as written still runs in SSE registers.

@@ -56,14 +56,20 @@ pub const MAX_LINKS: usize = 64;
 /// Blocks with more instructions than this are outlined.
 pub const OUTLINE_ABOVE: usize = OUTLINE_CHUNK + OUTLINE_CHUNK / 2;
 
-/// True when a function reachable from `roots` has a block [`outline_large_blocks`] cuts.
-pub fn has_long_blocks(program: &Program, roots: &[FuncId]) -> bool {
-    program.reachable(roots).iter().any(|&id| {
+/// A copy of `program` outlined by [`outline_large_blocks`], with the parts' ids, or `None`
+/// when no function reachable from `roots` has a block that long (nothing is copied).
+pub fn outlined(program: &Program, roots: &[FuncId]) -> Option<(Program, Vec<FuncId>)> {
+    let long = program.reachable(roots).iter().any(|&id| {
         program
             .func(id)
             .blocks
             .iter()
             .any(|b| b.insts.len() > OUTLINE_ABOVE)
+    });
+    long.then(|| {
+        let mut copy = program.clone();
+        let parts = outline_large_blocks(&mut copy, roots);
+        (copy, parts)
     })
 }
 
@@ -86,20 +92,12 @@ pub fn outline_with(
     let chunk = chunk.max(2);
     let mut added = Vec::new();
     for id in program.reachable(roots) {
-        let base = program.functions.len() as u32;
+        // The parts are appended in order after the function is cut, so their ids are known.
+        let first = program.functions.len() as u32;
         let func = &mut program.functions[id.index()];
-        let parts = outline_function(func, above.max(chunk), chunk);
+        let parts = outline_function(func, above.max(chunk), chunk, first);
         if parts.is_empty() {
             continue;
-        }
-        // The calls were made with placeholder ids (the part's number); now the parts get
-        // their places in the program.
-        for data in func.insts.iter_mut() {
-            if let InstData::Call { func: callee, .. } = data {
-                if let Some(n) = callee.0.checked_sub(PLACEHOLDER) {
-                    *callee = FuncId(base + n);
-                }
-            }
         }
         super::compact(func);
         for part in parts {
@@ -108,10 +106,6 @@ pub fn outline_with(
     }
     added
 }
-
-/// Callee ids at or above this stand for the `n`-th part of the function being outlined,
-/// until the parts are added to the program.
-const PLACEHOLDER: u32 = u32::MAX / 2;
 
 /// Where the values of a function are defined and last read, per block position.
 struct Uses {
@@ -126,9 +120,9 @@ const NONE: (u32, u32) = (u32::MAX, u32::MAX);
 const ELSEWHERE: u32 = u32::MAX;
 
 /// Cuts every block of `func` longer than `above` instructions into segments of at most
-/// `chunk`, moved into new functions (returned, numbered in order, called through
-/// placeholder ids).
-fn outline_function(func: &mut Function, above: usize, chunk: usize) -> Vec<Function> {
+/// `chunk`, moved into new functions (returned in order; the calls name them `first`,
+/// `first + 1`, ..., the ids they get when appended to the program).
+fn outline_function(func: &mut Function, above: usize, chunk: usize, first: u32) -> Vec<Function> {
     let long: Vec<usize> = (0..func.blocks.len())
         .filter(|&b| func.blocks[b].insts.len() > above)
         .collect();
@@ -164,7 +158,7 @@ fn outline_function(func: &mut Function, above: usize, chunk: usize) -> Vec<Func
         }
     }
     for b in long {
-        outline_block(func, b, chunk, &uses, &mut parts);
+        outline_block(func, b, chunk, &uses, first, &mut parts);
     }
     parts
 }
@@ -175,6 +169,7 @@ fn outline_block(
     b: usize,
     chunk: usize,
     uses: &Uses,
+    first: u32,
     parts: &mut Vec<Function>,
 ) {
     let insts = func.blocks[b].insts.clone();
@@ -216,16 +211,20 @@ fn outline_block(
             start,
             end,
         };
-        match extract(func, &insts[start..end], segment, uses, &entry, parts.len()) {
+        let n = parts.len() as u32;
+        match extract(
+            func,
+            &insts[start..end],
+            segment,
+            uses,
+            &entry,
+            (n, first + n),
+        ) {
             Some((part, call)) => {
                 parts.push(part);
                 // Constants stay too (the parts copy those they read), so code after the
                 // segment still finds them.
-                new_insts.extend(
-                    insts[start..end]
-                        .iter()
-                        .filter(|&&i| matches!(func.insts[i.index()], InstData::Const { .. })),
-                );
+                new_insts.extend(insts[start..end].iter().filter(|&&i| is_const(func, i)));
                 new_insts.push(call);
             }
             None => new_insts.extend_from_slice(&insts[start..end]),
@@ -236,6 +235,11 @@ fn outline_block(
     func.blocks[b].insts = new_insts;
 }
 
+/// Whether `i` is a constant (which parts copy rather than take or move).
+fn is_const(func: &Function, i: Inst) -> bool {
+    matches!(func.insts[i.index()], InstData::Const { .. })
+}
+
 /// Positions `start..end` of a block.
 #[derive(Copy, Clone)]
 struct Segment {
@@ -244,8 +248,9 @@ struct Segment {
     end: usize,
 }
 
-/// Moves the instructions `segment` (at `at` in their block) into a new function named after `func` and
-/// numbered `n`; returns it and the call that replaces the segment, or `None` (the segment
+/// Moves the instructions `segment` (at `at` in their block) into a new function named
+/// after `func`, numbered `n` and to be added to the program as `id`; returns it and the
+/// call that replaces the segment, or `None` (the segment
 /// stays) when the segment reads an array that is not a parameter of `func`, defines one
 /// read after it, would pass more than [`MAX_LINKS`] values in and out, or is too short to
 /// be worth a call.
@@ -255,14 +260,14 @@ fn extract(
     at: Segment,
     uses: &Uses,
     entry: &[Value],
-    n: usize,
+    (n, id): (u32, u32),
 ) -> Option<(Function, Inst)> {
     let inside = |v: Value| {
         let (b, p) = uses.def[v.index()];
         b == at.block && (at.start..at.end).contains(&(p as usize))
     };
-    let is_const = |func: &Function, v: Value| match func.values[v.index()].def {
-        ValueDef::Result(i, _) => matches!(func.insts[i.index()], InstData::Const { .. }),
+    let constant = |v: Value| match func.values[v.index()].def {
+        ValueDef::Result(i, _) => is_const(func, i),
         ValueDef::Param(..) => false,
     };
     // Constants are copied, never passed.
@@ -270,7 +275,7 @@ fn extract(
     let mut seen = crate::hash::Set::default();
     for &i in segment {
         for v in func.insts[i.index()].operands() {
-            if inside(v) || is_const(func, v) || !seen.insert(v) {
+            if inside(v) || constant(v) || !seen.insert(v) {
                 continue;
             }
             if matches!(func.value_type(v), Type::Ptr(_)) && !entry.contains(&v) {
@@ -283,7 +288,7 @@ fn extract(
     let moved: Vec<Inst> = segment
         .iter()
         .copied()
-        .filter(|&i| !matches!(func.insts[i.index()], InstData::Const { .. }))
+        .filter(|&i| !is_const(func, i))
         .collect();
     if moved.len() < 2 {
         return None;
@@ -341,7 +346,7 @@ fn extract(
     // The call keeps the outputs' values, so nothing after the segment changes.
     let call = Inst(func.insts.len() as u32);
     func.insts.push(InstData::Call {
-        func: FuncId(PLACEHOLDER + n as u32),
+        func: FuncId(id),
         args: inputs,
     });
     for (k, &r) in outputs.iter().enumerate() {
